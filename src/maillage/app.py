@@ -1,0 +1,66 @@
+"""create_app(): middleware, error handlers and every router, mounted in ONE place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+
+from maillage import __version__
+from maillage.config import Settings, get_settings
+from maillage.kit.db import make_engine, make_sessionmaker
+from maillage.kit.logging import configure_logging
+from maillage.kit.templating import templates
+from maillage.web import health, pages
+from maillage.web.errors import ErrorShieldMiddleware, install_error_handlers
+from maillage.web.metrics import Metrics, MetricsMiddleware
+from maillage.web.middleware import RequestContextMiddleware
+from maillage.web.nav import nav_items
+
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+
+API_DESCRIPTION = """API de Maillage, la plateforme de télésanté du GHT.
+
+Toutes les routes `/api/` répondent en JSON ; les erreurs ont la forme
+`{"error": {"code", "message", "request_id", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, sessions: sessionmaker[Session] | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if sessions is None:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms)
+        sessions = make_sessionmaker(engine)
+
+    app = FastAPI(
+        title="Maillage",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = sessions
+    metrics = Metrics()
+    metrics.add_queue_collector(sessions)
+    app.state.metrics = metrics
+
+    env: Any = templates().env
+    env.globals["nav_items"] = nav_items
+
+    install_error_handlers(app)
+    # Innermost first: the shield catches what the handlers did not; the request context wraps all.
+    app.add_middleware(ErrorShieldMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,135 @@
+"""The ``maillage`` console: serve, worker, db, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from maillage.config import get_settings
+
+app = typer.Typer(help="Maillage : plateforme de télésanté du GHT. Commandes d'exploitation.", no_args_is_help=True)
+db_app = typer.Typer(help="Schéma de la base de données (migrations Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+# Modules whose import registers job handlers; each capability adds its tasks module here.
+TASK_MODULES = ["maillage.worker.builtin"]
+
+
+def _alembic_config() -> object:
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parents[2]
+    ini = root / "alembic.ini"
+    cfg = Config(str(ini)) if ini.exists() else Config()
+    cfg.set_main_option("script_location", str(root / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", get_settings().effective_database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(revision: str = "head") -> None:
+    from alembic import command
+
+    get_settings().var_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(_alembic_config(), revision)  # type: ignore[arg-type]
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Révision cible")] = "head") -> None:
+    """Met la base de données à jour jusqu'à la révision donnée (par défaut la dernière)."""
+    upgrade_database(revision)
+    console.print(f"Base de données à jour ({revision}).")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Révision cible, par exemple -1")]) -> None:
+    """Revient à une révision antérieure du schéma."""
+    from alembic import command
+
+    command.downgrade(_alembic_config(), revision)  # type: ignore[arg-type]
+    console.print(f"Schéma ramené à {revision}.")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="Objet de la migration")]) -> None:
+    """Crée une migration à partir des différences entre les modèles et la base (à relire avant commit)."""
+    from alembic import command
+
+    get_settings().var_dir.mkdir(parents=True, exist_ok=True)
+    command.revision(_alembic_config(), message=message, autogenerate=True)  # type: ignore[arg-type]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute")] = None,
+    port: Annotated[int | None, typer.Option(help="Port d'écoute")] = None,
+    migrate: Annotated[bool, typer.Option(help="Appliquer les migrations avant de démarrer")] = True,
+    demo: Annotated[bool, typer.Option(help="Charger le territoire de démonstration si la base est vide")] = False,
+) -> None:
+    """Démarre le serveur web (pages, API JSON, API FHIR)."""
+    import uvicorn
+
+    from maillage.app import create_app
+
+    settings = get_settings()
+    if migrate:
+        upgrade_database()
+    if demo:
+        from maillage.demo import load_demo_if_empty
+
+        load_demo_if_empty(console)
+    host = host or settings.host
+    port = port or settings.port
+    console.print(f"Maillage écoute sur http://{host}:{port}/  (API : http://{host}:{port}/api/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Exécuter les tâches dues puis s'arrêter")] = False,
+    extra: Annotated[list[str] | None, typer.Option("--import", help="Module de tâches supplémentaire")] = None,
+) -> None:
+    """Démarre l'exécuteur des tâches de fond (rappels, échéances, facturation, exports)."""
+    from maillage.kit.db import make_engine, make_sessionmaker
+    from maillage.kit.logging import configure_logging
+    from maillage.worker import registry
+    from maillage.worker.runner import Worker, WorkerConfig
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    registry.load_modules([*TASK_MODULES, *(extra or [])])
+    engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms)
+    runner = Worker(
+        make_sessionmaker(engine),
+        WorkerConfig(
+            poll_seconds=settings.worker_poll_seconds,
+            max_attempts=settings.job_max_attempts,
+            backoff_base=settings.job_backoff_base_seconds,
+            backoff_max=settings.job_backoff_max_seconds,
+        ),
+    )
+    if once:
+        stats = runner.run_until_idle()
+        console.print(f"{stats.done} tâche(s) terminée(s), {stats.retried} à réessayer, {stats.failed} en échec.")
+        return
+    runner.run_forever()
+
+
+@app.command()
+def demo() -> None:
+    """Charge les données de démonstration si la base est vide."""
+    from maillage.demo import load_demo_if_empty
+
+    upgrade_database()
+    load_demo_if_empty(console)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""One Settings class for the whole platform, read from the environment (prefix ``MAILLAGE_``).
+
+Embedded defaults make ``make run`` work with nothing but Python: SQLite in ``var/``,
+blobs in ``var/blobs/``. Outside development, placeholder secrets are refused at start-up.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "dev-insecure-change-me"  # noqa: S105 - the placeholder that is refused outside development
+
+PROJECT_ROOT = Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MAILLAGE_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Field(default_factory=lambda: Path.cwd() / "var")
+    database_url: str = ""
+    secret_key: str = PLACEHOLDER_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Worker
+    worker_poll_seconds: float = 1.0
+    job_max_attempts: int = 5
+    job_backoff_base_seconds: float = 5.0
+    job_backoff_max_seconds: float = 3600.0
+
+    # Database
+    statement_timeout_ms: int = 30_000
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "MAILLAGE_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "outside development"
+                )
+            if not self.database_url:
+                raise ValueError("MAILLAGE_DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'maillage.sqlite3').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.var_dir / "blobs"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.var_dir / "keys"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The kit knows no medicine: database plumbing, time, logging, crypto primitives."""

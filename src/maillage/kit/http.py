@@ -1,0 +1,72 @@
+"""HTTP plumbing for every package's endpoints and pages: the unit of work and the request id.
+
+House rule 1: only the boundary commits. ``UnitOfWorkRoute`` is that boundary for HTTP: it commits
+the request's session after the handler returns and *before* the response is sent, so an
+acknowledged write is durable; any exception or error status rolls the whole request back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    factory = request.app.state.sessionmaker
+    session: Session = factory()
+    request.state.db = session
+    try:
+        yield session
+    finally:
+        # Anything not committed by the route (error, exception) is rolled back here.
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                response: Response = await original(request)
+            except BaseException:
+                session = getattr(request.state, "db", None)
+                if session is not None:
+                    await run_in_threadpool(session.rollback)
+                raise
+            session = getattr(request.state, "db", None)
+            if session is not None:
+                if response.status_code < 400:
+                    await run_in_threadpool(session.commit)
+                else:
+                    await run_in_threadpool(session.rollback)
+            return response
+
+        return handler
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or "")
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/") or request.url.path.startswith("/fhir/"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or request.headers.get("hx-request") == "true"
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"

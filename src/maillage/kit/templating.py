@@ -1,0 +1,54 @@
+"""One Jinja environment over every package's ``templates/`` folder, with French formatting helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from maillage.kit.clock import PARIS
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def template_dirs() -> list[str]:
+    dirs = [str(PACKAGE_ROOT / "web" / "templates")]
+    for path in sorted(PACKAGE_ROOT.glob("*/templates")):
+        if str(path) not in dirs:
+            dirs.append(str(path))
+    return dirs
+
+
+def format_datetime(value: dt.datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(PARIS).strftime(fmt)
+
+
+def format_date(value: dt.date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else "—"
+
+
+def format_euros(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):,.2f} €".replace(",", "\u202f").replace(".", ",")
+
+
+@lru_cache(maxsize=1)
+def templates() -> Jinja2Templates:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(d) for d in template_dirs()]),
+        autoescape=select_autoescape(["html", "xml"]),
+        auto_reload=False,
+    )
+    env.filters["datetime"] = format_datetime
+    env.filters["date"] = format_date
+    env.filters["euros"] = format_euros
+    return Jinja2Templates(env=env)

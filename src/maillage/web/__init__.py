@@ -1,0 +1,1 @@
+"""The web shell: base layout, navigation, error pages, health, metrics, static assets."""

@@ -1,0 +1,123 @@
+"""One way to render an error: JSON for the API, a page for the web, a fragment for HTMX.
+
+Unexpected errors become a generic 500 carrying the request id; the log line carries the error type
+and the stack frames but never the exception message, which may hold SQL parameters or free text.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maillage.exceptions import MaillageError, TooManyRequests
+from maillage.kit.http import is_htmx, wants_html
+from maillage.kit.logging import get_logger
+from maillage.kit.templating import templates
+
+log = get_logger("maillage.errors")
+
+HTTP_MESSAGES = {
+    400: "La demande est mal formée.",
+    401: "Vous devez vous connecter.",
+    403: "Vous n'avez pas le droit d'effectuer cette action.",
+    404: "La page ou l'objet demandé est introuvable.",
+    405: "Cette méthode n'est pas permise ici.",
+    413: "Le contenu envoyé est trop volumineux.",
+    415: "Ce type de contenu n'est pas accepté.",
+    422: "Les données envoyées ne sont pas valides.",
+    429: "Trop de tentatives. Réessayez plus tard.",
+    500: "Une erreur inattendue s'est produite. L'équipe technique peut la retrouver avec l'identifiant ci-dessous.",
+    503: "Le service est momentanément indisponible.",
+}
+
+
+def render_error(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    rid = str(getattr(request.state, "request_id", "") or "")
+    if wants_html(request):
+        template = "web/_error.html" if is_htmx(request) else "web/error.html"
+        context = {"status": status, "code": code, "message": message, "details": details, "request_id": rid}
+        response = templates().TemplateResponse(request, template, context, status_code=status, headers=headers)
+        return response
+    body: dict[str, Any] = {"error": {"code": code, "message": message, "request_id": rid}}
+    if details is not None:
+        body["error"]["details"] = details
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append({"field": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type", "")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MaillageError)
+    async def _maillage_error(request: Request, exc: MaillageError) -> Response:
+        headers = None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
+        if exc.status_code == 401 and wants_html(request) and not is_htmx(request):
+            from urllib.parse import quote
+
+            from fastapi.responses import RedirectResponse
+
+            target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
+            return RedirectResponse(f"/connexion?suite={target}", status_code=303)
+        return render_error(request, exc.status_code, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return render_error(request, 422, "validation_failed", HTTP_MESSAGES[422], _validation_details(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = HTTP_MESSAGES.get(exc.status_code, "Erreur.")
+        return render_error(request, exc.status_code, f"http_{exc.status_code}", message,
+                            headers=getattr(exc, "headers", None))
+
+
+class ErrorShieldMiddleware:
+    """Catch what nothing else caught: generic 500 with the request id; type and frames logged, never values."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = {"value": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started["value"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            log.error(
+                "http.unexpected_error",
+                error_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+                stack=[f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)[-8:]],
+            )
+            if started["value"]:
+                return
+            request = Request(scope)
+            response = render_error(request, 500, "internal_error", HTTP_MESSAGES[500])
+            await response(scope, receive, send)

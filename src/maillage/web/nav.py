@@ -1,0 +1,35 @@
+"""Navigation by role.
+
+Each capability adds its entries here; the base layout shows those the actor's role allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+    roles: frozenset[str] | None = None  # None: everyone signed in; empty frozenset: public
+
+
+NAV: list[NavItem] = [
+    NavItem("Accueil", "/", frozenset()),
+]
+
+
+def nav_items(request: Request) -> list[NavItem]:
+    actor: Any = getattr(request.state, "actor", None)
+    role = getattr(actor, "role", None)
+    items = []
+    for item in NAV:
+        public = item.roles is not None and len(item.roles) == 0
+        allowed = actor is not None and (item.roles is None or role in item.roles)
+        if public or allowed:
+            items.append(item)
+    return items

@@ -1,0 +1,126 @@
+"""Test database and application fixtures.
+
+Every database test runs on SQLite (always) and on PostgreSQL when ``MAILLAGE_TEST_DATABASE_URL`` is
+set; ``MAILLAGE_REQUIRE_POSTGRES=1`` (CI) turns a missing PostgreSQL into a failure instead of a skip.
+The schema is built by running the Alembic migrations; each test runs inside a transaction that is
+rolled back, with the code under test committing to savepoints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from maillage.config import Settings
+from maillage.kit.db import make_engine, normalise_url
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("MAILLAGE_TEST_DATABASE_URL", "").strip()
+    return normalise_url(url) if url else None
+
+
+def require(flag: str) -> bool:
+    return os.environ.get(flag, "") in ("1", "true", "yes")
+
+
+def skip_or_fail(flag: str, reason: str) -> None:
+    if require(flag):
+        pytest.fail(f"{reason} ({flag}=1 makes this mandatory)")
+    pytest.skip(reason)
+
+
+def run_migrations(connection: Connection, revision: str = "head", down: bool = False) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["connection"] = connection
+    if down:
+        command.downgrade(cfg, revision)
+    else:
+        command.upgrade(cfg, revision)
+
+
+def reset_postgres_schema(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and postgres_url() is None:
+        skip_or_fail("MAILLAGE_REQUIRE_POSTGRES", "PostgreSQL non configuré : MAILLAGE_TEST_DATABASE_URL absent")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        eng = make_engine(f"sqlite:///{path}")
+    else:
+        url = postgres_url()
+        assert url is not None
+        eng = make_engine(url, statement_timeout_ms=60_000)
+        reset_postgres_schema(eng)
+    with eng.begin() as conn:
+        run_migrations(conn)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    trans = conn.begin()
+    try:
+        yield conn
+    finally:
+        if trans.is_active:
+            trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    """Sessions for the code under test: their commits become savepoints of the test's transaction."""
+    return sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def db(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    session = sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(environment="test", var_dir=tmp_path / "var", log_json=True, secret_key="t" * 40)
+
+
+@pytest.fixture
+def app(settings: Settings, sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    from maillage.app import create_app
+
+    return create_app(settings, sessions)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
+        yield c

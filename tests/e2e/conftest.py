@@ -1,0 +1,110 @@
+"""A real ``maillage serve`` process and a real headless Chromium driven by Playwright.
+
+Without a browser the tests skip with a clear message; ``MAILLAGE_REQUIRE_BROWSER=1`` (CI) makes
+them fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, skip_or_fail
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic", "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    explicit = os.environ.get("MAILLAGE_CHROMIUM")
+    if explicit and Path(explicit).exists():
+        return explicit
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, url: str, var_dir: Path, process: subprocess.Popen[bytes]):
+        self.url = url
+        self.var_dir = var_dir
+        self.process = process
+
+
+def start_server(var_dir: Path, extra_env: dict[str, str] | None = None, demo: bool = True) -> LiveServer:
+    port = free_port()
+    env = {**os.environ, "MAILLAGE_VAR_DIR": str(var_dir), "MAILLAGE_ENVIRONMENT": "development",
+           "PYTHONPATH": str(ROOT), **(extra_env or {})}
+    env.pop("MAILLAGE_DATABASE_URL", None) if "MAILLAGE_DATABASE_URL" not in (extra_env or {}) else None
+    args = [sys.executable, "-m", "maillage.cli", "serve", "--port", str(port)]
+    if demo:
+        args.append("--demo")
+    log = open(var_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((var_dir.parent / f"server-{port}.log").read_text()[-3000:])
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return LiveServer(url, var_dir, process)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("maillage serve did not answer /healthz within 90 s")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    base = tmp_path_factory.mktemp("live")
+    server = start_server(base / "var")
+    yield server
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    if path is None:
+        skip_or_fail("MAILLAGE_REQUIRE_BROWSER", "Chromium absent : installez le paquet Debian « chromium »")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("MAILLAGE_REQUIRE_BROWSER", "Playwright pour Python absent")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    context = browser.new_context(locale="fr-FR")
+    p = context.new_page()
+    yield p
+    context.close()
