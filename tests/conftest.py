@@ -39,7 +39,7 @@ def skip_or_fail(flag: str, reason: str) -> None:
     pytest.skip(reason)
 
 
-def run_migrations(connection: Connection, revision: str = "head", down: bool = False) -> None:
+def run_migrations(connection: Connection, revision: str = "heads", down: bool = False) -> None:
     from alembic import command
     from alembic.config import Config
 

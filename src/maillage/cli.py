@@ -30,7 +30,7 @@ def _alembic_config() -> object:
     return cfg
 
 
-def upgrade_database(revision: str = "head") -> None:
+def upgrade_database(revision: str = "heads") -> None:
     from alembic import command
 
     get_settings().var_dir.mkdir(parents=True, exist_ok=True)
@@ -38,7 +38,7 @@ def upgrade_database(revision: str = "head") -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Révision cible")] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Révision cible")] = "heads") -> None:
     """Met la base de données à jour jusqu'à la révision donnée (par défaut la dernière)."""
     upgrade_database(revision)
     console.print(f"Base de données à jour ({revision}).")
