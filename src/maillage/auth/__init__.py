@@ -1,0 +1,1 @@
+"""Authentication: accounts, passwords, second factor, sessions, API tokens, device credentials."""

@@ -1,0 +1,48 @@
+"""FastAPI dependencies that resolve the actor of a request.
+
+The authentication middleware (``maillage.auth.middleware``) puts the authenticated actor, if any,
+on ``request.state.actor``. Routes declare what they need:
+
+    actor: Annotated[Actor, Depends(require(Permission.AUDIT_READ))]
+
+Anonymous → 401 (a redirect to the login page for a browser), authenticated without the permission → 403.
+Tests may override ``current_actor`` with ``app.dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from maillage.auth.actor import Actor
+from maillage.authz.policy import Permission, role_allows
+from maillage.exceptions import NotAuthenticated, PermissionDenied
+
+
+def optional_actor(request: Request) -> Actor | None:
+    actor = getattr(request.state, "actor", None)
+    return actor if isinstance(actor, Actor) else None
+
+
+def current_actor(request: Request) -> Actor:
+    actor = optional_actor(request)
+    if actor is None:
+        raise NotAuthenticated()
+    return actor
+
+
+def require(permission: Permission) -> Callable[[Actor], Actor]:
+    def dependency(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+        if not role_allows(actor.role, permission):
+            raise PermissionDenied()
+        if actor.scopes and permission.value not in actor.scopes:
+            raise PermissionDenied("Ce jeton ne donne pas accès à cette action.")
+        return actor
+
+    dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
+    return dependency
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -1,0 +1,64 @@
+"""Who may do what, by role: one readable table. Care relationships decide *whose* data; this decides *what*."""
+
+from __future__ import annotations
+
+import enum
+
+from maillage.auth.rules import Role
+
+
+class Permission(enum.StrEnum):
+    PATIENT_READ = "patient.read"
+    PATIENT_WRITE = "patient.write"
+    IDENTITY_MERGE = "identity.merge"
+    TELEEXPERTISE_REQUEST = "teleexpertise.request"
+    TELEEXPERTISE_ANSWER = "teleexpertise.answer"
+    TELEEXPERTISE_COORDINATE = "teleexpertise.coordinate"
+    TELECONSULTATION_RUN = "teleconsultation.run"
+    MONITORING_TRIAGE = "monitoring.triage"
+    MONITORING_ENROL = "monitoring.enrol"
+    PRESCRIPTION_WRITE = "prescription.write"
+    PRESCRIPTION_DISPENSE = "prescription.dispense"
+    BILLING_EXPORT = "billing.export"
+    ANALYTICS_READ = "analytics.read"
+    DIRECTORY_READ = "directory.read"
+    DIRECTORY_ADMIN = "directory.admin"
+    BREAK_GLASS = "break_glass.use"
+    AUDIT_READ = "audit.read"
+    USERS_ADMIN = "users.admin"
+    KEYS_ADMIN = "keys.admin"
+
+
+P = Permission
+CLINICAL_READ = {P.PATIENT_READ, P.DIRECTORY_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.PHYSICIAN: frozenset(CLINICAL_READ | {
+        P.PATIENT_WRITE, P.TELEEXPERTISE_REQUEST, P.TELEEXPERTISE_ANSWER, P.TELEEXPERTISE_COORDINATE,
+        P.TELECONSULTATION_RUN, P.MONITORING_TRIAGE, P.MONITORING_ENROL, P.PRESCRIPTION_WRITE, P.BREAK_GLASS,
+    }),
+    Role.MIDWIFE: frozenset(CLINICAL_READ | {
+        P.PATIENT_WRITE, P.TELEEXPERTISE_REQUEST, P.TELECONSULTATION_RUN, P.PRESCRIPTION_WRITE, P.BREAK_GLASS,
+    }),
+    Role.NURSE: frozenset(CLINICAL_READ | {
+        P.PATIENT_WRITE, P.TELEEXPERTISE_REQUEST, P.TELECONSULTATION_RUN, P.MONITORING_TRIAGE,
+    }),
+    Role.COORDINATING_NURSE: frozenset(CLINICAL_READ | {
+        P.PATIENT_WRITE, P.TELEEXPERTISE_REQUEST, P.MONITORING_TRIAGE, P.MONITORING_ENROL, P.BREAK_GLASS,
+    }),
+    Role.PHARMACIST: frozenset(CLINICAL_READ | {P.PRESCRIPTION_DISPENSE, P.TELEEXPERTISE_REQUEST}),
+    Role.BILLING_OFFICER: frozenset({P.BILLING_EXPORT, P.DIRECTORY_READ}),
+    Role.ANALYST: frozenset({P.ANALYTICS_READ, P.DIRECTORY_READ}),
+    Role.IDENTITY_OFFICER: frozenset(CLINICAL_READ | {P.IDENTITY_MERGE, P.PATIENT_WRITE}),
+    Role.ADMINISTRATOR: frozenset({
+        P.DIRECTORY_READ, P.DIRECTORY_ADMIN, P.AUDIT_READ, P.USERS_ADMIN, P.KEYS_ADMIN,
+    }),
+}
+
+
+def role_allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def roles_with(permission: Permission) -> frozenset[Role]:
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)
