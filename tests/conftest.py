@@ -58,6 +58,31 @@ def reset_postgres_schema(engine: Engine) -> None:
         conn.execute(text("CREATE SCHEMA public"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keys, blobs and files of the process-wide settings live in a temporary folder, never in the repo's var/."""
+    from maillage.config import get_settings
+
+    var = tmp_path_factory.mktemp("var")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MAILLAGE_VAR_DIR", str(var))
+    patch.delenv("MAILLAGE_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    _reset_keyring()
+    yield var
+    patch.undo()
+    get_settings.cache_clear()
+    _reset_keyring()
+
+
+def _reset_keyring() -> None:
+    try:
+        from maillage.vault.keys import reset_keyring
+    except ImportError:
+        return
+    reset_keyring()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql" and postgres_url() is None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage import __version__
+from maillage.audit import pages as audit_pages
+from maillage.auth import endpoints as auth_endpoints
+from maillage.auth import pages as auth_pages
+from maillage.auth.middleware import AuthenticationMiddleware, csrf_protect
+from maillage.authz import pages as authz_pages
 from maillage.config import Settings, get_settings
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
@@ -44,6 +49,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        dependencies=[Depends(csrf_protect)],
     )
     app.state.settings = settings
     app.state.sessionmaker = sessions
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
 
     install_error_handlers(app)
     # Innermost first: the shield catches what the handlers did not; the request context wraps all.
+    app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
@@ -63,4 +70,8 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(audit_pages.router)
+    app.include_router(auth_pages.router)
+    app.include_router(auth_endpoints.router)
+    app.include_router(authz_pages.router)
     return app

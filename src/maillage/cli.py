@@ -8,11 +8,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from maillage.audit import cli as audit_cli
+from maillage.auth import cli as auth_cli
 from maillage.config import get_settings
+from maillage.vault import cli as vault_cli
 
 app = typer.Typer(help="Maillage : plateforme de télésanté du GHT. Commandes d'exploitation.", no_args_is_help=True)
 db_app = typer.Typer(help="Schéma de la base de données (migrations Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(auth_cli.user_app, name="user")
+app.add_typer(auth_cli.device_app, name="device")
+app.add_typer(auth_cli.token_app, name="token")
+app.add_typer(vault_cli.app, name="keys")
 console = Console(stderr=True)
 
 # Modules whose import registers job handlers; each capability adds its tasks module here.

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "dev-insecure-change-me"  # noqa: S105 - the placeholder that is refused outside development
@@ -39,6 +39,37 @@ class Settings(BaseSettings):
 
     # Database
     statement_timeout_ms: int = 30_000
+
+    # Audit trail: access traces kept at least six rolling months (CSP, DOMAIN.md §7.2); the purge refuses less
+    audit_retention_days: int = Field(default=183, ge=1)
+
+    # Analytics (read side): engine, warehouse, small-cell threshold, pseudonym key held outside the data
+    analytics_engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"
+    warehouse_dir: Path | None = None  # default: var_dir / "warehouse"
+    small_cell_threshold: int = Field(default=11, ge=2)
+    pseudonym_key_file: Path | None = None  # default: var_dir / "keys" / "analytics-pseudonym.keys"
+
+    # Encryption at rest (maillage.vault): key-encryption keys from "id:base64key,..." (first = active),
+    # otherwise from the files of key_dir; largest document accepted by the blob store.
+    vault_keys: SecretStr = SecretStr("")
+    blob_max_bytes: int = 100 * 1024 * 1024
+
+    # Authentication (see docs/security.md)
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    cookie_secure: bool | None = None  # None: Secure everywhere except plain-HTTP loopback
+    login_max_failures: int = 5
+    lockout_base_minutes: int = 15
+    lockout_max_minutes: int = 24 * 60
+    login_address_max_failures: int = 30
+    login_address_window_minutes: int = 15
+    api_token_max_days: int = 365
+    totp_issuer: str = "Maillage"
+
+    # Authorization
+    break_glass_minutes: int = 240
+    break_glass_min_reason_chars: int = 15
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

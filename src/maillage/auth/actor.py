@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from maillage.auth.rules import Role
 
@@ -25,7 +26,7 @@ class Actor:
         return self.role.label
 
     @property
-    def audit_fields(self) -> dict[str, str | None]:
+    def audit_fields(self) -> dict[str, Any]:
         """What the audit trail records about the actor (no name: the user id resolves it)."""
         return {
             "actor_id": str(self.user_id),

@@ -34,3 +34,89 @@ ROLE_LABELS: dict[Role, str] = {
     Role.IDENTITY_OFFICER: "Référent identitovigilance",
     Role.ADMINISTRATOR: "Administrateur ou administratrice",
 }
+
+
+# -- Passwords ------------------------------------------------------------------------------------------
+
+PASSWORD_MIN_LENGTH = 12
+PASSPHRASE_LENGTH = 16
+PASSWORD_MAX_LENGTH = 256
+
+# A few of the most common passwords and their French favourites; the length rule already excludes most.
+COMMON_PASSWORDS = frozenset(
+    {
+        "motdepasse123", "motdepasse1234", "azertyuiop123", "azertyuiop1234", "password1234", "password12345",
+        "123456789012", "1234567890123", "qwertyuiop123", "soleil123456", "bonjour123456", "maillage2026!",
+        "hopital123456", "medecin123456", "infirmiere123", "changeme1234", "azerty123456", "administrateur",
+    }
+)
+
+
+def password_problems(password: str, username: str = "") -> list[str]:
+    """Return what is wrong with a new password, in French (empty list: acceptable).
+
+    Rules (ANSSI, « Recommandations relatives à l'authentification multifacteur et aux mots de passe »,
+    2021: with a second factor, a password of 12+ characters from a wide alphabet is adequate; long
+    passphrases are encouraged): at least 12 characters with three kinds of characters among
+    lower case, upper case, digits and symbols, or a passphrase of 16 characters or more; never the
+    user name, never a common password.
+    """
+    problems: list[str] = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(f"Le mot de passe doit contenir au moins {PASSWORD_MIN_LENGTH} caractères.")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        problems.append(f"Le mot de passe ne doit pas dépasser {PASSWORD_MAX_LENGTH} caractères.")
+    kinds = sum(
+        [
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        ]
+    )
+    if len(password) < PASSPHRASE_LENGTH and kinds < 3:
+        problems.append(
+            "Utilisez au moins trois types de caractères (minuscules, majuscules, chiffres, symboles) "
+            f"ou une phrase de passe d'au moins {PASSPHRASE_LENGTH} caractères."
+        )
+    if username and username.lower() in password.lower():
+        problems.append("Le mot de passe ne doit pas contenir l'identifiant.")
+    if password.lower() in COMMON_PASSWORDS:
+        problems.append("Ce mot de passe est trop courant.")
+    return problems
+
+
+# -- Lock-out ------------------------------------------------------------------------------------------
+
+
+def lockout_minutes(lockouts_so_far: int, base_minutes: int, max_minutes: int) -> int:
+    """Duration of the next lock-out: base, then doubled at each new lock-out, capped.
+
+    After ``login_max_failures`` consecutive failures the account is locked; an administrator can
+    lift the lock at any time (``maillage user unlock`` or the accounts page).
+    """
+    return int(min(max_minutes, base_minutes * (2 ** max(0, lockouts_so_far))))
+
+
+# -- Secrets handed to people and machines -------------------------------------------------------------
+
+SESSION_COOKIE = "maillage_session"
+CSRF_COOKIE = "maillage_csrf"
+TOKEN_PREFIXES = {"personal": "mlg_pat_", "service": "mlg_svc_", "device": "mlg_dev_"}
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+USERNAME_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-@")
+
+
+def username_problems(username: str) -> list[str]:
+    name = normalise_username(username)
+    problems = []
+    if not 3 <= len(name) <= 64:
+        problems.append("L'identifiant doit contenir entre 3 et 64 caractères.")
+    if any(c not in USERNAME_ALLOWED for c in name):
+        problems.append("L'identifiant ne peut contenir que des lettres sans accent, chiffres et . _ - @")
+    return problems

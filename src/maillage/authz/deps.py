@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from maillage.audit.service import AuditContext
 from maillage.auth.actor import Actor
 from maillage.authz.policy import Permission, role_allows
 from maillage.exceptions import NotAuthenticated, PermissionDenied
@@ -46,3 +47,11 @@ def require(permission: Permission) -> Callable[[Actor], Actor]:
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def audit_context(request: Request) -> AuditContext:
+    """Where a request comes from, for the audit trail."""
+    return AuditContext(
+        request_id=str(getattr(request.state, "request_id", "") or ""),
+        address=request.client.host if request.client else "",
+    )

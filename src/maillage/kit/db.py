@@ -8,6 +8,7 @@ address them on both engines.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
@@ -51,6 +52,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def new_id() -> uuid.UUID:
+    """Random identifiers for everything a person or another system may see (no enumeration)."""
+    return uuid.uuid4()
 
 
 # JSON that becomes JSONB on PostgreSQL.

@@ -30,7 +30,38 @@ def get_db(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
+AFTER_ROLLBACK = "maillage.after_rollback"
+
+
+def after_rollback(session: Session, write: Callable[[Session], None]) -> None:
+    """Ask the boundary to run ``write`` in a fresh transaction if this request ends rolled back.
+
+    For records that must survive a refused request, such as the audit entry of a denied access.
+    """
+    session.info.setdefault(AFTER_ROLLBACK, []).append(write)
+
+
+def _rollback(session: Session) -> None:
+    pending: list[Callable[[Session], None]] = session.info.pop(AFTER_ROLLBACK, [])
+    session.rollback()
+    if pending:
+        for write in pending:
+            write(session)
+        session.commit()
+
+
+def _commit(session: Session) -> None:
+    session.info.pop(AFTER_ROLLBACK, None)
+    session.commit()
+
+
 class UnitOfWorkRoute(APIRoute):
+    """Commit when the handler succeeds, before the response leaves; roll back otherwise.
+
+    A handler that answers an error status but must keep its writes (a failed login increments a
+    counter) sets ``request.state.commit_on_error = True``.
+    """
+
     def get_route_handler(self) -> Callable[[Request], Any]:
         original = super().get_route_handler()
 
@@ -40,14 +71,14 @@ class UnitOfWorkRoute(APIRoute):
             except BaseException:
                 session = getattr(request.state, "db", None)
                 if session is not None:
-                    await run_in_threadpool(session.rollback)
+                    await run_in_threadpool(_rollback, session)
                 raise
             session = getattr(request.state, "db", None)
             if session is not None:
-                if response.status_code < 400:
-                    await run_in_threadpool(session.commit)
+                if response.status_code < 400 or getattr(request.state, "commit_on_error", False):
+                    await run_in_threadpool(_commit, session)
                 else:
-                    await run_in_threadpool(session.rollback)
+                    await run_in_threadpool(_rollback, session)
             return response
 
         return handler

@@ -20,6 +20,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Accueil", "/", frozenset()),
+    NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),
 ]
 
 

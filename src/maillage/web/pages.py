@@ -15,7 +15,3 @@ router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 def home(request: Request) -> HTMLResponse:
     return templates().TemplateResponse(request, "web/home.html", {})
 
-
-@router.get("/connexion", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    return templates().TemplateResponse(request, "web/login.html", {"error": None})

@@ -1,0 +1,140 @@
+"""``maillage audit …``: verify the hash chain, export it as FHIR, purge it under the retention rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from maillage.audit import service
+from maillage.audit.rules import paris_day_start
+from maillage.config import get_settings
+from maillage.exceptions import MaillageError
+from maillage.kit.db import make_engine, make_sessionmaker
+
+app = typer.Typer(help="Traces d'accès : vérification de la chaîne, export FHIR, purge.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_BROKEN = 1
+EXIT_ERROR = 2
+
+
+def _operator_id() -> str | None:
+    try:
+        return f"os:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return None
+
+
+def _context() -> service.AuditContext:
+    return service.AuditContext(request_id=f"cli-{uuid.uuid4().hex}", address="local")
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One command, one transaction on its own engine: committed at the end, rolled back on any error."""
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+        session.commit()
+    except MaillageError as exc:
+        session.rollback()
+        err.print(f"[red]Erreur :[/red] {escape(exc.message)}", soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from exc
+    except DBAPIError as exc:
+        session.rollback()
+        err.print("[red]Erreur de base de données :[/red] "
+                  f"{escape(type(exc.orig).__name__ if exc.orig else type(exc).__name__)}. "
+                  "La base est-elle à jour (maillage db upgrade) ?", soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from exc
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def _parse_day(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"« {value} » n'est pas une date au format AAAA-MM-JJ.", param_hint=option) from None
+
+
+@app.command("verify")
+def verify(
+    batch_size: Annotated[int, typer.Option(min=100, max=100_000, help="Entrées lues par lot")] = 5000,
+) -> None:
+    """Vérifie la chaîne d'empreintes des traces d'accès, depuis la dernière ancre de purge.
+
+    Code de sortie 0 si la chaîne est intègre, 1 à la première entrée modifiée, supprimée ou insérée.
+    """
+    with unit_of_work() as session:
+        report = service.verify_chain(session, batch_size=batch_size)
+    if report.broken is not None:
+        err.print(f"[bold red]Chaîne d'audit rompue[/bold red] : {escape(report.broken.message)}", soft_wrap=True)
+        err.print(f"{report.checked} entrée(s) intègre(s) avant la rupture.")
+        raise typer.Exit(EXIT_BROKEN)
+    out.print(f"Chaîne d'audit intègre : {report.checked} entrées vérifiées", soft_wrap=True)
+    if report.start.anchor_id is not None:
+        out.print(f"Depuis l'ancre de purge n° {report.start.anchor_id} (entrées jusqu'au n° {report.start.seq} "
+                  "purgées).", soft_wrap=True)
+    if report.head_seq is not None:
+        out.print(f"Tête de chaîne : n° {report.head_seq}, empreinte {report.head_hash}", soft_wrap=True)
+
+
+@app.command("export")
+def export(
+    date_from: Annotated[str, typer.Option("--from", help="Premier jour inclus (AAAA-MM-JJ, heure de Paris)")],
+    date_to: Annotated[str, typer.Option("--to", help="Dernier jour inclus (AAAA-MM-JJ, heure de Paris)")],
+    output: Annotated[Path, typer.Option("--output", help="Fichier JSON à écrire (Bundle FHIR R4)")],
+) -> None:
+    """Exporte les traces d'une période en ressources FHIR R4 AuditEvent (Bundle de type collection)."""
+    first = _parse_day(date_from, "--from")
+    last = _parse_day(date_to, "--to")
+    if first > last:
+        raise typer.BadParameter("La date de début doit précéder la date de fin.", param_hint="--from")
+    if not output.parent.is_dir():
+        raise typer.BadParameter(f"Le dossier « {output.parent} » n'existe pas.", param_hint="--output")
+    since, until = paris_day_start(first), paris_day_start(last + dt.timedelta(days=1))
+    handle, tmp_name = tempfile.mkstemp(prefix=".audit-export-", suffix=".json", dir=output.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream, unit_of_work() as session:
+            count = service.export_fhir(session, since, until, stream, actor_id=_operator_id(), actor_role="cli",
+                                        context=_context())
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    out.print(f"{count} trace(s) exportée(s) du {first:%d/%m/%Y} au {last:%d/%m/%Y} dans {output}.", soft_wrap=True)
+
+
+@app.command("purge")
+def purge(
+    retention_days: Annotated[int | None, typer.Option(
+        "--retention-days", help="Durée de conservation en jours (par défaut : MAILLAGE_AUDIT_RETENTION_DAYS)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Accepter une durée inférieure à six mois")] = False,
+) -> None:
+    """Supprime les traces plus anciennes que la durée de conservation et ancre la chaîne là où elles s'arrêtent."""
+    days = retention_days if retention_days is not None else get_settings().audit_retention_days
+    with unit_of_work() as session:
+        result = service.purge(session, retention_days=days, force=force, actor_id=_operator_id(),
+                               actor_role="cli", context=_context())
+    if result.purged == 0:
+        out.print(f"Aucune trace antérieure au {result.cutoff:%d/%m/%Y %H:%M} UTC à purger.")
+        return
+    out.print(f"{result.purged} trace(s) purgée(s) (jusqu'au n° {result.through_seq}), "
+              f"ancre de purge n° {result.anchor_id}. Conservation : {days} jours.", soft_wrap=True)

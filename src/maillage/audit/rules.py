@@ -1,0 +1,384 @@
+"""Pure rules of the audit trail: vocabulary, canonical form, hashing, chain checks, retention, filters.
+
+No I/O here. The chain format is described in docs/adr/0004-audit-hash-chain.md; anything that changes
+``CHAIN_FIELDS`` or ``canonical_json`` changes every hash and needs a new chain format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from maillage.exceptions import ValidationFailed
+from maillage.kit.clock import PARIS
+
+GENESIS_HASH = "0" * 64
+
+# A stored entry as the chain sees it: a dict, or a database row mapping (keyed by column name).
+Entry = Mapping[Any, Any]
+
+# Every stored field of an entry except ``hash``, in the order of the table (the JSON sorts them anyway).
+CHAIN_FIELDS: tuple[str, ...] = (
+    "id", "seq", "occurred_at", "actor_id", "actor_role", "establishment_id", "action", "object_type",
+    "object_id", "patient_id", "purpose", "break_glass", "reason", "outcome", "request_id", "address",
+    "details", "prev_hash",
+)
+
+# CSP: "Les traces de tout accès [...] sont conservées pendant une durée de six mois glissants" (DOMAIN.md §7.2).
+MINIMUM_RETENTION_DAYS = 183
+
+# Lengths of the columns (models/audit.py); longer values are refused, never cut.
+MAX_LENGTHS = {
+    "actor_id": 64, "actor_role": 40, "establishment_id": 64, "object_type": 64, "object_id": 128,
+    "patient_id": 64, "purpose": 64, "request_id": 64, "address": 64,
+}
+MAX_REASON_LENGTH = 2000
+MAX_DETAILS = 32
+MAX_DETAIL_KEY_LENGTH = 64
+MAX_DETAIL_VALUE_LENGTH = 256
+
+_ACTION = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Keys that name personal or health data: details carry ids and counts only (CONVENTIONS rule 8).
+FORBIDDEN_DETAIL_KEYS = frozenset({
+    "name", "first_name", "last_name", "birth_name", "birth_date", "nir", "ins", "password", "body", "text",
+    "email", "phone", "address", "question", "answer", "comment", "token", "secret", "totp", "diagnosis",
+    "note", "notes", "content", "message",
+})
+
+
+class Outcome(enum.StrEnum):
+    SUCCESS = "success"
+    DENIED = "denied"
+    FAILURE = "failure"
+
+
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.SUCCESS: "Réussi",
+    Outcome.DENIED: "Refusé",
+    Outcome.FAILURE: "Échec",
+}
+
+ACTION_LABELS: dict[str, str] = {
+    "read": "Consultation",
+    "view": "Consultation",
+    "download": "Téléchargement",
+    "print": "Impression",
+    "create": "Création",
+    "upload": "Dépôt",
+    "import": "Import",
+    "update": "Modification",
+    "sign": "Signature",
+    "dispense": "Délivrance",
+    "merge": "Fusion d'identités",
+    "delete": "Suppression",
+    "search": "Recherche",
+    "export": "Export",
+    "login": "Connexion",
+    "logout": "Déconnexion",
+    "break_glass": "Accès en urgence",
+    "purge": "Purge des traces",
+}
+
+PSEUDO_ROLE_LABELS: dict[str, str] = {
+    "cli": "Exploitation (ligne de commande)",
+    "system": "Système",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def outcome_label(outcome: str) -> str:
+    return OUTCOME_LABELS.get(outcome, outcome)
+
+
+# -- canonical form and hashing -----------------------------------------------------------------------
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with microseconds, e.g. ``2026-11-28T13:23:22.000000Z``."""
+    if value.tzinfo is None:
+        raise ValueError("audit timestamps must be timezone-aware")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _canonical_value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _canonical_value(v) for k, v in value.items()}
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def canonical_json(entry: Entry) -> bytes:
+    """The deterministic bytes that are hashed: every field of ``CHAIN_FIELDS``, sorted keys, no spaces, UTF-8."""
+    missing = [name for name in CHAIN_FIELDS if name not in entry]
+    if missing:
+        raise KeyError(f"entry lacks chain fields: {missing}")
+    content = {name: _canonical_value(entry[name]) for name in CHAIN_FIELDS}
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    """SHA-256, hex, of the previous hash (64 hex characters, ASCII) followed by the canonical content."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
+
+
+def entry_hash(entry: Entry) -> str:
+    return chain_hash(str(entry["prev_hash"]), canonical_json(entry))
+
+
+# -- chain checks -------------------------------------------------------------------------------------
+
+
+class BreakKind(enum.StrEnum):
+    MISSING = "missing"          # a gap in seq: entries deleted (or the anchor is wrong)
+    UNEXPECTED = "unexpected"    # a seq already passed: an entry slipped in before the anchor of a purge
+    RELINKED = "relinked"        # prev_hash is not the hash of the entry before: deleted, inserted or moved
+    MODIFIED = "modified"        # stored hash differs from the recomputed one: content or position changed
+    UNCONFIRMED_ANCHOR = "unconfirmed_anchor"  # the anchor has no matching purge entry in the chain
+
+
+BREAK_MESSAGES: dict[BreakKind, str] = {
+    BreakKind.MISSING: "entrée(s) manquante(s) : le numéro {expected_seq} était attendu, {seq} trouvé",
+    BreakKind.UNEXPECTED: "entrée inattendue : le numéro {expected_seq} était attendu, {seq} trouvé "
+                          "(numéro couvert par une purge : entrée insérée après coup)",
+    BreakKind.RELINKED: "l'empreinte précédente ne correspond pas à l'entrée qui la précède "
+                        "(entrée supprimée, insérée ou déplacée)",
+    BreakKind.MODIFIED: "le contenu ne correspond plus à son empreinte (entrée modifiée ou déplacée)",
+    BreakKind.UNCONFIRMED_ANCHOR: "l'ancre de purge n° {anchor_id} (jusqu'au numéro {expected_seq}) "
+                                  "n'est confirmée par aucune entrée de purge de la chaîne",
+}
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    kind: BreakKind
+    seq: int | None
+    entry_id: str | None
+    expected_seq: int | None = None
+    anchor_id: int | None = None
+
+    @property
+    def message(self) -> str:
+        reason = BREAK_MESSAGES[self.kind].format(seq=self.seq, expected_seq=self.expected_seq,
+                                                  anchor_id=self.anchor_id)
+        if self.entry_id is None:
+            return reason
+        return f"entrée n° {self.seq} (id {self.entry_id}) : {reason}"
+
+
+@dataclass(frozen=True)
+class ChainStart:
+    """Where verification starts: after the anchor of the last purge, or at the genesis."""
+
+    seq: int = 0
+    hash: str = GENESIS_HASH
+    anchor_id: int | None = None
+
+
+def check_link(entry: Entry, expected_seq: int, expected_prev: str) -> ChainBreak | None:
+    """Check one entry against the position and previous hash the chain expects there."""
+    seq = int(entry["seq"])
+    entry_id = str(entry["id"])
+    if seq > expected_seq:
+        return ChainBreak(BreakKind.MISSING, seq, entry_id, expected_seq=expected_seq)
+    if seq < expected_seq:
+        return ChainBreak(BreakKind.UNEXPECTED, seq, entry_id, expected_seq=expected_seq)
+    if entry["prev_hash"] != expected_prev:
+        return ChainBreak(BreakKind.RELINKED, seq, entry_id)
+    if entry_hash(entry) != entry["hash"]:
+        return ChainBreak(BreakKind.MODIFIED, seq, entry_id)
+    return None
+
+
+def confirms_anchor(entry: Entry, start: ChainStart) -> bool:
+    """Is ``entry`` the purge entry that the purge wrote, in the chain, for the anchor ``start``?"""
+    if start.anchor_id is None or entry["action"] != "purge" or entry["object_type"] != "audit_anchor":
+        return False
+    details = entry.get("details") or {}
+    return (
+        entry["object_id"] == str(start.anchor_id)
+        and details.get("through_seq") == start.seq
+        and details.get("through_hash") == start.hash
+    )
+
+
+# -- retention ----------------------------------------------------------------------------------------
+
+
+def check_retention(days: int, *, force: bool = False) -> None:
+    if days < 1:
+        raise ValidationFailed("La durée de conservation doit être d'au moins un jour.")
+    if days < MINIMUM_RETENTION_DAYS and not force:
+        raise ValidationFailed(
+            f"La durée de conservation des traces d'accès ne peut pas être inférieure à {MINIMUM_RETENTION_DAYS} "
+            "jours (six mois glissants, code de la santé publique). Utilisez --force pour passer outre."
+        )
+
+
+def retention_cutoff(at: dt.datetime, days: int) -> dt.datetime:
+    return at - dt.timedelta(days=days)
+
+
+# -- filters of the administrator's page --------------------------------------------------------------
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    patient_id: str | None = None
+    actor_id: str | None = None
+    since: dt.datetime | None = None   # inclusive, UTC
+    until: dt.datetime | None = None   # exclusive, UTC
+    break_glass_only: bool = False
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def paris_day_start(day: dt.date) -> dt.datetime:
+    """The UTC instant at which ``day`` begins in Europe/Paris."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=PARIS).astimezone(dt.UTC)
+
+
+def parse_day(raw: str, label: str) -> dt.date | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{label} n'est pas une date valide (format attendu AAAA-MM-JJ).") from None
+
+
+def _parse_id(raw: str, label: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if len(value) > 64 or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValidationFailed(f"{label} n'est pas un identifiant valide.")
+    return value
+
+
+def _parse_positive(raw: str, label: str, default: int) -> int:
+    raw = raw.strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValidationFailed(f"{label} doit être un nombre entier positif.")
+    return int(raw)
+
+
+def parse_filters(*, patient: str = "", actor: str = "", since: str = "", until: str = "",
+                  break_glass: str = "", page: str = "1", size: str = "") -> AuditFilters:
+    """Read the page's query string; dates are days in Europe/Paris, ``until`` included."""
+    first = parse_day(since, "La date de début")
+    last = parse_day(until, "La date de fin")
+    if first and last and first > last:
+        raise ValidationFailed("La date de début doit précéder la date de fin.")
+    if break_glass.strip() not in ("", "0", "1", "on", "true"):
+        raise ValidationFailed("Le filtre « accès en urgence » n'est pas valide.")
+    page_number = _parse_positive(page, "Le numéro de page", 1)
+    if page_number > 100_000:
+        raise ValidationFailed("Le numéro de page est trop grand.")
+    return AuditFilters(
+        patient_id=_parse_id(patient, "L'identifiant du patient"),
+        actor_id=_parse_id(actor, "L'identifiant de l'acteur"),
+        since=paris_day_start(first) if first else None,
+        until=paris_day_start(last + dt.timedelta(days=1)) if last else None,
+        break_glass_only=break_glass.strip() in ("1", "on", "true"),
+        page=page_number,
+        page_size=min(_parse_positive(size, "La taille de page", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE),
+    )
+
+
+# -- validation of what callers record ----------------------------------------------------------------
+
+
+def clean_text(field: str, value: object) -> str | None:
+    """Normalise an optional identifier-like field (UUIDs become strings); refuse what the column cannot hold."""
+    if value is None:
+        return None
+    if isinstance(value, uuid.UUID):
+        value = str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"audit field {field} must be a string, not {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"audit field {field} contains a NUL character")
+    limit = MAX_LENGTHS.get(field)
+    if limit is not None and len(value) > limit:
+        raise ValueError(f"audit field {field} is longer than {limit} characters")
+    return value or None
+
+
+def check_action(action: str) -> str:
+    if not isinstance(action, str) or not _ACTION.match(action):
+        raise ValueError(f"audit action must be a short lowercase verb, got {action!r}")
+    return action
+
+
+def check_outcome(outcome: str) -> str:
+    try:
+        return Outcome(outcome).value
+    except ValueError:
+        raise ValueError(f"unknown audit outcome {outcome!r}") from None
+
+
+def check_reason(break_glass: bool, reason: str | None) -> str | None:
+    if reason is not None:
+        reason = reason.strip() or None
+    if break_glass and reason is None:
+        raise ValidationFailed("Le motif de l'accès en urgence (bris de glace) est obligatoire.")
+    if reason is not None:
+        if "\x00" in reason:
+            raise ValidationFailed("Le motif contient un caractère interdit.")
+        if len(reason) > MAX_REASON_LENGTH:
+            raise ValidationFailed(f"Le motif ne doit pas dépasser {MAX_REASON_LENGTH} caractères.")
+    return reason
+
+
+def check_details(details: Mapping[str, object] | None) -> dict[str, str | int | bool | None] | None:
+    """Ids and counts only: flat, typed, bounded, and no key that names personal data."""
+    if not details:
+        return None
+    if len(details) > MAX_DETAILS:
+        raise ValueError(f"audit details hold at most {MAX_DETAILS} keys")
+    out: dict[str, str | int | bool | None] = {}
+    for key, value in details.items():
+        if not isinstance(key, str) or len(key) > MAX_DETAIL_KEY_LENGTH or not _DETAIL_KEY.match(key):
+            raise ValueError(f"audit detail key {key!r} must be a short snake_case name")
+        if key in FORBIDDEN_DETAIL_KEYS:
+            raise ValueError(f"audit detail key {key!r} names personal data: details hold ids and counts only")
+        if isinstance(value, uuid.UUID):
+            value = str(value)
+        if isinstance(value, str):
+            if len(value) > MAX_DETAIL_VALUE_LENGTH or "\x00" in value:
+                raise ValueError(f"audit detail {key!r} is too long or holds a NUL character")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) >= 2**63:
+                raise ValueError(f"audit detail {key!r} is out of range")
+        elif value is not None and not isinstance(value, bool):
+            raise TypeError(f"audit detail {key!r} must be str, int, bool or None, not {type(value).__name__}")
+        out[key] = value
+    return out

@@ -1,0 +1,353 @@
+"""Use cases of the audit trail: record (same transaction), record a denial (own transaction), verify the
+chain, search it for the administrator, export it as FHIR, purge it under the retention rule.
+
+How ``record`` reaches the database (docs/adr/0004-audit-hash-chain.md): the entry is buffered in
+``session.info``; a ``before_commit`` listener on every ``Session`` writes the buffered entries at commit
+time, under a short chain lock, with consecutive ``seq`` numbers and their hashes. A transaction that
+rolls back takes its entries with it; entries recorded inside a savepoint that rolls back are dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+from maillage.audit import repository, rules
+from maillage.audit.rules import AuditFilters, BreakKind, ChainBreak, ChainStart
+from maillage.auth.actor import Actor
+from maillage.exceptions import Conflict
+from maillage.kit.clock import now
+from maillage.kit.logging import get_logger
+from maillage.models.audit import AuditEntry
+
+log = get_logger("maillage.audit")
+
+PENDING_KEY = "maillage.audit.pending"
+DetailValue = str | int | bool | None
+BREAK_GLASS_REVIEW_DAYS = 30
+BREAK_GLASS_REVIEW_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """From where: the request id and the client's address (or the job, or the command)."""
+
+    request_id: str = ""
+    address: str = ""
+
+
+@dataclass
+class _Pending:
+    transaction: SessionTransaction | None
+    row: dict[str, Any]
+
+
+# -- record -------------------------------------------------------------------------------------------
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    patient_id: str | None = None,
+    actor_id: str | None = None,
+    actor_role: str | None = None,
+    establishment_id: str | None = None,
+    purpose: str | None = None,
+    outcome: str = "success",
+    break_glass: bool = False,
+    reason: str | None = None,
+    context: AuditContext | None = None,
+    details: dict[str, DetailValue] | None = None,
+) -> None:
+    """Add an audit entry to the session's transaction: it is written when, and only if, that transaction commits."""
+    context = context or AuditContext()
+    if not isinstance(break_glass, bool):
+        raise TypeError("break_glass must be a bool")
+    object_type_clean = rules.clean_text("object_type", object_type)
+    if object_type_clean is None:
+        raise ValueError("audit object_type is required")
+    row: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "occurred_at": now(),
+        "actor_id": rules.clean_text("actor_id", actor_id),
+        "actor_role": rules.clean_text("actor_role", actor_role),
+        "establishment_id": rules.clean_text("establishment_id", establishment_id),
+        "action": rules.check_action(action),
+        "object_type": object_type_clean,
+        "object_id": rules.clean_text("object_id", object_id),
+        "patient_id": rules.clean_text("patient_id", patient_id),
+        "purpose": rules.clean_text("purpose", purpose),
+        "break_glass": break_glass,
+        "reason": rules.check_reason(break_glass, reason),
+        "outcome": rules.check_outcome(outcome),
+        "request_id": rules.clean_text("request_id", context.request_id),
+        "address": rules.clean_text("address", context.address),
+        "details": rules.check_details(details),
+    }
+    if not session.in_transaction():
+        session.begin()
+    marker = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(PENDING_KEY, []).append(_Pending(marker, row))
+
+
+def record_denied(
+    sessions: Callable[[], Session],
+    *,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    patient_id: str | None = None,
+    actor_id: str | None = None,
+    actor_role: str | None = None,
+    establishment_id: str | None = None,
+    purpose: str | None = None,
+    outcome: str = "denied",
+    break_glass: bool = False,
+    reason: str | None = None,
+    context: AuditContext | None = None,
+    details: dict[str, DetailValue] | None = None,
+) -> None:
+    """Record a refused or failed attempt in its own transaction, committed at once.
+
+    For attempts whose own transaction will roll back (a 403, a failed login). On SQLite, call it before the
+    caller's transaction has written anything: a transaction that has written holds the database lock.
+    """
+    if rules.check_outcome(outcome) == rules.Outcome.SUCCESS:
+        raise ValueError("record_denied records denials and failures; use record() for successes")
+    with sessions() as session:
+        record(session, action=action, object_type=object_type, object_id=object_id, patient_id=patient_id,
+               actor_id=actor_id, actor_role=actor_role, establishment_id=establishment_id, purpose=purpose,
+               outcome=outcome, break_glass=break_glass, reason=reason, context=context, details=details)
+        session.commit()
+
+
+def pending_count(session: Session) -> int:
+    """Entries recorded in this session and not yet written (for tests and diagnostics)."""
+    return len(session.info.get(PENDING_KEY) or [])
+
+
+def append_to_chain(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Give ``rows`` their place in the chain and insert them. Holds the chain lock until the transaction ends."""
+    repository.acquire_chain_lock(session)
+    seq, prev = repository.chain_head(session)
+    for row in rows:
+        seq += 1
+        row["seq"] = seq
+        row["prev_hash"] = prev
+        row["hash"] = prev = rules.entry_hash(row)
+    repository.insert_entries(session, rows)
+
+
+def _write_pending(session: Session) -> None:
+    pending: list[_Pending] | None = session.info.get(PENDING_KEY)
+    if not pending or session.get_nested_transaction() is not None:
+        # Nothing to write, or a savepoint is being released: its entries wait for the outer commit.
+        return
+    # The caller's own changes first, outside the chain lock (they may fail on their own constraints).
+    session.flush()
+    rows = [item.row for item in pending]
+    session.info[PENDING_KEY] = []
+    append_to_chain(session, rows)
+
+
+def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    current = transaction
+    while current is not None:
+        if current is ended:
+            return True
+        current = current.parent
+    return False
+
+
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending: list[_Pending] | None = session.info.get(PENDING_KEY)
+    if not pending:
+        return
+    if previous_transaction.parent is None:
+        session.info[PENDING_KEY] = []
+        return
+    session.info[PENDING_KEY] = [item for item in pending if not _within(item.transaction, previous_transaction)]
+
+
+def _drop_at_end(session: Session, transaction: SessionTransaction) -> None:
+    # The root transaction is over (committed, rolled back or closed): whatever was not written is void.
+    if transaction.parent is None and session.info.get(PENDING_KEY):
+        session.info[PENDING_KEY] = []
+
+
+def _install_listeners() -> None:
+    for name, listener in (("before_commit", _write_pending), ("after_soft_rollback", _drop_rolled_back),
+                           ("after_transaction_end", _drop_at_end)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+
+
+_install_listeners()
+
+
+# -- verify -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checked: int
+    start: ChainStart
+    head_seq: int | None
+    head_hash: str | None
+    broken: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def verify_chain(session: Session, *, batch_size: int = 5000) -> VerifyReport:
+    """Walk every entry in seq order from the anchor of the last purge (or the genesis) and recompute each hash.
+
+    Stops at the first broken entry. Streams the entries, so memory stays flat for millions of them.
+    """
+    start = repository.chain_start(session)
+    expected_seq, expected_prev = start.seq + 1, start.hash
+    confirmed = start.anchor_id is None
+    checked = 0
+    head_seq: int | None = None
+    head_hash: str | None = None
+    broken: ChainBreak | None = None
+    with repository.chain_rows(session, batch_size=batch_size) as rows:
+        for row in rows:
+            broken = rules.check_link(row, expected_seq, expected_prev)
+            if broken is not None:
+                break
+            if not confirmed and rules.confirms_anchor(row, start):
+                confirmed = True
+            checked += 1
+            head_seq, head_hash = expected_seq, str(row["hash"])
+            expected_seq, expected_prev = expected_seq + 1, head_hash
+    if broken is None and not confirmed:
+        broken = ChainBreak(BreakKind.UNCONFIRMED_ANCHOR, None, None, expected_seq=start.seq,
+                            anchor_id=start.anchor_id)
+    return VerifyReport(checked, start, head_seq, head_hash, broken)
+
+
+# -- purge --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    purged: int
+    cutoff: dt.datetime
+    anchor_id: int | None = None
+    through_seq: int | None = None
+
+
+def purge(
+    session: Session,
+    *,
+    retention_days: int,
+    force: bool = False,
+    actor_id: str | None = None,
+    actor_role: str | None = None,
+    context: AuditContext | None = None,
+    batch_size: int = 5000,
+) -> PurgeResult:
+    """Delete the oldest entries, those older than the retention, and anchor the chain where they end.
+
+    Deletes the longest prefix of the chain whose entries all occurred before the cutoff, after checking that
+    prefix (a broken chain is evidence: it is never purged). Writes an anchor (last purged seq and hash)
+    and a ``purge`` entry in the chain that confirms the anchor. Refuses a retention under six months
+    unless forced.
+    """
+    rules.check_retention(retention_days, force=force)
+    at = now()
+    cutoff = rules.retention_cutoff(at, retention_days)
+    repository.acquire_chain_lock(session)
+    start = repository.chain_start(session)
+    expected_seq, expected_prev = start.seq + 1, start.hash
+    count = 0
+    with repository.chain_rows(session, batch_size=batch_size) as rows:
+        for row in rows:
+            if row["occurred_at"] >= cutoff:
+                break
+            broken = rules.check_link(row, expected_seq, expected_prev)
+            if broken is not None:
+                log.error("audit.purge_refused", seq=broken.seq, kind=broken.kind.value)
+                raise Conflict(f"Purge refusée : la chaîne d'audit est rompue ({broken.message}). "
+                               "Les entrées sont conservées comme preuve.")
+            count += 1
+            expected_seq, expected_prev = expected_seq + 1, str(row["hash"])
+    if count == 0:
+        return PurgeResult(0, cutoff)
+    through_seq, through_hash = expected_seq - 1, expected_prev
+    anchor_id = repository.insert_anchor(session, created_at=at, through_seq=through_seq, through_hash=through_hash,
+                                         purged_count=count, cutoff=cutoff, retention_days=retention_days)
+    deleted = repository.delete_through(session, through_seq)
+    if deleted != count:
+        raise Conflict("Purge interrompue : le nombre d'entrées supprimées ne correspond pas à la vérification.")
+    record(session, action="purge", object_type="audit_anchor", object_id=str(anchor_id), actor_id=actor_id,
+           actor_role=actor_role, context=context,
+           details={"through_seq": through_seq, "through_hash": through_hash, "purged": count,
+                    "retention_days": retention_days})
+    log.info("audit.purged", purged=count, through_seq=through_seq, anchor_id=anchor_id)
+    return PurgeResult(count, cutoff, anchor_id, through_seq)
+
+
+# -- administrator's page -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    filters: AuditFilters
+    entries: list[AuditEntry]
+    has_next: bool
+    break_glass_review: list[AuditEntry] = field(default_factory=list)
+
+
+def search_trail(session: Session, filters: AuditFilters, *, actor: Actor,
+                 context: AuditContext | None = None) -> SearchResult:
+    """One page of the trail for the administrator, and the recent break-the-glass accesses to review.
+
+    Looking at the trail is itself traced (action ``search`` on ``audit``).
+    """
+    found = repository.search(session, filters)
+    review = repository.recent_break_glass(session, now() - dt.timedelta(days=BREAK_GLASS_REVIEW_DAYS),
+                                           BREAK_GLASS_REVIEW_LIMIT)
+    entries = found[: filters.page_size]
+    who = actor.audit_fields
+    record(session, action="search", object_type="audit", patient_id=filters.patient_id,
+           actor_id=who["actor_id"], actor_role=who["actor_role"], establishment_id=who["establishment_id"],
+           context=context,
+           details={"filter_actor_id": filters.actor_id, "break_glass_only": filters.break_glass_only,
+                    "page": filters.page, "results": len(entries)})
+    return SearchResult(filters, entries, len(found) > filters.page_size, review)
+
+
+# -- export -------------------------------------------------------------------------------------------
+
+
+def export_fhir(session: Session, since: dt.datetime, until: dt.datetime, out: IO[str], *,
+                actor_id: str | None = None, actor_role: str | None = None,
+                context: AuditContext | None = None) -> int:
+    """Write the entries that occurred in [since, until) as a FHIR R4 (R4B models) Bundle of AuditEvents.
+
+    Returns the number of entries written; the export is itself traced.
+    """
+    from maillage.audit import fhir
+
+    if since >= until:
+        raise Conflict("La période d'export est vide : la date de début doit précéder la date de fin.")
+    with repository.rows_between(session, since, until) as rows:
+        count = fhir.write_bundle(rows, out, timestamp=now())
+    record(session, action="export", object_type="audit", actor_id=actor_id, actor_role=actor_role,
+           context=context, details={"format": "fhir_r4_bundle", "entries": count,
+                                     "since": rules.format_timestamp(since), "until": rules.format_timestamp(until)})
+    return count
+

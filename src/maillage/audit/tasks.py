@@ -1,0 +1,30 @@
+"""Background jobs of the audit trail: the daily purge under the configured retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+from structlog.contextvars import get_contextvars
+
+from maillage.audit import service
+from maillage.config import get_settings
+from maillage.worker.registry import job, periodic
+
+PURGE_JOB = "audit.purge"
+
+
+@job(PURGE_JOB, max_attempts=3)
+def purge_expired(session: Session, retention_days: int | None = None) -> int:
+    """Purge the entries older than the retention (MAILLAGE_AUDIT_RETENTION_DAYS); idempotent.
+
+    Never forced: a retention under six months makes the job fail, visibly, instead of deleting traces.
+    """
+    days = retention_days if retention_days is not None else get_settings().audit_retention_days
+    request_id = str(get_contextvars().get("request_id") or "")
+    result = service.purge(session, retention_days=days, actor_id="worker", actor_role="system",
+                           context=service.AuditContext(request_id=request_id[:64], address="local"))
+    return result.purged
+
+
+periodic(PURGE_JOB, every=dt.timedelta(hours=24))

@@ -1,0 +1,143 @@
+"""Resolve who is calling, once per request, before any route runs.
+
+- Browser: the ``maillage_session`` cookie → a session whose second factor is passed → ``request.state.actor``.
+  A session still waiting for its second factor is exposed as ``request.state.pending_session`` only.
+- API: ``Authorization: Bearer mlg_pat_…`` (personal) or ``mlg_svc_…`` (service) → ``request.state.actor``
+  with the token's scopes; ``mlg_dev_…`` (a device) → ``request.state.device`` and nothing else.
+- CSRF: every browser gets an HttpOnly ``maillage_csrf`` nonce cookie; pages embed
+  ``HMAC(secret_key, nonce)`` (``request.state.csrf_token``) in forms and in the HTMX header, and
+  ``csrf_protect`` checks it on every unsafe request authenticated by cookie.
+"""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maillage.auth import service
+from maillage.auth.rules import CSRF_COOKIE, SESSION_COOKIE
+from maillage.config import Settings
+from maillage.exceptions import PermissionDenied
+from maillage.kit.logging import bind_context
+from maillage.kit.tokens import keyed_digest, new_token, same
+
+SKIP_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def cookie_is_secure(settings: Settings, scope: Scope) -> bool:
+    if settings.cookie_secure is not None:
+        return settings.cookie_secure
+    host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").split(":")[0]
+    return not (scope.get("scheme") == "http" and host in ("127.0.0.1", "localhost", "::1", "[::1]"))
+
+
+def csrf_token_for(settings: Settings, nonce: str) -> str:
+    return keyed_digest(settings.secret_key, f"csrf:{nonce}")
+
+
+class AuthenticationMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(SKIP_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        headers = dict(scope.get("headers") or [])
+        cookies = SimpleCookie()
+        try:
+            cookies.load(headers.get(b"cookie", b"").decode("latin-1"))
+        except Exception:
+            cookies = SimpleCookie()
+        settings: Settings = scope["app"].state.settings
+        sessions = scope["app"].state.sessionmaker
+        auth_header = headers.get(b"authorization", b"").decode("latin-1")
+        session_token = cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else ""
+
+        def resolve() -> None:
+            with sessions() as db:
+                if auth_header.lower().startswith("bearer "):
+                    secret = auth_header[7:].strip()
+                    device = service.resolve_device(db, secret)
+                    if device is not None:
+                        state["device"] = device
+                    else:
+                        actor = service.resolve_token(db, secret)
+                        if actor is not None:
+                            state["actor"] = actor
+                            state["auth_via"] = "token"
+                elif session_token:
+                    found = service.resolve_session(db, session_token, settings=settings)
+                    if found is not None:
+                        auth_session, user = found
+                        if auth_session.mfa_passed:
+                            state["actor"] = service.actor_for(db, user, auth_session)
+                            state["auth_via"] = "cookie"
+                        else:
+                            state["pending_session"] = (auth_session.id, user.id)
+                db.commit()
+
+        state["cookie_session"] = bool(session_token)
+        if auth_header or session_token:
+            await run_in_threadpool(resolve)
+        actor = state.get("actor")
+        if actor is not None:
+            bind_context(actor_id=str(actor.user_id))
+
+        nonce = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else ""
+        set_nonce = not nonce or len(nonce) > 100
+        if set_nonce:
+            nonce = new_token(nbytes=24)
+        state["csrf_nonce"] = nonce
+        state["csrf_token"] = csrf_token_for(settings, nonce)
+        secure = cookie_is_secure(settings, scope)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start" and set_nonce:
+                h = MutableHeaders(scope=message)
+                flags = "; HttpOnly; SameSite=Strict; Path=/" + ("; Secure" if secure else "")
+                h.append("set-cookie", f"{CSRF_COOKIE}={nonce}{flags}")
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+async def csrf_protect(request: Request) -> None:
+    """Refuse an unsafe request authenticated by cookie unless it carries the page's CSRF token.
+
+    Requests authenticated by a bearer token carry no ambient credential and need no CSRF token.
+    """
+    if request.method not in UNSAFE_METHODS or getattr(request.state, "auth_via", None) == "token":
+        return
+    if getattr(request.state, "device", None) is not None:
+        return
+    content_type = request.headers.get("content-type", "")
+    is_form = content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data", "text/plain"))
+    if not getattr(request.state, "cookie_session", False) and not is_form:
+        return  # no ambient credential and not something a cross-site page can post: nothing to forge
+    expected = getattr(request.state, "csrf_token", "")
+    supplied = request.headers.get("x-csrf-token", "")
+    if not supplied and content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value: Any = form.get("csrf_token", "")
+        supplied = value if isinstance(value, str) else ""
+    if not expected or not supplied or not same(expected, supplied):
+        raise PermissionDenied("Jeton anti-falsification (CSRF) manquant ou invalide : rechargez la page.")
+
+
+def set_session_cookie(response: Any, request: Request, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
+        secure=cookie_is_secure(settings, request.scope), max_age=settings.session_absolute_hours * 3600,
+    )
+
+
+def clear_session_cookie(response: Any) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")

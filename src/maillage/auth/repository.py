@@ -1,0 +1,124 @@
+"""Every query of the auth package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from maillage.models.auth import (
+    ApiToken,
+    AuthSession,
+    DeviceCredential,
+    LoginAttempt,
+    RecoveryCode,
+    UserAccount,
+    UserEstablishment,
+)
+
+
+def user_by_username(session: Session, username: str) -> UserAccount | None:
+    return session.scalar(select(UserAccount).where(UserAccount.username == username))
+
+
+def user_by_id(session: Session, user_id: uuid.UUID) -> UserAccount | None:
+    return session.get(UserAccount, user_id)
+
+
+def user_by_external(session: Session, issuer: str, subject: str) -> UserAccount | None:
+    return session.scalar(
+        select(UserAccount).where(UserAccount.external_issuer == issuer, UserAccount.external_subject == subject)
+    )
+
+
+def list_users(session: Session, limit: int = 500) -> Sequence[UserAccount]:
+    return session.scalars(select(UserAccount).order_by(UserAccount.username).limit(limit)).all()
+
+
+def establishments_of(session: Session, user_id: uuid.UUID) -> list[UserEstablishment]:
+    return list(
+        session.scalars(
+            select(UserEstablishment)
+            .where(UserEstablishment.user_id == user_id)
+            .order_by(UserEstablishment.is_default.desc(), UserEstablishment.establishment_id)
+        )
+    )
+
+
+def session_by_token_hash(session: Session, token_hash: str) -> AuthSession | None:
+    return session.scalar(select(AuthSession).where(AuthSession.token_hash == token_hash))
+
+
+def active_sessions_of(session: Session, user_id: uuid.UUID, at: dt.datetime) -> Sequence[AuthSession]:
+    return session.scalars(
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None), AuthSession.expires_at > at)
+        .order_by(AuthSession.last_seen_at.desc())
+    ).all()
+
+
+def revoke_sessions_of(session: Session, user_id: uuid.UUID, at: dt.datetime) -> int:
+    result = session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+def tokens_of(session: Session, user_id: uuid.UUID) -> Sequence[ApiToken]:
+    return session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())
+    ).all()
+
+
+def revoke_tokens_of(session: Session, user_id: uuid.UUID, at: dt.datetime) -> int:
+    result = session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def device_by_hash(session: Session, secret_hash: str) -> DeviceCredential | None:
+    return session.scalar(select(DeviceCredential).where(DeviceCredential.secret_hash == secret_hash))
+
+
+def device_by_identifier(session: Session, identifier: str) -> DeviceCredential | None:
+    return session.scalar(select(DeviceCredential).where(DeviceCredential.device_identifier == identifier))
+
+
+def unused_recovery_codes(session: Session, user_id: uuid.UUID) -> Sequence[RecoveryCode]:
+    return session.scalars(
+        select(RecoveryCode).where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+    ).all()
+
+
+def delete_recovery_codes(session: Session, user_id: uuid.UUID) -> None:
+    for code in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user_id)):
+        session.delete(code)
+
+
+def failures_from_address(session: Session, address: str, since: dt.datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.address == address, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+        )
+        or 0
+    )
+
+
+def oldest_failure_from_address(session: Session, address: str, since: dt.datetime) -> dt.datetime | None:
+    return session.scalar(
+        select(func.min(LoginAttempt.at)).where(
+            LoginAttempt.address == address, LoginAttempt.at >= since, LoginAttempt.success.is_(False)
+        )
+    )

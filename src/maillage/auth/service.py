@@ -1,0 +1,600 @@
+"""Use cases of authentication: accounts, passwords, second factor, sessions, tokens, devices.
+
+Services flush and never commit. Failures never tell whether an account exists: an unknown user,
+a wrong password, a disabled or a locked account all get the same answer and take the same time
+(an Argon2 verification always runs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyotp
+import segno
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.orm import Session
+
+from maillage.audit.service import AuditContext, record
+from maillage.auth import repository as repo
+from maillage.auth.actor import Actor
+from maillage.auth.rules import (
+    TOKEN_PREFIXES,
+    Role,
+    lockout_minutes,
+    normalise_username,
+    password_problems,
+    username_problems,
+)
+from maillage.authz.policy import ROLE_PERMISSIONS
+from maillage.config import Settings, get_settings
+from maillage.exceptions import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
+from maillage.kit.clock import now
+from maillage.kit.logging import get_logger
+from maillage.kit.tokens import hash_token, new_token, same
+from maillage.models.auth import (
+    ApiToken,
+    AuthSession,
+    DeviceCredential,
+    LoginAttempt,
+    RecoveryCode,
+    UserAccount,
+    UserEstablishment,
+)
+from maillage.vault import service as vault
+
+log = get_logger("maillage.auth")
+_hasher = PasswordHasher()  # Argon2id, argon2-cffi's defaults (RFC 9106 second recommended option)
+_DUMMY_HASH = _hasher.hash("maillage-dummy-password-for-timing")
+LOGIN_FAILED = "Identifiant ou mot de passe incorrect, ou compte temporairement verrouillé."
+TOTP_FIELD = "totp"
+TOTP_PENDING_FIELD = "totp_pending"
+RECOVERY_CODE_COUNT = 10
+SESSION_TOUCH_SECONDS = 60
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings or get_settings()
+
+
+def _audit_user(session: Session, user: UserAccount | None, action: str, outcome: str = "success",
+                context: AuditContext | None = None, actor: Actor | None = None, **details: Any) -> None:
+    fields: dict[str, Any] = actor.audit_fields if actor else {
+        "actor_id": str(user.id) if user else None, "actor_role": user.role if user else None,
+        "establishment_id": None,
+    }
+    record(
+        session, action=action, object_type="user_account", object_id=str(user.id) if user else None,
+        outcome=outcome, context=context, details=details or None, **fields,
+    )
+
+
+# -- Accounts -------------------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: Role | str,
+    password: str,
+    email: str | None = None,
+    establishment_ids: tuple[uuid.UUID, ...] = (),
+    person_id: uuid.UUID | None = None,
+) -> UserAccount:
+    name = normalise_username(username)
+    details = [{"field": "username", "message": m} for m in username_problems(name)]
+    details += [{"field": "password", "message": m} for m in password_problems(password, name)]
+    try:
+        role = Role(role)
+    except ValueError:
+        details.append({"field": "role", "message": f"Rôle inconnu : {role}."})
+    if not display_name.strip():
+        details.append({"field": "display_name", "message": "Le nom affiché est obligatoire."})
+    if details:
+        raise ValidationFailed("Le compte ne peut pas être créé.", details=details)
+    if repo.user_by_username(session, name) is not None:
+        raise Conflict("Cet identifiant est déjà utilisé.")
+    user = UserAccount(
+        username=name, display_name=display_name.strip(), role=Role(role).value, email=email,
+        password_hash=_hasher.hash(password), person_id=person_id, status="active", failed_logins=0, lockouts=0,
+    )
+    session.add(user)
+    session.flush()
+    for i, est in enumerate(establishment_ids):
+        session.add(UserEstablishment(user_id=user.id, establishment_id=est, is_default=(i == 0)))
+    session.flush()
+    return user
+
+
+def get_user(session: Session, username: str) -> UserAccount:
+    user = repo.user_by_username(session, normalise_username(username))
+    if user is None:
+        raise NotFound("Compte introuvable.")
+    return user
+
+
+def set_password(session: Session, user: UserAccount, new_password: str) -> None:
+    problems = password_problems(new_password, user.username)
+    if problems:
+        raise ValidationFailed("Mot de passe refusé.", details=[{"field": "password", "message": m} for m in problems])
+    user.password_hash = _hasher.hash(new_password)
+    user.password_changed_at = now()
+    session.flush()
+
+
+def disable_user(session: Session, user: UserAccount) -> None:
+    """Disable an account: it can no longer log in, and every session and token is revoked at once."""
+    at = now()
+    user.status = "disabled"
+    repo.revoke_sessions_of(session, user.id, at)
+    repo.revoke_tokens_of(session, user.id, at)
+    session.flush()
+
+
+def unlock_user(session: Session, user: UserAccount) -> None:
+    user.locked_until = None
+    user.failed_logins = 0
+    session.flush()
+
+
+# -- Password step ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoginResult:
+    user: UserAccount | None
+    ok: bool
+    message: str = LOGIN_FAILED
+
+
+def check_address_rate(session: Session, address: str, settings: Settings | None = None) -> None:
+    s = _settings(settings)
+    window = dt.timedelta(minutes=s.login_address_window_minutes)
+    since = now() - window
+    if repo.failures_from_address(session, address, since) >= s.login_address_max_failures:
+        oldest = repo.oldest_failure_from_address(session, address, since) or now()
+        retry = max(1, int((oldest + window - now()).total_seconds()))
+        raise TooManyRequests("Trop de tentatives de connexion depuis cette adresse. Réessayez plus tard.",
+                              retry_after=retry)
+
+
+def authenticate_password(
+    session: Session, username: str, password: str, *, address: str = "",
+    context: AuditContext | None = None, settings: Settings | None = None,
+) -> LoginResult:
+    s = _settings(settings)
+    check_address_rate(session, address, s)
+    name = normalise_username(username)[:64]
+    user = repo.user_by_username(session, name)
+    at = now()
+    usable = user is not None and user.status == "active" and not (user.locked_until and user.locked_until > at)
+    verified = False
+    try:
+        verified = _hasher.verify(user.password_hash if usable and user else _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        verified = False
+    ok = bool(usable and verified)
+    session.add(LoginAttempt(username=name, address=address[:64], at=at, success=ok))
+    if user is None:
+        _audit_user(session, None, "login", "failure", context, reason="unknown_user")
+        session.flush()
+        return LoginResult(None, False)
+    if not ok:
+        reason = "disabled" if user.status != "active" else ("locked" if not usable else "bad_password")
+        if usable:
+            user.failed_logins += 1
+            if user.failed_logins >= s.login_max_failures:
+                minutes = lockout_minutes(user.lockouts, s.lockout_base_minutes, s.lockout_max_minutes)
+                user.locked_until = at + dt.timedelta(minutes=minutes)
+                user.lockouts += 1
+                user.failed_logins = 0
+                reason = "locked_now"
+                log.warning("auth.account_locked", user_id=str(user.id), minutes=minutes)
+        _audit_user(session, user, "login", "failure", context, reason=reason)
+        session.flush()
+        return LoginResult(user, False)
+    user.failed_logins = 0
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    session.flush()
+    return LoginResult(user, True, "")
+
+
+# -- Sessions ---------------------------------------------------------------------------------------------
+
+
+def start_session(
+    session: Session, user: UserAccount, *, mfa_passed: bool, address: str = "", user_agent: str = "",
+    settings: Settings | None = None,
+) -> tuple[str, AuthSession]:
+    s = _settings(settings)
+    token = new_token()
+    at = now()
+    establishments = repo.establishments_of(session, user.id)
+    auth_session = AuthSession(
+        token_hash=hash_token(token), user_id=user.id, mfa_passed=mfa_passed, created_at=at, last_seen_at=at,
+        expires_at=at + dt.timedelta(hours=s.session_absolute_hours), address=address[:64],
+        user_agent=user_agent[:200], establishment_id=establishments[0].establishment_id if establishments else None,
+    )
+    session.add(auth_session)
+    session.flush()
+    return token, auth_session
+
+
+def resolve_session(
+    session: Session, token: str, *, settings: Settings | None = None, touch: bool = True,
+) -> tuple[AuthSession, UserAccount] | None:
+    """The live session and active account behind a cookie token, or None (expired, idle, revoked, disabled)."""
+    s = _settings(settings)
+    if not token or len(token) > 200:
+        return None
+    auth_session = repo.session_by_token_hash(session, hash_token(token))
+    if auth_session is None or auth_session.revoked_at is not None:
+        return None
+    at = now()
+    if auth_session.expires_at <= at or auth_session.last_seen_at + dt.timedelta(minutes=s.session_idle_minutes) <= at:
+        return None
+    user = repo.user_by_id(session, auth_session.user_id)
+    if user is None or user.status != "active":
+        return None
+    if touch and (at - auth_session.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+        auth_session.last_seen_at = at
+        session.flush()
+    return auth_session, user
+
+
+def revoke_session(session: Session, auth_session: AuthSession) -> None:
+    auth_session.revoked_at = now()
+    session.flush()
+
+
+def revoke_all_sessions(session: Session, user: UserAccount) -> int:
+    count = repo.revoke_sessions_of(session, user.id, now())
+    session.flush()
+    return count
+
+
+def actor_for(session: Session, user: UserAccount, auth_session: AuthSession | None = None,
+              method: str = "session", scopes: frozenset[str] = frozenset()) -> Actor:
+    establishments = tuple(e.establishment_id for e in repo.establishments_of(session, user.id))
+    current = auth_session.establishment_id if auth_session else (establishments[0] if establishments else None)
+    return Actor(
+        user_id=user.id, username=user.username, display_name=user.display_name, role=Role(user.role),
+        establishment_ids=establishments, current_establishment_id=current, auth_method=method,
+        session_id=auth_session.id if auth_session else None, scopes=scopes,
+    )
+
+
+# -- Second factor ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TotpEnrolment:
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+def begin_totp_enrolment(session: Session, user: UserAccount, settings: Settings | None = None) -> TotpEnrolment:
+    """A new TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s), sealed until confirmed by a first valid code."""
+    s = _settings(settings)
+    secret = pyotp.random_base32(32)
+    vault.seal(session, object_type="user_account", object_id=str(user.id), field=TOTP_PENDING_FIELD,
+               plaintext=secret.encode())
+    return _enrolment(secret, user, s)
+
+
+def pending_totp_enrolment(session: Session, user: UserAccount, settings: Settings | None = None) -> TotpEnrolment:
+    try:
+        secret = vault.unseal(session, object_type="user_account", object_id=str(user.id),
+                              field=TOTP_PENDING_FIELD).decode()
+    except NotFound:
+        return begin_totp_enrolment(session, user, settings)
+    return _enrolment(secret, user, _settings(settings))
+
+
+def _enrolment(secret: str, user: UserAccount, s: Settings) -> TotpEnrolment:
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=s.totp_issuer)
+    svg = segno.make(uri, error="m").svg_inline(scale=4, title="Code QR d'enrôlement", dark="#000", light="#fff")
+    return TotpEnrolment(secret, uri, svg)
+
+
+def _matching_step(secret: str, code: str, at: dt.datetime, last_step: int | None) -> int | None:
+    """The 30-second step the code belongs to (current ±1 for clock drift), refusing replays."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(at.timestamp()) // 30
+    for step in (current, current - 1, current + 1):
+        if same(totp.at(step * 30), code) and (last_step is None or step > last_step):
+            return step
+    return None
+
+
+def confirm_totp_enrolment(session: Session, user: UserAccount, code: str) -> list[str]:
+    """Activate the pending secret if ``code`` is valid; return the recovery codes, shown once."""
+    try:
+        secret = vault.unseal(session, object_type="user_account", object_id=str(user.id),
+                              field=TOTP_PENDING_FIELD).decode()
+    except NotFound as exc:
+        raise ValidationFailed("Aucun enrôlement en cours : recommencez.") from exc
+    step = _matching_step(secret, code, now(), None)
+    if step is None:
+        raise ValidationFailed("Code incorrect. Vérifiez l'heure de votre téléphone et saisissez le code affiché.",
+                               details=[{"field": "code", "message": "Code incorrect."}])
+    vault.seal(session, object_type="user_account", object_id=str(user.id), field=TOTP_FIELD,
+               plaintext=secret.encode())
+    vault.delete_object(session, object_type="user_account", object_id=str(user.id), field=TOTP_PENDING_FIELD)
+    user.totp_enrolled_at = now()
+    user.totp_last_step = step
+    codes = _new_recovery_codes(session, user)
+    session.flush()
+    return codes
+
+
+def _recovery_hash(user: UserAccount, code: str) -> str:
+    normalised = code.strip().lower().replace("-", "").replace(" ", "")
+    return hashlib.sha256(f"{user.id}:{normalised}".encode()).hexdigest()
+
+
+def _new_recovery_codes(session: Session, user: UserAccount) -> list[str]:
+    repo.delete_recovery_codes(session, user.id)
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(alphabet) for _ in range(10))
+        code = f"{raw[:5]}-{raw[5:]}"
+        codes.append(code)
+        session.add(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(user, code)))
+    session.flush()
+    return codes
+
+
+def verify_second_factor(session: Session, user: UserAccount, code: str) -> str | None:
+    """Check a TOTP code or a recovery code. Returns "totp", "recovery" or None. Each code works once."""
+    if user.totp_enrolled_at is None or user.status != "active" or (user.locked_until and user.locked_until > now()):
+        return None
+    cleaned = code.strip()
+    if len(cleaned.replace(" ", "")) == 6:
+        secret = vault.unseal(session, object_type="user_account", object_id=str(user.id), field=TOTP_FIELD).decode()
+        step = _matching_step(secret, cleaned, now(), user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
+            session.flush()
+            return "totp"
+        return None
+    wanted = _recovery_hash(user, cleaned)
+    for rc in repo.unused_recovery_codes(session, user.id):
+        if same(rc.code_hash, wanted):
+            rc.used_at = now()
+            session.flush()
+            return "recovery"
+    return None
+
+
+def complete_login(
+    session: Session, auth_session: AuthSession, user: UserAccount, *, method: str,
+    context: AuditContext | None = None, settings: Settings | None = None,
+) -> tuple[str, AuthSession]:
+    """Second factor passed: replace the pending session by a full one (a new token: no session fixation)."""
+    auth_session.revoked_at = now()
+    token, full = start_session(session, user, mfa_passed=True, address=auth_session.address or "",
+                                user_agent=auth_session.user_agent or "", settings=settings)
+    user.last_login_at = now()
+    _audit_user(session, user, "login", "success", context, second_factor=method)
+    session.flush()
+    return token, full
+
+
+def reset_second_factor(session: Session, user: UserAccount) -> None:
+    """Administrator re-enrolment: the secret and recovery codes go, sessions end, next login re-enrols."""
+    vault.delete_object(session, object_type="user_account", object_id=str(user.id), field=TOTP_FIELD)
+    vault.delete_object(session, object_type="user_account", object_id=str(user.id), field=TOTP_PENDING_FIELD)
+    repo.delete_recovery_codes(session, user.id)
+    user.totp_enrolled_at = None
+    user.totp_last_step = None
+    repo.revoke_sessions_of(session, user.id, now())
+    session.flush()
+
+
+# -- API tokens and device credentials --------------------------------------------------------------------
+
+
+@dataclass
+class IssuedSecret:
+    secret: str
+    id: uuid.UUID
+    expires_at: dt.datetime | None = None
+    scopes: list[str] = field(default_factory=list)
+
+
+def _check_scopes(role: Role, scopes: list[str]) -> list[str]:
+    allowed = {p.value for p in ROLE_PERMISSIONS[role]}
+    unknown = [s for s in scopes if s not in allowed]
+    if unknown:
+        raise ValidationFailed(
+            "Portée non autorisée pour ce rôle.",
+            details=[{"field": "scopes", "message": f"Portée refusée : {s}"} for s in unknown],
+        )
+    return sorted(set(scopes))
+
+
+def _expiry(days: int, s: Settings) -> dt.datetime:
+    if not 1 <= days <= s.api_token_max_days:
+        raise ValidationFailed(
+            f"La durée de validité doit être comprise entre 1 et {s.api_token_max_days} jours.",
+            details=[{"field": "expires_in_days", "message": "Durée hors limites."}],
+        )
+    return now() + dt.timedelta(days=days)
+
+
+def create_personal_token(
+    session: Session, user: UserAccount, *, name: str, scopes: list[str], days: int = 90,
+    settings: Settings | None = None,
+) -> IssuedSecret:
+    s = _settings(settings)
+    if not name.strip() or len(name) > 100:
+        raise ValidationFailed("Donnez un nom au jeton (100 caractères au plus).",
+                               details=[{"field": "name", "message": "Nom obligatoire."}])
+    checked = _check_scopes(Role(user.role), scopes) if scopes else []
+    secret = new_token(TOKEN_PREFIXES["personal"])
+    row = ApiToken(kind="personal", user_id=user.id, name=name.strip(), prefix=secret[:12],
+                   token_hash=hash_token(secret), scopes=checked, expires_at=_expiry(days, s))
+    session.add(row)
+    session.flush()
+    return IssuedSecret(secret, row.id, row.expires_at, checked)
+
+
+def create_service_token(
+    session: Session, *, service_name: str, role: Role | str, name: str, scopes: list[str], days: int = 365,
+    settings: Settings | None = None,
+) -> IssuedSecret:
+    s = _settings(settings)
+    r = Role(role)
+    if not scopes:
+        raise ValidationFailed("Un jeton de service doit avoir au moins une portée.",
+                               details=[{"field": "scopes", "message": "Portée obligatoire."}])
+    checked = _check_scopes(r, scopes)
+    secret = new_token(TOKEN_PREFIXES["service"])
+    row = ApiToken(kind="service", service_name=service_name, service_role=r.value, name=name, prefix=secret[:12],
+                   token_hash=hash_token(secret), scopes=checked, expires_at=_expiry(days, s))
+    session.add(row)
+    session.flush()
+    return IssuedSecret(secret, row.id, row.expires_at, checked)
+
+
+def revoke_token(session: Session, token_id: uuid.UUID, owner: UserAccount | None = None) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None or (owner is not None and row.user_id != owner.id):
+        raise NotFound("Jeton introuvable.")
+    if row.revoked_at is None:
+        row.revoked_at = now()
+    session.flush()
+
+
+def resolve_token(session: Session, secret: str) -> Actor | None:
+    if not secret.startswith((TOKEN_PREFIXES["personal"], TOKEN_PREFIXES["service"])) or len(secret) > 200:
+        return None
+    row = repo.token_by_hash(session, hash_token(secret))
+    at = now()
+    if row is None or row.revoked_at is not None or row.expires_at <= at:
+        return None
+    if row.last_used_at is None or (at - row.last_used_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+        row.last_used_at = at
+        session.flush()
+    if row.kind == "personal":
+        user = repo.user_by_id(session, row.user_id) if row.user_id else None
+        if user is None or user.status != "active":
+            return None
+        scopes = frozenset(row.scopes or [])
+        return actor_for(session, user, method="token", scopes=scopes)
+    role = Role(row.service_role or Role.ANALYST)
+    return Actor(user_id=row.id, username=f"service:{row.service_name}", display_name=row.name, role=role,
+                 auth_method="service_token", scopes=frozenset(row.scopes or []))
+
+
+@dataclass(frozen=True)
+class DeviceActor:
+    """A connected device or gateway: may send readings, nothing else."""
+
+    credential_id: uuid.UUID
+    device_identifier: str
+    establishment_id: uuid.UUID | None
+
+
+def create_device_credential(
+    session: Session, *, device_identifier: str, label: str, establishment_id: uuid.UUID | None = None,
+) -> IssuedSecret:
+    ident = device_identifier.strip()
+    if not ident or len(ident) > 128:
+        raise ValidationFailed("Identifiant d'appareil invalide.",
+                               details=[{"field": "device_identifier", "message": "1 à 128 caractères."}])
+    if repo.device_by_identifier(session, ident) is not None:
+        raise Conflict("Cet appareil a déjà un identifiant de connexion : révoquez-le d'abord.")
+    secret = new_token(TOKEN_PREFIXES["device"])
+    row = DeviceCredential(device_identifier=ident, label=label, establishment_id=establishment_id,
+                           prefix=secret[:12], secret_hash=hash_token(secret))
+    session.add(row)
+    session.flush()
+    return IssuedSecret(secret, row.id, None, ["ingest"])
+
+
+def revoke_device(session: Session, device_identifier: str) -> None:
+    row = repo.device_by_identifier(session, device_identifier)
+    if row is None:
+        raise NotFound("Appareil introuvable.")
+    row.revoked_at = now()
+    row.device_identifier = f"{row.device_identifier}#revoked-{row.id.hex[:8]}"
+    session.flush()
+
+
+def resolve_device(session: Session, secret: str) -> DeviceActor | None:
+    if not secret.startswith(TOKEN_PREFIXES["device"]) or len(secret) > 200:
+        return None
+    row = repo.device_by_hash(session, hash_token(secret))
+    if row is None or row.revoked_at is not None:
+        return None
+    at = now()
+    if row.last_used_at is None or (at - row.last_used_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+        row.last_used_at = at
+        session.flush()
+    return DeviceActor(row.id, row.device_identifier, row.establishment_id)
+
+
+def ensure_not_device(actor: object) -> None:
+    if isinstance(actor, DeviceActor):
+        raise PermissionDenied("Un appareil ne peut que transmettre des mesures.")
+
+
+def record_second_factor_failure(
+    session: Session, user: UserAccount, auth_session: AuthSession, *, context: AuditContext | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """A wrong second-factor code counts like a wrong password: the same lock-out applies.
+
+    Returns "locked" when this failure locked the account (the pending session is then revoked).
+    """
+    s = _settings(settings)
+    at = now()
+    user.failed_logins += 1
+    outcome = "failed"
+    if user.failed_logins >= s.login_max_failures:
+        minutes = lockout_minutes(user.lockouts, s.lockout_base_minutes, s.lockout_max_minutes)
+        user.locked_until = at + dt.timedelta(minutes=minutes)
+        user.lockouts += 1
+        user.failed_logins = 0
+        auth_session.revoked_at = at
+        outcome = "locked"
+    session.add(LoginAttempt(username=user.username, address=(auth_session.address or "")[:64], at=at,
+                             success=False, details={"step": "second_factor"}))
+    _audit_user(session, user, "login", "failure", context, reason=f"second_factor_{outcome}")
+    session.flush()
+    return outcome
+
+
+def audit_admin_action(session: Session, actor: Actor, user: UserAccount, action: str,
+                       context: AuditContext | None = None) -> None:
+    _audit_user(session, user, f"admin_{action}", "success", context, actor=actor)
+
+
+def enrol_totp_with_secret(session: Session, user: UserAccount, secret: str) -> None:
+    """Enrol a known TOTP secret (demo accounts and tests only: real users enrol through the page)."""
+    vault.seal(session, object_type="user_account", object_id=str(user.id), field=TOTP_FIELD,
+               plaintext=secret.encode())
+    user.totp_enrolled_at = now()
+    user.totp_last_step = None
+    session.flush()
+
+
+def current_totp_code(session: Session, user: UserAccount) -> str:
+    """The code an authenticator would show now (demo helper: refused outside development by its callers)."""
+    secret = vault.unseal(session, object_type="user_account", object_id=str(user.id), field=TOTP_FIELD).decode()
+    return str(pyotp.TOTP(secret).now())

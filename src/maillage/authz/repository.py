@@ -1,0 +1,98 @@
+"""Every query of the authz package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, and_, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from maillage.models.authz import BreakGlassAccess, CareRelationship
+
+
+def _current_relationship(user_id: uuid.UUID, at: dt.datetime) -> list[object]:
+    return [
+        CareRelationship.user_id == user_id,
+        CareRelationship.starts_at <= at,
+        or_(CareRelationship.ends_at.is_(None), CareRelationship.ends_at > at),
+    ]
+
+
+def has_current_relationship(session: Session, user_id: uuid.UUID, patient_id: uuid.UUID, at: dt.datetime) -> bool:
+    stmt = select(
+        exists().where(CareRelationship.patient_id == patient_id, *_current_relationship(user_id, at))  # type: ignore[arg-type]
+    )
+    return bool(session.scalar(stmt))
+
+
+def active_break_glass(
+    session: Session, user_id: uuid.UUID, patient_id: uuid.UUID, at: dt.datetime
+) -> BreakGlassAccess | None:
+    return session.scalar(
+        select(BreakGlassAccess)
+        .where(
+            BreakGlassAccess.user_id == user_id,
+            BreakGlassAccess.patient_id == patient_id,
+            BreakGlassAccess.starts_at <= at,
+            BreakGlassAccess.expires_at > at,
+        )
+        .order_by(BreakGlassAccess.expires_at.desc())
+        .limit(1)
+    )
+
+
+def accessible_patient_ids(user_id: uuid.UUID, at: dt.datetime) -> Select[tuple[uuid.UUID]]:
+    """A subquery of the patients a user may see now: current relationships and live break-the-glass."""
+    via_relationship = select(CareRelationship.patient_id).where(*_current_relationship(user_id, at))  # type: ignore[arg-type]
+    via_break_glass = select(BreakGlassAccess.patient_id).where(
+        BreakGlassAccess.user_id == user_id, BreakGlassAccess.starts_at <= at, BreakGlassAccess.expires_at > at
+    )
+    return via_relationship.union(via_break_glass)  # type: ignore[return-value]
+
+
+def find_relationship(
+    session: Session, *, user_id: uuid.UUID, patient_id: uuid.UUID, kind: str, source_type: str | None,
+    source_id: str | None,
+) -> CareRelationship | None:
+    return session.scalar(
+        select(CareRelationship).where(
+            CareRelationship.user_id == user_id,
+            CareRelationship.patient_id == patient_id,
+            CareRelationship.kind == kind,
+            (CareRelationship.source_type.is_(None) if source_type is None
+             else CareRelationship.source_type == source_type),
+            CareRelationship.source_id.is_(None) if source_id is None else CareRelationship.source_id == source_id,
+            CareRelationship.ends_at.is_(None),
+        )
+    )
+
+
+def end_relationships(
+    session: Session, *, source_type: str, source_id: str, at: dt.datetime, user_id: uuid.UUID | None = None
+) -> int:
+    conditions = [
+        CareRelationship.source_type == source_type,
+        CareRelationship.source_id == source_id,
+        CareRelationship.ends_at.is_(None),
+    ]
+    if user_id is not None:
+        conditions.append(CareRelationship.user_id == user_id)
+    result = session.execute(update(CareRelationship).where(and_(*conditions)).values(ends_at=at))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def relationships_of_patient(session: Session, patient_id: uuid.UUID) -> Sequence[CareRelationship]:
+    return session.scalars(
+        select(CareRelationship).where(CareRelationship.patient_id == patient_id).order_by(CareRelationship.starts_at)
+    ).all()
+
+
+def break_glass_to_review(session: Session, limit: int = 200) -> Sequence[BreakGlassAccess]:
+    return session.scalars(
+        select(BreakGlassAccess)
+        .where(BreakGlassAccess.reviewed_at.is_(None))
+        .order_by(BreakGlassAccess.starts_at.desc())
+        .limit(limit)
+    ).all()

@@ -1,0 +1,189 @@
+"""The only way to reach patient data: access functions bound to an actor, audited in the same transaction.
+
+An actor sees a patient's data only through a current care relationship (requester, expert, care
+team, participant, prescriber, dispenser, care unit, attending physician) or a live break-the-glass
+access. Anything else is ``NotFound`` — the same answer as a patient that does not exist — and the
+refused attempt is audited in its own transaction after the request's rollback.
+A role that may never do the action gets ``PermissionDenied`` (403): it can know the function exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from maillage.audit.service import AuditContext, record
+from maillage.auth.actor import Actor
+from maillage.authz import repository as repo
+from maillage.authz.policy import Permission, role_allows
+from maillage.authz.rules import Purpose, RelationshipKind, break_glass_reason_problems
+from maillage.config import Settings, get_settings
+from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
+from maillage.kit.clock import now
+from maillage.kit.http import after_rollback
+from maillage.models.authz import BreakGlassAccess, CareRelationship
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """Proof that the actor may touch this patient's data now, and on what ground."""
+
+    actor: Actor
+    patient_id: uuid.UUID
+    purpose: Purpose
+    break_glass: BreakGlassAccess | None = None
+
+
+def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound() from exc
+
+
+def access_patient(
+    session: Session,
+    actor: Actor,
+    patient_id: uuid.UUID | str,
+    purpose: Purpose | str,
+    *,
+    action: str = "read",
+    object_type: str = "patient",
+    object_id: str | None = None,
+    permission: Permission | None = None,
+    context: AuditContext | None = None,
+) -> AccessGrant:
+    """Check that ``actor`` may ``action`` this patient's data now, and audit it in the caller's transaction."""
+    reading = action in ("read", "search", "export")
+    needed = permission or (Permission.PATIENT_READ if reading else Permission.PATIENT_WRITE)
+    if not role_allows(actor.role, needed):
+        raise PermissionDenied()
+    pid = _as_uuid(patient_id)
+    purpose = Purpose(purpose)
+    at = now()
+    glass: BreakGlassAccess | None = None
+    allowed = repo.has_current_relationship(session, actor.user_id, pid, at)
+    if not allowed:
+        glass = repo.active_break_glass(session, actor.user_id, pid, at)
+        allowed = glass is not None
+    fields: dict[str, Any] = dict(
+        action=action, object_type=object_type, object_id=object_id or str(pid), patient_id=str(pid),
+        purpose=(Purpose.EMERGENCY if glass else purpose).value, context=context, **actor.audit_fields,
+    )
+    if not allowed:
+        def audit_denied(s: Session) -> None:
+            record(s, outcome="denied", **fields)
+
+        after_rollback(session, audit_denied)
+        raise NotFound()
+    record(session, outcome="success", break_glass=glass is not None,
+           reason=glass.reason if glass else None, **fields)
+    return AccessGrant(actor, pid, purpose, glass)
+
+
+def accessible_patients(actor: Actor, at: dt.datetime | None = None) -> Select[tuple[uuid.UUID]]:
+    """Subquery of patient ids the actor may see now, for scoping lists and searches in repositories."""
+    return repo.accessible_patient_ids(actor.user_id, at or now())
+
+
+def audit_list(session: Session, actor: Actor, *, object_type: str, count: int, purpose: Purpose | str,
+               context: AuditContext | None = None) -> None:
+    """Audit a search or list over patient data (one entry per page of results, with the count)."""
+    record(session, action="search", object_type=object_type, purpose=Purpose(purpose).value, context=context,
+           details={"count": count}, **actor.audit_fields)
+
+
+def grant_relationship(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    kind: RelationshipKind | str,
+    source_type: str | None = None,
+    source_id: str | None = None,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
+) -> CareRelationship:
+    """Record that ``user_id`` cares for ``patient_id`` (idempotent for the same source)."""
+    kind = RelationshipKind(kind)
+    existing = repo.find_relationship(session, user_id=user_id, patient_id=patient_id, kind=kind.value,
+                                      source_type=source_type, source_id=source_id)
+    if existing is not None:
+        if ends_at is not None:
+            existing.ends_at = ends_at
+        session.flush()
+        return existing
+    start = starts_at or now()
+    if ends_at is not None and ends_at <= start:
+        raise ValidationFailed("La fin de la relation de soins doit suivre son début.")
+    rel = CareRelationship(user_id=user_id, patient_id=patient_id, kind=kind.value, source_type=source_type,
+                           source_id=source_id, starts_at=start, ends_at=ends_at)
+    session.add(rel)
+    session.flush()
+    return rel
+
+
+def end_relationships(session: Session, *, source_type: str, source_id: str,
+                      user_id: uuid.UUID | None = None) -> int:
+    count = repo.end_relationships(session, source_type=source_type, source_id=source_id, at=now(), user_id=user_id)
+    session.flush()
+    return count
+
+
+def break_glass(
+    session: Session,
+    actor: Actor,
+    patient_id: uuid.UUID | str,
+    reason: str,
+    *,
+    context: AuditContext | None = None,
+    settings: Settings | None = None,
+) -> BreakGlassAccess:
+    """Emergency access without a care relationship: mandatory reason, time-limited, flagged for review."""
+    s = settings or get_settings()
+    if not role_allows(actor.role, Permission.BREAK_GLASS):
+        raise PermissionDenied("Votre rôle ne permet pas l'accès d'urgence.")
+    problems = break_glass_reason_problems(reason, s.break_glass_min_reason_chars)
+    if problems:
+        raise ValidationFailed("Motif insuffisant.", details=[{"field": "reason", "message": m} for m in problems])
+    pid = _as_uuid(patient_id)
+    at = now()
+    access = BreakGlassAccess(user_id=actor.user_id, patient_id=pid, reason=" ".join(reason.split()),
+                              starts_at=at, expires_at=at + dt.timedelta(minutes=s.break_glass_minutes))
+    session.add(access)
+    session.flush()
+    record(session, action="break_glass", object_type="patient", object_id=str(pid), patient_id=str(pid),
+           purpose=Purpose.EMERGENCY.value, break_glass=True, reason=access.reason, context=context,
+           details={"minutes": s.break_glass_minutes}, **actor.audit_fields)
+    return access
+
+
+def review_break_glass(session: Session, actor: Actor, access_id: uuid.UUID, comment: str,
+                       context: AuditContext | None = None) -> BreakGlassAccess:
+    if not role_allows(actor.role, Permission.AUDIT_READ):
+        raise PermissionDenied()
+    access = session.get(BreakGlassAccess, access_id)
+    if access is None:
+        raise NotFound("Accès d'urgence introuvable.")
+    if access.reviewed_at is None:
+        access.reviewed_at = now()
+        access.reviewed_by = actor.user_id
+        access.review_comment = comment.strip()[:2000] or None
+        record(session, action="review", object_type="break_glass", object_id=str(access.id),
+               patient_id=str(access.patient_id), purpose=Purpose.EMERGENCY.value, context=context,
+               **actor.audit_fields)
+    session.flush()
+    return access
+
+
+def break_glass_to_review(session: Session, actor: Actor) -> list[BreakGlassAccess]:
+    if not role_allows(actor.role, Permission.AUDIT_READ):
+        raise PermissionDenied()
+    return list(repo.break_glass_to_review(session))

@@ -1,0 +1,1 @@
+"""Directory: professionals (RPPS, ADELI), establishments (FINESS), GHT roles, communes of the territory."""

@@ -1,0 +1,54 @@
+"""Care relationships and break-the-glass accesses: the data that decides whose patient data an actor sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from maillage.kit.clock import now
+from maillage.kit.db import Base, UTCDateTime, new_id
+
+RELATIONSHIP_KINDS_SQL = (
+    "'requester', 'expert', 'care_team', 'participant', 'prescriber', 'dispenser', 'care_unit', 'attending'"
+)
+
+
+class CareRelationship(Base):
+    __tablename__ = "care_relationship"
+    __table_args__ = (
+        CheckConstraint(f"kind in ({RELATIONSHIP_KINDS_SQL})", name="kind_known"),
+        CheckConstraint("ends_at is null or ends_at > starts_at", name="ends_after_start"),
+        Index("ix_care_relationship_user_patient", "user_id", "patient_id"),
+        Index("ix_care_relationship_source", "source_type", "source_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    source_type: Mapped[str | None] = mapped_column(String(64), default=None)
+    source_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class BreakGlassAccess(Base):
+    __tablename__ = "break_glass_access"
+    __table_args__ = (
+        Index("ix_break_glass_user_patient", "user_id", "patient_id"),
+        CheckConstraint("expires_at > starts_at", name="expires_after_start"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    reviewed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    review_comment: Mapped[str | None] = mapped_column(Text, default=None)

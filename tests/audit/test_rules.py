@@ -1,0 +1,230 @@
+"""Pure rules of the audit trail: canonical form, hashing, chain checks, retention, filters, input checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+
+import pytest
+
+from maillage.audit import rules
+from maillage.audit.rules import BreakKind, ChainStart
+from maillage.exceptions import ValidationFailed
+
+AT = dt.datetime(2026, 11, 28, 13, 23, 22, 5, tzinfo=dt.UTC)
+ID = uuid.UUID("3f1c4b1e-0000-4000-8000-000000000001")
+
+
+def entry(**overrides):
+    base = {
+        "id": ID, "seq": 1, "occurred_at": AT, "actor_id": "u-1", "actor_role": "physician",
+        "establishment_id": None, "action": "read", "object_type": "patient", "object_id": "p-1",
+        "patient_id": "p-1", "purpose": "care", "break_glass": False, "reason": None, "outcome": "success",
+        "request_id": "req-1", "address": "127.0.0.1", "details": None, "prev_hash": rules.GENESIS_HASH,
+    }
+    base.update(overrides)
+    return base
+
+
+def chained(n):
+    """n correctly chained entries."""
+    out, prev = [], rules.GENESIS_HASH
+    for seq in range(1, n + 1):
+        e = entry(id=uuid.UUID(int=seq), seq=seq, prev_hash=prev)
+        e["hash"] = prev = rules.entry_hash(e)
+        out.append(e)
+    return out
+
+
+class TestCanonicalJson:
+    def test_is_sorted_compact_utf8_json_of_every_field_but_the_hash(self):
+        """ADR 0004: sorted keys, no spaces, UTF-8, ISO 8601 UTC with microseconds, UUIDs as strings."""
+        text = rules.canonical_json(entry(reason="Urgence vitale à l'accueil", hash="ignored")).decode("utf-8")
+        assert text.startswith('{"action":"read","actor_id":"u-1","actor_role":"physician","address":"127.0.0.1"')
+        assert '"occurred_at":"2026-11-28T13:23:22.000005Z"' in text
+        assert f'"id":"{ID}"' in text
+        assert "Urgence vitale à l'accueil" in text
+        assert " :" not in text and ", " not in text
+        assert "hash\":\"ignored" not in text
+
+    def test_is_the_same_whatever_the_order_of_fields_and_details(self):
+        a = entry(details={"count": 2, "page": 1})
+        b = dict(reversed(list(entry(details={"page": 1, "count": 2}).items())))
+        assert rules.canonical_json(a) == rules.canonical_json(b)
+
+    def test_is_the_same_for_an_equal_instant_in_another_timezone(self):
+        paris = AT.astimezone(rules.PARIS)
+        assert rules.canonical_json(entry(occurred_at=paris)) == rules.canonical_json(entry())
+
+    def test_changes_with_any_field(self):
+        base = rules.canonical_json(entry())
+        for field, value in [("seq", 2), ("patient_id", "p-2"), ("break_glass", True), ("details", {"n": 1}),
+                             ("prev_hash", "f" * 64), ("outcome", "denied"), ("id", uuid.uuid4())]:
+            assert rules.canonical_json(entry(**{field: value})) != base, field
+
+    def test_refuses_an_entry_missing_a_field(self):
+        incomplete = entry()
+        del incomplete["address"]
+        with pytest.raises(KeyError):
+            rules.canonical_json(incomplete)
+
+    def test_refuses_values_without_a_canonical_form(self):
+        with pytest.raises(TypeError):
+            rules.canonical_json(entry(details={"ratio": 0.5}))
+
+    def test_refuses_naive_timestamps(self):
+        with pytest.raises(ValueError):
+            rules.canonical_json(entry(occurred_at=dt.datetime(2026, 1, 1)))
+
+
+class TestChainHash:
+    def test_is_sha256_of_the_previous_hex_hash_followed_by_the_canonical_bytes(self):
+        canonical = rules.canonical_json(entry())
+        expected = hashlib.sha256(rules.GENESIS_HASH.encode("ascii") + canonical).hexdigest()
+        assert rules.chain_hash(rules.GENESIS_HASH, canonical) == expected
+        assert rules.entry_hash(entry()) == expected
+
+    def test_depends_on_the_previous_hash(self):
+        canonical = rules.canonical_json(entry())
+        assert rules.chain_hash("a" * 64, canonical) != rules.chain_hash("b" * 64, canonical)
+
+
+class TestCheckLink:
+    def test_a_correct_chain_has_no_break(self):
+        prev = rules.GENESIS_HASH
+        for e in chained(5):
+            assert rules.check_link(e, e["seq"], prev) is None
+            prev = e["hash"]
+
+    def test_a_modified_field_is_reported_on_that_entry(self):
+        e = chained(1)[0]
+        e["patient_id"] = "someone-else"
+        broken = rules.check_link(e, 1, rules.GENESIS_HASH)
+        assert broken is not None and broken.kind == BreakKind.MODIFIED and broken.seq == 1
+        assert broken.entry_id == str(e["id"])
+        assert "n° 1" in broken.message and str(e["id"]) in broken.message
+
+    def test_a_gap_in_seq_is_reported_as_missing_entries(self):
+        e = chained(3)[2]
+        broken = rules.check_link(e, 2, "x" * 64)
+        assert broken is not None and broken.kind == BreakKind.MISSING and broken.expected_seq == 2
+
+    def test_a_seq_already_passed_is_reported_as_unexpected(self):
+        e = chained(3)[0]
+        broken = rules.check_link(e, 5, "x" * 64)
+        assert broken is not None and broken.kind == BreakKind.UNEXPECTED
+
+    def test_a_wrong_previous_hash_is_reported_as_relinked(self):
+        entries = chained(3)
+        broken = rules.check_link(entries[2], 3, entries[0]["hash"])
+        assert broken is not None and broken.kind == BreakKind.RELINKED
+
+
+class TestConfirmsAnchor:
+    def test_the_purge_entry_of_the_anchor_confirms_it(self):
+        start = ChainStart(seq=10, hash="a" * 64, anchor_id=3)
+        purge = entry(action="purge", object_type="audit_anchor", object_id="3",
+                      details={"through_seq": 10, "through_hash": "a" * 64, "purged": 10})
+        assert rules.confirms_anchor(purge, start)
+
+    def test_another_anchor_or_other_figures_do_not(self):
+        start = ChainStart(seq=10, hash="a" * 64, anchor_id=3)
+        for change in ({"object_id": "4"}, {"details": {"through_seq": 9, "through_hash": "a" * 64}},
+                       {"details": {"through_seq": 10, "through_hash": "b" * 64}}, {"action": "read"}):
+            fields = {"action": "purge", "object_type": "audit_anchor", "object_id": "3",
+                      "details": {"through_seq": 10, "through_hash": "a" * 64}, **change}
+            assert not rules.confirms_anchor(entry(**fields), start), change
+
+
+class TestCheckRetention:
+    def test_six_rolling_months_are_accepted(self):
+        """CSP: traces kept « pendant une durée de six mois glissants » (DOMAIN.md §7.2) → 183 days."""
+        rules.check_retention(183)
+        rules.check_retention(3650)
+
+    def test_less_is_refused_with_a_french_message(self):
+        with pytest.raises(ValidationFailed, match="183 jours"):
+            rules.check_retention(182)
+
+    def test_less_is_accepted_when_forced_but_never_zero(self):
+        rules.check_retention(30, force=True)
+        with pytest.raises(ValidationFailed):
+            rules.check_retention(0, force=True)
+
+
+class TestParseFilters:
+    def test_empty_filters_show_the_first_page_of_everything(self):
+        f = rules.parse_filters()
+        assert f == rules.AuditFilters(page=1, page_size=rules.DEFAULT_PAGE_SIZE)
+
+    def test_days_are_paris_days_with_the_last_one_included(self):
+        f = rules.parse_filters(since="2026-07-01", until="2026-07-01")
+        assert f.since == dt.datetime(2026, 6, 30, 22, 0, tzinfo=dt.UTC)   # CEST, UTC+2
+        assert f.until == dt.datetime(2026, 7, 1, 22, 0, tzinfo=dt.UTC)
+        winter = rules.parse_filters(since="2026-01-15")
+        assert winter.since == dt.datetime(2026, 1, 14, 23, 0, tzinfo=dt.UTC)  # CET, UTC+1
+
+    def test_ids_break_glass_and_page(self):
+        f = rules.parse_filters(patient=" p-1 ", actor="u-2", break_glass="1", page="3", size="20")
+        assert (f.patient_id, f.actor_id, f.break_glass_only, f.page, f.page_size, f.offset) == (
+            "p-1", "u-2", True, 3, 20, 40)
+
+    def test_the_page_size_is_capped_at_200(self):
+        assert rules.parse_filters(size="5000").page_size == 200
+
+    @pytest.mark.parametrize("kwargs, message", [
+        ({"since": "28/11/2026"}, "date de début"),
+        ({"until": "2026-13-01"}, "date de fin"),
+        ({"since": "2026-02-02", "until": "2026-02-01"}, "précéder"),
+        ({"page": "0"}, "numéro de page"),
+        ({"page": "deux"}, "numéro de page"),
+        ({"size": "-5"}, "taille de page"),
+        ({"patient": "a b"}, "patient"),
+        ({"actor": "x" * 65}, "acteur"),
+        ({"break_glass": "peut-être"}, "urgence"),
+    ])
+    def test_bad_input_gets_a_french_error(self, kwargs, message):
+        with pytest.raises(ValidationFailed, match=message):
+            rules.parse_filters(**kwargs)
+
+
+class TestCheckDetails:
+    def test_ids_counts_and_flags_pass(self):
+        assert rules.check_details({"count": 3, "visit_id": ID, "first": True, "none": None}) == {
+            "count": 3, "visit_id": str(ID), "first": True, "none": None}
+
+    def test_empty_details_are_stored_as_none(self):
+        assert rules.check_details({}) is None
+
+    @pytest.mark.parametrize("details", [
+        {"name": "Dupont"}, {"nir": "1850578006084"}, {"comment": "x"},
+        {"Bad Key": 1}, {"ratio": 1.5}, {"nested": {"a": 1}}, {"long": "x" * 300}, {"big": 2**63},
+    ])
+    def test_personal_data_keys_and_untyped_values_are_refused(self, details):
+        with pytest.raises((ValueError, TypeError)):
+            rules.check_details(details)
+
+
+class TestCheckReason:
+    def test_break_the_glass_needs_a_reason(self):
+        with pytest.raises(ValidationFailed, match="motif"):
+            rules.check_reason(True, "   ")
+
+    def test_the_reason_is_trimmed_and_bounded(self):
+        assert rules.check_reason(True, "  Patient inconscient  ") == "Patient inconscient"
+        with pytest.raises(ValidationFailed):
+            rules.check_reason(True, "x" * 2001)
+
+
+class TestCheckActionAndOutcome:
+    def test_actions_are_short_lowercase_verbs(self):
+        assert rules.check_action("break_glass") == "break_glass"
+        for bad in ("Read", "", "read data", "x" * 33):
+            with pytest.raises(ValueError):
+                rules.check_action(bad)
+
+    def test_outcomes_are_success_denied_or_failure(self):
+        assert [rules.check_outcome(o) for o in ("success", "denied", "failure")] == ["success", "denied", "failure"]
+        with pytest.raises(ValueError):
+            rules.check_outcome("ok")

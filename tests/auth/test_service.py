@@ -1,0 +1,220 @@
+"""Authentication use cases, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from maillage.auth import service
+from maillage.config import Settings
+from maillage.exceptions import Conflict, TooManyRequests, ValidationFailed
+from maillage.kit import clock
+from maillage.models.audit import AuditEntry
+from maillage.models.auth import RecoveryCode, UserAccount
+from tests.fixtures.factories import DEFAULT_PASSWORD, make_user
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+T0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def s(tmp_path):
+    return Settings(environment="test", var_dir=tmp_path, secret_key="s" * 40)
+
+
+class TestCreateUser:
+    def test_a_valid_account_is_created_with_an_argon2id_hash(self, db):
+        user = make_user(db, "nurse", username="Ide.Leroy")
+        assert user.username == "ide.leroy"
+        assert user.password_hash.startswith("$argon2id$")
+        assert DEFAULT_PASSWORD not in user.password_hash
+
+    def test_invalid_fields_are_all_reported_and_nothing_is_created(self, db):
+        with pytest.raises(ValidationFailed) as err:
+            service.create_user(db, username="x", display_name=" ", role="wizard", password="court")
+        fields = {d["field"] for d in err.value.details}
+        assert fields == {"username", "password", "role", "display_name"}
+        assert db.scalar(select(UserAccount)) is None
+
+    def test_a_taken_username_is_a_conflict(self, db):
+        make_user(db, username="dr.martin")
+        with pytest.raises(Conflict):
+            make_user(db, username="DR.MARTIN")
+
+
+class TestAuthenticatePassword:
+    def test_the_right_password_succeeds(self, db, s):
+        user = make_user(db)
+        result = service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="10.0.0.1", settings=s)
+        assert result.ok and result.user is user
+
+    def test_unknown_user_wrong_password_and_disabled_get_the_same_answer(self, db, s):
+        active = make_user(db)
+        disabled = make_user(db)
+        service.disable_user(db, disabled)
+        answers = {
+            service.authenticate_password(db, "nobody", DEFAULT_PASSWORD, settings=s).message,
+            service.authenticate_password(db, active.username, "wrong-password-1A", settings=s).message,
+            service.authenticate_password(db, disabled.username, DEFAULT_PASSWORD, settings=s).message,
+        }
+        assert answers == {service.LOGIN_FAILED}
+
+    def test_five_failures_lock_the_account_even_for_the_right_password_until_an_admin_unlocks(self, db, s):
+        user = make_user(db)
+        with clock.frozen(T0):
+            for _ in range(5):
+                assert not service.authenticate_password(db, user.username, "bad-Password-9", settings=s).ok
+            assert user.locked_until == T0 + dt.timedelta(minutes=15)
+            assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
+            service.unlock_user(db, user)
+            assert service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
+
+    def test_the_lock_expires_and_the_next_one_lasts_twice_as_long(self, db, s):
+        user = make_user(db)
+        with clock.frozen(T0) as c:
+            for _ in range(5):
+                service.authenticate_password(db, user.username, "bad-Password-9", settings=s)
+            c.advance(dt.timedelta(minutes=16))
+            assert service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
+            for _ in range(5):
+                service.authenticate_password(db, user.username, "bad-Password-9", settings=s)
+            assert user.locked_until == c.now + dt.timedelta(minutes=30)
+
+    def test_too_many_failures_from_one_address_are_refused_with_a_retry_delay(self, db, tmp_path):
+        s = Settings(environment="test", var_dir=tmp_path, secret_key="s" * 40, login_address_max_failures=3)
+        with clock.frozen(T0) as c:
+            for i in range(3):
+                service.authenticate_password(db, f"ghost{i}", "x", address="192.0.2.7", settings=s)
+            c.advance(dt.timedelta(minutes=5))
+            with pytest.raises(TooManyRequests) as err:
+                service.authenticate_password(db, "ghost", "x", address="192.0.2.7", settings=s)
+            assert err.value.retry_after == 600
+            # another address is not affected
+            service.authenticate_password(db, "ghost", "x", address="192.0.2.8", settings=s)
+
+    def test_failures_are_audited_without_the_password(self, db, s):
+        user = make_user(db)
+        service.authenticate_password(db, user.username, "bad-Password-9", settings=s)
+        db.commit()
+        entries = db.scalars(select(AuditEntry).where(AuditEntry.action == "login")).all()
+        assert [e.outcome for e in entries] == ["failure"]
+        assert "bad-Password" not in str(entries[0].details)
+
+
+class TestSessions:
+    def test_a_session_expires_after_the_idle_timeout(self, db, s):
+        user = make_user(db)
+        with clock.frozen(T0) as c:
+            token, _ = service.start_session(db, user, mfa_passed=True, settings=s)
+            c.advance(dt.timedelta(minutes=29))
+            assert service.resolve_session(db, token, settings=s) is not None
+            c.advance(dt.timedelta(minutes=29))  # activity 29 min ago, touched then
+            assert service.resolve_session(db, token, settings=s) is not None
+            c.advance(dt.timedelta(minutes=31))
+            assert service.resolve_session(db, token, settings=s) is None
+
+    def test_a_session_ends_at_its_absolute_timeout_even_when_active(self, db, s):
+        user = make_user(db)
+        with clock.frozen(T0) as c:
+            token, _ = service.start_session(db, user, mfa_passed=True, settings=s)
+            for _ in range(12 * 4):
+                c.advance(dt.timedelta(minutes=15))
+                service.resolve_session(db, token, settings=s)
+            assert service.resolve_session(db, token, settings=s) is None
+
+    def test_log_out_everywhere_revokes_every_session(self, db, s):
+        user = make_user(db)
+        tokens = [service.start_session(db, user, mfa_passed=True, settings=s)[0] for _ in range(3)]
+        assert service.revoke_all_sessions(db, user) == 3
+        assert all(service.resolve_session(db, t, settings=s) is None for t in tokens)
+
+    def test_only_the_hash_of_the_token_is_stored(self, db, s):
+        from maillage.models.auth import AuthSession
+
+        user = make_user(db)
+        token, row = service.start_session(db, user, mfa_passed=True, settings=s)
+        assert token not in {row.token_hash} and len(row.token_hash) == 64
+        assert db.scalar(select(AuthSession).where(AuthSession.token_hash == token)) is None
+
+
+class TestSecondFactor:
+    """RFC 6238 TOTP (30 s steps, 6 digits), one step of drift allowed, no replay."""
+
+    def test_enrolment_requires_a_valid_code_and_returns_ten_single_use_recovery_codes(self, db, s):
+        user = make_user(db, totp_secret=None)
+        enrolment = service.begin_totp_enrolment(db, user, s)
+        assert "<svg" in enrolment.qr_svg and enrolment.uri.startswith("otpauth://totp/")
+        with pytest.raises(ValidationFailed):
+            service.confirm_totp_enrolment(db, user, "000000")
+        codes = service.confirm_totp_enrolment(db, user, pyotp.TOTP(enrolment.secret).now())
+        assert len(codes) == 10 and len(set(codes)) == 10
+        assert user.totp_enrolled_at is not None
+        stored = db.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all()
+        assert all(c.code_hash not in codes for c in stored)
+        assert service.verify_second_factor(db, user, codes[0]) == "recovery"
+        assert service.verify_second_factor(db, user, codes[0]) is None
+
+    def test_a_code_is_accepted_once_and_a_replay_is_refused(self, db):
+        user = make_user(db, totp_secret=SECRET)
+        with clock.frozen(T0):
+            code = pyotp.TOTP(SECRET).at(T0)
+            assert service.verify_second_factor(db, user, code) == "totp"
+            assert service.verify_second_factor(db, user, code) is None
+
+    def test_one_step_of_clock_drift_is_tolerated_but_not_two(self, db):
+        user = make_user(db, totp_secret=SECRET)
+        with clock.frozen(T0):
+            two_steps_ago = pyotp.TOTP(SECRET).at(T0 - dt.timedelta(seconds=60))
+            one_step_ago = pyotp.TOTP(SECRET).at(T0 - dt.timedelta(seconds=30))
+            assert service.verify_second_factor(db, user, two_steps_ago) is None
+            assert service.verify_second_factor(db, user, one_step_ago) == "totp"
+
+    def test_reset_by_an_administrator_clears_the_factor_and_ends_sessions(self, db, s):
+        user = make_user(db, totp_secret=SECRET)
+        token, _ = service.start_session(db, user, mfa_passed=True, settings=s)
+        service.reset_second_factor(db, user)
+        assert user.totp_enrolled_at is None
+        assert service.resolve_session(db, token, settings=s) is None
+        assert service.verify_second_factor(db, user, pyotp.TOTP(SECRET).now()) is None
+
+
+class TestTokens:
+    def test_a_personal_token_acts_as_its_owner_with_its_scopes(self, db, s):
+        user = make_user(db, "physician")
+        issued = service.create_personal_token(db, user, name="script", scopes=["patient.read"], days=30, settings=s)
+        actor = service.resolve_token(db, issued.secret)
+        assert actor is not None and actor.user_id == user.id and actor.scopes == frozenset({"patient.read"})
+
+    def test_scopes_beyond_the_role_are_refused(self, db, s):
+        user = make_user(db, "nurse")
+        with pytest.raises(ValidationFailed):
+            service.create_personal_token(db, user, name="x", scopes=["users.admin"], settings=s)
+
+    def test_expired_revoked_and_disabled_owner_tokens_do_not_work(self, db, s):
+        user = make_user(db)
+        with clock.frozen(T0) as c:
+            short = service.create_personal_token(db, user, name="a", scopes=[], days=1, settings=s)
+            revoked = service.create_personal_token(db, user, name="b", scopes=[], days=30, settings=s)
+            service.revoke_token(db, revoked.id, owner=user)
+            assert service.resolve_token(db, revoked.secret) is None
+            c.advance(dt.timedelta(days=1, seconds=1))
+            assert service.resolve_token(db, short.secret) is None
+        live = service.create_personal_token(db, user, name="c", scopes=[], days=30, settings=s)
+        assert service.resolve_token(db, live.secret) is not None
+        service.disable_user(db, user)
+        assert service.resolve_token(db, live.secret) is None
+
+    def test_a_token_lifetime_is_bounded(self, db, s):
+        user = make_user(db)
+        with pytest.raises(ValidationFailed):
+            service.create_personal_token(db, user, name="forever", scopes=[], days=10_000, settings=s)
+
+    def test_a_device_secret_resolves_to_a_device_never_to_an_actor(self, db):
+        issued = service.create_device_credential(db, device_identifier="balance-42", label="Balance")
+        assert service.resolve_device(db, issued.secret).device_identifier == "balance-42"
+        assert service.resolve_token(db, issued.secret) is None
+        service.revoke_device(db, "balance-42")
+        assert service.resolve_device(db, issued.secret) is None

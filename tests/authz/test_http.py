@@ -1,0 +1,94 @@
+"""Authorization over HTTP: refused accesses are 404 and still audited; break-the-glass endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import pytest
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+
+from maillage.auth.actor import Actor
+from maillage.authz import service as authz
+from maillage.authz.deps import audit_context, current_actor
+from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.models.audit import AuditEntry
+from maillage.models.authz import BreakGlassAccess
+from tests.fixtures.factories import make_user
+from tests.fixtures.web import assert_triplet, csrf_token, sign_in
+
+
+@pytest.fixture
+def patient_app(app):
+    """A patient-data endpoint as later capabilities will write them."""
+    router = APIRouter(route_class=UnitOfWorkRoute)
+
+    @router.get("/api/probe/patients/{patient_id}")
+    def read_patient(patient_id: uuid.UUID, request: Request, db: DbSession,
+                     actor: Annotated[Actor, Depends(current_actor)]) -> dict:
+        authz.access_patient(db, actor, patient_id, "care", context=audit_context(request))
+        return {"id": str(patient_id)}
+
+    app.include_router(router)
+    return app
+
+
+class TestRefusedAccess:
+    def test_triplet_on_a_patient_endpoint(self, patient_app, client, db):
+        patient = uuid.uuid4()
+        authz.grant_relationship(db, user_id=make_user(db, "physician").id, patient_id=patient, kind="attending")
+        assert_triplet(client, db, "GET", f"/api/probe/patients/{patient}",
+                       wrong_role_user=make_user(db, "analyst"), outsider_user=make_user(db, "physician"))
+
+    def test_a_refused_access_is_audited_even_though_the_request_rolls_back(self, patient_app, client, db):
+        outsider = make_user(db, "physician")
+        sign_in(client, db, outsider)
+        patient = uuid.uuid4()
+        response = client.get(f"/api/probe/patients/{patient}", headers={"x-request-id": "req-refused-0001"})
+        assert response.status_code == 404
+        entries = db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient))).all()
+        assert [(e.outcome, e.actor_id, e.request_id) for e in entries] == [
+            ("denied", str(outsider.id), "req-refused-0001")]
+
+    def test_an_allowed_access_is_audited_with_the_request_id_and_address(self, patient_app, client, db):
+        user = make_user(db, "physician")
+        patient = uuid.uuid4()
+        authz.grant_relationship(db, user_id=user.id, patient_id=patient, kind="attending")
+        sign_in(client, db, user)
+        response = client.get(f"/api/probe/patients/{patient}", headers={"x-request-id": "req-allowed-0001"})
+        assert response.status_code == 200
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient))).one()
+        assert (entry.outcome, entry.request_id, entry.address) == ("success", "req-allowed-0001", "testclient")
+
+
+class TestBreakGlassEndpoints:
+    def test_break_glass_api_triplet(self, client, db):
+        assert_triplet(client, db, "POST", "/api/authz/break-glass",
+                       json={"patient_id": str(uuid.uuid4()), "reason": "Patient inconscient, urgence vitale"},
+                       wrong_role_user=make_user(db, "billing_officer"), outsider_user=None)
+
+    def test_break_glass_then_read(self, patient_app, client, db):
+        user = make_user(db, "physician")
+        patient = uuid.uuid4()
+        sign_in(client, db, user)
+        assert client.get(f"/api/probe/patients/{patient}").status_code == 404
+        created = client.post("/api/authz/break-glass", headers={"x-csrf-token": csrf_token(client)},
+                              json={"patient_id": str(patient), "reason": "Arrêt cardiaque, antécédents nécessaires"})
+        assert created.status_code == 201
+        assert client.get(f"/api/probe/patients/{patient}").status_code == 200
+
+    def test_the_form_refuses_a_vague_reason_in_french_and_stores_nothing(self, client, db):
+        user = make_user(db, "physician")
+        sign_in(client, db, user)
+        patient = uuid.uuid4()
+        page = client.get(f"/acces-urgence?patient={patient}", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "bris de glace" in page.text
+        response = client.post("/acces-urgence", headers={"accept": "text/html"},
+                               data={"patient_id": str(patient), "reason": "urgence", "csrf_token": csrf_token(client)})
+        assert response.status_code == 422 and "au moins 15 caractères" in response.text
+        assert db.scalars(select(BreakGlassAccess)).all() == []
+
+    def test_review_page_action_requires_an_administrator(self, client, db):
+        assert_triplet(client, db, "POST", f"/admin/bris-de-glace/{uuid.uuid4()}/revue", data={"comment": "ok"},
+                       wrong_role_user=make_user(db, "physician"), outsider_user=None, page=True)
