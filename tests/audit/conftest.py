@@ -101,10 +101,7 @@ def pg_chain_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def chain_db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[ChainDb]:
-    if request.param == "sqlite":
-        url = _sqlite_url(tmp_path)
-    else:
-        url = request.getfixturevalue("pg_chain_url")
+    url = _sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_chain_url")
     engine = make_engine(url)
     yield ChainDb(str(request.param), url, engine, make_sessionmaker(engine))
     engine.dispose()

@@ -43,6 +43,7 @@ def require(permission: Permission) -> Callable[[Actor], Actor]:
         return actor
 
     dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the route-protection test
     return dependency
 
 

@@ -183,6 +183,11 @@ def check_threshold(threshold: float) -> float:
     return threshold
 
 
+# Outcomes of pure one-value validators, per parse: (validator, value) -> (valid value, error message).
+ValueCache = dict[tuple[Callable[[str], str], str], tuple[str | None, str | None]]
+VALUE_CACHE_SIZE = 200_000
+
+
 class RowErrors:
     """Collects the problems of one line before deciding whether the line is valid."""
 
@@ -196,6 +201,25 @@ class RowErrors:
         except ValidationFailed as exc:
             self.errors.append((field_name, exc.message))
             return None
+
+    def check_cached(
+        self, field_name: str, cache: ValueCache, validator: Callable[[str], str], value: str
+    ) -> str | None:
+        """Like ``check`` for a pure validator of one value, remembering its outcome: in an extract the same
+        sites (FINESS, SIRET) come back on thousands of lines."""
+        key = (validator, value)
+        outcome = cache.get(key)
+        if outcome is None:
+            try:
+                outcome = (validator(value), None)
+            except ValidationFailed as exc:
+                outcome = (None, exc.message)
+            if len(cache) < VALUE_CACHE_SIZE:
+                cache[key] = outcome
+        result, message = outcome
+        if message is not None:
+            self.errors.append((field_name, message))
+        return result
 
     def error(self, field_name: str, message: str) -> None:
         self.errors.append((field_name, message))
@@ -323,6 +347,7 @@ def parse_rpps(
         return report
     positions = {key: index[name] for key, name in RPPS_COLUMNS.items()}
     width = len(header)
+    cache: ValueCache = {}
 
     for line_no, text in enumerate(stream, start=2):
         report.lines_read = line_no
@@ -336,11 +361,13 @@ def parse_rpps(
             report.invalid_count += 1
             report.add_error(line_no, "ligne", f"la ligne compte {len(values)} champ(s), {width} attendus.")
             continue
-        _validate_rpps_row(report, line_no, {key: values[pos].strip() for key, pos in positions.items()})
+        _validate_rpps_row(report, line_no, {key: values[pos].strip() for key, pos in positions.items()}, cache)
     return report
 
 
-def _validate_rpps_row(report: ImportReport[RppsActivity], line_no: int, row: dict[str, str]) -> None:
+def _validate_rpps_row(
+    report: ImportReport[RppsActivity], line_no: int, row: dict[str, str], cache: ValueCache
+) -> None:
     col = RPPS_COLUMNS
     problems = RowErrors()
     professional = problems.check(
@@ -362,26 +389,19 @@ def _validate_rpps_row(report: ImportReport[RppsActivity], line_no: int, row: di
         )
     finess_site = finess_legal = siret = siren = commune = postcode = None
     if row["finess_site"]:
-        finess_site = problems.check(
-            col["finess_site"], lambda: rules.validate_finess(row["finess_site"], field=col["finess_site"])
-        )
+        finess_site = problems.check_cached(col["finess_site"], cache, rules.validate_finess, row["finess_site"])
     if row["finess_legal"]:
-        finess_legal = problems.check(
-            col["finess_legal"], lambda: rules.validate_finess(row["finess_legal"], field=col["finess_legal"])
-        )
+        finess_legal = problems.check_cached(col["finess_legal"], cache, rules.validate_finess, row["finess_legal"])
     if row["siret"]:
-        siret = problems.check(col["siret"], lambda: rules.validate_siret(row["siret"], field=col["siret"]))
+        siret = problems.check_cached(col["siret"], cache, rules.validate_siret, row["siret"])
     if row["siren"]:
-        siren = problems.check(col["siren"], lambda: rules.validate_siren(row["siren"], field=col["siren"]))
+        siren = problems.check_cached(col["siren"], cache, rules.validate_siren, row["siren"])
     if row["commune_code"]:
-        commune = problems.check(
-            col["commune_code"],
-            lambda: rules.validate_insee_commune_code(row["commune_code"], field=col["commune_code"]),
+        commune = problems.check_cached(
+            col["commune_code"], cache, rules.validate_insee_commune_code, row["commune_code"]
         )
     if row["postcode"]:
-        postcode = problems.check(
-            col["postcode"], lambda: rules.validate_postcode(row["postcode"], field=col["postcode"])
-        )
+        postcode = problems.check_cached(col["postcode"], cache, rules.validate_postcode, row["postcode"])
 
     def build() -> RppsActivity:
         assert professional is not None

@@ -21,6 +21,8 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Accueil", "/", frozenset()),
     NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),
+    NavItem("Comptes", "/admin/comptes", frozenset({"administrator"})),
+    NavItem("Mon compte", "/compte", None),
 ]
 
 

@@ -1,0 +1,119 @@
+"""The administrator's audit page: filters, pagination, review block, its own trace, and its authorization."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from maillage.audit import service
+from maillage.auth.actor import Actor
+from maillage.auth.rules import Role
+from maillage.authz.deps import current_actor
+from maillage.kit import clock
+from maillage.models.audit import AuditEntry
+
+HTML = {"accept": "text/html"}
+
+
+def actor(role: Role) -> Actor:
+    return Actor(user_id=uuid.uuid4(), username=role.value, display_name=role.label, role=role)
+
+
+@pytest.fixture
+def as_admin(app):
+    admin = actor(Role.ADMINISTRATOR)
+    app.dependency_overrides[current_actor] = lambda: admin
+    yield admin
+    app.dependency_overrides.pop(current_actor, None)
+
+
+@pytest.fixture
+def trail(db):
+    """Three traces of patient p-1 and p-2, one of them a break-the-glass access."""
+    with clock.frozen(clock.now() - dt.timedelta(days=2)) as c:
+        service.record(db, action="read", object_type="patient", patient_id="p-1", actor_id="u-1",
+                       actor_role="physician", context=service.AuditContext("req-a-000001", "10.0.0.1"))
+        c.advance(dt.timedelta(hours=1))
+        service.record(db, action="update", object_type="patient", patient_id="p-2", actor_id="u-1",
+                       actor_role="physician", outcome="denied")
+        c.advance(dt.timedelta(hours=1))
+        service.record(db, action="read", object_type="patient", patient_id="p-1", actor_id="u-2",
+                       actor_role="nurse", break_glass=True, reason="Malaise en salle d'attente")
+    db.commit()
+
+
+class TestAuditPage:
+    def test_an_administrator_sees_the_trail_newest_first_in_french(self, as_admin, trail, client):
+        response = client.get("/admin/audit", headers=HTML)
+        assert response.status_code == 200
+        body = response.text
+        assert "Traces d'accès" in body and "Accès en urgence à revoir" in body
+        assert body.index("Malaise en salle d") < body.index("req-a-000001")
+        assert "Modification" in body and "Refusé" in body and "Infirmier ou infirmière" in body
+
+    def test_filters_by_patient_actor_and_break_the_glass(self, as_admin, trail, client):
+        def rows(query):
+            response = client.get(f"/admin/audit?{query}", headers=HTML)
+            assert response.status_code == 200
+            table = response.text.split('id="traces"')[1]
+            return table.count("<tr>") - table.count("<thead>")
+
+        today = clock.today_paris()
+        assert rows(f"du={today.isoformat()}") == 0
+        assert rows(f"du={(today - dt.timedelta(days=3)).isoformat()}&au={(today - dt.timedelta(days=1))}") == 3
+        assert rows("patient=p-1") == 2
+        assert rows("acteur=u-1") == 2
+        assert rows("urgence=1") == 1
+        assert rows("patient=p-2&acteur=u-2") == 0
+        assert rows("") == 3 + 6, "the six searches above are traced too"
+
+    def test_pages_are_capped_at_200_and_link_to_the_next(self, as_admin, db, client):
+        for i in range(3):
+            service.record(db, action="read", object_type="patient", patient_id=f"p-{i}")
+        db.commit()
+        first = client.get("/admin/audit?taille=2", headers=HTML)
+        assert 'href="?taille=2&amp;page=2"' in first.text and "Page précédente" not in first.text
+        second = client.get("/admin/audit?taille=2&page=2", headers=HTML)
+        assert "Page suivante" not in second.text and 'href="?taille=2&amp;page=1"' in second.text
+        assert 'max="200"' in first.text
+
+    def test_viewing_the_page_is_itself_audited(self, as_admin, trail, client, db):
+        client.get("/admin/audit?patient=p-1", headers={**HTML, "x-request-id": "req-audit-page-01"})
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "search")).one()
+        assert (entry.object_type, entry.patient_id, entry.actor_id, entry.actor_role, entry.request_id) == (
+            "audit", "p-1", str(as_admin.user_id), "administrator", "req-audit-page-01")
+        assert entry.details == {"filter_actor_id": None, "break_glass_only": False, "page": 1, "results": 2}
+
+    def test_bad_filters_get_a_french_error_and_no_trace(self, as_admin, client, db):
+        response = client.get("/admin/audit?du=hier", headers=HTML)
+        assert response.status_code == 422
+        assert "La date de début n&#39;est pas une date valide" in response.text
+        assert 'value="hier"' in response.text
+        assert db.scalar(select(AuditEntry).where(AuditEntry.action == "search")) is None
+
+    def test_the_navigation_shows_the_page_to_administrators_only(self):
+        from maillage.web.nav import NAV
+
+        item = next(i for i in NAV if i.href == "/admin/audit")
+        assert item.label == "Traces d'accès" and item.roles == frozenset({"administrator"})
+
+
+class TestAuditPageAuthorization:
+    def test_a_physician_is_refused_with_403(self, app, client):
+        app.dependency_overrides[current_actor] = lambda: actor(Role.PHYSICIAN)
+        try:
+            assert client.get("/admin/audit", headers={"accept": "application/json"}).status_code == 403
+            assert client.get("/admin/audit", headers=HTML).status_code == 403
+        finally:
+            app.dependency_overrides.pop(current_actor, None)
+
+    def test_anonymous_gets_401_from_the_api_and_a_login_redirect_in_a_browser(self, client):
+        api = client.get("/admin/audit", headers={"accept": "application/json"}, follow_redirects=False)
+        assert api.status_code == 401
+        assert api.json()["error"]["code"] == "not_authenticated"
+        page = client.get("/admin/audit?patient=p-1", headers=HTML, follow_redirects=False)
+        assert page.status_code == 303
+        assert page.headers["location"].startswith("/connexion")

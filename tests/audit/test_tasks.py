@@ -1,0 +1,85 @@
+"""The daily ``audit.purge`` job: registered, scheduled once a day, purging under the configured retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from maillage import config
+from maillage.audit import service, tasks
+from maillage.kit import clock
+from maillage.models.audit import AuditAnchor, AuditEntry
+from maillage.models.job import Job, JobStatus
+from maillage.worker import enqueue_job, registry
+from maillage.worker.runner import Worker, WorkerConfig
+
+START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+
+def old_and_new(session) -> dt.datetime:
+    with clock.frozen(START) as c:
+        for _ in range(3):
+            service.record(session, action="read", object_type="patient")
+        session.commit()
+        c.advance(dt.timedelta(days=200))
+        service.record(session, action="read", object_type="patient")
+        session.commit()
+        return c.now
+
+
+class TestRegistration:
+    def test_the_purge_job_is_registered_and_runs_daily(self):
+        assert registry.get("audit.purge") is not None
+        spec = next(p for p in registry.periodic_specs() if p.name == "audit.purge")
+        assert spec.every == dt.timedelta(hours=24)
+
+
+class TestPurgeExpired:
+    @pytest.fixture(autouse=True)
+    def _settings(self, monkeypatch):
+        monkeypatch.setenv("MAILLAGE_AUDIT_RETENTION_DAYS", "183")
+        config.get_settings.cache_clear()
+        yield
+        config.get_settings.cache_clear()
+
+    def test_the_worker_purges_old_entries_as_the_system(self, sessions):
+        with sessions() as s:
+            at = old_and_new(s)
+        with clock.frozen(at):
+            with sessions() as s:
+                enqueue_job(s, tasks.PURGE_JOB)
+                s.commit()
+            stats = Worker(sessions, WorkerConfig(poll_seconds=0.01)).run_until_idle()
+        assert stats.done == 1
+        with sessions() as s:
+            assert s.scalar(select(func.count()).select_from(AuditAnchor)) == 1
+            purge = s.scalars(select(AuditEntry).where(AuditEntry.action == "purge")).one()
+            assert (purge.actor_id, purge.actor_role) == ("worker", "system")
+            assert purge.request_id and purge.request_id.startswith("job-")
+            assert service.verify_chain(s).ok
+
+    def test_running_twice_purges_nothing_more(self, db):
+        at = old_and_new(db)
+        with clock.frozen(at):
+            assert tasks.purge_expired(db) == 3
+            db.commit()
+            assert tasks.purge_expired(db) == 0
+            db.commit()
+        assert db.scalar(select(func.count()).select_from(AuditAnchor)) == 1
+
+    def test_a_retention_under_six_months_makes_the_job_fail_instead_of_purging(self, sessions, monkeypatch):
+        monkeypatch.setenv("MAILLAGE_AUDIT_RETENTION_DAYS", "30")
+        config.get_settings.cache_clear()
+        with sessions() as s:
+            at = old_and_new(s)
+        with clock.frozen(at):
+            with sessions() as s:
+                enqueue_job(s, tasks.PURGE_JOB)
+                s.commit()
+            Worker(sessions, WorkerConfig(poll_seconds=0.01, backoff_base=0.0)).run_until_idle()
+        with sessions() as s:
+            job = s.scalars(select(Job).where(Job.name == tasks.PURGE_JOB)).one()
+            assert job.status in (JobStatus.QUEUED, JobStatus.FAILED) and "ValidationFailed" in (job.last_error or "")
+            assert s.scalar(select(func.count()).select_from(AuditEntry)) == 4
