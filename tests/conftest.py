@@ -76,11 +76,11 @@ def _isolated_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
 
 def _reset_keyring() -> None:
-    try:
-        from maillage.vault.keys import reset_keyring
-    except ImportError:
-        return
+    from maillage.vault.blobstore import reset_blobstore
+    from maillage.vault.keys import reset_keyring
+
     reset_keyring()
+    reset_blobstore()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

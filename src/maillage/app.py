@@ -20,7 +20,8 @@ from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
 from maillage.web import health, pages
-from maillage.web.errors import ErrorShieldMiddleware, install_error_handlers
+from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
+from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
 from maillage.web.metrics import Metrics, MetricsMiddleware
 from maillage.web.middleware import RequestContextMiddleware
 from maillage.web.nav import nav_items
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         redoc_url=None,
         openapi_url="/api/openapi.json",
         dependencies=[Depends(csrf_protect)],
+        responses=COMMON_RESPONSES,
     )
     app.state.settings = settings
     app.state.sessionmaker = sessions
@@ -62,8 +64,10 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
 
     install_error_handlers(app)
     # Innermost first: the shield catches what the handlers did not; the request context wraps all.
+    app.add_middleware(RateLimitMiddleware, render=render_error)
     app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(ErrorShieldMiddleware)
+    app.add_middleware(LimitsMiddleware, render=render_error)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
 

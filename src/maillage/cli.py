@@ -24,7 +24,12 @@ app.add_typer(vault_cli.app, name="keys")
 console = Console(stderr=True)
 
 # Modules whose import registers job handlers; each capability adds its tasks module here.
-TASK_MODULES = ["maillage.worker.builtin"]
+TASK_MODULES = [
+    "maillage.worker.builtin",
+    "maillage.audit.tasks",
+    "maillage.vault.tasks",
+    "maillage.idempotency.service",
+]
 
 
 def _alembic_config() -> object:
@@ -83,6 +88,9 @@ def serve(
     from maillage.app import create_app
 
     settings = get_settings()
+    from maillage.vault.keys import check_keys_ready
+
+    check_keys_ready()
     if migrate:
         upgrade_database()
     if demo:
@@ -108,6 +116,9 @@ def worker(
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    from maillage.vault.keys import check_keys_ready
+
+    check_keys_ready()
     registry.load_modules([*TASK_MODULES, *(extra or [])])
     engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms)
     runner = Worker(

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     break_glass_minutes: int = 240
     break_glass_min_reason_chars: int = 15
 
+    # Limits on what a caller may send or ask (see docs/security.md, threat 13)
+    max_body_bytes: int = 1_048_576           # JSON and forms
+    max_upload_bytes: int = 25 * 1_048_576    # multipart uploads (documents, photos)
+    max_json_depth: int = 32
+    api_rate_per_minute_account: int = 600    # per signed-in account or token, per serve process
+    api_rate_per_minute_address: int = 1200   # per client address, per serve process
+    rate_limit_enabled: bool = True
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "production":

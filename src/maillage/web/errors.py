@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +36,32 @@ HTTP_MESSAGES = {
     429: "Trop de tentatives. Réessayez plus tard.",
     500: "Une erreur inattendue s'est produite. L'équipe technique peut la retrouver avec l'identifiant ci-dessous.",
     503: "Le service est momentanément indisponible.",
+}
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str
+    details: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error of the API has this shape."""
+
+    error: ErrorBody
+
+
+_ERROR_CONTENT = {"model": ErrorResponse}
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {**_ERROR_CONTENT, "description": "Non authentifié"},
+    403: {**_ERROR_CONTENT, "description": "Action non permise à ce rôle, ou jeton CSRF manquant"},
+    404: {**_ERROR_CONTENT, "description": "Introuvable, ou hors de votre périmètre"},
+    409: {**_ERROR_CONTENT, "description": "Conflit avec l'état actuel"},
+    413: {**_ERROR_CONTENT, "description": "Contenu trop volumineux"},
+    422: {**_ERROR_CONTENT, "description": "Données invalides"},
+    429: {**_ERROR_CONTENT, "description": "Trop de requêtes (voir Retry-After)"},
+    503: {**_ERROR_CONTENT, "description": "Service momentanément indisponible (voir Retry-After)"},
 }
 
 
@@ -83,6 +111,24 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         return render_error(request, 422, "validation_failed", HTTP_MESSAGES[422], _validation_details(exc))
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
+        # A statement timeout (PostgreSQL 57014), a busy SQLite database, a lost connection: retry later.
+        code = getattr(getattr(exc, "orig", None), "sqlstate", None) or type(getattr(exc, "orig", exc)).__name__
+        log.warning("database.unavailable", error_code=str(code))
+        timed_out = code == "57014"
+        message = ("La requête a dépassé le temps maximal autorisé." if timed_out
+                   else HTTP_MESSAGES[503])
+        return render_error(request, 503, "query_timeout" if timed_out else "database_unavailable", message,
+                            headers={"Retry-After": "5"})
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_conflict(request: Request, exc: IntegrityError) -> Response:
+        # A uniqueness race that a service did not anticipate: the state did not change, say so.
+        log.warning("database.integrity_conflict", constraint=str(getattr(getattr(exc, "orig", None), "sqlstate", "")))
+        return render_error(request, 409, "conflict",
+                            "L'opération est en conflit avec une autre modification. Rechargez puis réessayez.")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,0 +1,159 @@
+"""Limits on what a caller may send and how often: body size (413), JSON nesting (422), request rate (429).
+
+The body limit is checked on ``Content-Length`` first, then on the bytes actually received, so a
+chunked body cannot slip past it. Bodies are buffered up to the limit, and JSON nesting depth is
+checked before any parser sees them: a deeply nested document would otherwise exhaust the
+recursion limit of the JSON parser. The rate limiter counts per signed-in account (or token) and per
+address in fixed one-minute windows, per ``serve`` process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maillage.config import Settings
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def json_depth_exceeds(body: bytes, max_depth: int) -> bool:
+    """True when brackets nest deeper than ``max_depth`` outside JSON strings (a linear scan, no parsing)."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+            continue
+        if byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+class LimitsMiddleware:
+    def __init__(self, app: ASGIApp, render: Callable[..., Any]) -> None:
+        self.app = app
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        settings: Settings = scope["app"].state.settings
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        limit = settings.max_upload_bytes if content_type.startswith("multipart/") else settings.max_body_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                await self._reject(scope, receive, send, 413, "payload_too_large",
+                                   f"Le contenu envoyé dépasse la taille maximale ({limit // 1024} Kio).")
+                return
+
+        # Bodies are buffered up to the limit (1 MiB, or 25 MiB for uploads): no parser ever sees more.
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await self._reject(scope, receive, send, 413, "payload_too_large",
+                                   f"Le contenu envoyé dépasse la taille maximale ({limit // 1024} Kio).")
+                return
+        is_json = content_type.startswith("application/json") or content_type.endswith("+json")
+        if is_json and json_depth_exceeds(bytes(body), settings.max_json_depth):
+            await self._reject(scope, receive, send, 422, "json_too_deep",
+                               f"Le document JSON est trop imbriqué (au plus {settings.max_json_depth} niveaux).")
+            return
+        replayed = {"done": False}
+
+        async def replay() -> Message:
+            if not replayed["done"]:
+                replayed["done"] = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str) -> None:
+        response = self.render(Request(scope), status, code, message)
+        await response(scope, receive, send)
+
+
+class RateLimitMiddleware:
+    """Fixed one-minute windows per account and per address, on the JSON API and FHIR paths."""
+
+    def __init__(self, app: ASGIApp, render: Callable[..., Any], clock: Callable[[], float] = time.time) -> None:
+        self.app = app
+        self.render = render
+        self.clock = clock
+        self.windows: dict[str, tuple[int, int]] = {}
+        self._last_prune = 0
+
+    def hit(self, key: str, limit: int, now: float) -> int:
+        """Count a request; return 0 if allowed, else the seconds until the window resets."""
+        window = int(now // 60)
+        start, count = self.windows.get(key, (window, 0))
+        if start != window:
+            start, count = window, 0
+        count += 1
+        self.windows[key] = (start, count)
+        if count > limit:
+            return max(1, int((window + 1) * 60 - now))
+        return 0
+
+    def _prune(self, now: float) -> None:
+        window = int(now // 60)
+        if window != self._last_prune:
+            self.windows = {k: v for k, v in self.windows.items() if v[0] == window}
+            self._last_prune = window
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(("/api/", "/fhir/")):
+            await self.app(scope, receive, send)
+            return
+        settings: Settings = scope["app"].state.settings
+        if not settings.rate_limit_enabled:
+            await self.app(scope, receive, send)
+            return
+        now = self.clock()
+        self._prune(now)
+        state = scope.get("state") or {}
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        waits = [self.hit(f"addr:{address}", settings.api_rate_per_minute_address, now)]
+        actor = state.get("actor")
+        if actor is not None:
+            waits.append(self.hit(f"actor:{actor.user_id}", settings.api_rate_per_minute_account, now))
+        wait = max(waits)
+        if wait:
+            response = self.render(Request(scope), 429, "too_many_requests",
+                                   "Trop de requêtes. Réessayez dans quelques instants.",
+                                   headers={"Retry-After": str(wait)})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,120 @@
+"""Limits: body size (413), JSON nesting (422), API rate (429 with Retry-After), database timeouts (503)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi import APIRouter, Request
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.models import Job
+from maillage.web.limits import RateLimitMiddleware, json_depth_exceeds
+from maillage.worker import enqueue_job
+from tests.fixtures.web import csrf_token
+
+
+class Payload(BaseModel):
+    value: object = None
+
+
+@pytest.fixture
+def probe(app):
+    router = APIRouter(route_class=UnitOfWorkRoute)
+
+    @router.post("/api/probe/echo")
+    def echo(body: Payload, db: DbSession) -> dict:
+        enqueue_job(db, "test.record", marker="echo")
+        return {"ok": True}
+
+    @router.post("/api/probe/upload")
+    async def upload(request: Request) -> dict:
+        form = await request.form()
+        return {"fields": len(form)}
+
+    @router.get("/api/probe/slow")
+    def slow(db: DbSession) -> dict:
+        db.execute(text("SELECT pg_sleep(2)"))
+        return {}
+
+    app.include_router(router)
+    return app
+
+
+class TestJsonDepth:
+    @pytest.mark.parametrize(
+        ("body", "exceeds"),
+        [(b"[]", False), (b"[[[[]]]]", False), (b"[[[[[]]]]]", True), (b'{"a": "[[[[[[[[[["}', False),
+         (b'{"a": "\\\\", "b": [[[[[1]]]]]}', True), (b'"\\"[[[[[["', False)],
+    )
+    def test_nesting_is_counted_outside_strings(self, body, exceeds):
+        assert json_depth_exceeds(body, 4) is exceeds
+
+
+class TestBodyLimits:
+    def test_a_declared_oversized_body_is_413_and_changes_nothing(self, probe, client, db, settings):
+        big = json.dumps({"value": "x" * (settings.max_body_bytes + 10)})
+        response = client.post("/api/probe/echo", content=big, headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+        assert db.query(Job).count() == 0
+
+    def test_an_undeclared_chunked_oversized_body_is_413_too(self, probe, client, settings):
+        def chunks():
+            for _ in range(settings.max_body_bytes // 1024 + 2):
+                yield b"x" * 1024
+
+        response = client.post("/api/probe/echo", content=chunks(), headers={"content-type": "application/json"})
+        assert response.status_code == 413
+
+    def test_a_deeply_nested_json_is_422_not_a_crash(self, probe, client, db):
+        nested = "[" * 100_000 + "]" * 100_000
+        response = client.post("/api/probe/echo", content=nested, headers={"content-type": "application/json"})
+        assert response.status_code == 422 and response.json()["error"]["code"] == "json_too_deep"
+        assert db.query(Job).count() == 0
+
+    def test_uploads_have_their_own_larger_limit(self, probe, client, settings):
+        headers = {"x-csrf-token": csrf_token(client)}
+        files = {"f": ("a.bin", b"x" * (settings.max_body_bytes + 1000), "application/octet-stream")}
+        assert client.post("/api/probe/upload", files=files, headers=headers).status_code == 200
+        files = {"f": ("a.bin", b"x" * (settings.max_upload_bytes + 1000), "application/octet-stream")}
+        assert client.post("/api/probe/upload", files=files, headers=headers).status_code == 413
+
+    def test_a_normal_body_passes(self, probe, client, db):
+        assert client.post("/api/probe/echo", json={"value": [1, 2, {"a": 3}]}).status_code == 200
+        assert db.query(Job).count() == 1
+
+
+class TestRateLimit:
+    def test_the_window_counts_and_resets(self):
+        limiter = RateLimitMiddleware(app=None, render=None)  # type: ignore[arg-type]
+        assert [limiter.hit("k", 2, 60.0) for _ in range(3)] == [0, 0, 60]
+        assert limiter.hit("k", 2, 119.5) == 1
+        assert limiter.hit("k", 2, 120.0) == 0
+
+    def test_an_address_over_its_limit_gets_429_with_retry_after(self, app, settings):
+        settings.api_rate_per_minute_address = 5
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            codes = [c.get("/api/auth/me").status_code for _ in range(7)]
+            last = c.get("/api/auth/me")
+        assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
+        assert last.status_code == 429 and 1 <= int(last.headers["retry-after"]) <= 60
+        assert last.json()["error"]["code"] == "too_many_requests"
+
+    def test_pages_are_not_rate_limited_by_the_api_limiter(self, app, settings):
+        settings.api_rate_per_minute_address = 1
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            assert all(c.get("/connexion").status_code == 200 for _ in range(5))
+
+
+class TestDatabaseTimeouts:
+    def test_a_statement_over_the_timeout_is_a_503_with_retry_after(self, probe, client, backend, db):
+        if backend != "postgresql":
+            pytest.skip("statement_timeout is a PostgreSQL setting")
+        db.execute(text("SET statement_timeout = 200"))
+        response = client.get("/api/probe/slow")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "query_timeout" and response.headers["retry-after"] == "5"
