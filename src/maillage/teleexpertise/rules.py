@@ -1,0 +1,301 @@
+"""Pure rules of tele-expertise: the status model, due times, orientations, tariffs and caps. No I/O.
+
+Status model: the ANS "Confluences" tele-expertise FHIR guide carries a request as a ``ServiceRequest``
+whose ``status`` follows FHIR R4 (draft, active, on-hold, revoked, completed) and whose ``statusReason``
+extension splits *active* into *published* (posted, waiting for a specialist) and *in progress* (taken
+by a specialist). Maillage's internal statuses map one to one onto that pair (``fhir_status``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+from maillage.exceptions import InvalidTransition, ValidationFailed
+
+
+class Status(enum.StrEnum):
+    DRAFT = "draft"                                # brouillon
+    PUBLISHED = "published"                        # publiée : en attente d'un spécialiste
+    IN_PROGRESS = "in_progress"                    # en cours : prise en charge par un spécialiste
+    AWAITING_INFORMATION = "awaiting_information"  # en attente d'un complément du requérant
+    COMPLETED = "completed"                        # avis rendu
+    DECLINED = "declined"                          # refusée par la ligne (hors champ, urgence vitale…)
+    CANCELLED = "cancelled"                        # annulée par le requérant
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    Status.DRAFT: "Brouillon",
+    Status.PUBLISHED: "En attente d'un spécialiste",
+    Status.IN_PROGRESS: "En cours d'expertise",
+    Status.AWAITING_INFORMATION: "Complément demandé au requérant",
+    Status.COMPLETED: "Avis rendu",
+    Status.DECLINED: "Refusée",
+    Status.CANCELLED: "Annulée",
+}
+
+TERMINAL = frozenset({Status.COMPLETED, Status.DECLINED, Status.CANCELLED})
+OPEN = frozenset({Status.PUBLISHED, Status.IN_PROGRESS, Status.AWAITING_INFORMATION})
+
+
+class Action(enum.StrEnum):
+    SUBMIT = "submit"              # requester: draft → published
+    CLAIM = "claim"                # specialist takes it from the pool
+    ASSIGN = "assign"              # coordinator gives it to a specialist
+    HAND_BACK = "hand_back"        # specialist returns it to the pool (reason)
+    TRANSFER = "transfer"          # specialist passes it to a colleague (reason)
+    ASK = "ask"                    # specialist asks the requester for more information
+    REPLY = "reply"                # requester answers the question
+    ANSWER = "answer"              # specialist signs the opinion
+    DECLINE = "decline"            # the line declines (reason seen by the requester at once)
+    CANCEL = "cancel"              # requester withdraws
+    REROUTE = "reroute"            # absence rerouting: a named request goes back to the line's pool
+
+
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    (Status.DRAFT, Action.SUBMIT): Status.PUBLISHED,
+    (Status.DRAFT, Action.CANCEL): Status.CANCELLED,
+    (Status.PUBLISHED, Action.CLAIM): Status.IN_PROGRESS,
+    (Status.PUBLISHED, Action.ASSIGN): Status.IN_PROGRESS,
+    (Status.PUBLISHED, Action.DECLINE): Status.DECLINED,
+    (Status.PUBLISHED, Action.CANCEL): Status.CANCELLED,
+    (Status.PUBLISHED, Action.REROUTE): Status.PUBLISHED,
+    (Status.IN_PROGRESS, Action.HAND_BACK): Status.PUBLISHED,
+    (Status.IN_PROGRESS, Action.TRANSFER): Status.IN_PROGRESS,
+    (Status.IN_PROGRESS, Action.ASSIGN): Status.IN_PROGRESS,
+    (Status.IN_PROGRESS, Action.ASK): Status.AWAITING_INFORMATION,
+    (Status.IN_PROGRESS, Action.ANSWER): Status.COMPLETED,
+    (Status.IN_PROGRESS, Action.DECLINE): Status.DECLINED,
+    (Status.IN_PROGRESS, Action.CANCEL): Status.CANCELLED,
+    (Status.IN_PROGRESS, Action.REROUTE): Status.PUBLISHED,
+    (Status.AWAITING_INFORMATION, Action.REPLY): Status.IN_PROGRESS,
+    (Status.AWAITING_INFORMATION, Action.CANCEL): Status.CANCELLED,
+    (Status.AWAITING_INFORMATION, Action.DECLINE): Status.DECLINED,
+}
+
+ACTION_LABELS = {
+    Action.SUBMIT: "envoyer", Action.CLAIM: "prendre en charge", Action.ASSIGN: "attribuer",
+    Action.HAND_BACK: "remettre dans la file", Action.TRANSFER: "confier à un confrère",
+    Action.ASK: "demander un complément", Action.REPLY: "répondre", Action.ANSWER: "rendre l'avis",
+    Action.DECLINE: "refuser", Action.CANCEL: "annuler", Action.REROUTE: "réorienter vers la file",
+}
+
+ACTIONS_NEEDING_REASON = frozenset({Action.HAND_BACK, Action.TRANSFER, Action.DECLINE, Action.CANCEL})
+
+
+def next_status(current: Status, action: Action) -> Status:
+    """The status after ``action``, or InvalidTransition (409) with a French message."""
+    target = TRANSITIONS.get((current, action))
+    if target is None:
+        raise InvalidTransition(
+            f"Impossible de {ACTION_LABELS[action]} une demande au statut « {current.label} »."
+        )
+    return target
+
+
+def fhir_status(status: Status) -> tuple[str, str | None]:
+    """``(ServiceRequest.status, Confluences statusReason)`` for an internal status."""
+    return {
+        Status.DRAFT: ("draft", None),
+        Status.PUBLISHED: ("active", "published"),
+        Status.IN_PROGRESS: ("active", "in-progress"),
+        Status.AWAITING_INFORMATION: ("on-hold", "awaiting-information"),
+        Status.COMPLETED: ("completed", None),
+        Status.DECLINED: ("revoked", "declined"),
+        Status.CANCELLED: ("revoked", "cancelled"),
+    }[status]
+
+
+# -- Urgency and due times -----------------------------------------------------------------------------
+
+
+class Urgency(enum.StrEnum):
+    ROUTINE = "routine"   # programmée
+    URGENT = "urgent"     # urgente (the line commits to a shorter delay; vital emergencies go to the 15)
+
+    @property
+    def label(self) -> str:
+        return {"routine": "Programmée", "urgent": "Urgente"}[self.value]
+
+
+@dataclass(frozen=True)
+class Pause:
+    start: dt.datetime
+    end: dt.datetime | None  # None: still paused
+
+
+def due_at(submitted_at: dt.datetime, committed_hours: int, pauses: list[Pause], now: dt.datetime) -> dt.datetime:
+    """When the answer is due: submission + the line's committed delay, pushed back by every pause.
+
+    The clock stops while a question waits for the requester (HAS: the requis sets a response
+    time once the request is complete). An open pause pushes the due time as far as ``now``.
+    """
+    if committed_hours <= 0:
+        raise ValidationFailed("Le délai d'engagement doit être positif.")
+    paused = dt.timedelta()
+    for p in pauses:
+        end = p.end or now
+        if end > p.start:
+            paused += end - p.start
+    return submitted_at + dt.timedelta(hours=committed_hours) + paused
+
+
+def reminder_at(due: dt.datetime, committed_hours: int) -> dt.datetime:
+    """Remind the assigned specialist when a quarter of the committed delay remains (at least 1 h before)."""
+    return due - max(dt.timedelta(hours=1), dt.timedelta(hours=committed_hours) / 4)
+
+
+# -- Opinion and orientation ---------------------------------------------------------------------------
+
+
+class Orientation(enum.StrEnum):
+    ADVICE_ONLY = "advice_only"                         # conseil sans autre suite
+    ACT_RELEVANT = "act_relevant"                       # acte pertinent (nommé)
+    ACT_NOT_RELEVANT = "act_not_relevant"               # acte non pertinent (nommé)
+    TELECONSULTATION = "teleconsultation"               # téléconsultation à programmer
+    CONSULTATION = "consultation"                       # consultation en présentiel (avec délai)
+    SCHEDULED_HOSPITALISATION = "scheduled_hospitalisation"
+    URGENT_TRANSFER = "urgent_transfer"                 # transfert urgent
+
+    @property
+    def label(self) -> str:
+        return ORIENTATION_LABELS[self]
+
+    @property
+    def opens_admission(self) -> bool:
+        return self in (Orientation.SCHEDULED_HOSPITALISATION, Orientation.URGENT_TRANSFER)
+
+
+ORIENTATION_LABELS = {
+    Orientation.ADVICE_ONLY: "Conseil, sans autre suite",
+    Orientation.ACT_RELEVANT: "Acte pertinent",
+    Orientation.ACT_NOT_RELEVANT: "Acte non pertinent",
+    Orientation.TELECONSULTATION: "Téléconsultation à programmer",
+    Orientation.CONSULTATION: "Consultation en présentiel",
+    Orientation.SCHEDULED_HOSPITALISATION: "Hospitalisation programmée",
+    Orientation.URGENT_TRANSFER: "Transfert urgent",
+}
+
+
+def check_opinion(
+    text: str, orientation: Orientation, act: str | None, delay_days: int | None
+) -> list[dict[str, str]]:
+    """What is missing from an opinion, field by field (empty: it can be signed)."""
+    problems: list[dict[str, str]] = []
+    if len(text.strip()) < 10:
+        problems.append({"field": "answer", "message": "Rédigez l'avis (10 caractères au moins)."})
+    if orientation in (Orientation.ACT_RELEVANT, Orientation.ACT_NOT_RELEVANT) and not (act or "").strip():
+        problems.append({"field": "act", "message": "Nommez l'acte dont vous jugez la pertinence."})
+    if orientation == Orientation.CONSULTATION and (delay_days is None or not 0 <= delay_days <= 365):
+        problems.append({"field": "delay_days", "message": "Indiquez le délai de la consultation (0 à 365 jours)."})
+    return problems
+
+
+class AdmissionStatus(enum.StrEnum):
+    REQUESTED = "requested"   # demandée
+    ACCEPTED = "accepted"     # acceptée, avec date
+    REFUSED = "refused"       # refusée, avec motif
+    ARRIVED = "arrived"       # patient arrivé
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return {
+            "requested": "Demandée", "accepted": "Acceptée", "refused": "Refusée",
+            "arrived": "Patient arrivé", "cancelled": "Annulée",
+        }[self.value]
+
+
+ADMISSION_TRANSITIONS: dict[AdmissionStatus, frozenset[AdmissionStatus]] = {
+    AdmissionStatus.REQUESTED: frozenset(
+        {AdmissionStatus.ACCEPTED, AdmissionStatus.REFUSED, AdmissionStatus.CANCELLED}
+    ),
+    AdmissionStatus.ACCEPTED: frozenset({AdmissionStatus.ARRIVED, AdmissionStatus.CANCELLED}),
+    AdmissionStatus.REFUSED: frozenset(),
+    AdmissionStatus.ARRIVED: frozenset(),
+    AdmissionStatus.CANCELLED: frozenset(),
+}
+
+
+def next_admission_status(current: AdmissionStatus, target: AdmissionStatus) -> AdmissionStatus:
+    if target not in ADMISSION_TRANSITIONS[current]:
+        raise InvalidTransition(
+            f"Une admission « {current.label} » ne peut pas passer à « {target.label} »."
+        )
+    return target
+
+
+# -- Billing: NGAP codes, dated tariffs, caps ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tariff:
+    code: str
+    amount: Decimal
+    valid_from: dt.date
+    valid_to: dt.date | None  # inclusive
+    source: str
+
+
+TARIFFS: tuple[Tariff, ...] = (
+    # Avenant 9 (UNCAM decision of 13 Jan 2022), single level since 1 Apr 2022 (DOMAIN.md §2.3).
+    Tariff("TE2", Decimal("20.00"), dt.date(2022, 4, 1), dt.date(2025, 12, 31),
+           "Avenant 9, décision UNCAM du 13 janvier 2022"),
+    # Convention médicale 2024: TE2 raised to 23 € from 1 Jan 2026 (DOMAIN.md §2.3).
+    Tariff("TE2", Decimal("23.00"), dt.date(2026, 1, 1), None, "Convention médicale 2024"),
+    Tariff("RQD", Decimal("10.00"), dt.date(2022, 4, 1), None, "Avenant 9, décision UNCAM du 13 janvier 2022"),
+)
+
+
+def tariff_for(code: str, act_date: dt.date, table: tuple[Tariff, ...] = TARIFFS) -> Tariff:
+    """The tariff of ``code`` in force on ``act_date`` (the act's date, never the billing date)."""
+    for t in table:
+        if t.code == code and t.valid_from <= act_date and (t.valid_to is None or act_date <= t.valid_to):
+            return t
+    raise ValidationFailed(f"Aucun tarif {code} en vigueur le {act_date.strftime('%d/%m/%Y')}.")
+
+
+# Professions allowed to request (RQD) and to answer (TE2), DOMAIN.md §2.3.
+REQUESTER_PROFESSIONS = frozenset(
+    {"physician", "midwife", "nurse", "coordinating_nurse", "speech_therapist", "physiotherapist", "podiatrist"}
+)
+EXPERT_PROFESSIONS = frozenset({"physician", "midwife"})
+
+DEFAULT_YEARLY_CAP = 4  # per patient per requis per calendar year: configurable, DOMAIN.md §2.3 [uncertain]
+
+
+@dataclass(frozen=True)
+class BillingDecision:
+    billable: bool
+    reason: str  # French, shown to the billing office
+
+
+def te2_billing(*, prior_te2_same_year: int, cap: int = DEFAULT_YEARLY_CAP, patient_inpatient: bool,
+                expert_profession: str) -> BillingDecision:
+    """Whether the specialist's TE2 may be billed.
+
+    - Hospitals bill tele-expertise only for their external activity: an inpatient's act is recorded,
+      not billed as tele-expertise (omniprat.org, DOMAIN.md §2.3).
+    - At most ``cap`` acts per patient per requis per calendar year (default 4, configurable).
+    """
+    if expert_profession not in EXPERT_PROFESSIONS:
+        return BillingDecision(False, "Profession non autorisée à facturer une téléexpertise (TE2).")
+    if patient_inpatient:
+        return BillingDecision(False, "Patient hospitalisé : acte non facturable en téléexpertise.")
+    if prior_te2_same_year >= cap:
+        return BillingDecision(False, f"Plafond annuel atteint ({cap} téléexpertises par patient et par requis).")
+    return BillingDecision(True, "Facturable.")
+
+
+def rqd_billing(*, patient_inpatient: bool, requester_profession: str) -> BillingDecision:
+    if requester_profession not in REQUESTER_PROFESSIONS:
+        return BillingDecision(False, "Profession non autorisée à facturer une demande de téléexpertise (RQD).")
+    if patient_inpatient:
+        return BillingDecision(False, "Patient hospitalisé : acte non facturable en téléexpertise.")
+    return BillingDecision(True, "Facturable.")
