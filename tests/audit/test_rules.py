@@ -228,3 +228,12 @@ class TestCheckActionAndOutcome:
         assert [rules.check_outcome(o) for o in ("success", "denied", "failure")] == ["success", "denied", "failure"]
         with pytest.raises(ValueError):
             rules.check_outcome("ok")
+
+
+class TestLabels:
+    def test_known_codes_read_in_french_and_unknown_ones_as_they_are(self):
+        assert rules.action_label("break_glass") == "Accès en urgence"
+        assert rules.action_label("admin_lock") == "admin_lock"
+        assert rules.outcome_label("denied") == "Refusé"
+        assert rules.purpose_label("teleexpertise") == "Téléexpertise"
+        assert rules.purpose_label(None) == "—" and rules.purpose_label("other") == "other"

@@ -58,3 +58,39 @@ class TestRollbackPerTest:
         db.add(Job(name="x", args={}, run_at=now(), status="queued", dedupe_key="rollback-probe"))
         db.commit()  # a savepoint release inside the test transaction
         assert db.scalar(select(Job).where(Job.dedupe_key == "rollback-probe")) is not None
+
+
+class TestSqliteConcurrency:
+    def test_concurrent_read_then_write_transactions_wait_instead_of_failing(self, tmp_path):
+        """Audited reads write at commit: four threads that read then write must all succeed on SQLite."""
+        import threading
+
+        from maillage.kit.db import make_engine, make_sessionmaker
+        from maillage.models import Job
+        from tests.conftest import run_migrations
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'c.sqlite3'}")
+        with engine.begin() as conn:
+            run_migrations(conn)
+        sessions = make_sessionmaker(engine)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(25):
+                    with sessions() as s:
+                        s.query(Job).count()
+                        s.add(Job(name="x", args={}, run_at=now(), status="queued", attempts=0, max_attempts=1))
+                        s.commit()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        with sessions() as s:
+            assert s.query(Job).count() == 100
+        engine.dispose()

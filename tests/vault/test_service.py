@@ -500,8 +500,12 @@ class TestPlaintextNeverAtRest:
         return engine, path
 
     def _checkpoint(self, engine) -> None:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Outside any transaction (the engine begins every transaction IMMEDIATE), on the raw connection.
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
 
     def test_the_marker_is_nowhere_in_the_database_files_or_the_blobs(self, tmp_path, keyring):
         engine, path = self._database(tmp_path)

@@ -45,7 +45,8 @@ def audit_page(
 ) -> HTMLResponse:
     raw = {"patient": patient, "acteur": acteur, "du": du, "au": au, "urgence": urgence, "taille": taille}
     context = {"raw": raw, "role_label": role_label, "action_label": rules.action_label,
-               "outcome_label": rules.outcome_label, "max_page_size": rules.MAX_PAGE_SIZE}
+               "outcome_label": rules.outcome_label, "purpose_label": rules.purpose_label,
+               "max_page_size": rules.MAX_PAGE_SIZE}
     try:
         filters = rules.parse_filters(patient=patient, actor=acteur, since=du, until=au, break_glass=urgence,
                                       page=page, size=taille)

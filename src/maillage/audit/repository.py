@@ -61,10 +61,11 @@ def chain_start(session: Session) -> ChainStart:
 def chain_head(session: Session) -> tuple[int, str]:
     """Seq and hash of the last entry; the anchor's (or the genesis) when a purge left no entry."""
     last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    if last is not None:
+        # A purge always leaves its own entry after its anchor: the last entry is the head.
+        return int(last.seq), str(last.hash)
     start = chain_start(session)
-    if last is None or int(last.seq) < start.seq:
-        return start.seq, start.hash
-    return int(last.seq), str(last.hash)
+    return start.seq, start.hash
 
 
 def insert_entries(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

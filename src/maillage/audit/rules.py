@@ -86,6 +86,20 @@ ACTION_LABELS: dict[str, str] = {
     "logout": "Déconnexion",
     "break_glass": "Accès en urgence",
     "purge": "Purge des traces",
+    "review": "Revue",
+}
+
+# The purposes of maillage.authz.rules.Purpose, as the page shows them.
+PURPOSE_LABELS: dict[str, str] = {
+    "care": "Soins",
+    "teleexpertise": "Téléexpertise",
+    "teleconsultation": "Téléconsultation",
+    "monitoring": "Télésurveillance",
+    "prescription": "Prescription",
+    "coordination": "Coordination",
+    "identity_vigilance": "Identitovigilance",
+    "billing": "Facturation",
+    "emergency": "Urgence",
 }
 
 PSEUDO_ROLE_LABELS: dict[str, str] = {
@@ -102,6 +116,12 @@ def outcome_label(outcome: str) -> str:
     return OUTCOME_LABELS.get(outcome, outcome)
 
 
+def purpose_label(purpose: str | None) -> str:
+    if not purpose:
+        return "—"
+    return PURPOSE_LABELS.get(purpose, purpose)
+
+
 # -- canonical form and hashing -----------------------------------------------------------------------
 
 
@@ -112,13 +132,21 @@ def format_timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
 def _canonical_value(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is dt.datetime:
+        return format_timestamp(value)
+    if kind is uuid.UUID:
+        return str(value)
+    if isinstance(value, bool | int | str):  # enums and other subclasses: JSON writes their plain value
         return value
     if isinstance(value, dt.datetime):
         return format_timestamp(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
     if isinstance(value, Mapping):
         return {str(k): _canonical_value(v) for k, v in value.items()}
     raise TypeError(f"no canonical form for {type(value).__name__}")
@@ -126,10 +154,10 @@ def _canonical_value(value: Any) -> Any:
 
 def canonical_json(entry: Entry) -> bytes:
     """The deterministic bytes that are hashed: every field of ``CHAIN_FIELDS``, sorted keys, no spaces, UTF-8."""
-    missing = [name for name in CHAIN_FIELDS if name not in entry]
-    if missing:
-        raise KeyError(f"entry lacks chain fields: {missing}")
-    content = {name: _canonical_value(entry[name]) for name in CHAIN_FIELDS}
+    try:
+        content = {name: _canonical_value(entry[name]) for name in CHAIN_FIELDS}
+    except KeyError as exc:
+        raise KeyError(f"entry lacks chain field {exc}") from None
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 

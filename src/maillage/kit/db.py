@@ -108,7 +108,11 @@ def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock at the start of every transaction. Audited reads write their audit
+    # entries at commit; a deferred transaction that read first would fail at once ("database is locked")
+    # if another writer committed in between, instead of waiting for the busy timeout. SQLite is the
+    # embedded, single-machine default: serialising transactions costs little there.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(bind: Any) -> sessionmaker[Session]:
