@@ -50,7 +50,7 @@ class TestAuditPage:
         response = client.get("/admin/audit", headers=HTML)
         assert response.status_code == 200
         body = response.text
-        assert "Traces d'accès" in body and "Accès en urgence à revoir" in body
+        assert "Traces d'accès" in body and "Accès en urgence des 30 derniers jours" in body
         assert body.index("Malaise en salle d") < body.index("req-a-000001")
         assert "Modification" in body and "Refusé" in body and "Infirmier ou infirmière" in body
 

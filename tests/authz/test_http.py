@@ -92,3 +92,25 @@ class TestBreakGlassEndpoints:
     def test_review_page_action_requires_an_administrator(self, client, db):
         assert_triplet(client, db, "POST", f"/admin/bris-de-glace/{uuid.uuid4()}/revue", data={"comment": "ok"},
                        wrong_role_user=make_user(db, "physician"), outsider_user=None, page=True)
+
+
+class TestReviewFromTheAuditPage:
+    def test_an_unreviewed_access_is_listed_and_can_be_marked_reviewed(self, client, db):
+        from maillage.auth import service as auth_service
+
+        doctor = make_user(db, "physician")
+        admin = make_user(db, "administrator")
+        access = authz.break_glass(db, auth_service.actor_for(db, doctor), uuid.uuid4(),
+                                   "Patiente inconsciente, traitement inconnu, urgence vitale")
+        db.commit()
+        sign_in(client, db, admin)
+        page = client.get("/admin/audit", headers={"accept": "text/html"})
+        assert page.status_code == 200 and f"/admin/bris-de-glace/{access.id}/revue" in page.text
+        done = client.post(f"/admin/bris-de-glace/{access.id}/revue", headers={"accept": "text/html"},
+                           data={"comment": "Justifié après appel", "csrf_token": csrf_token(client)},
+                           follow_redirects=False)
+        assert done.status_code == 303
+        db.expire_all()
+        reviewed = db.get(BreakGlassAccess, access.id)
+        assert reviewed.reviewed_by == admin.id and reviewed.review_comment == "Justifié après appel"
+        assert f"/admin/bris-de-glace/{access.id}/revue" not in client.get("/admin/audit").text

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from maillage.audit import rules, service
 from maillage.auth.actor import Actor
 from maillage.auth.rules import ROLE_LABELS, Role
+from maillage.authz import service as authz
 from maillage.authz.deps import require
 from maillage.authz.policy import Permission
 from maillage.exceptions import ValidationFailed
@@ -61,4 +62,5 @@ def audit_page(
     next_url = f"?{urlencode({**kept, 'page': filters.page + 1})}" if result.has_next else None
     return templates().TemplateResponse(request, "audit/trail.html", {
         **context, "error": None, "result": result, "previous_url": previous_url, "next_url": next_url,
+        "unreviewed": authz.break_glass_to_review(db, actor),
     })
