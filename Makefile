@@ -13,6 +13,7 @@ help:
 	@echo "make test   installe puis lance ruff, mypy, les contrats d'import et toute la suite de tests"
 	@echo "make worker lance l'exécuteur des tâches de fond"
 	@echo "make bench  lance les mesures de performance (benchmarks/)"
+	@echo "make fuzz   fuzzing de toute l'API (Schemathesis) avec un budget plus large que make test"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The fuzz pass of `make test` (tests/fuzz) with a larger budget; MAILLAGE_FUZZ_SEED changes the seed.
+fuzz: $(STAMP)
+	MAILLAGE_FUZZ_EXAMPLES=$${MAILLAGE_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -109,6 +109,26 @@ class TestEveryRouteIsProtected:
                 checked += 1
         assert checked >= 3
 
+    def test_device_only_routes_refuse_professionals(self, app, client, db):
+        """Routes marked ``device_only`` (telesurveillance ingestion) take a device credential, never a person."""
+        user = make_user(db, "physician")
+        checked = 0
+        for method, path, route in _routes(app):
+            stack, device_only = list(route.dependant.dependencies), False
+            while stack:
+                dep = stack.pop()
+                device_only = device_only or bool(getattr(dep.call, "device_only", False))
+                stack.extend(dep.dependencies)
+            if not device_only:
+                continue
+            sign_in(client, db, user)
+            response = client.request(method, _concrete(path), json={}, follow_redirects=False,
+                                      headers={"accept": "application/json", "x-csrf-token": csrf_token(client)})
+            assert response.status_code == 403, (method, path, response.status_code)
+            sign_out(client)
+            checked += 1
+        assert checked >= 1
+
     @pytest.mark.parametrize("path", ["/static/../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd"])
     def test_static_files_do_not_escape_their_folder(self, client, path):
         assert client.get(path).status_code == 404

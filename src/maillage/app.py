@@ -10,15 +10,23 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage import __version__
+from maillage.analytics import pages as analytics_pages
 from maillage.audit import pages as audit_pages
 from maillage.auth import endpoints as auth_endpoints
 from maillage.auth import pages as auth_pages
 from maillage.auth.middleware import AuthenticationMiddleware, csrf_protect
 from maillage.authz import pages as authz_pages
 from maillage.config import Settings, get_settings
+from maillage.directory import endpoints as directory_endpoints
+from maillage.directory import pages as directory_pages
+from maillage.document import endpoints as document_endpoints
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
+from maillage.monitoring import endpoints as monitoring_endpoints
+from maillage.monitoring import pages as monitoring_pages
+from maillage.patient import endpoints as patient_endpoints
+from maillage.patient import pages as patient_pages
 from maillage.web import health, pages
 from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
 from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
@@ -75,7 +83,16 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(audit_pages.router)
+    app.include_router(analytics_pages.router)
     app.include_router(auth_pages.router)
     app.include_router(auth_endpoints.router)
     app.include_router(authz_pages.router)
+    app.include_router(monitoring_endpoints.router)
+    app.include_router(monitoring_pages.router)
+    app.include_router(directory_endpoints.public_router)  # before the pages: /offre/catalogue.json
+    app.include_router(directory_endpoints.router)
+    app.include_router(directory_pages.router)
+    app.include_router(patient_endpoints.router)
+    app.include_router(patient_pages.router)
+    app.include_router(document_endpoints.router)
     return app

@@ -8,9 +8,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from maillage.analytics import cli as analytics_cli
 from maillage.audit import cli as audit_cli
 from maillage.auth import cli as auth_cli
 from maillage.config import get_settings
+from maillage.directory import cli as directory_cli
+from maillage.monitoring import cli as monitoring_cli
 from maillage.vault import cli as vault_cli
 
 app = typer.Typer(help="Maillage : plateforme de télésanté du GHT. Commandes d'exploitation.", no_args_is_help=True)
@@ -21,6 +24,9 @@ app.add_typer(auth_cli.user_app, name="user")
 app.add_typer(auth_cli.device_app, name="device")
 app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(vault_cli.app, name="keys")
+app.add_typer(directory_cli.app, name="directory")
+app.add_typer(analytics_cli.app, name="analytics")
+app.command("ingest-mqtt")(monitoring_cli.ingest_mqtt)
 console = Console(stderr=True)
 
 # Modules whose import registers job handlers; each capability adds its tasks module here.
@@ -29,6 +35,8 @@ TASK_MODULES = [
     "maillage.audit.tasks",
     "maillage.vault.tasks",
     "maillage.idempotency.service",
+    "maillage.monitoring.tasks",
+    "maillage.analytics.tasks",
 ]
 
 
@@ -138,12 +146,20 @@ def worker(
 
 
 @app.command()
-def demo() -> None:
-    """Charge les données de démonstration si la base est vide."""
+def demo(
+    departement: Annotated[str, typer.Option("--departement", "-d", help="Département (87, 2A, 974...)")] = "87",
+    seed: Annotated[int, typer.Option("--seed", help="Graine : même département et même graine, même territoire")] = 1,
+) -> None:
+    """Charge un territoire de démonstration (GHT, établissements, professionnels, patients) si la base est vide."""
     from maillage.demo import load_demo_if_empty
+    from maillage.exceptions import MaillageError
 
     upgrade_database()
-    load_demo_if_empty(console)
+    try:
+        load_demo_if_empty(console, departement, seed)
+    except MaillageError as exc:
+        console.print(f"[red]Erreur :[/red] {exc.message}")
+        raise typer.Exit(2) from exc
 
 
 def main() -> None:

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     small_cell_threshold: int = Field(default=11, ge=2)
     pseudonym_key_file: Path | None = None  # default: var_dir / "keys" / "analytics-pseudonym.keys"
 
+    # Telesurveillance MQTT bridge (``maillage ingest-mqtt``): the broker gateways publish to
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_client_id: str = "maillage-ingest"
+    mqtt_username: str = ""
+    mqtt_password: SecretStr = SecretStr("")
+
     # Encryption at rest (maillage.vault): key-encryption keys from "id:base64key,..." (first = active),
     # otherwise from the files of key_dir; largest document accepted by the blob store.
     vault_keys: SecretStr = SecretStr("")
@@ -78,6 +85,12 @@ class Settings(BaseSettings):
     api_rate_per_minute_account: int = 600    # per signed-in account or token, per serve process
     api_rate_per_minute_address: int = 1200   # per client address, per serve process
     rate_limit_enabled: bool = True
+
+    # Patient documents (maillage.document, docs/adr/0007-document-uploads.md): what one upload may be
+    document_max_bytes: int = Field(default=20 * 1_048_576, ge=1)
+    document_max_image_pixels: int = Field(default=50_000_000, ge=1)  # Pillow's MAX_IMAGE_PIXELS follows it
+    document_max_pdf_pages: int = Field(default=500, ge=1)
+    document_max_per_owner: int = Field(default=500, ge=1)  # live documents attached to one patient or request
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pyotp
 import pytest
 
-from maillage.demo import DEMO_PASSWORD, demo_totp_secret
+from maillage.demo import DEMO_PASSWORD
+from tests.e2e.conftest import submit_totp
 
 pytestmark = pytest.mark.e2e
 
@@ -18,8 +18,7 @@ class TestLoginInTheBrowser:
         page.get_by_role("button", name="Se connecter").click()
         page.wait_for_url("**/connexion/code**")
         assert page.get_by_role("heading", name="Code de vérification").is_visible()
-        page.get_by_label("Code").fill(pyotp.TOTP(demo_totp_secret("dr.martin")).now())
-        page.get_by_role("button", name="Valider").click()
+        submit_totp(page, "dr.martin")
         page.wait_for_url(live_server.url + "/")
         assert page.get_by_text("Dr Claire Martin").first.is_visible()
         cookies = {c["name"]: c for c in page.context.cookies()}

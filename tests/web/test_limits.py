@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models import Job
-from maillage.web.limits import RateLimitMiddleware, json_depth_exceeds
+from maillage.web.limits import RateLimitMiddleware, json_depth_exceeds, json_has_nul
 from maillage.worker import enqueue_job
 from tests.fixtures.web import csrf_token
 
@@ -86,6 +86,55 @@ class TestBodyLimits:
     def test_a_normal_body_passes(self, probe, client, db):
         assert client.post("/api/probe/echo", json={"value": [1, 2, {"a": 3}]}).status_code == 200
         assert db.query(Job).count() == 1
+
+
+class TestJsonHasNul:
+    @pytest.mark.parametrize(
+        ("body", "found"),
+        [(b'{"a": "x\\u0000y"}', True), (b'{"a\\u0000": 1}', True), (b'{"a": "\\\\u0000"}', False),
+         (b'{"a": "\\u00001"}', True), (b'{"a": "u0000"}', False), (b'{"a": "\\u0001"}', False), (b"[]", False)],
+    )
+    def test_only_an_escaped_nul_inside_a_string_counts(self, body, found):
+        assert json_has_nul(body) is found
+
+
+class TestNulCharacter:
+    """Found by fuzzing on PostgreSQL: POST /api/authz/break-glass with U+0000 in the reason was a 500
+    (psycopg refuses NUL in text); SQLite stored it. U+0000 is now refused everywhere, before any parser."""
+
+    def test_a_json_body_with_an_escaped_nul_is_422_and_changes_nothing(self, probe, client, db):
+        response = client.post("/api/probe/echo", content=b'{"value": "avant\\u0000apr\xc3\xa8s"}',
+                               headers={"content-type": "application/json"})
+        assert response.status_code == 422
+        assert response.json()["error"] == {**response.json()["error"], "code": "nul_character",
+                                            "message": "Le caractère nul (U+0000) n'est pas accepté dans les "
+                                                       "données envoyées."}
+        assert db.query(Job).count() == 0
+
+    def test_a_nul_in_the_query_string_or_the_path_is_422(self, probe, client):
+        assert client.get("/api/auth/me?q=a%00b").status_code == 422
+        assert client.get("/api/probe/echo%00").json()["error"]["code"] == "nul_character"
+
+    def test_a_nul_in_a_form_is_422_but_an_uploaded_file_may_hold_any_byte(self, probe, client):
+        headers = {"x-csrf-token": csrf_token(client)}
+        response = client.post("/api/probe/upload", content=b"a=1%00", headers={
+            **headers, "content-type": "application/x-www-form-urlencoded"})
+        assert response.status_code == 422
+        files = {"f": ("a.bin", b"\x00\x01\x00", "application/octet-stream")}
+        assert client.post("/api/probe/upload", files=files, headers=headers).status_code == 200
+
+    def test_the_break_glass_reason_with_a_nul_is_refused_on_every_backend(self, client, db):
+        from maillage.auth import service as auth
+        from maillage.models.authz import BreakGlassAccess
+        from tests.fixtures.factories import make_user
+
+        issued = auth.create_personal_token(db, make_user(db, "physician"), name="t", scopes=[])
+        db.commit()
+        body = b'{"patient_id": "e3e70682-c209-1cac-a29f-6fbed82c07cd", "reason": "Patient inconscient \\u0000 arrive"}'
+        response = client.post("/api/authz/break-glass", content=body, headers={
+            "authorization": f"Bearer {issued.secret}", "content-type": "application/json"})
+        assert response.status_code == 422
+        assert db.query(BreakGlassAccess).count() == 0
 
 
 class TestRateLimit:

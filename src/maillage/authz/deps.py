@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from maillage.audit.service import AuditContext
 from maillage.auth.actor import Actor
+from maillage.auth.rules import SESSION_COOKIE
 from maillage.authz.policy import Permission, role_allows
 from maillage.exceptions import NotAuthenticated, PermissionDenied
 
@@ -27,7 +29,25 @@ def optional_actor(request: Request) -> Actor | None:
     return actor if isinstance(actor, Actor) else None
 
 
-def current_actor(request: Request) -> Actor:
+# How a caller authenticates, as the OpenAPI document states it. The middleware has already resolved the
+# credential; these two only read it (auto_error=False), so that every operation that needs an actor
+# documents its security requirement: a bearer token, or a browser session (plus X-CSRF-Token when unsafe).
+bearer_token = HTTPBearer(
+    auto_error=False, scheme_name="jeton",
+    description="Jeton d'accès personnel (`mlg_pat_…`) ou de service (`mlg_svc_…`) : `Authorization: Bearer …`.",
+)
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, scheme_name="session",
+    description="Session du navigateur, double authentification passée ; toute requête non sûre porte aussi "
+                "l'en-tête `X-CSRF-Token` de la page.",
+)
+
+
+def current_actor(
+    request: Request,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_token)] = None,
+    _session: Annotated[str | None, Security(session_cookie)] = None,
+) -> Actor:
     actor = optional_actor(request)
     if actor is None:
         raise NotAuthenticated()

@@ -6,6 +6,7 @@ and the stack frames but never the exception message, which may hold SQL paramet
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.exceptions import MaillageError, TooManyRequests
@@ -54,6 +56,8 @@ class ErrorResponse(BaseModel):
 
 _ERROR_CONTENT = {"model": ErrorResponse}
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    # A body the framework cannot even decode (not UTF-8, truncated multipart) is 400, as is a bare MaillageError.
+    400: {**_ERROR_CONTENT, "description": "Requête mal formée (corps illisible)"},
     401: {**_ERROR_CONTENT, "description": "Non authentifié"},
     403: {**_ERROR_CONTENT, "description": "Action non permise à ce rôle, ou jeton CSRF manquant"},
     404: {**_ERROR_CONTENT, "description": "Introuvable, ou hors de votre périmètre"},
@@ -83,6 +87,27 @@ def render_error(
     if details is not None:
         body["error"]["details"] = details
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+ROUTABLE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method that some route of the application answers at this request's path.
+
+    On a method mismatch the router raises 405 with the ``Allow`` header of the *first* route whose path
+    matched, so ``GET /x`` and ``POST /x`` declared as two routes answered ``Allow: GET``: the header must
+    name every method of the resource (RFC 9110 §15.5.6). Mounts (static files) match any method and
+    answer their own 405, so they are not asked.
+    """
+    router = getattr(request.scope.get("app"), "router", None)
+    routes = [route for route in getattr(router, "routes", []) if not isinstance(route, Mount)]
+    allowed = []
+    for method in ROUTABLE_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -133,8 +158,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = HTTP_MESSAGES.get(exc.status_code, "Erreur.")
-        return render_error(request, exc.status_code, f"http_{exc.status_code}", message,
-                            headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {}) or None
+        if exc.status_code == 405 and headers and "Allow" in headers:
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers["Allow"]
+        return render_error(request, exc.status_code, f"http_{exc.status_code}", message, headers=headers)
 
 
 class ErrorShieldMiddleware:
@@ -157,10 +184,17 @@ class ErrorShieldMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:
+            frames = traceback.extract_tb(exc.__traceback__)
+            # Where to look first: the innermost frame of our own code (the error may surface in a library,
+            # such as psycopg), else the innermost frame; never this shield, which only passed the call on.
+            ours = [f for f in frames if f"{os.sep}maillage{os.sep}" in f.filename and f.filename != __file__]
+            candidates = ours or frames[-1:]
+            origin = candidates[-1] if candidates else None
             log.error(
                 "http.unexpected_error",
                 error_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
-                stack=[f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)[-8:]],
+                origin=f"{origin.filename}:{origin.lineno} in {origin.name}" if origin else None,
+                stack=[f"{f.filename}:{f.lineno} in {f.name}" for f in frames[-8:]],
             )
             if started["value"]:
                 return

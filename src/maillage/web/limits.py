@@ -1,10 +1,15 @@
-"""Limits on what a caller may send and how often: body size (413), JSON nesting (422), request rate (429).
+"""Limits on what a caller may send and how often: body size (413), JSON nesting (422), the NUL
+character (422), request rate (429).
 
 The body limit is checked on ``Content-Length`` first, then on the bytes actually received, so a
 chunked body cannot slip past it. Bodies are buffered up to the limit, and JSON nesting depth is
 checked before any parser sees them: a deeply nested document would otherwise exhaust the
 recursion limit of the JSON parser. The rate limiter counts per signed-in account (or token) and per
 address in fixed one-minute windows, per ``serve`` process.
+
+U+0000 is refused in the path, the query string, JSON and form bodies (not in uploaded files): no text
+of the platform holds it, PostgreSQL cannot store it in a text column (the write failed with a 500,
+found by the API fuzzer) and SQLite would store it, so the two backends would not even agree.
 """
 
 from __future__ import annotations
@@ -46,13 +51,47 @@ def json_depth_exceeds(body: bytes, max_depth: int) -> bool:
     return False
 
 
+def json_has_nul(body: bytes) -> bool:
+    """True when a JSON string (value or key) holds ``\\u0000``; an escaped backslash before ``u0000`` does not."""
+    if b"\\u0000" not in body:
+        return False
+    in_string = False
+    escaped = False
+    for index, byte in enumerate(body):
+        if in_string:
+            if escaped:
+                escaped = False
+                if byte == 0x75 and body[index + 1:index + 5] == b"0000":  # u0000
+                    return True
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+    return False
+
+
+def _nul_outside_body(scope: Scope) -> bool:
+    return "\x00" in scope.get("path", "") or b"%00" in (scope.get("query_string") or b"")
+
+
+NUL_MESSAGE = "Le caractère nul (U+0000) n'est pas accepté dans les données envoyées."
+
+
 class LimitsMiddleware:
     def __init__(self, app: ASGIApp, render: Callable[..., Any]) -> None:
         self.app = app
         self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _nul_outside_body(scope):
+            await self._reject(scope, receive, send, 422, "nul_character", NUL_MESSAGE)
+            return
+        if scope.get("method") not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         settings: Settings = scope["app"].state.settings
@@ -87,6 +126,10 @@ class LimitsMiddleware:
         if is_json and json_depth_exceeds(bytes(body), settings.max_json_depth):
             await self._reject(scope, receive, send, 422, "json_too_deep",
                                f"Le document JSON est trop imbriqué (au plus {settings.max_json_depth} niveaux).")
+            return
+        is_form = content_type.startswith("application/x-www-form-urlencoded")
+        if (is_json and json_has_nul(bytes(body))) or (is_form and b"%00" in body):
+            await self._reject(scope, receive, send, 422, "nul_character", NUL_MESSAGE)
             return
         replayed = {"done": False}
 

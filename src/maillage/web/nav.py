@@ -20,8 +20,15 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Accueil", "/", frozenset()),
+    NavItem("Offre de télémédecine", "/offre", frozenset()),
+    NavItem("Patients", "/patients", frozenset({"physician", "midwife", "nurse", "coordinating_nurse", "pharmacist"})),
+    NavItem("Annuaire", "/annuaire", None),
+    NavItem("Télésurveillance", "/telesurveillance", frozenset({"physician", "nurse", "coordinating_nurse"})),
+    NavItem("Identitovigilance", "/identitovigilance", frozenset({"identity_officer"})),
+    NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),
     NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),
     NavItem("Comptes", "/admin/comptes", frozenset({"administrator"})),
+    NavItem("Pilotage", "/pilotage", frozenset({"analyst"})),
     NavItem("Mon compte", "/compte", None),
 ]
 

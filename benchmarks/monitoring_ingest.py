@@ -1,0 +1,341 @@
+"""Telesurveillance ingestion on PostgreSQL, rules on, 100,000 enrolled patients.
+
+Run: `.venv/bin/python benchmarks/monitoring_ingest.py`. The database is `MAILLAGE_BENCH_MONITORING_URL`
+(default postgresql://postgres@127.0.0.1:5432/monitoring_bench; created if missing, its schema rebuilt by the
+migrations). The server is `uvicorn --factory maillage.app:create_app --workers 2` on loopback, with the rate
+limiter off (it would throttle a load generator on one address) and info logs off.
+
+Prints, measured in the same run:
+- sustained readings per second through the compact batch API (batches of 1,000 readings of 1,000 different
+  patients, the worst case for the rule engine: one state update per reading);
+- the same through FHIR Bundles (batch Bundles of 500 Observations, each validated with fhir.resources);
+- the single-reading request rate (one reading per request, 16 concurrent clients);
+- p50 and p99 of the time from request to alert visible (a red SpO2 alert, read back by another connection),
+  measured while the batch stream runs;
+- PostgreSQL's own COPY rate for the same rows into a copy of the reading table (the ceiling).
+
+Every reading goes through the whole pipeline: device resolution, conversion and plausibility, idempotent
+insert, rule engine with per-patient state locked and saved, alerts (green "received" alerts are opened or
+repeated for every patient), one audit entry per batch, commit before the reply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import multiprocessing as mp
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/monitoring_bench"
+PATIENTS = int(os.environ.get("MAILLAGE_BENCH_PATIENTS", "100000"))
+SECONDS = float(os.environ.get("MAILLAGE_BENCH_SECONDS", "20"))
+BATCH = 1000
+BUNDLE = 500
+PROBES = 50
+GATEWAY = "BENCH-GATEWAY"
+
+
+def db_url() -> str:
+    return os.environ.get("MAILLAGE_BENCH_MONITORING_URL", DEFAULT_URL)
+
+
+def ensure_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    env = {**os.environ, "MAILLAGE_DATABASE_URL": url}
+    subprocess.run([sys.executable, "-m", "maillage.cli", "db", "upgrade"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+
+
+def seed(url: str) -> tuple[str, list[str], list[str]]:
+    """A team, one gateway with its credential, PATIENTS heart-failure patients each with a scale behind the
+    gateway, and PROBES oxygen patients with an oximeter (for the alert-latency probe). Bulk-loaded with COPY."""
+    os.environ["MAILLAGE_DATABASE_URL"] = url
+    from maillage.auth import service as auth
+    from maillage.kit.db import make_engine, make_sessionmaker
+    from maillage.models.monitoring import MonitoringDevice, MonitoringTeam
+
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as db:
+        team = MonitoringTeam(establishment_id=uuid.uuid4(), name="Banc d'essai")
+        db.add(team)
+        db.flush()
+        issued = auth.create_device_credential(db, device_identifier=GATEWAY, label="Passerelle de test")
+        gateway = MonitoringDevice(identifier=GATEWAY, kind="gateway", label="Passerelle", team_id=team.id,
+                                   credential_id=issued.id)
+        db.add(gateway)
+        db.commit()
+        secret, team_id, gateway_id = issued.secret, team.id, gateway.id
+    engine.dispose()
+    now = dt.datetime.now(dt.UTC)
+    start = now - dt.timedelta(days=30)
+    devices, enrolments, states, assignments = io.StringIO(), io.StringIO(), io.StringIO(), io.StringIO()
+    scales, oximeters = [], []
+    for i in range(PATIENTS + PROBES):
+        probe = i >= PATIENTS
+        ident = f"OXI-{i}" if probe else f"SCALE-{i}"
+        (oximeters if probe else scales).append(ident)
+        did, eid = uuid.uuid4(), uuid.uuid4()
+        programme = "respiratory_oxygen" if probe else "heart_failure"
+        refs = "{}" if probe else '{"dry_weight": 80.0}'
+        devices.write(f"{did}\t{ident}\tdevice\tAppareil\t{team_id}\t{gateway_id}\t\\N\tt\t{now.isoformat()}\n")
+        enrolments.write(
+            f"{eid}\t{uuid.uuid4()}\t{team_id}\t{programme}\tactive\t{start.date()}\t\\N\t12\t{start.date()}\t"
+            f"{(start + dt.timedelta(days=360)).date()}\t{start.isoformat()}\t{refs}\t{{}}\t[]\t{start.isoformat()}\t"
+            f"\\N\t\\N\t\\N\t{start.isoformat()}\t{start.isoformat()}\n")
+        states.write(f"{eid}\t{{}}\t{(now + dt.timedelta(days=2)).isoformat()}\t{start.isoformat()}\n")
+        assignments.write(f"{uuid.uuid4()}\t{eid}\t{did}\t{did}\t{start.isoformat()}\t\\N\n")
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        for table, cols, buf in (
+            ("monitoring_device", "id, identifier, kind, label, team_id, gateway_id, credential_id, active, created_at",
+             devices),
+            ("monitoring_enrolment", "id, patient_id, team_id, programme, status, prescribed_on, prescriber_id, "
+             "duration_months, starts_on, ends_on, consent_at, reference_values, overrides, enhanced_periods, "
+             "watch_from, ended_at, end_reason, created_by, created_at, updated_at", enrolments),
+            ("monitoring_rule_state", "enrolment_id, state, silence_due_at, updated_at", states),
+            ("monitoring_device_assignment", "id, enrolment_id, device_id, active_device_id, starts_at, ends_at",
+             assignments),
+        ):
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                copy.write(buf.getvalue())
+        conn.commit()
+        conn.execute("ANALYZE")
+    return secret, scales, oximeters
+
+
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MAILLAGE_DATABASE_URL": url, "MAILLAGE_RATE_LIMIT_ENABLED": "false",
+           "MAILLAGE_LOG_LEVEL": "WARNING", "MAILLAGE_VAR_DIR": str(ROOT / "var" / "bench-monitoring"),
+           "MAILLAGE_MAX_BODY_BYTES": str(4 * 1_048_576)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "maillage.app:create_app", "--host", "127.0.0.1", "--port",
+         str(port), "--workers", "2", "--no-access-log", "--log-level", "warning"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise RuntimeError("server did not start")
+
+
+def _stamp(seconds: int) -> str:
+    """A time in the past 25 days (offsets stay under 2 million seconds), after the enrolments began."""
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(days=25) + dt.timedelta(seconds=seconds)).isoformat()
+
+
+def batch_bodies(worker: int, scales: list[str], count: int) -> list[bytes]:
+    out = []
+    for b in range(count):
+        offset = (worker * 7919 + b * BATCH) % len(scales)
+        readings = [{"id": f"w{worker}-b{b}-{k}", "device": scales[(offset + k) % len(scales)], "code": "29463-7",
+                     "value": 79.5 + (k % 10) / 10, "unit": "kg", "at": _stamp(worker * 100_000 + b * 10 + k % 10)}
+                    for k in range(BATCH)]
+        out.append(json.dumps({"readings": readings}).encode())
+    return out
+
+
+def bundle_bodies(worker: int, scales: list[str], count: int) -> list[bytes]:
+    out = []
+    for b in range(count):
+        offset = (worker * 104729 + b * BUNDLE) % len(scales)
+        entries = [{"resource": {
+            "resourceType": "Observation", "status": "final", "identifier": [{"value": f"f{worker}-b{b}-{k}"}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+            "device": {"identifier": {"value": scales[(offset + k) % len(scales)]}},
+            "effectiveDateTime": _stamp(500_000 + worker * 100_000 + b * 10 + k % 10),
+            "valueQuantity": {"value": 79.5 + (k % 10) / 10, "unit": "kg", "system": "http://unitsofmeasure.org",
+                              "code": "kg"}}, "request": {"method": "POST", "url": "Observation"}}
+            for k in range(BUNDLE)]
+        out.append(json.dumps({"resourceType": "Bundle", "type": "batch", "entry": entries}).encode())
+    return out
+
+
+def sender(port: int, secret: str, path: str, bodies: list[bytes], per_body: int, seconds: float,
+           content_type: str, out: Any) -> None:
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": content_type}
+    sent = 0
+    errors = 0
+    start = time.monotonic()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        deadline = start + seconds
+        for body in bodies:
+            if time.monotonic() >= deadline:
+                break
+            reply = http.post(path, content=body, headers=headers)
+            if reply.status_code == 200:
+                sent += per_body
+            else:
+                errors += 1
+    out.put((sent, errors, time.monotonic() - start))
+
+
+def single_sender(port: int, secret: str, worker: int, scales: list[str], seconds: float, out: Any) -> None:
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    done = errors = 0
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        deadline = time.monotonic() + seconds
+        n = 0
+        while time.monotonic() < deadline:
+            device = scales[(worker * 6151 + n * 16) % len(scales)]
+            body = json.dumps({"readings": [{"id": f"s{worker}-{n}", "device": device, "code": "weight",
+                                             "value": 80.1, "unit": "kg", "at": _stamp(900_000 + n)}]})
+            reply = http.post("/api/monitoring/readings", content=body, headers=headers)
+            done += reply.status_code == 200
+            errors += reply.status_code != 200
+            n += 1
+    out.put((done, errors))
+
+
+def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: float, out: Any) -> None:
+    """Red SpO2 alert: from the request to the alert being visible to another connection."""
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    keys = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for ident in oximeters:
+            row = conn.execute(
+                "SELECT a.enrolment_id FROM monitoring_device_assignment a JOIN monitoring_device d "
+                "ON d.id = a.device_id WHERE d.identifier = %s", (ident,)).fetchone()
+            keys[ident] = f"{row[0]}:spo2_low"
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            deadline = time.monotonic() + seconds
+            n = 0
+            while time.monotonic() < deadline:
+                ident = oximeters[n % len(oximeters)]
+                low = json.dumps({"readings": [{"id": f"p{n}-low", "device": ident, "code": "59408-5", "value": 85,
+                                                "unit": "%", "at": _stamp(1_500_000 + 2 * n)}]})
+                start = time.perf_counter()
+                http.post("/api/monitoring/readings", content=low, headers=headers)
+                while conn.execute("SELECT 1 FROM monitoring_alert WHERE open_key = %s",
+                                   (keys[ident],)).fetchone() is None:
+                    if time.perf_counter() - start > 10:
+                        break
+                latencies.append((time.perf_counter() - start) * 1000)
+                high = json.dumps({"readings": [{"id": f"p{n}-ok", "device": ident, "code": "59408-5", "value": 96,
+                                                 "unit": "%", "at": _stamp(1_500_000 + 2 * n + 1)}]})
+                http.post("/api/monitoring/readings", content=high, headers=headers)  # clears it for the next probe
+                n += 1
+                time.sleep(0.05)
+    out.put(latencies)
+
+
+def run_parallel(targets: list[tuple[Any, tuple[Any, ...]]]) -> list[Any]:
+    queue: Any = mp.Queue()
+    procs = [mp.Process(target=t, args=(*a, queue)) for t, a in targets]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
+def copy_ceiling(url: str, rows: int, scales: list[str]) -> float:
+    """PostgreSQL's COPY of the same rows into a copy of the reading table (indexes and unique key included)."""
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE reading_copy (LIKE monitoring_reading INCLUDING DEFAULTS INCLUDING INDEXES "
+                    "INCLUDING CONSTRAINTS)")
+        ids = cur.execute("SELECT d.id, a.enrolment_id FROM monitoring_device d JOIN monitoring_device_assignment a "
+                          "ON a.device_id = d.id LIMIT %s", (len(scales),)).fetchall()
+        buf = io.StringIO()
+        now = dt.datetime.now(dt.UTC)
+        for n in range(rows):
+            device, enrolment = ids[n % len(ids)]
+            at = now - dt.timedelta(seconds=n)
+            buf.write(f"{n + 1}\t{device}\tc-{n}\t{enrolment}\t{uuid.uuid4()}\tweight\t80.1\tkg\t80.1\tkg\t"
+                      f"{at.isoformat()}\t{at.date()}\t{now.isoformat()}\tmonitored\n")
+        data = buf.getvalue()
+        start = time.perf_counter()
+        with cur.copy("COPY reading_copy (id, device_id, external_id, enrolment_id, patient_id, measure, value, "
+                      "unit, original_value, original_unit, taken_at, local_day, received_at, status) "
+                      "FROM STDIN") as copy:
+            copy.write(data)
+        conn.commit()
+        return rows / (time.perf_counter() - start)
+
+
+def main() -> int:
+    url = db_url()
+    try:
+        ensure_database(url)
+    except (psycopg.OperationalError, subprocess.CalledProcessError) as exc:
+        print(f"PostgreSQL indisponible ({type(exc).__name__}) : mesure non faite.")
+        return 0
+    t0 = time.perf_counter()
+    secret, scales, oximeters = seed(url)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine : {platform.machine()}, {os.cpu_count()} cœurs, charge moyenne {load} ; "
+          f"PostgreSQL {url.rsplit('/', 1)[-1]}")
+    loaded = time.perf_counter() - t0
+    print(f"{PATIENTS:,} patients inclus (+{PROBES} sondes SpO2) chargés en {loaded:.1f} s".replace(",", " "))
+    port = 18000 + os.getpid() % 1000
+    server = start_server(url, port)
+    try:
+        workers = 3
+        per_worker = int(25_000 * SECONDS / workers / BATCH) + 5  # enough for 25,000 readings/s
+        bodies = [batch_bodies(w, scales, per_worker) for w in range(workers)]
+        targets: list[tuple[Any, tuple[Any, ...]]] = [
+            (sender, (port, secret, "/api/monitoring/readings", bodies[w], BATCH, SECONDS, "application/json"))
+            for w in range(workers)]
+        targets.append((prober, (port, secret, url, oximeters, SECONDS)))
+        results = run_parallel(targets)
+        latencies = next(r for r in results if isinstance(r, list))
+        senders = [r for r in results if isinstance(r, tuple)]
+        sent = sum(r[0] for r in senders)
+        errors = sum(r[1] for r in senders)
+        elapsed = max(r[2] for r in senders)
+        batch_rate = sent / elapsed
+        print(f"API lot compact : {batch_rate:,.0f} mesures/s soutenues ({sent:,} mesures en {elapsed:.1f} s, "
+              f"lots de {BATCH}, {workers} clients, {errors} erreur(s))".replace(",", " "))
+        if latencies:
+            q = statistics.quantiles(latencies, n=100)
+            print(f"Délai requête → alerte visible (pendant le flux) : p50 {statistics.median(latencies):.1f} ms, "
+                  f"p99 {q[98]:.1f} ms ({len(latencies)} sondes)")
+
+        fhir_bodies = [bundle_bodies(w, scales, int(8000 * SECONDS / workers / BUNDLE) + 5) for w in range(workers)]
+        results = run_parallel([(sender, (port, secret, "/api/monitoring/fhir", fhir_bodies[w], BUNDLE, SECONDS,
+                                          "application/fhir+json")) for w in range(workers)])
+        fhir_rate = sum(r[0] for r in results) / max(r[2] for r in results)
+        print(f"Bundles FHIR : {fhir_rate:,.0f} mesures/s soutenues (Bundles batch de {BUNDLE}, "
+              f"{sum(r[1] for r in results)} erreur(s))".replace(",", " "))
+
+        t = time.perf_counter()
+        results = run_parallel([(single_sender, (port, secret, w, scales, SECONDS)) for w in range(16)])
+        elapsed = time.perf_counter() - t
+        singles = sum(r[0] for r in results) / elapsed
+        print(f"Une mesure par requête : {singles:,.0f} requêtes/s (16 clients, "
+              f"{sum(r[1] for r in results)} erreur(s))".replace(",", " "))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+    ceiling = copy_ceiling(url, 200_000, scales)
+    print(f"Plafond COPY PostgreSQL (mêmes lignes, table de lectures avec ses index) : {ceiling:,.0f} lignes/s"
+          .replace(",", " "))
+    print(f"API lot compact = {batch_rate / ceiling:.0%} du plafond COPY ; Bundles FHIR = {fhir_rate / ceiling:.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

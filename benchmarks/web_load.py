@@ -1,0 +1,430 @@
+"""Web load: throughput and p50/p95/p99 latency of the main pages and API reads at rising concurrency.
+
+Run: `.venv/bin/python benchmarks/web_load.py` (part of `make bench`). It needs PostgreSQL:
+`MAILLAGE_BENCH_DATABASE_URL` (default `postgresql://postgres@127.0.0.1:5432/fuzz_bench`, created if
+missing). Everything happens in a fresh schema of that database, dropped at the end: one real
+`maillage serve` process (uvicorn, as `make run` starts it) on a free loopback port migrates it and loads
+the demo territory; the demo accounts sign in through the real login pages (password, then TOTP) and
+create a bearer token each; then closed-loop virtual users (no think time) replay a realistic mix for
+`MAILLAGE_BENCH_SECONDS` (default 10) at each concurrency of `MAILLAGE_BENCH_LEVELS` (default
+1,2,4,8,16,32,64). Traffic goes to 127.0.0.1 only.
+
+The mix: a professional's browsing (home, login page, account page) and API reads, with whichever read
+endpoints the OpenAPI document offers when the benchmark runs: every GET of `/api/` without required
+parameters (lists, searches with defaults, "who am I"), directory-style searches whose required text
+parameter gets a realistic term, and detail reads (`/…/{id}`) fed with ids from their list. Each account
+replays only the reads its role is allowed (probed first), so errors mean a real failure.
+
+The rate limiter of the serve process is switched off (`MAILLAGE_RATE_LIMIT_ENABLED=false`): it would turn
+the higher levels into a measure of 429s. Logs stay at INFO, as in production. The load driver (asyncio
++ httpx) runs on the same machine as the server and PostgreSQL, and takes its share of the CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import random
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from maillage.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret
+from maillage.kit.db import normalise_url
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/fuzz_bench"
+DEFAULT_LEVELS = (1, 2, 4, 8, 16, 32, 64)
+P99_LIMIT_MS = 250.0
+TERMS = random.Random(8)  # the same search terms from one run to the next
+HOST = "127.0.0.1"
+# Words a professional types in a search box, by parameter name; a required text parameter not listed gets "a".
+SEARCH_TERMS = {
+    "q": ["cardio", "dermato", "limoges", "ehpad", "martin", "pneumo", "87"],
+    "query": ["cardio", "dermato", "limoges"], "search": ["cardio", "dermato"], "texte": ["cardio", "dermato"],
+    "recherche": ["cardio", "dermato", "limoges"], "commune": ["Limoges", "Saint-Junien"],
+}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+# --- The database and the server ----------------------------------------------------------------------------
+
+
+def ensure_database(url: str) -> str:
+    """Create the database of ``url`` if it does not exist; return the server version."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": target.database}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+            return str(conn.execute(text("SHOW server_version")).scalar())
+    finally:
+        admin.dispose()
+
+
+def with_schema(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def run_sql(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(database_url: str, var_dir: Path) -> Server:
+    port = free_port()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log = var_dir / "serve.log"
+    env = {
+        **os.environ, "MAILLAGE_DATABASE_URL": database_url, "MAILLAGE_VAR_DIR": str(var_dir),
+        "MAILLAGE_ENVIRONMENT": "development", "MAILLAGE_RATE_LIMIT_ENABLED": "false",
+        "MAILLAGE_SECRET_KEY": secrets.token_urlsafe(32), "MAILLAGE_LOG_LEVEL": "INFO",
+    }
+    args = [sys.executable, "-m", "maillage.cli", "serve", "--host", HOST, "--port", str(port), "--demo"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(process, f"http://{HOST}:{port}", log)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("maillage serve s'est arrêté :\n" + log.read_text(errors="replace")[-3000:])
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    server.stop()
+    raise RuntimeError("maillage serve n'a pas répondu sur /readyz en 300 s")
+
+
+# --- Who browses, and what -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    username: str
+    role: str
+    client: httpx.AsyncClient  # holds the browser session cookie
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    group: str
+    label: str
+    url: str
+    weight: float
+    kind: str  # "anonymous" (no credential), "session" (cookie), "token" (bearer)
+
+
+@dataclass
+class Plan:
+    accounts: list[Account]
+    targets: dict[str, list[Target]] = field(default_factory=dict)  # username → what that account may read
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def sign_in(base_url: str, username: str, role: str, limits: httpx.Limits) -> Account:
+    """The real login: the form, the password, the TOTP code, then a personal token from the API."""
+    client = httpx.AsyncClient(base_url=base_url, timeout=60, follow_redirects=False, limits=limits)
+    page = await client.get("/connexion")
+    found = CSRF_INPUT.search(page.text)
+    if found is None:
+        raise RuntimeError("jeton CSRF absent de la page de connexion")
+    csrf = found.group(1)
+    step = await client.post("/connexion", data={"username": username, "password": DEMO_PASSWORD,
+                                                 "csrf_token": csrf, "suite": "/"})
+    if step.status_code != 303:
+        raise RuntimeError(f"connexion de {username} refusée ({step.status_code})")
+    done = await client.post("/connexion/code", data={"code": pyotp.TOTP(demo_totp_secret(username)).now(),
+                                                      "csrf_token": csrf, "suite": "/"})
+    if done.status_code != 303:
+        raise RuntimeError(f"second facteur de {username} refusé ({done.status_code})")
+    issued = await client.post("/api/auth/tokens", json={"name": "benchmark", "expires_in_days": 1},
+                               headers={"X-CSRF-Token": csrf})
+    if issued.status_code != 201:
+        raise RuntimeError(f"jeton de {username} non créé ({issued.status_code})")
+    return Account(username, role, client, issued.json()["token"])
+
+
+def group_of(path: str) -> str:
+    if not path.startswith("/api/"):
+        return "pages"
+    return "api/" + path.split("/")[2]
+
+
+def _fill_query(operation: dict[str, Any]) -> dict[str, str] | None:
+    """Values for the required query parameters, or None if one cannot be filled sensibly."""
+    query: dict[str, str] = {}
+    for param in operation.get("parameters", []):
+        if not param.get("required"):
+            continue
+        if param.get("in") != "query":
+            return None
+        name = param["name"]
+        schema = param.get("schema", {})
+        if name in SEARCH_TERMS:
+            query[name] = TERMS.choice(SEARCH_TERMS[name])
+        elif schema.get("type") == "string" and not schema.get("format") and not schema.get("enum"):
+            query[name] = "a"
+        elif schema.get("enum"):
+            query[name] = str(schema["enum"][0])
+        else:
+            return None
+    return query
+
+
+def api_candidates(document: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """(label, url, weight) for the API reads of the document: lists, searches, and templates for details."""
+    out: list[tuple[str, str, float]] = []
+    for path, operations in sorted(document.get("paths", {}).items()):
+        get = operations.get("get")
+        if get is None or not path.startswith("/api/") or path.startswith("/api/docs"):
+            continue
+        if "{" in path:
+            out.append((f"GET {path}", path, 1.0))  # a template, filled with ids from its list
+            continue
+        query = _fill_query(get)
+        if query is None:
+            continue
+        weight = 3.0 if path == "/api/auth/me" else 2.0 if query else 1.0  # "who am I" and searches are frequent
+        url = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+        out.append((f"GET {path}", url, weight))
+    return out
+
+
+async def detail_urls(client: httpx.AsyncClient, token: str, template: str) -> list[str]:
+    """Fill ``/x/{x_id}`` with ids listed by ``/x`` (the first page), for this account."""
+    match = re.fullmatch(r"(.*)/\{[^}/]+\}", template)
+    if match is None:
+        return []
+    listing = await client.get(match.group(1), headers={"Authorization": f"Bearer {token}"})
+    if listing.status_code != 200:
+        return []
+    body = listing.json()
+    items = body.get("items", []) if isinstance(body, dict) else body
+    ids = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item][:20]
+    return [f"{match.group(1)}/{i}" for i in ids]
+
+
+async def build_plan(base_url: str, anonymous: httpx.AsyncClient, limits: httpx.Limits) -> Plan:
+    accounts = []
+    seen_roles = set()
+    for account in DEMO_ACCOUNTS:
+        if account.role.value in seen_roles:
+            continue
+        seen_roles.add(account.role.value)
+        accounts.append(await sign_in(base_url, account.username, account.role.value, limits))
+    document = (await anonymous.get("/api/openapi.json")).json()
+    candidates = api_candidates(document)
+    plan = Plan(accounts)
+    for account in accounts:
+        targets = [Target("pages", "GET /", "/", 3, "session"),
+                   Target("pages", "GET /connexion", "/connexion", 1, "anonymous"),
+                   Target("pages", "GET /compte", "/compte", 2, "session")]
+        auth = {"Authorization": f"Bearer {account.token}"}
+        for label, url, weight in candidates:
+            urls = await detail_urls(anonymous, account.token, url) if "{" in url else [url]
+            allowed = [u for u in urls if (await anonymous.get(u, headers=auth)).status_code == 200]
+            for u in allowed:
+                targets.append(Target(group_of(u), label, u, weight / len(allowed), "token"))
+        plan.targets[account.username] = targets
+    return plan
+
+
+# --- Load ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    elapsed: float = 0.0
+
+
+async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, seconds: float, seed: int) -> Sample:
+    sample = Sample()
+    warmup = min(1.0, seconds / 10)
+    start = time.perf_counter()
+    record_from = start + warmup
+    deadline = record_from + seconds
+
+    async def virtual_user(index: int) -> None:
+        rng = random.Random(seed * 1000 + index)
+        account = plan.accounts[index % len(plan.accounts)]
+        targets = plan.targets[account.username]
+        weights = [t.weight for t in targets]
+        auth = {"Authorization": f"Bearer {account.token}"}
+        while True:
+            now = time.perf_counter()
+            if now >= deadline:
+                return
+            target = rng.choices(targets, weights)[0]
+            began = time.perf_counter()
+            try:
+                if target.kind == "session":
+                    response = await account.client.get(target.url)
+                else:
+                    response = await anonymous.get(target.url, headers=auth if target.kind == "token" else None)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            ended = time.perf_counter()
+            if began >= record_from and ended <= deadline:
+                sample.latencies[target.group].append(ended - began)
+                if not ok:
+                    sample.errors[target.group] += 1
+
+    await asyncio.gather(*(virtual_user(i) for i in range(users)))
+    sample.elapsed = seconds
+    return sample
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] * 1000 if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
+
+
+async def measure(base_url: str, levels: list[int], seconds: float) -> tuple[Plan, dict[int, Sample]]:
+    limits = httpx.Limits(max_connections=max(levels) + 8, max_keepalive_connections=max(levels) + 8)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as anonymous:
+        plan = await build_plan(base_url, anonymous, limits)
+        results = {}
+        try:
+            for users in levels:
+                results[users] = await run_level(plan, anonymous, users, seconds, seed=users)
+        finally:
+            for account in plan.accounts:
+                await account.client.aclose()
+    return plan, results
+
+
+def report(plan: Plan, results: dict[int, Sample]) -> None:
+    mix: dict[str, float] = defaultdict(float)
+    for targets in plan.targets.values():
+        for t in targets:
+            mix[f"{t.group:<16} {t.label}"] += t.weight
+    total = sum(mix.values())
+    print("Mélange (part des requêtes, tous comptes confondus) :")
+    for label, weight in sorted(mix.items()):
+        print(f"  {100 * weight / total:5.1f} %  {label}")
+    groups = [*sorted({g for s in results.values() for g in s.latencies}), "ensemble"]
+    for group in groups:
+        print(f"\nGroupe {group}")
+        print(f"  {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requêtes':>9} {'erreurs':>8}")
+        crossed = None
+        for users, sample in results.items():
+            if group == "ensemble":
+                values = [v for vs in sample.latencies.values() for v in vs]
+                errors = sum(sample.errors.values())
+            else:
+                values = sample.latencies.get(group, [])
+                errors = sample.errors.get(group, 0)
+            p99 = percentile(values, 99)
+            if crossed is None and p99 > P99_LIMIT_MS:
+                crossed = users
+            print(f"  {users:>7} {len(values) / sample.elapsed:>8.1f} {percentile(values, 50):>8.1f} "
+                  f"{percentile(values, 95):>8.1f} {p99:>8.1f} {len(values):>9} {errors:>8}")
+        top = max(results)
+        print(f"  p99 > {P99_LIMIT_MS:.0f} ms à partir de : "
+              + (f"{crossed} clients simultanés" if crossed else f"jamais jusqu'à {top} clients simultanés"))
+
+
+def main() -> int:
+    url = normalise_url(os.environ.get("MAILLAGE_BENCH_DATABASE_URL", DEFAULT_URL))
+    if not url.startswith("postgresql"):
+        print("Ce benchmark mesure PostgreSQL : MAILLAGE_BENCH_DATABASE_URL doit être une URL postgresql://",
+              file=sys.stderr)
+        return 2
+    seconds = float(os.environ.get("MAILLAGE_BENCH_SECONDS", "") or 10)
+    levels = [int(x) for x in (os.environ.get("MAILLAGE_BENCH_LEVELS", "") or "").split(",") if x.strip()]
+    levels = levels or list(DEFAULT_LEVELS)
+    try:
+        version = ensure_database(url)
+    except OperationalError as exc:
+        print(f"PostgreSQL injoignable ({type(exc.orig).__name__}) : charge web non mesurée. "
+              "Indiquez MAILLAGE_BENCH_DATABASE_URL.", file=sys.stderr)
+        return 0
+    schema = f"bench_web_{os.getpid()}"
+    run_sql(url, f'CREATE SCHEMA "{schema}"')
+    server = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="maillage-web-load-") as tmp:
+            started = time.perf_counter()
+            server = start_server(with_schema(url, schema), Path(tmp) / "var")
+            print(f"Machine : {cpu_model()}, {os.cpu_count()} cœur(s) ; Python {platform.python_version()} ; "
+                  f"PostgreSQL {version} (local)")
+            print(f"Serveur : 1 processus `maillage serve` (uvicorn) sur {server.url}, base migrée et démonstration "
+                  f"chargée en {time.perf_counter() - started:.0f} s ; limiteur de débit coupé ; journaux INFO")
+            print(f"Charge : clients en boucle fermée sans temps de réflexion, {seconds:.0f} s par palier "
+                  f"(après {min(1.0, seconds / 10):.1f} s de chauffe), paliers {', '.join(map(str, levels))}\n")
+            plan, results = asyncio.run(measure(server.url, levels, seconds))
+            report(plan, results)
+            server.stop()
+            server = None
+    finally:
+        if server is not None:
+            server.stop()
+        run_sql(url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""The confidentiality gate: every aggregate leaving the warehouse (page, export, API) goes through ``publish``.
+
+Rules (DOMAIN.md §7.4; research/health-data.md §6):
+
+1. **Primary suppression.** A cell counting fewer than ``threshold`` distinct patients (default 11, the CASD rule
+   for the PMSI and the HDH practice "Les effectifs inférieurs à 11 ne sont pas restitués") is masked, on the raw
+   count, before any rounding.
+2. **Secondary suppression.** The published table contains its own margins (commune → département → territory,
+   month → year, age band → all ages). A masked cell must not be recomputable from them: every margin equation
+   with exactly one masked term gets a second one (the smallest cell), then a linear-algebra audit checks that no
+   masked cell is determined by the whole system of published equations, and masks more until none is.
+3. **Dependent measures.** Every measure of a masked cell is masked except the population (public); a rate
+   standardised over age bands is masked when one of its bands is.
+4. **No identifiers.** Only the indicator's declared dimensions and measures leave; a result carrying an identifier
+   or a potential identifier (patient or professional pseudonyms, birth or care dates …) is refused.
+5. **Selections, not new sums.** Filters (territory, period) select rows of the gated table computed once on the
+   whole territory: two overlapping queries reveal nothing the full gated table does not.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator
+from maillage.exceptions import ValidationFailed
+
+PRIMARY = "primaire"
+SECONDARY = "secondaire"
+SECRET_COLUMN = "secret"  # noqa: S105 - a column name (statistical secrecy), not a password
+
+# Identifiers and potential identifiers (essentiel_snds.md: "commune de résidence, année et mois de naissance, date
+# de soins, date de décès"; professional identifiers "même avec un identifiant … crypté"). Commune of residence
+# is published only as an aggregation level, never next to an individual.
+FORBIDDEN_COLUMNS = frozenset({
+    "BEN_NIR_PSA", "BEN_NIR_ANO", "BEN_IDT_ANO", "BEN_NIR_TOT", "NIR_ANO_17", "NIR_ANO_MAM", "NUM_ENQ",
+    "BEN_RNG_GEM", "BEN_NAI_ANN", "BEN_NAI_MOI", "BEN_DCD_DTE", "EXE_SOI_DTD", "EXE_SOI_DTF",
+    "PFS_EXE_NUM", "PFS_PRE_NUM", "PFS_PFS_NUM", "PRS_MTT_NUM", "RSA_NUM", "DCT_ORD_NUM",
+    "patient", "patient_pseudonyme", "patient_id", "nir", "ins", "date_naissance", "date_acte", "date_deces",
+    "professionnel_pseudonyme", "rpps",
+})
+META_COLUMNS = ("annee", "source", "version_parametres")
+AUDIT_DENSE_LIMIT = 2500
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    threshold: int = 11
+    mask_zero: bool = False  # zero cells are published by default (no person behind them)
+    count_rounding: int = 1  # publish counts rounded to this base (applied after masking)
+
+    def __post_init__(self) -> None:
+        if self.threshold < 2:
+            raise ValidationFailed("Le seuil de secret statistique doit être d'au moins 2.")
+        if self.count_rounding < 1:
+            raise ValidationFailed("La base d'arrondi doit être d'au moins 1.")
+
+
+@dataclass
+class GatedTable:
+    indicator: Indicator
+    frame: pd.DataFrame  # published values: masked measures are missing, ``secret`` says why
+    report: dict[str, Any] = field(default_factory=dict)
+    geo_parent: Mapping[str, str] = field(default_factory=dict)
+
+    def select(self, *, departement: str | None = None, communes: Iterable[str] | None = None,
+               periodes: Iterable[str] | None = None, niveaux_geo: Iterable[str] | None = None) -> pd.DataFrame:
+        """Rows of the gated table: never a new aggregate, only a selection of published cells and margins."""
+        frame = self.frame
+        if "code_geo" in frame.columns:
+            keep = pd.Series(True, index=frame.index)
+            if departement:
+                in_dep = frame["code_geo"].map(lambda c: self.geo_parent.get(c) == departement)
+                keep &= (
+                    ((frame["niveau_geo"] == "commune") & in_dep)
+                    | ((frame["niveau_geo"] == "departement") & (frame["code_geo"] == departement))
+                    | (frame["niveau_geo"] == "territoire")
+                )
+            if communes is not None:
+                wanted = set(communes)
+                keep &= (frame["niveau_geo"] != "commune") | frame["code_geo"].isin(wanted)
+            if niveaux_geo is not None:
+                keep &= frame["niveau_geo"].isin(set(niveaux_geo))
+            frame = frame[keep]
+        if periodes is not None and "periode" in frame.columns:
+            wanted_p = set(periodes)
+            frame = frame[frame["periode"].isin(wanted_p)]
+        return frame.reset_index(drop=True)
+
+
+def check_columns(indicator: Indicator, frame: pd.DataFrame) -> list[str]:
+    """The columns allowed out; an identifier anywhere in the result is an error, not something to drop quietly."""
+    leaking = sorted(c for c in frame.columns if c in FORBIDDEN_COLUMNS or c.upper() in FORBIDDEN_COLUMNS)
+    if leaking:
+        raise ValidationFailed(
+            "Résultat refusé par le contrôle de confidentialité : il contient des identifiants ou des "
+            f"identifiants potentiels ({', '.join(leaking)})."
+        )
+    allowed = [*indicator.dimension_columns, *indicator.measure_names, *META_COLUMNS]
+    missing = [c for c in [*indicator.dimension_columns, *indicator.measure_names] if c not in frame.columns]
+    if missing:
+        raise ValidationFailed(f"Résultat incomplet : colonnes absentes ({', '.join(missing)}).")
+    return [c for c in allowed if c in frame.columns]
+
+
+# --- the margin equations ---------------------------------------------------------------------------------------
+def _parent_value(dim: str, level: str, value: str, geo_parent: Mapping[str, str]) -> tuple[str, str] | None:
+    if dim == "geo":
+        if level == "commune":
+            dep = geo_parent.get(value)
+            return ("departement", dep) if dep else None
+        if level == "departement":
+            return ("territoire", TOTAL)
+        return None
+    if dim == "periode":
+        return ("annee", value[:4]) if level == "mois" else None
+    if dim == "age":
+        return ("", ALL_AGES) if value != ALL_AGES else None
+    return None
+
+
+def margin_equations(indicator: Indicator, frame: pd.DataFrame, geo_parent: Mapping[str, str]
+                     ) -> list[tuple[int, list[int]]]:
+    """(parent row, child rows) for every published margin: parent = sum of children, for additive measures."""
+    dims = indicator.dimensions
+    keys: list[tuple[str, ...]] = []
+    for row in frame.itertuples(index=False):
+        k: list[str] = []
+        if "geo" in dims:
+            k += [row.niveau_geo, row.code_geo]
+        if "periode" in dims:
+            k += [row.niveau_periode, row.periode]
+        if "age" in dims:
+            k += ["", row.tranche_age]
+        keys.append(tuple(k))
+    index = {k: i for i, k in enumerate(keys)}
+    slots = {d: 2 * n for n, d in enumerate(d for d in ("geo", "periode", "age") if d in dims)}
+    children: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        for dim, pos in slots.items():
+            parent = _parent_value(dim, key[pos], key[pos + 1], geo_parent)
+            if parent is None:
+                continue
+            pk = list(key)
+            pk[pos], pk[pos + 1] = parent[0], parent[1]
+            j = index.get(tuple(pk))
+            if j is not None:
+                children[(j, dim)].append(i)
+    return [(parent, kids) for (parent, _dim), kids in children.items()]
+
+
+# --- suppression --------------------------------------------------------------------------------------------------
+def determinable_cells(masked: np.ndarray, equations: Sequence[tuple[int, list[int]]]) -> set[int]:
+    """Masked cells whose value follows from the published equations (the published cells being known).
+
+    A masked cell x_i is determined iff the unit vector e_i lies in the row space of the equations restricted to
+    the masked cells, i.e. iff every vector of their null space has a zero i-th component.
+    """
+    masked_idx = np.flatnonzero(masked)
+    if masked_idx.size == 0:
+        return set()
+    position = {int(c): n for n, c in enumerate(masked_idx)}
+    rows: list[dict[int, float]] = []
+    for parent, kids in equations:
+        coeffs: dict[int, float] = {}
+        if parent in position:
+            coeffs[position[parent]] = 1.0
+        for kid in kids:
+            if kid in position:
+                coeffs[position[kid]] = coeffs.get(position[kid], 0.0) - 1.0
+        if coeffs:
+            rows.append(coeffs)
+    # Connected components of masked cells linked by an equation.
+    parent_of = list(range(masked_idx.size))
+
+    def find(a: int) -> int:
+        while parent_of[a] != a:
+            parent_of[a] = parent_of[parent_of[a]]
+            a = parent_of[a]
+        return a
+
+    for coeffs in rows:
+        cols = list(coeffs)
+        for c in cols[1:]:
+            ra, rb = find(cols[0]), find(c)
+            if ra != rb:
+                parent_of[ra] = rb
+    groups: dict[int, list[int]] = defaultdict(list)
+    for n in range(masked_idx.size):
+        groups[find(n)].append(n)
+    rows_of: dict[int, list[dict[int, float]]] = defaultdict(list)
+    for coeffs in rows:
+        rows_of[find(next(iter(coeffs)))].append(coeffs)
+    found: set[int] = set()
+    for root, members in groups.items():
+        eqs = rows_of.get(root, [])
+        if not eqs:
+            continue
+        local = {m: n for n, m in enumerate(members)}
+        matrix = np.zeros((len(eqs), len(members)))
+        for r, coeffs in enumerate(eqs):
+            for c, v in coeffs.items():
+                matrix[r, local[c]] = v
+        for n in _determined_columns(matrix):
+            found.add(int(masked_idx[members[n]]))
+    return found
+
+
+def _determined_columns(matrix: np.ndarray) -> list[int]:
+    n = matrix.shape[1]
+    if n <= AUDIT_DENSE_LIMIT:
+        _, s, vt = np.linalg.svd(matrix, full_matrices=True)
+        tol = max(matrix.shape) * np.finfo(float).eps * (s[0] if s.size else 1.0) * 10
+        rank = int((s > tol).sum())
+        null = vt[rank:].T  # n × (n - rank)
+        if null.shape[1] == 0:
+            return list(range(n))
+        return [i for i in range(n) if np.linalg.norm(null[i]) < 1e-9]
+    # Large components: project random vectors on the null space with an iterative least-squares solver.
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import lsqr
+
+    sparse = csr_matrix(matrix)
+    rng = np.random.default_rng(0)
+    stacked = []
+    for _ in range(3):
+        r = rng.standard_normal(n)
+        u = lsqr(sparse.T, r, atol=1e-14, btol=1e-14, iter_lim=20 * n)[0]
+        stacked.append(r - sparse.T @ u)
+    z = np.abs(np.column_stack(stacked))
+    return [i for i in range(n) if z[i].max() < 1e-6]
+
+
+def suppress(patients: np.ndarray, equations: Sequence[tuple[int, list[int]]], config: GateConfig
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Primary and secondary masks over the cells, given the margin equations.
+
+    ``patients`` holds one column of distinct-patient counts per population the cell's measures describe; a
+    cell is primary-masked when any of them is small (raw counts: nothing is rounded before this).
+    """
+    matrix = np.asarray(patients, dtype=np.int64)
+    if matrix.ndim == 1:
+        matrix = matrix[:, None]
+    low = matrix < config.threshold
+    small = low if config.mask_zero else low & (matrix > 0)
+    primary: np.ndarray = np.asarray(small.any(axis=1), dtype=bool)
+    counts = matrix[:, 0]
+    masked: np.ndarray = primary.copy()
+    members = [[parent, *kids] for parent, kids in equations]
+
+    def cheapest(cells: list[int]) -> int | None:
+        candidates = [c for c in cells if not masked[c]]
+        if not candidates:
+            return None
+        nonzero = [c for c in candidates if counts[c] > 0]
+        pool = nonzero or candidates
+        return min(pool, key=lambda c: (counts[c], c))
+
+    for _ in range(10_000):
+        changed = False
+        for cells in members:
+            if sum(bool(masked[c]) for c in cells) == 1:
+                extra = cheapest(cells)
+                if extra is not None:
+                    masked[extra] = True
+                    changed = True
+        if changed:
+            continue
+        exposed = determinable_cells(masked, equations)
+        if not exposed:
+            break
+        for cell in sorted(exposed):
+            for cells in members:
+                if cell in cells:
+                    extra = cheapest(cells)
+                    if extra is not None:
+                        masked[extra] = True
+                        changed = True
+                        break
+        if not changed:  # nothing left to mask around them: hide the exposed cells' equations entirely
+            for cell in exposed:
+                for cells in members:
+                    if cell in cells:
+                        masked[cells] = True
+            break
+    secondary: np.ndarray = masked & ~primary
+    return primary, secondary
+
+
+def publish(indicator: Indicator, frame: pd.DataFrame, *, config: GateConfig | None = None,
+            geo_parent: Mapping[str, str] | None = None) -> GatedTable:
+    """Apply the gate to a raw indicator result computed on the whole territory."""
+    config = config or GateConfig()
+    geo_parent = dict(geo_parent or {})
+    columns = check_columns(indicator, frame)
+    out = frame[columns].copy().reset_index(drop=True)
+    report: dict[str, Any] = {"seuil": config.threshold, "arrondi_effectifs": config.count_rounding,
+                              "cellules": len(out), "masquees_primaires": 0, "masquees_secondaires": 0}
+    measures = {m.name: m for m in indicator.measures}
+    out[SECRET_COLUMN] = ""
+    if indicator.patients and len(out):
+        equations = margin_equations(indicator, out, geo_parent)
+        primary, secondary = suppress(out[list(indicator.patients)].to_numpy(), equations, config)
+        masked = primary | secondary
+        out.loc[primary, SECRET_COLUMN] = PRIMARY
+        out.loc[secondary, SECRET_COLUMN] = SECONDARY
+        hidden = [m.name for m in indicator.measures if m.kind != "population"]
+        for name in hidden:
+            out[name] = out[name].astype("float64").where(~masked)
+        if "age" in indicator.dimensions and "taux_standardise" in measures:
+            _mask_standardised(out, masked)
+        report.update(masquees_primaires=int(primary.sum()), masquees_secondaires=int(secondary.sum()),
+                      residuelles_calculables=len(determinable_cells(masked, equations)))
+    _round(out, indicator, config)
+    return GatedTable(indicator, out, report, geo_parent)
+
+
+def _mask_standardised(out: pd.DataFrame, masked: np.ndarray) -> None:
+    """A standardised rate combines the band rates: hide it when one of its bands is hidden."""
+    geo_keys = out.loc[masked & (out["tranche_age"] != ALL_AGES).to_numpy(), ["niveau_geo", "code_geo"]]
+    hit = set(map(tuple, geo_keys.to_numpy().tolist()))
+    in_hit = np.array([(a, b) in hit for a, b in zip(out["niveau_geo"], out["code_geo"], strict=True)], dtype=bool)
+    rows = (out["tranche_age"] == ALL_AGES).to_numpy() & in_hit
+    out.loc[rows, "taux_standardise"] = np.nan
+
+
+def _round(out: pd.DataFrame, indicator: Indicator, config: GateConfig) -> None:
+    for m in indicator.measures:
+        if m.name not in out.columns:
+            continue
+        values = out[m.name].astype("float64")
+        if m.decimals is None:
+            if config.count_rounding > 1 and m.kind in ("patients", "count"):
+                values = (np.floor(values / config.count_rounding + 0.5) * config.count_rounding)
+            out[m.name] = values.round(0).astype("Int64")
+        else:
+            out[m.name] = values.round(m.decimals)

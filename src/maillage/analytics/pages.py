@@ -1,0 +1,236 @@
+"""Analyst pages (French): the indicator catalogue, one page per indicator (chart + table + filters + exports),
+the APL map of communes with the list of under-served communes.
+
+Everything shown comes out of ``service.published`` (the confidentiality gate) and every view or export is
+audited, in the platform's audit trail (same transaction) and in the warehouse's own journal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from maillage.analytics import audit as warehouse_audit
+from maillage.analytics import charts, engines, service
+from maillage.analytics.gate import SECRET_COLUMN, GateConfig
+from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator, all_indicators, get_indicator
+from maillage.analytics.provenance import Provenance
+from maillage.analytics.warehouse import Warehouse
+from maillage.audit import service as platform_audit
+from maillage.auth.actor import Actor
+from maillage.authz.deps import require
+from maillage.authz.policy import Permission
+from maillage.exceptions import MaillageError, ValidationFailed
+from maillage.kit.http import DbSession, UnitOfWorkRoute, client_address, request_id
+from maillage.kit.templating import templates
+
+router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+Analyst = Annotated[Actor, Depends(require(Permission.ANALYTICS_READ))]
+MAX_BARS = 30
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+def warehouse_of(request: Request) -> Warehouse:
+    settings = _settings(request)
+    return Warehouse(settings.warehouse_dir or settings.var_dir / "warehouse")
+
+
+def engine_of(request: Request) -> engines.EngineConfig:
+    settings = _settings(request)
+    return engines.EngineConfig(name=settings.analytics_engine, spark_master=settings.spark_master)
+
+
+def gate_of(request: Request) -> GateConfig:
+    return GateConfig(threshold=_settings(request).small_cell_threshold)
+
+
+def _audit(request: Request, db: Any, actor: Actor, *, action: str, code: str, provenance: Provenance,
+           filters: dict[str, Any], rows: int, fmt: str = "") -> None:
+    platform_audit.record(
+        db, action=action, object_type="analytics_indicator", object_id=code,
+        actor_id=str(actor.user_id), actor_role=actor.role.value,
+        establishment_id=str(actor.current_establishment_id) if actor.current_establishment_id else None,
+        context=platform_audit.AuditContext(request_id=request_id(request), address=client_address(request)),
+        details={"run_id": provenance.run_id, "rows": rows, "format": fmt or None,
+                 "filters": json.dumps({k: v for k, v in filters.items() if v}, ensure_ascii=False)[:200]},
+    )
+    warehouse_audit.record(warehouse_of(request), actor=str(actor.user_id), action=action, indicator=code,
+                           parameters=provenance.parameters, filters=filters, rows=rows, fmt=fmt,
+                           run_id=provenance.run_id)
+
+
+def _names(warehouse: Warehouse) -> tuple[dict[str, str], pd.DataFrame]:
+    if not warehouse.has_table("COMMUNES"):
+        return {}, pd.DataFrame()
+    communes = warehouse.read_table("COMMUNES").to_pandas()
+    return dict(zip(communes.code_insee, communes.nom, strict=True)), communes
+
+
+def _empty_warehouse(request: Request, warehouse: Warehouse) -> HTMLResponse | None:
+    if warehouse.table_names():
+        return None
+    return templates().TemplateResponse(request, "analytics/vide.html", {"root": str(warehouse.root)})
+
+
+@router.get("/pilotage", response_class=HTMLResponse)
+def catalogue_page(request: Request, actor: Analyst) -> HTMLResponse:
+    warehouse = warehouse_of(request)
+    return templates().TemplateResponse(request, "analytics/catalogue.html", {
+        "indicators": all_indicators(), "manifest": warehouse.manifest(), "empty": not warehouse.table_names(),
+        "threshold": gate_of(request).threshold,
+    })
+
+
+def _parse_year(annee: str) -> dict[str, Any]:
+    if not annee:
+        return {}
+    if not annee.isdigit() or not 2000 <= int(annee) <= 2100:
+        raise ValidationFailed("Année invalide.")
+    return {"annee": int(annee)}
+
+
+def _geo_rows(frame: pd.DataFrame, departement: str, indicator: Indicator, year: str) -> pd.DataFrame:
+    rows = frame[frame.niveau_geo == ("commune" if departement else "departement")]
+    if "age" in indicator.dimensions:
+        rows = rows[rows.tranche_age == ALL_AGES]
+    if "periode" in indicator.dimensions:
+        rows = rows[rows.niveau_periode == "annee"]
+    return rows
+
+
+def _focus(frame: pd.DataFrame, departement: str) -> pd.DataFrame:
+    level, code = ("departement", departement) if departement else ("territoire", TOTAL)
+    return frame[(frame.niveau_geo == level) & (frame.code_geo == code)]
+
+
+def _value(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def display_rows(frame: pd.DataFrame, indicator: Indicator, label: Any) -> list[dict[str, Any]]:
+    """Rows ready to show: a label, every measure formatted the French way (« — » when masked), the secret."""
+    rows = []
+    for record in frame.to_dict("records"):
+        cells = [charts.fr_number(_value(record.get(m.name)), m.decimals or 0) for m in indicator.measures]
+        rows.append({"label": label(record), "cells": cells, "secret": record.get(SECRET_COLUMN) or ""})
+    return rows
+
+
+@router.get("/pilotage/indicateurs/{code}", response_class=HTMLResponse)
+def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, annee: str = "",
+                   departement: str = "") -> HTMLResponse:
+    indicator = get_indicator(code)
+    warehouse = warehouse_of(request)
+    empty = _empty_warehouse(request, warehouse)
+    if empty is not None:
+        return empty
+    departement = departement.strip().upper()
+    try:
+        params = _parse_year(annee)
+        gated, provenance = service.published(code, params, warehouse, engine_of(request), gate_of(request))
+    except MaillageError as exc:
+        return templates().TemplateResponse(request, "analytics/indicateur.html", {
+            "indicator": indicator, "error": exc.message, "annee": annee, "departement": departement,
+            "departements": []}, status_code=exc.status_code)
+    names, _ = _names(warehouse)
+    selection = gated.select(departement=departement or None)
+    year = str(provenance.parameters.get("annee", ""))
+    geo = _geo_rows(selection, departement, indicator, year)
+    measure = indicator.main_measure
+    decimals = next((m.decimals for m in indicator.measures if m.name == measure), None) or 0
+    ordered = geo.sort_values(measure, ascending=indicator.code == "apl-mg", na_position="last").head(MAX_BARS)
+    bars = [charts.Bar(names.get(c, c) if departement else f"Département {c}", _value(v))
+            for c, v in zip(ordered.code_geo, ordered[measure], strict=True)]
+    measure_label, measure_unit = next((m.label, m.unit) for m in indicator.measures if m.name == measure)
+    chart = charts.bar_chart(f"{measure_label} par {'commune' if departement else 'département'} ({year})", bars,
+                             measure_unit, decimals)
+    series = None
+    focus = _focus(selection, departement)
+    if "periode" in indicator.dimensions:
+        months = focus[focus.niveau_periode == "mois"].sort_values("periode")
+        series = charts.line_chart(f"{measure_label} par mois", list(months.periode),
+                                   [_value(v) for v in months[measure]], indicator.unit, decimals)
+    bands = focus[focus.tranche_age != ALL_AGES] if "age" in indicator.dimensions else focus.iloc[0:0]
+    totals = focus
+    if "age" in indicator.dimensions:
+        totals = totals[totals.tranche_age == ALL_AGES]
+    if "periode" in indicator.dimensions:
+        totals = totals[totals.niveau_periode == "annee"]
+    area = f"Département {departement}" if departement else "Ensemble du territoire"
+    departements = sorted(gated.frame.loc[gated.frame.niveau_geo == "departement", "code_geo"].unique().tolist()) \
+        if "niveau_geo" in gated.frame.columns else []
+    filters = {"departement": departement, "annee": annee}
+    _audit(request, db, actor, action="read", code=code, provenance=provenance, filters=filters, rows=len(selection))
+    return templates().TemplateResponse(request, "analytics/indicateur.html", {
+        "indicator": indicator, "chart": chart, "series": series,
+        "rows": display_rows(geo, indicator, lambda r: names.get(r["code_geo"], r["code_geo"]) if departement
+                             else f"Département {r['code_geo']}"),
+        "totals": display_rows(totals, indicator, lambda r: area),
+        "bands": display_rows(bands, indicator, lambda r: r["tranche_age"]), "area": area,
+        "provenance": provenance, "annee": year, "departement": departement,
+        "departements": departements, "secret": SECRET_COLUMN, "error": None, "fr": charts.fr_number,
+        "threshold": gate_of(request).threshold, "manifest": warehouse.manifest(),
+    })
+
+
+@router.get("/pilotage/indicateurs/{code}/export")
+def export_route(request: Request, db: DbSession, actor: Analyst, code: str, format: str = "csv",
+                 annee: str = "", departement: str = "") -> Response:
+    get_indicator(code)
+    warehouse = warehouse_of(request)
+    done = service.export(code, _parse_year(annee), warehouse, engine_of(request), fmt=format,
+                          actor=str(actor.user_id), departement=departement.strip().upper() or None,
+                          gate_config=gate_of(request))
+    platform_audit.record(
+        db, action="export", object_type="analytics_indicator", object_id=code,
+        actor_id=str(actor.user_id), actor_role=actor.role.value,
+        context=platform_audit.AuditContext(request_id=request_id(request), address=client_address(request)),
+        details={"run_id": done.provenance.run_id, "rows": done.rows, "format": format},
+    )
+    return Response(done.content, media_type=done.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{done.filename}"'})
+
+
+@router.get("/pilotage/carte", response_class=HTMLResponse)
+def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", departement: str = ""
+             ) -> HTMLResponse:
+    indicator = get_indicator("apl-mg")
+    warehouse = warehouse_of(request)
+    empty = _empty_warehouse(request, warehouse)
+    if empty is not None:
+        return empty
+    departement = departement.strip().upper()
+    params = _parse_year(annee)
+    gated, provenance = service.published("apl-mg", params, warehouse, engine_of(request), gate_of(request))
+    names, communes = _names(warehouse)
+    rows = gated.select(departement=departement or None)
+    rows = rows[rows.niveau_geo == "commune"].merge(
+        communes.rename(columns={"code_insee": "code_geo", "population": "population_municipale"}),
+        on="code_geo", how="inner")
+    points = [
+        charts.MapPoint(r.code_geo, r.nom, float(r.latitude), float(r.longitude), int(r.population_municipale),
+                        _value(r.apl), bool(r.desert == 1))
+        for r in rows.itertuples(index=False)
+    ]
+    threshold = float(provenance.parameters.get("seuil_desert", 2.5))
+    breaks = [threshold, 3.0, 3.5, 4.0, 5.0]
+    svg = charts.commune_map("APL aux médecins généralistes par commune", points, breaks,
+                             "consultations/an/hab. standardisé")
+    deserts = rows[rows.desert == 1].sort_values("apl")
+    departements = sorted({c[:3] if c.startswith("97") else c[:2] for c in names}) if names else []
+    share = (deserts.population.sum() / rows.population.sum()) if len(rows) and rows.population.sum() else 0.0
+    _audit(request, db, actor, action="read", code="apl-mg", provenance=provenance,
+           filters={"departement": departement, "annee": annee, "page": "carte"}, rows=len(rows))
+    return templates().TemplateResponse(request, "analytics/carte.html", {
+        "indicator": indicator, "map": svg, "deserts": deserts, "provenance": provenance, "departement": departement,
+        "departements": departements, "annee": str(provenance.parameters.get("annee", "")), "fr": charts.fr_number,
+        "share": share, "threshold": threshold, "manifest": warehouse.manifest(), "communes": len(rows),
+    })
+

@@ -1,0 +1,183 @@
+"""Use cases of the analytics side: run an indicator on an engine, store it with its provenance, read it back.
+
+Raw results stay in the warehouse; anything that leaves it (page, export, API) goes through ``gate.publish``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from maillage.analytics import audit, engines
+from maillage.analytics.gate import GateConfig, GatedTable, publish
+from maillage.analytics.indicators import Indicator, finalise, get_indicator
+from maillage.analytics.provenance import Provenance, code_version, vintage_of
+from maillage.analytics.warehouse import Warehouse
+from maillage.exceptions import NotFound, ValidationFailed
+from maillage.kit.clock import now
+from maillage.kit.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class IndicatorResult:
+    indicator: Indicator
+    frame: pd.DataFrame
+    provenance: Provenance
+
+
+def compute(indicator: Indicator, params: dict[str, Any], warehouse: Warehouse,
+            config: engines.EngineConfig) -> IndicatorResult:
+    """Run the indicator's one expression on the configured engine and finalise it (no storage, no gate)."""
+    missing = [t for t in indicator.tables if not warehouse.has_table(t)]
+    if missing:
+        raise NotFound(
+            f"L'entrepôt ne contient pas les tables nécessaires à l'indicateur {indicator.code} : {', '.join(missing)}."
+        )
+    started = time.perf_counter()
+    con = engines.connect(config)
+    tables = engines.register_tables(con, warehouse)
+    expr = indicator.build(tables, params)
+    frame = finalise(indicator, con.to_pyarrow(expr).to_pandas())
+    duration = time.perf_counter() - started
+    provenance = Provenance(
+        indicator=indicator.code,
+        indicator_version=indicator.version,
+        parameters={k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+        engine=config.name if config.name == "duckdb" else f"spark ({config.spark_master})",
+        code_version=code_version(),
+        data_vintage=vintage_of(warehouse.manifest()),
+        computed_at=now().isoformat(timespec="seconds"),
+        duration_seconds=round(duration, 3),
+        rows=len(frame),
+    )
+    log.info("analytics.indicator_computed", indicator=indicator.code, engine=config.name, rows=len(frame),
+             seconds=provenance.duration_seconds)
+    return IndicatorResult(indicator, frame, provenance)
+
+
+def run_indicator(code: str, given: Mapping[str, Any] | None, warehouse: Warehouse,
+                  config: engines.EngineConfig) -> IndicatorResult:
+    """Compute and store a result (Parquet + provenance JSON) under results/<indicator>/."""
+    indicator = get_indicator(code)
+    params = indicator.resolve_params(given)
+    result = compute(indicator, params, warehouse, config)
+    store(warehouse, result)
+    return result
+
+
+def store(warehouse: Warehouse, result: IndicatorResult) -> str:
+    folder = warehouse.results_dir / result.indicator.code
+    folder.mkdir(parents=True, exist_ok=True)
+    run_id = result.provenance.run_id
+    tmp = folder / f"{run_id}.parquet.tmp"
+    result.frame.to_parquet(tmp, index=False)
+    os.replace(tmp, folder / f"{run_id}.parquet")
+    (folder / f"{run_id}.json").write_text(
+        json.dumps(result.provenance.as_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    return run_id
+
+
+def latest_result(warehouse: Warehouse, code: str, params: Mapping[str, Any] | None = None
+                  ) -> IndicatorResult | None:
+    """The most recent stored result of ``code`` (with exactly these parameters when given)."""
+    indicator = get_indicator(code)
+    folder = warehouse.results_dir / code
+    if not folder.is_dir():
+        return None
+    wanted = indicator.resolve_params(params) if params is not None else None
+    for meta in sorted(folder.glob("*.json"), reverse=True):
+        provenance = Provenance.from_dict(json.loads(meta.read_text(encoding="utf-8")))
+        if wanted is not None:
+            normalised = {k: list(v) if isinstance(v, tuple) else v for k, v in wanted.items()}
+            if provenance.parameters != normalised:
+                continue
+        data = meta.with_suffix(".parquet")
+        if data.exists():
+            return IndicatorResult(indicator, pd.read_parquet(data), provenance)
+    return None
+
+
+def result_for(warehouse: Warehouse, code: str, params: Mapping[str, Any] | None,
+               config: engines.EngineConfig) -> IndicatorResult:
+    """The stored result with these parameters, computed (and stored) when there is none yet."""
+    found = latest_result(warehouse, code, params or {})
+    if found is not None:
+        return found
+    return run_indicator(code, params, warehouse, config)
+
+
+def geo_parents(warehouse: Warehouse) -> dict[str, str]:
+    """Commune → département, from the warehouse's communes table (the gate's geographic hierarchy)."""
+    if not warehouse.has_table("COMMUNES"):
+        return {}
+    communes = warehouse.read_table("COMMUNES").select(["code_insee", "departement"]).to_pydict()
+    return dict(zip(communes["code_insee"], communes["departement"], strict=True))
+
+
+def gate_config_from_settings() -> GateConfig:
+    from maillage.config import get_settings
+
+    return GateConfig(threshold=get_settings().small_cell_threshold)
+
+
+def published(code: str, params: Mapping[str, Any] | None, warehouse: Warehouse, config: engines.EngineConfig,
+              gate_config: GateConfig | None = None) -> tuple[GatedTable, Provenance]:
+    """The gated table of an indicator (computed on the whole territory) and its provenance, suppression included."""
+    result = result_for(warehouse, code, params, config)
+    gated = publish(result.indicator, result.frame, config=gate_config or gate_config_from_settings(),
+                    geo_parent=geo_parents(warehouse))
+    provenance = Provenance.from_dict(result.provenance.as_dict())
+    provenance.suppression = dict(gated.report)
+    return gated, provenance
+
+
+EXPORT_FORMATS = ("csv", "parquet")
+
+
+@dataclass
+class Export:
+    content: bytes
+    media_type: str
+    filename: str
+    provenance: Provenance
+    rows: int
+
+
+def export(code: str, params: Mapping[str, Any] | None, warehouse: Warehouse, config: engines.EngineConfig, *,
+           fmt: str, actor: str, departement: str | None = None, periodes: list[str] | None = None,
+           gate_config: GateConfig | None = None) -> Export:
+    """A gated selection as CSV (``;``-separated, decimal comma, UTF-8 with BOM) or Parquet, audited."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationFailed(f"Format d'export inconnu : {fmt} (csv ou parquet).")
+    gated, provenance = published(code, params, warehouse, config, gate_config)
+    frame = gated.select(departement=departement or None, periodes=periodes or None)
+    stem = f"{code}-{provenance.parameters.get('annee', '')}".rstrip("-")
+    if fmt == "csv":
+        content = frame.to_csv(index=False, sep=";", decimal=",").encode("utf-8-sig")
+        media_type = "text/csv; charset=utf-8"
+    else:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata({
+            **(table.schema.metadata or {}),
+            b"maillage.provenance": json.dumps(provenance.as_dict(), ensure_ascii=False, default=str).encode(),
+        })
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        content = sink.getvalue()
+        media_type = "application/vnd.apache.parquet"
+    audit.record(warehouse, actor=actor, action="export", indicator=code, parameters=provenance.parameters,
+                 filters={"departement": departement, "periodes": periodes}, rows=len(frame), fmt=fmt,
+                 run_id=provenance.run_id)
+    return Export(content, media_type, f"{stem}.{fmt}", provenance, len(frame))

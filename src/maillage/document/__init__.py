@@ -1,0 +1,1 @@
+"""Patient documents: uploads checked by content, stored encrypted through the vault, read under authorization."""

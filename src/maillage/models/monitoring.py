@@ -1,0 +1,298 @@
+"""Telesurveillance: operator teams, devices, enrolments (with pauses and assigned devices), readings, the
+per-patient rule state, alerts and their history, green receipts, escalation notifications, monthly forfaits.
+
+``patient_id`` columns are plain UUIDs without a foreign key for now: the patient table is being built by
+another capability, and the key is added once both have landed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from maillage.kit.clock import now
+from maillage.kit.db import Base, PortableJSON, UTCDateTime, new_id
+
+# A 64-bit identity on PostgreSQL, SQLite's rowid alias on SQLite.
+ReadingId = BigInteger().with_variant(Integer(), "sqlite")
+
+ENROLMENT_STATUSES_SQL = "'active', 'paused', 'ended'"
+SEVERITIES_SQL = "'red', 'orange', 'green'"
+
+
+class MonitoringTeam(Base):
+    """An operator: the declared medical team of an establishment that runs telesurveillance."""
+
+    __tablename__ = "monitoring_team"
+    __table_args__ = (UniqueConstraint("establishment_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    establishment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    ars_declaration: Mapped[str | None] = mapped_column(String(64), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class MonitoringTeamMember(Base):
+    __tablename__ = "monitoring_team_member"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id"),
+        CheckConstraint("role in ('physician', 'nurse')", name="role_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    team_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_team.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class MonitoringDevice(Base):
+    """A connected device or gateway. ``identifier`` is the credential's device identifier (gateways) or the
+    serial the gateway names in its readings (devices behind a gateway)."""
+
+    __tablename__ = "monitoring_device"
+    __table_args__ = (CheckConstraint("kind in ('device', 'gateway')", name="kind_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    identifier: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="device")
+    label: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_team.id", ondelete="CASCADE"), index=True)
+    gateway_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("monitoring_device.id", ondelete="SET NULL"), default=None, index=True
+    )
+    credential_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("device_credential.id", ondelete="SET NULL"), default=None
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class MonitoringEnrolment(Base):
+    __tablename__ = "monitoring_enrolment"
+    __table_args__ = (
+        CheckConstraint(f"status in ({ENROLMENT_STATUSES_SQL})", name="status_known"),
+        CheckConstraint("duration_months >= 1 and duration_months <= 12", name="duration_at_most_one_year"),
+        CheckConstraint("ends_on >= starts_on", name="ends_after_start"),
+        Index("ix_monitoring_enrolment_patient_programme", "patient_id", "programme"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # no foreign key yet: see the module docstring
+    team_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_team.id"), index=True)
+    programme: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    prescribed_on: Mapped[dt.date] = mapped_column(Date)
+    prescriber_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    duration_months: Mapped[int] = mapped_column(Integer)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    consent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reference_values: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    overrides: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    enhanced_periods: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
+    watch_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # start, or the last resumption
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class MonitoringRuleState(Base):
+    """The rule engine's state for one enrolment, locked while a batch of readings is evaluated."""
+
+    __tablename__ = "monitoring_rule_state"
+
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("monitoring_enrolment.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    # When the next non-transmission alert falls due, for the scheduled check (None: nothing to watch).
+    silence_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class MonitoringPause(Base):
+    __tablename__ = "monitoring_pause"
+    __table_args__ = (
+        CheckConstraint("reason in ('hospitalisation', 'holidays', 'other')", name="reason_known"),
+        CheckConstraint("ends_at is null or ends_at > starts_at", name="ends_after_start"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("monitoring_enrolment.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+
+
+class MonitoringDeviceAssignment(Base):
+    """A device lent to an enrolled patient; ``active_device_id`` is set while current (one patient at a time)."""
+
+    __tablename__ = "monitoring_device_assignment"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("monitoring_enrolment.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_device.id"), index=True)
+    active_device_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True, default=None)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class MonitoringReading(Base):
+    """One stored reading, in the programme's canonical unit; unique per (device, device's own reading id)."""
+
+    __tablename__ = "monitoring_reading"
+    __table_args__ = (
+        UniqueConstraint("device_id", "external_id"),
+        CheckConstraint("status in ('monitored', 'paused', 'ended')", name="status_known"),
+        Index("ix_monitoring_reading_patient_measure_taken", "patient_id", "measure", "taken_at"),
+        Index("ix_monitoring_reading_enrolment_day", "enrolment_id", "local_day"),
+    )
+
+    id: Mapped[int] = mapped_column(ReadingId, primary_key=True, autoincrement=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_device.id"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_enrolment.id"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    measure: Mapped[str] = mapped_column(String(24))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))
+    original_value: Mapped[float] = mapped_column(Float)
+    original_unit: Mapped[str] = mapped_column(String(24))
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="monitored")  # paused / ended: stored, not alerted
+
+
+class MonitoringGreenReceipt(Base):
+    """"Acknowledge all green": who, when, how many, for which team."""
+
+    __tablename__ = "monitoring_green_receipt"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    team_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    actor_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class MonitoringAlert(Base):
+    """An alert. ``open_key`` ("enrolment:condition") is set while open: a unique index keeps one open alert per
+    patient and condition on both engines (NULLs never collide)."""
+
+    __tablename__ = "monitoring_alert"
+    __table_args__ = (
+        CheckConstraint(f"severity in ({SEVERITIES_SQL})", name="severity_known"),
+        CheckConstraint("status in ('open', 'closed')", name="status_known"),
+        CheckConstraint("(status = 'open') = (open_key is not null)", name="open_key_when_open"),
+        Index("ix_monitoring_alert_status_severity", "status", "severity"),
+        Index("ix_monitoring_alert_patient_opened", "patient_id", "opened_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("monitoring_enrolment.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    team_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    condition: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))
+    silence: Mapped[bool] = mapped_column(Boolean, default=False)  # a non-transmission alert ("data missing")
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    open_key: Mapped[str | None] = mapped_column(String(80), unique=True, default=None)
+    message: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, default="")
+    measure: Mapped[str | None] = mapped_column(String(24), default=None)
+    value: Mapped[float | None] = mapped_column(Float, default=None)
+    reading_key: Mapped[str | None] = mapped_column(String(128), default=None)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    close_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    receipt_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("monitoring_green_receipt.id", ondelete="SET NULL"), default=None
+    )
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    escalated_to: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    escalated_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now, index=True)
+
+
+class MonitoringAlertEvent(Base):
+    """The alert's timeline: opened, repeated, escalated, acknowledged, cleared."""
+
+    __tablename__ = "monitoring_alert_event"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_alert.id", ondelete="CASCADE"),
+                                                index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class MonitoringNotification(Base):
+    """An escalated alert waiting for the physician of the care team."""
+
+    __tablename__ = "monitoring_notification"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_alert.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class MonitoringForfait(Base):
+    """The operator forfait due for one enrolled patient and one month, recorded for billing."""
+
+    __tablename__ = "monitoring_forfait"
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "month"),
+        CheckConstraint("level in ('1', '2', 'enhanced_1', 'enhanced_2')", name="level_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_enrolment.id", ondelete="CASCADE"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    team_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    month: Mapped[dt.date] = mapped_column(Date, index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    monitored_days: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)

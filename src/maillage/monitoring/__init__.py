@@ -1,0 +1,1 @@
+"""Telesurveillance: programmes per indication, enrolment, device ingestion, alert rules and triage."""

@@ -1,0 +1,322 @@
+"""One ingestion pipeline for the three ways in (compact JSON batch, FHIR Observation/Bundle, MQTT).
+
+For a batch sent by an authenticated device or gateway:
+
+1. the sending device must be registered in telesurveillance; a reading may name a device behind it (gateway);
+2. each reading is checked and converted to its measure's canonical unit (``rules.normalise``); an impossible
+   value is refused with a French reason, the others go on;
+3. each reading is attributed to the enrolment its device was assigned to when it was taken;
+4. readings are inserted with ``ON CONFLICT (device_id, external_id) DO NOTHING``: a replay (a retried batch,
+   an MQTT redelivery) is acknowledged as a duplicate and stored once;
+5. the inserted readings go through the incremental rule engine, per enrolment, under a row lock of the
+   enrolment's rule state; a paused or ended enrolment's readings are stored, marked, and not alerted on;
+6. one audit entry for the whole batch (ids and counts, never values): not one per reading.
+
+The caller commits (the HTTP unit of work before it answers, the MQTT bridge before it acknowledges): an
+acknowledged reading is durable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from maillage.audit.service import AuditContext, record
+from maillage.auth.service import DeviceActor
+from maillage.exceptions import PermissionDenied, ValidationFailed
+from maillage.kit.clock import now
+from maillage.kit.logging import get_logger
+from maillage.models.monitoring import MonitoringAlert, MonitoringAlertEvent
+from maillage.monitoring import live, rules
+from maillage.monitoring import repository as repo
+from maillage.monitoring.rules import AlertEvent, PatientState, Reading, ReadingRejected
+
+log = get_logger("maillage.monitoring.ingest")
+
+
+@dataclass
+class Incoming:
+    """One reading as received, before any check. ``external_id`` is the device's own id for it."""
+
+    index: int
+    external_id: str
+    code: str
+    value: Any
+    at: str | dt.datetime
+    unit: str | None = None
+    system: str | None = None
+    device: str | None = None
+    subject: uuid.UUID | None = None  # a FHIR Observation's subject, checked against the assignment
+
+
+@dataclass
+class Outcome:
+    index: int
+    id: str
+    outcome: str  # stored | duplicate | rejected
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class IngestResult:
+    batch_id: uuid.UUID
+    outcomes: list[Outcome]
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    alerts_raised: int = 0
+    enrolments: set[uuid.UUID] = field(default_factory=set)
+
+    def to_reply(self) -> dict[str, Any]:
+        return {
+            "batch": str(self.batch_id), "accepted": self.accepted, "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "results": [{k: v for k, v in vars(o).items() if v is not None} for o in self.outcomes],
+        }
+
+
+class EnrolmentLike(Protocol):
+    """What the pipeline needs of an enrolment: an ORM row or a lightweight Core row."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    team_id: uuid.UUID
+    programme: str
+    status: str
+    watch_from: dt.datetime
+
+
+def source_device(session: Session, device: DeviceActor) -> Any:
+    src = repo.device_rows(session, [device.device_identifier]).get(device.device_identifier)
+    if src is None or not src.active:
+        raise PermissionDenied("Cet appareil n'est pas enregistré en télésurveillance.")
+    return src
+
+
+def _parse_time(value: str | dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        at = value
+    else:
+        try:
+            at = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ReadingRejected("time_invalid", "Date et heure de la mesure illisibles (ISO 8601 attendu).") from None
+    if at.tzinfo is None:
+        raise ReadingRejected("time_without_zone", "L'heure de la mesure doit porter son fuseau horaire.")
+    return at
+
+
+def _assignment_at(assignments: Sequence[Any], at: dt.datetime) -> Any:
+    found = None
+    for row in assignments:
+        if row.starts_at <= at and (row.ends_at is None or at < row.ends_at):
+            found = row
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _resolved(programme: str, references: str, overrides: str) -> tuple[rules.Rule, ...]:
+    return rules.resolve_rules(rules.get_programme(programme), json.loads(references), json.loads(overrides))
+
+
+def rules_of(enrolment: Any) -> tuple[rules.Rule, ...]:
+    """The enrolment's effective rules, cached by its settings (JSON text as the bulk path reads it)."""
+    if hasattr(enrolment, "references_text"):
+        return _resolved(enrolment.programme, enrolment.references_text or "{}", enrolment.overrides_text or "{}")
+    return _resolved(enrolment.programme, json.dumps(enrolment.reference_values or {}, sort_keys=True),
+                     json.dumps(enrolment.overrides or {}, sort_keys=True))
+
+
+@lru_cache(maxsize=4096)
+def _silence_keys(resolved: tuple[rules.Rule, ...]) -> frozenset[str]:
+    return frozenset(r.key for r in resolved if isinstance(r, rules.SilenceRule))
+
+
+def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, all_or_nothing: bool = False,
+           context: AuditContext | None = None, channel: str = "batch") -> IngestResult:
+    """Check, store and evaluate a batch of readings sent by ``device``. Flushes; the caller commits."""
+    received_at = now()
+    src = source_device(session, device)
+    result = IngestResult(uuid.uuid4(), [])
+    names = {item.device or src.identifier for item in items}
+    devices = repo.device_rows(session, names)
+    allowed = {ident: d for ident, d in devices.items() if d.active and (d.id == src.id or d.gateway_id == src.id)}
+    by_device: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in repo.assignment_rows(session, [d.id for d in allowed.values()]):
+        by_device[row.device_id].append(row)
+
+    rows: list[dict[str, Any]] = []
+    pending: dict[tuple[uuid.UUID, str], tuple[int, Incoming, Reading, Any]] = {}
+    outcomes: dict[int, Outcome] = {}  # by position in ``items``
+    for position, item in enumerate(items):
+        try:
+            target = allowed.get(item.device or src.identifier)
+            if target is None:
+                raise ReadingRejected("device_not_allowed", "Appareil inconnu ou non rattaché à cette passerelle.")
+            taken_at = _parse_time(item.at)
+            reading = rules.normalise(item.code, item.system, item.value, item.unit, taken_at, received_at,
+                                      item.external_id)
+            enrolment = _assignment_at(by_device.get(target.id, ()), reading.taken_at)
+            if enrolment is None:
+                raise ReadingRejected("device_not_assigned", "Aucun patient n'était équipé de cet appareil à l'heure "
+                                                             "de la mesure.")
+            if item.subject is not None and item.subject != enrolment.patient_id:
+                raise ReadingRejected("subject_mismatch", "Le patient indiqué n'est pas celui équipé de cet appareil.")
+        except ReadingRejected as exc:
+            outcomes[position] = Outcome(item.index, item.external_id, "rejected", exc.code, exc.message)
+            continue
+        key = (target.id, item.external_id)
+        if key in pending:
+            outcomes[position] = Outcome(item.index, item.external_id, "duplicate")
+            continue
+        pending[key] = (position, item, reading, enrolment)
+        measure = rules.MEASURES[reading.measure]
+        rows.append({
+            "device_id": target.id, "external_id": item.external_id, "enrolment_id": enrolment.id,
+            "patient_id": enrolment.patient_id, "measure": reading.measure, "value": reading.value,
+            "unit": measure.unit, "original_value": float(item.value),
+            "original_unit": (item.unit or measure.unit)[:24], "taken_at": reading.taken_at,
+            "local_day": rules.local_day(reading.taken_at), "received_at": received_at,
+            "status": "monitored" if enrolment.status == "active" else enrolment.status,
+        })
+
+    rejected = [o for o in outcomes.values() if o.outcome == "rejected"]
+    if all_or_nothing and rejected:
+        raise ValidationFailed("Transaction refusée : au moins une mesure est invalide ; rien n'a été enregistré.",
+                               details=[{"field": f"entry[{o.index}]", "message": o.message, "code": o.code}
+                                        for o in rejected])
+
+    inserted = repo.insert_readings_bulk(session, rows)
+    fresh: dict[uuid.UUID, list[Reading]] = defaultdict(list)
+    enrolments: dict[uuid.UUID, Any] = {}
+    for key, (position, item, reading, enrolment) in pending.items():
+        if key in inserted:
+            outcomes[position] = Outcome(item.index, item.external_id, "stored")
+            fresh[enrolment.id].append(reading)
+            enrolments[enrolment.id] = enrolment
+        else:
+            outcomes[position] = Outcome(item.index, item.external_id, "duplicate")
+
+    if fresh:
+        result.alerts_raised = _evaluate(session, enrolments, fresh)
+    result.outcomes = [outcomes[p] for p in range(len(items))]
+    result.accepted = sum(1 for o in result.outcomes if o.outcome == "stored")
+    result.duplicates = sum(1 for o in result.outcomes if o.outcome == "duplicate")
+    result.rejected = len(rejected)
+    result.enrolments = set(enrolments)
+    patients = {e.patient_id for e in enrolments.values()}
+    record(session, action="ingest", object_type="monitoring_batch", object_id=str(result.batch_id),
+           patient_id=str(next(iter(patients))) if len(patients) == 1 else None,
+           actor_id=str(device.credential_id), actor_role="device",
+           establishment_id=str(device.establishment_id) if device.establishment_id else None,
+           purpose="monitoring", context=context,
+           details={"channel": channel, "device_id": str(src.id), "readings": len(items), "accepted": result.accepted,
+                    "duplicates": result.duplicates, "rejected": result.rejected, "patients": len(patients),
+                    "alerts_raised": result.alerts_raised})
+    live.changed_on_commit(session)
+    log.info("monitoring.ingest", batch_id=str(result.batch_id), device_id=str(src.id), channel=channel,
+             accepted=result.accepted, duplicates=result.duplicates, rejected=result.rejected)
+    return result
+
+
+def _evaluate(session: Session, enrolments: dict[uuid.UUID, Any], fresh: dict[uuid.UUID, list[Reading]]) -> int:
+    states = repo.lock_state_rows(session, fresh)
+    open_alerts = repo.open_alert_rows(session, fresh)
+    at = now()
+    saves: list[tuple[uuid.UUID, dict[str, Any], Any, Any]] = []
+    writes = repo.AlertWrites()
+    raised = 0
+    for enrolment_id in sorted(fresh):
+        enrolment = enrolments[enrolment_id]
+        stored_state = states.get(enrolment_id)
+        resolved = rules_of(enrolment)
+        evaluation = rules.evaluate(resolved, PatientState.from_json(stored_state), fresh[enrolment_id],
+                                    alerting=enrolment.status == "active")
+        raised += plan_events(enrolment, evaluation.events, open_alerts, at, writes)
+        if stored_state is not None:
+            saves.append((enrolment_id, evaluation.state.to_json(),
+                          rules.silence_due_at(resolved, evaluation.state, enrolment.watch_from), at))
+    repo.write_alerts(session, writes, at)
+    repo.save_state_rows(session, saves)
+    return raised
+
+
+def plan_events(enrolment: EnrolmentLike, events: Sequence[AlertEvent],
+                open_alerts: dict[tuple[uuid.UUID, str], repo.OpenAlertRow], at: dt.datetime,
+                writes: repo.AlertWrites) -> int:
+    """Turn the engine's events into alert writes: one open alert per patient and condition, history kept."""
+    raised = 0
+    silences = _silence_keys(rules_of(enrolment))
+    for ev in events:
+        key = (enrolment.id, ev.condition)
+        alert = open_alerts.get(key)
+        if ev.kind in ("raise", "repeat"):
+            if alert is None:
+                alert_id = uuid.uuid4()
+                writes.inserts[alert_id] = {
+                    "id": alert_id, "enrolment_id": enrolment.id, "patient_id": enrolment.patient_id,
+                    "team_id": enrolment.team_id, "condition": ev.condition, "severity": ev.severity.value,
+                    "silence": ev.condition in silences, "status": "open", "open_key": f"{enrolment.id}:{ev.condition}",
+                    "message": ev.message, "source": ev.source, "measure": ev.measure, "value": ev.value,
+                    "reading_key": ev.reading_key, "occurrences": 1, "opened_at": at, "last_seen_at": ev.at,
+                    "updated_at": at, "closed_at": None, "close_reason": None,
+                }
+                writes.events.append({"id": uuid.uuid4(), "alert_id": alert_id, "at": at, "kind": "opened",
+                                      "actor_id": None, "comment": None})
+                open_alerts[key] = repo.OpenAlertRow(alert_id, 1, ev.at)
+                raised += 1
+            elif ev.condition == rules.RECEIVED:
+                continue  # an open green stays as it is: no write per reading for "nothing to report"
+            else:
+                alert.occurrences += 1
+                alert.last_seen_at = max(alert.last_seen_at, ev.at)
+                change = {"occurrences": alert.occurrences, "last_seen_at": alert.last_seen_at,
+                          "message": ev.message, "value": ev.value, "reading_key": ev.reading_key}
+                if alert.id in writes.inserts:  # opened earlier in this batch: not in the database yet
+                    writes.inserts[alert.id].update(change)
+                else:
+                    writes.updates[alert.id] = {"id": alert.id, **change}
+        elif ev.kind == "clear" and alert is not None:
+            if alert.id in writes.inserts:
+                writes.inserts[alert.id].update(status="closed", open_key=None, closed_at=at, close_reason="cleared")
+            else:
+                writes.closes.append(alert.id)
+                writes.updates.pop(alert.id, None)
+            writes.events.append({"id": uuid.uuid4(), "alert_id": alert.id, "at": at, "kind": "cleared",
+                                  "actor_id": None, "comment": None})
+            del open_alerts[key]
+    return raised
+
+
+def close_alert(session: Session, alert: MonitoringAlert, at: dt.datetime, *, reason: str,
+                actor_id: uuid.UUID | None, comment: str | None, receipt_id: uuid.UUID | None = None) -> None:
+    alert.status = "closed"
+    alert.open_key = None
+    alert.closed_at = at
+    alert.closed_by = actor_id
+    alert.close_reason = reason
+    alert.updated_at = at
+    if comment:
+        alert.comment = comment
+    if receipt_id is not None:
+        alert.receipt_id = receipt_id
+    session.add(MonitoringAlertEvent(alert_id=alert.id, at=at, kind=reason, actor_id=actor_id, comment=comment))
+
+
+def _bump(session: Session) -> None:
+    if session.info.pop(live.CHANGED_KEY, False):
+        live.bump()
+
+
+if not event.contains(Session, "after_commit", _bump):
+    event.listen(Session, "after_commit", _bump)

@@ -1,0 +1,184 @@
+"""Pages of telesurveillance: the nurses' worklist (live), the patient's page with curves, adherence checks.
+
+Live updates use server-sent events: the stream holds no database session while it waits; it watches an
+in-process counter and, every two seconds, a cheap indexed query in a short session of its own
+(``live.py``). The browser then reloads the worklist fragment with HTMX.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from maillage.auth.actor import Actor
+from maillage.authz.deps import audit_context, require
+from maillage.authz.policy import Permission
+from maillage.exceptions import NotFound
+from maillage.kit.clock import now
+from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.kit.templating import templates
+from maillage.monitoring import charts, live, rules, service
+from maillage.monitoring import repository as repo
+
+router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+Triage = Annotated[Actor, Depends(require(Permission.MONITORING_TRIAGE))]
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_FILES = {"worklist.js": "text/javascript", "monitoring.css": "text/css"}
+STREAM_SECONDS = 600.0  # the browser reconnects by itself; a reconnection re-checks the session
+STREAM_TICK = 0.25
+DB_CHECK_EVERY = 8  # ticks: the database mark is read every two seconds
+GROUP_TITLES = {"red": "Alertes rouges", "orange": "Alertes orange", "missing": "Données manquantes",
+                "green": "Mesures reçues, rien à signaler"}
+PERIODS = (7, 30, 90, 365)
+
+
+def _back(target: str) -> str:
+    return target if target.startswith("/telesurveillance") and not target.startswith("//") else "/telesurveillance"
+
+
+def _worklist_context(db: Session, actor: Actor, request: Request) -> dict[str, Any]:
+    work = service.worklist(db, actor, audit_context(request))
+    ids = [a.enrolment_id for items in work.groups.values() for a in items]
+    return {"work": work, "titles": GROUP_TITLES, "labels": service.labels(db, ids),
+            "notifications": service.notifications(db, actor), "now": now()}
+
+
+@router.get("/telesurveillance", response_class=HTMLResponse)
+def worklist_page(request: Request, db: DbSession, actor: Triage) -> Response:
+    return templates().TemplateResponse(request, "monitoring/worklist.html", _worklist_context(db, actor, request))
+
+
+@router.get("/telesurveillance/liste", response_class=HTMLResponse)
+def worklist_fragment(request: Request, db: DbSession, actor: Triage) -> Response:
+    return templates().TemplateResponse(request, "monitoring/_worklist.html", _worklist_context(db, actor, request))
+
+
+def _mark(sessions: sessionmaker[Session]) -> str:
+    with sessions() as session:
+        return repo.change_mark(session)
+
+
+@router.get("/telesurveillance/flux")
+async def stream(request: Request, actor: Triage) -> StreamingResponse:
+    """Server-sent events: ``worklist`` each time alerts change; no database session held while waiting."""
+    sessions: sessionmaker[Session] = request.app.state.sessionmaker
+
+    async def events() -> AsyncIterator[str]:
+        seen_local = live.version()
+        seen_mark = await run_in_threadpool(_mark, sessions)
+        yield "retry: 2000\n\n"
+        ticks = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_SECONDS
+        while loop.time() < deadline:
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(STREAM_TICK)
+            ticks += 1
+            changed = False
+            if live.version() != seen_local:
+                seen_local, changed = live.version(), True
+            if ticks % DB_CHECK_EVERY == 0:
+                mark = await run_in_threadpool(_mark, sessions)
+                if mark != seen_mark:
+                    seen_mark, changed = mark, True
+            if changed:
+                yield "event: worklist\ndata: changed\n\n"
+            elif ticks % 60 == 0:
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.post("/telesurveillance/alertes/{alert_id}/acquitter")
+def acknowledge(request: Request, alert_id: uuid.UUID, db: DbSession, actor: Triage,
+                comment: Annotated[str, Form(max_length=2000)] = "",
+                suite: Annotated[str, Form(max_length=300)] = "/telesurveillance") -> Response:
+    service.acknowledge(db, actor, alert_id, comment, context=audit_context(request))
+    return RedirectResponse(_back(suite), status_code=303)
+
+
+@router.post("/telesurveillance/alertes/{alert_id}/escalader")
+def escalate(request: Request, alert_id: uuid.UUID, db: DbSession, actor: Triage,
+             comment: Annotated[str, Form(max_length=2000)] = "",
+             suite: Annotated[str, Form(max_length=300)] = "/telesurveillance") -> Response:
+    service.escalate(db, actor, alert_id, comment, context=audit_context(request))
+    return RedirectResponse(_back(suite), status_code=303)
+
+
+@router.post("/telesurveillance/verts/acquitter")
+def acknowledge_green(request: Request, db: DbSession, actor: Triage) -> Response:
+    service.acknowledge_all_green(db, actor, context=audit_context(request))
+    return RedirectResponse("/telesurveillance", status_code=303)
+
+
+@router.get("/telesurveillance/suivis", response_class=HTMLResponse)
+def enrolments(request: Request, db: DbSession, actor: Triage) -> Response:
+    items = service.my_enrolments(db, actor, audit_context(request))
+    return templates().TemplateResponse(request, "monitoring/enrolments.html", {
+        "enrolments": items, "labels": service.labels(db, [e.id for e in items]),
+        "statuses": {s.value: s.label for s in rules.EnrolmentStatus}})
+
+
+def _charts(file: service.PatientFile) -> list[Any]:
+    out = []
+    specs = [("weight", "Poids"), ("spo2", "SpO2"), ("glucose", "Glycémie")]
+    for measure, title in specs:
+        if measure in file.series or any(d.measure == measure for d in file.programme.data):
+            m = rules.MEASURES[measure]
+            out.append((title, charts.line_chart(
+                title, [(m.label, "s-main", file.series.get(measure, []))], file.since, file.until,
+                file.thresholds.get(measure, []), m.unit_label, m.decimals)))
+    if "systolic" in file.series or "diastolic" in file.series or \
+            any(d.measure == "systolic" for d in file.programme.data):
+        out.append(("Pression artérielle", charts.line_chart(
+            "Pression artérielle",
+            [("Systolique", "s-main", file.series.get("systolic", [])),
+             ("Diastolique", "s-second", file.series.get("diastolic", []))],
+            file.since, file.until, file.thresholds.get("systolic", []), "mmHg", 0)))
+    for requirement in file.programme.data:
+        measure = requirement.measure
+        if measure in ("weight", "spo2", "glucose", "systolic", "diastolic") or measure not in file.series:
+            continue
+        m = rules.MEASURES[measure]
+        out.append((m.label, charts.line_chart(m.label, [(m.label, "s-main", file.series[measure])], file.since,
+                                               file.until, file.thresholds.get(measure, []), m.unit_label,
+                                               m.decimals)))
+    return out
+
+
+@router.get("/telesurveillance/suivis/{enrolment_id}", response_class=HTMLResponse)
+def patient_page(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor: Triage,
+                 jours: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
+    file = service.patient_file(db, actor, enrolment_id, days=jours, context=audit_context(request))
+    label = service.labels(db, [enrolment_id]).get(enrolment_id, ("", ""))
+    return templates().TemplateResponse(request, "monitoring/patient.html", {
+        "file": file, "label": label, "charts": _charts(file), "periods": PERIODS, "days": jours,
+        "statuses": {s.value: s.label for s in rules.EnrolmentStatus}, "pause_reasons": rules.PAUSE_REASONS,
+        "end_reasons": rules.END_REASONS, "forfait_labels": {f.value: f.label for f in rules.ForfaitLevel},
+    })
+
+
+@router.get("/telesurveillance/observance", response_class=HTMLResponse)
+def adherence(request: Request, db: DbSession, actor: Triage) -> Response:
+    checks = service.regulatory_checks(db, actor, audit_context(request))
+    return templates().TemplateResponse(request, "monitoring/adherence.html", {
+        "checks": checks, "labels": service.labels(db, [c.enrolment.id for c in checks]),
+        "minimum": int(rules.ADHERENCE_MINIMUM * 100)})
+
+
+@router.get("/telesurveillance/static/{name}")
+def static(name: str, actor: Triage) -> Response:
+    media = STATIC_FILES.get(name)
+    if media is None:
+        raise NotFound()
+    return FileResponse(STATIC_DIR / name, media_type=media, headers={"Cache-Control": "private, max-age=300"})

@@ -1,0 +1,289 @@
+"""Pages of patient identity: search (by INS or traits, among one's patients), creation with identity vigilance,
+the patient page (identity, status, consents), and the identity officer's worklist."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from maillage.auth.actor import Actor
+from maillage.authz.deps import audit_context, require
+from maillage.authz.policy import Permission, role_allows
+from maillage.authz.rules import Purpose
+from maillage.exceptions import MaillageError
+from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
+from maillage.kit.templating import templates
+from maillage.patient import service
+from maillage.patient.rules import IdentityAttribute, InsOid
+from maillage.patient.schemas import (
+    CONSENT_PURPOSE_LABELS,
+    CONSENT_SOURCE_LABELS,
+    IDENTITY_DOCUMENT_LABELS,
+    AttachRequest,
+    ConsentCreate,
+    IdentityCheck,
+    PatientCreate,
+)
+
+router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
+Writer = Annotated[Actor, Depends(require(Permission.PATIENT_WRITE))]
+Officer = Annotated[Actor, Depends(require(Permission.IDENTITY_MERGE))]
+VIGILANCE = "identitovigilance"
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    return templates().TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _message(exc: MaillageError) -> str:
+    details = exc.details if isinstance(exc.details, list) else []
+    extra = [d["message"] for d in details if isinstance(d, dict) and d.get("message") and d["message"] != exc.message]
+    return " ".join([exc.message, *extra])
+
+
+FIELD_LABELS = {
+    "birth_name": "nom de naissance", "given_names": "prénom(s) de naissance", "birth_date": "date de naissance",
+    "sex": "sexe", "birthplace": "lieu de naissance", "kind": "relation",
+}
+
+
+def _form_error(exc: ValidationError) -> str:
+    """The fields a form got wrong, named in French (the pydantic messages are English)."""
+    fields = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        label = FIELD_LABELS.get(name, name)
+        if label not in fields:
+            fields.append(label)
+    return "Formulaire incomplet ou invalide : " + ", ".join(fields) + "."
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+# --- Search -----------------------------------------------------------------------------------------------
+
+
+@router.get("/patients", response_class=HTMLResponse)
+def search_page(request: Request, db: DbSession, actor: Reader, ins: str = "", nom: str = "", prenom: str = "",
+                naissance: str = "") -> Response:
+    """Search one's patients by INS matricule or by traits; HTMX refreshes the results."""
+    criteria = {"ins": ins[:21], "nom": nom[:100], "prenom": prenom[:100], "naissance": naissance[:10]}
+    context: dict[str, Any] = {"criteria": criteria, "results": None, "error": None, "mine": [],
+                               "can_create": role_allows(actor.role, Permission.PATIENT_WRITE)}
+    if any(criteria.values()):
+        birth = _date(naissance)
+        if naissance and birth is None:
+            context["error"] = "Date de naissance : format attendu AAAA-MM-JJ."
+        else:
+            try:
+                context["results"] = service.search_patients(db, actor, ins=ins or None, name=nom or None,
+                                                             given_name=prenom or None, birth_date=birth,
+                                                             context=audit_context(request))
+            except MaillageError as exc:
+                context["error"] = _message(exc)
+    if not is_htmx(request):
+        context["mine"] = service.my_patients(db, actor, context=audit_context(request))
+        context["my_professional_id"] = service.professional_id_of(db, actor)
+    template = "patient/_results.html" if is_htmx(request) else "patient/search.html"
+    return render(request, template, context, status_code=422 if context["error"] else 200)
+
+
+# --- Creation and attachment ---------------------------------------------------------------------------------
+
+
+def _new_context(form: dict[str, Any] | None = None, error: str | None = None,
+                 proposal: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"form": form or {}, "error": error, "proposal": proposal,
+            "documents": list(IDENTITY_DOCUMENT_LABELS.items()),
+            "oids": [(o.value, o.label) for o in InsOid]}
+
+
+@router.get("/patients/nouveau", response_class=HTMLResponse)
+def new_page(request: Request, actor: Writer) -> Response:
+    return render(request, "patient/new.html", _new_context())
+
+
+@router.post("/patients/nouveau", response_class=HTMLResponse)
+def new_submit(
+    request: Request, db: DbSession, actor: Writer,
+    birth_name: Annotated[str, Form(max_length=100)] = "", given_names: Annotated[str, Form(max_length=200)] = "",
+    birth_date: Annotated[str, Form(max_length=10)] = "", sex: Annotated[str, Form(max_length=1)] = "",
+    birthplace: Annotated[str, Form(max_length=5)] = "", used_name: Annotated[str, Form(max_length=100)] = "",
+    ins_matricule: Annotated[str, Form(max_length=21)] = "", ins_oid: Annotated[str, Form(max_length=40)] = "",
+    insi_checked: Annotated[str, Form(max_length=5)] = "", identity_document: Annotated[str, Form(max_length=32)] = "",
+    phone: Annotated[str, Form(max_length=30)] = "", commune_insee: Annotated[str, Form(max_length=5)] = "",
+    attending_rpps: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    form = {"birth_name": birth_name, "given_names": given_names, "birth_date": birth_date, "sex": sex,
+            "birthplace": birthplace, "used_name": used_name, "ins_matricule": ins_matricule, "ins_oid": ins_oid,
+            "insi_checked": insi_checked, "identity_document": identity_document, "phone": phone,
+            "commune_insee": commune_insee, "attending_rpps": attending_rpps}
+    try:
+        data = PatientCreate(
+            birth_name=birth_name, given_names=given_names, birth_date=birth_date, sex=sex, birthplace=birthplace,
+            used_name=used_name or None, ins_matricule=ins_matricule or None,
+            ins_oid=ins_oid if ins_matricule else None,
+            insi_checked=insi_checked in ("1", "on", "true"), identity_document=identity_document or None,
+            phone=phone or None, commune_insee=commune_insee or None, attending_rpps=attending_rpps or None,
+        )
+    except ValidationError as exc:
+        return render(request, "patient/new.html", _new_context(form, _form_error(exc)), status_code=422)
+    try:
+        view = service.create_patient(db, actor, data, context=audit_context(request))
+    except service.IdentityExists as exc:
+        # The proposal is audited after the rollback of this request; the page offers to join the record.
+        proposal = dict(exc.details) if isinstance(exc.details, dict) else {}
+        return render(request, "patient/new.html", _new_context(form, None, proposal), status_code=409)
+    except MaillageError as exc:
+        return render(request, "patient/new.html", _new_context(form, _message(exc)), status_code=exc.status_code)
+    return RedirectResponse(f"/patients/{view.patient.id}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/rattachement", response_class=HTMLResponse)
+def attach_submit(
+    request: Request, patient_id: uuid.UUID, db: DbSession, actor: Writer,
+    birth_name: Annotated[str, Form(max_length=100)] = "", given_names: Annotated[str, Form(max_length=200)] = "",
+    birth_date: Annotated[str, Form(max_length=10)] = "", sex: Annotated[str, Form(max_length=1)] = "",
+    birthplace: Annotated[str, Form(max_length=5)] = "", kind: Annotated[str, Form(max_length=16)] = "care_unit",
+) -> Response:
+    try:
+        data = AttachRequest(birth_name=birth_name, given_names=given_names, birth_date=birth_date, sex=sex,
+                             birthplace=birthplace, kind=kind)
+    except ValidationError as exc:
+        return render(request, "patient/new.html", _new_context(None, _form_error(exc)), status_code=422)
+    view = service.attach_to_patient(db, actor, patient_id, data, context=audit_context(request))
+    return RedirectResponse(f"/patients/{view.patient.id}", status_code=303)
+
+
+# --- The patient page --------------------------------------------------------------------------------------
+
+
+def _patient_context(db: Any, actor: Actor, request: Request, patient_id: uuid.UUID, vigilance: bool,
+                     **extra: Any) -> dict[str, Any]:
+    purpose = Purpose.IDENTITY_VIGILANCE if vigilance else Purpose.CARE
+    view = service.get_patient(db, actor, patient_id, purpose=purpose, context=audit_context(request))
+    history = service.consent_history(db, actor, patient_id, context=audit_context(request)) if not vigilance else []
+    return {"view": view, "states": service.consent_states(history), "history": history, "vigilance": vigilance,
+            "recorders": service.recorder_names(db, history),
+            "can_write": role_allows(actor.role, Permission.PATIENT_WRITE) and not vigilance,
+            "is_officer": role_allows(actor.role, Permission.IDENTITY_MERGE),
+            "purposes": list(CONSENT_PURPOSE_LABELS.items()), "sources": list(CONSENT_SOURCE_LABELS.items()),
+            "documents": list(IDENTITY_DOCUMENT_LABELS.items()), "oids": [(o.value, o.label) for o in InsOid],
+            "attributes": [a.value for a in IdentityAttribute], "purpose_labels": CONSENT_PURPOSE_LABELS,
+            "source_labels": CONSENT_SOURCE_LABELS, "error": None, "message": None, **extra}
+
+
+def _patient_error(request: Request, db: Any, actor: Actor, patient_id: uuid.UUID, exc: MaillageError) -> Response:
+    """Nothing of the failed change is kept; the page shown again is a read, audited and committed as such."""
+    db.rollback()
+    request.state.commit_on_error = True
+    return render(request, "patient/patient.html",
+                  _patient_context(db, actor, request, patient_id, False, error=_message(exc)),
+                  status_code=exc.status_code)
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_page(request: Request, patient_id: uuid.UUID, db: DbSession, actor: Reader,
+                 finalite: str = "") -> Response:
+    vigilance = finalite == VIGILANCE and role_allows(actor.role, Permission.IDENTITY_MERGE)
+    return render(request, "patient/patient.html", _patient_context(db, actor, request, patient_id, vigilance))
+
+
+@router.post("/patients/{patient_id}/consentements", response_class=HTMLResponse)
+def consent_submit(request: Request, patient_id: uuid.UUID, db: DbSession, actor: Writer,
+                   purpose: Annotated[str, Form(max_length=32)] = "",
+                   decision: Annotated[str, Form(max_length=16)] = "",
+                   source: Annotated[str, Form(max_length=32)] = "oral") -> Response:
+    try:
+        service.record_consent(db, actor, patient_id, ConsentCreate(purpose=purpose, decision=decision, source=source),
+                               context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        return _patient_error(request, db, actor, patient_id, exc)
+    return RedirectResponse(f"/patients/{patient_id}#consentements", status_code=303)
+
+
+@router.post("/patients/{patient_id}/verification", response_class=HTMLResponse)
+def verification_submit(request: Request, patient_id: uuid.UUID, db: DbSession, actor: Writer,
+                        insi_checked: Annotated[str, Form(max_length=5)] = "",
+                        ins_matricule: Annotated[str, Form(max_length=21)] = "",
+                        ins_oid: Annotated[str, Form(max_length=40)] = "",
+                        identity_document: Annotated[str, Form(max_length=32)] = "") -> Response:
+    data = IdentityCheck(insi_checked=insi_checked in ("1", "on", "true"), ins_matricule=ins_matricule or None,
+                         ins_oid=ins_oid if ins_matricule else None, identity_document=identity_document or None)
+    try:
+        service.check_identity(db, actor, patient_id, data, context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        return _patient_error(request, db, actor, patient_id, exc)
+    return RedirectResponse(f"/patients/{patient_id}#identite", status_code=303)
+
+
+# --- Identity vigilance ------------------------------------------------------------------------------------
+
+
+def _worklist(db: Any, actor: Actor, request: Request, **extra: Any) -> dict[str, Any]:
+    merges = service.recent_merges(db, actor, context=audit_context(request))
+    return {"pairs": service.potential_duplicates(db, actor, context=audit_context(request)), "merges": merges,
+            "parties": service.merge_parties(db, merges), "error": None, "message": None, **extra}
+
+
+def _worklist_error(request: Request, db: Any, actor: Actor, exc: MaillageError) -> Response:
+    db.rollback()
+    request.state.commit_on_error = True
+    return render(request, "patient/vigilance.html", _worklist(db, actor, request, error=_message(exc)),
+                  status_code=exc.status_code)
+
+
+@router.get("/identitovigilance", response_class=HTMLResponse)
+def worklist_page(request: Request, db: DbSession, actor: Officer, message: str = "") -> Response:
+    messages = {"fusion": "Les deux dossiers ont été fusionnés.", "annulation": "La fusion a été annulée.",
+                "distincts": "Les deux dossiers sont enregistrés comme deux personnes distinctes."}
+    return render(request, "patient/vigilance.html", _worklist(db, actor, request, message=messages.get(message)))
+
+
+@router.post("/identitovigilance/fusions", response_class=HTMLResponse)
+def merge_submit(request: Request, db: DbSession, actor: Officer, kept_patient_id: Annotated[uuid.UUID, Form()],
+                 merged_patient_id: Annotated[uuid.UUID, Form()],
+                 reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    try:
+        service.merge_patients(db, actor, kept_id=kept_patient_id, merged_id=merged_patient_id, reason=reason,
+                               context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        return _worklist_error(request, db, actor, exc)
+    return RedirectResponse("/identitovigilance?message=fusion", status_code=303)
+
+
+@router.post("/identitovigilance/fusions/{merge_id}/annulation", response_class=HTMLResponse)
+def unmerge_submit(request: Request, merge_id: uuid.UUID, db: DbSession, actor: Officer,
+                   reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    try:
+        service.unmerge_patients(db, actor, merge_id, reason, context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        return _worklist_error(request, db, actor, exc)
+    return RedirectResponse("/identitovigilance?message=annulation", status_code=303)
+
+
+@router.post("/identitovigilance/distincts", response_class=HTMLResponse)
+def distinct_submit(request: Request, db: DbSession, actor: Officer, first_patient_id: Annotated[uuid.UUID, Form()],
+                    second_patient_id: Annotated[uuid.UUID, Form()]) -> Response:
+    service.mark_distinct(db, actor, first_patient_id, second_patient_id, context=audit_context(request))
+    return RedirectResponse("/identitovigilance?message=distincts", status_code=303)
+

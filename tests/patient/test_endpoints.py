@@ -1,0 +1,174 @@
+"""The patient JSON API: authorization triplet on every route, 409 proposal instead of a duplicate, masking of the
+INS matricule below a qualified identity, identity vigilance for the identity officer only, audit entries."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from maillage.models.audit import AuditEntry
+from maillage.models.patient import Patient
+from tests.fixtures.factories import make_user
+from tests.fixtures.web import assert_triplet, csrf_token, sign_in
+from tests.patient.test_service import IDENTITIES, create, ins_of, insert_record, physician, qualified, traits
+
+
+def body(index: int = 0, **changes):
+    t = traits(index, **changes)
+    return {**t, "birth_date": t["birth_date"].isoformat()}
+
+
+def post(client, url, json):
+    return client.post(url, json=json, headers={"x-csrf-token": csrf_token(client)})
+
+
+class TestPatientRoutesAuthorization:
+    @pytest.mark.parametrize(("method", "path", "json"), [
+        ("GET", "", None),
+        ("PATCH", "", {"phone": "0102030405"}),
+        ("GET", "/consents", None),
+        ("POST", "/consents", {"purpose": "teleexpertise", "decision": "consent"}),
+        ("POST", "/identity-checks", {"insi_checked": False, "identity_document": "passport"}),
+    ])
+    def test_anonymous_wrong_role_and_outsider_are_refused(self, client, db, method, path, json):
+        """Triplet (CONVENTIONS "Tests"): 401 anonymous, 403 a role without the permission, 404 without a care
+        relationship."""
+        owner = physician(db)
+        view = create(db, owner)
+        wrong = make_user(db, "analyst" if method == "GET" else "pharmacist")
+        assert_triplet(client, db, method, f"/api/patients/{view.patient.id}{path}", json=json,
+                       wrong_role_user=wrong, outsider_user=physician(db))
+
+    def test_the_attach_route_refuses_other_traits_as_not_found(self, client, db):
+        view = create(db, physician(db))
+        assert_triplet(client, db, "POST", f"/api/patients/{view.patient.id}/attach",
+                       json=body(0, birthplace="75115"), wrong_role_user=make_user(db, "pharmacist"),
+                       outsider_user=physician(db))
+
+    def test_identity_vigilance_routes_refuse_other_roles(self, client, db):
+        assert_triplet(client, db, "GET", "/api/patients/identity-vigilance/duplicates",
+                       wrong_role_user=physician(db), outsider_user=None)
+        assert_triplet(client, db, "PUT", f"/api/patients/{uuid.uuid4()}/identity-attributes",
+                       json={"attributes": ["DOUT"]}, wrong_role_user=physician(db), outsider_user=None)
+
+
+class TestCreateRoute:
+    def test_a_new_patient_is_created_and_readable_by_its_creator(self, client, db):
+        user = physician(db)
+        sign_in(client, db, user)
+        created = post(client, "/api/patients", body(0))
+        assert created.status_code == 201, created.text
+        read = client.get(f"/api/patients/{created.json()['id']}")
+        assert read.status_code == 200
+        assert read.json()["identity_status"] == "PROV"
+
+    def test_the_same_traits_answer_409_with_the_existing_record_and_the_proposal_is_audited(self, client, db):
+        existing = create(db, physician(db))
+        requester = physician(db)
+        sign_in(client, db, requester)
+        answer = post(client, "/api/patients", body(0))
+        assert answer.status_code == 409
+        error = answer.json()["error"]
+        assert error["code"] == "identity_exists" and "existe déjà" in error["message"]
+        assert error["details"]["existing_patient_id"] == str(existing.patient.id)
+        assert db.scalar(select(Patient.id).where(Patient.id != existing.patient.id)) is None
+        proposal = db.scalars(select(AuditEntry).where(AuditEntry.action == "propose")).one()
+        assert (proposal.actor_id, proposal.patient_id, proposal.outcome) == (
+            str(requester.id), str(existing.patient.id), "denied")
+        attached = post(client, f"/api/patients/{existing.patient.id}/attach", body(0))
+        assert attached.status_code == 200
+        assert client.get(f"/api/patients/{existing.patient.id}").status_code == 200
+
+    def test_invalid_traits_answer_422_in_french(self, client, db):
+        sign_in(client, db, physician(db))
+        answer = post(client, "/api/patients", body(0, birthplace="ABCDE"))
+        assert answer.status_code == 422
+        assert "lieu de naissance" in answer.json()["error"]["message"]
+
+
+class TestMatriculeMasking:
+    def test_below_a_qualified_identity_the_api_never_carries_the_matricule(self, client, db):
+        user = physician(db)
+        view = create(db, user, **ins_of(0), insi_checked=True)
+        sign_in(client, db, user)
+        payload = client.get(f"/api/patients/{view.patient.id}").json()
+        assert payload["ins"]["matricule"] is None and payload["ins"]["matricule_shared"] is False
+        assert IDENTITIES[0].ins.matricule.value not in client.get(f"/api/patients/{view.patient.id}").text
+        found = client.get("/api/patients", params={"ins": IDENTITIES[0].ins.matricule.value}).json()
+        assert [p["id"] for p in found] == [str(view.patient.id)]
+        assert found[0]["ins"]["matricule"] is None
+
+    def test_a_qualified_identity_carries_its_matricule_and_oid(self, client, db):
+        user = physician(db)
+        view = qualified(db, user)
+        sign_in(client, db, user)
+        ins = client.get(f"/api/patients/{view.patient.id}").json()["ins"]
+        assert (ins["matricule"], ins["system"]) == (IDENTITIES[0].ins.matricule.value, "urn:oid:1.2.250.1.213.1.4.10")
+
+
+class TestSearchRoute:
+    def test_the_search_only_returns_the_callers_patients(self, client, db):
+        mine, other = physician(db), physician(db)
+        own = create(db, mine, 0, birth_name="Homonyme")
+        create(db, other, 1, birth_name="Homonyme")
+        sign_in(client, db, mine)
+        found = client.get("/api/patients", params={"name": "homonyme"}).json()
+        assert [p["id"] for p in found] == [str(own.patient.id)]
+
+    def test_a_search_without_criteria_answers_422(self, client, db):
+        sign_in(client, db, physician(db))
+        assert client.get("/api/patients").status_code == 422
+
+
+class TestConsentRoutes:
+    def test_consents_are_recorded_and_read_back_with_the_current_choice(self, client, db):
+        user = physician(db)
+        view = create(db, user)
+        sign_in(client, db, user)
+        assert post(client, f"/api/patients/{view.patient.id}/consents",
+                    {"purpose": "data_reuse", "decision": "objection"}).status_code == 201
+        read = client.get(f"/api/patients/{view.patient.id}/consents").json()
+        current = {c["purpose"]: c for c in read["current"]}
+        assert current["data_reuse"]["decision"] == "objection"
+        assert [h["recorded_by"] for h in read["history"]] == [str(user.id)]
+
+
+class TestIdentityVigilanceRoutes:
+    def test_the_officer_lists_merges_and_undoes(self, client, db):
+        first = insert_record(db, 0)
+        second = insert_record(db, 0, birth_name=traits(0)["birth_name"].lower())
+        officer = make_user(db, "identity_officer")
+        sign_in(client, db, officer)
+        pairs = client.get("/api/patients/identity-vigilance/duplicates").json()
+        assert [p["reason"] for p in pairs] == ["same_traits"]
+        merged = post(client, "/api/patients/identity-vigilance/merges",
+                      {"kept_patient_id": str(first.id), "merged_patient_id": str(second.id),
+                       "reason": "Même personne, vérifié"})
+        assert merged.status_code == 201, merged.text
+        assert client.get("/api/patients/identity-vigilance/duplicates").json() == []
+        undone = post(client, f"/api/patients/identity-vigilance/merges/{merged.json()['id']}/undo",
+                      {"reason": "Fusion erronée"})
+        assert undone.status_code == 200 and undone.json()["unmerged_at"] is not None
+        again = post(client, f"/api/patients/identity-vigilance/merges/{merged.json()['id']}/undo",
+                     {"reason": "Fusion erronée"})
+        assert again.status_code == 409
+
+    def test_the_officer_reads_an_identity_for_vigilance_and_it_is_audited(self, client, db):
+        view = create(db, physician(db))
+        officer = make_user(db, "identity_officer")
+        sign_in(client, db, officer)
+        assert client.get(f"/api/patients/{view.patient.id}").status_code == 404
+        read = client.get(f"/api/patients/{view.patient.id}", params={"purpose": "identity_vigilance"})
+        assert read.status_code == 200
+        purposes = [e.purpose for e in db.scalars(select(AuditEntry).where(
+            AuditEntry.actor_id == str(officer.id), AuditEntry.patient_id == str(view.patient.id)))]
+        assert sorted(purposes) == ["care", "identity_vigilance"]
+
+
+class TestOpenApi:
+    def test_the_patient_and_directory_routes_are_documented(self, client):
+        paths = client.get("/api/openapi.json").json()["paths"]
+        assert "/api/patients/{patient_id}" in paths and "/api/patients/identity-vigilance/merges" in paths
+        assert "/api/directory/specialty-lines" in paths and "/offre/catalogue.json" in paths

@@ -1,0 +1,156 @@
+"""Patient pages: search among one's patients, creation with the identity proposal, the patient page (masked
+matricule, consents), the identity-vigilance worklist; the authorization triplet on each."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from maillage.models.patient import IdentityMerge, PatientConsent
+from tests.fixtures.factories import make_user
+from tests.fixtures.web import assert_triplet, csrf_token, sign_in
+from tests.patient.test_service import IDENTITIES, create, ins_of, insert_record, physician, qualified, traits
+
+HTML = {"accept": "text/html"}
+
+
+def form(client, url, data):
+    return client.post(url, data={**data, "csrf_token": csrf_token(client)}, headers=HTML, follow_redirects=False)
+
+
+def trait_form(index: int = 0, **changes):
+    t = traits(index, **changes)
+    return {**t, "birth_date": t["birth_date"].isoformat()}
+
+
+class TestAuthorization:
+    def test_the_patient_page_follows_the_triplet(self, client, db):
+        view = create(db, physician(db))
+        assert_triplet(client, db, "GET", f"/patients/{view.patient.id}", page=True,
+                       wrong_role_user=make_user(db, "analyst"), outsider_user=physician(db))
+
+    def test_the_search_and_creation_pages_refuse_anonymous_and_wrong_roles(self, client, db):
+        assert_triplet(client, db, "GET", "/patients", page=True, wrong_role_user=make_user(db, "billing_officer"),
+                       outsider_user=None)
+        assert_triplet(client, db, "GET", "/patients/nouveau", page=True,
+                       wrong_role_user=make_user(db, "pharmacist"), outsider_user=None)
+
+    def test_the_worklist_is_the_identity_officers(self, client, db):
+        assert_triplet(client, db, "GET", "/identitovigilance", page=True, wrong_role_user=physician(db),
+                       outsider_user=None)
+
+    def test_recording_a_consent_for_someone_elses_patient_is_not_found(self, client, db):
+        view = create(db, physician(db))
+        assert_triplet(client, db, "POST", f"/patients/{view.patient.id}/consentements", page=True,
+                       data={"purpose": "teleexpertise", "decision": "consent"},
+                       wrong_role_user=make_user(db, "pharmacist"), outsider_user=physician(db))
+
+
+class TestSearchPage:
+    def test_a_gp_finds_a_patient_by_ins_and_sees_the_matricule_of_a_qualified_identity(self, client, db):
+        user = physician(db)
+        qualified(db, user)
+        sign_in(client, db, user)
+        page = client.get("/patients", params={"ins": IDENTITIES[0].ins.matricule.formatted()}, headers=HTML)
+        assert page.status_code == 200
+        assert IDENTITIES[0].traits.birth_name.upper() in page.text
+        assert "Identité qualifiée" in page.text
+
+    def test_htmx_gets_only_the_results(self, client, db):
+        user = physician(db)
+        create(db, user)
+        sign_in(client, db, user)
+        page = client.get("/patients", params={"nom": IDENTITIES[0].traits.birth_name},
+                          headers={**HTML, "hx-request": "true"})
+        assert page.status_code == 200
+        assert page.text.lstrip().startswith('<div id="resultats"') and "<html" not in page.text
+
+    def test_an_invalid_ins_shows_a_french_error(self, client, db):
+        sign_in(client, db, physician(db))
+        page = client.get("/patients", params={"ins": "123"}, headers=HTML)
+        assert page.status_code == 422 and "15 caractères" in page.text
+
+
+class TestCreationPages:
+    def test_creating_a_patient_redirects_to_its_page(self, client, db):
+        sign_in(client, db, physician(db))
+        answer = form(client, "/patients/nouveau", trait_form(0))
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/patients/")
+        assert client.get(answer.headers["location"], headers=HTML).status_code == 200
+
+    def test_known_traits_show_the_proposal_then_attaching_opens_the_record(self, client, db):
+        existing = create(db, physician(db))
+        sign_in(client, db, physician(db))
+        answer = form(client, "/patients/nouveau", trait_form(0))
+        assert answer.status_code == 409
+        assert "Cette identité existe déjà" in answer.text
+        assert f"/patients/{existing.patient.id}/rattachement" in answer.text
+        attached = form(client, f"/patients/{existing.patient.id}/rattachement", {**trait_form(0), "kind": "care_unit"})
+        assert attached.status_code == 303 and attached.headers["location"] == f"/patients/{existing.patient.id}"
+
+    def test_an_incomplete_form_is_shown_again_with_the_error(self, client, db):
+        sign_in(client, db, physician(db))
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "birth_date": "2020-13-45"})
+        assert answer.status_code == 422 and "invalide : date de naissance." in answer.text
+
+
+class TestPatientPage:
+    def test_the_matricule_is_masked_below_a_qualified_identity(self, client, db):
+        user = physician(db)
+        view = create(db, user, **ins_of(0), insi_checked=True)
+        sign_in(client, db, user)
+        page = client.get(f"/patients/{view.patient.id}", headers=HTML)
+        assert "Identité récupérée" in page.text and "masqué" in page.text
+        assert IDENTITIES[0].ins.matricule.value not in page.text
+        assert IDENTITIES[0].ins.matricule.formatted() not in page.text
+
+    def test_a_consent_is_recorded_from_the_page(self, client, db):
+        user = physician(db)
+        view = create(db, user)
+        sign_in(client, db, user)
+        answer = form(client, f"/patients/{view.patient.id}/consentements",
+                      {"purpose": "telesurveillance", "decision": "consent", "source": "written"})
+        assert answer.status_code == 303
+        row = db.scalars(select(PatientConsent).where(PatientConsent.patient_id == view.patient.id)).one()
+        assert (row.purpose, row.decision, row.source, row.recorded_by) == ("telesurveillance", "consent",
+                                                                            "written", user.id)
+        page = client.get(f"/patients/{view.patient.id}", headers=HTML).text
+        assert "Consentement recueilli" in page and f"enregistré par {user.display_name}" in page
+
+    def test_an_identity_check_qualifies_the_identity_from_the_page(self, client, db):
+        user = physician(db)
+        view = create(db, user)
+        sign_in(client, db, user)
+        answer = form(client, f"/patients/{view.patient.id}/verification",
+                      {"insi_checked": "1", **ins_of(0), "identity_document": "passport"})
+        assert answer.status_code == 303
+        page = client.get(f"/patients/{view.patient.id}", headers=HTML)
+        assert "Identité qualifiée" in page.text and IDENTITIES[0].ins.matricule.formatted() in page.text
+
+
+class TestVigilancePage:
+    def test_the_officer_sees_the_pair_merges_it_and_undoes_the_merge(self, client, db):
+        first = insert_record(db, 0)
+        second = insert_record(db, 0, birth_name=traits(0)["birth_name"].lower())
+        sign_in(client, db, make_user(db, "identity_officer"))
+        page = client.get("/identitovigilance", headers=HTML)
+        assert "Traits stricts identiques" in page.text
+        merged = form(client, "/identitovigilance/fusions", {"kept_patient_id": str(first.id),
+                                                             "merged_patient_id": str(second.id),
+                                                             "reason": "Même personne"})
+        assert merged.status_code == 303
+        merge = db.scalars(select(IdentityMerge)).one()
+        page = client.get("/identitovigilance?message=fusion", headers=HTML)
+        assert "Aucun doublon potentiel" in page.text and "Annuler la fusion" in page.text
+        undone = form(client, f"/identitovigilance/fusions/{merge.id}/annulation", {"reason": "Erreur de saisie"})
+        assert undone.status_code == 303
+        db.refresh(merge)
+        assert merge.unmerged_at is not None
+
+    def test_a_refused_merge_is_explained_on_the_worklist(self, client, db):
+        kept = qualified(db, physician(db), 0)
+        twin = insert_record(db, 0, birth_name=traits(0)["birth_name"].lower())
+        sign_in(client, db, make_user(db, "identity_officer"))
+        answer = form(client, "/identitovigilance/fusions", {"kept_patient_id": str(twin.id),
+                                                             "merged_patient_id": str(kept.patient.id),
+                                                             "reason": "Même personne"})
+        assert answer.status_code == 422 and "plus fiable" in answer.text
