@@ -27,7 +27,7 @@ app.add_typer(vault_cli.app, name="keys")
 app.add_typer(directory_cli.app, name="directory")
 app.add_typer(analytics_cli.app, name="analytics")
 app.command("ingest-mqtt")(monitoring_cli.ingest_mqtt)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 # Modules whose import registers job handlers; each capability adds its tasks module here.
 TASK_MODULES = [
