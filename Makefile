@@ -47,9 +47,11 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-# The fuzz pass of `make test` (tests/fuzz) with a larger budget; MAILLAGE_FUZZ_SEED changes the seed.
+# The fuzz passes of `make test` (tests/fuzz) with a larger budget: every identity on every backend, full
+# coverage phase, 200 cases per operation (MAILLAGE_FUZZ_EXAMPLES); MAILLAGE_FUZZ_SEED changes the seed.
 fuzz: $(STAMP)
-	MAILLAGE_FUZZ_EXAMPLES=$${MAILLAGE_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+	MAILLAGE_FUZZ_FULL=1 MAILLAGE_FUZZ_EXAMPLES=$${MAILLAGE_FUZZ_EXAMPLES:-200} \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

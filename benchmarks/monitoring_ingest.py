@@ -6,12 +6,13 @@ migrations). The server is `uvicorn --factory maillage.app:create_app --workers 
 limiter off (it would throttle a load generator on one address) and info logs off.
 
 Prints, measured in the same run:
-- sustained readings per second through the compact batch API (batches of 1,000 readings of 1,000 different
-  patients, the worst case for the rule engine: one state update per reading);
+- sustained readings per second through the compact batch API, twice: batches of 1,000 readings of 1,000
+  different patients (the worst case for the rule engine: one state update per reading), then batches of 1,000
+  readings of 50 patients (20 each, as a hub with continuous sensors sends);
 - the same through FHIR Bundles (batch Bundles of 500 Observations, each validated with fhir.resources);
 - the single-reading request rate (one reading per request, 16 concurrent clients);
 - p50 and p99 of the time from request to alert visible (a red SpO2 alert, read back by another connection),
-  measured while the batch stream runs;
+  measured alone, then while the batch stream runs;
 - PostgreSQL's own COPY rate for the same rows into a copy of the reading table (the ceiling).
 
 Every reading goes through the whole pipeline: device resolution, conversion and plausibility, idempotent
@@ -47,6 +48,11 @@ BATCH = 1000
 BUNDLE = 500
 PROBES = 50
 GATEWAY = "BENCH-GATEWAY"
+
+
+def fr(value: float) -> str:
+    """12 345 (thousands separated by a narrow no-break space, as French prints numbers)."""
+    return f"{value:,.0f}".replace(",", "\u202f")
 
 
 def db_url() -> str:
@@ -145,12 +151,16 @@ def _stamp(seconds: int) -> str:
     return (dt.datetime.now(dt.UTC) - dt.timedelta(days=25) + dt.timedelta(seconds=seconds)).isoformat()
 
 
-def batch_bodies(worker: int, scales: list[str], count: int) -> list[bytes]:
+def batch_bodies(worker: int, scales: list[str], count: int, per_patient: int = 1, tag: str = "w") -> list[bytes]:
+    """Batches of BATCH readings: ``per_patient`` readings for each of BATCH / per_patient patients."""
     out = []
+    patients = BATCH // per_patient
+    shift = 300_000 if tag != "w" else 0
     for b in range(count):
-        offset = (worker * 7919 + b * BATCH) % len(scales)
-        readings = [{"id": f"w{worker}-b{b}-{k}", "device": scales[(offset + k) % len(scales)], "code": "29463-7",
-                     "value": 79.5 + (k % 10) / 10, "unit": "kg", "at": _stamp(worker * 100_000 + b * 10 + k % 10)}
+        offset = (worker * 7919 + b * patients) % len(scales)
+        readings = [{"id": f"{tag}{worker}-b{b}-{k}", "device": scales[(offset + k // per_patient) % len(scales)],
+                     "code": "29463-7", "value": 79.5 + (k % 10) / 10, "unit": "kg",
+                     "at": _stamp(shift + worker * 100_000 + b * per_patient + k % per_patient)}
                     for k in range(BATCH)]
         out.append(json.dumps({"readings": readings}).encode())
     return out
@@ -208,7 +218,8 @@ def single_sender(port: int, secret: str, worker: int, scales: list[str], second
     out.put((done, errors))
 
 
-def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: float, out: Any) -> None:
+def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: float, tag: str, base: int,
+           out: Any) -> None:
     """Red SpO2 alert: from the request to the alert being visible to another connection."""
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     latencies: list[float] = []
@@ -224,8 +235,8 @@ def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: floa
             n = 0
             while time.monotonic() < deadline:
                 ident = oximeters[n % len(oximeters)]
-                low = json.dumps({"readings": [{"id": f"p{n}-low", "device": ident, "code": "59408-5", "value": 85,
-                                                "unit": "%", "at": _stamp(1_500_000 + 2 * n)}]})
+                low = json.dumps({"readings": [{"id": f"{tag}{n}-low", "device": ident, "code": "59408-5",
+                                                "value": 85, "unit": "%", "at": _stamp(base + 2 * n)}]})
                 start = time.perf_counter()
                 http.post("/api/monitoring/readings", content=low, headers=headers)
                 while conn.execute("SELECT 1 FROM monitoring_alert WHERE open_key = %s",
@@ -233,8 +244,8 @@ def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: floa
                     if time.perf_counter() - start > 10:
                         break
                 latencies.append((time.perf_counter() - start) * 1000)
-                high = json.dumps({"readings": [{"id": f"p{n}-ok", "device": ident, "code": "59408-5", "value": 96,
-                                                 "unit": "%", "at": _stamp(1_500_000 + 2 * n + 1)}]})
+                high = json.dumps({"readings": [{"id": f"{tag}{n}-ok", "device": ident, "code": "59408-5",
+                                                 "value": 96, "unit": "%", "at": _stamp(base + 2 * n + 1)}]})
                 http.post("/api/monitoring/readings", content=high, headers=headers)  # clears it for the next probe
                 n += 1
                 time.sleep(0.05)
@@ -289,17 +300,22 @@ def main() -> int:
     print(f"machine : {platform.machine()}, {os.cpu_count()} cœurs, charge moyenne {load} ; "
           f"PostgreSQL {url.rsplit('/', 1)[-1]}")
     loaded = time.perf_counter() - t0
-    print(f"{PATIENTS:,} patients inclus (+{PROBES} sondes SpO2) chargés en {loaded:.1f} s".replace(",", " "))
+    print(f"{fr(PATIENTS)} patients inclus (+{PROBES} sondes SpO2) chargés en {loaded:.1f} s")
     port = 18000 + os.getpid() % 1000
     server = start_server(url, port)
     try:
+        idle = run_parallel([(prober, (port, secret, url, oximeters, min(SECONDS, 10.0), "idle", 1_500_000))])[0]
+        if idle:
+            q = statistics.quantiles(idle, n=100)
+            print(f"Délai requête → alerte visible (sans autre charge) : p50 {statistics.median(idle):.1f} ms, "
+                  f"p99 {q[98]:.1f} ms ({len(idle)} sondes)")
         workers = 3
         per_worker = int(25_000 * SECONDS / workers / BATCH) + 5  # enough for 25,000 readings/s
         bodies = [batch_bodies(w, scales, per_worker) for w in range(workers)]
         targets: list[tuple[Any, tuple[Any, ...]]] = [
             (sender, (port, secret, "/api/monitoring/readings", bodies[w], BATCH, SECONDS, "application/json"))
             for w in range(workers)]
-        targets.append((prober, (port, secret, url, oximeters, SECONDS)))
+        targets.append((prober, (port, secret, url, oximeters, SECONDS, "load", 1_600_000)))
         results = run_parallel(targets)
         latencies = next(r for r in results if isinstance(r, list))
         senders = [r for r in results if isinstance(r, tuple)]
@@ -307,33 +323,40 @@ def main() -> int:
         errors = sum(r[1] for r in senders)
         elapsed = max(r[2] for r in senders)
         batch_rate = sent / elapsed
-        print(f"API lot compact : {batch_rate:,.0f} mesures/s soutenues ({sent:,} mesures en {elapsed:.1f} s, "
-              f"lots de {BATCH}, {workers} clients, {errors} erreur(s))".replace(",", " "))
+        print(f"API lot compact, 1 000 patients différents par lot : {fr(batch_rate)} mesures/s soutenues "
+              f"({fr(sent)} mesures en {elapsed:.1f} s ; {workers} clients ; {errors} erreur(s))")
         if latencies:
             q = statistics.quantiles(latencies, n=100)
             print(f"Délai requête → alerte visible (pendant le flux) : p50 {statistics.median(latencies):.1f} ms, "
                   f"p99 {q[98]:.1f} ms ({len(latencies)} sondes)")
 
+        bodies = [batch_bodies(w, scales, per_worker, per_patient=20, tag="c") for w in range(workers)]
+        results = run_parallel([(sender, (port, secret, "/api/monitoring/readings", bodies[w], BATCH, SECONDS,
+                                          "application/json")) for w in range(workers)])
+        dense_rate = sum(r[0] for r in results) / max(r[2] for r in results)
+        print(f"API lot compact, 20 mesures par patient et par lot (50 patients par lot) : {fr(dense_rate)} mesures/s "
+              f"({sum(r[1] for r in results)} erreur(s))")
+
         fhir_bodies = [bundle_bodies(w, scales, int(8000 * SECONDS / workers / BUNDLE) + 5) for w in range(workers)]
         results = run_parallel([(sender, (port, secret, "/api/monitoring/fhir", fhir_bodies[w], BUNDLE, SECONDS,
                                           "application/fhir+json")) for w in range(workers)])
         fhir_rate = sum(r[0] for r in results) / max(r[2] for r in results)
-        print(f"Bundles FHIR : {fhir_rate:,.0f} mesures/s soutenues (Bundles batch de {BUNDLE}, "
-              f"{sum(r[1] for r in results)} erreur(s))".replace(",", " "))
+        print(f"Bundles FHIR : {fr(fhir_rate)} mesures/s soutenues (Bundles batch de {BUNDLE} ; "
+              f"{sum(r[1] for r in results)} erreur(s))")
 
         t = time.perf_counter()
         results = run_parallel([(single_sender, (port, secret, w, scales, SECONDS)) for w in range(16)])
         elapsed = time.perf_counter() - t
         singles = sum(r[0] for r in results) / elapsed
-        print(f"Une mesure par requête : {singles:,.0f} requêtes/s (16 clients, "
-              f"{sum(r[1] for r in results)} erreur(s))".replace(",", " "))
+        print(f"Une mesure par requête : {fr(singles)} requêtes/s (16 clients ; "
+              f"{sum(r[1] for r in results)} erreur(s))")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(20)
     ceiling = copy_ceiling(url, 200_000, scales)
-    print(f"Plafond COPY PostgreSQL (mêmes lignes, table de lectures avec ses index) : {ceiling:,.0f} lignes/s"
-          .replace(",", " "))
-    print(f"API lot compact = {batch_rate / ceiling:.0%} du plafond COPY ; Bundles FHIR = {fhir_rate / ceiling:.0%}")
+    print(f"Plafond COPY PostgreSQL (mêmes lignes, table de lectures avec ses index) : {fr(ceiling)} lignes/s")
+    print(f"Part du plafond COPY : lot compact {batch_rate / ceiling:.0%} (1 000 patients par lot), "
+          f"{dense_rate / ceiling:.0%} (50 patients par lot) ; Bundles FHIR {fhir_rate / ceiling:.0%}")
     return 0
 
 

@@ -27,6 +27,8 @@ from maillage.monitoring import endpoints as monitoring_endpoints
 from maillage.monitoring import pages as monitoring_pages
 from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
+from maillage.teleexpertise import endpoints as teleexpertise_endpoints
+from maillage.teleexpertise import pages as teleexpertise_pages
 from maillage.web import health, pages
 from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
 from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
@@ -95,4 +97,6 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(patient_endpoints.router)
     app.include_router(patient_pages.router)
     app.include_router(document_endpoints.router)
+    app.include_router(teleexpertise_endpoints.router)
+    app.include_router(teleexpertise_pages.router)
     return app

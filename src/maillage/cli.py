@@ -36,6 +36,7 @@ TASK_MODULES = [
     "maillage.vault.tasks",
     "maillage.idempotency.service",
     "maillage.monitoring.tasks",
+    "maillage.teleexpertise.tasks",
     "maillage.analytics.tasks",
 ]
 

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     document_max_pdf_pages: int = Field(default=500, ge=1)
     document_max_per_owner: int = Field(default=500, ge=1)  # live documents attached to one patient or request
 
+    # Tele-expertise billing (DOMAIN.md §2.3, uncertain): billable TE2 per patient per specialist per calendar year
+    teleexpertise_yearly_cap: int = Field(default=4, ge=1)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "production":

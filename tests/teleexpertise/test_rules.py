@@ -20,6 +20,7 @@ from maillage.teleexpertise.rules import (
     Status,
     check_opinion,
     due_at,
+    due_at_minutes,
     fhir_status,
     next_admission_status,
     next_status,
@@ -110,6 +111,17 @@ class TestDueAt:
     def test_the_reminder_comes_when_a_quarter_remains_but_at_least_an_hour_before(self, hours, before):
         due = T0 + dt.timedelta(hours=hours)
         assert reminder_at(due, hours) == due - dt.timedelta(hours=before)
+
+
+class TestDueAtMinutes:
+    def test_a_commitment_in_minutes_runs_from_submission_and_is_pushed_by_pauses(self):
+        """Line commitments are stored in minutes (directory); a 30-minute line with a 10-minute pause is due at 40."""
+        pause = Pause(T0 + dt.timedelta(minutes=5), T0 + dt.timedelta(minutes=15))
+        assert due_at_minutes(T0, 30, [pause], T0 + dt.timedelta(hours=1)) == T0 + dt.timedelta(minutes=40)
+
+    def test_a_non_positive_commitment_in_minutes_is_refused(self):
+        with pytest.raises(ValidationFailed):
+            due_at_minutes(T0, 0, [], T0)
 
 
 class TestOpinion:

@@ -96,13 +96,6 @@ class EnrolmentLike(Protocol):
     watch_from: dt.datetime
 
 
-def source_device(session: Session, device: DeviceActor) -> Any:
-    src = repo.device_rows(session, [device.device_identifier]).get(device.device_identifier)
-    if src is None or not src.active:
-        raise PermissionDenied("Cet appareil n'est pas enregistré en télésurveillance.")
-    return src
-
-
 def _parse_time(value: str | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         at = value
@@ -146,10 +139,11 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
            context: AuditContext | None = None, channel: str = "batch") -> IngestResult:
     """Check, store and evaluate a batch of readings sent by ``device``. Flushes; the caller commits."""
     received_at = now()
-    src = source_device(session, device)
+    devices = repo.device_rows(session, {device.device_identifier} | {i.device for i in items if i.device})
+    src = devices.get(device.device_identifier)
+    if src is None or not src.active:
+        raise PermissionDenied("Cet appareil n'est pas enregistré en télésurveillance.")
     result = IngestResult(uuid.uuid4(), [])
-    names = {item.device or src.identifier for item in items}
-    devices = repo.device_rows(session, names)
     allowed = {ident: d for ident, d in devices.items() if d.active and (d.id == src.id or d.gateway_id == src.id)}
     by_device: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in repo.assignment_rows(session, [d.id for d in allowed.values()]):
@@ -196,6 +190,8 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
                                details=[{"field": f"entry[{o.index}]", "message": o.message, "code": o.code}
                                         for o in rejected])
 
+    # One lock order for every batch (device, reading id): overlapping batches wait, they never deadlock.
+    rows.sort(key=lambda r: (str(r["device_id"]), r["external_id"]))
     inserted = repo.insert_readings_bulk(session, rows)
     fresh: dict[uuid.UUID, list[Reading]] = defaultdict(list)
     enrolments: dict[uuid.UUID, Any] = {}

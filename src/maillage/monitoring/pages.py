@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from maillage.auth.actor import Actor
 from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission
+from maillage.authz.policy import Permission, role_allows
 from maillage.exceptions import NotFound
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
@@ -30,6 +30,7 @@ from maillage.monitoring import repository as repo
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Triage = Annotated[Actor, Depends(require(Permission.MONITORING_TRIAGE))]
+Enrol = Annotated[Actor, Depends(require(Permission.MONITORING_ENROL))]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"worklist.js": "text/javascript", "monitoring.css": "text/css"}
 STREAM_SECONDS = 600.0  # the browser reconnects by itself; a reconnection re-checks the session
@@ -165,7 +166,32 @@ def patient_page(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor
         "file": file, "label": label, "charts": _charts(file), "periods": PERIODS, "days": jours,
         "statuses": {s.value: s.label for s in rules.EnrolmentStatus}, "pause_reasons": rules.PAUSE_REASONS,
         "end_reasons": rules.END_REASONS, "forfait_labels": {f.value: f.label for f in rules.ForfaitLevel},
+        "may_enrol": role_allows(actor.role, Permission.MONITORING_ENROL),
     })
+
+
+def _to_patient(enrolment_id: uuid.UUID) -> RedirectResponse:
+    return RedirectResponse(f"/telesurveillance/suivis/{enrolment_id}", status_code=303)
+
+
+@router.post("/telesurveillance/suivis/{enrolment_id}/suspendre")
+def pause(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor: Enrol,
+          reason: Annotated[str, Form(max_length=32)] = "other") -> Response:
+    service.pause(db, actor, enrolment_id, reason, context=audit_context(request))
+    return _to_patient(enrolment_id)
+
+
+@router.post("/telesurveillance/suivis/{enrolment_id}/reprendre")
+def resume(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor: Enrol) -> Response:
+    service.resume(db, actor, enrolment_id, context=audit_context(request))
+    return _to_patient(enrolment_id)
+
+
+@router.post("/telesurveillance/suivis/{enrolment_id}/terminer")
+def end(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor: Enrol,
+        reason: Annotated[str, Form(max_length=32)] = "other") -> Response:
+    service.end(db, actor, enrolment_id, reason, context=audit_context(request))
+    return RedirectResponse("/telesurveillance/suivis", status_code=303)
 
 
 @router.get("/telesurveillance/observance", response_class=HTMLResponse)

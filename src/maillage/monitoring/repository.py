@@ -311,10 +311,12 @@ def worklist(session: Session, scope: Select[tuple[uuid.UUID]], limit: int = 500
     ))
 
 
-def open_greens(session: Session, scope: Select[tuple[uuid.UUID]]) -> list[MonitoringAlert]:
-    return list(session.scalars(select(MonitoringAlert).where(
-        MonitoringAlert.status == "open", MonitoringAlert.severity == "green",
-        MonitoringAlert.patient_id.in_(scope)).with_for_update().execution_options(populate_existing=True)))
+def open_greens(session: Session, scope: Select[tuple[uuid.UUID]], lock: bool = True) -> list[MonitoringAlert]:
+    stmt = select(MonitoringAlert).where(MonitoringAlert.status == "open", MonitoringAlert.severity == "green",
+                                         MonitoringAlert.patient_id.in_(scope))
+    if lock:
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt.order_by(MonitoringAlert.id).execution_options(populate_existing=True)))
 
 
 def alerts_of_enrolment(session: Session, enrolment_id: uuid.UUID, limit: int = 200) -> list[MonitoringAlert]:
@@ -372,8 +374,8 @@ def _postgres(session: Session) -> bool:
 
 
 def _pg_binary(session: Session, sql: str, params: dict[str, Any], returning: bool = False) -> list[tuple[Any, ...]]:
-    """Run ``sql`` (``%(name)s`` placeholders) on the session's own connection and transaction with psycopg's
-    binary format: whole arrays travel without per-element text quoting."""
+    """Run ``sql`` on the session's own connection and transaction; ``%(name)b`` placeholders send whole arrays in
+    psycopg's binary format, without per-element text quoting."""
     driver = session.connection().connection.driver_connection
     with driver.cursor() as cursor:  # type: ignore[union-attr]
         cursor.execute(sql, params, binary=True)
@@ -430,9 +432,12 @@ def save_state_rows(session: Session, rows: Sequence[tuple[uuid.UUID, dict[str, 
         return
     if _postgres(session):
         _pg_binary(session,
-                   "UPDATE monitoring_rule_state AS s SET state = v.state, silence_due_at = v.due, updated_at = v.at "
-                   "FROM unnest(%(ids)s::uuid[], %(states)s::text[]::jsonb[], %(dues)s::timestamptz[], "
-                   "%(ats)s::timestamptz[]) AS v(id, state, due, at) WHERE s.enrolment_id = v.id",
+                   # LEAST: an earlier mark is kept (the scheduled check re-reads the state and moves it later),
+                   # so most updates leave the indexed column alone and stay heap-only.
+                   "UPDATE monitoring_rule_state AS s SET state = v.state, "
+                   "silence_due_at = LEAST(s.silence_due_at, v.due), updated_at = v.at "
+                   "FROM unnest(%(ids)b::uuid[], %(states)b::text[]::jsonb[], %(dues)b::timestamptz[], "
+                   "%(ats)b::timestamptz[]) AS v(id, state, due, at) WHERE s.enrolment_id = v.id",
                    {"ids": [r[0] for r in rows], "states": [json.dumps(r[1]) for r in rows],
                     "dues": [r[2] for r in rows], "ats": [r[3] for r in rows]})
         return
@@ -455,7 +460,7 @@ def insert_readings_bulk(session: Session, rows: Sequence[dict[str, Any]]) -> se
         return set()
     if not _postgres(session):
         return insert_readings(session, rows)
-    arrays = ", ".join(f"%({c})s::{t}[]" for c, t in zip(READING_COLUMNS, _READING_TYPES, strict=True))
+    arrays = ", ".join(f"%({c})b::{t}[]" for c, t in zip(READING_COLUMNS, _READING_TYPES, strict=True))
     result = _pg_binary(
         session,
         f"INSERT INTO monitoring_reading ({', '.join(READING_COLUMNS)}) SELECT * FROM unnest({arrays}) "  # noqa: S608
@@ -502,7 +507,7 @@ _EVENT_TYPES = ("uuid", "uuid", "timestamptz", "text", "uuid", "text")
 
 def _unnest_insert(session: Session, table: str, columns: Sequence[str], types: Sequence[str],
                    rows: Sequence[dict[str, Any]]) -> None:
-    arrays = ", ".join(f"%({c})s::{t}[]" for c, t in zip(columns, types, strict=True))
+    arrays = ", ".join(f"%({c})b::{t}[]" for c, t in zip(columns, types, strict=True))
     _pg_binary(session, f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})",  # noqa: S608
                {c: [r[c] for r in rows] for c in columns})
 
@@ -526,9 +531,9 @@ def write_alerts(session: Session, writes: AlertWrites, at: dt.datetime) -> None
             _pg_binary(
                 session,
                 "UPDATE monitoring_alert AS a SET occurrences = v.occ, last_seen_at = v.seen, message = v.msg, "
-                "value = v.val, reading_key = v.rk, updated_at = v.at FROM unnest(%(ids)s::uuid[], "
-                "%(occ)s::int4[], %(seen)s::timestamptz[], %(msg)s::text[], %(val)s::float8[], "
-                "%(rk)s::text[], %(at)s::timestamptz[]) AS v(id, occ, seen, msg, val, rk, at) "
+                "value = v.val, reading_key = v.rk, updated_at = v.at FROM unnest(%(ids)b::uuid[], "
+                "%(occ)b::int4[], %(seen)b::timestamptz[], %(msg)b::text[], %(val)b::float8[], "
+                "%(rk)b::text[], %(at)b::timestamptz[]) AS v(id, occ, seen, msg, val, rk, at) "
                 "WHERE a.id = v.id",
                 {"ids": [u["id"] for u in updates], "occ": [u["occurrences"] for u in updates],
                  "seen": [u["last_seen_at"] for u in updates], "msg": [u["message"] for u in updates],

@@ -19,6 +19,7 @@ import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 from maillage.exceptions import InvalidTransition, ValidationFailed
@@ -742,7 +743,8 @@ class Evaluation:
 DAY_HISTORY_MARGIN = 1  # local days kept beyond the longest window
 
 
-def _window_days(rules: Iterable[Rule], measure: str) -> int:
+@lru_cache(maxsize=4096)
+def _window_days(rules: tuple[Rule, ...], measure: str) -> int:
     return max((r.days for r in rules if isinstance(r, WindowGainRule) and r.measure == measure and r.enabled),
                default=0)
 
@@ -778,6 +780,21 @@ def _signed(measure: Measure, delta: float) -> str:
     return f"{sign}{format_value(measure, abs(delta))}"
 
 
+@lru_cache(maxsize=4096)
+def _index(rules: tuple[Rule, ...]) -> tuple[dict[str, list[MeasureRule]], dict[str, list[SilenceRule]]]:
+    """Enabled rules by measure (silences apart): computed once per distinct rule set."""
+    by_measure: dict[str, list[MeasureRule]] = {}
+    silences: dict[str, list[SilenceRule]] = {}
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        if isinstance(rule, SilenceRule):
+            silences.setdefault(rule.measure, []).append(rule)
+        else:
+            by_measure.setdefault(rule.measure, []).append(rule)
+    return by_measure, silences
+
+
 def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Reading], *,
              alerting: bool = True) -> Evaluation:
     """Apply ``readings`` to ``state`` and decide the alert events, incrementally.
@@ -792,15 +809,7 @@ def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Read
     """
     new = state.copy()
     events: list[AlertEvent] = []
-    by_measure: dict[str, list[MeasureRule]] = {}
-    silences: dict[str, list[SilenceRule]] = {}
-    for rule in rules:
-        if not rule.enabled:
-            continue
-        if isinstance(rule, SilenceRule):
-            silences.setdefault(rule.measure, []).append(rule)
-        else:
-            by_measure.setdefault(rule.measure, []).append(rule)
+    by_measure, silences = _index(tuple(rules))
     ordered = sorted(readings, key=lambda r: r.taken_at)
     for reading in ordered:
         mstate = new.measures.setdefault(reading.measure, MeasureState())
@@ -873,7 +882,7 @@ def _prune_days(state: PatientState, rules: Sequence[Rule]) -> None:
     for key, mstate in state.measures.items():
         if not mstate.day_low:
             continue
-        keep = _window_days(rules, key) + DAY_HISTORY_MARGIN
+        keep = _window_days(tuple(rules), key) + DAY_HISTORY_MARGIN
         newest = max(mstate.day_low)
         cutoff = (dt.date.fromisoformat(newest) - dt.timedelta(days=keep)).isoformat()
         mstate.day_low = {d: v for d, v in mstate.day_low.items() if d >= cutoff} if keep > DAY_HISTORY_MARGIN \

@@ -402,13 +402,16 @@ def worklist(session: Session, actor: Actor, context: AuditContext | None = None
 
 def _open_alert(session: Session, actor: Actor, alert_id: uuid.UUID, action: str,
                 context: AuditContext | None) -> MonitoringAlert:
+    """The open alert, locked after its patient's rule state: the lock order of ingestion (state, then alerts)."""
     _need(actor, Permission.MONITORING_TRIAGE)
-    alert = repo.get_alert(session, alert_id, lock=True)
+    alert = repo.get_alert(session, alert_id)
     if alert is None:
         raise NotFound()
     _access(session, actor, alert.patient_id, action=action, object_type="monitoring_alert", object_id=str(alert.id),
             permission=Permission.MONITORING_TRIAGE, context=context)
-    if alert.status != "open":
+    repo.lock_states(session, [alert.enrolment_id])
+    alert = repo.get_alert(session, alert_id, lock=True)
+    if alert is None or alert.status != "open":
         raise Conflict("Cette alerte est déjà fermée.")
     return alert
 
@@ -454,7 +457,12 @@ def acknowledge_all_green(session: Session, actor: Actor,
                           context: AuditContext | None = None) -> MonitoringGreenReceipt | None:
     """Close every open green alert the actor sees, with one receipt recording who, when and how many."""
     _need(actor, Permission.MONITORING_TRIAGE)
-    greens = repo.open_greens(session, authz.accessible_patients(actor))
+    scope = authz.accessible_patients(actor)
+    candidates = repo.open_greens(session, scope, lock=False)
+    if not candidates:
+        return None
+    repo.lock_states(session, [g.enrolment_id for g in candidates])  # ingestion's lock order: states, then alerts
+    greens = repo.open_greens(session, scope)
     if not greens:
         return None
     at = now()

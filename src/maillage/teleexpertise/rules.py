@@ -138,12 +138,20 @@ def due_at(submitted_at: dt.datetime, committed_hours: int, pauses: list[Pause],
     """
     if committed_hours <= 0:
         raise ValidationFailed("Le délai d'engagement doit être positif.")
+    return due_at_minutes(submitted_at, committed_hours * 60, pauses, now)
+
+
+def due_at_minutes(submitted_at: dt.datetime, committed_minutes: int, pauses: list[Pause],
+                   now: dt.datetime) -> dt.datetime:
+    """``due_at`` for a delay in minutes, the unit the directory's line commitments use."""
+    if committed_minutes <= 0:
+        raise ValidationFailed("Le délai d'engagement doit être positif.")
     paused = dt.timedelta()
     for p in pauses:
         end = p.end or now
         if end > p.start:
             paused += end - p.start
-    return submitted_at + dt.timedelta(hours=committed_hours) + paused
+    return submitted_at + dt.timedelta(minutes=committed_minutes) + paused
 
 
 def reminder_at(due: dt.datetime, committed_hours: int) -> dt.datetime:

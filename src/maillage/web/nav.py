@@ -23,6 +23,8 @@ NAV: list[NavItem] = [
     NavItem("Offre de télémédecine", "/offre", frozenset()),
     NavItem("Patients", "/patients", frozenset({"physician", "midwife", "nurse", "coordinating_nurse", "pharmacist"})),
     NavItem("Annuaire", "/annuaire", None),
+    NavItem("Téléexpertise", "/teleexpertise", frozenset({"physician", "midwife", "nurse", "coordinating_nurse",
+                                                          "pharmacist"})),
     NavItem("Télésurveillance", "/telesurveillance", frozenset({"physician", "nurse", "coordinating_nurse"})),
     NavItem("Identitovigilance", "/identitovigilance", frozenset({"identity_officer"})),
     NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),

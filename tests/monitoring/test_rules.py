@@ -1,0 +1,518 @@
+"""Pure rules of telesurveillance, without a database.
+
+The rule engine is tested table-driven: each case is a series of readings (with local Paris times) and the
+conditions it must raise and must not raise. Sources of each rule are in ``maillage.monitoring.rules`` and
+in DOMAIN.md §2.4 and §3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from maillage.exceptions import InvalidTransition, ValidationFailed
+from maillage.kit.clock import PARIS
+from maillage.monitoring import rules
+from maillage.monitoring.rules import (
+    AlertEvent,
+    EnhancedPeriod,
+    ForfaitLevel,
+    PatientState,
+    Reading,
+    ReadingRejected,
+    Severity,
+)
+
+RECEIVED_AT = dt.datetime(2026, 6, 20, 12, 0, tzinfo=dt.UTC)
+
+
+def paris(text: str) -> dt.datetime:
+    """'2026-06-14 07:00' in Europe/Paris → aware UTC."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=PARIS).astimezone(dt.UTC)
+
+
+def reading(when: str | dt.datetime, measure: str, value: float, unit: str | None = None, key: str = "") -> Reading:
+    at = paris(when) if isinstance(when, str) else when
+    return rules.normalise(measure, None, value, unit, at, RECEIVED_AT, key or f"{measure}-{at.isoformat()}")
+
+
+@dataclass
+class Case:
+    name: str
+    programme: str
+    batches: list[list[Reading]]
+    raised: set[str] = field(default_factory=set)
+    not_raised: set[str] = field(default_factory=set)
+    references: dict[str, float] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    alerting: bool = True
+    cleared: set[str] = field(default_factory=set)
+
+
+HF = {"dry_weight": 71.0}
+DIAB = {"hypo_threshold": 54.0}
+
+CASES = [
+    # Heart failure: weight gain over three local days (ESC/HFA: more than 2 kg in 3 days).
+    Case("weight +2.3 kg in 3 days raises the red weight-gain alert", "heart_failure",
+         [[reading("2026-06-11 07:00", "weight", 70.0)], [reading("2026-06-12 07:00", "weight", 70.8)],
+          [reading("2026-06-13 07:00", "weight", 71.5)], [reading("2026-06-14 07:00", "weight", 72.3)]],
+         raised={"weight_gain_3d"}, not_raised={"weight_over_dry"}, references=HF),
+    Case("exactly +2.0 kg in 3 days does not raise (more than 2 kg is required)", "heart_failure",
+         [[reading("2026-06-11 07:00", "weight", 70.0)], [reading("2026-06-14 07:00", "weight", 72.0)]],
+         not_raised={"weight_gain_3d"}, references=HF),
+    Case("a gain spread over four days does not raise the three-day rule", "heart_failure",
+         [[reading("2026-06-10 07:00", "weight", 70.0)], [reading("2026-06-14 07:00", "weight", 72.5)]],
+         not_raised={"weight_gain_3d"}, references={"dry_weight": 72.0}),
+    Case("day boundary: 23:50 four local days before is outside the window", "heart_failure",
+         [[reading("2026-06-10 23:50", "weight", 70.0)], [reading("2026-06-14 07:00", "weight", 72.5)]],
+         not_raised={"weight_gain_3d"}, references={"dry_weight": 72.0}),
+    Case("day boundary: 00:10 three local days before is inside the window", "heart_failure",
+         [[reading("2026-06-11 00:10", "weight", 70.0)], [reading("2026-06-14 07:00", "weight", 72.5)]],
+         raised={"weight_gain_3d"}, references={"dry_weight": 72.0}),
+    Case("day boundary: days are Paris days, not UTC days (22:30 UTC is 00:30 the next day in summer)",
+         "heart_failure",
+         [[reading(dt.datetime(2026, 6, 10, 22, 30, tzinfo=dt.UTC), "weight", 70.0)],
+          [reading("2026-06-14 07:00", "weight", 72.5)]],
+         raised={"weight_gain_3d"}, references={"dry_weight": 72.0}),
+    Case("weights in pounds are converted to kg before the rules (154.3 lb → 159.6 lb is +2.4 kg)", "heart_failure",
+         [[reading("2026-06-11 07:00", "weight", 154.3, "[lb_av]")],
+          [reading("2026-06-14 07:00", "weight", 159.6, "[lb_av]")]],
+         raised={"weight_gain_3d"}, references={"dry_weight": 72.0}),
+    Case("weight more than 2 kg over the dry weight raises the orange alert", "heart_failure",
+         [[reading("2026-06-14 07:00", "weight", 73.1)]], raised={"weight_over_dry"}, not_raised={"weight_gain_3d"},
+         references=HF),
+    Case("weight 2 kg over the dry weight exactly does not raise", "heart_failure",
+         [[reading("2026-06-14 07:00", "weight", 73.0)]], not_raised={"weight_over_dry"}, references=HF),
+    Case("two EPOF signs raise, one does not", "heart_failure",
+         [[reading("2026-06-13 07:00", "epof", 1)], [reading("2026-06-14 07:00", "epof", 2)]],
+         raised={"epof_signs"}, references=HF),
+    Case("one EPOF sign alone raises nothing", "heart_failure",
+         [[reading("2026-06-14 07:00", "epof", 1)]], not_raised={"epof_signs"}, references=HF),
+    Case("a paused patient's readings raise nothing, not even green", "heart_failure",
+         [[reading("2026-06-11 07:00", "weight", 70.0)], [reading("2026-06-14 07:00", "weight", 75.0)]],
+         not_raised={"weight_gain_3d", "weight_over_dry", "received"}, references=HF, alerting=False),
+    Case("the operator's per-patient gain (1.5 kg) replaces the default", "heart_failure",
+         [[reading("2026-06-11 07:00", "weight", 70.0)], [reading("2026-06-14 07:00", "weight", 71.8)]],
+         raised={"weight_gain_3d"}, references=HF, overrides={"weight_gain_3d": {"gain": 1.5}}),
+    Case("a normal reading raises the green 'received' condition only", "heart_failure",
+         [[reading("2026-06-14 07:00", "weight", 71.2)]], raised={"received"},
+         not_raised={"weight_gain_3d", "weight_over_dry"}, references=HF),
+    # Diabetes: level 1 ≤ 70, severe < 54 or the physician's threshold (ADA table 6.3; arrêté diabète).
+    Case("glucose 70 mg/dL is a level-1 hypoglycaemia (≤ 70)", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 70)]], raised={"hypo"}, not_raised={"hypo_severe"},
+         references=DIAB),
+    Case("glucose 71 mg/dL raises no hypoglycaemia", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 71)]], not_raised={"hypo", "hypo_severe"}, references=DIAB),
+    Case("glucose 53 mg/dL is severe (< 54) and only the severe alert is raised", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 53)]], raised={"hypo_severe"}, not_raised={"hypo"},
+         references=DIAB),
+    Case("glucose 54 mg/dL is not severe under the default threshold", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 54)]], raised={"hypo"}, not_raised={"hypo_severe"},
+         references=DIAB),
+    Case("the physician's severe threshold (60 mg/dL) replaces 54", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 58)]], raised={"hypo_severe"}, not_raised={"hypo"},
+         references={"hypo_threshold": 60.0}),
+    Case("mmol/L readings are converted: 2.9 mmol/L is 52 mg/dL, severe", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 2.9, "mmol/L")]], raised={"hypo_severe"}, references=DIAB),
+    Case("a level-1 alert gives way to the severe one and clears", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 65)], [reading("2026-06-14 07:30", "glucose", 50)]],
+         raised={"hypo", "hypo_severe"}, cleared={"hypo"}, references=DIAB),
+    Case("a normal glucose clears the open hypoglycaemia", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 65)], [reading("2026-06-14 08:00", "glucose", 120)]],
+         raised={"hypo"}, cleared={"hypo"}, references=DIAB),
+    Case("a late reading older than the last one never clears", "diabetes",
+         [[reading("2026-06-14 10:00", "glucose", 65)], [reading("2026-06-14 09:00", "glucose", 120)]],
+         raised={"hypo"}, references=DIAB),
+    Case("glucose above the physician's high target (180) raises", "diabetes",
+         [[reading("2026-06-14 12:00", "glucose", 190)]], raised={"hyperglycaemia"},
+         references={**DIAB, "glucose_target_high": 180.0}),
+    Case("a disabled non-mandatory rule raises nothing", "diabetes",
+         [[reading("2026-06-14 07:00", "glucose", 65)]], not_raised={"hypo"}, references=DIAB,
+         overrides={"hypo": {"enabled": False}}),
+    # Respiratory failure under oxygen: SpO2 under target.
+    Case("SpO2 89 % is under the default 90 % target", "respiratory_oxygen",
+         [[reading("2026-06-14 07:00", "spo2", 89)]], raised={"spo2_low"}),
+    Case("SpO2 89 % is fine with a patient target of 88 %", "respiratory_oxygen",
+         [[reading("2026-06-14 07:00", "spo2", 89)]], not_raised={"spo2_low"}, references={"spo2_target": 88.0}),
+    # Implantable cardiac devices: the device's own alert level, exclusive group.
+    Case("an urgent implant alert raises red only", "cardiac_implant",
+         [[reading("2026-06-14 07:00", "implant_alert", 2)]], raised={"implant_urgent"}, not_raised={"implant_alert"}),
+]
+
+
+def run(case: Case) -> tuple[list[AlertEvent], PatientState]:
+    programme = rules.get_programme(case.programme)
+    resolved = rules.resolve_rules(programme, case.references, case.overrides)
+    state = PatientState()
+    events: list[AlertEvent] = []
+    for batch in case.batches:
+        result = rules.evaluate(resolved, state, batch, alerting=case.alerting)
+        state = result.state
+        events.extend(result.events)
+    return events, state
+
+
+class TestEvaluate:
+    @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+    def test_series_raise_what_they_must_and_nothing_they_must_not(self, case: Case) -> None:
+        events, state = run(case)
+        raised = {e.condition for e in events if e.kind == "raise"}
+        cleared = {e.condition for e in events if e.kind == "clear"}
+        assert case.raised <= raised, (case.raised, raised)
+        assert not (case.not_raised & raised), (case.not_raised & raised)
+        assert case.cleared <= cleared, (case.cleared, cleared)
+        for condition in case.raised - case.cleared:
+            assert condition in state.open
+
+    def test_a_paused_patient_returns_no_event_but_the_state_learns_the_readings(self) -> None:
+        case = CASES[11]
+        events, state = run(case)
+        assert events == []
+        assert state.measures["weight"].last_value == 75.0
+        assert state.open == {}
+
+    def test_an_open_condition_is_repeated_not_raised_twice(self) -> None:
+        programme = rules.get_programme("diabetes")
+        resolved = rules.resolve_rules(programme, DIAB, {})
+        first = rules.evaluate(resolved, PatientState(), [reading("2026-06-14 07:00", "glucose", 65)])
+        second = rules.evaluate(resolved, first.state, [reading("2026-06-14 08:00", "glucose", 66)])
+        assert [e.kind for e in first.events if e.condition == "hypo"] == ["raise"]
+        assert [e.kind for e in second.events if e.condition == "hypo"] == ["repeat"]
+
+    def test_a_replayed_reading_is_evaluated_once(self) -> None:
+        """A retried batch or an MQTT redelivery carries the same device reading id: stored and alerted once."""
+        programme = rules.get_programme("heart_failure")
+        resolved = rules.resolve_rules(programme, HF, {})
+        base = reading("2026-06-11 07:00", "weight", 70.0, key="r1")
+        gain = reading("2026-06-14 07:00", "weight", 72.3, key="r2")
+        state = rules.evaluate(resolved, PatientState(), rules.drop_replays([base])).state
+        first = rules.evaluate(resolved, state, rules.drop_replays([gain, gain], {"r1"}))
+        replay = rules.drop_replays([gain], {"r1", "r2"})
+        second = rules.evaluate(resolved, first.state, replay)
+        assert [e.kind for e in first.events if e.condition == "weight_gain_3d"] == ["raise"]
+        assert replay == [] and second.events == ()
+
+    def test_a_reading_clears_the_non_transmission_condition_of_its_measure(self) -> None:
+        programme = rules.get_programme("heart_failure")
+        resolved = rules.resolve_rules(programme, HF, {})
+        silent = rules.check_silence(resolved, PatientState(), paris("2026-06-14 07:00"), paris("2026-06-12 06:00"))
+        back = rules.evaluate(resolved, silent.state, [reading("2026-06-14 08:00", "weight", 71.0)])
+        assert ("clear", "no_weight") in {(e.kind, e.condition) for e in back.events}
+        assert "no_weight" not in back.state.open
+
+    def test_day_history_is_pruned_to_the_longest_window(self) -> None:
+        programme = rules.get_programme("heart_failure")
+        resolved = rules.resolve_rules(programme, HF, {})
+        state = PatientState()
+        for day in range(1, 21):
+            state = rules.evaluate(resolved, state, [reading(f"2026-06-{day:02d} 07:00", "weight", 71.0)]).state
+        assert len(state.measures["weight"].day_low) == 5  # today, the three days of the window, one of margin
+
+    def test_the_state_survives_a_round_trip_through_json(self) -> None:
+        _events, state = run(CASES[0])
+        assert PatientState.from_json(state.to_json()) == state
+
+
+class TestCheckSilence:
+    """Non-transmission (arrêtés of 22 June 2023: cannot be disabled); 48 h for the daily weight by default."""
+
+    def setup_method(self) -> None:
+        self.rules = rules.resolve_rules(rules.get_programme("heart_failure"), HF, {})
+
+    def test_no_weight_for_more_than_48_hours_raises(self) -> None:
+        state = rules.evaluate(self.rules, PatientState(), [reading("2026-06-10 07:00", "weight", 71.0)]).state
+        result = rules.check_silence(self.rules, state, paris("2026-06-12 07:01"), paris("2026-06-01 00:00"))
+        assert [e.condition for e in result.events] == ["no_weight"]
+        assert result.events[0].severity is Severity.ORANGE
+
+    def test_47_hours_without_weight_raise_nothing(self) -> None:
+        state = rules.evaluate(self.rules, PatientState(), [reading("2026-06-10 07:00", "weight", 71.0)]).state
+        assert rules.check_silence(self.rules, state, paris("2026-06-12 06:00"), paris("2026-06-01 00:00")).events == ()
+
+    def test_the_period_runs_from_the_resumption_of_monitoring(self) -> None:
+        state = rules.evaluate(self.rules, PatientState(), [reading("2026-06-01 07:00", "weight", 71.0)]).state
+        at = paris("2026-06-12 07:00")
+        assert rules.check_silence(self.rules, state, at, paris("2026-06-11 07:00")).events == ()
+
+    def test_an_open_silence_is_not_raised_again(self) -> None:
+        first = rules.check_silence(self.rules, PatientState(), paris("2026-06-12 07:00"), paris("2026-06-01 00:00"))
+        again = rules.check_silence(self.rules, first.state, paris("2026-06-12 08:00"), paris("2026-06-01 00:00"))
+        assert len(first.events) == 1 and again.events == ()
+
+    def test_an_acknowledged_silence_restarts_its_period(self) -> None:
+        first = rules.check_silence(self.rules, PatientState(), paris("2026-06-12 07:00"), paris("2026-06-01 00:00"))
+        acked = rules.acknowledge_condition(first.state, "no_weight", paris("2026-06-12 08:00"), silence=True)
+        early = rules.check_silence(self.rules, acked, paris("2026-06-13 08:00"), paris("2026-06-01 00:00"))
+        late = rules.check_silence(self.rules, acked, paris("2026-06-14 08:01"), paris("2026-06-01 00:00"))
+        assert early.events == () and [e.condition for e in late.events] == ["no_weight"]
+
+    def test_diabetes_waits_a_week(self) -> None:
+        """Arrêté diabète: transmission at least weekly."""
+        diab = rules.resolve_rules(rules.get_programme("diabetes"), DIAB, {})
+        start = paris("2026-06-01 00:00")
+        assert rules.check_silence(diab, PatientState(), paris("2026-06-07 23:00"), start).events == ()
+        assert len(rules.check_silence(diab, PatientState(), paris("2026-06-08 01:00"), start).events) == 1
+
+
+class TestNormalise:
+    def test_pounds_become_kilograms(self) -> None:
+        assert reading("2026-06-14 07:00", "29463-7", 165.0, "[lb_av]").value == pytest.approx(74.843, abs=0.001)
+
+    def test_the_common_lb_spelling_is_accepted(self) -> None:
+        assert reading("2026-06-14 07:00", "weight", 100.0, "lb").value == pytest.approx(45.359, abs=0.001)
+
+    def test_mmol_per_litre_become_mg_per_decilitre(self) -> None:
+        assert reading("2026-06-14 07:00", "15074-8", 5.5, "mmol/L").value == pytest.approx(99.09, abs=0.01)
+
+    def test_grams_per_litre_become_mg_per_decilitre(self) -> None:
+        assert reading("2026-06-14 07:00", "glucose", 0.95, "g/L").value == pytest.approx(95.0)
+
+    def test_a_loinc_code_with_its_system_is_recognised(self) -> None:
+        r = rules.normalise("59408-5", rules.LOINC, 94, "%", paris("2026-06-14 07:00"), RECEIVED_AT)
+        assert r.measure == "spo2"
+
+    @pytest.mark.parametrize(("code", "value", "unit", "expected"), [
+        ("weight", 900, "kg", "value_impossible"),
+        ("weight", 5, "kg", "value_impossible"),
+        ("spo2", 104, "%", "value_impossible"),
+        ("glucose", 0, "mg/dL", "value_impossible"),
+        ("weight", 70, "stone", "unit_not_accepted"),
+        ("weight", "70", "kg", "value_not_numeric"),
+        ("weight", float("nan"), "kg", "value_not_numeric"),
+        ("weight", True, "kg", "value_not_numeric"),
+        ("1234-5", 70, "kg", "unknown_code"),
+    ])
+    def test_impossible_or_malformed_readings_are_refused_with_a_reason(self, code, value, unit, expected) -> None:
+        with pytest.raises(ReadingRejected) as exc:
+            rules.normalise(code, None, value, unit, paris("2026-06-14 07:00"), RECEIVED_AT)
+        assert exc.value.code == expected
+        assert exc.value.message  # French, for the device's operator
+
+    def test_a_reading_from_the_future_is_refused(self) -> None:
+        with pytest.raises(ReadingRejected) as exc:
+            rules.normalise("weight", None, 70, "kg", RECEIVED_AT + dt.timedelta(hours=1), RECEIVED_AT)
+        assert exc.value.code == "time_in_future"
+
+    def test_a_reading_older_than_a_year_is_refused(self) -> None:
+        with pytest.raises(ReadingRejected) as exc:
+            rules.normalise("weight", None, 70, "kg", RECEIVED_AT - dt.timedelta(days=400), RECEIVED_AT)
+        assert exc.value.code == "time_too_old"
+
+    def test_the_impossible_value_message_names_the_converted_value_and_range(self) -> None:
+        with pytest.raises(ReadingRejected) as exc:
+            rules.normalise("weight", None, 1000, "[lb_av]", paris("2026-06-14 07:00"), RECEIVED_AT)
+        assert "453,6 kg" in exc.value.message and "350,0 kg" in exc.value.message
+
+
+class TestLocalDay:
+    def test_late_evening_utc_is_the_next_day_in_paris(self) -> None:
+        assert rules.local_day(dt.datetime(2026, 6, 10, 22, 30, tzinfo=dt.UTC)) == dt.date(2026, 6, 11)
+
+    def test_winter_offset_is_one_hour(self) -> None:
+        assert rules.local_day(dt.datetime(2026, 1, 10, 22, 30, tzinfo=dt.UTC)) == dt.date(2026, 1, 10)
+
+
+class TestProgrammes:
+    def test_each_indication_of_the_regulation_has_a_programme(self) -> None:
+        """DOMAIN.md §2.4: IC, IR (ventilation, oxygen), IRC, diabetes, gestational diabetes, PCI."""
+        assert set(rules.PROGRAMMES) == {"heart_failure", "respiratory_ventilation", "respiratory_oxygen",
+                                         "renal_failure", "diabetes", "gestational_diabetes", "cardiac_implant"}
+
+    @pytest.mark.parametrize("key", list(rules.PROGRAMMES))
+    def test_every_programme_has_a_mandatory_non_transmission_rule_and_cited_rules(self, key: str) -> None:
+        programme = rules.PROGRAMMES[key]
+        assert any(isinstance(r, rules.SilenceRule) and r.mandatory for r in programme.rules)
+        assert all(r.source for r in programme.rules)
+        assert all(r.measure in rules.MEASURES for r in programme.rules)
+        assert any(d.required for d in programme.data)
+
+    def test_every_measure_declares_a_code_and_a_ucum_canonical_unit_it_accepts(self) -> None:
+        for measure in rules.MEASURES.values():
+            assert measure.codes and measure.unit in measure.units and measure.units[measure.unit] == 1.0
+
+    @pytest.mark.parametrize(("key", "level"), [
+        ("heart_failure", ForfaitLevel.LEVEL_2), ("diabetes", ForfaitLevel.LEVEL_2),
+        ("respiratory_oxygen", ForfaitLevel.LEVEL_2), ("renal_failure", ForfaitLevel.LEVEL_2),
+        ("cardiac_implant", ForfaitLevel.LEVEL_1),
+    ])
+    def test_operator_forfait_levels(self, key: str, level: ForfaitLevel) -> None:
+        """Level 1 (11 €) for PCI, level 2 (28 €) for the others (arrêté 21 Dec 2023; DOMAIN.md §2.4)."""
+        assert rules.PROGRAMMES[key].forfait is level
+
+    def test_forfait_amounts(self) -> None:
+        assert rules.FORFAIT_AMOUNTS_CENTS == {ForfaitLevel.LEVEL_1: 1100, ForfaitLevel.LEVEL_2: 2800,
+                                               ForfaitLevel.ENHANCED_1: 5600, ForfaitLevel.ENHANCED_2: 7000}
+
+    def test_unknown_programme_is_a_validation_error(self) -> None:
+        with pytest.raises(ValidationFailed):
+            rules.get_programme("grippe")
+
+
+class TestCheckReferences:
+    def test_heart_failure_needs_a_dry_weight(self) -> None:
+        with pytest.raises(ValidationFailed) as exc:
+            rules.check_references(rules.get_programme("heart_failure"), {})
+        assert exc.value.details[0]["field"] == "references.dry_weight"
+
+    def test_diabetes_needs_the_physicians_hypoglycaemia_threshold(self) -> None:
+        """Arrêté diabète: severe hypoglycaemia with a threshold defined by the physician."""
+        with pytest.raises(ValidationFailed):
+            rules.check_references(rules.get_programme("diabetes"), {"glucose_target_high": 200})
+
+    def test_an_implausible_dry_weight_is_refused(self) -> None:
+        with pytest.raises(ValidationFailed):
+            rules.check_references(rules.get_programme("heart_failure"), {"dry_weight": 800})
+
+    def test_a_reference_of_another_programme_is_refused(self) -> None:
+        with pytest.raises(ValidationFailed):
+            rules.check_references(rules.get_programme("heart_failure"), {"dry_weight": 70, "spo2_target": 90})
+
+    def test_valid_references_are_returned_as_floats(self) -> None:
+        assert rules.check_references(rules.get_programme("heart_failure"), {"dry_weight": 70}) == {"dry_weight": 70.0}
+
+
+class TestCheckOverrides:
+    def test_a_non_transmission_alert_cannot_be_disabled(self) -> None:
+        with pytest.raises(ValidationFailed) as exc:
+            rules.check_overrides(rules.get_programme("heart_failure"), {"no_weight": {"enabled": False}})
+        assert "obligatoire" in exc.value.details[0]["message"]
+
+    def test_its_period_can_be_changed_within_bounds(self) -> None:
+        out = rules.check_overrides(rules.get_programme("heart_failure"), {"no_weight": {"hours": 72}})
+        assert out == {"no_weight": {"hours": 72.0}}
+
+    @pytest.mark.parametrize("change", [{"no_weight": {"hours": 2}}, {"weight_gain_3d": {"days": 30}},
+                                        {"weight_gain_3d": {"gain": -1}}, {"weight_gain_3d": {"colour": 1}},
+                                        {"nope": {"enabled": True}}, {"epof_signs": {"enabled": "yes"}}])
+    def test_bad_overrides_are_refused(self, change: dict[str, Any]) -> None:
+        with pytest.raises(ValidationFailed):
+            rules.check_overrides(rules.get_programme("heart_failure"), change)
+
+    def test_resolved_rules_apply_overrides_over_references_over_defaults(self) -> None:
+        programme = rules.get_programme("diabetes")
+        resolved = {r.key: r for r in rules.resolve_rules(programme, {"hypo_threshold": 60.0},
+                                                           {"hyperglycaemia": {"value": 300.0}})}
+        assert resolved["hypo_severe"].value == 60.0  # type: ignore[union-attr]
+        assert resolved["hypo"].value == 70.0  # type: ignore[union-attr]
+        assert resolved["hyperglycaemia"].value == 300.0  # type: ignore[union-attr]
+
+
+class TestTransition:
+    @pytest.mark.parametrize(("status", "action", "target"), [
+        ("active", "pause", "paused"), ("paused", "resume", "active"), ("active", "end", "ended"),
+        ("paused", "end", "ended"),
+    ])
+    def test_allowed_transitions(self, status: str, action: str, target: str) -> None:
+        assert rules.transition(status, action) == target
+
+    @pytest.mark.parametrize(("status", "action"), [
+        ("active", "resume"), ("paused", "pause"), ("ended", "resume"), ("ended", "pause"), ("ended", "end"),
+    ])
+    def test_forbidden_transitions(self, status: str, action: str) -> None:
+        with pytest.raises(InvalidTransition):
+            rules.transition(status, action)
+
+
+class TestPrescriptionEnd:
+    def test_one_year_at_most(self) -> None:
+        """CSS R162-100: a telesurveillance prescription lasts at most one year."""
+        assert rules.prescription_end(dt.date(2026, 1, 15), 12) == dt.date(2027, 1, 14)
+        with pytest.raises(ValidationFailed):
+            rules.prescription_end(dt.date(2026, 1, 15), 13)
+
+    def test_month_ends_are_clamped(self) -> None:
+        assert rules.prescription_end(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 27)
+
+
+class TestAdherence:
+    """More than 50 % of expected data at one and two months, otherwise stop (ameli; DOMAIN.md §2.4)."""
+
+    def test_daily_programme_counts_days_with_data(self) -> None:
+        start = dt.date(2026, 6, 1)
+        days = [start + dt.timedelta(days=n) for n in (0, 1, 1, 5, 9)]
+        received = rules.received_periods(days, start, 1)
+        assert received == 4
+        assert rules.adherence(received, rules.expected_transmissions(10, 1)) == 0.4
+
+    def test_weekly_periods(self) -> None:
+        start = dt.date(2026, 6, 1)
+        days = [dt.date(2026, 6, 2), dt.date(2026, 6, 3), dt.date(2026, 6, 20)]
+        assert rules.received_periods(days, start, 7) == 2
+        assert rules.expected_transmissions(30, 7) == 5
+
+    def test_half_is_not_enough(self) -> None:
+        assert rules.adherence_ok(0.5) is False and rules.adherence_ok(0.51) is True
+        assert rules.adherence_ok(None) is None
+
+
+class TestForfaitForMonth:
+    def test_the_programme_level_applies_without_an_enhanced_period(self) -> None:
+        assert rules.forfait_for_month(rules.get_programme("cardiac_implant"), dt.date(2026, 3, 1), []) is \
+            ForfaitLevel.LEVEL_1
+
+    def test_an_enhanced_period_covering_the_month_applies(self) -> None:
+        period = EnhancedPeriod(ForfaitLevel.ENHANCED_2, dt.date(2026, 3, 15), 6)
+        programme = rules.get_programme("heart_failure")
+        assert rules.forfait_for_month(programme, dt.date(2026, 3, 1), [period]) is ForfaitLevel.ENHANCED_2
+        assert rules.forfait_for_month(programme, dt.date(2026, 9, 1), [period]) is ForfaitLevel.ENHANCED_2
+        assert rules.forfait_for_month(programme, dt.date(2026, 10, 1), [period]) is ForfaitLevel.LEVEL_2
+
+
+class TestCheckEnhancedPeriod:
+    """Enhanced forfaits: 6 months renewable once for IC, 3 months renewable once for diabetes (DOMAIN.md §2.4)."""
+
+    END = dt.date(2027, 6, 1)
+
+    def test_heart_failure_allows_six_months(self) -> None:
+        rules.check_enhanced_period(rules.get_programme("heart_failure"), [],
+                                    EnhancedPeriod(ForfaitLevel.ENHANCED_1, dt.date(2026, 7, 1), 6), self.END)
+
+    def test_diabetes_allows_three_months_only(self) -> None:
+        with pytest.raises(ValidationFailed):
+            rules.check_enhanced_period(rules.get_programme("diabetes"), [],
+                                        EnhancedPeriod(ForfaitLevel.ENHANCED_1, dt.date(2026, 7, 1), 4), self.END)
+
+    def test_renewable_once_only(self) -> None:
+        programme = rules.get_programme("diabetes")
+        periods = [EnhancedPeriod(ForfaitLevel.ENHANCED_1, dt.date(2026, 1, 1), 3),
+                   EnhancedPeriod(ForfaitLevel.ENHANCED_1, dt.date(2026, 4, 1), 3)]
+        with pytest.raises(ValidationFailed):
+            rules.check_enhanced_period(programme, periods,
+                                        EnhancedPeriod(ForfaitLevel.ENHANCED_1, dt.date(2026, 7, 1), 3), self.END)
+
+    def test_not_for_other_programmes(self) -> None:
+        with pytest.raises(ValidationFailed):
+            rules.check_enhanced_period(rules.get_programme("renal_failure"), [],
+                                        EnhancedPeriod(ForfaitLevel.ENHANCED_1, dt.date(2026, 7, 1), 1), self.END)
+
+    def test_overlapping_periods_are_refused(self) -> None:
+        programme = rules.get_programme("heart_failure")
+        with pytest.raises(ValidationFailed):
+            rules.check_enhanced_period(programme, [EnhancedPeriod(ForfaitLevel.ENHANCED_1, dt.date(2026, 1, 1), 6)],
+                                        EnhancedPeriod(ForfaitLevel.ENHANCED_2, dt.date(2026, 5, 1), 6), self.END)
+
+    def test_not_beyond_the_prescription(self) -> None:
+        with pytest.raises(ValidationFailed):
+            rules.check_enhanced_period(rules.get_programme("heart_failure"), [],
+                                        EnhancedPeriod(ForfaitLevel.ENHANCED_1, dt.date(2027, 3, 1), 6), self.END)
+
+
+class TestMonitoredDays:
+    def test_a_month_fully_enrolled(self) -> None:
+        assert rules.monitored_days(dt.date(2026, 6, 1), dt.date(2026, 1, 1), None, []) == 30
+
+    def test_enrolment_starting_mid_month_and_a_pause(self) -> None:
+        pauses = [(dt.date(2026, 6, 20), dt.date(2026, 6, 24))]
+        assert rules.monitored_days(dt.date(2026, 6, 1), dt.date(2026, 6, 15), None, pauses) == 11
+
+    def test_an_open_pause_covers_the_rest_of_the_month(self) -> None:
+        pauses = [(dt.date(2026, 6, 10), None)]
+        assert rules.monitored_days(dt.date(2026, 6, 1), dt.date(2026, 1, 1), None, pauses) == 9
+
+    def test_a_fully_paused_month_is_not_due(self) -> None:
+        days = rules.monitored_days(dt.date(2026, 6, 1), dt.date(2026, 1, 1), None, [(dt.date(2026, 5, 20), None)])
+        assert days == 0 and rules.forfait_due(days) is False

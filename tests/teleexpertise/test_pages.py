@@ -1,0 +1,145 @@
+"""Pages of tele-expertise in French: mes demandes, a new request, the request page and its steps, the worklist and
+the coordinator's board, each with its authorization triplet."""
+
+from __future__ import annotations
+
+import html
+
+from tests.fixtures.factories import make_user
+from tests.fixtures.web import assert_triplet, csrf_token, sign_in
+from tests.teleexpertise.test_service import OPINION, claimed, photo, submitted, world
+
+HTML = {"accept": "text/html"}
+
+
+def body(response) -> str:
+    """The page's text with HTML entities decoded (Jinja escapes apostrophes)."""
+    return html.unescape(response.text)
+
+
+def post_form(client, url, data=None, files=None):
+    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client)}, files=files, headers=HTML,
+                       follow_redirects=False)
+
+
+class TestHome:
+    def test_the_requester_sees_their_requests_and_the_specialist_their_lines(self, client, db):
+        w = world(db)
+        submitted(db, w)
+        db.commit()
+        sign_in(client, db, w.requester)
+        page = client.get("/teleexpertise", headers=HTML)
+        assert page.status_code == 200 and "Mes demandes" in body(page) and "En attente d'un spécialiste" in body(page)
+        sign_in(client, db, w.expert)
+        expert_home = body(client.get("/teleexpertise", headers=HTML))
+        assert "Dermatologie" in expert_home and "Nouvelle demande qui vous est adressée" in expert_home
+        assert 'aria-label="1 non lues"' in expert_home
+
+    def test_the_home_page_has_its_triplet(self, client, db):
+        assert_triplet(client, db, "GET", "/teleexpertise", wrong_role_user=make_user(db, "analyst"),
+                       outsider_user=None, page=True)
+
+
+class TestNewRequest:
+    def test_a_requester_creates_a_draft_attaches_a_photo_and_sends_it_from_the_pages(self, client, db):
+        w = world(db)
+        db.commit()
+        sign_in(client, db, w.requester)
+        form = client.get("/teleexpertise/nouvelle", headers=HTML)
+        assert form.status_code == 200 and str(w.patient_id) in form.text
+        created = post_form(client, "/teleexpertise/nouvelle", {
+            "patient_id": str(w.patient_id), "line_id": str(w.line.id), "urgency": "routine",
+            "question": "Lésion du dos qui saigne : avis ?"})
+        assert created.status_code == 303, created.text[:500]
+        url = created.headers["location"]
+        refused = post_form(client, f"{url}/envoyer", {"consent": "1"})
+        assert refused.status_code == 422 and "photographie" in body(refused)
+        attached = post_form(client, f"{url}/piece-jointe", files={"file": ("dos.png", photo(), "image/png")})
+        assert attached.status_code == 303, attached.text[:500]
+        sent = post_form(client, f"{url}/envoyer", {"consent": "1"})
+        assert sent.status_code == 303
+        page = client.get(url, headers=HTML)
+        assert "En attente d'un spécialiste" in body(page) and "<img" in body(page)
+
+    def test_a_missing_choice_is_explained_in_french(self, client, db):
+        w = world(db)
+        db.commit()
+        sign_in(client, db, w.requester)
+        page = post_form(client, "/teleexpertise/nouvelle", {"question": "Question sans patient"})
+        assert page.status_code == 422 and "Choisissez un patient" in body(page)
+
+
+class TestRequestPage:
+    def test_the_specialist_claims_then_signs_and_the_requester_reads_the_opinion(self, client, db):
+        w = world(db)
+        req = submitted(db, w)
+        db.commit()
+        url = f"/teleexpertise/demandes/{req.id}"
+        sign_in(client, db, w.expert)
+        page = client.get(url, headers=HTML)
+        assert "Prendre en charge" in body(page) and "L'identité du patient s'affiche" in body(page)
+        assert post_form(client, f"{url}/prendre").status_code == 303
+        incomplete = post_form(client, f"{url}/avis", {"body": "court", "orientation": "advice_only"})
+        assert incomplete.status_code == 422 and "Rédigez l'avis" in body(incomplete)
+        assert post_form(client, f"{url}/avis", {"body": OPINION.answer, "orientation": "urgent_transfer"}
+                         ).status_code == 303
+        sign_in(client, db, w.requester)
+        page = client.get(url, headers=HTML)
+        assert OPINION.answer in body(page) and "Transfert urgent" in body(page) and "demandée" in body(page)
+
+    def test_a_declined_request_shows_its_reason_to_the_requester(self, client, db):
+        w = world(db)
+        req = submitted(db, w)
+        db.commit()
+        url = f"/teleexpertise/demandes/{req.id}"
+        sign_in(client, db, w.colleague)
+        assert post_form(client, f"{url}/refuser", {"reason": "Hors champ de la ligne"}).status_code == 303
+        sign_in(client, db, w.requester)
+        assert "Hors champ de la ligne" in body(client.get(url, headers=HTML))
+
+    def test_the_request_page_has_its_triplet(self, client, db):
+        w = world(db)
+        req = submitted(db, w)
+        db.commit()
+        assert_triplet(client, db, "GET", f"/teleexpertise/demandes/{req.id}",
+                       wrong_role_user=make_user(db, "billing_officer"), outsider_user=w.outsider, page=True)
+
+    def test_a_step_has_its_triplet(self, client, db):
+        w = world(db)
+        req = submitted(db, w)
+        db.commit()
+        assert_triplet(client, db, "POST", f"/teleexpertise/demandes/{req.id}/prendre",
+                       wrong_role_user=make_user(db, "analyst"), outsider_user=w.outsider, page=True)
+
+
+class TestWorklistAndBoard:
+    def test_the_worklist_shows_the_line_s_open_requests(self, client, db):
+        w = world(db)
+        submitted(db, w, question="Première question de la file")
+        db.commit()
+        sign_in(client, db, w.expert)
+        page = client.get(f"/teleexpertise/lignes/{w.line.id}", headers=HTML)
+        assert page.status_code == 200 and "Première question de la file" in body(page)
+
+    def test_the_worklist_has_its_triplet(self, client, db):
+        w = world(db)
+        db.commit()
+        assert_triplet(client, db, "GET", f"/teleexpertise/lignes/{w.line.id}",
+                       wrong_role_user=make_user(db, "nurse"), outsider_user=w.outsider, page=True)
+
+    def test_the_board_counts_volume_delays_and_orientations(self, client, db):
+        from maillage.teleexpertise import service
+
+        w = world(db)
+        req = claimed(db, w)
+        service.answer(db, w.a(db, w.expert), req.id, OPINION)
+        submitted(db, w)
+        db.commit()
+        sign_in(client, db, w.backup)
+        page = client.get("/teleexpertise/coordination", headers=HTML)
+        assert page.status_code == 200
+        assert "2 (dont 1 ouvertes, 1 avec avis)" in body(page) and "Conseil, sans autre suite : 1" in body(page)
+
+    def test_the_board_has_its_triplet(self, client, db):
+        assert_triplet(client, db, "GET", "/teleexpertise/coordination", wrong_role_user=make_user(db, "nurse"),
+                       outsider_user=None, page=True)
