@@ -21,6 +21,10 @@ from maillage.config import Settings
 from maillage.kit.db import make_engine, normalise_url
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Test suites create thousands of accounts: the cheapest Argon2 parameters keep that fast. Production refuses
+# this profile (config.Settings); tests/auth/test_service.py checks the default parameters separately.
+os.environ.setdefault("MAILLAGE_PASSWORD_HASH_PROFILE", "cheapest")
 BACKENDS = ["sqlite", "postgresql"]
 
 

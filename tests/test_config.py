@@ -33,5 +33,29 @@ class TestSettings:
             Settings(environment="production", secret_key="k" * 40)
 
     def test_production_accepts_real_values(self):
-        s = Settings(environment="production", secret_key="k" * 40, database_url="postgresql://x/y")
+        s = Settings(environment="production", secret_key="k" * 40, database_url="postgresql://x/y",
+                     password_hash_profile="rfc9106_low_memory")
         assert s.environment == "production"
+
+
+class TestPasswordHashProfile:
+    def test_the_default_is_rfc_9106_low_memory(self, monkeypatch):
+        monkeypatch.delenv("MAILLAGE_PASSWORD_HASH_PROFILE", raising=False)
+        assert Settings().password_hash_profile == "rfc9106_low_memory"
+
+    def test_production_refuses_the_cheapest_profile(self):
+        with pytest.raises(ValidationError, match="cheapest"):
+            Settings(environment="production", secret_key="k" * 40, database_url="postgresql://x/y",
+                     password_hash_profile="cheapest")
+
+    def test_the_default_profile_hashes_with_argon2id_64_mib_3_passes(self, monkeypatch):
+        from maillage.auth.service import _Hasher
+        from maillage.config import get_settings
+
+        monkeypatch.delenv("MAILLAGE_PASSWORD_HASH_PROFILE", raising=False)
+        get_settings.cache_clear()
+        try:
+            hashed = _Hasher().hash("Correct-Horse-Battery-9")
+        finally:
+            get_settings.cache_clear()
+        assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")

@@ -25,7 +25,8 @@ def b64(key: bytes) -> str:
 
 def production(tmp_path, **kw) -> Settings:
     return Settings(
-        environment="production", secret_key="k" * 40, database_url="postgresql://x/y", var_dir=tmp_path / "var", **kw
+        environment="production", secret_key="k" * 40, database_url="postgresql://x/y", var_dir=tmp_path / "var",
+        password_hash_profile="rfc9106_low_memory", **kw
     )
 
 

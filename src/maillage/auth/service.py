@@ -49,8 +49,44 @@ from maillage.models.auth import (
 from maillage.vault import service as vault
 
 log = get_logger("maillage.auth")
-_hasher = PasswordHasher()  # Argon2id, argon2-cffi's defaults (RFC 9106 second recommended option)
-_DUMMY_HASH = _hasher.hash("maillage-dummy-password-for-timing")
+class _Hasher:
+    """Argon2id with the parameters of ``settings.password_hash_profile``, built on first use.
+
+    "rfc9106_low_memory" (the default: argon2-cffi's defaults, RFC 9106's second recommended option) for
+    every real deployment; "cheapest" only for test suites, which create thousands of accounts (refused
+    in production by the settings).
+    """
+
+    def __init__(self) -> None:
+        self._hasher: PasswordHasher | None = None
+        self._dummy = ""
+
+    def _get(self) -> PasswordHasher:
+        if self._hasher is None:
+            from argon2 import profiles
+
+            profile = get_settings().password_hash_profile
+            params = profiles.CHEAPEST if profile == "cheapest" else profiles.RFC_9106_LOW_MEMORY
+            self._hasher = PasswordHasher.from_parameters(params)
+            self._dummy = self._hasher.hash("maillage-dummy-password-for-timing")
+        return self._hasher
+
+    def hash(self, password: str) -> str:
+        return self._get().hash(password)
+
+    def verify(self, hashed: str, password: str) -> bool:
+        return self._get().verify(hashed, password)
+
+    def check_needs_rehash(self, hashed: str) -> bool:
+        return self._get().check_needs_rehash(hashed)
+
+    @property
+    def dummy(self) -> str:
+        self._get()
+        return self._dummy
+
+
+_hasher = _Hasher()
 LOGIN_FAILED = "Identifiant ou mot de passe incorrect, ou compte temporairement verrouillé."
 TOTP_FIELD = "totp"
 TOTP_PENDING_FIELD = "totp_pending"
@@ -177,7 +213,7 @@ def authenticate_password(
     usable = user is not None and user.status == "active" and not (user.locked_until and user.locked_until > at)
     verified = False
     try:
-        verified = _hasher.verify(user.password_hash if usable and user else _DUMMY_HASH, password)
+        verified = _hasher.verify(user.password_hash if usable and user else _hasher.dummy, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         verified = False
     ok = bool(usable and verified)
