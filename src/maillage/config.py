@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     login_address_window_minutes: int = 15
     api_token_max_days: int = 365
     totp_issuer: str = "Maillage"
-    password_hash_profile: Literal["rfc9106_low_memory", "cheapest"] = "rfc9106_low_memory"
+    password_hash_profile: Literal["rfc9106_low_memory", "cheapest"] = "rfc9106_low_memory"  # noqa: S105
 
     # Authorization
     break_glass_minutes: int = 240
@@ -106,7 +106,7 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise ValueError("MAILLAGE_DATABASE_URL must be set in production")
-            if self.password_hash_profile != "rfc9106_low_memory":
+            if self.password_hash_profile != "rfc9106_low_memory":  # noqa: S105 - a profile name, not a secret
                 raise ValueError("MAILLAGE_PASSWORD_HASH_PROFILE=cheapest is for test suites, never production")
         return self
 
