@@ -153,3 +153,49 @@ def app(settings: Settings, sessions: sessionmaker[Session]):  # type: ignore[no
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
         yield c
+
+
+# -- Browser (one Playwright per test session, shared by every directory) ---------------------------------
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic", "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    import shutil
+
+    explicit = os.environ.get("MAILLAGE_CHROMIUM")
+    if explicit and Path(explicit).exists():
+        return explicit
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    if path is None:
+        skip_or_fail("MAILLAGE_REQUIRE_BROWSER", "Chromium absent : installez le paquet Debian « chromium »")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("MAILLAGE_REQUIRE_BROWSER", "Playwright pour Python absent")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    context = browser.new_context(locale="fr-FR")
+    p = context.new_page()
+    yield p
+    context.close()
+
+

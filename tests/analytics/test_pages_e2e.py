@@ -12,14 +12,14 @@ from maillage.analytics.communes import load_real_communes
 from maillage.analytics.generator import generate_claims
 from maillage.analytics.warehouse import Warehouse
 from maillage.demo import DEMO_PASSWORD, demo_totp_secret
-from tests.e2e.conftest import LiveServer, browser, page, start_server  # noqa: F401 - fixtures used below
+from tests.e2e.conftest import LiveServer, start_server
 
 pytestmark = pytest.mark.e2e
 DEMO_DEPARTEMENT = "87"
 
 
 @pytest.fixture(scope="module")
-def analytics_server(tmp_path_factory: pytest.TempPathFactory, browser) -> Iterator[LiveServer]:  # noqa: F811
+def analytics_server(tmp_path_factory: pytest.TempPathFactory, browser) -> Iterator[LiveServer]:
     var_dir = tmp_path_factory.mktemp("analytics-live") / "var"
     generate_claims(Warehouse(var_dir / "warehouse"), load_real_communes(DEMO_DEPARTEMENT), rows=80_000, seed=9,
                     year=2025, territory=DEMO_DEPARTEMENT)
@@ -32,7 +32,7 @@ def analytics_server(tmp_path_factory: pytest.TempPathFactory, browser) -> Itera
         server.process.kill()
 
 
-def login_as_analyst(server: LiveServer, page) -> None:  # noqa: F811
+def login_as_analyst(server: LiveServer, page) -> None:
     page.goto(server.url + "/connexion")
     page.get_by_label("Identifiant").fill("analyste.roux")
     page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
@@ -44,7 +44,7 @@ def login_as_analyst(server: LiveServer, page) -> None:  # noqa: F811
 
 
 class TestAnalystPagesInTheBrowser:
-    def test_the_demo_analyst_opens_the_apl_map_then_an_indicator_chart(self, analytics_server, page):  # noqa: F811
+    def test_the_demo_analyst_opens_the_apl_map_then_an_indicator_chart(self, analytics_server, page):
         requests: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
         login_as_analyst(analytics_server, page)

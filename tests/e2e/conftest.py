@@ -7,7 +7,6 @@ them fail instead.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,23 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, skip_or_fail
-
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-quic", "--no-first-run",
-]
-
-
-def chromium_path() -> str | None:
-    explicit = os.environ.get("MAILLAGE_CHROMIUM")
-    if explicit and Path(explicit).exists():
-        return explicit
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+from tests.conftest import ROOT
 
 
 def free_port() -> int:
@@ -85,29 +68,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.process.wait(10)
     except subprocess.TimeoutExpired:
         server.process.kill()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    path = chromium_path()
-    if path is None:
-        skip_or_fail("MAILLAGE_REQUIRE_BROWSER", "Chromium absent : installez le paquet Debian « chromium »")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("MAILLAGE_REQUIRE_BROWSER", "Playwright pour Python absent")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    context = browser.new_context(locale="fr-FR")
-    p = context.new_page()
-    yield p
-    context.close()
 
 
 def submit_totp(page, username: str) -> None:  # type: ignore[no-untyped-def]
