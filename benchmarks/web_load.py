@@ -1,7 +1,7 @@
 """Web load: throughput and p50/p95/p99 latency of the main pages and API reads at rising concurrency.
 
 Run: `.venv/bin/python benchmarks/web_load.py` (part of `make bench`). It needs PostgreSQL:
-`MAILLAGE_BENCH_DATABASE_URL` (default `postgresql://postgres@127.0.0.1:5432/fuzz_bench`, created if
+`MAILLAGE_BENCH_DATABASE_URL` (default `postgresql://postgres@127.0.0.1:5432/web_load_bench`, created if
 missing). Everything happens in a fresh schema of that database, dropped at the end: one real
 `maillage serve` process (uvicorn, as `make run` starts it) on a free loopback port migrates it and loads
 the demo territory; the demo accounts sign in through the real login pages (password, then TOTP) and
@@ -17,7 +17,8 @@ replays only the reads its role is allowed (probed first), so errors mean a real
 
 The rate limiter of the serve process is switched off (`MAILLAGE_RATE_LIMIT_ENABLED=false`): it would turn
 the higher levels into a measure of 429s. Logs stay at INFO, as in production. The load driver (asyncio
-+ httpx) runs on the same machine as the server and PostgreSQL, and takes its share of the CPU.
++ httpx) runs on the same machine as the server and PostgreSQL, and takes its share of the CPU: the last
+table gives it ("CPU pilote", in percent of one core).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from maillage.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret
 from maillage.kit.db import normalise_url
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/fuzz_bench"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/web_load_bench"
 DEFAULT_LEVELS = (1, 2, 4, 8, 16, 32, 64)
 P99_LIMIT_MS = 250.0
 TERMS = random.Random(8)  # the same search terms from one run to the next
@@ -238,6 +239,8 @@ def api_candidates(document: dict[str, Any]) -> list[tuple[str, str, float]]:
         if get is None or not path.startswith("/api/") or path.startswith("/api/docs"):
             continue
         if "{" in path:
+            if path.endswith("/content"):
+                continue  # file downloads are measured by benchmarks of their own
             out.append((f"GET {path}", path, 1.0))  # a template, filled with ids from its list
             continue
         query = _fill_query(get)
@@ -250,17 +253,21 @@ def api_candidates(document: dict[str, Any]) -> list[tuple[str, str, float]]:
 
 
 async def detail_urls(client: httpx.AsyncClient, token: str, template: str) -> list[str]:
-    """Fill ``/x/{x_id}`` with ids listed by ``/x`` (the first page), for this account."""
-    match = re.fullmatch(r"(.*)/\{[^}/]+\}", template)
+    """Fill the one ``{param}`` of ``/x/{x_id}`` or ``/x/{x_id}/y`` with ids listed at ``/x`` or ``/x/mine``."""
+    match = re.fullmatch(r"([^{}]*)/\{[^}/]+\}([^{}]*)", template)
     if match is None:
         return []
-    listing = await client.get(match.group(1), headers={"Authorization": f"Bearer {token}"})
-    if listing.status_code != 200:
-        return []
-    body = listing.json()
-    items = body.get("items", []) if isinstance(body, dict) else body
-    ids = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item][:20]
-    return [f"{match.group(1)}/{i}" for i in ids]
+    collection, rest = match.group(1), match.group(2)
+    for listing_path in (collection, f"{collection}/mine"):
+        listing = await client.get(listing_path, headers={"Authorization": f"Bearer {token}"})
+        if listing.status_code != 200:
+            continue
+        body = listing.json()
+        items = body.get("items", []) if isinstance(body, dict) else body
+        ids = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item][:20]
+        if ids:
+            return [f"{collection}/{i}{rest}" for i in ids]
+    return []
 
 
 async def build_plan(base_url: str, anonymous: httpx.AsyncClient, limits: httpx.Limits) -> Plan:
@@ -296,6 +303,7 @@ class Sample:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     elapsed: float = 0.0
+    driver_cpu: float = 0.0  # share of one core the load driver itself used
 
 
 async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, seconds: float, seed: int) -> Sample:
@@ -331,8 +339,10 @@ async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, second
                 if not ok:
                     sample.errors[target.group] += 1
 
+    cpu = time.process_time()
     await asyncio.gather(*(virtual_user(i) for i in range(users)))
     sample.elapsed = seconds
+    sample.driver_cpu = (time.process_time() - cpu) / (time.perf_counter() - start)
     return sample
 
 
@@ -360,7 +370,7 @@ def report(plan: Plan, results: dict[int, Sample]) -> None:
     mix: dict[str, float] = defaultdict(float)
     for targets in plan.targets.values():
         for t in targets:
-            mix[f"{t.group:<16} {t.label}"] += t.weight
+            mix[f"{t.group:<18} {t.label}"] += t.weight
     total = sum(mix.values())
     print("Mélange (part des requêtes, tous comptes confondus) :")
     for label, weight in sorted(mix.items()):
@@ -368,7 +378,9 @@ def report(plan: Plan, results: dict[int, Sample]) -> None:
     groups = [*sorted({g for s in results.values() for g in s.latencies}), "ensemble"]
     for group in groups:
         print(f"\nGroupe {group}")
-        print(f"  {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requêtes':>9} {'erreurs':>8}")
+        driver = f" {'CPU pilote':>10}" if group == "ensemble" else ""
+        print(f"  {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requêtes':>9} {'erreurs':>8}"
+              + driver)
         crossed = None
         for users, sample in results.items():
             if group == "ensemble":
@@ -380,8 +392,9 @@ def report(plan: Plan, results: dict[int, Sample]) -> None:
             p99 = percentile(values, 99)
             if crossed is None and p99 > P99_LIMIT_MS:
                 crossed = users
+            cpu = f" {100 * sample.driver_cpu:>9.0f}%" if group == "ensemble" else ""
             print(f"  {users:>7} {len(values) / sample.elapsed:>8.1f} {percentile(values, 50):>8.1f} "
-                  f"{percentile(values, 95):>8.1f} {p99:>8.1f} {len(values):>9} {errors:>8}")
+                  f"{percentile(values, 95):>8.1f} {p99:>8.1f} {len(values):>9} {errors:>8}{cpu}")
         top = max(results)
         print(f"  p99 > {P99_LIMIT_MS:.0f} ms à partir de : "
               + (f"{crossed} clients simultanés" if crossed else f"jamais jusqu'à {top} clients simultanés"))
@@ -409,14 +422,18 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="maillage-web-load-") as tmp:
             started = time.perf_counter()
             server = start_server(with_schema(url, schema), Path(tmp) / "var")
-            print(f"Machine : {cpu_model()}, {os.cpu_count()} cœur(s) ; Python {platform.python_version()} ; "
-                  f"PostgreSQL {version} (local)")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"Machine : {cpu_model()}, {os.cpu_count()} cœur(s), charge moyenne au départ {load} ; "
+                  f"Python {platform.python_version()} ; PostgreSQL {version} (local)")
             print(f"Serveur : 1 processus `maillage serve` (uvicorn) sur {server.url}, base migrée et démonstration "
                   f"chargée en {time.perf_counter() - started:.0f} s ; limiteur de débit coupé ; journaux INFO")
             print(f"Charge : clients en boucle fermée sans temps de réflexion, {seconds:.0f} s par palier "
                   f"(après {min(1.0, seconds / 10):.1f} s de chauffe), paliers {', '.join(map(str, levels))}\n")
             plan, results = asyncio.run(measure(server.url, levels, seconds))
             report(plan, results)
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"\nCharge moyenne de la machine à la fin : {load} (machine partagée : sous charge, ces chiffres "
+                  "sont des minorants)")
             server.stop()
             server = None
     finally:

@@ -121,6 +121,40 @@ class TestSearchRoute:
         sign_in(client, db, physician(db))
         assert client.get("/api/patients").status_code == 422
 
+    @pytest.mark.parametrize("value", ["0", "20240101", "1.5e9"])
+    def test_a_birth_date_given_as_a_number_is_refused_not_read_as_a_timestamp(self, client, db, value):
+        """Found by the fuzzer (issue 8): `?birth_date=0` answered 200, the search run for 1 January 1970."""
+        sign_in(client, db, physician(db))
+        answer = client.get("/api/patients", params={"name": "martin", "birth_date": value})
+        assert answer.status_code == 422
+        assert "ISO 8601" in answer.text
+        assert client.get("/api/patients", params={"name": "martin", "birth_date": "1970-01-01"}).status_code == 200
+
+    def test_a_created_patient_with_a_numeric_birth_date_is_refused(self, client, db):
+        sign_in(client, db, physician(db))
+        answer = post(client, "/api/patients", {**body(0), "birth_date": 0})
+        assert answer.status_code == 422
+        assert db.scalars(select(Patient)).first() is None
+
+
+class TestMineIsNotAPatientId:
+    """Found by the fuzzer (issue 8): `/mine` was also matched by the routes of `/{patient_id}`."""
+
+    def test_an_unsupported_method_on_mine_is_405_naming_only_get(self, client, db):
+        sign_in(client, db, physician(db))
+        answer = client.patch("/api/patients/mine", json={"phone": "0102030405"},
+                              headers={"x-csrf-token": csrf_token(client)})
+        assert answer.status_code == 405
+        assert answer.headers["allow"] == "GET"
+        assert client.options("/api/patients/mine").headers["allow"] == "GET"
+
+    def test_a_patient_id_that_is_not_a_uuid_is_404_and_a_real_one_still_reads(self, client, db):
+        user = physician(db)
+        view = create(db, user)
+        sign_in(client, db, user)
+        assert client.get("/api/patients/pas-un-identifiant").status_code == 404
+        assert client.get(f"/api/patients/{view.patient.id}").status_code == 200
+
 
 class TestConsentRoutes:
     def test_consents_are_recorded_and_read_back_with_the_current_choice(self, client, db):

@@ -8,7 +8,6 @@ existing record's id (``details.existing_patient_id``): attach to it with ``POST
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from maillage.auth.actor import Actor
 from maillage.authz.deps import audit_context, require
 from maillage.authz.policy import Permission
 from maillage.authz.rules import Purpose
+from maillage.kit.dates import IsoDate
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.patient import service
 from maillage.patient.schemas import (
@@ -134,7 +134,7 @@ def distinct(body: DistinctPair, request: Request, db: DbSession, actor: Officer
 def search(request: Request, db: DbSession, actor: Reader,
            ins: Annotated[str, Query(max_length=21, description="Matricule INS (NIR ou NIA)")] = "",
            name: Annotated[str, Query(max_length=100, description="Nom de naissance ou nom utilisé (début)")] = "",
-           given_name: Annotated[str, Query(max_length=100)] = "", birth_date: dt.date | None = None,
+           given_name: Annotated[str, Query(max_length=100)] = "", birth_date: IsoDate | None = None,
            limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[PatientSummary]:
     found = service.search_patients(db, actor, ins=ins or None, name=name or None, given_name=given_name or None,
                                     birth_date=birth_date, limit=limit, context=audit_context(request))
@@ -153,14 +153,15 @@ def create(body: PatientCreate, request: Request, db: DbSession, actor: Writer) 
     return read(service.create_patient(db, actor, body, context=audit_context(request)))
 
 
-@router.get("/{patient_id}", response_model=PatientRead, summary="Un patient", responses=ERRORS)
+# `:uuid`: "/mine" is not a patient id, so PATCH /mine is a 405 (Allow: GET), not a 422 from this route.
+@router.get("/{patient_id:uuid}", response_model=PatientRead, summary="Un patient", responses=ERRORS)
 def read_patient(patient_id: uuid.UUID, request: Request, db: DbSession, actor: Reader,
                  purpose: Annotated[str, Query(description="care ou identity_vigilance")] = "care") -> PatientRead:
     finality = Purpose.IDENTITY_VIGILANCE if purpose == Purpose.IDENTITY_VIGILANCE else Purpose.CARE
     return read(service.get_patient(db, actor, patient_id, purpose=finality, context=audit_context(request)))
 
 
-@router.patch("/{patient_id}", response_model=PatientRead, summary="Modifier contact, résidence, médecin traitant",
+@router.patch("/{patient_id:uuid}", response_model=PatientRead, summary="Modifier contact, résidence, médecin traitant",
               responses={**ERRORS, 409: {"description": "Dossier fusionné"}})
 def update(patient_id: uuid.UUID, body: PatientUpdate, request: Request, db: DbSession, actor: Writer) -> PatientRead:
     return read(service.update_patient(db, actor, patient_id, body, context=audit_context(request)))

@@ -12,6 +12,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from maillage.kit.dates import IsoDate
+
 
 class ConsentPurpose(enum.StrEnum):
     """What a patient consents to, or objects to."""
@@ -101,7 +103,7 @@ class TraitsIn(BaseModel):
 
     birth_name: str = Field(min_length=1, max_length=100)
     given_names: str = Field(min_length=1, max_length=200, description="Prénoms de naissance, séparés par des espaces")
-    birth_date: dt.date
+    birth_date: IsoDate
     sex: str = Field(min_length=1, max_length=1, description="M ou F")
     birthplace: str = Field(min_length=5, max_length=5, description="Code INSEE (COG) du lieu de naissance")
 
