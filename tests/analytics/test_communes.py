@@ -45,3 +45,30 @@ class TestSyntheticCommunes:
     def test_needs_at_least_one_commune(self):
         with pytest.raises(ValidationFailed):
             communes.synthetic_communes(0)
+
+
+class TestDepartementOutlines:
+    def test_every_commune_lies_inside_its_departements_outline(self):
+        import shapely
+
+        from maillage.analytics.communes import departement_outlines
+
+        territory = communes.synthetic_communes(120, seed=5, departements=2)
+        outlines = departement_outlines(territory)
+        assert set(outlines) == set(territory.departement)
+        for dep, rings in outlines.items():
+            shape = shapely.union_all([shapely.Polygon([(lon, lat) for lat, lon in ring]) for ring in rings])
+            inside = territory[territory.departement == dep]
+            assert all(shape.contains(shapely.Point(lon, lat)) for lat, lon in zip(inside.latitude, inside.longitude,
+                                                                                    strict=True))
+
+    def test_the_map_draws_the_outline_beneath_the_communes(self):
+        from maillage.analytics import charts
+        from maillage.analytics.communes import departement_outlines
+
+        territory = communes.synthetic_communes(30, seed=2, departements=1)
+        points = [charts.MapPoint(r.code_insee, r.nom, r.latitude, r.longitude, int(r.population), 3.0)
+                  for r in territory.itertuples()]
+        svg = str(charts.commune_map("APL", points, [2.5, 3, 3.5, 4, 5], "u", outlines=departement_outlines(territory)))
+        assert svg.count('class="departement"') == 1 and svg.index("<polygon") < svg.index("<circle")
+        assert "contour approché" in svg

@@ -202,3 +202,28 @@ class TestIdentifiers:
     def test_only_declared_columns_leave(self, raw):
         out = publish(TELE, raw.assign(debug_internal=1), geo_parent=COMMUNES).frame
         assert "debug_internal" not in out.columns
+
+
+class TestProfessionalActivity:
+    def test_the_gp_fte_of_a_commune_with_one_or_two_gps_is_not_published(self, warehouse, duckdb_engine):
+        indicator = get_indicator("apl-mg")
+        frame = service.compute(indicator, indicator.resolve_params({}), warehouse, duckdb_engine).frame
+        assert "medecins" in frame.columns
+        frame = frame.copy()
+        frame.loc[:4, "medecins"] = [1, 2, 3, 0, 7]
+        frame.loc[:4, "medecins_etp"] = [0.8, 1.6, 2.4, 0.0, 5.3]
+        out = publish(indicator, frame).frame
+        assert "medecins" not in out.columns
+        assert out.loc[:1, "medecins_etp"].isna().all() and (out.loc[:1, "secret"] == gate.PROFESSIONALS).all()
+        assert out.loc[2:4, "medecins_etp"].tolist() == [2.4, 0.0, 5.3]
+        assert out.loc[:1, "apl"].notna().all()  # the APL itself stays
+        lone = (frame.medecins > 0) & (frame.medecins < 3)
+        assert out.loc[lone, "medecins_etp"].isna().all()
+        assert out.loc[frame.medecins >= 3, "medecins_etp"].notna().all()
+
+    def test_the_professional_threshold_is_configurable(self, warehouse, duckdb_engine):
+        indicator = get_indicator("apl-mg")
+        frame = service.compute(indicator, indicator.resolve_params({}), warehouse, duckdb_engine).frame.copy()
+        frame.loc[:1, "medecins"] = [3, 4]
+        out = publish(indicator, frame, config=GateConfig(professional_threshold=4)).frame
+        assert out.loc[0, "medecins_etp"] != out.loc[0, "medecins_etp"] and out.loc[1, "medecins_etp"] >= 0

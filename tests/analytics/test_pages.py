@@ -117,6 +117,13 @@ class TestMapPage:
         body = response.text
         assert body.count("data-commune=") == len(territory)
         assert "Communes sous-denses" in body and "sous-dense" in body
+        outlines = body.count('class="departement"')
+        assert outlines >= territory.departement.nunique() and "contour approché" in body
+        assert body.index('class="departement"') < body.index("data-commune=")  # drawn beneath the communes
+
+    def test_the_gp_fte_of_communes_with_fewer_than_three_gps_is_not_shown(self, as_analyst, client):
+        response = client.get("/pilotage/carte", headers=HTML)
+        assert "moins de trois médecins" in response.text
 
 
 class TestExports:

@@ -58,6 +58,7 @@ class TestAnalystPagesInTheBrowser:
         map_svg = page.get_by_role("img", name="APL aux médecins généralistes par commune")
         assert map_svg.is_visible()
         assert page.locator("svg.map circle[data-commune]").count() > 150
+        assert page.locator("svg.map polygon.departement").count() >= 1
         assert page.get_by_role("heading", name="Communes sous-denses").is_visible()
         page.screenshot(path=str(analytics_server.var_dir.parent / "carte.png"), full_page=True)
 

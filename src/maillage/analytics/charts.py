@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -128,8 +128,10 @@ def colour_for(value: float | None, breaks: Sequence[float]) -> str:
     return PALETTE[-1]
 
 
-def commune_map(title: str, points: Sequence[MapPoint], breaks: Sequence[float], unit: str) -> Markup:
-    """Communes as circles at their coordinates (area ∝ population, colour = value class); deserts outlined."""
+def commune_map(title: str, points: Sequence[MapPoint], breaks: Sequence[float], unit: str,
+                outlines: Mapping[str, Sequence[Sequence[tuple[float, float]]]] | None = None) -> Markup:
+    """Communes as circles at their coordinates (area ∝ population, colour = value class); deserts outlined;
+    ``outlines`` (département → rings of (latitude, longitude)) drawn beneath, in the same projection."""
     if not points:
         return Markup("")
     lats = [p.latitude for p in points]
@@ -144,6 +146,14 @@ def commune_map(title: str, points: Sequence[MapPoint], breaks: Sequence[float],
         f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {size + 2 * pad + 170} {size + 2 * pad}" '
         f'role="img" aria-label="{_esc(title)}"><title>{_esc(title)}</title>'
     ]
+    cos0 = math.cos(lat0)
+    for dep, rings in sorted((outlines or {}).items()):
+        for ring in rings:
+            path = " ".join(f"{pad + (lon * cos0 - min_x) / span * size:.1f},{pad + (max_y - lat) / span * size:.1f}"
+                            for lat, lon in ring)
+            parts.append(f'<polygon class="departement" points="{path}" fill="#f4f4f4" stroke="#555" '
+                         f'stroke-width="1" data-departement="{_esc(dep)}"><title>Département {_esc(dep)} '
+                         "(contour approché)</title></polygon>")
     for p, x in sorted(zip(points, xs, strict=True), key=lambda px: -px[0].population):
         cx = pad + (x - min_x) / span * size
         cy = pad + (max_y - p.latitude) / span * size

@@ -116,3 +116,58 @@ def synthetic_communes(n: int, *, seed: int = 0, departements: int | None = None
         "latitude": latitude,
         "longitude": longitude,
     }).sort_values("code_insee").reset_index(drop=True)
+
+
+def departement_outlines(communes: pd.DataFrame, *, margin_km: float = 5.0, isolated_km: float = 25.0,
+                         concavity: float = 0.5) -> dict[str, list[list[tuple[float, float]]]]:
+    """An approximate outline of each département from its communes' coordinates only (no boundary file is
+    shipped). Every commune gets its Voronoi cell (the area closer to it than to any other commune) and a
+    département is the union of its communes' cells, so that the border between two départements runs midway
+    between their communes on either side and neighbours share it exactly. The outer edge of the whole set is the
+    union of each département's concave hull (``shapely.concave_hull`` with ``concavity``) widened by
+    ``margin_km``. A commune more than ``isolated_km`` from every other commune of its département (a homonym with
+    wrong coordinates in the reference file, say) is left out. Computed in a local equirectangular projection;
+    returns, per département, its rings as (latitude, longitude) lists (several for a département in pieces).
+    """
+    import shapely
+
+    frame = communes.dropna(subset=["latitude", "longitude"]).drop_duplicates(subset=["latitude", "longitude"])
+    if frame.empty:
+        return {}
+    km_per_deg = math.pi * 6371.0088 / 180.0
+    cos0 = math.cos(math.radians(float(frame["latitude"].mean())))
+    xy = np.column_stack([frame["longitude"].to_numpy(float) * cos0 * km_per_deg,
+                          frame["latitude"].to_numpy(float) * km_per_deg])
+    deps = frame["departement"].astype(str).to_numpy()
+    points = shapely.points(xy)
+    keep = np.ones(len(points), dtype=bool)
+    for dep in np.unique(deps):
+        idx = np.flatnonzero(deps == dep)
+        if idx.size < 4:
+            continue
+        tree = shapely.STRtree(points[idx])
+        (source, _), distance = tree.query_nearest(points[idx], exclusive=True, return_distance=True)
+        nearest = np.full(idx.size, np.inf)
+        np.minimum.at(nearest, source, distance)
+        keep[idx[nearest > isolated_km]] = False
+    points, deps = points[keep], deps[keep]
+    names = sorted(set(deps.tolist()))
+    hulls = [shapely.concave_hull(shapely.multipoints(points[deps == dep]), ratio=concavity) for dep in names]
+    territory = shapely.union_all(shapely.buffer(hulls, margin_km, quad_segs=4))
+    if len(points) >= 3:
+        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(points), ordered=True))
+        if len(cells) != len(points):  # defensive: give each point the cell that holds it
+            cells = cells[shapely.STRtree(cells).query_nearest(points)[1]]
+    else:
+        cells = shapely.buffer(points, margin_km)
+    out: dict[str, list[list[tuple[float, float]]]] = {}
+    for dep in names:
+        mine = cells[deps == dep]
+        try:
+            union = shapely.coverage_union_all(mine)
+        except shapely.errors.GEOSException:
+            union = shapely.union_all(mine)
+        shape = shapely.intersection(union, territory).simplify(margin_km / 10)
+        polygons = [g for g in getattr(shape, "geoms", [shape]) if g.geom_type == "Polygon" and g.area > 1.0]
+        out[dep] = [[(y / km_per_deg, x / (cos0 * km_per_deg)) for x, y in g.exterior.coords] for g in polygons]
+    return out

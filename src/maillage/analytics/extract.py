@@ -157,7 +157,13 @@ def unregister_extractor(name: str) -> None:
     _extractors.pop(name, None)
 
 
+def _load_capability_extractors() -> None:
+    """The clinical extractors (and the patients' objection source) register themselves on import."""
+    from maillage.analytics import clinical  # noqa: F401
+
+
 def registered_extractors() -> list[Extractor]:
+    _load_capability_extractors()
     return [_extractors[k] for k in sorted(_extractors)]
 
 
@@ -171,6 +177,7 @@ def unregister_objection_source(name: str) -> None:
 
 
 def objections(session: Any) -> frozenset[str]:
+    _load_capability_extractors()
     found: set[str] = set()
     for source in _objection_sources.values():
         found.update(str(p) for p in source(session))
@@ -237,7 +244,7 @@ def run_extraction(context: ExtractionContext, warehouse: Warehouse, keyring: Ke
     return report
 
 
-# --- built-in extractors -----------------------------------------------------------------------------------------
+# --- built-in extractors (the clinical ones live in ``clinical``) --------------------------------------------------
 def _fetch_communes(context: ExtractionContext) -> pa.Table:
     from maillage.analytics.communes import load_real_communes, real_communes_available
 

@@ -6,14 +6,17 @@ Rules (DOMAIN.md §7.4; research/health-data.md §6):
    for the PMSI and the HDH practice "Les effectifs inférieurs à 11 ne sont pas restitués") is masked, on the raw
    count, before any rounding.
 2. **Secondary suppression.** The published table contains its own margins (commune → département → territory,
-   month → year, age band → all ages). A masked cell must not be recomputable from them: every margin equation
-   with exactly one masked term gets a second one (the smallest cell), then a linear-algebra audit checks that no
-   masked cell is determined by the whole system of published equations, and masks more until none is.
+   month → year, age band → all ages, line or programme → all). A masked cell must not be recomputable from
+   them: every margin equation with exactly one masked term gets a second one (the smallest cell), then a
+   linear-algebra audit checks that no masked cell is determined by the whole system of published equations, and
+   masks more until none is.
 3. **Dependent measures.** Every measure of a masked cell is masked except the population (public); a rate
    standardised over age bands is masked when one of its bands is.
 4. **No identifiers.** Only the indicator's declared dimensions and measures leave; a result carrying an identifier
    or a potential identifier (patient or professional pseudonyms, birth or care dates …) is refused.
-5. **Selections, not new sums.** Filters (territory, period) select rows of the gated table computed once on the
+5. **Professionals.** A measure of professional activity (GP FTE) is masked where one or two professionals
+   contribute; their count stays in the warehouse.
+6. **Selections, not new sums.** Filters (territory, period) select rows of the gated table computed once on the
    whole territory: two overlapping queries reveal nothing the full gated table does not.
 """
 
@@ -32,6 +35,7 @@ from maillage.exceptions import ValidationFailed
 
 PRIMARY = "primaire"
 SECONDARY = "secondaire"
+PROFESSIONALS = "professionnels"
 SECRET_COLUMN = "secret"  # noqa: S105 - a column name (statistical secrecy), not a password
 
 # Identifiers and potential identifiers (essentiel_snds.md: "commune de résidence, année et mois de naissance, date
@@ -53,6 +57,9 @@ class GateConfig:
     threshold: int = 11
     mask_zero: bool = False  # zero cells are published by default (no person behind them)
     count_rounding: int = 1  # publish counts rounded to this base (applied after masking)
+    # A measure describing the activity of professionals (GP FTE) is masked when 1 or 2 of them contribute:
+    # published, it would give one practitioner's activity (or, with two, each one's to the other).
+    professional_threshold: int = 3
 
     def __post_init__(self) -> None:
         if self.threshold < 2:
@@ -121,6 +128,8 @@ def _parent_value(dim: str, level: str, value: str, geo_parent: Mapping[str, str
         return ("annee", value[:4]) if level == "mois" else None
     if dim == "age":
         return ("", ALL_AGES) if value != ALL_AGES else None
+    if dim.startswith("group:"):
+        return ("", TOTAL) if value != TOTAL else None
     return None
 
 
@@ -137,9 +146,12 @@ def margin_equations(indicator: Indicator, frame: pd.DataFrame, geo_parent: Mapp
             k += [row.niveau_periode, row.periode]
         if "age" in dims:
             k += ["", row.tranche_age]
+        for group in indicator.groups:
+            k += ["", getattr(row, group)]
         keys.append(tuple(k))
     index = {k: i for i, k in enumerate(keys)}
-    slots = {d: 2 * n for n, d in enumerate(d for d in ("geo", "periode", "age") if d in dims)}
+    ordered = [*(d for d in ("geo", "periode", "age") if d in dims), *(f"group:{g}" for g in indicator.groups)]
+    slots = {d: 2 * n for n, d in enumerate(ordered)}
     children: dict[tuple[int, str], list[int]] = defaultdict(list)
     for i, key in enumerate(keys):
         for dim, pos in slots.items():
@@ -214,13 +226,17 @@ def determinable_cells(masked: np.ndarray, equations: Sequence[tuple[int, list[i
 def _determined_columns(matrix: np.ndarray) -> list[int]:
     n = matrix.shape[1]
     if n <= AUDIT_DENSE_LIMIT:
-        _, s, vt = np.linalg.svd(matrix, full_matrices=True)
+        # The thin SVD's leading right singular vectors span the row space: cell i is determined iff e_i lies in it,
+        # i.e. iff its leverage Σ_k vt[k, i]² is 1 (its null-space component, of squared norm 1 − leverage, is 0).
+        # The thin SVD costs far less than the full one when there are fewer equations than masked cells.
+        _, s, vt = np.linalg.svd(matrix, full_matrices=False)
         tol = max(matrix.shape) * np.finfo(float).eps * (s[0] if s.size else 1.0) * 10
         rank = int((s > tol).sum())
-        null = vt[rank:].T  # n × (n - rank)
-        if null.shape[1] == 0:
+        if rank == n:
             return list(range(n))
-        return [i for i in range(n) if np.linalg.norm(null[i]) < 1e-9]
+        leverage = (vt[:rank] ** 2).sum(axis=0)
+        # A null-space component under 1e-6 counts as zero (same bound as the iterative path): errs towards masking.
+        return [i for i in range(n) if 1.0 - leverage[i] < 1e-12]
     # Large components: project random vectors on the null space with an iterative least-squares solver.
     from scipy.sparse import csr_matrix
     from scipy.sparse.linalg import lsqr
@@ -299,6 +315,13 @@ def publish(indicator: Indicator, frame: pd.DataFrame, *, config: GateConfig | N
     geo_parent = dict(geo_parent or {})
     columns = check_columns(indicator, frame)
     out = frame[columns].copy().reset_index(drop=True)
+    guarded = np.zeros(len(out), dtype=bool)
+    for measure, count_column in indicator.professionals:
+        counts = pd.to_numeric(frame[count_column]).fillna(0).to_numpy() if count_column in frame.columns \
+            else np.ones(len(out))  # no count given: assume the worst
+        hidden = (counts > 0) & (counts < config.professional_threshold)
+        out[measure] = out[measure].astype("float64").where(~hidden)
+        guarded |= hidden
     report: dict[str, Any] = {"seuil": config.threshold, "arrondi_effectifs": config.count_rounding,
                               "cellules": len(out), "masquees_primaires": 0, "masquees_secondaires": 0}
     measures = {m.name: m for m in indicator.measures}
@@ -316,6 +339,9 @@ def publish(indicator: Indicator, frame: pd.DataFrame, *, config: GateConfig | N
             _mask_standardised(out, masked)
         report.update(masquees_primaires=int(primary.sum()), masquees_secondaires=int(secondary.sum()),
                       residuelles_calculables=len(determinable_cells(masked, equations)))
+    if indicator.professionals:
+        out.loc[guarded & (out[SECRET_COLUMN] == "").to_numpy(), SECRET_COLUMN] = PROFESSIONALS
+        report["masquees_professionnels"] = int(guarded.sum())
     _round(out, indicator, config)
     return GatedTable(indicator, out, report, geo_parent)
 

@@ -69,6 +69,12 @@ class Indicator:
     chart: str = "bars"  # "bars" or "line"
     main_measure: str = ""
     requires: tuple[str, ...] = field(default_factory=tuple)
+    # Categorical dimensions without a hierarchy of their own (specialty line, establishment, programme): one
+    # column each, whose margin is the value ``ENSEMBLE``.
+    groups: tuple[str, ...] = ()
+    # (measure, count of professionals behind it): the gate masks the measure where fewer than its professional
+    # threshold (3) contribute, as a lone practitioner's activity would show; the count itself never leaves.
+    professionals: tuple[tuple[str, str], ...] = ()
 
     def resolve_params(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         known = {p.name: p for p in self.parameters}
@@ -91,6 +97,7 @@ class Indicator:
             cols += ["niveau_geo", "code_geo"]
         if "periode" in self.dimensions:
             cols += ["niveau_periode", "periode"]
+        cols += list(self.groups)
         if "age" in self.dimensions:
             cols += ["tranche_age"]
         return cols
@@ -424,8 +431,8 @@ register(TELEMEDICINE)
 
 
 def get_indicator(code: str) -> Indicator:
-    # The APL registers itself when its module is imported.
-    from maillage.analytics import apl  # noqa: F401
+    # The APL and the clinical indicators register themselves when their modules are imported.
+    from maillage.analytics import apl, clinical  # noqa: F401
 
     try:
         return CATALOGUE[code]
@@ -434,7 +441,7 @@ def get_indicator(code: str) -> Indicator:
 
 
 def all_indicators() -> list[Indicator]:
-    from maillage.analytics import apl  # noqa: F401
+    from maillage.analytics import apl, clinical  # noqa: F401
 
     return list(CATALOGUE.values())
 

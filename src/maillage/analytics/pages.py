@@ -7,7 +7,9 @@ audited, in the platform's audit trail (same transaction) and in the warehouse's
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
@@ -16,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from maillage.analytics import audit as warehouse_audit
 from maillage.analytics import charts, engines, service
+from maillage.analytics.communes import departement_outlines
 from maillage.analytics.gate import SECRET_COLUMN, GateConfig
 from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator, all_indicators, get_indicator
 from maillage.analytics.provenance import Provenance
@@ -123,6 +126,62 @@ def display_rows(frame: pd.DataFrame, indicator: Indicator, label: Any) -> list[
     return rows
 
 
+GROUP_LABELS = {"ligne": "Filière de spécialité", "etablissement_demandeur": "Établissement demandeur",
+                "programme": "Programme de télésurveillance"}
+
+
+def group_value_label(group: str, value: str) -> str:
+    if value == TOTAL:
+        return "Ensemble"
+    if group == "programme":
+        from maillage.monitoring.rules import PROGRAMMES
+
+        programme = PROGRAMMES.get(value)
+        return programme.label if programme is not None else value
+    return value
+
+
+def _group_page(request: Request, db: DbSession, actor: Actor, indicator: Indicator, gated: Any,
+                provenance: Provenance, warehouse: Warehouse) -> HTMLResponse:
+    """An indicator broken down by categories (line, establishment, programme) rather than by territory."""
+    frame = gated.frame
+    year = str(provenance.parameters.get("annee", ""))
+    first, others = indicator.groups[0], indicator.groups[1:]
+
+    def at(frame: pd.DataFrame, spread: str | None, period: str) -> pd.DataFrame:
+        keep = frame.niveau_periode == period
+        for g in indicator.groups:
+            keep &= (frame[g] != TOTAL) if g == spread else (frame[g] == TOTAL)
+        return frame[keep]
+
+    measure = indicator.main_measure
+    decimals = next((m.decimals for m in indicator.measures if m.name == measure), None) or 0
+    measure_label, measure_unit = next((m.label, m.unit) for m in indicator.measures if m.name == measure)
+    rows = at(frame, first, "annee").sort_values(first)
+    bars = [charts.Bar(group_value_label(first, v), _value(x))
+            for v, x in zip(rows[first], rows[measure], strict=True)][:MAX_BARS]
+    chart = charts.bar_chart(f"{measure_label} par {GROUP_LABELS.get(first, first).lower()} ({year})", bars,
+                             measure_unit, decimals)
+    months = at(frame, None, "mois").sort_values("periode")
+    series = charts.line_chart(f"{measure_label} par mois", list(months.periode),
+                               [_value(v) for v in months[measure]], indicator.unit, decimals)
+    second = others[0] if others else None
+    breakdown = at(frame, second, "annee").sort_values(second) if second else frame.iloc[0:0]
+    _audit(request, db, actor, action="read", code=indicator.code, provenance=provenance, filters={"annee": year},
+           rows=len(frame))
+    return templates().TemplateResponse(request, "analytics/indicateur.html", {
+        "indicator": indicator, "chart": chart, "series": series, "row_header": GROUP_LABELS.get(first, first),
+        "rows": display_rows(rows, indicator, lambda r: group_value_label(first, r[first])),
+        "totals": display_rows(at(frame, None, "annee"), indicator, lambda r: "Ensemble"),
+        "bands": display_rows(breakdown, indicator, lambda r: group_value_label(second or "", r[second])),
+        "bands_title": f"Par {GROUP_LABELS.get(second or '', second or '').lower()}",
+        "bands_header": GROUP_LABELS.get(second or "", second or ""), "area": "",
+        "provenance": provenance, "annee": year, "departement": "", "departements": [], "secret": SECRET_COLUMN,
+        "error": None, "fr": charts.fr_number, "threshold": gate_of(request).threshold,
+        "manifest": warehouse.manifest(),
+    })
+
+
 @router.get("/pilotage/indicateurs/{code}", response_class=HTMLResponse)
 def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, annee: str = "",
                    departement: str = "") -> HTMLResponse:
@@ -139,6 +198,8 @@ def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, a
         return templates().TemplateResponse(request, "analytics/indicateur.html", {
             "indicator": indicator, "error": exc.message, "annee": annee, "departement": departement,
             "departements": []}, status_code=exc.status_code)
+    if "geo" not in indicator.dimensions:
+        return _group_page(request, db, actor, indicator, gated, provenance, warehouse)
     names, _ = _names(warehouse)
     selection = gated.select(departement=departement or None)
     year = str(provenance.parameters.get("annee", ""))
@@ -174,6 +235,8 @@ def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, a
                              else f"Département {r['code_geo']}"),
         "totals": display_rows(totals, indicator, lambda r: area),
         "bands": display_rows(bands, indicator, lambda r: r["tranche_age"]), "area": area,
+        "row_header": "Commune" if departement else "Département", "bands_title": f"Par tranche d'âge ({area})",
+        "bands_header": "Tranche d'âge",
         "provenance": provenance, "annee": year, "departement": departement,
         "departements": departements, "secret": SECRET_COLUMN, "error": None, "fr": charts.fr_number,
         "threshold": gate_of(request).threshold, "manifest": warehouse.manifest(),
@@ -196,6 +259,23 @@ def export_route(request: Request, db: DbSession, actor: Analyst, code: str, for
     )
     return Response(done.content, media_type=done.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{done.filename}"'})
+
+
+@functools.lru_cache(maxsize=32)
+def _outlines_cached(root: str, communes_stamp: tuple[int, int], departements: tuple[str, ...]
+                     ) -> dict[str, list[list[tuple[float, float]]]]:
+    communes = Warehouse(Path(root)).read_table("COMMUNES").to_pandas()
+    return departement_outlines(communes[communes.departement.isin(departements)])
+
+
+def _outlines(warehouse: Warehouse, departements: tuple[str, ...]) -> dict[str, list[list[tuple[float, float]]]]:
+    """Approximate département outlines (from commune coordinates), computed once per communes table."""
+    folder = warehouse.table_dir("COMMUNES")
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files or not departements:
+        return {}
+    stamp = (len(files), max(f.stat().st_mtime_ns for f in files))
+    return _outlines_cached(str(warehouse.root), stamp, departements)
 
 
 @router.get("/pilotage/carte", response_class=HTMLResponse)
@@ -221,8 +301,9 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
     ]
     threshold = float(provenance.parameters.get("seuil_desert", 2.5))
     breaks = [threshold, 3.0, 3.5, 4.0, 5.0]
+    shown = tuple(sorted(set(rows.departement_x if "departement_x" in rows.columns else rows.departement)))
     svg = charts.commune_map("APL aux médecins généralistes par commune", points, breaks,
-                             "consultations/an/hab. standardisé")
+                             "consultations/an/hab. standardisé", outlines=_outlines(warehouse, shown))
     deserts = rows[rows.desert == 1].sort_values("apl")
     departements = sorted({c[:3] if c.startswith("97") else c[:2] for c in names}) if names else []
     share = (deserts.population.sum() / rows.population.sum()) if len(rows) and rows.population.sum() else 0.0
