@@ -139,15 +139,14 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
            context: AuditContext | None = None, channel: str = "batch") -> IngestResult:
     """Check, store and evaluate a batch of readings sent by ``device``. Flushes; the caller commits."""
     received_at = now()
-    devices = repo.device_rows(session, {device.device_identifier} | {i.device for i in items if i.device})
+    devices, assignments = repo.devices_with_assignments(
+        session, {device.device_identifier} | {i.device for i in items if i.device})
     src = devices.get(device.device_identifier)
     if src is None or not src.active:
         raise PermissionDenied("Cet appareil n'est pas enregistré en télésurveillance.")
     result = IngestResult(uuid.uuid4(), [])
     allowed = {ident: d for ident, d in devices.items() if d.active and (d.id == src.id or d.gateway_id == src.id)}
-    by_device: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for row in repo.assignment_rows(session, [d.id for d in allowed.values()]):
-        by_device[row.device_id].append(row)
+    by_device = {d.id: assignments.get(d.id, []) for d in allowed.values()}
 
     rows: list[dict[str, Any]] = []
     pending: dict[tuple[uuid.UUID, str], tuple[int, Incoming, Reading, Any]] = {}
@@ -225,6 +224,10 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
     return result
 
 
+def _uuid_order(value: uuid.UUID) -> int:
+    return value.int  # the UUIDs' own order, compared as integers rather than by UUID.__lt__
+
+
 def _evaluate(session: Session, enrolments: dict[uuid.UUID, Any], fresh: dict[uuid.UUID, list[Reading]]) -> int:
     states = repo.lock_state_rows(session, fresh)
     open_alerts = repo.open_alert_rows(session, fresh)
@@ -232,7 +235,7 @@ def _evaluate(session: Session, enrolments: dict[uuid.UUID, Any], fresh: dict[uu
     saves: list[tuple[uuid.UUID, dict[str, Any], Any, Any]] = []
     writes = repo.AlertWrites()
     raised = 0
-    for enrolment_id in sorted(fresh):
+    for enrolment_id in sorted(fresh, key=_uuid_order):
         enrolment = enrolments[enrolment_id]
         stored_state = states.get(enrolment_id)
         resolved = rules_of(enrolment)

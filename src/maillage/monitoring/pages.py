@@ -1,8 +1,9 @@
 """Pages of telesurveillance: the nurses' worklist (live), the patient's page with curves, adherence checks.
 
-Live updates use server-sent events: the stream holds no database session while it waits; it watches an
-in-process counter and, every two seconds, a cheap indexed query in a short session of its own
-(``live.py``). The browser then reloads the worklist fragment with HTMX.
+Live updates use server-sent events: the stream holds no database session while it waits; it is woken by an
+in-process counter (bumped by this process's commits and, on PostgreSQL, by other processes' notifications)
+and, every two seconds, reads a cheap indexed mark in a short session of its own (``live.py``). The browser
+then reloads the worklist fragment with HTMX.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ Enrol = Annotated[Actor, Depends(require(Permission.MONITORING_ENROL))]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"worklist.js": "text/javascript", "monitoring.css": "text/css"}
 STREAM_SECONDS = 600.0  # the browser reconnects by itself; a reconnection re-checks the session
-STREAM_TICK = 0.25
-DB_CHECK_EVERY = 8  # ticks: the database mark is read every two seconds
+STREAM_TICK = 0.25  # longest wait between two checks of the connection
+DB_CHECK_SECONDS = 2.0  # the database mark is read every two seconds (other processes, lost notifications)
+MIN_GAP = 0.1  # at most ten events a second per stream: the browser coalesces reloads anyway
+KEEP_ALIVE_SECONDS = 15.0
 GROUP_TITLES = {"red": "Alertes rouges", "orange": "Alertes orange", "missing": "Données manquantes",
                 "green": "Mesures reçues, rien à signaler"}
 PERIODS = (7, 30, 90, 365)
@@ -71,29 +74,35 @@ def _mark(sessions: sessionmaker[Session]) -> str:
 async def stream(request: Request, actor: Triage) -> StreamingResponse:
     """Server-sent events: ``worklist`` each time alerts change; no database session held while waiting."""
     sessions: sessionmaker[Session] = request.app.state.sessionmaker
+    bind = sessions.kw.get("bind")
+    if bind is not None:
+        live.ensure_listener(bind)
 
     async def events() -> AsyncIterator[str]:
         seen_local = live.version()
         seen_mark = await run_in_threadpool(_mark, sessions)
         yield "retry: 2000\n\n"
-        ticks = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STREAM_SECONDS
+        next_check = loop.time() + DB_CHECK_SECONDS
+        next_keep_alive = loop.time() + KEEP_ALIVE_SECONDS
         while loop.time() < deadline:
             if await request.is_disconnected():
                 return
-            await asyncio.sleep(STREAM_TICK)
-            ticks += 1
-            changed = False
-            if live.version() != seen_local:
-                seen_local, changed = live.version(), True
-            if ticks % DB_CHECK_EVERY == 0:
+            current = await live.wait_for_change(seen_local, STREAM_TICK)  # woken at once by a change
+            changed = current != seen_local
+            seen_local = current
+            if loop.time() >= next_check:
+                next_check = loop.time() + DB_CHECK_SECONDS
                 mark = await run_in_threadpool(_mark, sessions)
                 if mark != seen_mark:
                     seen_mark, changed = mark, True
             if changed:
+                next_keep_alive = loop.time() + KEEP_ALIVE_SECONDS
                 yield "event: worklist\ndata: changed\n\n"
-            elif ticks % 60 == 0:
+                await asyncio.sleep(MIN_GAP)
+            elif loop.time() >= next_keep_alive:
+                next_keep_alive = loop.time() + KEEP_ALIVE_SECONDS
                 yield ": keep-alive\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream",

@@ -199,7 +199,21 @@ def drop_replays(readings: Iterable[Reading], stored_keys: Iterable[str] = ()) -
 
 def local_day(at: dt.datetime) -> dt.date:
     """The patient's calendar day (Europe/Paris): "3 days" and adherence count local days, not UTC ones."""
-    return at.astimezone(PARIS).date()
+    if at.tzinfo is None:
+        return at.astimezone(PARIS).date()
+    stamp = at.timestamp()
+    return (_EPOCH + dt.timedelta(seconds=stamp) + _paris_offset(int(stamp // 3600))).date()
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+@lru_cache(maxsize=65536)
+def _paris_offset(hour: int) -> dt.timedelta:
+    """Paris's UTC offset during one UTC hour: its changes fall on whole UTC hours (01:00 UTC), so an hour has
+    one offset; cached, it spares the time-zone lookup of every reading."""
+    offset = dt.datetime.fromtimestamp(hour * 3600, dt.UTC).astimezone(PARIS).utcoffset()
+    return offset if offset is not None else dt.timedelta(0)
 
 
 # -- Severity and rules -----------------------------------------------------------------------------------
@@ -750,19 +764,23 @@ def _window_days(rules: tuple[Rule, ...], measure: str) -> int:
 
 
 def _fires(rule: MeasureRule, reading: Reading, mstate: MeasureState) -> tuple[bool, str]:
+    """Whether ``rule`` fires on ``reading``, and its message (written only when it fires)."""
     label = MEASURES[reading.measure]
     if isinstance(rule, ThresholdRule):
-        fired = _compare(rule.op, reading.value, rule.value)
-        return fired, (f"{rule.label} : {format_value(label, reading.value)} "
-                       f"(seuil {_OPERATOR_TEXT[rule.op]} {format_value(label, rule.value)})")
+        if not _compare(rule.op, reading.value, rule.value):
+            return False, ""
+        return True, (f"{rule.label} : {format_value(label, reading.value)} "
+                      f"(seuil {_OPERATOR_TEXT[rule.op]} {format_value(label, rule.value)})")
     if isinstance(rule, ReferenceGainRule):
         if rule.reference_value is None:
             return False, ""
         gain = reading.value - rule.reference_value
-        return gain > rule.gain, (f"{rule.label} : {format_value(label, reading.value)}, soit "
-                                  f"{_signed(label, gain)} par rapport à la référence "
-                                  f"{format_value(label, rule.reference_value)} "
-                                  f"(seuil + {format_value(label, rule.gain)})")
+        if not gain > rule.gain:
+            return False, ""
+        return True, (f"{rule.label} : {format_value(label, reading.value)}, soit "
+                      f"{_signed(label, gain)} par rapport à la référence "
+                      f"{format_value(label, rule.reference_value)} "
+                      f"(seuil + {format_value(label, rule.gain)})")
     day = local_day(reading.taken_at)
     window = [(day - dt.timedelta(days=n)).isoformat() for n in range(1, rule.days + 1)]
     lows = [mstate.day_low[d] for d in window if d in mstate.day_low]
@@ -770,9 +788,11 @@ def _fires(rule: MeasureRule, reading: Reading, mstate: MeasureState) -> tuple[b
         return False, ""
     base = min(lows)
     gain = reading.value - base
-    return gain > rule.gain, (f"{rule.label} : {_signed(label, gain)} en {rule.days} jours "
-                              f"({format_value(label, base)} → {format_value(label, reading.value)} ; "
-                              f"seuil + {format_value(label, rule.gain)})")
+    if not gain > rule.gain:
+        return False, ""
+    return True, (f"{rule.label} : {_signed(label, gain)} en {rule.days} jours "
+                  f"({format_value(label, base)} → {format_value(label, reading.value)} ; "
+                  f"seuil + {format_value(label, rule.gain)})")
 
 
 def _signed(measure: Measure, delta: float) -> str:
@@ -795,6 +815,27 @@ def _index(rules: tuple[Rule, ...]) -> tuple[dict[str, list[MeasureRule]], dict[
     return by_measure, silences
 
 
+_FACTS: dict[int, tuple[tuple[Rule, ...], Any]] = {}
+
+
+def _facts(rules: Sequence[Rule]) -> Any:
+    """``_index`` and ``_window_days`` of a rule set. A tuple (immutable: what ``resolve_rules`` returns, cached
+    by ``ingest.rules_of``) is found by its identity, the cache holding it so that its id cannot be reused:
+    hashing every field of every rule for each patient cost more than the evaluation itself. Another sequence
+    (a list a caller may change) is indexed afresh each time."""
+    if not isinstance(rules, tuple):
+        frozen = tuple(rules)
+        return _index(frozen), {r.measure: _window_days(frozen, r.measure) for r in frozen}
+    entry = _FACTS.get(id(rules))
+    if entry is not None and entry[0] is rules:
+        return entry[1]
+    facts = (_index(rules), {r.measure: _window_days(rules, r.measure) for r in rules})
+    if len(_FACTS) > 4096:
+        _FACTS.clear()
+    _FACTS[id(rules)] = (rules, facts)
+    return facts
+
+
 def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Reading], *,
              alerting: bool = True) -> Evaluation:
     """Apply ``readings`` to ``state`` and decide the alert events, incrementally.
@@ -809,7 +850,7 @@ def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Read
     """
     new = state.copy()
     events: list[AlertEvent] = []
-    by_measure, silences = _index(tuple(rules))
+    by_measure, silences = _facts(rules)[0]
     ordered = sorted(readings, key=lambda r: r.taken_at)
     for reading in ordered:
         mstate = new.measures.setdefault(reading.measure, MeasureState())
@@ -882,7 +923,7 @@ def _prune_days(state: PatientState, rules: Sequence[Rule]) -> None:
     for key, mstate in state.measures.items():
         if not mstate.day_low:
             continue
-        keep = _window_days(tuple(rules), key) + DAY_HISTORY_MARGIN
+        keep = _facts(rules)[1].get(key, 0) + DAY_HISTORY_MARGIN
         newest = max(mstate.day_low)
         cutoff = (dt.date.fromisoformat(newest) - dt.timedelta(days=keep)).isoformat()
         mstate.day_low = {d: v for d, v in mstate.day_low.items() if d >= cutoff} if keep > DAY_HISTORY_MARGIN \

@@ -1,0 +1,68 @@
+"""Live worklist updates: the stream is woken at once by a change, in this process or (PostgreSQL) another one."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from maillage.monitoring import live
+
+
+def test_a_bump_from_another_thread_wakes_the_waiting_stream() -> None:
+    async def scenario() -> tuple[int, int]:
+        seen = live.version()
+        threading.Timer(0.05, live.bump).start()
+        # A timeout far longer than the test: only the bump can make the version differ.
+        return seen, await live.wait_for_change(seen, 30.0)
+
+    seen, after = asyncio.run(scenario())
+    assert after != seen
+
+
+def test_waiting_without_change_returns_the_same_version() -> None:
+    seen = live.version()
+    assert asyncio.run(live.wait_for_change(seen, 0.01)) == seen
+    assert not live._waiters  # the waiter is gone once it returns
+
+
+def _pg_only(engine: Engine) -> str:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY est propre à PostgreSQL")
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def test_a_committed_change_notifies_other_processes_and_a_rolled_back_one_does_not(engine: Engine) -> None:
+    url = _pg_only(engine)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {live.CHANNEL}")
+        with Session(bind=engine) as session:
+            live.changed_on_commit(session)
+            session.rollback()
+        with Session(bind=engine) as session:
+            live.changed_on_commit(session)
+            session.commit()
+        received = list(listener.notifies(timeout=3.0, stop_after=2))
+    assert [n.channel for n in received] == [live.CHANNEL]
+
+
+def test_the_listener_turns_another_connections_notification_into_a_bump(engine: Engine) -> None:
+    url = _pg_only(engine)
+    live.ensure_listener(engine)
+    live.ensure_listener(engine)  # once per process and database
+    assert sum(1 for t in threading.enumerate() if t.name == "monitoring-listen") >= 1
+
+    async def scenario() -> bool:
+        with psycopg.connect(url, autocommit=True) as other:  # another process's commit, as seen by PostgreSQL
+            for _ in range(40):  # the listener thread may still be connecting: notify until it hears one
+                seen = live.version()
+                other.execute(f"NOTIFY {live.CHANNEL}")
+                if await live.wait_for_change(seen, 0.5) != seen:
+                    return True
+        return False
+
+    assert asyncio.run(scenario())
