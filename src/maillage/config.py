@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     # Tele-expertise billing (DOMAIN.md §2.3, uncertain): billable TE2 per patient per specialist per calendar year
     teleexpertise_yearly_cap: int = Field(default=4, ge=1)
 
+    # Email notifications (maillage.outbox through the SMTP port of maillage.integrations.mail). Off by default:
+    # development and the demo notify in the application only. Bodies carry a link, never health data.
+    smtp_enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "Maillage <ne-pas-repondre@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "production":
@@ -108,6 +119,9 @@ class Settings(BaseSettings):
                 raise ValueError("MAILLAGE_DATABASE_URL must be set in production")
             if self.password_hash_profile != "rfc9106_low_memory":  # noqa: S105 - a profile name, not a secret
                 raise ValueError("MAILLAGE_PASSWORD_HASH_PROFILE=cheapest is for test suites, never production")
+            if self.smtp_enabled and self.smtp_username and self.smtp_security == "none":
+                raise ValueError("MAILLAGE_SMTP_SECURITY=none would send the SMTP password in clear: "
+                                 "use starttls or ssl outside development")
         return self
 
     @property

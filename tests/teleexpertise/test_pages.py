@@ -143,3 +143,123 @@ class TestWorklistAndBoard:
     def test_the_board_has_its_triplet(self, client, db):
         assert_triplet(client, db, "GET", "/teleexpertise/coordination", wrong_role_user=make_user(db, "nurse"),
                        outsider_user=None, page=True)
+
+
+def transferred(db, w):
+    """A signed opinion with an urgent transfer: its admission request is open for the line's team."""
+    from maillage.teleexpertise import service
+    from maillage.teleexpertise.schemas import OpinionIn
+
+    req = claimed(db, w)
+    service.answer(db, w.a(db, w.expert), req.id, OpinionIn(answer=OPINION.answer, orientation="urgent_transfer"))
+    return req
+
+
+def timeline(db, w, req):
+    from maillage.teleexpertise import service
+
+    return [e.action for e in service.get_request(db, w.a(db, w.expert), req.id).events]
+
+
+class TestAdmissionFollowUp:
+    def test_the_team_accepts_with_a_date_then_records_the_arrival_and_the_requester_follows(self, client, db):
+        w = world(db)
+        req = transferred(db, w)
+        db.commit()
+        page_url = f"/teleexpertise/lignes/{w.line.id}/admissions"
+        sign_in(client, db, w.colleague)
+        page = client.get(page_url, headers=HTML)
+        assert page.status_code == 200
+        assert "Transfert urgent" in body(page) and "Demandée" in body(page) and "Accepter" in body(page)
+        assert "Patient arrivé</button>" not in body(page)
+        step = f"{page_url}/{req.id}"
+        accepted = post_form(client, f"{step}/accepter", {"planned_date": "2026-12-03", "planned_time": "14:30"})
+        assert accepted.status_code == 303 and accepted.headers["location"] == page_url
+        after = body(client.get(page_url, headers=HTML))
+        assert "Acceptée" in after and "prévue le 03/12/2026 14:30" in after and "Patient arrivé</button>" in after
+        sign_in(client, db, w.requester)
+        mine = body(client.get(f"/teleexpertise/demandes/{req.id}", headers=HTML))
+        assert "acceptée" in mine and "admission prévue le 03/12/2026 14:30" in mine
+        sign_in(client, db, w.colleague)
+        assert post_form(client, f"{step}/arrivee").status_code == 303
+        sign_in(client, db, w.requester)
+        assert "patient arrivé" in body(client.get(f"/teleexpertise/demandes/{req.id}", headers=HTML))
+        assert timeline(db, w, req)[-2:] == ["admission_accepted", "admission_arrived"]
+
+    def test_a_refusal_needs_a_reason_and_the_requester_reads_it(self, client, db):
+        w = world(db)
+        req = transferred(db, w)
+        db.commit()
+        step = f"/teleexpertise/lignes/{w.line.id}/admissions/{req.id}"
+        sign_in(client, db, w.colleague)
+        short = post_form(client, f"{step}/refuser", {"reason": "non"})
+        assert short.status_code == 422 and "motif" in body(short).lower()
+        assert post_form(client, f"{step}/refuser", {"reason": "Pas de lit en réanimation"}).status_code == 303
+        sign_in(client, db, w.requester)
+        mine = body(client.get(f"/teleexpertise/demandes/{req.id}", headers=HTML))
+        assert "refusée" in mine and "Pas de lit en réanimation" in mine
+
+    def test_accepting_without_a_date_or_skipping_a_step_is_explained_in_french(self, client, db):
+        w = world(db)
+        req = transferred(db, w)
+        db.commit()
+        step = f"/teleexpertise/lignes/{w.line.id}/admissions/{req.id}"
+        sign_in(client, db, w.colleague)
+        no_date = post_form(client, f"{step}/accepter")
+        assert no_date.status_code == 422 and "Indiquez la date d'admission prévue" in body(no_date)
+        bad_date = post_form(client, f"{step}/accepter", {"planned_date": "2026-13-45"})
+        assert bad_date.status_code == 422 and "Date ou heure d'admission invalide" in body(bad_date)
+        too_soon = post_form(client, f"{step}/arrivee")
+        assert too_soon.status_code == 409 and "ne peut pas passer" in body(too_soon)
+        assert post_form(client, f"{step}/inconnue").status_code == 404
+
+    def test_the_admissions_page_has_its_triplet(self, client, db):
+        w = world(db)
+        db.commit()
+        assert_triplet(client, db, "GET", f"/teleexpertise/lignes/{w.line.id}/admissions",
+                       wrong_role_user=make_user(db, "nurse"), outsider_user=w.outsider, page=True)
+
+    def test_an_admission_step_has_its_triplet(self, client, db):
+        w = world(db)
+        req = transferred(db, w)
+        db.commit()
+        assert_triplet(client, db, "POST", f"/teleexpertise/lignes/{w.line.id}/admissions/{req.id}/arrivee",
+                       wrong_role_user=make_user(db, "nurse"), outsider_user=w.outsider, page=True)
+
+
+class TestAssignmentFromTheWorklist:
+    def test_a_coordinator_gives_a_pool_request_to_a_specialist_of_the_line(self, client, db):
+        w = world(db)
+        req = submitted(db, w)
+        db.commit()
+        url = f"/teleexpertise/lignes/{w.line.id}"
+        sign_in(client, db, w.colleague)
+        page = body(client.get(url, headers=HTML))
+        assert "Attribuer" in page and w.expert.display_name in page and str(w.expert.person_id) in page
+        assert w.outsider.display_name not in page
+        done = post_form(client, f"{url}/attribuer/{req.id}", {"to_professional_id": str(w.expert.person_id)})
+        assert done.status_code == 303 and done.headers["location"] == url
+        from maillage.teleexpertise import service
+
+        db.expire_all()
+        d = service.get_request(db, w.a(db, w.expert), req.id)
+        assert d.request.assignee_id == w.expert.id and d.events[-1].action == "assign"
+
+    def test_a_specialist_outside_the_line_or_no_choice_is_refused_in_french(self, client, db):
+        w = world(db)
+        req = submitted(db, w)
+        db.commit()
+        url = f"/teleexpertise/lignes/{w.line.id}/attribuer/{req.id}"
+        sign_in(client, db, w.colleague)
+        empty = post_form(client, url, {"to_professional_id": ""})
+        assert empty.status_code == 422 and "Choisissez un spécialiste de la ligne" in body(empty)
+        outside = post_form(client, url, {"to_professional_id": str(w.outsider.person_id)})
+        assert outside.status_code == 422 and "ne répond pas aux demandes de cette ligne" in body(outside)
+
+    def test_the_assignment_has_its_triplet(self, client, db):
+        w = world(db)
+        req = submitted(db, w)
+        db.commit()
+        assert_triplet(client, db, "POST", f"/teleexpertise/lignes/{w.line.id}/attribuer/{req.id}",
+                       data={"to_professional_id": str(w.expert.person_id)},
+                       wrong_role_user=make_user(db, "nurse"), outsider_user=w.outsider, page=True)

@@ -522,7 +522,29 @@ class TestCompteRendu:
         text = " ".join(page.extract_text() for page in PdfReader(_io.BytesIO(pdf)).pages)
         assert pdf.startswith(b"%PDF")
         assert "Compte rendu de téléexpertise" in text and "Naevus atypique" in text
-        assert w.expert.display_name in text and "02/03/2026 à 09:00" in text and "TE2 - 23.00 EUR" in text
+        assert w.expert.display_name in text and "02/03/2026 à 09:00" in text
+        assert "TE2 — 23,00 € — 02/03/2026 — facturable" in text and "RQD — 10,00 € — 02/03/2026" in text
+        assert "EUR" not in text
+
+    def test_every_french_character_and_the_euro_sign_print_as_typed(self, db):
+        """The standard PDF fonts are Latin-1: the embedded DejaVu Sans prints œ, ’, « », the euro sign and more."""
+        import io as _io
+
+        from pypdf import PdfReader
+
+        from maillage.teleexpertise.schemas import OpinionIn
+
+        answer = "Œdème du cœur : l’exérèse « conseillée » coûte 23,00 € ; dose ≥ 2 µg."
+        with frozen(T0):
+            w = world(db)
+            req = claimed(db, w)
+            service.answer(db, w.a(db, w.expert), req.id, OpinionIn(answer=answer, orientation="advice_only"))
+            pdf = service.compte_rendu(db, w.a(db, w.requester), req.id)
+        reader = PdfReader(_io.BytesIO(pdf))
+        text = " ".join(page.extract_text() for page in reader.pages)
+        assert answer in text
+        fonts = {str(f["/BaseFont"]) for page in reader.pages for f in page["/Resources"]["/Font"].values()}
+        assert fonts and all("DejaVuSans" in f for f in fonts)
 
     def test_there_is_no_compte_rendu_before_the_opinion(self, db):
         w = world(db)

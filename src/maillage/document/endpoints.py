@@ -1,120 +1,34 @@
 """JSON API of patient documents: upload (multipart), list, metadata, content, delete.
 
-Thin: parse, resolve the actor, call one service function, shape the answer. The multipart body is
-parsed in memory (it is already held there, capped by ``max_upload_bytes``): an uploaded health
-document is never spooled to a temporary file in clear.
+Thin: parse, resolve the actor, call one service function, shape the answer. The upload itself is read by
+``maillage.document.uploads`` (in memory, one file), shared with the other routes that take a file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from maillage.auth.actor import Actor
 from maillage.authz.deps import audit_context, require
 from maillage.authz.policy import Permission
 from maillage.authz.rules import Purpose
 from maillage.document import rules, service
-from maillage.document.rules import FileRefused, Reason
 from maillage.document.schemas import DocumentRead
-from maillage.exceptions import ValidationFailed
+from maillage.document.uploads import UPLOAD_BODY, Upload, read_upload
 from maillage.idempotency import service as idem
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["documents"], route_class=UnitOfWorkRoute)
 
-FILE_FIELD = "file"
-MAX_FILE_PARTS = 10   # parsed at most; more than one is refused with a French message
-MAX_FORM_FIELDS = 10
-
-UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": [FILE_FIELD],
-                    "properties": {
-                        FILE_FIELD: {"type": "string", "format": "binary",
-                                     "description": "Un seul fichier : PDF, JPEG, PNG ou WebP."},
-                        "title": {"type": "string", "maxLength": rules.MAX_TITLE_CHARS,
-                                  "description": "Titre facultatif"},
-                    },
-                }
-            }
-        },
-    }
-}
 UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": DocumentRead, "description": "Réponse déjà donnée à cette Idempotency-Key (rien n'est créé)"},
     415: {"description": "Format de fichier refusé (le message dit ce qu'est réellement le fichier)"},
 }
-
-
-class _InMemoryMultiPartParser(MultiPartParser):
-    spool_max_size = 1 << 40  # a file part never rolls over to disk
-
-
-@dataclass(frozen=True)
-class Upload:
-    filename: str | None
-    declared_type: str | None
-    data: bytes
-    title: str | None
-
-    def fingerprint(self) -> dict[str, Any]:
-        """What identifies this upload for Idempotency-Key (the content by its hash)."""
-        return {"filename": self.filename, "declared_type": self.declared_type, "title": self.title,
-                "sha256": hashlib.sha256(self.data).hexdigest()}
-
-
-async def _form(request: Request) -> FormData:
-    try:
-        body = await request.body()
-    except RuntimeError:  # the CSRF check already parsed the form (token sent as a form field)
-        return await request.form()
-
-    async def chunks() -> AsyncGenerator[bytes, None]:
-        yield body
-
-    parser = _InMemoryMultiPartParser(request.headers, chunks(), max_files=MAX_FILE_PARTS,
-                                      max_fields=MAX_FORM_FIELDS)
-    try:
-        return await parser.parse()
-    except MultiPartException:
-        raise ValidationFailed("Envoi multipart invalide ou trop de parties : envoyez un fichier dans le champ "
-                               "« file » et, au besoin, un titre dans « title ».") from None
-
-
-async def read_upload(request: Request) -> Upload:
-    """The one file of a multipart upload, and its optional title."""
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise FileRefused(Reason.NO_FILE, "Aucun fichier reçu : envoyez-le en multipart/form-data, dans le champ "
-                                          "« file ».")
-    form = await _form(request)
-    try:
-        files = [(key, value) for key, value in form.multi_items() if isinstance(value, UploadFile)]
-        if len(files) > 1:
-            raise FileRefused(Reason.TOO_MANY_FILES, f"{len(files)} fichiers reçus : envoyez un seul fichier par "
-                                                     "envoi, les autres ensuite.")
-        if not files or files[0][0] != FILE_FIELD:
-            raise FileRefused(Reason.NO_FILE, "Aucun fichier reçu dans le champ « file ».")
-        upload = files[0][1]
-        title = form.get("title")
-        return Upload(filename=upload.filename, declared_type=upload.content_type, data=await upload.read(),
-                      title=title if isinstance(title, str) else None)
-    finally:
-        await form.close()
 
 
 @router.post("/api/patients/{patient_id}/documents", status_code=201, response_model=DocumentRead,

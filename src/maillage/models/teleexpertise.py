@@ -17,10 +17,12 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,8 +46,19 @@ class TeleexpertiseRequest(Base):
         CheckConstraint("urgency in ('routine', 'urgent', 'very_urgent')", name="urgency_known"),
         CheckConstraint(f"orientation is null or orientation in ({ORIENTATIONS_SQL})", name="orientation_known"),
         CheckConstraint("committed_minutes is null or committed_minutes > 0", name="committed_minutes_positive"),
-        Index("ix_teleexpertise_request_line_status", "line_id", "status"),
-        Index("ix_teleexpertise_request_requester_status", "requester_id", "status"),
+        # The specialists' worklist: a line's open requests by urgency then due time, read in index order. Partial
+        # (open requests only, a small share of the table) on both engines; the query repeats the predicate.
+        Index("ix_teleexpertise_request_worklist", "line_id", "worklist_rank", "due_at", "id",
+              postgresql_where=text("worklist_rank is not null"), sqlite_where=text("worklist_rank is not null")),
+        # The worker's deadline sweeps (reminders, escalations) over open requests, earliest due first.
+        Index("ix_teleexpertise_request_open_due", "due_at",
+              postgresql_where=text("worklist_rank is not null"), sqlite_where=text("worklist_rank is not null")),
+        # The coordinator's board: a line's requests submitted over the period, with every column the board reads
+        # (an index-only scan: the wide rows are not visited).
+        Index("ix_teleexpertise_request_board", "line_id", "submitted_at", "requester_establishment_id", "signed_at",
+              "orientation"),
+        # "Mes demandes": a requester's requests, most recently changed first.
+        Index("ix_teleexpertise_request_requester_updated", "requester_id", "updated_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -61,6 +74,10 @@ class TeleexpertiseRequest(Base):
     )
     status: Mapped[str] = mapped_column(String(24), default="draft")
     urgency: Mapped[str] = mapped_column(String(16), default="routine")
+    # 0 very urgent, 1 urgent, 2 routine while the request is open (published, in progress, awaiting information),
+    # null otherwise (draft, completed, declined, cancelled): the worklist's sort key, kept by the repository on every
+    # status change (``repository.worklist_rank``).
+    worklist_rank: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     question: Mapped[str] = mapped_column(Text, default="")
     clinical_context: Mapped[str] = mapped_column(Text, default="")
     # What the requester declares joined (ECG, treatments...); photos are counted from the attachments.

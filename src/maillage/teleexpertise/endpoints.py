@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from maillage.auth.actor import Actor
 from maillage.authz.deps import audit_context, require
 from maillage.authz.policy import Permission
-from maillage.document.endpoints import Upload, read_upload
 from maillage.document.schemas import DocumentRead
+from maillage.document.uploads import UPLOAD_BODY, Upload, read_upload
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.pagination import Page, PageParams, page_params
 from maillage.models.teleexpertise import TeleexpertiseRequest
@@ -126,7 +126,7 @@ def _after(db: DbSession, actor: Actor, request_id: uuid.UUID, request: Request)
 
 
 @router.post("/requests/{request_id}/attachments", status_code=201, response_model=DocumentRead,
-             summary="Joindre un fichier (photo, compte rendu)", responses=ERRORS)
+             summary="Joindre un fichier (photo, compte rendu)", openapi_extra=UPLOAD_BODY, responses=ERRORS)
 def attach(request_id: uuid.UUID, request: Request, db: DbSession, actor: Requester,
            upload: Annotated[Upload, Depends(read_upload)]) -> DocumentRead:
     doc = service.add_attachment(db, actor, request_id, filename=upload.filename, data=upload.data,

@@ -3,6 +3,7 @@ attachments with preview, thread, opinion form, timeline), a line's worklist and
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
@@ -14,13 +15,13 @@ from maillage.auth.actor import Actor
 from maillage.authz.deps import audit_context, require
 from maillage.authz.policy import Permission, role_allows
 from maillage.directory.specialties import REQUIREMENT_LABELS, URGENCY_LABELS
-from maillage.document.endpoints import Upload, read_upload
-from maillage.exceptions import MaillageError, NotFound
-from maillage.kit.clock import now
+from maillage.document.uploads import Upload, read_upload
+from maillage.exceptions import MaillageError, NotFound, ValidationFailed
+from maillage.kit.clock import PARIS, now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
 from maillage.teleexpertise import notify, rules, service
-from maillage.teleexpertise.schemas import MessageIn, OpinionIn, RequestCreate
+from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Requester = Annotated[Actor, Depends(require(Permission.TELEEXPERTISE_REQUEST))]
@@ -42,7 +43,8 @@ EVENT_LABELS = {
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     base = {"status_labels": rules.STATUS_LABELS, "urgency_labels": URGENCY_LABELS, "event_labels": EVENT_LABELS,
-            "orientation_labels": rules.ORIENTATION_LABELS, "now": now()}
+            "orientation_labels": rules.ORIENTATION_LABELS, "now": now(),
+            "admission_labels": {a.value: a.label for a in rules.AdmissionStatus}}
     return templates().TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
 
@@ -177,13 +179,93 @@ def act(
     return _after(request, db, actor, request_id, None)
 
 
-@router.get(f"{BASE}/lignes/{{line_id}}", response_class=HTMLResponse)
-def worklist_page(line_id: uuid.UUID, request: Request, db: DbSession, actor: Expert) -> Response:
-    """A line's open requests, the most urgent first, then the earliest due."""
+def _worklist(request: Request, db: DbSession, actor: Actor, line_id: uuid.UUID, error: str | None = None,
+              status_code: int = 200) -> Response:
     rows = service.worklist(db, actor, line_id, limit=200, offset=0, context=audit_context(request))
     line = next((ln for ln in service.my_lines(db, actor) if ln.id == line_id), None)
-    return render(request, "teleexpertise/worklist.html", {"rows": rows, "line": line,
-                                                            "overdue": {r.id for r in rows if service.is_overdue(r)}})
+    assignable = (service.assignable_specialists(db, actor, line_id)
+                  if role_allows(actor.role, Permission.TELEEXPERTISE_COORDINATE) else [])
+    return render(request, "teleexpertise/worklist.html", {
+        "rows": rows, "line": line, "overdue": {r.id for r in rows if service.is_overdue(r)},
+        "assignable": assignable, "error": error}, status_code=status_code)
+
+
+@router.get(f"{BASE}/lignes/{{line_id}}", response_class=HTMLResponse)
+def worklist_page(line_id: uuid.UUID, request: Request, db: DbSession, actor: Expert) -> Response:
+    """A line's open requests, the most urgent first, then the earliest due; coordinators assign from it."""
+    return _worklist(request, db, actor, line_id)
+
+
+@router.post(f"{BASE}/lignes/{{line_id}}/attribuer/{{request_id}}", response_class=HTMLResponse)
+def assign_from_worklist(line_id: uuid.UUID, request_id: uuid.UUID, request: Request, db: DbSession,
+                         actor: Coordinator, to_professional_id: Annotated[str, Form(max_length=36)] = "") -> Response:
+    """A coordinator gives a request of the worklist to one of the line's specialists."""
+    try:
+        try:
+            target = uuid.UUID(to_professional_id)
+        except ValueError:
+            raise ValidationFailed("Choisissez un spécialiste de la ligne.") from None
+        service.assign(db, actor, request_id, target, context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        db.rollback()
+        return _worklist(request, db, actor, line_id, error=_message(exc), status_code=exc.status_code)
+    return RedirectResponse(f"{BASE}/lignes/{line_id}", status_code=303)
+
+
+ADMISSION_STEPS = {"accepter": rules.AdmissionStatus.ACCEPTED, "refuser": rules.AdmissionStatus.REFUSED,
+                   "arrivee": rules.AdmissionStatus.ARRIVED, "annuler": rules.AdmissionStatus.CANCELLED}
+
+
+def _admissions(request: Request, db: DbSession, actor: Actor, line_id: uuid.UUID, error: str | None = None,
+                status_code: int = 200) -> Response:
+    rows = service.line_admissions(db, actor, line_id, context=audit_context(request))
+    line = next((ln for ln in service.my_lines(db, actor) if ln.id == line_id), None)
+    nexts = {a.value: {t.value for t in rules.ADMISSION_TRANSITIONS[a]} for a in rules.AdmissionStatus}
+    return render(request, "teleexpertise/admissions.html", {
+        "rows": rows, "line": line, "error": error, "next_statuses": nexts}, status_code=status_code)
+
+
+@router.get(f"{BASE}/lignes/{{line_id}}/admissions", response_class=HTMLResponse)
+def admissions_page(line_id: uuid.UUID, request: Request, db: DbSession, actor: Expert) -> Response:
+    """The admission requests opened by the line's opinions: accept with a date, refuse with a reason, arrival."""
+    return _admissions(request, db, actor, line_id)
+
+
+def _planned_at(day: str, time: str) -> dt.datetime | None:
+    """A date and a time typed in Paris time, as an aware datetime; None without a date."""
+    if not day.strip():
+        return None
+    try:
+        local = dt.datetime.combine(dt.date.fromisoformat(day.strip()), dt.time.fromisoformat(time.strip() or "09:00"))
+    except ValueError:
+        raise ValidationFailed("Date ou heure d'admission invalide.", details=[
+            {"field": "planned_at", "message": "Format attendu : date et heure."}]) from None
+    return local.replace(tzinfo=PARIS)
+
+
+@router.post(f"{BASE}/lignes/{{line_id}}/admissions/{{request_id}}/{{step}}", response_class=HTMLResponse)
+def admission_step(
+    line_id: uuid.UUID, request_id: uuid.UUID, step: str, request: Request, db: DbSession, actor: Expert,
+    planned_date: Annotated[str, Form(max_length=10)] = "", planned_time: Annotated[str, Form(max_length=5)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """One step of an admission request: accepted (with the planned date), refused or cancelled (with a reason),
+    patient arrived. A refused step shows the page again with its French message."""
+    target = ADMISSION_STEPS.get(step)
+    if target is None:
+        raise NotFound("Étape inconnue.")
+    try:
+        data = AdmissionUpdate(status=target.value, planned_at=_planned_at(planned_date, planned_time),
+                               reason=reason or None)
+        service.update_admission(db, actor, request_id, data, context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        db.rollback()
+        return _admissions(request, db, actor, line_id, error=_message(exc), status_code=exc.status_code)
+    return RedirectResponse(f"{BASE}/lignes/{line_id}/admissions", status_code=303)
 
 
 @router.get(f"{BASE}/coordination", response_class=HTMLResponse)

@@ -4,15 +4,17 @@ actions on one request cannot both succeed."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import and_, case, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from maillage.models.auth import UserAccount
-from maillage.models.directory import SpecialtyLine, SpecialtyLineCommitment, SpecialtyLineMember
+from maillage.models.directory import Establishment, SpecialtyLine, SpecialtyLineCommitment, SpecialtyLineMember
 from maillage.models.document import Document
 from maillage.models.teleexpertise import (
     TeleexpertiseAct,
@@ -22,6 +24,7 @@ from maillage.models.teleexpertise import (
     TeleexpertiseNotification,
     TeleexpertiseRequest,
 )
+from maillage.teleexpertise.rules import OPEN, Orientation
 
 OWNER_TYPE = "teleexpertise_request"
 
@@ -39,7 +42,8 @@ def add(session: Session, row: Any) -> Any:
 def transition(session: Session, request: TeleexpertiseRequest, *, expect_status: str,
                check_assignee: bool = False, assignee: uuid.UUID | None = None, values: dict[str, Any]) -> bool:
     """Apply ``values`` only if the row still has the status and version read (and, with ``check_assignee``, that
-    assignee, None meaning nobody). True if this caller won; the request object is refreshed either way."""
+    assignee, None meaning nobody). True if this caller won; the request object is refreshed either way. A new
+    status brings its worklist rank along, so the worklist index always agrees with the status."""
     stmt = update(TeleexpertiseRequest).where(
         TeleexpertiseRequest.id == request.id,
         TeleexpertiseRequest.status == expect_status,
@@ -48,6 +52,8 @@ def transition(session: Session, request: TeleexpertiseRequest, *, expect_status
     if check_assignee:
         stmt = stmt.where(TeleexpertiseRequest.assignee_id.is_(None) if assignee is None
                           else TeleexpertiseRequest.assignee_id == assignee)
+    if "status" in values:
+        values = {**values, "worklist_rank": worklist_rank(values["status"], request.urgency)}
     stmt = stmt.values(version=request.version + 1, **values).execution_options(synchronize_session=False)
     won = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
     session.flush()
@@ -151,39 +157,152 @@ def count_acts(session: Session, *, patient_id: uuid.UUID, professional_user_id:
 
 
 def of_requester(session: Session, user_id: uuid.UUID, *, limit: int, offset: int) -> list[TeleexpertiseRequest]:
+    """A requester's requests, most recently changed first (read in the order of the requester/updated index)."""
     return list(session.scalars(select(TeleexpertiseRequest).where(TeleexpertiseRequest.requester_id == user_id)
-                                .order_by(TeleexpertiseRequest.updated_at.desc(), TeleexpertiseRequest.id)
+                                .order_by(TeleexpertiseRequest.updated_at.desc(), TeleexpertiseRequest.id.desc())
                                 .limit(limit).offset(offset)))
 
 
-URGENCY_RANK = case({"very_urgent": 0, "urgent": 1, "routine": 2}, value=TeleexpertiseRequest.urgency, else_=3)
+# The worklist's order of urgency; a request outside the open statuses has no rank and is on no worklist.
+URGENCY_RANKS = {"very_urgent": 0, "urgent": 1, "routine": 2}
+OPEN_STATUSES = frozenset(s.value for s in OPEN)
 
 
-def worklist(session: Session, line_id: uuid.UUID, statuses: Sequence[str], *, limit: int,
-             offset: int) -> list[TeleexpertiseRequest]:
-    """Open requests of a line, the most urgent first, then the earliest due."""
+def worklist_rank(status: str, urgency: str) -> int | None:
+    """The ``worklist_rank`` column for a status and an urgency: the urgency's rank while open, else None."""
+    return URGENCY_RANKS[urgency] if status in OPEN_STATUSES else None
+
+
+def worklist(session: Session, line_id: uuid.UUID, *, limit: int, offset: int) -> list[TeleexpertiseRequest]:
+    """Open requests of a line, the most urgent first, then the earliest due: an index range scan of the partial
+    worklist index (line, rank, due time, id) that stops after ``limit`` rows, whatever the line's history."""
     return list(session.scalars(
         select(TeleexpertiseRequest).where(TeleexpertiseRequest.line_id == line_id,
-                                           TeleexpertiseRequest.status.in_(list(statuses)))
-        .order_by(URGENCY_RANK, TeleexpertiseRequest.due_at, TeleexpertiseRequest.id).limit(limit).offset(offset)))
+                                           TeleexpertiseRequest.worklist_rank.is_not(None))
+        .order_by(TeleexpertiseRequest.worklist_rank, TeleexpertiseRequest.due_at, TeleexpertiseRequest.id)
+        .limit(limit).offset(offset)))
 
 
-def of_line(session: Session, line_id: uuid.UUID, since: dt.datetime) -> list[TeleexpertiseRequest]:
-    return list(session.scalars(select(TeleexpertiseRequest).where(
-        TeleexpertiseRequest.line_id == line_id, TeleexpertiseRequest.submitted_at.is_not(None),
-        or_(TeleexpertiseRequest.submitted_at >= since, TeleexpertiseRequest.closed_at.is_(None)))))
+@dataclass
+class BoardFigures:
+    """One group of the coordinator's board (a line, or a requesting establishment across the coordinator's lines):
+    the requests submitted since the start of the period plus those still open, their response times (submission to
+    signed opinion, nearest-rank percentiles in seconds), the open and overdue ones now, and the orientations given."""
+
+    volume: int = 0
+    answered: int = 0
+    median_seconds: float | None = None
+    p90_seconds: float | None = None
+    open: int = 0
+    overdue: int = 0
+    orientations: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BoardResult:
+    lines: dict[uuid.UUID, BoardFigures] = field(default_factory=dict)
+    # Keyed by the requester's establishment (None: a requester attached to no establishment).
+    establishments: dict[uuid.UUID | None, BoardFigures] = field(default_factory=dict)
+
+    def group(self, by_line: bool, key: Any) -> BoardFigures:
+        groups: dict[Any, BoardFigures] = self.lines if by_line else self.establishments
+        return groups.setdefault(key, BoardFigures())
+
+
+def nearest_rank(ordered: Sequence[float], q: float) -> float | None:
+    """The smallest value with at least a share ``q`` of the values at or below it (what PostgreSQL's
+    ``percentile_disc`` returns), from values already sorted."""
+    if not ordered:
+        return None
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def board_figures(session: Session, line_ids: Sequence[uuid.UUID], since: dt.datetime, at: dt.datetime,
+                  overdue_statuses: Sequence[str]) -> BoardResult:
+    """The board's figures per line and per requesting establishment (over those lines), in two indexed queries:
+    the requests submitted since ``since`` (an index-only scan of the covering board index), aggregated in the
+    database, and the open requests (the partial worklist index). On PostgreSQL the percentiles are computed by
+    the database (``percentile_disc`` over GROUPING SETS); elsewhere the period's narrow rows are read and
+    aggregated here, with the same definitions."""
+    result = BoardResult(lines={line_id: BoardFigures() for line_id in line_ids})
+    if not line_ids:
+        return result
+    r = TeleexpertiseRequest
+    period = (r.line_id.in_(list(line_ids)), r.submitted_at >= since)
+    if session.get_bind().dialect.name == "postgresql":
+        _period_in_database(session, result, period)
+    else:
+        _period_in_python(session, result, period)
+    overdue = and_(r.status.in_(list(overdue_statuses)), r.due_at < at)
+    before = r.submitted_at < since
+    live = session.execute(
+        select(r.line_id, r.requester_establishment_id, func.count(),
+               func.sum(case((overdue, 1), else_=0)), func.sum(case((before, 1), else_=0)))
+        .where(r.line_id.in_(list(line_ids)), r.worklist_rank.is_not(None))
+        .group_by(r.line_id, r.requester_establishment_id))
+    for line_id, establishment_id, n_open, n_overdue, n_before in live:
+        for target in (result.group(True, line_id), result.group(False, establishment_id)):
+            target.open += int(n_open)
+            target.overdue += int(n_overdue or 0)
+            # Requests still open that were submitted before the period belong to the board too.
+            target.volume += int(n_before or 0)
+    return result
+
+
+def _period_in_database(session: Session, result: BoardResult, period: tuple[Any, ...]) -> None:
+    r = TeleexpertiseRequest
+    delay = r.signed_at - r.submitted_at
+    orientations = [o.value for o in Orientation]
+    # A GHT-wide board sorts about a hundred thousand narrow rows: keep that sort in memory (this transaction only).
+    session.execute(text("SET LOCAL work_mem = '32MB'"))
+    stmt = (select(r.line_id, r.requester_establishment_id, func.grouping(r.line_id), func.count(),
+                   func.count(r.signed_at), func.percentile_disc(0.5).within_group(delay),
+                   func.percentile_disc(0.9).within_group(delay),
+                   *[func.count().filter(r.orientation == o) for o in orientations])
+            .where(*period)
+            .group_by(func.grouping_sets(tuple_(r.line_id), tuple_(r.requester_establishment_id))))
+    for row in session.execute(stmt):
+        line_id, establishment_id, not_by_line, volume, answered, p50, p90, *counts = row
+        target = result.group(not not_by_line, establishment_id if not_by_line else line_id)
+        target.volume += int(volume)
+        target.answered = int(answered)
+        target.median_seconds = p50.total_seconds() if p50 is not None else None
+        target.p90_seconds = p90.total_seconds() if p90 is not None else None
+        target.orientations = {o: int(n) for o, n in zip(orientations, counts, strict=True) if n}
+
+
+def _period_in_python(session: Session, result: BoardResult, period: tuple[Any, ...]) -> None:
+    r = TeleexpertiseRequest
+    delays: dict[tuple[bool, Any], list[float]] = {}
+    rows = session.execute(select(r.line_id, r.requester_establishment_id, r.orientation, r.submitted_at,
+                                  r.signed_at).where(*period))
+    for line_id, establishment_id, orientation, submitted_at, signed_at in rows:
+        for key in ((True, line_id), (False, establishment_id)):
+            target = result.group(*key)
+            target.volume += 1
+            if signed_at is not None and submitted_at is not None:
+                target.answered += 1
+                delays.setdefault(key, []).append((signed_at - submitted_at).total_seconds())
+            if orientation is not None:
+                target.orientations[orientation] = target.orientations.get(orientation, 0) + 1
+    for key, values in delays.items():
+        target = result.group(*key)
+        values.sort()
+        target.median_seconds, target.p90_seconds = nearest_rank(values, 0.5), nearest_rank(values, 0.9)
 
 
 def unreminded(session: Session, statuses: Sequence[str]) -> list[TeleexpertiseRequest]:
     return list(session.scalars(select(TeleexpertiseRequest).where(
-        TeleexpertiseRequest.status.in_(list(statuses)), TeleexpertiseRequest.reminder_sent_at.is_(None),
-        TeleexpertiseRequest.due_at.is_not(None)).order_by(TeleexpertiseRequest.due_at)))
+        TeleexpertiseRequest.worklist_rank.is_not(None), TeleexpertiseRequest.status.in_(list(statuses)),
+        TeleexpertiseRequest.reminder_sent_at.is_(None), TeleexpertiseRequest.due_at.is_not(None))
+        .order_by(TeleexpertiseRequest.due_at)))
 
 
 def overdue_unescalated(session: Session, statuses: Sequence[str], at: dt.datetime) -> list[TeleexpertiseRequest]:
     return list(session.scalars(select(TeleexpertiseRequest).where(
-        TeleexpertiseRequest.status.in_(list(statuses)), TeleexpertiseRequest.escalated_at.is_(None),
-        TeleexpertiseRequest.due_at < at).order_by(TeleexpertiseRequest.due_at)))
+        TeleexpertiseRequest.worklist_rank.is_not(None), TeleexpertiseRequest.status.in_(list(statuses)),
+        TeleexpertiseRequest.escalated_at.is_(None), TeleexpertiseRequest.due_at < at)
+        .order_by(TeleexpertiseRequest.due_at)))
 
 
 def stamp_once(session: Session, request_id: uuid.UUID, column: str, at: dt.datetime) -> bool:
@@ -212,3 +331,43 @@ def mark_notifications_read(session: Session, user_id: uuid.UUID, request_id: uu
         TeleexpertiseNotification.user_id == user_id, TeleexpertiseNotification.request_id == request_id,
         TeleexpertiseNotification.read_at.is_(None)).values(read_at=at).execution_options(synchronize_session=False))
     session.flush()
+
+
+def establishment_names(session: Session, ids: Sequence[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    wanted = [i for i in set(ids) if i is not None]
+    if not wanted:
+        return {}
+    return {row.id: row.name for row in session.execute(
+        select(Establishment.id, Establishment.name).where(Establishment.id.in_(wanted)))}
+
+
+# --- Admission follow-up and assignment (pages) --------------------------------------------------------------------
+
+ADMISSION_OPEN = ("requested", "accepted")
+
+
+def admissions_of_line(session: Session, line_id: uuid.UUID, *,
+                       limit: int) -> list[tuple[TeleexpertiseAdmission, TeleexpertiseRequest]]:
+    """The admission requests opened by the line's opinions: those still open first, then the latest changed."""
+    still_open = case((TeleexpertiseAdmission.status.in_(ADMISSION_OPEN), 0), else_=1)
+    rows = session.execute(
+        select(TeleexpertiseAdmission, TeleexpertiseRequest)
+        .join(TeleexpertiseRequest, TeleexpertiseRequest.id == TeleexpertiseAdmission.request_id)
+        .where(TeleexpertiseRequest.line_id == line_id)
+        .order_by(still_open, TeleexpertiseAdmission.updated_at.desc(), TeleexpertiseAdmission.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def line_members(session: Session, line_id: uuid.UUID,
+                 roles: Sequence[str] = ("answering",)) -> list[tuple[uuid.UUID, str]]:
+    """(professional id, account display name) of the line's members with an active account, by name."""
+    rows = session.execute(
+        select(SpecialtyLineMember.professional_id, UserAccount.display_name)
+        .join(UserAccount, UserAccount.person_id == SpecialtyLineMember.professional_id)
+        .where(SpecialtyLineMember.line_id == line_id, SpecialtyLineMember.role.in_(list(roles)),
+               UserAccount.status == "active")
+        .distinct().order_by(UserAccount.display_name)
+    )
+    return [(row[0], row[1]) for row in rows]

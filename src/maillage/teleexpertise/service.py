@@ -30,6 +30,7 @@ from maillage.exceptions import Conflict, NotFound, PermissionDenied, Validation
 from maillage.kit.clock import PARIS, now
 from maillage.kit.http import after_rollback
 from maillage.kit.logging import get_logger
+from maillage.kit.templating import format_euros
 from maillage.models.auth import UserAccount
 from maillage.models.directory import SpecialtyLine
 from maillage.models.document import Document
@@ -554,7 +555,7 @@ def worklist(session: Session, actor: Actor, line_id: uuid.UUID | str, *, limit:
     lid = _as_uuid(line_id)
     if actor.user_id not in repo.line_user_ids(session, lid):
         raise NotFound("Ligne de spécialité introuvable.")
-    rows = repo.worklist(session, lid, [s.value for s in rules.OPEN], limit=limit, offset=offset)
+    rows = repo.worklist(session, lid, limit=limit, offset=offset)
     authz.audit_list(session, actor, object_type=OBJECT_TYPE, count=len(rows), purpose=Purpose.TELEEXPERTISE,
                      context=context)
     return rows
@@ -586,10 +587,10 @@ def new_request_options(session: Session, actor: Actor, context: AuditContext | 
 
 
 @dataclass(frozen=True)
-class LineBoard:
-    """A line's figures over the period: volume, response times (submission to signature), overdue, orientations."""
+class BoardRow:
+    """Figures over the period: volume (requests submitted in the period and those still open), response times
+    (submission to signature, nearest-rank median and 90th percentile, in hours), overdue and open now, orientations."""
 
-    line: SpecialtyLine
     volume: int
     answered: int
     median_hours: float | None
@@ -599,33 +600,60 @@ class LineBoard:
     orientations: dict[str, int]
 
 
-def _hours(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    # Nearest-rank percentile: the smallest value with at least q of the values at or below it.
-    rank = max(1, -(-int(q * 100) * len(ordered) // 100))
-    return round(ordered[min(rank, len(ordered)) - 1], 1)
+@dataclass(frozen=True)
+class LineBoard(BoardRow):
+    line: SpecialtyLine
 
 
-def board(session: Session, actor: Actor, *, days: int = 90) -> list[LineBoard]:
-    """The coordinator's board, for each line they belong to (no patient data: counts and delays only)."""
+@dataclass(frozen=True)
+class EstablishmentBoard(BoardRow):
+    """A requesting establishment's requests to the coordinator's lines (None: requesters of no establishment)."""
+
+    establishment_id: uuid.UUID | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Coordination:
+    days: int
+    lines: list[LineBoard]
+    establishments: list[EstablishmentBoard]  # the busiest first
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 1)
+
+
+def _figures(f: repo.BoardFigures) -> dict[str, Any]:
+    return {"volume": f.volume, "answered": f.answered, "median_hours": _hours(f.median_seconds),
+            "p90_hours": _hours(f.p90_seconds), "overdue": f.overdue, "open": f.open,
+            "orientations": {o.label: f.orientations[o.value] for o in Orientation if f.orientations.get(o.value)}}
+
+
+UNKNOWN_ESTABLISHMENT = "Sans établissement de rattachement"
+BOARD_DAYS = 90
+
+
+def coordination(session: Session, actor: Actor, *, days: int = BOARD_DAYS) -> Coordination:
+    """The coordinator's board over the last ``days`` days plus the requests still open, for each line they belong to
+    and for each establishment that asked those lines (no patient data: counts and delays only). Two indexed
+    queries whatever the length of the history."""
     _need(actor, Permission.TELEEXPERTISE_COORDINATE)
     at = now()
-    out = []
-    for line in repo.lines_of_user(session, actor.user_id):
-        rows = repo.of_line(session, line.id, at - dt.timedelta(days=days))
-        delays = [(r.signed_at - r.submitted_at).total_seconds() / 3600 for r in rows
-                  if r.signed_at is not None and r.submitted_at is not None]
-        orientations: dict[str, int] = {}
-        for r in rows:
-            if r.orientation:
-                label = Orientation(r.orientation).label
-                orientations[label] = orientations.get(label, 0) + 1
-        out.append(LineBoard(line=line, volume=len(rows), answered=len(delays), median_hours=_hours(delays, 0.5),
-                             p90_hours=_hours(delays, 0.9), overdue=sum(1 for r in rows if is_overdue(r, at)),
-                             open=sum(1 for r in rows if r.status in rules.OPEN), orientations=orientations))
-    return out
+    lines = repo.lines_of_user(session, actor.user_id)
+    result = repo.board_figures(session, [ln.id for ln in lines], at - dt.timedelta(days=days), at, WATCHED)
+    names = repo.establishment_names(session, list(result.establishments))
+    per_line = [LineBoard(line=line, **_figures(result.lines[line.id])) for line in lines]
+    per_establishment = [EstablishmentBoard(establishment_id=e, name=names.get(e, UNKNOWN_ESTABLISHMENT) if e
+                                            else UNKNOWN_ESTABLISHMENT, **_figures(f))
+                         for e, f in result.establishments.items()]
+    per_establishment.sort(key=lambda b: (-b.volume, b.name))
+    return Coordination(days=days, lines=per_line, establishments=per_establishment)
+
+
+def board(session: Session, actor: Actor, *, days: int = BOARD_DAYS) -> list[LineBoard]:
+    """The per-line part of the coordinator's board (``coordination`` has the per-establishment part too)."""
+    return coordination(session, actor, days=days).lines
 
 
 # --- Deadlines (worker) ------------------------------------------------------------------------------------------
@@ -692,7 +720,7 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
     admission = None
     if d.admission is not None:
         admission = f"{Orientation(d.admission.orientation).label} - {AdmissionStatus(d.admission.status).label}"
-    acts = [f"{a.code} - {a.amount} EUR - {a.act_date.strftime('%d/%m/%Y')} - "
+    acts = [f"{a.code} — {format_euros(a.amount)} — {a.act_date.strftime('%d/%m/%Y')} — "
             f"{'facturable' if a.billable else 'non facturable : ' + a.reason}" for a in d.acts]
     return report.render_pdf(report.ReportData(
         patient=view.display_name, patient_birth_date=view.patient.birth_date,
@@ -703,3 +731,44 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
                     m.body) for m in d.messages],
         answer=req.answer or "", orientation=Orientation(req.orientation or "advice_only").label, act=req.act,
         delay_days=req.delay_days, admission=admission, acts=acts))
+
+
+# --- Admission follow-up and assignment (pages) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdmissionRow:
+    admission: TeleexpertiseAdmission
+    request: TeleexpertiseRequest
+
+
+def _line_of_staff(session: Session, actor: Actor, line_id: uuid.UUID | str) -> uuid.UUID:
+    lid = _as_uuid(line_id)
+    if actor.user_id not in repo.line_user_ids(session, lid):
+        raise NotFound("Ligne de spécialité introuvable.")
+    return lid
+
+
+def line_admissions(session: Session, actor: Actor, line_id: uuid.UUID | str, *, limit: int = 200,
+                    context: AuditContext | None = None) -> list[AdmissionRow]:
+    """The admission requests the line's opinions opened, for its team to follow (one audit entry for the list);
+    another line is NotFound."""
+    _need(actor, Permission.TELEEXPERTISE_ANSWER)
+    lid = _line_of_staff(session, actor, line_id)
+    rows = repo.admissions_of_line(session, lid, limit=limit)
+    authz.audit_list(session, actor, object_type=OBJECT_TYPE, count=len(rows), purpose=Purpose.TELEEXPERTISE,
+                     context=context)
+    return [AdmissionRow(admission=a, request=r) for a, r in rows]
+
+
+@dataclass(frozen=True)
+class Assignable:
+    professional_id: uuid.UUID
+    name: str
+
+
+def assignable_specialists(session: Session, actor: Actor, line_id: uuid.UUID | str) -> list[Assignable]:
+    """Whom a coordinator of the line may give a request to: its answering specialists with an active account."""
+    _need(actor, Permission.TELEEXPERTISE_COORDINATE)
+    lid = _line_of_staff(session, actor, line_id)
+    return [Assignable(professional_id=pid, name=name) for pid, name in repo.line_members(session, lid)]

@@ -1,13 +1,16 @@
 """Background jobs of tele-expertise, run by ``maillage worker``: reminders before the due time and escalation once
-it has passed. Each request is reminded and escalated at most once, whatever the number of runs."""
+it has passed, and the email of each notification. Each request is reminded and escalated at most once, and each
+notification emailed at most once, whatever the number of runs."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from sqlalchemy.orm import Session
 
-from maillage.teleexpertise import service
+from maillage.outbox import service as outbox
+from maillage.teleexpertise import notify, service
 from maillage.worker.registry import job, periodic
 
 DEADLINE_CHECK_EVERY = dt.timedelta(minutes=5)
@@ -23,6 +26,13 @@ def send_reminders(session: Session) -> int:
 def escalate_overdue(session: Session) -> int:
     """Escalate overdue requests to the line's coordinators and on-call backup."""
     return service.escalate_overdue(session)
+
+
+@job(notify.EMAIL_JOB)
+def email_notification(session: Session, notification_id: str) -> str:
+    """Email one notification to its recipient through the configured mailer (queued with the notification)."""
+    outcome = notify.email_notification(session, uuid.UUID(notification_id), outbox.current_mailer())
+    return outcome.value if outcome is not None else "gone"
 
 
 periodic("teleexpertise.send_reminders", every=DEADLINE_CHECK_EVERY)

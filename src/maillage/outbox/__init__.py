@@ -1,0 +1,1 @@
+"""Outgoing email, sent at most once per reason to write, through the mail port (``maillage.integrations.mail``)."""
