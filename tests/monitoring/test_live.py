@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -11,6 +14,18 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from maillage.monitoring import live
+
+T = TypeVar("T")
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine in a fresh event loop on a thread of its own.
+
+    The browser tests' sync Playwright keeps an event loop running in the main thread for the rest of the
+    session, so ``asyncio.run`` there would refuse to start.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_a_bump_from_another_thread_wakes_the_waiting_stream() -> None:
@@ -20,13 +35,13 @@ def test_a_bump_from_another_thread_wakes_the_waiting_stream() -> None:
         # A timeout far longer than the test: only the bump can make the version differ.
         return seen, await live.wait_for_change(seen, 30.0)
 
-    seen, after = asyncio.run(scenario())
+    seen, after = run_in_own_loop(scenario())
     assert after != seen
 
 
 def test_waiting_without_change_returns_the_same_version() -> None:
     seen = live.version()
-    assert asyncio.run(live.wait_for_change(seen, 0.01)) == seen
+    assert run_in_own_loop(live.wait_for_change(seen, 0.01)) == seen
     assert not live._waiters  # the waiter is gone once it returns
 
 
@@ -65,4 +80,4 @@ def test_the_listener_turns_another_connections_notification_into_a_bump(engine:
                     return True
         return False
 
-    assert asyncio.run(scenario())
+    assert run_in_own_loop(scenario())
