@@ -140,6 +140,38 @@ class TestWorklistAndBoard:
         assert page.status_code == 200
         assert "2 (dont 1 ouvertes, 1 avec avis)" in body(page) and "Conseil, sans autre suite : 1" in body(page)
 
+    def test_the_board_shows_each_requesting_establishment_of_a_line(self, client, db):
+        import datetime as dt
+        import re
+
+        from maillage.kit.clock import now
+        from maillage.models.directory import Establishment
+        from maillage.models.teleexpertise import TeleexpertiseRequest
+
+        w = world(db)
+        ehpad = Establishment(kind="ehpad", name="EHPAD Les Tilleuls")
+        db.add(ehpad)
+        db.flush()
+        at = now()
+        for hours, establishment in ((2, ehpad.id), (6, ehpad.id), (10, None)):
+            submitted_at = at - dt.timedelta(days=1)
+            db.add(TeleexpertiseRequest(
+                patient_id=w.patient_id, line_id=w.line.id, requester_id=w.requester.id, status="completed",
+                urgency="routine", question="Question de test suffisamment longue.", submitted_at=submitted_at,
+                due_at=submitted_at + dt.timedelta(hours=48), signed_at=submitted_at + dt.timedelta(hours=hours),
+                closed_at=at, orientation="consultation", requester_establishment_id=establishment))
+        db.commit()
+        sign_in(client, db, w.backup)
+        page = body(client.get("/teleexpertise/coordination", headers=HTML))
+        assert "Par établissement demandeur" in page and re.search(r"Chiffres calculés à \d\d:\d\d", page)
+        rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>"
+                          r"<td>(.*?)</td><td>(.*?)</td><td>(\d+)</td><td>(.*?)</td></tr>", page)
+        assert rows == [("EHPAD Les Tilleuls", "2", "0", "2", "2.0 h", "6.0 h", "0", "Consultation en présentiel : 2"),
+                        ("Sans établissement de rattachement", "1", "0", "1", "10.0 h", "10.0 h", "0",
+                         "Consultation en présentiel : 1")]
+        other = client.get(f"/teleexpertise/coordination?ligne={w.other_line.id}", headers=HTML)
+        assert other.status_code == 404  # a line the coordinator is not part of
+
     def test_the_board_has_its_triplet(self, client, db):
         assert_triplet(client, db, "GET", "/teleexpertise/coordination", wrong_role_user=make_user(db, "nurse"),
                        outsider_user=None, page=True)

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from maillage.kit.clock import frozen
+from maillage.exceptions import NotFound
+from maillage.kit.clock import PARIS, frozen
 from maillage.models.directory import Establishment, SpecialtyLineMember
 from maillage.models.teleexpertise import TeleexpertiseRequest
 from maillage.teleexpertise import repository as repo
@@ -137,8 +138,8 @@ class TestMyRequests:
 
 
 def direct_board(rows: list[TeleexpertiseRequest], since: dt.datetime, at: dt.datetime) -> dict[Any, dict[str, Any]]:
-    """Every figure of the board, per line and per requesting establishment, computed from every row one by one:
-    the reference for the queries."""
+    """Every figure of the board, per line and per requesting establishment on each line, computed from every row
+    one by one: the reference for the queries."""
     groups: dict[Any, dict[str, Any]] = {}
 
     def group(key: Any) -> dict[str, Any]:
@@ -149,7 +150,7 @@ def direct_board(rows: list[TeleexpertiseRequest], since: dt.datetime, at: dt.da
         is_open = Status(r.status) in OPEN
         if r.submitted_at is None or not (r.submitted_at >= since or is_open):
             continue
-        for key in (("line", r.line_id), ("establishment", r.requester_establishment_id)):
+        for key in (("line", r.line_id), ("establishment", (r.line_id, r.requester_establishment_id))):
             g = group(key)
             g["volume"] += 1
             g["open"] += is_open
@@ -211,7 +212,8 @@ class TestBoard:
             only = direct_board([r for r in rows if r.line_id == w.line.id], since, NOW)
             assert {("establishment", k): as_dict(f) for k, f in one.establishments.items()} == {
                 k: v for k, v in only.items() if k[0] == "establishment"}, days
-        assert expected[("line", w.line.id)]["overdue"] > 0 and expected[("establishment", None)]["volume"] > 0
+        assert expected[("line", w.line.id)]["overdue"] > 0
+        assert expected[("establishment", (w.line.id, None))]["volume"] > 0
 
     def test_a_line_without_requests_has_an_empty_board(self, db) -> None:
         w = world(db)
@@ -244,7 +246,7 @@ class TestBoard:
         assert (b.volume, b.answered, b.open, b.overdue) == (5, 4, 1, 1)
         assert (b.median_hours, b.p90_hours) == (4.0, 30.0)
         assert b.orientations == {"Conseil, sans autre suite": 3, "Transfert urgent": 1}
-        by_name = {e.name: e for e in board.establishments}
+        by_name = {e.name: e for e in b.establishments}
         assert list(by_name) == ["EHPAD Les Tilleuls", service.UNKNOWN_ESTABLISHMENT]
         tilleuls = by_name["EHPAD Les Tilleuls"]
         assert (tilleuls.volume, tilleuls.answered, tilleuls.median_hours, tilleuls.p90_hours, tilleuls.overdue) \
@@ -258,6 +260,63 @@ class TestBoard:
         db.flush()
         titles = [b.line.title for b in service.board(db, w.a(db, w.expert))]
         assert titles == ["Dermatologie", "Pneumologie"]
+        db.add_all([row(w, line_id=line_id) for line_id in (w.line.id, third.id)])
+        db.flush()
+        service.refresh_board(db)
+        for detailed in (w.line.id, third.id):  # one line at a time per requesting establishment
+            board = service.coordination(db, w.a(db, w.expert), line_id=detailed)
+            assert board.detailed == detailed
+            assert [len(b.establishments) for b in board.lines] == [int(b.line.id == detailed) for b in board.lines]
+        with pytest.raises(NotFound):
+            service.coordination(db, w.a(db, w.expert), line_id=w.other_line.id)
+
+
+def snapshot_flat(rows: list[Any]) -> dict[Any, dict[str, Any]]:
+    return {("line", r.line_id) if r.whole_line else ("establishment", (r.line_id, r.establishment_id)):
+            as_dict(repo.figures_of(r)) for r in rows}
+
+
+class TestBoardSnapshot:
+    def test_the_snapshot_equals_the_direct_computation(self, db) -> None:
+        w = world(db)
+        rows = history(w, random.Random(23), [uuid.uuid4() for _ in range(3)] + [None], 300)
+        db.add_all(rows)
+        db.flush()
+        with frozen(NOW):
+            assert service.refresh_board(db) == 2  # the worker's job: every tele-expertise line
+            service.refresh_board(db)  # a second run replaces the rows, it does not add to them
+        snapshot = repo.board_snapshot(db, [w.line.id, w.other_line.id], service.BOARD_DAYS)
+        expected = direct_board(rows, NOW - dt.timedelta(days=service.BOARD_DAYS), NOW)
+        assert snapshot_flat(snapshot) == expected
+        assert len(snapshot) == len(expected) and {r.computed_at for r in snapshot} == {NOW}
+        assert sum(1 for k in expected if k[0] == "establishment") > 4
+
+    def test_the_page_reads_the_snapshot_and_recomputes_it_once_stale(self, db) -> None:
+        w = world(db)
+        db.add(row(w, status="completed", submitted_at=NOW - dt.timedelta(days=2), signed_at=NOW, closed_at=NOW,
+                   orientation="advice_only"))
+        db.flush()
+        coordinator = w.a(db, w.expert)
+        with frozen(NOW) as clock:
+            first = service.coordination(db, coordinator)
+            assert first.computed_at == NOW and first.lines[0].volume == 1
+            db.add(row(w, submitted_at=NOW - dt.timedelta(hours=1)))
+            db.flush()
+            clock.advance(service.BOARD_STALE_AFTER - dt.timedelta(seconds=1))
+            assert service.coordination(db, coordinator) == first  # fresh enough: read as computed
+            clock.advance(dt.timedelta(seconds=2))
+            later = service.coordination(db, coordinator)
+        assert later.computed_at == NOW + service.BOARD_STALE_AFTER + dt.timedelta(seconds=1)
+        assert (later.lines[0].volume, later.lines[0].open) == (2, 1)
+        assert later.computed_time == (NOW + service.BOARD_STALE_AFTER).astimezone(PARIS).strftime("%H:%M")
+
+    def test_the_worker_refreshes_the_snapshot_every_few_minutes(self) -> None:
+        from maillage.teleexpertise import tasks
+        from maillage.worker import registry
+
+        specs = {s.name: s for s in registry.periodic_specs()}
+        assert specs["teleexpertise.refresh_board"].every == service.BOARD_REFRESH_EVERY < service.BOARD_STALE_AFTER
+        assert registry.get("teleexpertise.refresh_board").handler is tasks.refresh_board  # type: ignore[union-attr]
 
 
 # --- The migration's backfill -----------------------------------------------------------------------------------

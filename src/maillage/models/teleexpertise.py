@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -225,3 +226,30 @@ class TeleexpertiseNotification(Base):
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class TeleexpertiseBoardSnapshot(Base):
+    """The coordinator's board as last computed: one row per line (``whole_line``) and one per line and requesting
+    establishment (``establishment_id`` None: requesters attached to no establishment), for a period of
+    ``period_days`` days plus the requests still open. Recomputed by the worker every few minutes and on demand
+    when absent or stale; the page reads it with one indexed query. Counts and delays only, no patient data."""
+
+    __tablename__ = "teleexpertise_board_snapshot"
+    __table_args__ = (
+        Index("ix_teleexpertise_board_snapshot_line", "line_id", "period_days"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    line_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("specialty_line.id", ondelete="CASCADE"))
+    period_days: Mapped[int] = mapped_column(Integer)
+    whole_line: Mapped[bool] = mapped_column(Boolean)
+    establishment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    volume: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    median_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    p90_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    open_count: Mapped[int] = mapped_column(Integer)
+    overdue: Mapped[int] = mapped_column(Integer)
+    # Orientation (rules value) -> number of signed opinions with it; kinds never given are absent.
+    orientations: Mapped[dict[str, int]] = mapped_column(PortableJSON, default=dict)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

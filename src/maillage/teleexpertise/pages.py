@@ -269,5 +269,7 @@ def admission_step(
 
 
 @router.get(f"{BASE}/coordination", response_class=HTMLResponse)
-def board_page(request: Request, db: DbSession, actor: Coordinator) -> Response:
-    return render(request, "teleexpertise/board.html", {"boards": service.board(db, actor)})
+def board_page(request: Request, db: DbSession, actor: Coordinator, ligne: uuid.UUID | None = None) -> Response:
+    """Every line of the coordinator, and per requesting establishment for one of them (``?ligne=``, the first by
+    default), as computed by the worker a few minutes ago at most."""
+    return render(request, "teleexpertise/board.html", {"board": service.coordination(db, actor, line_id=ligne)})

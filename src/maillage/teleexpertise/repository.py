@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, text, tuple_, update
+from sqlalchemy import Row, and_, case, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from maillage.models.auth import UserAccount
@@ -19,6 +19,7 @@ from maillage.models.document import Document
 from maillage.models.teleexpertise import (
     TeleexpertiseAct,
     TeleexpertiseAdmission,
+    TeleexpertiseBoardSnapshot,
     TeleexpertiseEvent,
     TeleexpertiseMessage,
     TeleexpertiseNotification,
@@ -185,9 +186,9 @@ def worklist(session: Session, line_id: uuid.UUID, *, limit: int, offset: int) -
 
 @dataclass
 class BoardFigures:
-    """One group of the coordinator's board (a line, or a requesting establishment across the coordinator's lines):
-    the requests submitted since the start of the period plus those still open, their response times (submission to
-    signed opinion, nearest-rank percentiles in seconds), the open and overdue ones now, and the orientations given."""
+    """One group of the coordinator's board (a line, or a requesting establishment's requests to a line): the requests
+    submitted since the start of the period plus those still open, their response times (submission to signed opinion,
+    nearest-rank percentiles in seconds), the open and overdue ones now, and the orientations given."""
 
     volume: int = 0
     answered: int = 0
@@ -201,12 +202,14 @@ class BoardFigures:
 @dataclass
 class BoardResult:
     lines: dict[uuid.UUID, BoardFigures] = field(default_factory=dict)
-    # Keyed by the requester's establishment (None: a requester attached to no establishment).
-    establishments: dict[uuid.UUID | None, BoardFigures] = field(default_factory=dict)
+    # Keyed by (line, requester's establishment); establishment None: a requester attached to no establishment.
+    establishments: dict[tuple[uuid.UUID, uuid.UUID | None], BoardFigures] = field(default_factory=dict)
 
-    def group(self, by_line: bool, key: Any) -> BoardFigures:
-        groups: dict[Any, BoardFigures] = self.lines if by_line else self.establishments
-        return groups.setdefault(key, BoardFigures())
+    def group(self, line_id: uuid.UUID, establishment: tuple[uuid.UUID | None] | None = None) -> BoardFigures:
+        """The figures of a line, or with ``establishment`` (a 1-tuple) those of that establishment on the line."""
+        if establishment is None:
+            return self.lines.setdefault(line_id, BoardFigures())
+        return self.establishments.setdefault((line_id, establishment[0]), BoardFigures())
 
 
 def nearest_rank(ordered: Sequence[float], q: float) -> float | None:
@@ -219,11 +222,11 @@ def nearest_rank(ordered: Sequence[float], q: float) -> float | None:
 
 def board_figures(session: Session, line_ids: Sequence[uuid.UUID], since: dt.datetime, at: dt.datetime,
                   overdue_statuses: Sequence[str]) -> BoardResult:
-    """The board's figures per line and per requesting establishment (over those lines), in two indexed queries:
-    the requests submitted since ``since`` (an index-only scan of the covering board index), aggregated in the
-    database, and the open requests (the partial worklist index). On PostgreSQL the percentiles are computed by
-    the database (``percentile_disc`` over GROUPING SETS); elsewhere the period's narrow rows are read and
-    aggregated here, with the same definitions."""
+    """The board's figures per line and per requesting establishment on each line, in two indexed queries: the
+    requests submitted since ``since`` (an index-only scan of the covering board index), aggregated in the database,
+    and the open requests (the partial worklist index). On PostgreSQL the percentiles are computed by the database
+    (``percentile_disc`` over GROUPING SETS); elsewhere the period's narrow rows are read and aggregated here, with
+    the same definitions. The page does not call this directly: it reads the snapshot (``board_snapshot``)."""
     result = BoardResult(lines={line_id: BoardFigures() for line_id in line_ids})
     if not line_ids:
         return result
@@ -241,7 +244,7 @@ def board_figures(session: Session, line_ids: Sequence[uuid.UUID], since: dt.dat
         .where(r.line_id.in_(list(line_ids)), r.worklist_rank.is_not(None))
         .group_by(r.line_id, r.requester_establishment_id))
     for line_id, establishment_id, n_open, n_overdue, n_before in live:
-        for target in (result.group(True, line_id), result.group(False, establishment_id)):
+        for target in (result.group(line_id), result.group(line_id, (establishment_id,))):
             target.open += int(n_open)
             target.overdue += int(n_overdue or 0)
             # Requests still open that were submitted before the period belong to the board too.
@@ -255,15 +258,15 @@ def _period_in_database(session: Session, result: BoardResult, period: tuple[Any
     orientations = [o.value for o in Orientation]
     # A GHT-wide board sorts about a hundred thousand narrow rows: keep that sort in memory (this transaction only).
     session.execute(text("SET LOCAL work_mem = '32MB'"))
-    stmt = (select(r.line_id, r.requester_establishment_id, func.grouping(r.line_id), func.count(),
-                   func.count(r.signed_at), func.percentile_disc(0.5).within_group(delay),
+    stmt = (select(r.line_id, r.requester_establishment_id, func.grouping(r.requester_establishment_id),
+                   func.count(), func.count(r.signed_at), func.percentile_disc(0.5).within_group(delay),
                    func.percentile_disc(0.9).within_group(delay),
                    *[func.count().filter(r.orientation == o) for o in orientations])
             .where(*period)
-            .group_by(func.grouping_sets(tuple_(r.line_id), tuple_(r.requester_establishment_id))))
+            .group_by(func.grouping_sets(tuple_(r.line_id), tuple_(r.line_id, r.requester_establishment_id))))
     for row in session.execute(stmt):
-        line_id, establishment_id, not_by_line, volume, answered, p50, p90, *counts = row
-        target = result.group(not not_by_line, establishment_id if not_by_line else line_id)
+        line_id, establishment_id, whole_line, volume, answered, p50, p90, *counts = row
+        target = result.group(line_id, None if whole_line else (establishment_id,))
         target.volume += int(volume)
         target.answered = int(answered)
         target.median_seconds = p50.total_seconds() if p50 is not None else None
@@ -273,11 +276,11 @@ def _period_in_database(session: Session, result: BoardResult, period: tuple[Any
 
 def _period_in_python(session: Session, result: BoardResult, period: tuple[Any, ...]) -> None:
     r = TeleexpertiseRequest
-    delays: dict[tuple[bool, Any], list[float]] = {}
+    delays: dict[tuple[uuid.UUID, tuple[uuid.UUID | None] | None], list[float]] = {}
     rows = session.execute(select(r.line_id, r.requester_establishment_id, r.orientation, r.submitted_at,
                                   r.signed_at).where(*period))
     for line_id, establishment_id, orientation, submitted_at, signed_at in rows:
-        for key in ((True, line_id), (False, establishment_id)):
+        for key in ((line_id, None), (line_id, (establishment_id,))):
             target = result.group(*key)
             target.volume += 1
             if signed_at is not None and submitted_at is not None:
@@ -285,10 +288,77 @@ def _period_in_python(session: Session, result: BoardResult, period: tuple[Any, 
                 delays.setdefault(key, []).append((signed_at - submitted_at).total_seconds())
             if orientation is not None:
                 target.orientations[orientation] = target.orientations.get(orientation, 0) + 1
-    for key, values in delays.items():
-        target = result.group(*key)
+    for group_key, values in delays.items():
+        target = result.group(*group_key)
         values.sort()
         target.median_seconds, target.p90_seconds = nearest_rank(values, 0.5), nearest_rank(values, 0.9)
+
+
+# --- The board snapshot -------------------------------------------------------------------------------------------
+
+# Any number, the same in every process: the key of the lock that serializes the snapshot's rewrites on PostgreSQL.
+BOARD_LOCK_KEY = 5_020_261_128
+
+
+def board_line_ids(session: Session) -> list[uuid.UUID]:
+    """Every line that takes tele-expertise requests: the lines the worker keeps a snapshot of."""
+    return list(session.scalars(select(SpecialtyLine.id).where(SpecialtyLine.teleexpertise.is_(True))
+                                .order_by(SpecialtyLine.id)))
+
+
+SNAPSHOT_COLUMNS = ("line_id", "whole_line", "establishment_id", "volume", "answered", "median_seconds",
+                    "p90_seconds", "open_count", "overdue", "orientations", "computed_at")
+
+
+def board_snapshot(session: Session, line_ids: Sequence[uuid.UUID], days: int,
+                   detailed: Sequence[uuid.UUID] | None = None) -> list[Row[Any]]:
+    """The snapshot rows of these lines for a period of ``days`` days (the ``SNAPSHOT_COLUMNS``), one indexed query:
+    each line's row, and the rows per requesting establishment of the ``detailed`` lines (of every line if None).
+    Read as plain rows, no ORM objects to build."""
+    if not line_ids:
+        return []
+    t = TeleexpertiseBoardSnapshot
+    stmt = select(*[getattr(t, c) for c in SNAPSHOT_COLUMNS]).where(t.line_id.in_(list(line_ids)),
+                                                                    t.period_days == days)
+    if detailed is not None:
+        stmt = stmt.where(or_(t.whole_line.is_(True), t.line_id.in_(list(detailed))))
+    return list(session.execute(stmt))
+
+
+def lock_board_snapshot(session: Session) -> None:
+    """Serialize the snapshot's rewrites until the end of the transaction (PostgreSQL; SQLite serializes writers
+    already), so that two concurrent refreshes of a line cannot leave both their rows."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(BOARD_LOCK_KEY)))
+
+
+def replace_board_snapshot(session: Session, result: BoardResult, days: int, at: dt.datetime) -> None:
+    """Replace the snapshot of the lines of ``result`` (call ``lock_board_snapshot`` first in this transaction)."""
+    line_ids = list(result.lines)
+    if not line_ids:
+        return
+    session.execute(delete(TeleexpertiseBoardSnapshot).where(
+        TeleexpertiseBoardSnapshot.line_id.in_(line_ids), TeleexpertiseBoardSnapshot.period_days == days)
+        .execution_options(synchronize_session=False))
+
+    def snapshot_row(line_id: uuid.UUID, whole_line: bool, establishment_id: uuid.UUID | None,
+                     f: BoardFigures) -> dict[str, Any]:
+        return {"id": uuid.uuid4(), "line_id": line_id, "period_days": days, "whole_line": whole_line,
+                "establishment_id": establishment_id, "volume": f.volume, "answered": f.answered,
+                "median_seconds": f.median_seconds, "p90_seconds": f.p90_seconds, "open_count": f.open,
+                "overdue": f.overdue, "orientations": dict(f.orientations), "computed_at": at}
+
+    rows = [snapshot_row(line_id, True, None, f) for line_id, f in result.lines.items()]
+    rows += [snapshot_row(line_id, False, establishment_id, f)
+             for (line_id, establishment_id), f in result.establishments.items()]
+    session.execute(insert(TeleexpertiseBoardSnapshot), rows)
+    session.flush()
+
+
+def figures_of(row: Row[Any]) -> BoardFigures:
+    return BoardFigures(volume=row.volume, answered=row.answered, median_seconds=row.median_seconds,
+                        p90_seconds=row.p90_seconds, open=row.open_count, overdue=row.overdue,
+                        orientations=dict(row.orientations))
 
 
 def unreminded(session: Session, statuses: Sequence[str]) -> list[TeleexpertiseRequest]:

@@ -1,6 +1,6 @@
 """Background jobs of tele-expertise, run by ``maillage worker``: reminders before the due time and escalation once
-it has passed, and the email of each notification. Each request is reminded and escalated at most once, and each
-notification emailed at most once, whatever the number of runs."""
+it has passed, the email of each notification, and the coordinator's board snapshot every few minutes. Each request
+is reminded and escalated at most once, and each notification emailed at most once, whatever the number of runs."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def escalate_overdue(session: Session) -> int:
     return service.escalate_overdue(session)
 
 
+@job("teleexpertise.refresh_board")
+def refresh_board(session: Session) -> int:
+    """Recompute the coordinator's board snapshot of every tele-expertise line (the page reads it)."""
+    return service.refresh_board(session)
+
+
 @job(notify.EMAIL_JOB)
 def email_notification(session: Session, notification_id: str) -> str:
     """Email one notification to its recipient through the configured mailer (queued with the notification)."""
@@ -37,3 +43,4 @@ def email_notification(session: Session, notification_id: str) -> str:
 
 periodic("teleexpertise.send_reminders", every=DEADLINE_CHECK_EVERY)
 periodic("teleexpertise.escalate_overdue", every=DEADLINE_CHECK_EVERY)
+periodic("teleexpertise.refresh_board", every=service.BOARD_REFRESH_EVERY)
