@@ -1,15 +1,18 @@
 """Tele-expertise end to end in the browser, on the demo territory: dr.dupont (GP) sends a request with a photo to
 the dermatology line; dr.martin (dermatologist) claims it and asks a question; the GP replies; the dermatologist
-answers with an urgent transfer; the GP reads the opinion, sees the admission request and the acts recorded at
-today's tariffs (TE2 23 €, RQD 10 €, DOMAIN.md §2.3)."""
+answers with an urgent transfer; the GP reads the opinion, downloads the PDF report, sees the admission request and
+the acts recorded at today's tariffs (TE2 23 €, RQD 10 €, DOMAIN.md §2.3); the dermatologist accepts the admission
+with a date on the line's admissions page and the GP follows it on the request."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from maillage.kit.clock import today_paris
 from tests.e2e.conftest import sign_in
@@ -82,3 +85,37 @@ class TestTeleexpertiseInTheBrowser:
         assert "Demande d'admission" in text and "demandée" in text
         assert f"TE2 — 23,00\u202f€ — {today} — facturable" in text or f"TE2 — 23,00 € — {today} — facturable" in text
         assert f"RQD — 10,00\u202f€ — {today} — facturable" in text or f"RQD — 10,00 € — {today} — facturable" in text
+
+        # The GP downloads the compte rendu from the link on the request page (same session cookie).
+        href = page.get_by_role("link", name="Compte rendu (PDF)").get_attribute("href")
+        assert href is not None
+        answer = page.request.get(url + href)
+        assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+        report = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(answer.body())).pages)
+        report = " ".join(report.split())
+        assert "Suspicion de mélanome" in report and "Transfert urgent" in report
+        assert "Depuis quand la lésion a-t-elle changé ?" in report
+        assert "23,00 €" in report.replace("\u202f", " ")
+
+        # The dermatologist accepts the admission with a date on the line's admissions page...
+        planned = today_paris() + dt.timedelta(days=2)
+        context = browser.new_context(locale="fr-FR")
+        expert = context.new_page()
+        try:
+            sign_in(expert, url, "dr.martin")
+            expert.goto(request_url)
+            expert.get_by_role("link", name="Suivre les admissions de la ligne").click()
+            expert.wait_for_url("**/admissions")
+            card = expert.locator("li.card", has=expert.locator(f"a[href$='{request_url.rsplit('/', 1)[1]}']"))
+            card.get_by_label("Date d'admission prévue").fill(planned.isoformat())
+            card.get_by_label("Heure").fill("10:30")
+            card.get_by_role("button", name="Accepter").click()
+            expert.wait_for_load_state()
+        finally:
+            context.close()
+
+        # ...and the GP follows it on the request page.
+        page.goto(request_url)
+        admission = page.locator("#admission").inner_text()
+        assert "acceptée" in admission.lower()
+        assert f"{planned.strftime('%d/%m/%Y')} à 10:30" in admission or planned.strftime("%d/%m/%Y") in admission

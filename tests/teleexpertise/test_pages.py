@@ -4,6 +4,7 @@ the coordinator's board, each with its authorization triplet."""
 from __future__ import annotations
 
 import html
+import re
 
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
@@ -295,3 +296,31 @@ class TestAssignmentFromTheWorklist:
         assert_triplet(client, db, "POST", f"/teleexpertise/lignes/{w.line.id}/attribuer/{req.id}",
                        data={"to_professional_id": str(w.expert.person_id)},
                        wrong_role_user=make_user(db, "nurse"), outsider_user=w.outsider, page=True)
+
+
+def post_forms_without_token(html: str) -> list[str]:
+    """The POST forms of a page that do not carry a non-empty ``csrf_token`` field (a browser would get a 403)."""
+    forms = re.findall(r"<form\b[^>]*method=\"post\"[^>]*>.*?</form>", html, flags=re.S | re.I)
+    assert forms, "la page ne contient aucun formulaire POST"
+    return [f[:120] for f in forms if not re.search(r'name="csrf_token" value="[^"]+"', f)]
+
+
+class TestEveryFormCarriesTheCsrfToken:
+    """The page tests post the token themselves; a browser only sends what the page rendered (issue 5's e2e test
+    found the admissions and assignment forms rendered without it)."""
+
+    def test_the_admission_forms_carry_it(self, client, db):
+        w = world(db)
+        transferred(db, w)
+        db.commit()
+        sign_in(client, db, w.colleague)
+        page = client.get(f"/teleexpertise/lignes/{w.line.id}/admissions", headers=HTML)
+        assert post_forms_without_token(body(page)) == []
+
+    def test_the_worklist_forms_carry_it(self, client, db):
+        w = world(db)
+        submitted(db, w)
+        db.commit()
+        sign_in(client, db, w.colleague)
+        page = client.get(f"/teleexpertise/lignes/{w.line.id}", headers=HTML)
+        assert post_forms_without_token(body(page)) == []
