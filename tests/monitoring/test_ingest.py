@@ -134,6 +134,28 @@ class TestIngest:
         alert = db.scalar(select(MonitoringAlert).where(MonitoringAlert.enrolment_id == other.id))
         assert alert.condition == "spo2_low" and alert.severity == "red"
 
+    def test_readings_of_unknown_devices_or_without_enrolment_are_refused_and_nothing_is_stored(
+            self, db, world: World) -> None:
+        """The reading table has no foreign keys (time-series): ingestion's lookup is what keeps it consistent."""
+        from maillage.auth import service as auth
+
+        gateway, _ = register(db, world.physician, world.team, "GW-2", kind="gateway")
+        register(db, world.physician, world.team, "SCALE-IDLE", gateway_identifier="GW-2", with_credential=False)
+        at = now() - dt.timedelta(hours=1)
+        result = pipeline.ingest(db, gateway, [Incoming(0, "u-1", "29463-7", 80, at, "kg", device="SCALE-NOWHERE"),
+                                               Incoming(1, "u-2", "29463-7", 80, at, "kg", device="SCALE-IDLE")])
+        assert [(o.outcome, o.code) for o in result.outcomes] == [("rejected", "device_not_allowed"),
+                                                                  ("rejected", "device_not_assigned")]
+        assert result.outcomes[0].message == "Appareil inconnu ou non rattaché à cette passerelle."
+        assert result.outcomes[1].message.startswith("Aucun patient n'était équipé de cet appareil")
+        stray = auth.resolve_device(db, auth.create_device_credential(db, device_identifier="STRAY-2",
+                                                                      label="x").secret)
+        with pytest.raises(PermissionDenied, match="pas enregistré en télésurveillance"):
+            pipeline.ingest(db, stray, weights((0, 80.0), prefix="stray"))
+        db.commit()
+        assert db.scalar(select(func.count()).select_from(MonitoringReading)) == 0
+        assert db.scalar(select(func.count()).select_from(MonitoringAlert)) == 0
+
     def test_one_audit_entry_per_batch_not_per_reading(self, db, world: World) -> None:
         before = pending_count(db)
         pipeline.ingest(db, world.device, weights((3, 78.0), (2, 78.5), (1, 79.0), (0, 79.2)))

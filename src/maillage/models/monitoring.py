@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +36,7 @@ ReadingId = BigInteger().with_variant(Integer(), "sqlite")
 
 ENROLMENT_STATUSES_SQL = "'active', 'paused', 'ended'"
 SEVERITIES_SQL = "'red', 'orange', 'green'"
+OPEN_ALERT = text("status = 'open'")
 
 
 class MonitoringTeam(Base):
@@ -169,7 +171,15 @@ class MonitoringDeviceAssignment(Base):
 
 
 class MonitoringReading(Base):
-    """One stored reading, in the programme's canonical unit; unique per (device, device's own reading id)."""
+    """One stored reading, in the programme's canonical unit; unique per (device, device's own reading id).
+
+    A time-series table: ``device_id`` and ``enrolment_id`` carry no foreign key. They are validated at ingest,
+    in the batch's transaction, by the one lookup that resolves the sending device, the devices behind it and the
+    enrolment each was assigned to when the reading was taken (``repository.devices_with_assignments``): a reading
+    of an unknown, foreign or unassigned device is refused before anything is written. Devices and enrolments are
+    never deleted (a device is deactivated, an enrolment ended), so nothing can orphan a reading afterwards; the
+    two per-row referential checks cost about a third of the insert of a scattered batch (docs/monitoring.md).
+    """
 
     __tablename__ = "monitoring_reading"
     __table_args__ = (
@@ -180,9 +190,9 @@ class MonitoringReading(Base):
     )
 
     id: Mapped[int] = mapped_column(ReadingId, primary_key=True, autoincrement=True)
-    device_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_device.id"))
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # no foreign key: checked at ingest (see above)
     external_id: Mapped[str] = mapped_column(String(128))
-    enrolment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_enrolment.id"))
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # no foreign key: checked at ingest (see above)
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     measure: Mapped[str] = mapped_column(String(24))
     value: Mapped[float] = mapped_column(Float)
@@ -209,15 +219,23 @@ class MonitoringGreenReceipt(Base):
 
 class MonitoringAlert(Base):
     """An alert. ``open_key`` ("enrolment:condition") is set while open: a unique index keeps one open alert per
-    patient and condition on both engines (NULLs never collide)."""
+    patient and condition on both engines (NULLs never collide).
+
+    Every index is written for each alert of a first reading, so there are only those a query reads: the primary
+    key (updates by id, the timeline's and notifications' keys), ``open_key`` (the invariant), ``enrolment_id``
+    (ingestion's open alerts, the patient page's timeline), ``patient_id, opened_at`` of the open alerts only
+    (the worklist, "acknowledge all green": a partial index, a fraction of the table) and ``updated_at`` (the live
+    streams' change mark). No query filters on ``team_id``, nor on closed alerts by patient.
+    """
 
     __tablename__ = "monitoring_alert"
     __table_args__ = (
         CheckConstraint(f"severity in ({SEVERITIES_SQL})", name="severity_known"),
         CheckConstraint("status in ('open', 'closed')", name="status_known"),
         CheckConstraint("(status = 'open') = (open_key is not null)", name="open_key_when_open"),
-        Index("ix_monitoring_alert_status_severity", "status", "severity"),
-        Index("ix_monitoring_alert_patient_opened", "patient_id", "opened_at"),
+        # The open alerts only: the worklist and "acknowledge all green" read nothing else by patient.
+        Index("ix_monitoring_alert_open_patient", "patient_id", "opened_at", postgresql_where=OPEN_ALERT,
+              sqlite_where=OPEN_ALERT),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -225,7 +243,7 @@ class MonitoringAlert(Base):
         Uuid, ForeignKey("monitoring_enrolment.id", ondelete="CASCADE"), index=True
     )
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    team_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    team_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     condition: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(8))
     silence: Mapped[bool] = mapped_column(Boolean, default=False)  # a non-transmission alert ("data missing")

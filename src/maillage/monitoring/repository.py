@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
 from maillage.models.monitoring import (
+    OPEN_ALERT,
     MonitoringAlert,
     MonitoringAlertEvent,
     MonitoringDevice,
@@ -304,15 +305,18 @@ def get_alert(session: Session, alert_id: uuid.UUID, *, lock: bool = False) -> M
 
 
 def worklist(session: Session, scope: Select[tuple[uuid.UUID]], limit: int = 500) -> list[MonitoringAlert]:
-    """Open alerts of the patients in scope: red first, then orange, then missing data, then green."""
+    """Open alerts of the patients in scope: red first, then orange, then missing data, then green.
+
+    ``OPEN_ALERT`` is the partial index's own predicate, written as is (not a bound parameter) so that both engines
+    prove the index applies, prepared statement or not."""
     return list(session.scalars(
-        select(MonitoringAlert).where(MonitoringAlert.status == "open", MonitoringAlert.patient_id.in_(scope))
+        select(MonitoringAlert).where(OPEN_ALERT, MonitoringAlert.patient_id.in_(scope))
         .order_by(MonitoringAlert.opened_at).limit(limit).execution_options(populate_existing=True)
     ))
 
 
 def open_greens(session: Session, scope: Select[tuple[uuid.UUID]], lock: bool = True) -> list[MonitoringAlert]:
-    stmt = select(MonitoringAlert).where(MonitoringAlert.status == "open", MonitoringAlert.severity == "green",
+    stmt = select(MonitoringAlert).where(OPEN_ALERT, MonitoringAlert.severity == "green",
                                          MonitoringAlert.patient_id.in_(scope))
     if lock:
         stmt = stmt.with_for_update()
