@@ -45,7 +45,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench: $(STAMP)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # The fuzz passes of `make test` (tests/fuzz) with a larger budget: every identity on every backend, full
 # coverage phase, 200 cases per operation (MAILLAGE_FUZZ_EXAMPLES); MAILLAGE_FUZZ_SEED changes the seed.

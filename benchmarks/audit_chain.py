@@ -19,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
+from _machine import cpu_model
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
@@ -34,16 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/audit_test"
 SECONDS_PER_RUN = float(os.environ.get("MAILLAGE_BENCH_SECONDS", "8"))
 VERIFY_ENTRIES = int(os.environ.get("MAILLAGE_BENCH_VERIFY_ENTRIES", "200000"))
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def migrate(engine: Engine) -> None:

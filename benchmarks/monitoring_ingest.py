@@ -35,7 +35,6 @@ import io
 import json
 import multiprocessing as mp
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -48,6 +47,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from _machine import cpu_model, loadavg
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/monitoring_bench"
@@ -440,20 +440,6 @@ def main() -> int:
         verdict = "ATTEINT" if value < FLOOR_P99_MS else "NON ATTEINT"
         print(f"Plancher p99 requête → alerte visible < {FLOOR_P99_MS:.0f} ms, {label} : {verdict} ({value:.0f} ms)")
     return 0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def loadavg(values: tuple[float, float, float]) -> str:
-    return ", ".join(f"{x:.1f}" for x in values)
 
 
 def report_latency(when: str, measured: dict[str, list[float]]) -> dict[str, float]:

@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import psycopg  # noqa: E402
+from _machine import cpu_model, loadavg  # noqa: E402
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -70,20 +71,6 @@ COMMENT_PREFIX = "maillage-bench-teleexpertise"
 
 
 # --- Machine and statistics ------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -459,7 +446,7 @@ def main() -> int:
     url = sqlalchemy_url(os.environ.get("MAILLAGE_BENCH_TELEEXPERTISE_URL", DEFAULT_URL))
     version = ensure_database(url)
     print(f"Machine : {cpu_model()}, {os.cpu_count()} cœur(s) ; Python {platform.python_version()} ; "
-          f"PostgreSQL {version} ; charge moyenne au départ {load()}")
+          f"PostgreSQL {version} ; charge moyenne au départ {loadavg()}")
     started = time.perf_counter()
     if args.reuse and already_filled(url, args.requests):
         print("Base déjà remplie : chargement sauté (--reuse)")
@@ -468,14 +455,14 @@ def main() -> int:
         migrate(url)
         seed(url, args.requests, random.Random(5))
         print(f"Chargement : {time.perf_counter() - started:.0f} s (migrations, COPY, index, VACUUM ANALYZE) ; "
-              f"charge moyenne {load()}")
+              f"charge moyenne {loadavg()}")
     w = world_of(url)
     results = measure(url, w, args.runs)
     print(f"{'mesure':<72} {'p50':>8} {'p95':>8} {'p99':>8}  (ms)")
     for label, p50, p95, p99 in results:
         print(f"{label:<72} {p50:>8.1f} {p95:>8.1f} {p99:>8.1f}")
     floors = [r for r in results[:4] if r[2] >= 100]
-    print(f"Charge moyenne à la fin {load()} ; durée totale {time.perf_counter() - started:.0f} s")
+    print(f"Charge moyenne à la fin {loadavg()} ; durée totale {time.perf_counter() - started:.0f} s")
     if floors:
         print("Seuil p95 < 100 ms dépassé : " + ", ".join(r[0] for r in floors))
     return 0

@@ -16,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+from _machine import cpu_model
 from alembic import command
 from alembic.config import Config
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
@@ -31,16 +32,6 @@ from maillage.vault.keys import DirectoryKeyRing
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def migrate(engine) -> None:  # type: ignore[no-untyped-def]

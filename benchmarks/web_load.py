@@ -42,6 +42,7 @@ from typing import Any
 
 import httpx
 import pyotp
+from _machine import cpu_model
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -61,16 +62,6 @@ SEARCH_TERMS = {
     "query": ["cardio", "dermato", "limoges"], "search": ["cardio", "dermato"], "texte": ["cardio", "dermato"],
     "recherche": ["cardio", "dermato", "limoges"], "commune": ["Limoges", "Saint-Junien"],
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def free_port() -> int:
