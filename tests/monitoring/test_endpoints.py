@@ -214,6 +214,23 @@ class TestEnrolmentRoutes:
         assert response.status_code == 201, response.text
         assert response.json()["reference_values"] == {"hypo_threshold": 60.0}
 
+    def test_a_prescription_date_given_as_a_number_is_refused_and_nothing_is_enrolled(self, client, db,
+                                                                                       world: World) -> None:
+        """Pydantic's lax mode would read 0 as 1 January 1970 (issue 8: dates are ISO 8601 strings, never numbers)."""
+        from maillage.authz import service as authz
+        from maillage.models.monitoring import MonitoringEnrolment
+
+        pid = uuid.uuid4()
+        authz.grant_relationship(db, user_id=world.physician.user_id, patient_id=pid, kind="attending")
+        db.commit()
+        sign_in(client, db, world.users["physician"])
+        body = {"patient_id": str(pid), "team_id": str(world.team.id), "programme": "diabetes",
+                "prescribed_on": 0, "duration_months": 3, "consent": True}
+        response = client.post("/api/monitoring/enrolments", json=body, headers={"x-csrf-token": csrf_token(client)})
+        assert response.status_code == 422, response.text
+        assert "ISO 8601" in response.text
+        assert db.query(MonitoringEnrolment).filter_by(patient_id=pid).count() == 0
+
     def test_enrolment_read_triplet(self, client, db, world: World) -> None:
         db.commit()
         assert_triplet(client, db, "GET", f"/api/monitoring/enrolments/{world.enrolment.id}",

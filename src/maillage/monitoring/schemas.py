@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from maillage.kit.dates import IsoDate, IsoDateTime
+
 MAX_BATCH_READINGS = 5000
 
 
@@ -54,10 +56,10 @@ class EnrolmentCreate(BaseModel):
     patient_id: uuid.UUID
     team_id: uuid.UUID
     programme: str = Field(max_length=32)
-    prescribed_on: dt.date
+    prescribed_on: IsoDate
     duration_months: int = Field(ge=1, le=12, description="Au plus un an (CSS R162-100)")
     consent: bool = Field(description="Consentement du patient recueilli")
-    consent_at: dt.datetime | None = None
+    consent_at: IsoDateTime | None = None
     devices: list[str] = Field(default_factory=list, max_length=20, description="Identifiants des appareils remis")
     references: dict[str, float | None] = Field(default_factory=dict)
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -72,7 +74,7 @@ class EnrolmentUpdate(BaseModel):
 
 class PauseCreate(BaseModel):
     reason: Literal["hospitalisation", "holidays", "other"]
-    starts_at: dt.datetime | None = None
+    starts_at: IsoDateTime | None = None
 
 
 class EndCreate(BaseModel):
@@ -81,7 +83,7 @@ class EndCreate(BaseModel):
 
 class EnhancedCreate(BaseModel):
     level: Literal["enhanced_1", "enhanced_2"]
-    starts_on: dt.date
+    starts_on: IsoDate
     months: int = Field(ge=1, le=6)
 
 

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from maillage.kit.dates import IsoDateTime
+
 
 class RequestCreate(BaseModel):
     """A draft request to a specialty line (optionally to one of its specialists)."""
@@ -54,7 +56,7 @@ class OpinionIn(BaseModel):
 
 class AdmissionUpdate(BaseModel):
     status: str
-    planned_at: dt.datetime | None = None
+    planned_at: IsoDateTime | None = None
     reason: str | None = Field(None, max_length=2000)
 
 
