@@ -6,6 +6,7 @@ Spark is the optional extra ``maillage[spark]``; one SparkSession per process, b
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,6 +50,9 @@ def spark_session(config: EngineConfig) -> Any:
             raise ServiceUnavailable(
                 "Le moteur Spark n'est pas installé : installez l'extension maillage[spark]."
             ) from exc
+        # Spark resolves the host name before reading the session's settings and, on a machine whose name
+        # resolves to loopback, picks another interface's address: keep the JVM on loopback from the start.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = (
             SparkSession.builder.master(config.spark_master)
             .appName("maillage-analytics")
