@@ -12,9 +12,9 @@ from maillage.audit.service import pending_count
 from maillage.exceptions import PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.models.audit import AuditEntry
-from maillage.models.monitoring import MonitoringAlert, MonitoringReading, MonitoringRuleState
+from maillage.models.monitoring import MonitoringAlert, MonitoringAlertEvent, MonitoringReading, MonitoringRuleState
 from maillage.monitoring import ingest as pipeline
-from maillage.monitoring import service
+from maillage.monitoring import live, service
 from maillage.monitoring.ingest import Incoming
 from tests.monitoring.conftest import World, backdate, enrol_patient, register, weights
 
@@ -48,6 +48,19 @@ class TestIngest:
         assert [o.outcome for o in again.outcomes] == ["duplicate", "duplicate"]
         assert len(stored(db, world)) == 2
         assert open_alerts(db, world)["weight_gain_3d"].occurrences == 1
+
+    def test_only_a_batch_that_changed_an_alert_asks_the_worklist_streams_to_refresh(self, db, world: World) -> None:
+        """The worklist shows alerts only: a reading that opens, updates or clears none sends no NOTIFY."""
+        db.info.pop(live.CHANGED_KEY, None)
+        pipeline.ingest(db, world.device, weights((1, 80.0), prefix="a"))
+        assert db.info.pop(live.CHANGED_KEY, False) is True  # the green "received" alert was opened
+        assert "received" in open_alerts(db, world)
+        quiet = pipeline.ingest(db, world.device, weights((0, 80.1), prefix="b"))
+        assert quiet.accepted == 1 and live.CHANGED_KEY not in db.info  # the open green stays as it is
+        replay = pipeline.ingest(db, world.device, weights((0, 80.1), prefix="b"))
+        assert replay.duplicates == 1 and live.CHANGED_KEY not in db.info
+        red = pipeline.ingest(db, world.device, weights((0, 83.0), prefix="c"))
+        assert red.alerts_raised >= 1 and db.info.get(live.CHANGED_KEY) is True
 
     def test_the_same_reading_twice_in_one_batch_is_stored_once(self, db, world: World) -> None:
         batch = weights((1, 79.0)) + weights((1, 79.0))
@@ -97,6 +110,17 @@ class TestIngest:
         pipeline.ingest(db, world.device, weights((0, 78.2)))
         alert = db.scalar(select(MonitoringAlert).where(MonitoringAlert.condition == "weight_gain_3d"))
         assert alert.status == "closed" and alert.close_reason == "cleared"
+
+    def test_an_alert_cleared_and_raised_again_in_one_batch_keeps_its_whole_timeline(self, db, world: World) -> None:
+        """Closes, opens and their events written together (PostgreSQL folds them into fewer statements)."""
+        pipeline.ingest(db, world.device, weights((3, 78.0), (2, 80.5), prefix="a"))
+        result = pipeline.ingest(db, world.device, weights((1, 78.2), (0, 80.6), prefix="b"))
+        assert result.alerts_raised == 1
+        gains = db.scalars(select(MonitoringAlert).where(MonitoringAlert.condition == "weight_gain_3d")).all()
+        assert sorted((a.status, a.close_reason) for a in gains) == [("closed", "cleared"), ("open", None)]
+        kinds = {a.status: sorted(e.kind for e in db.scalars(select(MonitoringAlertEvent).where(
+            MonitoringAlertEvent.alert_id == a.id))) for a in gains}
+        assert kinds == {"closed": ["cleared", "opened"], "open": ["opened"]}
 
     def test_the_rule_state_is_updated_not_rebuilt(self, db, world: World) -> None:
         pipeline.ingest(db, world.device, weights((1, 80.5)))

@@ -202,8 +202,9 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
         else:
             outcomes[position] = Outcome(item.index, item.external_id, "duplicate")
 
+    alerts_changed = False
     if fresh:
-        result.alerts_raised = _evaluate(session, enrolments, fresh)
+        result.alerts_raised, alerts_changed = _evaluate(session, enrolments, fresh)
     result.outcomes = [outcomes[p] for p in range(len(items))]
     result.accepted = sum(1 for o in result.outcomes if o.outcome == "stored")
     result.duplicates = sum(1 for o in result.outcomes if o.outcome == "duplicate")
@@ -218,7 +219,8 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
            details={"channel": channel, "device_id": str(src.id), "readings": len(items), "accepted": result.accepted,
                     "duplicates": result.duplicates, "rejected": result.rejected, "patients": len(patients),
                     "alerts_raised": result.alerts_raised})
-    live.changed_on_commit(session)
+    if alerts_changed:  # the worklist shows alerts only: a reading that changed none has nothing to push
+        live.changed_on_commit(session)
     log.info("monitoring.ingest", batch_id=str(result.batch_id), device_id=str(src.id), channel=channel,
              accepted=result.accepted, duplicates=result.duplicates, rejected=result.rejected)
     return result
@@ -228,7 +230,9 @@ def _uuid_order(value: uuid.UUID) -> int:
     return value.int  # the UUIDs' own order, compared as integers rather than by UUID.__lt__
 
 
-def _evaluate(session: Session, enrolments: dict[uuid.UUID, Any], fresh: dict[uuid.UUID, list[Reading]]) -> int:
+def _evaluate(session: Session, enrolments: dict[uuid.UUID, Any],
+              fresh: dict[uuid.UUID, list[Reading]]) -> tuple[int, bool]:
+    """Run the engine on the fresh readings; the number of alerts raised, and whether any alert changed."""
     states = repo.lock_state_rows(session, fresh)
     open_alerts = repo.open_alert_rows(session, fresh)
     at = now()
@@ -247,7 +251,7 @@ def _evaluate(session: Session, enrolments: dict[uuid.UUID, Any], fresh: dict[uu
                           rules.silence_due_at(resolved, evaluation.state, enrolment.watch_from), at))
     repo.write_alerts(session, writes, at)
     repo.save_state_rows(session, saves)
-    return raised
+    return raised, bool(writes.inserts or writes.updates or writes.closes or writes.events)
 
 
 def plan_events(enrolment: EnrolmentLike, events: Sequence[AlertEvent],
