@@ -1,15 +1,18 @@
 """Analytics throughput: the standard indicator set on DuckDB, PySpark local[2] and pandas, same files, same results;
 and APL for every commune of France, Maillage's one query versus PySAL ``access`` on the same inputs.
 
-    .venv/bin/python benchmarks/analytics.py                                     # 10 M and 100 M (pandas: 10 M)
+    .venv/bin/python benchmarks/analytics.py                                     # 10 M and 100 M, all engines
     .venv/bin/python benchmarks/analytics.py --sizes 2000000 --no-spark-above 1
     .venv/bin/python benchmarks/analytics.py --apl-only                          # APL against PySAL access only
-    .venv/bin/python benchmarks/analytics.py --pandas-max-rows 0                 # pandas at 100 M lines too
+    .venv/bin/python benchmarks/analytics.py --pandas-max-rows 10000000          # pandas up to 10 M lines only
 
 The standard set is the two claims indicators (consultations-mg, telemedecine), each run for its default year.
-Each engine reads the same Parquet files; pandas streams them part by part (patient-level partial aggregates,
-then the same levels). Results are compared exactly after ``finalise``. Floors checked: DuckDB ≥ 3× Spark on the
-set, APL ≥ 20× ``access`` with identical results (≤ 1e-9).
+Each engine reads the same Parquet files; pandas streams them in batches and keeps only partial aggregates
+(net quantity per beneficiary; patient × commune × month × kind sums as integer keys), combined exactly, so its
+memory follows the number of patients, not of lines. It runs at every size unless the growth of its peak resident
+set, extrapolated linearly from the previous size, exceeds 80 % of the available memory. Results are compared
+exactly after ``finalise``. Floors checked: DuckDB ≥ 3× Spark on the set, APL ≥ 20× ``access`` with identical
+results (≤ 1e-9).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,19 +45,70 @@ SET = ("consultations-mg", "telemedecine")
 
 
 # --- pandas implementation of the standard set (the third engine of the comparison) ---------------------------
-def _clean_lines(wh: Warehouse, columns: list[str], codes: set[int], gp_only: bool) -> pd.DataFrame:
-    """Stream ER_PRS_F part by part: flux window, quality filters, public T2A, wanted prestation codes."""
-    ete = pd.concat([pq.read_table(p, columns=[*snds.DCIR_JOIN_KEY, "ETE_IND_TAA"]).to_pandas()
-                     for p in sorted(wh.table_dir("ER_ETE_F").glob("*.parquet"))])
-    t2a = ete[ete.ETE_IND_TAA == 1][list(snds.DCIR_JOIN_KEY)].drop_duplicates()
-    t2a = t2a.assign(_t2a=True)
+# Memory is bounded by the size of the aggregates, not by the number of lines: each batch of ER_PRS_F lines is
+# filtered, then reduced at once to the finest grain the indicators need (a per-beneficiary running sum for the GP
+# consultations; patient × commune × month × kind sums for telemedicine, as integer keys); the partial sums are
+# added exactly afterwards, and distinct patients are counted only once all of a patient's lines have been summed.
+RANKS = 1_000  # BEN_RNG_GEM values (twin rank) packed into an integer patient key: pseudonym index × RANKS + rank
+BATCH_ROWS = 500_000  # ER_PRS_F lines read at a time
+BUCKETS = 8  # telemedicine partials are combined in this many disjoint sets of patients, one at a time
+
+
+class _PatientIds:
+    """Integer keys for (BEN_NIR_PSA, BEN_RNG_GEM): the pseudonym's position in a dictionary grown as new
+    pseudonyms appear, times ``RANKS``, plus the rank. Only the dictionary holds strings."""
+
+    def __init__(self, pseudonyms: pd.Series) -> None:
+        self.index = pd.Index(pd.unique(pseudonyms))
+
+    def ids(self, pseudonyms: pd.Series, ranks: pd.Series) -> np.ndarray:
+        position = self.index.get_indexer(pseudonyms)
+        missing = position < 0
+        if missing.any():
+            self.index = self.index.append(pd.Index(pd.unique(pseudonyms[missing])))
+            position[missing] = self.index.get_indexer(pseudonyms[missing])
+        rank = ranks.to_numpy(dtype=np.int64)
+        if rank.size and (rank.min() < 0 or rank.max() >= RANKS):
+            raise ValueError(f"BEN_RNG_GEM hors de [0, {RANKS}[")
+        return position.astype(np.int64) * RANKS + rank
+
+
+def _insee(dpt: pd.Series, com: pd.Series) -> pd.Series:
+    """INSEE commune code from BEN_RES_DPT and BEN_RES_COM (overseas: 97 + the 3-character commune)."""
+    return ("97" + com).where(dpt.str.startswith("97"), dpt.str[1:] + com)
+
+
+def _fingerprint(frame: pd.DataFrame) -> np.ndarray:
+    """A uint64 mix of the numeric DCIR join keys: equal keys give equal fingerprints (the converse is checked)."""
+    mixed = np.zeros(len(frame), dtype=np.uint64)
+    for column in ("FLX_DIS_DTD", "FLX_TRT_DTD", "FLX_EMT_NUM", "FLX_EMT_ORD", "DCT_ORD_NUM", "PRS_ORD_NUM"):
+        values = frame[column].to_numpy(dtype="datetime64[D]" if column.endswith("_DTD") else np.int64)
+        mixed = (mixed * np.uint64(0x100000001B3)) ^ values.astype(np.int64).view(np.uint64)
+    return mixed
+
+
+def _clean_parts(wh: Warehouse, columns: list[str], codes: set[int], gp_only: bool) -> Iterator[pd.DataFrame]:
+    """Stream ER_PRS_F batch by batch: flux window, quality filters, public T2A, wanted prestation codes.
+
+    The public-T2A anti-join costs the size of the batch, not of ER_ETE_F: the flagged keys are sorted once by a
+    fingerprint; a batch's lines whose fingerprint is among them are then joined exactly with those keys only."""
+    key = list(snds.DCIR_JOIN_KEY)
+    flagged = []
+    for path in sorted(wh.table_dir("ER_ETE_F").glob("*.parquet")):
+        ete = pq.read_table(path, columns=[*key, "ETE_IND_TAA"]).to_pandas(date_as_object=False)
+        flagged.append(ete.loc[ete.ETE_IND_TAA == 1, key])
+    t2a = pd.concat(flagged, ignore_index=True).drop_duplicates()
+    t2a_print = _fingerprint(t2a)
+    order = np.argsort(t2a_print, kind="stable")
+    t2a, t2a_print = t2a.iloc[order].reset_index(drop=True), t2a_print[order]
     start, end = np.datetime64(f"{YEAR}-01-01"), np.datetime64(f"{YEAR + 1}-01-01")
     flux_end = np.datetime64(f"{YEAR + 1}-07-01")
-    parts = []
-    need = sorted({*columns, *snds.DCIR_JOIN_KEY, "EXE_SOI_DTD", "FLX_DIS_DTD", "DPN_QLF", "CPL_MAJ_TOP",
-                   "PRS_NAT_REF", "PSE_SPE_COD", "PRS_ACT_QTE"})
-    for path in sorted(wh.table_dir("ER_PRS_F").glob("*.parquet")):
-        df = pq.read_table(path, columns=need).to_pandas()
+    need = sorted({*columns, *key, "EXE_SOI_DTD", "FLX_DIS_DTD", "DPN_QLF", "CPL_MAJ_TOP", "PRS_NAT_REF",
+                   "PSE_SPE_COD", "PRS_ACT_QTE"})
+    batches = (batch for path in sorted(wh.table_dir("ER_PRS_F").glob("*.parquet"))
+               for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=need))
+    for batch in batches:
+        df = batch.to_pandas(date_as_object=False)
         flx = df.FLX_DIS_DTD.to_numpy(dtype="datetime64[D]")
         care = df.EXE_SOI_DTD.to_numpy(dtype="datetime64[D]")
         keep = (flx >= start) & (flx < flux_end) & (care >= start) & (care < end)
@@ -62,10 +117,16 @@ def _clean_lines(wh: Warehouse, columns: list[str], codes: set[int], gp_only: bo
         if gp_only:
             keep &= df.PSE_SPE_COD.isin(snds.GP_SPECIALTIES).to_numpy()
         df = df[keep]
-        df = df.merge(t2a, on=list(snds.DCIR_JOIN_KEY), how="left")
-        df = df[df._t2a.isna()]
-        parts.append(df[sorted({*columns, "PRS_ACT_QTE", "EXE_SOI_DTD", "PRS_NAT_REF"})])
-    return pd.concat(parts, ignore_index=True)
+        prints = _fingerprint(df)
+        low = np.searchsorted(t2a_print, prints, side="left")
+        count = np.searchsorted(t2a_print, prints, side="right") - low
+        candidate = count > 0
+        if candidate.any():
+            starts, lengths = low[candidate], count[candidate]
+            rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+            matched = df[candidate].reset_index().merge(t2a.iloc[np.unique(rows)], on=key)
+            df = df.drop(index=matched["index"].unique())
+        yield df[sorted({*columns, "PRS_ACT_QTE", "EXE_SOI_DTD", "PRS_NAT_REF"})]
 
 
 def _communes(wh: Warehouse) -> pd.DataFrame:
@@ -73,45 +134,54 @@ def _communes(wh: Warehouse) -> pd.DataFrame:
     return c[["code_insee", "departement"]].rename(columns={"code_insee": "commune"})
 
 
-def _levels(df: pd.DataFrame, agg: dict[str, tuple[str, str]], age: bool, period: str | None) -> pd.DataFrame:
+def _levels(df: pd.DataFrame, measures: list[str], age: bool, period: bool) -> pd.DataFrame:
+    """Sum commune cells into every published level (patients are additive: each is in one commune cell)."""
     out = []
     for geo in ind.GEO_LEVELS:
         for all_ages in ((False, True) if age else (False,)):
-            for per in (ind.PERIOD_LEVELS if period else ("",)):
-                d = df.assign(niveau_geo=geo, code_geo=df.commune if geo == "commune" else (
-                    df.departement if geo == "departement" else ind.TOTAL))
-                keys = ["niveau_geo", "code_geo"]
-                if age:
-                    d = d.assign(tranche_age=ind.ALL_AGES if all_ages else d.tranche_age)
-                    keys.append("tranche_age")
-                if period:
-                    d = d.assign(niveau_periode=per, periode=d.periode if per == "mois" else period)
-                    keys += ["niveau_periode", "periode"]
-                out.append(d.groupby(keys, as_index=False).agg(**agg))
+            d = df.assign(niveau_geo=geo, code_geo=df.commune if geo == "commune" else (
+                df.departement if geo == "departement" else ind.TOTAL))
+            keys = ["niveau_geo", "code_geo"]
+            if age:
+                d = d.assign(tranche_age=ind.ALL_AGES if all_ages else d.tranche_age)
+                keys.append("tranche_age")
+            if period:
+                keys += ["niveau_periode", "periode"]
+            out.append(d.groupby(keys, as_index=False, observed=True)[measures].sum())
     return pd.concat(out, ignore_index=True)
 
 
 def pandas_gp_consultations(wh: Warehouse) -> pd.DataFrame:
     bounds = ind.AGE_BOUNDS_DEFAULT
     labels = ind.age_band_labels(bounds)
-    ben = wh.read_table("IR_BEN_R").to_pandas()
+    ben = pq.read_table(wh.table_dir("IR_BEN_R"), columns=["BEN_NIR_PSA", "BEN_RNG_GEM", "BEN_NAI_ANN", "BEN_DCD_DTE",
+                                                            "BEN_RES_DPT", "BEN_RES_COM"])
+    ben = ben.to_pandas(date_as_object=False)
     died = ben.BEN_DCD_DTE.to_numpy(dtype="datetime64[D]")
-    ben = ben[(died == np.datetime64("1600-01-01")) | (died >= np.datetime64(f"{YEAR}-01-01"))]
-    ben = ben.assign(commune=np.where(ben.BEN_RES_DPT.str.startswith("97"), "97" + ben.BEN_RES_COM,
-                                      ben.BEN_RES_DPT.str[1:] + ben.BEN_RES_COM),
-                     age=YEAR - ben.BEN_NAI_ANN.astype(int))
-    ben["tranche_age"] = np.array(labels)[np.searchsorted(np.array(bounds), ben.age.to_numpy(), side="right") - 1]
+    ben = ben[ben.BEN_DCD_DTE.isna().to_numpy() | (died == np.datetime64("1600-01-01"))
+              | (died >= np.datetime64(f"{YEAR}-01-01"))]
+    age = YEAR - ben.BEN_NAI_ANN.to_numpy(dtype=np.int64)
+    band = pd.Categorical.from_codes(np.searchsorted(np.array(bounds), age, side="right") - 1, categories=labels)
+    ben = pd.DataFrame({"BEN_NIR_PSA": ben.BEN_NIR_PSA.to_numpy(), "BEN_RNG_GEM": ben.BEN_RNG_GEM.to_numpy(),
+                        "commune": _insee(ben.BEN_RES_DPT, ben.BEN_RES_COM).to_numpy(), "tranche_age": band})
     ben = ben.merge(_communes(wh), on="commune")
-    lines = _clean_lines(wh, ["BEN_NIR_PSA", "BEN_RNG_GEM"], snds.CONSULTATION_CODES | snds.VISIT_CODES, True)
-    lines = lines.merge(ben[["BEN_NIR_PSA", "BEN_RNG_GEM", "commune", "departement", "tranche_age"]],
-                        on=["BEN_NIR_PSA", "BEN_RNG_GEM"])
-    pp = lines.groupby(["BEN_NIR_PSA", "BEN_RNG_GEM", "commune", "departement", "tranche_age"], as_index=False)[
-        "PRS_ACT_QTE"].sum()
-    pp = pp[pp.PRS_ACT_QTE > 0].assign(patient=lambda d: d.BEN_NIR_PSA + "#" + d.BEN_RNG_GEM.astype(str))
-    cons = _levels(pp, {"patients": ("patient", "nunique"), "consultations": ("PRS_ACT_QTE", "sum")}, True, None)
-    pop = _levels(ben.assign(one=1), {"population": ("one", "sum")}, True, None)
-    keys = ["niveau_geo", "code_geo", "tranche_age"]
-    out = pop.merge(cons, on=keys, how="left").fillna({"patients": 0, "consultations": 0})
+    ids = _PatientIds(ben.BEN_NIR_PSA)
+    beneficiary = pd.Index(ids.ids(ben.BEN_NIR_PSA, ben.BEN_RNG_GEM))
+    if not beneficiary.is_unique:
+        raise ValueError("IR_BEN_R : plusieurs lignes pour un même bénéficiaire")
+    ben = ben.drop(columns=["BEN_NIR_PSA", "BEN_RNG_GEM"]).astype({"commune": "category", "departement": "category"})
+    net = np.zeros(len(ben), dtype=np.int64)  # net quantity per beneficiary, summed part by part
+    codes = snds.CONSULTATION_CODES | snds.VISIT_CODES
+    for lines in _clean_parts(wh, ["BEN_NIR_PSA", "BEN_RNG_GEM"], codes, True):
+        row = beneficiary.get_indexer(ids.ids(lines.BEN_NIR_PSA, lines.BEN_RNG_GEM))
+        found = row >= 0
+        np.add.at(net, row[found], lines.PRS_ACT_QTE.to_numpy(dtype=np.int64)[found])
+    consulted = net > 0
+    cells = ben.assign(population=1, patients=consulted.astype(np.int64), consultations=np.where(consulted, net, 0))
+    cells = cells.groupby(["commune", "departement", "tranche_age"], as_index=False, observed=True)[
+        ["population", "patients", "consultations"]].sum()
+    cells = cells.astype({"commune": str, "departement": str, "tranche_age": str})
+    out = _levels(cells, ["population", "patients", "consultations"], True, False)
     out["taux"] = out.consultations / out.population
     bands = out[out.tranche_age != ind.ALL_AGES]
     terr = bands[bands.niveau_geo == "territoire"]
@@ -123,30 +193,83 @@ def pandas_gp_consultations(wh: Warehouse) -> pd.DataFrame:
     return out.assign(annee=YEAR)
 
 
+# Telemedicine partial key: ((patient × 2^20 + commune) × 16 + month) × 4 + kind, an int64.
+_COMMUNE_BITS, _MONTH_BITS, _KIND_BITS = 20, 4, 2
+_TELE_MEASURES = ["patients", "patients_consultants", "teleconsultations", "teleexpertises", "consultations"]
+
+
+def _tele_cells(keys: np.ndarray, quantities: np.ndarray, commune_rank: np.ndarray) -> pd.DataFrame:
+    """Commune × month (0: the year) cells of one disjoint set of patients, from their partial sums."""
+    net = pd.Series(quantities, dtype=np.int64).groupby(keys).sum()
+    net = net[net > 0]  # a fully cancelled act did not happen
+    key = net.index.to_numpy()
+    kind = key & 3
+    month = (key >> _KIND_BITS) & 15
+    residence = commune_rank[(key >> (_KIND_BITS + _MONTH_BITS)) & ((1 << _COMMUNE_BITS) - 1)]
+    patient = key >> (_KIND_BITS + _MONTH_BITS + _COMMUNE_BITS)
+    n = net.to_numpy()
+    acts = pd.DataFrame({"patient": patient, "residence": residence, "month": month,
+                         "tc": np.where(kind == ind.KIND_TC, n, 0), "te": np.where(kind == ind.KIND_TE, n, 0),
+                         "all_consult": np.where(kind != ind.KIND_TE, n, 0)})
+    # One commune per patient for the year: the smallest code among their acts' communes.
+    acts["commune"] = acts.groupby("patient").residence.transform("min")
+    sums = ["tc", "te", "all_consult"]
+    monthly = acts.groupby(["patient", "commune", "month"], as_index=False)[sums].sum()
+    yearly = monthly.groupby(["patient", "commune"], as_index=False)[sums].sum().assign(month=0)
+    cells = []
+    for rows in (monthly, yearly):
+        rows = rows.assign(patients=((rows.tc + rows.te) > 0).astype(np.int64),
+                           patients_consultants=(rows.all_consult > 0).astype(np.int64))
+        cells.append(rows.groupby(["commune", "month"], as_index=False).agg(
+            patients=("patients", "sum"), patients_consultants=("patients_consultants", "sum"),
+            teleconsultations=("tc", "sum"), teleexpertises=("te", "sum"), consultations=("all_consult", "sum")))
+    return pd.concat(cells, ignore_index=True)
+
+
 def pandas_telemedicine(wh: Warehouse) -> pd.DataFrame:
     codes = snds.CONSULTATION_CODES | snds.VISIT_CODES | snds.TELECONSULTATION_CODES | snds.TELEEXPERTISE_CODES
-    lines = _clean_lines(wh, ["BEN_NIR_PSA", "BEN_RNG_GEM", "BEN_RES_DPT", "BEN_RES_COM"], codes, False)
-    lines["patient"] = lines.BEN_NIR_PSA + "#" + lines.BEN_RNG_GEM.astype(str)
-    lines["commune"] = np.where(lines.BEN_RES_DPT.str.startswith("97"), "97" + lines.BEN_RES_COM,
-                                lines.BEN_RES_DPT.str[1:] + lines.BEN_RES_COM)
-    care = pd.to_datetime(lines.EXE_SOI_DTD)
-    lines["periode"] = care.dt.strftime("%Y-%m")
-    lines["kind"] = np.select([lines.PRS_NAT_REF.isin(snds.TELECONSULTATION_CODES),
-                               lines.PRS_NAT_REF.isin(snds.TELEEXPERTISE_CODES)], ["tc", "te"], "consultation")
-    acts = lines.groupby(["patient", "commune", "periode", "kind"], as_index=False)["PRS_ACT_QTE"].sum()
-    acts = acts[acts.PRS_ACT_QTE > 0]
-    acts["commune"] = acts.patient.map(acts.groupby("patient").commune.min())  # one commune per patient
-    acts = acts.merge(_communes(wh), on="commune")
-    acts["tc"] = np.where(acts.kind == "tc", acts.PRS_ACT_QTE, 0)
-    acts["te"] = np.where(acts.kind == "te", acts.PRS_ACT_QTE, 0)
-    acts["all_consult"] = np.where(acts.kind != "te", acts.PRS_ACT_QTE, 0)
-    pp = acts.groupby(["patient", "commune", "departement", "periode"], as_index=False)[
-        ["tc", "te", "all_consult"]].sum()
-    pp["tele_patient"] = pp.patient.where(pp.tc + pp.te > 0)
-    pp["consult_patient"] = pp.patient.where(pp.all_consult > 0)
-    out = _levels(pp, {"patients": ("tele_patient", "nunique"), "patients_consultants": ("consult_patient", "nunique"),
-                       "teleconsultations": ("tc", "sum"), "teleexpertises": ("te", "sum"),
-                       "consultations": ("all_consult", "sum")}, False, str(YEAR))
+    ids = _PatientIds(pd.Series([], dtype=str))
+    residences = pd.Index([], dtype=str)
+    partials: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(BUCKETS)]
+    tc_codes, te_codes = list(snds.TELECONSULTATION_CODES), list(snds.TELEEXPERTISE_CODES)
+    for lines in _clean_parts(wh, ["BEN_NIR_PSA", "BEN_RNG_GEM", "BEN_RES_DPT", "BEN_RES_COM"], codes, False):
+        patient = ids.ids(lines.BEN_NIR_PSA, lines.BEN_RNG_GEM)
+        insee = _insee(lines.BEN_RES_DPT, lines.BEN_RES_COM)
+        residence = residences.get_indexer(insee)
+        if (residence < 0).any():
+            residences = residences.append(pd.Index(pd.unique(insee[residence < 0])))
+            residence = residences.get_indexer(insee)
+        if len(residences) >= 1 << _COMMUNE_BITS or (patient.size and patient.max() >= 1 << 37):
+            raise ValueError("trop de communes ou de patients pour la clé entière")
+        month = pd.DatetimeIndex(lines.EXE_SOI_DTD).month.to_numpy(dtype=np.int64)
+        kind = np.select([lines.PRS_NAT_REF.isin(tc_codes).to_numpy(), lines.PRS_NAT_REF.isin(te_codes).to_numpy()],
+                         [ind.KIND_TC, ind.KIND_TE], ind.KIND_CONSULTATION).astype(np.int64)
+        key = (((((patient << _COMMUNE_BITS) + residence) << _MONTH_BITS) + month) << _KIND_BITS) + kind
+        part = pd.Series(lines.PRS_ACT_QTE.to_numpy(dtype=np.int64)).groupby(key).sum()
+        key, qty = part.index.to_numpy(), part.to_numpy().astype(np.int32)
+        # By pseudonym, so that all of a patient's partials land in the same bucket.
+        bucket = (key >> (_KIND_BITS + _MONTH_BITS + _COMMUNE_BITS)) // RANKS % BUCKETS
+        for b in range(BUCKETS):
+            chosen = bucket == b
+            partials[b].append((key[chosen], qty[chosen]))
+    # Ranks of the commune codes in string order, so that "smallest code" is a minimum over integers.
+    order = np.argsort(residences.to_numpy(dtype=object), kind="stable")
+    commune_rank = np.empty(len(residences), dtype=np.int64)
+    commune_rank[order] = np.arange(len(residences))
+    cells = []
+    for b in range(BUCKETS):
+        keys = np.concatenate([k for k, _ in partials[b]]) if partials[b] else np.empty(0, np.int64)
+        quantities = np.concatenate([q for _, q in partials[b]]) if partials[b] else np.empty(0, np.int32)
+        partials[b] = []
+        cells.append(_tele_cells(keys, quantities, commune_rank))
+    cells_all = pd.concat(cells, ignore_index=True).groupby(["commune", "month"], as_index=False)[
+        _TELE_MEASURES].sum()
+    cells_all["commune"] = residences.to_numpy(dtype=object)[order][cells_all.commune.to_numpy()]
+    cells_all = cells_all.merge(_communes(wh), on="commune")
+    monthly = cells_all.month > 0
+    cells_all["niveau_periode"] = np.where(monthly, "mois", "annee")
+    cells_all["periode"] = np.where(monthly, [f"{YEAR}-{m:02d}" for m in cells_all.month], str(YEAR))
+    out = _levels(cells_all, _TELE_MEASURES, False, True)
     share = out.teleconsultations / out.consultations
     out["part_teleconsultation"] = share.where(out.consultations > 0)
     return out.assign(annee=YEAR, source="snds")
@@ -303,8 +426,8 @@ def main() -> int:
     parser.add_argument("--workdir", default=str(ROOT / "var" / "bench-analytics"))
     parser.add_argument("--no-spark-above", type=int, default=0,
                         help="ne pas lancer Spark au-delà de ce nombre de lignes (0 : toujours)")
-    parser.add_argument("--pandas-max-rows", type=int, default=10_000_000,
-                        help="pandas seulement jusqu'à ce nombre de lignes (0 : à toutes les tailles, 100 M compris, "
+    parser.add_argument("--pandas-max-rows", type=int, default=0,
+                        help="pandas seulement jusqu'à ce nombre de lignes (0, par défaut : à toutes les tailles, "
                              "si la mémoire disponible suffit d'après le pic mesuré à la taille précédente)")
     parser.add_argument("--apl-only", action="store_true", help="seulement APL contre PySAL access")
     parser.add_argument("--repeats", type=int, default=9, help="essais APL de Maillage (médiane retenue)")
@@ -317,7 +440,7 @@ def main() -> int:
     print("  (machine partagée : sous charge, les temps sont des bornes hautes ; les rapports comptent davantage)")
     summary: dict[str, object] = {}
     failures = []
-    pandas_peak: tuple[int, int] | None = None  # (rows, peak bytes) of the last pandas run
+    pandas_peak: tuple[int, int] | None = None  # (rows, peak bytes above the resident set at its start)
     for rows in [] if args.apl_only else [int(s) for s in args.sizes.split(",") if s]:
         print(f"== {rows:,} lignes de prestations synthétiques (charge : {load()})")
         wh = ensure_warehouse(base, rows, communes)
@@ -325,16 +448,21 @@ def main() -> int:
         duck_s, duck = run_set(wh, "duckdb", rows)
         results["duckdb_rows_per_s"] = rows / duck_s
         if not args.pandas_max_rows or rows <= args.pandas_max_rows:
-            needed = pandas_peak[1] * rows / pandas_peak[0] if pandas_peak else 0.0
+            # The growth above the resident set is extrapolated linearly: an upper bound, the partial aggregates
+            # growing with the patients and communes rather than with the lines.
+            previous_rows, previous_growth = pandas_peak or (rows, 0)
+            needed = previous_growth * rows / previous_rows
             if needed > 0.8 * available_bytes():
-                print(f"  pandas non lancé : pic estimé {needed / 2**30:.1f} Gio (linéaire depuis "
-                      f"{pandas_peak[0]:,} lignes) > 80 % des {available_bytes() / 2**30:.1f} Gio disponibles")
+                print(f"  pandas non lancé : hausse estimée {needed / 2**30:.1f} Gio (linéaire depuis "
+                      f"{previous_rows:,} lignes) > 80 % des {available_bytes() / 2**30:.1f} Gio disponibles")
             else:
                 reset_peak_rss()
+                resident = _status_kib("VmRSS") * 1024
                 pd_s, pandas_frames = run_set(wh, "pandas", rows)
                 peak = _status_kib("VmHWM") * 1024
-                pandas_peak = (rows, peak) if peak else None
-                print(f"  pandas : pic de mémoire résidente du processus {peak / 2**30:.1f} Gio")
+                pandas_peak = (rows, max(peak - resident, 1)) if peak else None
+                print(f"  pandas : pic de mémoire résidente du processus {peak / 2**30:.1f} Gio "
+                      f"({resident / 2**30:.1f} Gio au départ)")
                 results["pandas_rows_per_s"] = rows / pd_s
                 results["pandas_peak_bytes"] = peak
                 results["pandas_same"] = same(duck, pandas_frames)
