@@ -56,21 +56,27 @@ BUCKETS = 8  # telemedicine partials are combined in this many disjoint sets of 
 
 class _PatientIds:
     """Integer keys for (BEN_NIR_PSA, BEN_RNG_GEM): the pseudonym's position in a dictionary grown as new
-    pseudonyms appear, times ``RANKS``, plus the rank. Only the dictionary holds strings."""
+    pseudonyms appear, times ``RANKS``, plus the rank. Only the dictionary holds strings.
+
+    A plain dict, not a growing ``pd.Index``: appending to an Index builds a new one whose hash table is rebuilt
+    on the next lookup, which made the telemedicine set quadratic in the number of patients (100 M lines)."""
 
     def __init__(self, pseudonyms: pd.Series) -> None:
-        self.index = pd.Index(pd.unique(pseudonyms))
+        self.positions: dict[str, int] = {}
+        for value in pd.unique(pseudonyms.to_numpy(dtype=object)):
+            self.positions.setdefault(value, len(self.positions))
 
     def ids(self, pseudonyms: pd.Series, ranks: pd.Series) -> np.ndarray:
-        position = self.index.get_indexer(pseudonyms)
-        missing = position < 0
-        if missing.any():
-            self.index = self.index.append(pd.Index(pd.unique(pseudonyms[missing])))
-            position[missing] = self.index.get_indexer(pseudonyms[missing])
+        values = pseudonyms.to_numpy(dtype=object)
+        positions = self.positions
+        for value in pd.unique(values):
+            if value not in positions:
+                positions[value] = len(positions)
+        position = np.fromiter((positions[v] for v in values), dtype=np.int64, count=len(values))
         rank = ranks.to_numpy(dtype=np.int64)
         if rank.size and (rank.min() < 0 or rank.max() >= RANKS):
             raise ValueError(f"BEN_RNG_GEM hors de [0, {RANKS}[")
-        return position.astype(np.int64) * RANKS + rank
+        return position * RANKS + rank
 
 
 def _insee(dpt: pd.Series, com: pd.Series) -> pd.Series:
