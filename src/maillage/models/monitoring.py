@@ -271,7 +271,9 @@ class MonitoringAlert(Base):
 
 
 class MonitoringAlertEvent(Base):
-    """The alert's timeline: opened, repeated, escalated, acknowledged, cleared."""
+    """What happened to an alert after it opened: escalated, acknowledged, cleared. Its opening is the alert row
+    itself (``opened_at``, and ``occurrences`` / ``last_seen_at`` for its repeats): no row here for it, so a first
+    reading of a patient (a green "received" alert, one per patient) writes one row less."""
 
     __tablename__ = "monitoring_alert_event"
 

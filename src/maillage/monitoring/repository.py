@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import ARRAY, Select, String, Text, Uuid, bindparam, cast, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -483,7 +483,7 @@ def lock_state_rows(session: Session, enrolment_ids: Iterable[uuid.UUID]) -> dic
         found = _pg_binary(session, "SELECT enrolment_id, state::text FROM monitoring_rule_state "
                                     "WHERE enrolment_id = ANY(%(ids)b::uuid[]) ORDER BY enrolment_id FOR UPDATE",
                            {"ids": ids}, returning=True)
-        return {r[0]: json.loads(r[1]) for r in found}
+        return {r[0]: orjson.loads(r[1]) for r in found}
     t = MonitoringRuleState.__table__.c
     rows = session.execute(select(t.enrolment_id, t.state).where(_ids_match(session, t.enrolment_id, ids))
                            .order_by(t.enrolment_id).with_for_update())
@@ -502,7 +502,7 @@ def save_state_rows(session: Session, rows: Sequence[tuple[uuid.UUID, dict[str, 
                    "silence_due_at = LEAST(s.silence_due_at, v.due), updated_at = v.at "
                    "FROM unnest(%(ids)b::uuid[], %(states)b::text[]::jsonb[], %(dues)b::timestamptz[], "
                    "%(ats)b::timestamptz[]) AS v(id, state, due, at) WHERE s.enrolment_id = v.id",
-                   {"ids": [r[0] for r in rows], "states": [json.dumps(r[1]) for r in rows],
+                   {"ids": [r[0] for r in rows], "states": [orjson.dumps(r[1]).decode() for r in rows],
                     "dues": [r[2] for r in rows], "ats": [r[3] for r in rows]})
         return
     t: Any = MonitoringRuleState.__table__
@@ -545,9 +545,12 @@ def open_alert_rows(session: Session, enrolment_ids: Iterable[uuid.UUID]) -> dic
     if not ids:
         return {}
     if _postgres(session):
+        # ``open_key IS NOT NULL`` says "open" (a CHECK constraint ties them) without matching the predicate of
+        # the worklist's partial index: with statistics taken while the table was small, the planner would
+        # otherwise AND that whole index (every open alert of the territory) with the enrolment lookups.
         found = _pg_binary(session, "SELECT id, enrolment_id, condition, occurrences, last_seen_at "
                                     "FROM monitoring_alert WHERE enrolment_id = ANY(%(ids)b::uuid[]) "
-                                    "AND status = 'open'", {"ids": ids}, returning=True)
+                                    "AND open_key IS NOT NULL", {"ids": ids}, returning=True)
         return {(r[1], r[2]): OpenAlertRow(r[0], r[3], r[4]) for r in found}
     t = MonitoringAlert.__table__.c
     rows = session.execute(select(t.id, t.enrolment_id, t.condition, t.occurrences, t.last_seen_at)

@@ -151,12 +151,17 @@ def format_value(measure: Measure | str, value: float) -> str:
 
 @dataclass(frozen=True)
 class Reading:
-    """A reading in canonical form, ready for the rule engine. ``key`` is the device's own id for it."""
+    """A reading in canonical form, ready for the rule engine. ``key`` is the device's own id for it; ``day`` is
+    its local (Paris) calendar day, computed once here rather than by every rule that needs it."""
 
     measure: str
     value: float
     taken_at: dt.datetime
     key: str = ""
+    day: dt.date = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "day", local_day(self.taken_at))
 
 
 def normalise(code: str, system: str | None, value: Any, unit: str | None, taken_at: dt.datetime,
@@ -781,9 +786,8 @@ def _fires(rule: MeasureRule, reading: Reading, mstate: MeasureState) -> tuple[b
                       f"{_signed(label, gain)} par rapport à la référence "
                       f"{format_value(label, rule.reference_value)} "
                       f"(seuil + {format_value(label, rule.gain)})")
-    day = local_day(reading.taken_at)
-    window = [(day - dt.timedelta(days=n)).isoformat() for n in range(1, rule.days + 1)]
-    lows = [mstate.day_low[d] for d in window if d in mstate.day_low]
+    day_low = mstate.day_low
+    lows = [day_low[d] for d in _days_before(reading.day, rule.days) if d in day_low]
     if not lows:
         return False, ""
     base = min(lows)
@@ -793,6 +797,17 @@ def _fires(rule: MeasureRule, reading: Reading, mstate: MeasureState) -> tuple[b
     return True, (f"{rule.label} : {_signed(label, gain)} en {rule.days} jours "
                   f"({format_value(label, base)} → {format_value(label, reading.value)} ; "
                   f"seuil + {format_value(label, rule.gain)})")
+
+
+@lru_cache(maxsize=8192)
+def _days_before(day: dt.date, days: int) -> tuple[str, ...]:
+    """The ISO dates of the ``days`` local days before ``day`` (the keys of ``MeasureState.day_low``)."""
+    return tuple((day - dt.timedelta(days=n)).isoformat() for n in range(1, days + 1))
+
+
+@lru_cache(maxsize=8192)
+def _iso_day(day: dt.date) -> str:
+    return day.isoformat()
 
 
 def _signed(measure: Measure, delta: float) -> str:
@@ -893,7 +908,7 @@ def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Read
         # Learn: last reading and the lowest value of the local day.
         if not late:
             mstate.last_at, mstate.last_value = reading.taken_at, reading.value
-        day = local_day(reading.taken_at).isoformat()
+        day = _iso_day(reading.day)
         previous = mstate.day_low.get(day)
         mstate.day_low[day] = reading.value if previous is None else min(previous, reading.value)
     _prune_days(new, rules)
