@@ -46,11 +46,15 @@ def test_waiting_without_change_returns_the_same_version() -> None:
 
 
 def _pg_only(engine: Engine) -> str:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("LISTEN/NOTIFY est propre à PostgreSQL")
+    assert engine.dialect.name == "postgresql"
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# LISTEN/NOTIFY is PostgreSQL's own: these tests are generated for that backend only.
+postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+@postgresql_only
 def test_a_committed_change_notifies_other_processes_and_a_rolled_back_one_does_not(engine: Engine) -> None:
     url = _pg_only(engine)
     with psycopg.connect(url, autocommit=True) as listener:
@@ -65,6 +69,7 @@ def test_a_committed_change_notifies_other_processes_and_a_rolled_back_one_does_
     assert [n.channel for n in received] == [live.CHANNEL]
 
 
+@postgresql_only
 def test_the_listener_turns_another_connections_notification_into_a_bump(engine: Engine) -> None:
     url = _pg_only(engine)
     live.ensure_listener(engine)
