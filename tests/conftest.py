@@ -125,6 +125,11 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def sessions(connection: Connection) -> sessionmaker[Session]:
     """Sessions for the code under test: their commits become savepoints of the test's transaction."""
+    return savepoint_sessions(connection)
+
+
+def savepoint_sessions(connection: Connection) -> sessionmaker[Session]:
+    """Sessions bound to ``connection`` whose commits become savepoints of its open transaction."""
     return sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 

@@ -6,6 +6,7 @@ them fail instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -98,3 +100,16 @@ def sign_in(page, url: str, username: str) -> None:  # type: ignore[no-untyped-d
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_url("**/connexion/code**")
     submit_totp(page, username)
+
+
+@contextlib.contextmanager
+def signed_in(browser, url: str, username: str) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """A page of a browser context of its own (another person at another computer), signed in as ``username``;
+    the context is closed afterwards."""
+    context = browser.new_context(locale="fr-FR")
+    try:
+        page = context.new_page()
+        sign_in(page, url, username)
+        yield page
+    finally:
+        context.close()

@@ -15,7 +15,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from maillage.kit.clock import today_paris
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, signed_in
 
 pytestmark = pytest.mark.e2e
 
@@ -51,10 +51,7 @@ class TestTeleexpertiseInTheBrowser:
         assert "En attente d'un spécialiste" in page.content()
 
         # The dermatologist claims it and asks a question.
-        context = browser.new_context(locale="fr-FR")
-        expert = context.new_page()
-        try:
-            sign_in(expert, url, "dr.martin")
+        with signed_in(browser, url, "dr.martin") as expert:
             expert.goto(request_url)
             expert.get_by_role("button", name="Prendre en charge").click()
             expert.wait_for_load_state()
@@ -74,8 +71,6 @@ class TestTeleexpertiseInTheBrowser:
             expert.locator("#orientation").select_option("urgent_transfer")
             expert.get_by_role("button", name="Signer et rendre l'avis").click()
             expert.wait_for_load_state()
-        finally:
-            context.close()
 
         # The GP reads the opinion, the admission request and the acts at today's tariffs.
         page.goto(request_url)
@@ -99,10 +94,7 @@ class TestTeleexpertiseInTheBrowser:
 
         # The dermatologist accepts the admission with a date on the line's admissions page...
         planned = today_paris() + dt.timedelta(days=2)
-        context = browser.new_context(locale="fr-FR")
-        expert = context.new_page()
-        try:
-            sign_in(expert, url, "dr.martin")
+        with signed_in(browser, url, "dr.martin") as expert:
             expert.goto(request_url)
             expert.get_by_role("link", name="Suivre les admissions de la ligne").click()
             expert.wait_for_url("**/admissions")
@@ -111,8 +103,6 @@ class TestTeleexpertiseInTheBrowser:
             card.get_by_label("Heure").fill("10:30")
             card.get_by_role("button", name="Accepter").click()
             expert.wait_for_load_state()
-        finally:
-            context.close()
 
         # ...and the GP follows it on the request page.
         page.goto(request_url)

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from maillage.config import Settings
+from tests.conftest import savepoint_sessions
 from tests.fuzz.harness import ANONYMOUS, Budget, PassReport, coverage_plan, summary_lines
 
 REPORTS: list[PassReport] = []
@@ -85,9 +86,11 @@ def fuzz_world(engine: Engine, backend: str, tmp_path_factory: pytest.TempPathFa
     from maillage.app import create_app
     from maillage.auth import service as auth
 
+    # Module-scoped twins of tests/conftest.py's ``connection`` and ``sessions`` (function-scoped there): one
+    # transaction for the whole module, commits of the code under test turned into savepoints.
     connection = engine.connect()
     outer = connection.begin()
-    sessions = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    sessions = savepoint_sessions(connection)
     var_dir: Path = tmp_path_factory.mktemp(f"fuzz-{backend}")
     settings = Settings(environment="test", var_dir=var_dir, secret_key="f" * 40, log_json=True, log_level="ERROR",
                         rate_limit_enabled=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -200,18 +201,30 @@ def worklist_page(line_id: uuid.UUID, request: Request, db: DbSession, actor: Ex
 def assign_from_worklist(line_id: uuid.UUID, request_id: uuid.UUID, request: Request, db: DbSession,
                          actor: Coordinator, to_professional_id: Annotated[str, Form(max_length=36)] = "") -> Response:
     """A coordinator gives a request of the worklist to one of the line's specialists."""
-    try:
+
+    def assign() -> None:
         try:
             target = uuid.UUID(to_professional_id)
         except ValueError:
             raise ValidationFailed("Choisissez un spécialiste de la ligne.") from None
         service.assign(db, actor, request_id, target, context=audit_context(request))
+
+    return _act(db, assign, done=f"{BASE}/lignes/{line_id}",
+                again=lambda error, status: _worklist(request, db, actor, line_id, error=error, status_code=status))
+
+
+def _act(db: DbSession, action: Callable[[], object], *, done: str,
+         again: Callable[[str, int], Response]) -> Response:
+    """A line page's form action: done, back to ``done`` (303); refused (other than not found), nothing written and
+    the page again (``again``) with the French reason and the refusal's status."""
+    try:
+        action()
     except MaillageError as exc:
         if exc.status_code == 404:
             raise
         db.rollback()
-        return _worklist(request, db, actor, line_id, error=_message(exc), status_code=exc.status_code)
-    return RedirectResponse(f"{BASE}/lignes/{line_id}", status_code=303)
+        return again(_message(exc), exc.status_code)
+    return RedirectResponse(done, status_code=303)
 
 
 ADMISSION_STEPS = {"accepter": rules.AdmissionStatus.ACCEPTED, "refuser": rules.AdmissionStatus.REFUSED,
@@ -256,16 +269,14 @@ def admission_step(
     target = ADMISSION_STEPS.get(step)
     if target is None:
         raise NotFound("Étape inconnue.")
-    try:
+
+    def update() -> None:
         data = AdmissionUpdate(status=target.value, planned_at=_planned_at(planned_date, planned_time),
                                reason=reason or None)
         service.update_admission(db, actor, request_id, data, context=audit_context(request))
-    except MaillageError as exc:
-        if exc.status_code == 404:
-            raise
-        db.rollback()
-        return _admissions(request, db, actor, line_id, error=_message(exc), status_code=exc.status_code)
-    return RedirectResponse(f"{BASE}/lignes/{line_id}/admissions", status_code=303)
+
+    return _act(db, update, done=f"{BASE}/lignes/{line_id}/admissions",
+                again=lambda error, status: _admissions(request, db, actor, line_id, error=error, status_code=status))
 
 
 @router.get(f"{BASE}/coordination", response_class=HTMLResponse)
