@@ -18,10 +18,13 @@ Prints, measured in the same run:
   PostgreSQL's LISTEN/NOTIFY). Alone, (b) is the first ``worklist`` event after the request (the only change
   then is the probe's own); during the stream, events for other patients' alerts flow all the time, so (b) is
   the first event received after the reply (the commit precedes the reply): an upper bound;
+- the same latencies while the scattered batches are offered at half the rate just sustained (three paced
+  clients): the load of a territory's gateways below the server's capacity, where a latency means something (at
+  saturation, a closed loop of senders as fast as the server answers, it measures the queue it builds);
 - PostgreSQL's own COPY rate for the same rows into a copy of the reading table (the ceiling);
 - for each floor of the issue (10,000 readings/s through the batch API, 1,000 patients per batch; p99 request →
-  alert visible under 200 ms), whether this run met it, with the load average at start and end (the machine
-  may be shared: figures under load are lower bounds).
+  alert visible under 200 ms, alone, at half load and at saturation), whether this run met it, with the load
+  average at start and end (the machine may be shared: figures under load are lower bounds).
 
 Every reading goes through the whole pipeline: device resolution, conversion and plausibility, idempotent
 insert, rule engine with per-patient state locked and saved, alerts (green "received" alerts are opened or
@@ -180,13 +183,15 @@ def _stamp(seconds: int) -> str:
     return (dt.datetime.now(dt.UTC) - dt.timedelta(days=25) + dt.timedelta(seconds=seconds)).isoformat()
 
 
-def batch_bodies(worker: int, scales: list[str], count: int, per_patient: int = 1, tag: str = "w") -> list[bytes]:
-    """Batches of BATCH readings: ``per_patient`` readings for each of BATCH / per_patient patients."""
+def batch_bodies(worker: int, scales: list[str], count: int, per_patient: int = 1, tag: str = "w",
+                 first_patient: int = 0) -> list[bytes]:
+    """Batches of BATCH readings: ``per_patient`` readings for each of BATCH / per_patient patients, from
+    ``first_patient`` on (a phase that must meet patients no earlier phase has touched starts further)."""
     out = []
     patients = BATCH // per_patient
     shift = 300_000 if tag != "w" else 0
     for b in range(count):
-        offset = (worker * 7919 + b * patients) % len(scales)
+        offset = (first_patient + worker * 7919 + b * patients) % len(scales)
         readings = [{"id": f"{tag}{worker}-b{b}-{k}", "device": scales[(offset + k // per_patient) % len(scales)],
                      "code": "29463-7", "value": 79.5 + (k % 10) / 10, "unit": "kg",
                      "at": _stamp(shift + worker * 100_000 + b * per_patient + k % per_patient)}
@@ -227,6 +232,26 @@ def sender(port: int, secret: str, path: str, bodies: list[bytes], per_body: int
                 sent += per_body
             else:
                 errors += 1
+    out.put((sent, errors, time.monotonic() - start))
+
+
+def paced_sender(port: int, secret: str, bodies: list[bytes], per_body: int, seconds: float, rate: float,
+                 out: Any) -> None:
+    """Batches sent at a fixed offered rate (readings per second), whatever the replies' pace: the load a
+    territory's gateways put on the server, below its capacity, rather than as fast as it answers."""
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    sent = errors = 0
+    interval = per_body / rate
+    start = time.monotonic()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        for n, body in enumerate(bodies):
+            due = start + n * interval
+            if due - start >= seconds:
+                break
+            time.sleep(max(0.0, due - time.monotonic()))
+            reply = http.post("/api/monitoring/readings", content=body, headers=headers)
+            sent += per_body if reply.status_code == 200 else 0
+            errors += reply.status_code != 200
     out.put((sent, errors, time.monotonic() - start))
 
 
@@ -293,7 +318,9 @@ def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: floa
     latencies: list[float] = []
     pushed: list[float] = []
     idle = tag == "idle"
-    stream = WorklistStream(port, cookie)
+    # At half load the stream's events are not timed: the probe's own event may arrive before its reply, and the
+    # next one (another batch's) is seconds away; "first event after the reply" would time the gap between batches.
+    stream = WorklistStream(port, cookie) if tag != "paced" else None
     keys = {}
     with psycopg.connect(url, autocommit=True) as conn:
         for ident in oximeters:
@@ -317,7 +344,7 @@ def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: floa
                     if time.perf_counter() - start > 10:
                         break
                 latencies.append((time.perf_counter() - start) * 1000)
-                event = stream.first_after(start if idle else replied, 10)
+                event = stream.first_after(start if idle else replied, 10) if stream is not None else None
                 if event is not None:
                     pushed.append((event - start) * 1000)
                 high = json.dumps({"readings": [{"id": f"{tag}{n}-ok", "device": ident, "code": "59408-5",
@@ -403,6 +430,22 @@ def main() -> int:
               f"({fr(sent)} mesures en {elapsed:.1f} s ; {workers} clients ; {errors} erreur(s))")
         p99s.update(report_latency("pendant le flux", latencies))
 
+        # The same scattered batches offered at half the rate just sustained (paced, three clients): the latency a
+        # nurse sees while the territory's gateways load the server without saturating it.
+        offered = batch_rate / 2
+        paced = [batch_bodies(w, scales, max(1, round(offered * SECONDS / workers / BATCH)), tag="p",
+                              first_patient=PATIENTS // 2) for w in range(workers)]
+        targets = [(paced_sender, (port, secret, paced[w], BATCH, SECONDS, offered / workers)) for w in range(workers)]
+        targets.append((prober, (port, secret, url, oximeters, SECONDS, "paced", 1_700_000, cookie)))
+        results = run_parallel(targets)
+        latencies = next(r for r in results if isinstance(r, dict))
+        paced_sent = sum(r[0] for r in results if isinstance(r, tuple))
+        paced_elapsed = max(r[2] for r in results if isinstance(r, tuple))
+        print(f"Flux cadencé à 50 % du débit soutenu : {fr(offered)} mesures/s offertes, "
+              f"{fr(paced_sent / paced_elapsed)} reçues "
+              f"({sum(r[1] for r in results if isinstance(r, tuple))} erreur(s))")
+        p99s.update(report_latency("pendant un flux à 50 % du débit", latencies))
+
         bodies = [batch_bodies(w, scales, per_worker, per_patient=20, tag="c") for w in range(workers)]
         results = run_parallel([(sender, (port, secret, "/api/monitoring/readings", bodies[w], BATCH, SECONDS,
                                           "application/json")) for w in range(workers)])
@@ -447,6 +490,8 @@ def report_latency(when: str, measured: dict[str, list[float]]) -> dict[str, flo
     out = {}
     for key, what in (("db", "lue en base"), ("sse", "poussée sur la liste de travail (SSE)")):
         values = measured.get(key) or []
+        if key == "sse" and "50 %" in when:
+            continue  # not timed at half load (see ``prober``)
         if len(values) < 2:
             print(f"Délai requête → alerte {what} ({when}) : pas assez de sondes ({len(values)})")
             continue
