@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/monitoring_bench"
 PATIENTS = int(os.environ.get("MAILLAGE_BENCH_PATIENTS", "100000"))
 SECONDS = float(os.environ.get("MAILLAGE_BENCH_SECONDS", "20"))
+SERVER_WORKERS = int(os.environ.get("MAILLAGE_BENCH_SERVER_WORKERS", "2"))  # serve processes (one per core)
 BATCH = 1000
 BUNDLE = 500
 PROBES = 50
@@ -154,7 +155,7 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
            "MAILLAGE_MAX_BODY_BYTES": str(4 * 1_048_576)}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "maillage.app:create_app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", "2", "--no-access-log", "--log-level", "warning"],
+         str(port), "--workers", str(SERVER_WORKERS), "--no-access-log", "--log-level", "warning"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -401,7 +402,8 @@ def main() -> int:
     secret, scales, oximeters, cookie = seed(url)
     load_start = os.getloadavg()
     print(f"machine : {cpu_model()}, {os.cpu_count()} cœurs, charge moyenne {loadavg(load_start)} ; "
-          f"PostgreSQL {url.rsplit('/', 1)[-1]}")
+          f"PostgreSQL {url.rsplit('/', 1)[-1]} ; {SERVER_WORKERS} processus serveur, "
+          f"{os.environ.get('MAILLAGE_MONITORING_INGEST_SLOTS', '2')} gros lot(s) à la fois par processus")
     loaded = time.perf_counter() - t0
     print(f"{fr(PATIENTS)} patients inclus (+{PROBES} sondes SpO2) chargés en {loaded:.1f} s")
     port = 18000 + os.getpid() % 1000
