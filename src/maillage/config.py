@@ -93,10 +93,6 @@ class Settings(BaseSettings):
     document_max_pdf_pages: int = Field(default=500, ge=1)
     document_max_per_owner: int = Field(default=500, ge=1)  # live documents attached to one patient or request
 
-    # Telesurveillance ingestion: large batches (more than 50 readings) evaluated at once per serve process; the
-    # others wait their turn without competing for the interpreter lock (0: no limit). See monitoring/ingest.py.
-    monitoring_ingest_slots: int = Field(default=2, ge=0)
-
     # Tele-expertise billing (DOMAIN.md §2.3, uncertain): billable TE2 per patient per specialist per calendar year
     teleexpertise_yearly_cap: int = Field(default=4, ge=1)
 

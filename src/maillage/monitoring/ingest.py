@@ -18,13 +18,11 @@ acknowledged reading is durable.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
@@ -34,7 +32,6 @@ from sqlalchemy.orm import Session
 
 from maillage.audit.service import AuditContext, record
 from maillage.auth.service import DeviceActor
-from maillage.config import get_settings
 from maillage.exceptions import PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
@@ -138,38 +135,9 @@ def _silence_keys(resolved: tuple[rules.Rule, ...]) -> frozenset[str]:
     return frozenset(r.key for r in resolved if isinstance(r, rules.SilenceRule))
 
 
-SMALL_BATCH = 50  # readings: at most this many never wait for a slot (a single reading, a patient's hub)
-_slots_lock = threading.Lock()
-_slots: dict[int, threading.BoundedSemaphore] = {}
-
-
-@contextlib.contextmanager
-def batch_slot(size: int) -> Iterator[None]:
-    """Hold one of the process's slots for large batches while one is evaluated.
-
-    Large batches are CPU-bound Python: run together in one process's threads, they share its interpreter lock,
-    and every request of that process (a single reading that must raise an alert now, the event loop itself)
-    waits its turn behind them. With ``monitoring_ingest_slots`` large batches at a time per serve process, the
-    others wait without taking a share of the lock; small requests never wait. 0 means no limit."""
-    limit = get_settings().monitoring_ingest_slots
-    if size <= SMALL_BATCH or limit <= 0:
-        yield
-        return
-    with _slots_lock:
-        slots = _slots.setdefault(limit, threading.BoundedSemaphore(limit))
-    with slots:
-        yield
-
-
 def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, all_or_nothing: bool = False,
            context: AuditContext | None = None, channel: str = "batch") -> IngestResult:
     """Check, store and evaluate a batch of readings sent by ``device``. Flushes; the caller commits."""
-    with batch_slot(len(items)):
-        return _ingest(session, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
-
-
-def _ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, all_or_nothing: bool,
-            context: AuditContext | None, channel: str) -> IngestResult:
     received_at = now()
     devices, assignments = repo.devices_with_assignments(
         session, {device.device_identifier} | {i.device for i in items if i.device})
