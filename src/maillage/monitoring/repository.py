@@ -545,9 +545,10 @@ def open_alert_rows(session: Session, enrolment_ids: Iterable[uuid.UUID]) -> dic
     if not ids:
         return {}
     if _postgres(session):
-        # ``open_key IS NOT NULL`` says "open" (a CHECK constraint ties them) without matching the predicate of
-        # the worklist's partial index: with statistics taken while the table was small, the planner would
-        # otherwise AND that whole index (every open alert of the territory) with the enrolment lookups.
+        # ``open_key IS NOT NULL`` says "open" (a CHECK constraint ties them) and is decided inside the index on
+        # (enrolment_id, open_key): closed alerts are never fetched. ``status = 'open'`` would also match the
+        # predicate of the worklist's partial index, which the planner, with statistics taken while the table was
+        # small, ANDed whole (every open alert of the territory) with the enrolment lookups.
         found = _pg_binary(session, "SELECT id, enrolment_id, condition, occurrences, last_seen_at "
                                     "FROM monitoring_alert WHERE enrolment_id = ANY(%(ids)b::uuid[]) "
                                     "AND open_key IS NOT NULL", {"ids": ids}, returning=True)
