@@ -23,6 +23,7 @@ from maillage.document import endpoints as document_endpoints
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
+from maillage.monitoring import batchpool as monitoring_batchpool
 from maillage.monitoring import endpoints as monitoring_endpoints
 from maillage.monitoring import pages as monitoring_pages
 from maillage.patient import endpoints as patient_endpoints
@@ -48,6 +49,7 @@ Toutes les routes `/api/` répondent en JSON ; les erreurs ont la forme
 def create_app(settings: Settings | None = None, sessions: sessionmaker[Session] | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    owns_engine = sessions is None
     if sessions is None:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms)
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     )
     app.state.settings = settings
     app.state.sessionmaker = sessions
+    monitoring_batchpool.configure(app, settings, owns_engine)
     metrics = Metrics()
     metrics.add_queue_collector(sessions)
     app.state.metrics = metrics

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     document_max_pdf_pages: int = Field(default=500, ge=1)
     document_max_per_owner: int = Field(default=500, ge=1)  # live documents attached to one patient or request
 
+    # Telesurveillance: child processes per serve process that evaluate large batches (more than 50 readings), at a
+    # lower priority, so that single readings are not queued behind them (PostgreSQL only, and only for a serve
+    # process that opened its own engine; 0: in the serve process). See maillage/monitoring/batchpool.py.
+    monitoring_batch_processes: int = Field(default=2, ge=0, le=16)
+
     # Tele-expertise billing (DOMAIN.md §2.3, uncertain): billable TE2 per patient per specialist per calendar year
     teleexpertise_yearly_cap: int = Field(default=4, ge=1)
 

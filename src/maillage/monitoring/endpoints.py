@@ -20,7 +20,7 @@ from maillage.authz.policy import Permission
 from maillage.exceptions import MaillageError, NotAuthenticated, PermissionDenied
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
-from maillage.monitoring import fhir, rules, service
+from maillage.monitoring import batchpool, fhir, rules, service
 from maillage.monitoring import repository as repo
 from maillage.monitoring.ingest import Incoming, ingest
 from maillage.monitoring.schemas import (
@@ -79,7 +79,10 @@ def post_batch(body: BatchIn, request: Request, db: DbSession, device: Device) -
     renvoi est reconnu et enregistré une seule fois. Une mesure impossible est refusée avec son motif, les
     autres sont acceptées ; le résultat de chaque mesure figure dans la réponse, envoyée après l'enregistrement."""
     items = [Incoming(i, r.id, r.code, r.value, r.at, r.unit, r.system, r.device) for i, r in enumerate(body.readings)]
-    result = ingest(db, device, items, context=audit_context(request), channel="batch")
+    if batchpool.enabled(request, len(items)):
+        result = batchpool.ingest_in_child(request, device, items, context=audit_context(request), channel="batch")
+    else:
+        result = ingest(db, device, items, context=audit_context(request), channel="batch")
     return JSONResponse(result.to_reply())
 
 
@@ -127,8 +130,12 @@ def post_bundle(request: Request, db: DbSession, device: Device,
     outcomes = {}
     if items:
         try:
-            result = ingest(db, device, items, all_or_nothing=transaction, context=audit_context(request),
-                            channel="fhir")
+            if batchpool.enabled(request, len(items)):
+                result = batchpool.ingest_in_child(request, device, items, all_or_nothing=transaction,
+                                                   context=audit_context(request), channel="fhir")
+            else:
+                result = ingest(db, device, items, all_or_nothing=transaction, context=audit_context(request),
+                                channel="fhir")
         except MaillageError as exc:
             if exc.status_code != 422:
                 raise

@@ -1,0 +1,103 @@
+"""Large batches evaluated in child processes of the serve process, at a lower scheduling priority.
+
+A batch of a thousand readings is a quarter of a second of CPU-bound Python. Evaluated in a thread of the serve
+process, it holds that process's interpreter lock, and every small request the process is serving meanwhile (a
+single reading whose red alert must reach the nurse now, the event loop itself) waits for the lock after each of
+its database round trips. With ``MAILLAGE_MONITORING_BATCH_PROCESSES`` > 0 (PostgreSQL only), each serve process
+hands batches of more than ``SMALL_BATCH`` readings to that many child processes of its own: the child opens its own
+session, runs the same ``ingest`` and commits; the serve process answers once the child has committed, so an
+acknowledged reading is still durable. The children run at ``nice`` +5: when the cores are busy, the small requests
+of the serve processes are scheduled first. A refusal raised in the child (403, 422) reaches the caller as it would
+have in process.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from maillage.audit.service import AuditContext
+from maillage.auth.service import DeviceActor
+from maillage.config import Settings
+from maillage.exceptions import MaillageError
+from maillage.monitoring.ingest import Incoming, IngestResult, ingest
+
+SMALL_BATCH = 50  # readings: at most this many are evaluated in the serve process itself
+CHILD_NICE = 5
+PARENT_CHECK_SECONDS = 0.5
+
+_lock = threading.Lock()
+_pool: cf.ProcessPoolExecutor | None = None
+_sessions: Any = None
+
+
+def configure(app: Any, settings: Settings, owns_engine: bool) -> None:
+    """Record on the app whether its large batches go to child processes: only for an app that opened its own
+    PostgreSQL engine (an app handed the sessions of a test's transaction keeps everything in that transaction)."""
+    url = settings.effective_database_url
+    processes = settings.monitoring_batch_processes if owns_engine and url.startswith("postgresql") else 0
+    app.state.monitoring_batch = (processes, url, settings.statement_timeout_ms)
+
+
+def enabled(request: Any, size: int) -> bool:
+    processes = getattr(request.app.state, "monitoring_batch", (0, "", 0))[0]
+    return size > SMALL_BATCH and processes > 0
+
+
+def _start_child(url: str, statement_timeout_ms: int) -> None:
+    from maillage.kit.db import make_engine, make_sessionmaker
+
+    global _sessions
+    os.nice(CHILD_NICE)
+    _sessions = make_sessionmaker(make_engine(url, statement_timeout_ms=statement_timeout_ms))
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="batchpool-parent", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A child outlives nothing: once its serve process is gone (stopped, or killed with SIGKILL), it exits. A batch
+    it was evaluating is rolled back with its connection, or committed and never acknowledged: the sender retries
+    and the replay is recognised (idempotent ingestion)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _in_child(device: DeviceActor, items: Sequence[Incoming], all_or_nothing: bool, context: AuditContext | None,
+              channel: str) -> tuple[str, Any]:
+    try:
+        with _sessions() as db:
+            result = ingest(db, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
+            db.commit()
+            return "ok", result
+    except MaillageError as exc:  # sent back as data: the exception's own pickling would lose its details
+        return "refused", (type(exc).__module__, type(exc).__qualname__, exc.message, exc.details, exc.status_code)
+
+
+def _executor(request: Any) -> cf.ProcessPoolExecutor:
+    """The process's pool, started at its first large batch (one per serve process and database)."""
+    global _pool
+    processes, url, statement_timeout_ms = request.app.state.monitoring_batch
+    with _lock:
+        if _pool is None:
+            _pool = cf.ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"),
+                                           initializer=_start_child, initargs=(url, statement_timeout_ms))
+        return _pool
+
+
+def ingest_in_child(request: Any, device: DeviceActor, items: Sequence[Incoming], *, all_or_nothing: bool = False,
+                    context: AuditContext | None = None, channel: str = "batch") -> IngestResult:
+    """``ingest`` and its commit in a child process; the result once committed, or the child's refusal raised."""
+    future = _executor(request).submit(_in_child, device, list(items), all_or_nothing, context, channel)
+    kind, value = future.result()
+    if kind == "ok":
+        result: IngestResult = value
+        return result
+    module, name, message, details, status_code = value
+    error_class = getattr(importlib.import_module(module), name)
+    raise error_class(message, details=details, status_code=status_code)
