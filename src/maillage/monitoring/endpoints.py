@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -74,7 +75,7 @@ DEVICE_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post("/api/monitoring/readings", response_model=None,
              responses={200: {"model": BatchReply}, **DEVICE_RESPONSES},
              summary="Transmettre un lot de mesures (format compact)")
-def post_batch(body: BatchIn, request: Request, db: DbSession, device: Device) -> JSONResponse:
+def post_batch(body: BatchIn, request: Request, db: DbSession, device: Device) -> Response:
     """Lot compact (jusqu'à 5 000 mesures). Chaque mesure porte son identifiant attribué par l'appareil : un
     renvoi est reconnu et enregistré une seule fois. Une mesure impossible est refusée avec son motif, les
     autres sont acceptées ; le résultat de chaque mesure figure dans la réponse, envoyée après l'enregistrement."""
@@ -83,7 +84,7 @@ def post_batch(body: BatchIn, request: Request, db: DbSession, device: Device) -
         result = batchpool.ingest_in_child(request, device, items, context=audit_context(request), channel="batch")
     else:
         result = ingest(db, device, items, context=audit_context(request), channel="batch")
-    return JSONResponse(result.to_reply())
+    return Response(orjson.dumps(result.to_reply()), media_type="application/json")  # thousands of outcomes
 
 
 @router.post("/api/monitoring/fhir/Observation", response_model=None, responses=DEVICE_RESPONSES,

@@ -66,6 +66,12 @@ class Outcome:
     code: str | None = None
     message: str | None = None
 
+    def to_reply(self) -> dict[str, Any]:
+        """Index, id and outcome; the refusal's code and message when there is one."""
+        if self.code is None and self.message is None:
+            return {"index": self.index, "id": self.id, "outcome": self.outcome}
+        return {k: v for k, v in vars(self).items() if v is not None}
+
 
 @dataclass
 class IngestResult:
@@ -81,7 +87,7 @@ class IngestResult:
         return {
             "batch": str(self.batch_id), "accepted": self.accepted, "duplicates": self.duplicates,
             "rejected": self.rejected,
-            "results": [{k: v for k, v in vars(o).items() if v is not None} for o in self.outcomes],
+            "results": [o.to_reply() for o in self.outcomes],
         }
 
 
