@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # this profile (config.Settings); tests/auth/test_service.py checks the default parameters separately.
 os.environ.setdefault("MAILLAGE_PASSWORD_HASH_PROFILE", "cheapest")
 BACKENDS = ["sqlite", "postgresql"]
+# For a test of something only PostgreSQL has: generated for that backend only (its fixture still skips, or fails
+# under MAILLAGE_REQUIRE_POSTGRES, when PostgreSQL is not configured), rather than skipped on SQLite.
+postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
 def postgres_url() -> str | None:

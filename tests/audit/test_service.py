@@ -18,6 +18,7 @@ from maillage.auth.rules import Role
 from maillage.exceptions import Conflict, ValidationFailed
 from maillage.kit import clock
 from maillage.models.audit import AuditAnchor, AuditEntry
+from tests.conftest import postgresql_only
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
@@ -472,10 +473,9 @@ class TestSearchTrail:
         assert [e.patient_id for e in found.entries] == ["late"]
 
 
+@postgresql_only  # advisory locks are PostgreSQL's
 def test_the_chain_lock_is_per_table_on_postgresql(db, backend):
     """Private schemas do not wait on each other: the lock key carries the table's oid."""
-    if backend != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's")
     service.record(db, action="read", object_type="patient")
     db.commit()
     keys = db.execute(text("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")).all()

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg
-import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from maillage.monitoring import live
+from tests.conftest import postgresql_only
 
 T = TypeVar("T")
 
@@ -48,10 +48,6 @@ def test_waiting_without_change_returns_the_same_version() -> None:
 def _pg_only(engine: Engine) -> str:
     assert engine.dialect.name == "postgresql"
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-# LISTEN/NOTIFY is PostgreSQL's own: these tests are generated for that backend only.
-postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
 @postgresql_only

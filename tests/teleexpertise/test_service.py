@@ -34,6 +34,7 @@ from maillage.patient.rules import InsOid, synthetic_identities
 from maillage.patient.schemas import PatientCreate
 from maillage.teleexpertise import service
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
+from tests.conftest import postgresql_only
 from tests.fixtures.factories import make_user
 
 IDENTITIES = synthetic_identities("tests-teleexpertise", 8, oid=InsOid.TEST)
@@ -442,8 +443,7 @@ class TestWorklist:
 def scratch_postgres(backend: str) -> Any:
     """A freshly migrated PostgreSQL database of its own, dropped afterwards: the concurrency test commits for real
     and must leave nothing in the shared test database."""
-    if backend != "postgresql":
-        pytest.skip("Concurrent writers need PostgreSQL (SQLite serialises the whole database).")
+    assert backend == "postgresql"  # concurrent writers need PostgreSQL (SQLite serialises the whole database)
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
@@ -468,6 +468,7 @@ def scratch_postgres(backend: str) -> Any:
 
 
 class TestConcurrentClaims:
+    @postgresql_only
     def test_of_two_concurrent_claims_exactly_one_wins(self, scratch_postgres):
         """Two sessions claim the same published request at once: one wins, the other gets Conflict."""
         from sqlalchemy.orm import sessionmaker

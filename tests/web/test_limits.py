@@ -14,6 +14,7 @@ from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models import Job
 from maillage.web.limits import RateLimitMiddleware, json_depth_exceeds, json_has_nul
 from maillage.worker import enqueue_job
+from tests.conftest import postgresql_only
 from tests.fixtures.web import csrf_token
 
 
@@ -160,9 +161,8 @@ class TestRateLimit:
 
 
 class TestDatabaseTimeouts:
+    @postgresql_only  # statement_timeout is a PostgreSQL setting
     def test_a_statement_over_the_timeout_is_a_503_with_retry_after(self, probe, client, backend, db):
-        if backend != "postgresql":
-            pytest.skip("statement_timeout is a PostgreSQL setting")
         db.execute(text("SET statement_timeout = 200"))
         response = client.get("/api/probe/slow")
         assert response.status_code == 503
