@@ -186,7 +186,6 @@ class MonitoringReading(Base):
         UniqueConstraint("device_id", "external_id"),
         CheckConstraint("status in ('monitored', 'paused', 'ended')", name="status_known"),
         Index("ix_monitoring_reading_patient_measure_taken", "patient_id", "measure", "taken_at"),
-        Index("ix_monitoring_reading_enrolment_day", "enrolment_id", "local_day"),
     )
 
     id: Mapped[int] = mapped_column(ReadingId, primary_key=True, autoincrement=True)

@@ -13,6 +13,7 @@ from sqlalchemy import ARRAY, Select, String, Text, Uuid, bindparam, cast, func,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from maillage.kit.clock import PARIS
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
 from maillage.models.monitoring import (
@@ -266,11 +267,19 @@ def series(session: Session, patient_id: uuid.UUID, measures: Sequence[str], sin
     return [(m, t, v) for m, t, v in rows]
 
 
-def days_with_data(session: Session, enrolment_id: uuid.UUID, measure: str, first: dt.date,
+def days_with_data(session: Session, enrolment_id: uuid.UUID, patient_id: uuid.UUID, measure: str, first: dt.date,
                    last: dt.date) -> list[dt.date]:
+    """The Paris days from ``first`` to ``last`` with a reading of ``measure`` attributed to the enrolment.
+
+    Read through the patient's curve index (patient, measure, time), the days' bounds turned into instants: the
+    reading table has no index of its own for adherence, which would cost an entry per ingested reading."""
+    since = dt.datetime.combine(first, dt.time(0), tzinfo=PARIS)
+    until = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=PARIS)
     return list(session.scalars(
         select(MonitoringReading.local_day).distinct()
-        .where(MonitoringReading.enrolment_id == enrolment_id, MonitoringReading.measure == measure,
+        .where(MonitoringReading.patient_id == patient_id, MonitoringReading.measure == measure,
+               MonitoringReading.taken_at >= since, MonitoringReading.taken_at < until,
+               MonitoringReading.enrolment_id == enrolment_id,
                MonitoringReading.local_day >= first, MonitoringReading.local_day <= last)
     ))
 

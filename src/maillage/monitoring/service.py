@@ -611,7 +611,7 @@ def _adherence(session: Session, enrolment: MonitoringEnrolment, programme: rule
     active = rules.monitored_days(first, first, last, pauses) if first.month == last.month else \
         sum(rules.monitored_days(m, first, last, pauses) for m in _months(first, last))
     expected = rules.expected_transmissions(active, programme.expected_every_days)
-    days = repo.days_with_data(session, enrolment.id, programme.primary_measure, first, last)
+    days = repo.days_with_data(session, enrolment.id, enrolment.patient_id, programme.primary_measure, first, last)
     received = rules.received_periods(days, first, programme.expected_every_days)
     share = rules.adherence(received, expected)
     return AdherenceRow(label, first, last, expected, received, share, rules.adherence_ok(share))
