@@ -4,6 +4,8 @@ the same replies, alerts, refusals and audit as in process, the reply after the 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -93,6 +95,24 @@ def test_a_large_batch_is_evaluated_in_a_child_and_answered_after_its_commit(bac
                 with sessions() as db:
                     assert db.scalar(select(func.count()).select_from(MonitoringReading).where(
                         MonitoringReading.external_id.like("t-%"))) == 0
+                # A child that dies (killed, out of memory) breaks its pool: that batch is answered 503, the next
+                # one starts a new pool, and the sender's retry stores every reading once.
+                workers = [k for k in kids if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text()]
+                assert workers
+                os.kill(workers[0], signal.SIGKILL)
+                time.sleep(1.0)  # the pool's own thread sees the child's exit and marks the pool broken
+                lost = http.post("/api/monitoring/readings", json={"readings": weights("again", 80.5)},
+                                 headers=headers)
+                assert lost.status_code == 503, lost.text
+                retried = http.post("/api/monitoring/readings", json={"readings": weights("again", 80.5)},
+                                    headers=headers)
+                assert retried.status_code == 200, retried.text
+                assert retried.json()["accepted"] + retried.json()["duplicates"] == COUNT
+                with sessions() as db:
+                    assert db.scalar(select(func.count()).select_from(MonitoringReading)
+                                     .where(MonitoringReading.external_id.like("again-%"))) == COUNT
+                kids = children_of(server.process.pid) - before
+
             # Killed with SIGKILL, the serve process leaves no child behind (each watches its parent).
             server.process.kill()
             server.process.wait(10)

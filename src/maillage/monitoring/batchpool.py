@@ -25,7 +25,7 @@ from typing import Any
 from maillage.audit.service import AuditContext
 from maillage.auth.service import DeviceActor
 from maillage.config import Settings
-from maillage.exceptions import MaillageError
+from maillage.exceptions import MaillageError, ServiceUnavailable
 from maillage.monitoring.ingest import Incoming, IngestResult, ingest
 
 SMALL_BATCH = 50  # readings: at most this many are evaluated in the serve process itself
@@ -45,9 +45,15 @@ def configure(app: Any, settings: Settings, owns_engine: bool) -> None:
     app.state.monitoring_batch = (processes, url, settings.statement_timeout_ms)
 
 
-def enabled(request: Any, size: int) -> bool:
+def ingest_batch(request: Any, session: Any, device: DeviceActor, items: Sequence[Incoming], *,
+                 all_or_nothing: bool = False, context: AuditContext | None = None,
+                 channel: str = "batch") -> IngestResult:
+    """``ingest`` for an HTTP request: in a child process for a large batch when the app has children, otherwise in
+    the request's own session (which the request's unit of work commits)."""
     processes = getattr(request.app.state, "monitoring_batch", (0, "", 0))[0]
-    return size > SMALL_BATCH and processes > 0
+    if len(items) <= SMALL_BATCH or processes <= 0:
+        return ingest(session, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
+    return ingest_in_child(request, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
 
 
 def _start_child(url: str, statement_timeout_ms: int) -> None:
@@ -80,7 +86,7 @@ def _in_child(device: DeviceActor, items: Sequence[Incoming], all_or_nothing: bo
 
 
 def _executor(request: Any) -> cf.ProcessPoolExecutor:
-    """The process's pool, started at its first large batch (one per serve process and database)."""
+    """The process's pool, started at its first large batch (a serve process has one app, so one database)."""
     global _pool
     processes, url, statement_timeout_ms = request.app.state.monitoring_batch
     with _lock:
@@ -90,11 +96,28 @@ def _executor(request: Any) -> cf.ProcessPoolExecutor:
         return _pool
 
 
+def _drop(pool: cf.ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def ingest_in_child(request: Any, device: DeviceActor, items: Sequence[Incoming], *, all_or_nothing: bool = False,
                     context: AuditContext | None = None, channel: str = "batch") -> IngestResult:
-    """``ingest`` and its commit in a child process; the result once committed, or the child's refusal raised."""
-    future = _executor(request).submit(_in_child, device, list(items), all_or_nothing, context, channel)
-    kind, value = future.result()
+    """``ingest`` and its commit in a child process; the result once committed, or the child's refusal raised.
+
+    A child that died (killed, out of memory) breaks its pool for good: the pool is dropped, the next large batch
+    starts a new one, and this batch is answered 503. Whether or not it was committed, the sender's retry is safe:
+    a reading already stored is acknowledged as a duplicate."""
+    pool = _executor(request)
+    try:
+        kind, value = pool.submit(_in_child, device, list(items), all_or_nothing, context, channel).result()
+    except cf.process.BrokenProcessPool:
+        _drop(pool)
+        raise ServiceUnavailable("Le lot de mesures n'a pas pu être traité : renvoyez-le (une mesure déjà "
+                                 "enregistrée sera reconnue).") from None
     if kind == "ok":
         result: IngestResult = value
         return result

@@ -23,7 +23,7 @@ from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
 from maillage.monitoring import batchpool, fhir, rules, service
 from maillage.monitoring import repository as repo
-from maillage.monitoring.ingest import Incoming, ingest
+from maillage.monitoring.ingest import Incoming
 from maillage.monitoring.schemas import (
     AcknowledgeIn,
     AlertRead,
@@ -80,10 +80,7 @@ def post_batch(body: BatchIn, request: Request, db: DbSession, device: Device) -
     renvoi est reconnu et enregistré une seule fois. Une mesure impossible est refusée avec son motif, les
     autres sont acceptées ; le résultat de chaque mesure figure dans la réponse, envoyée après l'enregistrement."""
     items = [Incoming(i, r.id, r.code, r.value, r.at, r.unit, r.system, r.device) for i, r in enumerate(body.readings)]
-    if batchpool.enabled(request, len(items)):
-        result = batchpool.ingest_in_child(request, device, items, context=audit_context(request), channel="batch")
-    else:
-        result = ingest(db, device, items, context=audit_context(request), channel="batch")
+    result = batchpool.ingest_batch(request, db, device, items, context=audit_context(request), channel="batch")
     return Response(orjson.dumps(result.to_reply()), media_type="application/json")  # thousands of outcomes
 
 
@@ -97,7 +94,8 @@ def post_observation(request: Request, db: DbSession, device: Device,
         return JSONResponse(fhir.operation_outcome("error", "invalid", exc.message), status_code=422,
                             media_type=fhir.FHIR_JSON)
     try:
-        result = ingest(db, device, items, all_or_nothing=True, context=audit_context(request), channel="fhir")
+        result = batchpool.ingest_batch(request, db, device, items, all_or_nothing=True, context=audit_context(request),
+                                        channel="fhir")
     except MaillageError as exc:
         if exc.status_code != 422:
             raise
@@ -131,12 +129,8 @@ def post_bundle(request: Request, db: DbSession, device: Device,
     outcomes = {}
     if items:
         try:
-            if batchpool.enabled(request, len(items)):
-                result = batchpool.ingest_in_child(request, device, items, all_or_nothing=transaction,
-                                                   context=audit_context(request), channel="fhir")
-            else:
-                result = ingest(db, device, items, all_or_nothing=transaction, context=audit_context(request),
-                                channel="fhir")
+            result = batchpool.ingest_batch(request, db, device, items, all_or_nothing=transaction,
+                                            context=audit_context(request), channel="fhir")
         except MaillageError as exc:
             if exc.status_code != 422:
                 raise
