@@ -604,10 +604,11 @@ def write_alerts(session: Session, writes: AlertWrites, at: dt.datetime) -> None
     pg = _postgres(session)
     table: Any = MonitoringAlert.__table__
     inserts = list(writes.inserts.values())
-    # PostgreSQL: the timeline's insert carries, in a data-modifying WITH, either the new alerts (their rows are
-    # seen by the events' foreign-key checks at the end of the statement) or, when nothing is opened, the closes:
-    # one round trip less for a raised or a cleared alert. Closes and opens together stay two statements, closes
-    # first (a condition cleared and raised again in one batch frees its open_key before the new alert takes it).
+    # The events are ``cleared`` ones (an opening is the alert row itself). PostgreSQL: their insert carries, in a
+    # data-modifying WITH, either the closes (one round trip for a cleared alert) or, when alerts are opened in the
+    # same batch, the new alerts (one opened and cleared within the batch has its event: the foreign-key check sees
+    # the new rows at the end of the statement); then the closes go first, alone (a condition cleared and raised
+    # again in one batch frees its open_key before the new alert takes it).
     fold = pg and bool(writes.events) and bool(inserts or writes.closes)
     fold_closes = fold and not inserts
     if writes.closes and not fold_closes:

@@ -805,11 +805,6 @@ def _days_before(day: dt.date, days: int) -> tuple[str, ...]:
     return tuple((day - dt.timedelta(days=n)).isoformat() for n in range(1, days + 1))
 
 
-@lru_cache(maxsize=8192)
-def _iso_day(day: dt.date) -> str:
-    return day.isoformat()
-
-
 def _signed(measure: Measure, delta: float) -> str:
     sign = "+" if delta >= 0 else "−"
     return f"{sign}{format_value(measure, abs(delta))}"
@@ -908,7 +903,7 @@ def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Read
         # Learn: last reading and the lowest value of the local day.
         if not late:
             mstate.last_at, mstate.last_value = reading.taken_at, reading.value
-        day = _iso_day(reading.day)
+        day = reading.day.isoformat()
         previous = mstate.day_low.get(day)
         mstate.day_low[day] = reading.value if previous is None else min(previous, reading.value)
     _prune_days(new, rules)
