@@ -286,6 +286,33 @@ class TestAdherence:
         received = sum(r.received for r in rows)
         assert received == 3 and expected >= 10
 
+    def test_days_with_a_reading_are_paris_days(self, db, world: World) -> None:
+        """Adherence counts the patient's calendar days (Europe/Paris), not UTC ones (DOMAIN.md §2.4: expected
+        transmissions per day): a reading at 00:10 Paris counts for that day though it is still the day before in
+        UTC, and the period's bounds are Paris midnights (read through the patient's curve index)."""
+        from maillage.kit.clock import PARIS
+        from maillage.monitoring import repository as repo
+
+        today = now().astimezone(PARIS).date()
+        first, last = today - dt.timedelta(days=6), today - dt.timedelta(days=3)
+
+        def at(day: dt.date, hour: int, minute: int) -> dt.datetime:
+            return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=PARIS)
+
+        instants = {
+            "before-first": at(first - dt.timedelta(days=1), 23, 50),  # the day before the period: out
+            "first-early": at(first, 0, 10),  # the previous day in UTC: in, as ``first``
+            "middle": at(first + dt.timedelta(days=1), 12, 0),
+            "last-late": at(last, 23, 50),  # in, as ``last``
+            "after-last": at(last + dt.timedelta(days=1), 0, 10),  # out
+        }
+        readings = [pipeline.Incoming(i, key, "29463-7", 80.0, when, "kg") for i, (key, when) in
+                    enumerate(instants.items())]
+        result = pipeline.ingest(db, world.device, readings)
+        assert result.accepted == 5
+        days = repo.days_with_data(db, world.enrolment.id, world.patient_id, "weight", first, last)
+        assert sorted(days) == [first, first + dt.timedelta(days=1), last]
+
     def test_regulatory_checks_at_one_and_two_months_are_listed(self, db, world: World) -> None:
         from tests.monitoring.conftest import backdate
 

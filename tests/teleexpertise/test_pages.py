@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
+
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 from tests.teleexpertise.test_service import OPINION, claimed, photo, submitted, world
@@ -309,18 +311,12 @@ class TestEveryFormCarriesTheCsrfToken:
     """The page tests post the token themselves; a browser only sends what the page rendered (issue 5's e2e test
     found the admissions and assignment forms rendered without it)."""
 
-    def test_the_admission_forms_carry_it(self, client, db):
+    @pytest.mark.parametrize(("state", "page_suffix"), [(transferred, "/admissions"), (submitted, "")],
+                             ids=["admissions", "worklist"])
+    def test_the_line_pages_forms_carry_it(self, client, db, state, page_suffix):
         w = world(db)
-        transferred(db, w)
+        state(db, w)
         db.commit()
         sign_in(client, db, w.colleague)
-        page = client.get(f"/teleexpertise/lignes/{w.line.id}/admissions", headers=HTML)
-        assert post_forms_without_token(body(page)) == []
-
-    def test_the_worklist_forms_carry_it(self, client, db):
-        w = world(db)
-        submitted(db, w)
-        db.commit()
-        sign_in(client, db, w.colleague)
-        page = client.get(f"/teleexpertise/lignes/{w.line.id}", headers=HTML)
+        page = client.get(f"/teleexpertise/lignes/{w.line.id}{page_suffix}", headers=HTML)
         assert post_forms_without_token(body(page)) == []
