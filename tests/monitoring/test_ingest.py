@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import pickle
+import uuid
 from typing import Any
 
 import pytest
@@ -200,3 +203,22 @@ class TestIngest:
         assert stored(db, world)[0].status == "ended"
         assert db.scalar(select(func.count()).select_from(MonitoringAlert)
                          .where(MonitoringAlert.status == "open")) == 0
+
+
+class TestHandOverToABatchChild:
+    """A large batch crosses to a child process and its result back (``monitoring/batchpool``), both pickled in a
+    compact form: nothing may be lost on the way."""
+
+    def test_a_reading_packed_and_rebuilt_is_the_same_reading(self) -> None:
+        item = Incoming(7, "r-7", "29463-7", 176.0, now(), "[lb_av]", "http://loinc.org", "SCALE-7",
+                        uuid.uuid4())
+        assert len(item.packed()) == len(dataclasses.fields(Incoming))  # a new field must be packed too
+        assert Incoming(*item.packed()) == item
+
+    def test_a_result_survives_pickling_with_every_outcome(self) -> None:
+        result = pipeline.IngestResult(uuid.uuid4(), [
+            pipeline.Outcome(0, "a", "stored"), pipeline.Outcome(1, "b", "duplicate"),
+            pipeline.Outcome(2, "c", "rejected", "value_impossible", "Valeur impossible.")], 1, 1, 1, 2)
+        again = pickle.loads(pickle.dumps(result))
+        assert again == result
+        assert again.to_reply() == result.to_reply()

@@ -315,6 +315,20 @@ class TestLocalDay:
     def test_winter_offset_is_one_hour(self) -> None:
         assert rules.local_day(dt.datetime(2026, 1, 10, 22, 30, tzinfo=dt.UTC)) == dt.date(2026, 1, 10)
 
+    @pytest.mark.parametrize("start", [dt.datetime(2026, 3, 28, tzinfo=dt.UTC),
+                                       dt.datetime(2026, 10, 24, tzinfo=dt.UTC)])
+    def test_agrees_with_the_time_zone_database_around_each_change_of_time(self, start: dt.datetime) -> None:
+        """The day is cached by UTC hour (Paris's offset is whole hours, changed on whole UTC hours): every 7
+        minutes over three days around the change of time, it must be the date the time-zone database gives."""
+        for minutes in range(0, 3 * 24 * 60, 7):
+            at = start + dt.timedelta(minutes=minutes)
+            assert rules.local_day(at) == at.astimezone(PARIS).date(), at
+
+    def test_a_reading_moved_in_time_gets_its_new_day(self) -> None:
+        reading = rules.Reading("weight", 71.0, dt.datetime(2026, 6, 10, 21, 30, tzinfo=dt.UTC), "r1")
+        moved = reading._replace(taken_at=dt.datetime(2026, 6, 10, 22, 30, tzinfo=dt.UTC))
+        assert (reading.day, moved.day) == (dt.date(2026, 6, 10), dt.date(2026, 6, 11))
+
 
 class TestProgrammes:
     def test_each_indication_of_the_regulation_has_a_programme(self) -> None:

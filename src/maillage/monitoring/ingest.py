@@ -23,7 +23,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -57,6 +57,12 @@ class Incoming:
     device: str | None = None
     subject: uuid.UUID | None = None  # a FHIR Observation's subject, checked against the assignment
 
+    def packed(self) -> tuple[Any, ...]:
+        """The fields in order, ``Incoming(*packed)`` rebuilds it (``dataclasses.astuple`` deep-copies: 100 times
+        slower)."""
+        return (self.index, self.external_id, self.code, self.value, self.at, self.unit, self.system, self.device,
+                self.subject)
+
 
 @dataclass
 class Outcome:
@@ -81,7 +87,13 @@ class IngestResult:
     duplicates: int = 0
     rejected: int = 0
     alerts_raised: int = 0
-    enrolments: set[uuid.UUID] = field(default_factory=set)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled with its outcomes as plain tuples (a batch child sends its result to the serve process): pickling
+        a thousand dataclasses one by one cost ten times more."""
+        packed = [(o.index, o.id, o.outcome, o.code, o.message) for o in self.outcomes]
+        return _unpack_result, (self.batch_id.bytes, packed, self.accepted, self.duplicates, self.rejected,
+                                self.alerts_raised)
 
     def to_reply(self) -> dict[str, Any]:
         return {
@@ -89,6 +101,10 @@ class IngestResult:
             "rejected": self.rejected,
             "results": [o.to_reply() for o in self.outcomes],
         }
+
+
+def _unpack_result(batch_id: bytes, packed: list[tuple[Any, ...]], *counts: int) -> IngestResult:
+    return IngestResult(uuid.UUID(bytes=batch_id), [Outcome(*o) for o in packed], *counts)
 
 
 class EnrolmentLike(Protocol):
@@ -215,7 +231,6 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
     result.accepted = sum(1 for o in result.outcomes if o.outcome == "stored")
     result.duplicates = sum(1 for o in result.outcomes if o.outcome == "duplicate")
     result.rejected = len(rejected)
-    result.enrolments = set(enrolments)
     patients = {e.patient_id for e in enrolments.values()}
     record(session, action="ingest", object_type="monitoring_batch", object_id=str(result.batch_id),
            patient_id=str(next(iter(patients))) if len(patients) == 1 else None,
@@ -250,7 +265,7 @@ def _evaluate(session: Session, enrolments: dict[uuid.UUID, Any],
         stored_state = states.get(enrolment_id)
         resolved = rules_of(enrolment)
         evaluation = rules.evaluate(resolved, PatientState.from_json(stored_state), fresh[enrolment_id],
-                                    alerting=enrolment.status == "active")
+                                    alerting=enrolment.status == "active", owned=True)
         raised += plan_events(enrolment, evaluation.events, open_alerts, at, writes)
         if stored_state is not None:
             saves.append((enrolment_id, evaluation.state.to_json(),

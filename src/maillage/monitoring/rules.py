@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from maillage.exceptions import InvalidTransition, ValidationFailed
 from maillage.kit.clock import PARIS
@@ -149,19 +149,33 @@ def format_value(measure: Measure | str, value: float) -> str:
     return f"{text} {m.unit_label}"
 
 
-@dataclass(frozen=True)
-class Reading:
-    """A reading in canonical form, ready for the rule engine. ``key`` is the device's own id for it; ``day`` is
-    its local (Paris) calendar day, computed once here rather than by every rule that needs it."""
-
+class _ReadingFields(NamedTuple):
     measure: str
     value: float
     taken_at: dt.datetime
-    key: str = ""
-    day: dt.date = field(init=False, compare=False, repr=False)
+    key: str
+    day: dt.date
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "day", local_day(self.taken_at))
+
+class Reading(_ReadingFields):
+    """A reading in canonical form, ready for the rule engine. ``key`` is the device's own id for it; ``day`` is
+    its local (Paris) calendar day, computed once here rather than by every rule that needs it.
+
+    A named tuple rather than a frozen dataclass: one is built per ingested reading, and a frozen dataclass's
+    constructor (each field set through ``object.__setattr__``) cost three times as much."""
+
+    __slots__ = ()
+
+    def __new__(cls, measure: str, value: float, taken_at: dt.datetime, key: str = "") -> Reading:
+        return super().__new__(cls, measure, value, taken_at, key, local_day(taken_at))
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return self.measure, self.value, self.taken_at, self.key
+
+    def _replace(self, **changes: Any) -> Reading:
+        """A copy with ``changes``, its day computed again (the tuple's own ``_replace`` would keep the old one)."""
+        fields = {"measure": self.measure, "value": self.value, "taken_at": self.taken_at, "key": self.key}
+        return Reading(**{**fields, **changes})
 
 
 def normalise(code: str, system: str | None, value: Any, unit: str | None, taken_at: dt.datetime,
@@ -206,19 +220,19 @@ def local_day(at: dt.datetime) -> dt.date:
     """The patient's calendar day (Europe/Paris): "3 days" and adherence count local days, not UTC ones."""
     if at.tzinfo is None:
         return at.astimezone(PARIS).date()
-    stamp = at.timestamp()
-    return (_EPOCH + dt.timedelta(seconds=stamp) + _paris_offset(int(stamp // 3600))).date()
+    return _day_of_utc_hour(int(at.timestamp() // 3600))
 
 
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
 @lru_cache(maxsize=65536)
-def _paris_offset(hour: int) -> dt.timedelta:
-    """Paris's UTC offset during one UTC hour: its changes fall on whole UTC hours (01:00 UTC), so an hour has
-    one offset; cached, it spares the time-zone lookup of every reading."""
-    offset = dt.datetime.fromtimestamp(hour * 3600, dt.UTC).astimezone(PARIS).utcoffset()
-    return offset if offset is not None else dt.timedelta(0)
+def _day_of_utc_hour(hour: int) -> dt.date:
+    """The Paris date during one UTC hour: Paris's offset is a whole number of hours and changes on whole UTC
+    hours (01:00 UTC), so every instant of a UTC hour falls on the same Paris date. Cached (65,536 hours: seven
+    years), it spares the time-zone lookup and the date arithmetic of every reading."""
+    offset = dt.datetime.fromtimestamp(hour * 3600, dt.UTC).astimezone(PARIS).utcoffset() or dt.timedelta(0)
+    return (_EPOCH + dt.timedelta(hours=hour) + offset).date()
 
 
 # -- Severity and rules -----------------------------------------------------------------------------------
@@ -738,9 +752,9 @@ class PatientState:
 EventKind = Literal["raise", "repeat", "clear"]
 
 
-@dataclass(frozen=True)
-class AlertEvent:
-    """What the engine decided: raise a condition, count a repeat of an open one, or clear it."""
+class AlertEvent(NamedTuple):
+    """What the engine decided: raise a condition, count a repeat of an open one, or clear it. A named tuple: one
+    is built for nearly every reading (the green "received"), and a frozen dataclass cost five times as much."""
 
     kind: EventKind
     condition: str
@@ -847,7 +861,7 @@ def _facts(rules: Sequence[Rule]) -> Any:
 
 
 def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Reading], *,
-             alerting: bool = True) -> Evaluation:
+             alerting: bool = True, owned: bool = False) -> Evaluation:
     """Apply ``readings`` to ``state`` and decide the alert events, incrementally.
 
     - Readings are taken in time order. A late reading (older than the last one of its measure) may raise an
@@ -857,8 +871,12 @@ def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Read
     - Any reading of a measure clears its non-transmission condition.
     - With no red or orange event from the readings, a green "received" condition is raised or repeated.
     - ``alerting=False`` (patient paused or ended): the state learns from the readings, no event is returned.
+
+    ``state`` is left as it is, unless ``owned`` (the caller built it for this call and hands it over): then it
+    becomes the new state, without a copy.
     """
-    new = state.copy()
+    new = state if owned else state.copy()
+    open_before = dict(state.open) if owned and not alerting else state.open
     events: list[AlertEvent] = []
     by_measure, silences = _facts(rules)[0]
     ordered = sorted(readings, key=lambda r: r.taken_at)
@@ -915,29 +933,40 @@ def evaluate(rules: Sequence[Rule], state: PatientState, readings: Sequence[Read
                                  "Mesures reçues, rien à signaler.", "", last.measure, last.value, last.key))
     if not alerting:
         # Paused or ended: nothing is alerted, and nothing the readings would have opened is recorded as open.
-        return Evaluation(_without_events(new, state, events), ())
+        return Evaluation(_without_events(new, open_before, events), ())
     return Evaluation(new, tuple(events))
 
 
-def _without_events(new: PatientState, before: PatientState, events: Sequence[AlertEvent]) -> PatientState:
+def _without_events(new: PatientState, open_before: Mapping[str, str],
+                    events: Sequence[AlertEvent]) -> PatientState:
     for event in events:
         if event.kind == "raise":
             new.open.pop(event.condition, None)
-        elif event.kind == "clear" and event.condition in before.open:
+        elif event.kind == "clear" and event.condition in open_before:
             # A condition that was open before the pause stays as the alert table has it (still open).
-            new.open[event.condition] = before.open[event.condition]
+            new.open[event.condition] = open_before[event.condition]
     return new
 
 
 def _prune_days(state: PatientState, rules: Sequence[Rule]) -> None:
+    windows = _facts(rules)[1]
     for key, mstate in state.measures.items():
         if not mstate.day_low:
             continue
-        keep = _facts(rules)[1].get(key, 0) + DAY_HISTORY_MARGIN
+        keep = windows.get(key, 0) + DAY_HISTORY_MARGIN
         newest = max(mstate.day_low)
-        cutoff = (dt.date.fromisoformat(newest) - dt.timedelta(days=keep)).isoformat()
-        mstate.day_low = {d: v for d, v in mstate.day_low.items() if d >= cutoff} if keep > DAY_HISTORY_MARGIN \
-            else {newest: mstate.day_low[newest]}
+        if keep > DAY_HISTORY_MARGIN:
+            cutoff = _days_back(newest, keep)
+            if min(mstate.day_low) < cutoff:
+                mstate.day_low = {d: v for d, v in mstate.day_low.items() if d >= cutoff}
+        elif len(mstate.day_low) > 1:
+            mstate.day_low = {newest: mstate.day_low[newest]}
+
+
+@lru_cache(maxsize=4096)
+def _days_back(iso_day: str, days: int) -> str:
+    """The ISO date ``days`` days before ``iso_day``."""
+    return (dt.date.fromisoformat(iso_day) - dt.timedelta(days=days)).isoformat()
 
 
 def check_silence(rules: Sequence[Rule], state: PatientState, at: dt.datetime,
@@ -971,8 +1000,8 @@ def check_silence(rules: Sequence[Rule], state: PatientState, at: dt.datetime,
 def silence_due_at(rules: Sequence[Rule], state: PatientState, watch_from: dt.datetime) -> dt.datetime | None:
     """When the earliest non-transmission alert not yet open falls due (for the scheduled check)."""
     due: list[dt.datetime] = []
-    for rule in rules:
-        if not isinstance(rule, SilenceRule) or not rule.enabled or rule.key in state.open:
+    for rule in (r for group in _facts(rules)[0][1].values() for r in group):  # the enabled silence rules
+        if rule.key in state.open:
             continue
         mstate = state.measures.get(rule.measure)
         marks = [watch_from]
