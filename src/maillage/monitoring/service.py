@@ -524,7 +524,7 @@ def check_silences(session: Session, at: dt.datetime | None = None, limit: int =
         row = states[enrolment_id]
         resolved = rules_of(enrolment)
         evaluation = rules.check_silence(resolved, PatientState.from_json(row.state), at, enrolment.watch_from)
-        raised += plan_events(enrolment, evaluation.events, open_alerts, at, writes)
+        raised += plan_events(enrolment, resolved, evaluation.events, open_alerts, at, writes)
         row.state = evaluation.state.to_json()
         row.updated_at = at
         row.silence_due_at = rules.silence_due_at(resolved, evaluation.state, enrolment.watch_from)
