@@ -362,6 +362,43 @@ def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: floa
     out.put({"db": latencies, "sse": pushed})
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def cpu_by_group(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far (user + system) by the serve processes, their batch children and PostgreSQL's
+    processes, read from ``/proc`` (Linux): a serve process is a child of the uvicorn supervisor, a batch child a
+    child of a serve process."""
+    out = {"serve": 0.0, "batch": 0.0, "postgresql": 0.0}
+    if not os.path.isdir("/proc"):
+        return out
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {int(d): st for d in os.listdir("/proc") if d.isdigit() and (st := _stat(int(d))) is not None}
+    workers = {pid for pid, st in stats.items() if int(st[1]) == server_pid}
+    for pid, st in stats.items():
+        seconds = (int(st[11]) + int(st[12])) / tick
+        if pid == server_pid or pid in workers:
+            out["serve"] += seconds
+        elif int(st[1]) in workers:
+            out["batch"] += seconds
+        elif _command(pid) == "postgres":
+            out["postgresql"] += seconds
+    return out
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            return handle.read().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def run_parallel(targets: list[tuple[Any, tuple[Any, ...]]]) -> list[Any]:
     queue: Any = mp.Queue()
     procs = [mp.Process(target=t, args=(*a, queue)) for t, a in targets]
@@ -426,7 +463,9 @@ def main() -> int:
             (sender, (port, secret, "/api/monitoring/readings", bodies[w], BATCH, SECONDS, "application/json"))
             for w in range(workers)]
         targets.append((prober, (port, secret, url, oximeters, SECONDS, "load", 1_600_000, cookie)))
+        cpu_before = cpu_by_group(server.pid)
         results = run_parallel(targets)
+        cpu_used = {k: v - cpu_before[k] for k, v in cpu_by_group(server.pid).items()}
         latencies = next(r for r in results if isinstance(r, dict))
         senders = [r for r in results if isinstance(r, tuple)]
         sent = sum(r[0] for r in senders)
@@ -435,6 +474,11 @@ def main() -> int:
         batch_rate = sent / elapsed
         print(f"API lot compact, 1 000 patients différents par lot : {fr(batch_rate)} mesures/s soutenues "
               f"({fr(sent)} mesures en {elapsed:.1f} s ; {workers} clients ; {errors} erreur(s))")
+        if sent and any(cpu_used.values()):
+            per = {k: v / sent * 1e6 for k, v in cpu_used.items()}
+            print(f"CPU par mesure pendant ce flux : processus de service {per['serve']:.0f} µs, processus de lots "
+                  f"{per['batch']:.0f} µs, PostgreSQL {per['postgresql']:.0f} µs (total {sum(per.values()):.0f} µs ; "
+                  f"deux cœurs : {2e6 / sum(per.values()):,.0f} mesures/s au mieux)".replace(",", "\u202f"))
         p99s.update(report_latency("pendant le flux", latencies))
 
         # The same scattered batches offered at half the rate just sustained (paced, three clients): the latency a
