@@ -334,7 +334,7 @@ def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: floa
                 "SELECT a.enrolment_id FROM monitoring_device_assignment a JOIN monitoring_device d "
                 "ON d.id = a.device_id WHERE d.identifier = %s", (ident,)).fetchone()
             assert row is not None
-            keys[ident] = f"{row[0]}:spo2_low"
+            keys[ident] = (row[0], f"{row[0]}:spo2_low")
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             deadline = time.monotonic() + seconds
             n = 0
@@ -345,8 +345,8 @@ def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: floa
                 start = time.perf_counter()
                 http.post("/api/monitoring/readings", content=low, headers=headers)
                 replied = time.perf_counter()
-                while conn.execute("SELECT 1 FROM monitoring_alert WHERE open_key = %s",
-                                   (keys[ident],)).fetchone() is None:
+                while conn.execute("SELECT 1 FROM monitoring_alert WHERE enrolment_id = %s AND open_key = %s",
+                                   keys[ident]).fetchone() is None:
                     if time.perf_counter() - start > 10:
                         break
                     time.sleep(POLL_SECONDS)

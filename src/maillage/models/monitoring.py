@@ -221,12 +221,12 @@ class MonitoringGreenReceipt(Base):
 
 
 class MonitoringAlert(Base):
-    """An alert. ``open_key`` ("enrolment:condition") is set while open: a unique index keeps one open alert per
-    patient and condition on both engines (NULLs never collide).
+    """An alert. ``open_key`` ("enrolment:condition") is set while open: the unique index on ``(enrolment_id,
+    open_key)`` keeps one open alert per patient and condition on both engines (NULLs never collide).
 
     Every index is written for each alert of a first reading, so there are only those a query reads: the primary
-    key (updates by id, the timeline's and notifications' keys), ``open_key`` (the invariant), ``enrolment_id,
-    open_key`` (ingestion's open alerts, without the closed ones; the patient page's timeline), ``patient_id,
+    key (updates by id, the timeline's and notifications' keys), ``enrolment_id, open_key`` (unique: the invariant;
+    ingestion's open alerts, without the closed ones; the patient page's timeline), ``patient_id,
     opened_at`` of the open alerts only (the worklist, "acknowledge all green": a partial index, a fraction of the
     table) and ``updated_at`` (the live streams' change mark). No query filters on ``team_id``, nor on closed alerts
     by patient.
@@ -246,7 +246,9 @@ class MonitoringAlert(Base):
               sqlite_where=OPEN_ALERT),
         # Ingestion's open alerts of an enrolment: ``open_key IS NOT NULL`` decided in the index, so the closed
         # alerts of its history (a green a day) are never fetched; also the patient page's history.
-        Index("ix_monitoring_alert_enrolment_open_key", "enrolment_id", "open_key"),
+        # Also the invariant: one open alert per patient and condition (``open_key`` is "enrolment:condition";
+        # NULLs, the closed alerts, never collide). No query reads ``open_key`` alone.
+        Index("ix_monitoring_alert_enrolment_open_key", "enrolment_id", "open_key", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -257,7 +259,7 @@ class MonitoringAlert(Base):
     severity: Mapped[str] = mapped_column(String(8))
     silence: Mapped[bool] = mapped_column(Boolean, default=False)  # a non-transmission alert ("data missing")
     status: Mapped[str] = mapped_column(String(8), default="open")
-    open_key: Mapped[str | None] = mapped_column(String(80), unique=True, default=None)
+    open_key: Mapped[str | None] = mapped_column(String(80), default=None)
     message: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text, default="")
     measure: Mapped[str | None] = mapped_column(String(24), default=None)
