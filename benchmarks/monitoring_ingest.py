@@ -373,18 +373,20 @@ def _stat(pid: int) -> list[str] | None:
 def cpu_by_group(server_pid: int) -> dict[str, float]:
     """CPU seconds used so far (user + system) by the serve processes, their batch children and PostgreSQL's
     processes, read from ``/proc`` (Linux): a serve process is a child of the uvicorn supervisor, a batch child a
-    child of a serve process."""
+    child of a serve process (with one serve process, uvicorn serves in the supervisor itself: its children are the
+    batch children)."""
     out = {"serve": 0.0, "batch": 0.0, "postgresql": 0.0}
     if not os.path.isdir("/proc"):
         return out
     tick = os.sysconf("SC_CLK_TCK")
     stats = {int(d): st for d in os.listdir("/proc") if d.isdigit() and (st := _stat(int(d))) is not None}
-    workers = {pid for pid, st in stats.items() if int(st[1]) == server_pid}
+    workers = {pid for pid, st in stats.items() if int(st[1]) == server_pid} if SERVER_WORKERS > 1 else set()
+    serving = workers or {server_pid}
     for pid, st in stats.items():
         seconds = (int(st[11]) + int(st[12])) / tick
         if pid == server_pid or pid in workers:
             out["serve"] += seconds
-        elif int(st[1]) in workers:
+        elif int(st[1]) in serving:
             out["batch"] += seconds
         elif _command(pid) == "postgres":
             out["postgresql"] += seconds
