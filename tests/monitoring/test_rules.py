@@ -250,6 +250,18 @@ class TestCheckSilence:
         late = rules.check_silence(self.rules, acked, paris("2026-06-14 08:01"), paris("2026-06-01 00:00"))
         assert early.events == () and [e.condition for e in late.events] == ["no_weight"]
 
+    def test_the_scheduled_check_is_due_when_the_silence_would_be_raised(self) -> None:
+        """``silence_due_at`` marks the row for the worker: 48 h after the last weight, or after the acknowledgement
+        when it is later; nothing while the silence alert is open."""
+        state = rules.evaluate(self.rules, PatientState(), [reading("2026-06-10 07:00", "weight", 71.0)]).state
+        watch_from = paris("2026-06-01 00:00")
+        assert rules.silence_due_at(self.rules, state, watch_from) == paris("2026-06-12 07:00")
+        assert rules.silence_due_at(self.rules, state, paris("2026-06-11 00:00")) == paris("2026-06-13 00:00")
+        raised = rules.check_silence(self.rules, state, paris("2026-06-12 07:01"), watch_from).state
+        assert rules.silence_due_at(self.rules, raised, watch_from) is None
+        acked = rules.acknowledge_condition(raised, "no_weight", paris("2026-06-12 09:00"), silence=True)
+        assert rules.silence_due_at(self.rules, acked, watch_from) == paris("2026-06-14 09:00")
+
     def test_diabetes_waits_a_week(self) -> None:
         """Arrêté diabète: transmission at least weekly."""
         diab = rules.resolve_rules(rules.get_programme("diabetes"), DIAB, {})

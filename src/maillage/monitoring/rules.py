@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
@@ -969,25 +969,33 @@ def _days_back(iso_day: str, days: int) -> str:
     return (dt.date.fromisoformat(iso_day) - dt.timedelta(days=days)).isoformat()
 
 
+def _silence_rules(rules: Sequence[Rule]) -> Iterator[SilenceRule]:
+    """The enabled non-transmission rules (from the rule set's cached index)."""
+    for group in _facts(rules)[0][1].values():
+        yield from group
+
+
+def _silent_since(rule: SilenceRule, state: PatientState, watch_from: dt.datetime) -> dt.datetime:
+    """Where a silence period starts: the latest of the last reading of the measure, ``watch_from`` (the start of
+    monitoring or its last resumption) and the nurse's acknowledgement of the previous silence alert."""
+    since = watch_from
+    mstate = state.measures.get(rule.measure)
+    if mstate is not None and mstate.last_at is not None:
+        since = max(since, mstate.last_at)
+    acknowledged = state.acknowledged.get(rule.key)
+    return since if acknowledged is None else max(since, acknowledged)
+
+
 def check_silence(rules: Sequence[Rule], state: PatientState, at: dt.datetime,
                   watch_from: dt.datetime) -> Evaluation:
-    """Non-transmission: raise each silence condition whose measure has not been received for its period.
-
-    The period runs from the latest of: the last reading of the measure, ``watch_from`` (the start of
-    monitoring or its last resumption) and the nurse's acknowledgement of the previous silence alert.
-    """
+    """Non-transmission: raise each silence condition whose measure has not been received for its period, which
+    runs from ``_silent_since``."""
     new = state.copy()
     events: list[AlertEvent] = []
-    for rule in rules:
-        if not isinstance(rule, SilenceRule) or not rule.enabled or rule.key in new.open:
+    for rule in _silence_rules(rules):
+        if rule.key in new.open:
             continue
-        mstate = new.measures.get(rule.measure)
-        marks = [watch_from]
-        if mstate is not None and mstate.last_at is not None:
-            marks.append(mstate.last_at)
-        if rule.key in new.acknowledged:
-            marks.append(new.acknowledged[rule.key])
-        since = max(marks)
+        since = _silent_since(rule, new, watch_from)
         if at - since > dt.timedelta(hours=rule.hours):
             new.open[rule.key] = rule.severity.value
             hours = (at - since).total_seconds() / 3600
@@ -999,17 +1007,8 @@ def check_silence(rules: Sequence[Rule], state: PatientState, at: dt.datetime,
 
 def silence_due_at(rules: Sequence[Rule], state: PatientState, watch_from: dt.datetime) -> dt.datetime | None:
     """When the earliest non-transmission alert not yet open falls due (for the scheduled check)."""
-    due: list[dt.datetime] = []
-    for rule in (r for group in _facts(rules)[0][1].values() for r in group):  # the enabled silence rules
-        if rule.key in state.open:
-            continue
-        mstate = state.measures.get(rule.measure)
-        marks = [watch_from]
-        if mstate is not None and mstate.last_at is not None:
-            marks.append(mstate.last_at)
-        if rule.key in state.acknowledged:
-            marks.append(state.acknowledged[rule.key])
-        due.append(max(marks) + dt.timedelta(hours=rule.hours))
+    due = [_silent_since(rule, state, watch_from) + dt.timedelta(hours=rule.hours)
+           for rule in _silence_rules(rules) if rule.key not in state.open]
     return min(due) if due else None
 
 
