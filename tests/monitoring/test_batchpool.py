@@ -4,6 +4,7 @@ the same replies, alerts, refusals and audit as in process, the reply after the 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import time
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from maillage.kit.clock import now
 from maillage.models.audit import AuditEntry
 from maillage.models.monitoring import MonitoringAlert, MonitoringReading
-from maillage.monitoring.batchpool import SMALL_BATCH
+from maillage.monitoring.batchpool import SMALL_BATCH, SMALL_BODY_BYTES
 from tests.e2e.conftest import start_server
 from tests.monitoring.live import isolated_database, seed_world, sessions_for
 
@@ -52,6 +53,8 @@ def test_a_large_batch_is_evaluated_in_a_child_and_answered_after_its_commit(bac
                                     "MAILLAGE_LOG_LEVEL": "WARNING", "MAILLAGE_MONITORING_BATCH_PROCESSES": "1"},
                               demo=False)
         headers = {"Authorization": f"Bearer {world.secret}"}
+        # Large as a document too: the child receives the bytes and parses them.
+        assert len(json.dumps({"readings": weights("big", 83.5)})) > SMALL_BODY_BYTES
         try:
             before = children_of(server.process.pid)
             with httpx.Client(base_url=server.url, timeout=60) as http:
@@ -78,6 +81,21 @@ def test_a_large_batch_is_evaluated_in_a_child_and_answered_after_its_commit(bac
                 again = http.post("/api/monitoring/readings", json={"readings": weights("big", 83.5)},
                                   headers=headers).json()
                 assert (again["accepted"], again["duplicates"]) == (0, COUNT)
+
+                # A large document that does not match the schema is refused whole, as FastAPI refuses a body that
+                # does not match its model: 422 with the place of each error, nothing stored.
+                broken = weights("broken", 80.0)
+                del broken[99]["at"]
+                broken[3]["value"] = None
+                refused = http.post("/api/monitoring/readings", json={"readings": broken}, headers=headers)
+                assert refused.status_code == 422, refused.text
+                error = refused.json()["error"]
+                assert error["code"] == "validation_failed"
+                assert [(d["field"], d["type"]) for d in error["details"]] == [("body.readings.99.at", "missing")]
+                assert "broken" not in refused.text  # the input is not echoed back
+                with sessions() as db:
+                    assert db.scalar(select(func.count()).select_from(MonitoringReading).where(
+                        MonitoringReading.external_id.like("broken-%"))) == 0
 
                 # A refusal raised in the child reaches the caller as it would in process; nothing is stored.
                 entries = [{"resource": {

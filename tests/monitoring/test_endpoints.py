@@ -66,6 +66,32 @@ class TestPostBatch:
         response = client.post("/api/monitoring/readings", json=body, headers=bearer(world))
         assert response.status_code == 422 and count_readings(db, world) == 0
 
+    def test_a_document_that_is_not_json_is_refused_with_where_it_breaks(self, client, db, world: World) -> None:
+        """The compact batch is parsed from its bytes (``batchpool.ingest_compact``): a syntax error, a document of
+        another shape or another content type is refused 422 as FastAPI refuses a body, and nothing is stored."""
+        reading = b'{"readings": [{"id": "r-1", "code": "weight", "value": 80.0, "unit": "kg", "at": "%s"}]}' % (
+            iso(1).encode())
+        cases = [(reading[:-3], "application/json", "body", "json_invalid"),
+                 (b'[{"id": "r-1"}]', "application/json", "body", "dict_type"),
+                 (reading, "text/plain", "body", "content_type")]
+        for content, content_type, field, kind in cases:
+            response = client.post("/api/monitoring/readings", content=content,
+                                    headers={**bearer(world), "Content-Type": content_type})
+            assert response.status_code == 422, response.text
+            details = response.json()["error"]["details"]
+            assert [(d["field"], d["type"]) for d in details] == [(field, kind)], details
+        assert count_readings(db, world) == 0
+        accepted = client.post("/api/monitoring/readings", content=reading,
+                               headers={**bearer(world), "Content-Type": "application/json; charset=utf-8"})
+        assert accepted.status_code == 200 and accepted.json()["accepted"] == 1
+
+    def test_the_openapi_document_describes_the_batch(self, client) -> None:
+        operation = client.get("/api/openapi.json").json()["paths"]["/api/monitoring/readings"]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert operation["requestBody"]["required"] is True
+        assert schema["required"] == ["readings"] and schema["properties"]["readings"]["maxItems"] == 5000
+        assert set(schema["properties"]["readings"]["items"]["required"]) == {"id", "code", "value", "at"}
+
     def test_anonymous_callers_get_401(self, client) -> None:
         response = client.post("/api/monitoring/readings", json={"readings": []})
         assert response.status_code == 401

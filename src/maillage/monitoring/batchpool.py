@@ -6,9 +6,11 @@ single reading whose red alert must reach the nurse now, the event loop itself) 
 its database round trips. With ``MAILLAGE_MONITORING_BATCH_PROCESSES`` > 0 (PostgreSQL only), each serve process
 hands batches of more than ``SMALL_BATCH`` readings to that many child processes of its own: the child opens its own
 session, runs the same ``ingest`` and commits; the serve process answers once the child has committed, so an
-acknowledged reading is still durable. The children run at ``nice`` +5: when the cores are busy, the small requests
-of the serve processes are scheduled first. A refusal raised in the child (403, 422) reaches the caller as it would
-have in process.
+acknowledged reading is still durable. A compact batch (``ingest_compact``) of more than ``SMALL_BODY_BYTES`` goes
+to the child as the bytes received: the child parses and validates them (one pass of pydantic-core) and sends back
+the reply's bytes, so the serve process neither parses the thousand readings nor builds their thousand outcomes.
+The children run at ``nice`` +5: when the cores are busy, the small requests of the serve processes are scheduled
+first. A refusal raised in the child (403, 422) reaches the caller as it would have in process.
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import orjson
+from pydantic import ValidationError
 
 from maillage.audit.service import AuditContext
 from maillage.auth.service import DeviceActor
 from maillage.config import Settings
 from maillage.exceptions import MaillageError, ServiceUnavailable
-from maillage.monitoring.ingest import Incoming, IngestResult, ingest
+from maillage.monitoring.ingest import Incoming, IngestResult, compact_items, ingest
 
 SMALL_BATCH = 50  # readings: at most this many are evaluated in the serve process itself
+SMALL_BODY_BYTES = 8192  # a compact batch up to this size is parsed and evaluated in the serve process (≤ 130 readings)
 CHILD_NICE = 5
 PARENT_CHECK_SECONDS = 0.5
 FULL_COLLECT_EVERY = 200  # batches: a child's whole-heap garbage collection (see ``_start_child``)
@@ -57,6 +63,43 @@ def ingest_batch(request: Any, session: Any, device: DeviceActor, items: Sequenc
     if len(items) <= SMALL_BATCH or processes <= 0:
         return ingest(session, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
     return ingest_in_child(request, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
+
+
+class BatchInvalid(Exception):  # a refusal, not a failure: the HTTP layer answers 422
+    """The compact batch does not match its schema: ``errors`` as (location, message, type) for each error."""
+
+    def __init__(self, errors: list[tuple[tuple[int | str, ...], str, str]]) -> None:
+        super().__init__("invalid compact batch")
+        self.errors = errors
+
+
+def _schema_errors(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
+    """Picklable, and without the input (a whole batch, readings of patients) that pydantic keeps in its errors."""
+    return [(tuple(e["loc"]), e["msg"], e["type"])
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)]
+
+
+def _parse_compact(raw: bytes) -> list[Incoming]:
+    try:
+        return compact_items(raw)
+    except ValidationError as exc:
+        raise BatchInvalid(_schema_errors(exc)) from None
+
+
+def ingest_compact(request: Any, session: Any, device: DeviceActor, raw: bytes, *,
+                   context: AuditContext | None = None) -> bytes:
+    """A compact batch (``schemas.BatchIn`` as JSON bytes) checked, stored and evaluated; the reply's JSON bytes.
+    Raises ``BatchInvalid`` when the document does not match the schema (nothing stored)."""
+    processes = getattr(request.app.state, "monitoring_batch", (0, "", 0))[0]
+    if len(raw) <= SMALL_BODY_BYTES or processes <= 0:
+        items = _parse_compact(raw)
+        if len(items) > SMALL_BATCH and processes > 0:  # a small document of many short readings
+            result = ingest_in_child(request, device, items, context=context, channel="batch")
+        else:
+            result = ingest(session, device, items, context=context, channel="batch")
+        return orjson.dumps(result.to_reply())
+    reply: bytes = _submit(request, _compact_in_child, device, raw, context)
+    return reply
 
 
 def _start_child(url: str, statement_timeout_ms: int) -> None:
@@ -88,14 +131,33 @@ def _exit_with_parent(parent: int) -> None:
 
 def _in_child(device: DeviceActor, packed: Sequence[tuple[Any, ...]], all_or_nothing: bool,
               context: AuditContext | None, channel: str) -> tuple[str, Any]:
+    def run(db: Any) -> IngestResult:
+        items = [Incoming(*fields) for fields in packed]
+        return ingest(db, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
+
+    return _committed(run)
+
+
+def _compact_in_child(device: DeviceActor, raw: bytes, context: AuditContext | None) -> tuple[str, Any]:
+    def run(db: Any) -> bytes:
+        result = ingest(db, device, _parse_compact(raw), context=context, channel="batch")
+        return orjson.dumps(result.to_reply())
+
+    return _committed(run)
+
+
+def _committed(run: Callable[[Any], Any]) -> tuple[str, Any]:
+    """``run`` in a session of the child, committed: ("ok", its value), or the refusal it raised, as data (an
+    exception's own pickling would lose its details)."""
     global _batches
     try:
         with _sessions() as db:
-            items = [Incoming(*fields) for fields in packed]
-            result = ingest(db, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
+            value = run(db)
             db.commit()
-            return "ok", result
-    except MaillageError as exc:  # sent back as data: the exception's own pickling would lose its details
+            return "ok", value
+    except BatchInvalid as exc:
+        return "invalid", exc.errors
+    except MaillageError as exc:
         return "refused", (type(exc).__module__, type(exc).__qualname__, exc.message, exc.details, exc.status_code)
     finally:
         _batches += 1
@@ -128,18 +190,25 @@ def ingest_in_child(request: Any, device: DeviceActor, items: Sequence[Incoming]
     A child that died (killed, out of memory) breaks its pool for good: the pool is dropped, the next large batch
     starts a new one, and this batch is answered 503. Whether or not it was committed, the sender's retry is safe:
     a reading already stored is acknowledged as a duplicate."""
+    # The readings go as plain tuples: pickling a thousand dataclasses one by one cost ten times more.
+    packed = [item.packed() for item in items]
+    result: IngestResult = _submit(request, _in_child, device, packed, all_or_nothing, context, channel)
+    return result
+
+
+def _submit(request: Any, function: Callable[..., tuple[str, Any]], *args: Any) -> Any:
+    """``function(*args)`` in a child of the pool: its value once committed, or its refusal raised here."""
     pool = _executor(request)
     try:
-        # The readings go as plain tuples: pickling a thousand dataclasses one by one cost ten times more.
-        packed = [item.packed() for item in items]
-        kind, value = pool.submit(_in_child, device, packed, all_or_nothing, context, channel).result()
+        kind, value = pool.submit(function, *args).result()
     except cf.process.BrokenProcessPool:
         _drop(pool)
         raise ServiceUnavailable("Le lot de mesures n'a pas pu être traité : renvoyez-le (une mesure déjà "
                                  "enregistrée sera reconnue).") from None
     if kind == "ok":
-        result: IngestResult = value
-        return result
+        return value
+    if kind == "invalid":
+        raise BatchInvalid(value)
     module, name, message, details, status_code = value
     error_class = getattr(importlib.import_module(module), name)
     raise error_class(message, details=details, status_code=status_code)

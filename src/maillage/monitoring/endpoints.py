@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from maillage.auth.actor import Actor
@@ -23,11 +23,10 @@ from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
 from maillage.monitoring import batchpool, fhir, rules, service
 from maillage.monitoring import repository as repo
-from maillage.monitoring.ingest import Incoming
 from maillage.monitoring.schemas import (
+    COMPACT_BATCH,
     AcknowledgeIn,
     AlertRead,
-    BatchIn,
     BatchReply,
     DeviceCreate,
     DeviceRead,
@@ -72,16 +71,57 @@ DEVICE_RESPONSES: dict[int | str, dict[str, Any]] = {
 # -- Ingestion ---------------------------------------------------------------------------------------------
 
 
-@router.post("/api/monitoring/readings", response_model=None,
+def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its definitions written in place: an operation's own schema (``openapi_extra``) cannot
+    point into the ``$defs`` pydantic puts beside it."""
+    schema = dict(schema)
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return dict(resolve(schema))
+
+
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {"required": True,
+                    "content": {"application/json": {"schema": inline_schema(COMPACT_BATCH.json_schema())}}},
+}
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def compact_body(request: Request) -> bytes:
+    """The compact batch's bytes as received, parsed later in one pass (in a batch child for a large batch)."""
+    if not _is_json(request.headers.get("content-type", "")):
+        raise RequestValidationError([{"loc": ("body",), "type": "content_type",
+                                       "msg": "Lot de mesures attendu en JSON (Content-Type: application/json)."}])
+    return await request.body()
+
+
+@router.post("/api/monitoring/readings", response_model=None, openapi_extra=BATCH_BODY,
              responses={200: {"model": BatchReply}, **DEVICE_RESPONSES},
              summary="Transmettre un lot de mesures (format compact)")
-def post_batch(body: BatchIn, request: Request, db: DbSession, device: Device) -> Response:
+def post_batch(request: Request, db: DbSession, device: Device,
+               raw: Annotated[bytes, Depends(compact_body)]) -> Response:
     """Lot compact (jusqu'à 5 000 mesures). Chaque mesure porte son identifiant attribué par l'appareil : un
     renvoi est reconnu et enregistré une seule fois. Une mesure impossible est refusée avec son motif, les
     autres sont acceptées ; le résultat de chaque mesure figure dans la réponse, envoyée après l'enregistrement."""
-    items = [Incoming(i, r.id, r.code, r.value, r.at, r.unit, r.system, r.device) for i, r in enumerate(body.readings)]
-    result = batchpool.ingest_batch(request, db, device, items, context=audit_context(request), channel="batch")
-    return Response(orjson.dumps(result.to_reply()), media_type="application/json")  # thousands of outcomes
+    try:
+        reply = batchpool.ingest_compact(request, db, device, raw, context=audit_context(request))
+    except batchpool.BatchInvalid as exc:  # as FastAPI answers a body that does not match its model
+        raise RequestValidationError([{"loc": ("body", *loc), "msg": message, "type": kind}
+                                      for loc, message, kind in exc.errors]) from None
+    return Response(reply, media_type="application/json")  # thousands of outcomes, serialised by orjson
 
 
 @router.post("/api/monitoring/fhir/Observation", response_model=None, responses=DEVICE_RESPONSES,

@@ -39,6 +39,7 @@ from maillage.models.monitoring import MonitoringAlert, MonitoringAlertEvent
 from maillage.monitoring import live, rules
 from maillage.monitoring import repository as repo
 from maillage.monitoring.rules import AlertEvent, PatientState, Reading, ReadingRejected
+from maillage.monitoring.schemas import COMPACT_BATCH, BatchIn
 
 log = get_logger("maillage.monitoring.ingest")
 
@@ -61,6 +62,18 @@ class Incoming(NamedTuple):
         """The fields as a plain tuple, ``Incoming(*packed)`` rebuilds it: pickled, a named tuple is rebuilt
         through its class one by one, ten times slower than a plain tuple."""
         return tuple(self)
+
+
+def compact_items(raw: bytes) -> list[Incoming]:
+    """The readings of a compact batch, parsed and validated from its JSON bytes in one pass of pydantic-core
+    (``schemas.BatchIn``). Raises ``pydantic.ValidationError``."""
+    return batch_items(COMPACT_BATCH.validate_json(raw))
+
+
+def batch_items(batch: BatchIn) -> list[Incoming]:
+    """The readings of a validated compact batch."""
+    return [Incoming(i, r["id"], r["code"], r["value"], r["at"], r.get("unit"), r.get("system"), r.get("device"))
+            for i, r in enumerate(batch["readings"])]
 
 
 @dataclass

@@ -33,8 +33,8 @@ from maillage.auth.service import DeviceActor
 from maillage.exceptions import MaillageError
 from maillage.kit.logging import get_logger
 from maillage.monitoring import fhir
-from maillage.monitoring.ingest import Incoming, IngestResult, ingest
-from maillage.monitoring.schemas import BatchIn
+from maillage.monitoring.ingest import Incoming, IngestResult, batch_items, ingest
+from maillage.monitoring.schemas import COMPACT_BATCH
 
 log = get_logger("maillage.monitoring.mqtt")
 
@@ -79,11 +79,10 @@ def incoming_of(payload: bytes) -> tuple[str, list[Incoming]]:
         raise PayloadRejected("not_json") from None
     if isinstance(body, dict) and "readings" in body:
         try:
-            batch = BatchIn.model_validate(body)
+            batch = COMPACT_BATCH.validate_python(body)
         except ValidationError:
             raise PayloadRejected("invalid_batch") from None
-        return "mqtt", [Incoming(i, r.id, r.code, r.value, r.at, r.unit, r.system, r.device)
-                        for i, r in enumerate(batch.readings)]
+        return "mqtt", batch_items(batch)
     if isinstance(body, dict) and body.get("resourceType") == "Observation":
         return "mqtt_fhir", fhir.parse_observation(body)
     if isinstance(body, dict) and body.get("resourceType") == "Bundle":

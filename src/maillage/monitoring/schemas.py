@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from maillage.kit.dates import IsoDate, IsoDateTime
 
@@ -135,21 +136,29 @@ class GreenReceiptRead(BaseModel):
 # -- Ingestion ---------------------------------------------------------------------------------------------
 
 
-class ReadingIn(BaseModel):
+class ReadingIn(TypedDict):
     """One reading of the compact batch. ``id`` is the device's own identifier for it (idempotency)."""
 
-    id: str = Field(min_length=1, max_length=128)
-    device: str | None = Field(default=None, max_length=128,
-                               description="Appareil qui a mesuré, s'il diffère de l'appareil authentifié (passerelle)")
-    code: str = Field(min_length=1, max_length=64, description="Code LOINC, code local Maillage ou clé de mesure")
-    system: str | None = Field(default=None, max_length=128)
-    value: Any = Field(description="Valeur numérique")
-    unit: str | None = Field(default=None, max_length=32, description="Unité UCUM ([lb_av], mmol/L...)")
-    at: str = Field(min_length=10, max_length=40, description="Date et heure ISO 8601 avec fuseau")
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    device: NotRequired[Annotated[str | None, Field(
+        max_length=128, description="Appareil qui a mesuré, s'il diffère de l'appareil authentifié (passerelle)")]]
+    code: Annotated[str, Field(min_length=1, max_length=64,
+                               description="Code LOINC, code local Maillage ou clé de mesure")]
+    system: NotRequired[Annotated[str | None, Field(max_length=128)]]
+    value: Annotated[Any, Field(description="Valeur numérique")]
+    unit: NotRequired[Annotated[str | None, Field(max_length=32, description="Unité UCUM ([lb_av], mmol/L...)")]]
+    at: Annotated[str, Field(min_length=10, max_length=40, description="Date et heure ISO 8601 avec fuseau")]
 
 
-class BatchIn(BaseModel):
-    readings: list[ReadingIn] = Field(min_length=1, max_length=MAX_BATCH_READINGS)
+# The compact batch is typed dictionaries rather than models, validated by ``COMPACT_BATCH``: a thousand readings are
+# parsed and checked from their JSON bytes in 1.8 ms, where models took 4.9 ms (docs/monitoring.md).
+class BatchIn(TypedDict):
+    """A compact batch of readings (at most 5,000)."""
+
+    readings: Annotated[list[ReadingIn], Field(min_length=1, max_length=MAX_BATCH_READINGS)]
+
+
+COMPACT_BATCH: TypeAdapter[BatchIn] = TypeAdapter(BatchIn)
 
 
 class ReadingOutcome(BaseModel):
