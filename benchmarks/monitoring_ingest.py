@@ -19,9 +19,9 @@ Prints, measured in the same run:
   connection (every 2 ms: a latency is measured at most 2 ms late); (b) the nurse's worklist stream (server-sent
   events, ``/telesurveillance/flux``, opened by a signed-in nurse on whichever server process the kernel picks:
   another process's commit reaches it through PostgreSQL's LISTEN/NOTIFY), timed as the first ``worklist`` event
-  after the request: the probe's own, as nothing else changes alerts then (the second stream's patients all have
-  their green alert open since the first stream); events outside the probes' windows are counted and, if any,
-  printed with the figure;
+  after the request: the probe's own, as almost nothing else changes alerts then (most of the second stream's patients
+  have their green alert open since the first stream); events outside the probes' windows are counted and, if any,
+  printed with the figure (which may then be underestimated);
 - the same latencies while the scattered batches are offered at half the rate just sustained (three paced
   clients): the load of a territory's gateways below the server's capacity, where a latency means something (at
   saturation, a closed loop of senders as fast as the server answers, it measures the queue it builds);
@@ -323,8 +323,8 @@ def prober(port: int, secret: str, url: str, oximeters: list[str], seconds: floa
            cookie: str, out: Any) -> None:
     """Red SpO2 alert: from the request to the alert being visible (a) to another database connection, (b) on
     the nurse's worklist stream, timed as the first ``worklist`` event after the request. That event is the probe's
-    own only while nothing else changes alerts: alone, and during the benchmark's second stream, whose patients'
-    green alerts are all open since the first (its readings change no alert). Each probe's clearing reading is
+    own only while nothing else changes alerts: alone, and during the benchmark's second stream, most of whose patients'
+    green alerts are open since the first (their readings change no alert). Each probe's clearing reading is
     followed by its own event before the next probe starts; events outside the probes' windows are counted
     (``stray``): when there are any, (b) may have timed another change's event."""
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}

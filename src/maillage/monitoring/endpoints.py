@@ -46,8 +46,9 @@ from maillage.monitoring.schemas import (
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["télésurveillance"])
 
 
-def require_device(request: Request) -> DeviceActor:
-    """The authenticated device or gateway (``Authorization: Bearer mlg_dev_…``); nothing else may ingest."""
+async def require_device(request: Request) -> DeviceActor:
+    """The authenticated device or gateway (``Authorization: Bearer mlg_dev_…``); nothing else may ingest. Async: it
+    only reads what the middleware resolved, so it needs no hand-off to a worker thread."""
     device = getattr(request.state, "device", None)
     if isinstance(device, DeviceActor):
         return device
