@@ -93,9 +93,25 @@ def test_a_large_batch_is_evaluated_in_a_child_and_answered_after_its_commit(bac
                 assert error["code"] == "validation_failed"
                 assert [(d["field"], d["type"]) for d in error["details"]] == [("body.readings.99.at", "missing")]
                 assert "broken" not in refused.text  # the input is not echoed back
+                # Not JSON at all, parsed in the child too: refused with where it breaks.
+                torn = json.dumps({"readings": broken}).encode()[:-40]
+                assert len(torn) > SMALL_BODY_BYTES
+                refused = http.post("/api/monitoring/readings", content=torn,
+                                    headers={**headers, "Content-Type": "application/json"})
+                assert refused.status_code == 422, refused.text
+                assert [d["type"] for d in refused.json()["error"]["details"]] == ["json_invalid"]
                 with sessions() as db:
                     assert db.scalar(select(func.count()).select_from(MonitoringReading).where(
                         MonitoringReading.external_id.like("broken-%"))) == 0
+
+                # A small document of many short readings: parsed in the serve process, evaluated in a child.
+                start = now() - dt.timedelta(hours=2)
+                short = [{"id": f"s{i}", "code": "weight", "value": 80, "at": (start + dt.timedelta(minutes=i))
+                          .isoformat(timespec="seconds")} for i in range(SMALL_BATCH + 10)]
+                assert len(json.dumps({"readings": short})) <= SMALL_BODY_BYTES
+                stored = http.post("/api/monitoring/readings", json={"readings": short}, headers=headers)
+                assert stored.status_code == 200, stored.text
+                assert stored.json()["accepted"] == SMALL_BATCH + 10
 
                 # A refusal raised in the child reaches the caller as it would in process; nothing is stored.
                 entries = [{"resource": {

@@ -92,15 +92,34 @@ class TestPostBatch:
         assert schema["required"] == ["readings"] and schema["properties"]["readings"]["maxItems"] == 5000
         assert set(schema["properties"]["readings"]["items"]["required"]) == {"id", "code", "value", "at"}
 
+    def test_utf8_behind_a_byte_order_mark_is_read_utf16_is_refused(self, client, db, world: World) -> None:
+        """RFC 8259 §8.1: networked JSON is UTF-8, and a parser MAY ignore a byte order mark."""
+        text = '{"readings": [{"id": "r-%s", "code": "weight", "value": 80.0, "unit": "kg", "at": "%s"}]}'
+        headers = {**bearer(world), "Content-Type": "application/json"}
+        marked = client.post("/api/monitoring/readings", content=b"\xef\xbb\xbf" + (text % (1, iso(1))).encode(),
+                             headers=headers)
+        assert marked.status_code == 200 and marked.json()["accepted"] == 1, marked.text
+        wide = client.post("/api/monitoring/readings", content=(text % (2, iso(1))).encode("utf-16"), headers=headers)
+        assert wide.status_code == 422
+        assert [(d["field"], d["type"]) for d in wide.json()["error"]["details"]] == [("body", "json_encoding")]
+        assert count_readings(db, world) == 1
+
     def test_anonymous_callers_get_401(self, client) -> None:
         response = client.post("/api/monitoring/readings", json={"readings": []})
         assert response.status_code == 401
+        # Authentication is decided before the body is read: a broken document changes nothing to the answer.
+        broken = client.post("/api/monitoring/readings", content=b'{"readings": [',
+                             headers={"Content-Type": "application/json"})
+        assert broken.status_code == 401
 
     def test_a_professional_gets_403(self, client, db, world: World) -> None:
         sign_in(client, db, world.users["nurse"])
         response = client.post("/api/monitoring/readings", headers={"x-csrf-token": csrf_token(client)},
                                json={"readings": [{"id": "x", "code": "weight", "value": 80, "at": iso()}]})
         assert response.status_code == 403
+        broken = client.post("/api/monitoring/readings", content=b"{", headers={
+            "x-csrf-token": csrf_token(client), "Content-Type": "text/plain"})
+        assert broken.status_code == 403
 
     def test_a_personal_token_cannot_ingest(self, client, db, world: World) -> None:
         from maillage.auth import service as auth

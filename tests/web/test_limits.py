@@ -140,6 +140,18 @@ class TestNulCharacter:
                                                        "données envoyées."}
         assert db.query(Job).count() == 0
 
+    @pytest.mark.parametrize("content_type", ["application/vnd.maillage+json; charset=utf-8",
+                                              "Application/JSON; charset=utf-8", None])
+    def test_every_json_media_type_is_checked_and_a_body_without_one_too(self, probe, client, db, content_type):
+        """FastAPI reads a body without Content-Type as JSON, and a route may accept any ``+json`` type: the NUL
+        and depth checks apply to each, parameters and case aside."""
+        headers = {"content-type": content_type} if content_type else {}
+        response = client.post("/api/probe/echo", content=b'{"value": "a\\u0000b"}', headers=headers)
+        assert response.json()["error"]["code"] == "nul_character"
+        deep = client.post("/api/probe/echo", content=b"[" * 1000 + b"]" * 1000, headers=headers)
+        assert deep.json()["error"]["code"] == "json_too_deep"
+        assert db.query(Job).count() == 0
+
     def test_a_nul_in_the_query_string_or_the_path_is_422(self, probe, client):
         assert client.get("/api/auth/me?q=a%00b").status_code == 422
         assert client.get("/api/probe/echo%00").json()["error"]["code"] == "nul_character"

@@ -92,6 +92,12 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+def is_json_media(content_type: str) -> bool:
+    """``application/json`` or any ``…+json`` type, parameters (``; charset=utf-8``) and case aside."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 def wants_html(request: Request) -> bool:
     if request.url.path.startswith("/api/") or request.url.path.startswith("/fhir/"):
         return False

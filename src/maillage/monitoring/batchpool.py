@@ -35,7 +35,9 @@ from maillage.exceptions import MaillageError, ServiceUnavailable
 from maillage.monitoring.ingest import Incoming, IngestResult, compact_items, ingest
 
 SMALL_BATCH = 50  # readings: at most this many are evaluated in the serve process itself
-SMALL_BODY_BYTES = 8192  # a compact batch up to this size is parsed and evaluated in the serve process (≤ 130 readings)
+# A compact batch up to this size is parsed in the serve process (and evaluated there if it has at most SMALL_BATCH
+# readings); a larger one goes to a child as it is, however few readings it holds (50 readings of over 160 bytes).
+SMALL_BODY_BYTES = 8192
 CHILD_NICE = 5
 PARENT_CHECK_SECONDS = 0.5
 FULL_COLLECT_EVERY = 200  # batches: a child's whole-heap garbage collection (see ``_start_child``)

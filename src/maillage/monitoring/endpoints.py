@@ -19,7 +19,7 @@ from maillage.auth.service import DeviceActor
 from maillage.authz.deps import audit_context, optional_actor, require
 from maillage.authz.policy import Permission
 from maillage.exceptions import MaillageError, NotAuthenticated, PermissionDenied
-from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.kit.http import DbSession, UnitOfWorkRoute, is_json_media
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
 from maillage.monitoring import batchpool, fhir, rules, service
 from maillage.monitoring import repository as repo
@@ -96,14 +96,9 @@ BATCH_BODY: dict[str, Any] = {
 }
 
 
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
 async def compact_body(request: Request) -> bytes:
     """The compact batch's bytes as received, parsed later in one pass (in a batch child for a large batch)."""
-    if not _is_json(request.headers.get("content-type", "")):
+    if not is_json_media(request.headers.get("content-type", "")):
         raise RequestValidationError([{"loc": ("body",), "type": "content_type",
                                        "msg": "Lot de mesures attendu en JSON (Content-Type: application/json)."}])
     return await request.body()

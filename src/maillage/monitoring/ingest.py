@@ -18,6 +18,7 @@ acknowledged reading is durable.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import uuid
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -66,7 +69,16 @@ class Incoming(NamedTuple):
 
 def compact_items(raw: bytes) -> list[Incoming]:
     """The readings of a compact batch, parsed and validated from its JSON bytes in one pass of pydantic-core
-    (``schemas.BatchIn``). Raises ``pydantic.ValidationError``."""
+    (``schemas.BatchIn``). Raises ``pydantic.ValidationError``.
+
+    Networked JSON is UTF-8 (RFC 8259 §8.1), which pydantic-core reads; a byte order mark before it, which a parser
+    "MAY ignore" (same section) and ``json.loads`` did when FastAPI parsed the body, is skipped. UTF-16 or UTF-32 is
+    refused with that reason rather than as an unreadable first character."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    elif json.detect_encoding(raw) != "utf-8":
+        reason = PydanticCustomError("json_encoding", "Document JSON attendu en UTF-8 (RFC 8259, § 8.1).")
+        raise ValidationError.from_exception_data("BatchIn", [InitErrorDetails(type=reason, loc=(), input=None)])
     return batch_items(COMPACT_BATCH.validate_json(raw))
 
 

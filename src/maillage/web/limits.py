@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.config import Settings
+from maillage.kit.http import is_json_media
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -124,7 +125,8 @@ class LimitsMiddleware:
                 await self._reject(scope, receive, send, 413, "payload_too_large",
                                    f"Le contenu envoyé dépasse la taille maximale ({limit // 1024} Kio).")
                 return
-        is_json = content_type.startswith("application/json") or content_type.endswith("+json")
+        # Without a Content-Type, FastAPI reads a body as JSON: it is checked as JSON here too.
+        is_json = not content_type.strip() or is_json_media(content_type)
         if is_json and json_depth_exceeds(bytes(body), settings.max_json_depth):
             await self._reject(scope, receive, send, 422, "json_too_deep",
                                f"Le document JSON est trop imbriqué (au plus {settings.max_json_depth} niveaux).")
