@@ -164,3 +164,126 @@ class TestInspectPdf:
 
     def test_trailing_bytes_after_eof_within_the_window_are_tolerated(self):
         assert check(corpus("ok_report.pdf") + b"\n" * 500).page_count == 2
+
+
+def _name(value: str):
+    from pypdf.generic import NameObject
+
+    return NameObject(value)
+
+
+def _action(kind: str):
+    """One action of each kind, as a PDF writer would make it (finding 9 of issue 15)."""
+    from pypdf.generic import ArrayObject, DictionaryObject, NumberObject, TextStringObject
+
+    fields = {
+        "uri": {"/S": _name("/URI"), "/URI": TextStringObject("https://collecte.example/pixel?dossier=42")},
+        "gotor": {"/S": _name("/GoToR"), "/F": TextStringObject("\\\\serveur.example\\partage\\a.pdf"),
+                  "/D": ArrayObject([NumberObject(0), _name("/Fit")])},
+        "launch": {"/S": _name("/Launch"), "/F": TextStringObject("cmd.exe")},
+        "javascript": {"/S": _name("/JavaScript"), "/JS": TextStringObject("app.alert(1)")},
+        "goto": {"/S": _name("/GoTo"), "/D": ArrayObject([NumberObject(0), _name("/Fit")])},
+    }[kind]
+    return DictionaryObject({_name(k): v for k, v in fields.items()})
+
+
+def _pypdf_with(kind: str, where: str) -> bytes:
+    """A one-page PDF built by pypdf whose action ``kind`` is reached from ``where``."""
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    action = writer._add_object(_action(kind))
+    page = writer.pages[0]
+    if where == "open_action":
+        writer._root_object[_name("/OpenAction")] = action
+    elif where == "document_aa":   # WC: before the document closes
+        writer._root_object[_name("/AA")] = DictionaryObject({_name("/WC"): action})
+    elif where == "page_aa":       # O: when the page is opened
+        page[_name("/AA")] = DictionaryObject({_name("/O"): action})
+    elif where == "annotation_aa":  # E: when the pointer enters the zone
+        annotation = DictionaryObject({
+            _name("/Type"): _name("/Annot"), _name("/Subtype"): _name("/Link"),
+            _name("/Rect"): ArrayObject([FloatObject(0), FloatObject(0), FloatObject(595), FloatObject(842)]),
+            _name("/AA"): DictionaryObject({_name("/E"): action}),
+        })
+        page[_name("/Annots")] = ArrayObject([writer._add_object(annotation)])
+    elif where == "next_of_open_action":  # a harmless GoTo first, the action in its /Next chain
+        first = _action("goto")
+        first[_name("/Next")] = ArrayObject([action])
+        writer._root_object[_name("/OpenAction")] = writer._add_object(first)
+    elif where == "clicked_link":
+        annotation = DictionaryObject({
+            _name("/Type"): _name("/Annot"), _name("/Subtype"): _name("/Link"),
+            _name("/Rect"): ArrayObject([FloatObject(0), FloatObject(0), FloatObject(10), FloatObject(10)]),
+            _name("/A"): action,
+        })
+        page[_name("/Annots")] = ArrayObject([writer._add_object(annotation)])
+    else:
+        raise AssertionError(where)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+_AUTOMATIC = ["open_action", "document_aa", "page_aa", "annotation_aa", "next_of_open_action"]
+
+
+class TestActivePdfActions:
+    """Finding 9 of issue 15: PDFs carrying a remote go-to, a link opened by itself, a launch or JavaScript
+    action were to be refused (refused rather than stripped: see the module docstring and ADR 0007)."""
+
+    @pytest.mark.parametrize("where", _AUTOMATIC)
+    def test_a_link_the_viewer_opens_by_itself_is_refused(self, where):
+        with pytest.raises(FileRefused) as refused:
+            check(_pypdf_with("uri", where), "compte-rendu.pdf")
+        assert refused.value.reason == Reason.ACTIVE_CONTENT
+        assert refused.value.message.startswith("« compte-rendu.pdf » contient un lien qui s'ouvre tout seul")
+
+    @pytest.mark.parametrize("where", [*_AUTOMATIC, "clicked_link"])
+    def test_a_remote_go_to_is_refused_wherever_it_is(self, where):
+        with pytest.raises(FileRefused) as refused:
+            check(_pypdf_with("gotor", where))
+        assert "un renvoi vers un autre fichier" in refused.value.message
+
+    @pytest.mark.parametrize("where", [*_AUTOMATIC, "clicked_link"])
+    def test_a_launch_action_is_refused_wherever_it_is(self, where):
+        with pytest.raises(FileRefused) as refused:
+            check(_pypdf_with("launch", where))
+        assert "lancer un programme" in refused.value.message
+
+    @pytest.mark.parametrize("where", [*_AUTOMATIC, "clicked_link"])
+    def test_a_javascript_action_is_refused_wherever_it_is(self, where):
+        with pytest.raises(FileRefused) as refused:
+            check(_pypdf_with("javascript", where))
+        assert "du JavaScript" in refused.value.message
+
+    def test_the_object_walk_alone_refuses_a_remote_go_to_and_an_automatic_link(self, monkeypatch):
+        monkeypatch.setattr(rules, "raw_pdf_active_content", lambda data: None)
+        for kind in ("uri", "gotor"):
+            with pytest.raises(FileRefused):
+                check(_pypdf_with(kind, "page_aa"))
+
+    def test_the_raw_scan_alone_finds_a_remote_go_to(self):
+        assert rules.raw_pdf_active_content(_pypdf_with("gotor", "clicked_link")) == "un renvoi vers un autre fichier"
+
+    def test_a_link_the_reader_clicks_is_kept(self):
+        assert check(_pypdf_with("uri", "clicked_link")).page_count == 1
+
+    @pytest.mark.parametrize("where", _AUTOMATIC)
+    def test_a_go_to_inside_the_document_is_kept_even_when_automatic(self, where):
+        assert check(_pypdf_with("goto", where)).page_count == 1
+
+    def test_a_next_chain_that_loops_is_walked_once(self):
+        from pypdf import PdfWriter
+        from pypdf.generic import ArrayObject
+
+        writer = PdfWriter()
+        writer.add_blank_page(595, 842)
+        first = writer._add_object(_action("goto"))
+        first.get_object()[_name("/Next")] = ArrayObject([first])
+        writer._root_object[_name("/OpenAction")] = first
+        out = io.BytesIO()
+        writer.write(out)
+        assert check(out.getvalue()).page_count == 1

@@ -6,9 +6,11 @@
   converted to sRGB, and re-encoded from its pixels alone into a fresh image: no EXIF, GPS, XMP, ICC,
   comment or text chunk survives, nor anything appended after the image (polyglots).
 - PDF (pypdf): must end with ``%%EOF``, parse, not be encrypted, have 1 to ``max_pages`` pages, and carry
-  no active content (JavaScript, launch and submit actions, embedded files, XFA, rich media) anywhere in
-  its objects or in its raw bytes. Accepted PDFs are stored as sent: refusing is simpler, and honest,
-  than stripping active content.
+  no active content (JavaScript, launch, remote go-to and submit actions, embedded files, XFA, rich media)
+  anywhere in its objects or in its raw bytes, and no link a viewer opens by itself (``/URI`` reached from
+  ``/OpenAction`` or ``/AA``). Accepted PDFs are stored as sent: refusing is simpler, and honest, than
+  stripping active content (stripping means rewriting the file, and a rewritten file is no longer the
+  document the sender signed or printed; the sender can reprint it, we cannot know what else to drop).
 """
 
 from __future__ import annotations
@@ -187,7 +189,43 @@ def _active_in_object(root: Any, budget: list[int]) -> str | None:
                     label = rules.PDF_ACTIVE_NAMES.get(str(item))
                     if label:
                         return label
+                if key in rules.PDF_AUTOMATIC_TRIGGERS:
+                    label = _automatic_action(str(key), item, budget)
+                    if label:
+                        return label
         stack.extend(_children(value))
+    return None
+
+
+def _resolved(value: Any) -> Any:
+    return value.get_object() if isinstance(value, IndirectObject) else value
+
+
+def _automatic_action(trigger: str, value: Any, budget: list[int]) -> str | None:
+    """An action a viewer runs by itself, reached from ``/OpenAction`` (one action; an array there is a
+    destination, not an action) or ``/AA`` (a dictionary of actions), with their ``/Next`` chains."""
+    value = _resolved(value)
+    if trigger == "/AA":
+        pending = list(value.values()) if isinstance(value, DictionaryObject) else []
+    else:
+        pending = [value] if isinstance(value, DictionaryObject) else []
+    seen: set[int] = set()
+    while pending:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _too_complex()
+        action = _resolved(pending.pop())
+        if not isinstance(action, DictionaryObject) or id(action) in seen:
+            continue
+        seen.add(id(action))
+        label = rules.PDF_AUTOMATIC_NAMES.get(str(action.get("/S", "")))
+        if label:
+            return label
+        following = _resolved(action.get("/Next"))
+        if isinstance(following, ArrayObject):
+            pending.extend(following)
+        elif following is not None:
+            pending.append(following)
     return None
 
 

@@ -503,6 +503,8 @@ _EMBEDDED = "un fichier incorporé"
 _XFA = "un formulaire XFA"
 _SUBMIT = "un envoi ou une importation de données"
 _RICH_MEDIA = "du contenu multimédia actif"
+_REMOTE_FILE = "un renvoi vers un autre fichier"
+_AUTOMATIC_LINK = "un lien qui s'ouvre tout seul"
 
 # Dictionary keys that are active content wherever they appear.
 PDF_ACTIVE_KEYS: dict[str, str] = {
@@ -513,12 +515,19 @@ PDF_ACTIVE_KEYS: dict[str, str] = {
 PDF_ACTIVE_NAMES: dict[str, str] = {
     "/JavaScript": _JAVASCRIPT, "/Launch": _LAUNCH, "/ImportData": _SUBMIT, "/SubmitForm": _SUBMIT,
     "/GoToE": _EMBEDDED, "/EmbeddedFile": _EMBEDDED, "/FileAttachment": _EMBEDDED, "/RichMedia": _RICH_MEDIA,
-    "/RichMediaExecute": _RICH_MEDIA,
+    "/RichMediaExecute": _RICH_MEDIA, "/GoToR": _REMOTE_FILE,
 }
+# Action types (``/S``) refused only when a viewer runs them by itself: from the document's ``/OpenAction`` or
+# from an additional-actions dictionary ``/AA`` (document, page, annotation or form field: opening, closing,
+# printing, the pointer entering a zone...), following their ``/Next`` chains. A link the reader clicks may be a
+# ``/URI``; a link that opens an address as soon as the document is shown reports its reading to a server.
+PDF_AUTOMATIC_NAMES: dict[str, str] = {"/URI": _AUTOMATIC_LINK}
+# Keys whose value a viewer runs by itself: an action (``/OpenAction``) or a dictionary of actions (``/AA``).
+PDF_AUTOMATIC_TRIGGERS = ("/OpenAction", "/AA")
 # Names looked for in the raw bytes outside streams, in case an object hides from the parser.
 _RAW_ACTIVE = {"/JS": _JAVASCRIPT, "/JavaScript": _JAVASCRIPT, "/Launch": _LAUNCH, "/XFA": _XFA,
                "/EmbeddedFile": _EMBEDDED, "/EmbeddedFiles": _EMBEDDED, "/RichMedia": _RICH_MEDIA,
-               "/ImportData": _SUBMIT, "/SubmitForm": _SUBMIT, "/GoToE": _EMBEDDED}
+               "/ImportData": _SUBMIT, "/SubmitForm": _SUBMIT, "/GoToE": _EMBEDDED, "/GoToR": _REMOTE_FILE}
 _STREAM_BODY = re.compile(rb"stream\r?\n.*?endstream", re.DOTALL)
 _NAME_TOKEN = re.compile(rb"/[^\x00\t\n\x0c\r ()<>\[\]{}/%]+")
 _NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
