@@ -28,8 +28,8 @@ PUBLIC = {
     ("GET", "/connexion/enrolement"),
     ("POST", "/connexion/enrolement"),
     ("POST", "/deconnexion"),                # logging out needs no account
-    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),  # operators (bind metrics to the intranet)
-    ("GET", "/api/docs"), ("GET", "/api/docs/oauth2-redirect"), ("GET", "/api/openapi.json"),
+    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),  # operators; production: token (test_operator_pages)
+    ("GET", "/api/docs"), ("GET", "/api/docs/oauth2-redirect"), ("GET", "/api/openapi.json"),  # production: signed in
 }
 PUBLIC_PREFIXES = ("/offre",)  # the public telemedicine offer catalogue
 

@@ -30,7 +30,7 @@ from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
 from maillage.teleexpertise import endpoints as teleexpertise_endpoints
 from maillage.teleexpertise import pages as teleexpertise_pages
-from maillage.web import health, pages
+from maillage.web import apidocs, health, pages
 from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
 from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
 from maillage.web.metrics import Metrics, MetricsMiddleware
@@ -59,9 +59,10 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         title="Maillage",
         version=__version__,
         description=API_DESCRIPTION,
-        docs_url="/api/docs",
+        # Open outside production only; in production web/apidocs.py serves them to a known caller.
+        docs_url=apidocs.DOCS_URL if settings.operator_pages_open else None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=apidocs.OPENAPI_URL if settings.operator_pages_open else None,
         dependencies=[Depends(csrf_protect)],
         responses=COMMON_RESPONSES,
     )
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
+    if not settings.operator_pages_open:
+        app.include_router(apidocs.router)
     app.include_router(pages.router)
     app.include_router(audit_pages.router)
     app.include_router(analytics_pages.router)

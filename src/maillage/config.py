@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     vault_keys: SecretStr = SecretStr("")
     blob_max_bytes: int = 100 * 1024 * 1024
 
+    # Operators' endpoints. /metrics and the API documentation (/api/docs, /api/openapi.json) are open in
+    # development and test; in production /metrics answers only ``Authorization: Bearer <metrics_token>``
+    # (404 while no token is set) and the API documentation only a signed-in professional or an API token.
+    metrics_token: SecretStr = SecretStr("")
+
     # Authentication (see docs/security.md)
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
@@ -124,10 +129,17 @@ class Settings(BaseSettings):
                 raise ValueError("MAILLAGE_DATABASE_URL must be set in production")
             if self.password_hash_profile != "rfc9106_low_memory":  # noqa: S105 - a profile name, not a secret
                 raise ValueError("MAILLAGE_PASSWORD_HASH_PROFILE=cheapest is for test suites, never production")
+            if 0 < len(self.metrics_token.get_secret_value()) < 32:
+                raise ValueError("MAILLAGE_METRICS_TOKEN must be a random value of at least 32 characters")
             if self.smtp_enabled and self.smtp_username and self.smtp_security == "none":
                 raise ValueError("MAILLAGE_SMTP_SECURITY=none would send the SMTP password in clear: "
                                  "use starttls or ssl outside development")
         return self
+
+    @property
+    def operator_pages_open(self) -> bool:
+        """/metrics and the API documentation are open to anyone outside production only."""
+        return self.environment != "production"
 
     @property
     def effective_database_url(self) -> str:

@@ -1,4 +1,10 @@
-"""Liveness, readiness and metrics endpoints for operators and orchestrators."""
+"""Liveness, readiness and metrics endpoints for operators and orchestrators.
+
+``/healthz`` and ``/readyz`` say nothing but up or down and stay open. ``/metrics`` (route templates, status
+counts, queue depth) is open in development and test; in production it answers only the bearer token of
+``MAILLAGE_METRICS_TOKEN`` (Prometheus: ``authorization: {credentials: …}``), and is absent (404) while no
+token is set.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+
+from maillage.config import Settings
+from maillage.exceptions import NotAuthenticated, NotFound
+from maillage.kit.tokens import same
 
 router = APIRouter(tags=["exploitation"])
 
@@ -31,4 +41,17 @@ def readyz(request: Request) -> Response:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
+    check_metrics_caller(request.app.state.settings, request.headers.get("authorization", ""))
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def check_metrics_caller(settings: Settings, authorization: str) -> None:
+    """Outside production anyone may read the metrics; in production only the holder of the metrics token."""
+    if settings.operator_pages_open:
+        return
+    expected = settings.metrics_token.get_secret_value()
+    if not expected:
+        raise NotFound()
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not same(credentials.strip(), expected):
+        raise NotAuthenticated("Jeton de métriques absent ou invalide.")
