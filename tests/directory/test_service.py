@@ -199,6 +199,28 @@ class TestReading:
         assert [x.id for x in service.search_professionals(db, query="lefevre")] == [p.id]
         assert [x.id for x in service.search_professionals(db, query=p.rpps)] == [p.id]
 
+    def test_searching_a_percent_sign_finds_only_the_names_that_contain_one(self, db):
+        """Issue 15, finding 9: ``%`` and ``_`` are ``LIKE`` wildcards; searching them must not list everyone."""
+        hospital(db, name="Centre hospitalier de Limoges")
+        hospital(db, name="Unité 100% ambulatoire")
+        hospital(db, name="Site_annexe")
+        assert [e.name for e in service.search_establishments(db, query="%")] == ["Unité 100% ambulatoire"]
+        assert [e.name for e in service.search_establishments(db, query="_")] == ["Site_annexe"]
+        assert [e.name for e in service.search_establishments(db, query="%%")] == []
+        assert [e.name for e in service.search_establishments(db, query="100%")] == ["Unité 100% ambulatoire"]
+
+    def test_searching_wildcards_in_professionals_and_lines_finds_only_those_that_contain_them(self, db):
+        e = hospital(db)
+        professional(db, last_name="Martin")
+        odd = professional(db, last_name="Dupont_Durand")
+        assert [x.id for x in service.search_professionals(db, query="_")] == [odd.id]
+        assert service.search_professionals(db, query="%") == []
+        service.save_line(db, admin(db), line_data(e.id))
+        service.save_line(db, admin(db), line_data(e.id, specialty_code="SM04", title="Cardiologie 100%",
+                                                   requirements=[], min_photos=0))
+        assert [v.title for v in service.search_lines(db, query="%")] == ["Cardiologie 100%"]
+        assert service.search_lines(db, query="_") == []
+
     def test_a_missing_establishment_or_professional_is_not_found(self, db):
         with pytest.raises(NotFound):
             service.get_establishment(db, uuid.uuid4())

@@ -39,13 +39,25 @@ def search_form(*parts: str | None) -> str:
     return " ".join(re.sub(r"[^A-Z0-9]+", " ", text).split())
 
 
-def _words_condition(column: object, query: str) -> list[object]:
-    """Every word of the query must appear in the column (as a substring, ``LIKE`` with escaped wildcards)."""
-    conditions = []
-    for word in search_form(query).split()[:8]:
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(column.like(f"%{escaped}%", escape="\\"))  # type: ignore[attr-defined]
-    return conditions
+def escape_like(text: str) -> str:
+    """``text`` as a literal ``LIKE`` pattern with ``\\`` as the escape: ``%`` and ``_`` are no longer wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _words_condition(column: object, query: str, *names: object) -> list[object]:
+    """Every word of the query must appear in the column (as a substring, ``LIKE`` with escaped wildcards).
+
+    ``search_text`` keeps letters and digits only, so a query of nothing but punctuation or symbols (``%``,
+    ``_``, ``&``) has no word to look for: its pieces are then looked for as typed in the ``names`` columns,
+    escaped too, so that "%" finds the names that contain "%" and not every row.
+    """
+    words = search_form(query).split()[:8]
+    if words:
+        return [column.like(f"%{escape_like(word)}%", escape="\\")  # type: ignore[attr-defined]
+                for word in words]
+    return [or_(*(name.like(f"%{escape_like(piece)}%", escape="\\")  # type: ignore[attr-defined]
+                  for name in names))
+            for piece in query.split()[:8]]
 
 
 def _page(stmt: Select, limit: int, offset: int) -> Select:
@@ -72,7 +84,7 @@ def search_establishments(
 ) -> Sequence[Establishment]:
     stmt = select(Establishment).where(Establishment.active.is_(True))
     if query.strip():
-        stmt = stmt.where(*_words_condition(Establishment.search_text, query))  # type: ignore[arg-type]
+        stmt = stmt.where(*_words_condition(Establishment.search_text, query, Establishment.name))  # type: ignore[arg-type]
     if kind:
         stmt = stmt.where(Establishment.kind == kind)
     if commune_insee:
@@ -157,7 +169,8 @@ def search_professionals(
             stmt = stmt.where(or_(Professional.rpps == digits, Professional.adeli == digits,
                                   Professional.national_id == digits))
         else:
-            stmt = stmt.where(*_words_condition(Professional.search_text, query))  # type: ignore[arg-type]
+            stmt = stmt.where(*_words_condition(Professional.search_text, query, Professional.last_name,
+                                               Professional.first_name))  # type: ignore[arg-type]
     if specialty_code:
         stmt = stmt.where(Professional.specialty_code == specialty_code)
     if profession_code:
@@ -289,7 +302,7 @@ def search_lines(
     elif modality == "teleconsultation":
         stmt = stmt.where(SpecialtyLine.teleconsultation.is_(True))
     if query.strip():
-        stmt = stmt.where(*_words_condition(SpecialtyLine.search_text, query))  # type: ignore[arg-type]
+        stmt = stmt.where(*_words_condition(SpecialtyLine.search_text, query, SpecialtyLine.title))  # type: ignore[arg-type]
     stmt = stmt.order_by(SpecialtyLine.title)
     return session.scalars(_page(stmt, limit, offset)).all()
 
