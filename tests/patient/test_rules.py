@@ -51,11 +51,24 @@ INVALID_NIR = [
     (with_key("1851975112001"), "le mois de naissance 19 n'existe pas"),
     (with_key("1850075112001"), "le mois de naissance 00 n'existe pas"),
     (with_key("1850600112001"), "le département de naissance 00 n'existe pas"),
-    (with_key("1850696112001"), "le département de naissance 96 n'existe pas"),
     ("253072C07300443", "seuls des chiffres sont permis, sauf 2A ou 2B"),
     ("2530720730044", "15 caractères attendus (13 + clé de 2 chiffres), 13 reçus"),
     ("1850675112001011", "15 caractères attendus (13 + clé de 2 chiffres), 16 reçus"),
     ("", "valeur absente"),
+]
+
+
+# Births in French North Africa before independence (issue 15, finding 10): (body without key, where). Sources in
+# ``rules.NIR_NORTH_AFRICA_BEFORE_INDEPENDENCE``: INSEE keeps the codification in force at registration (JO AN
+# 30 Aug 1993, question 2275); 91–94 Algerian départements; 95 Morocco, 96 Tunisia (service-public.fr).
+NORTH_AFRICA_NIR = [
+    ("1380391352017", "91", "Alger, 1938"),
+    ("2451192063104", "92", "Oran, 1945"),
+    ("1500393039088", "93", "Constantine, 1950"),
+    ("2420494004002", "94", "Territoires du Sud, 1942"),
+    ("1470695120033", "95", "Maroc, 1947"),
+    ("2480196123045", "96", "Tunisie, 1948"),
+    ("1529996000001", "96", "Tunisie, month unknown, commune part 000"),
 ]
 
 
@@ -91,6 +104,21 @@ class TestValidateNir:
         assert info.value.message.startswith("NIR : ")
         assert fragment in info.value.message
         assert info.value.details == [{"field": "nir", "message": info.value.message}]
+
+    @pytest.mark.parametrize(("body", "code", "where"), NORTH_AFRICA_NIR, ids=[w for _, _, w in NORTH_AFRICA_NIR])
+    def test_a_birth_in_north_africa_before_independence_is_accepted(self, body, code, where):
+        """Départements 91–94 (Algeria before 1962), 95 (Morocco) and 96 (Tunisia) before 1956: the code of the
+        time is kept for life (JO AN 30 Aug 1993, question 2275; service-public.fr); any 3-digit commune part."""
+        nir = rules.validate_nir(with_key(body))
+        assert nir.departement == code and rules.NIR_NORTH_AFRICA_BEFORE_INDEPENDENCE[code] in where
+
+    def test_the_message_for_an_unknown_departement_lists_96(self):
+        with pytest.raises(ValidationFailed) as info:
+            rules.validate_nir(with_key("1850600112001"))
+        assert "(01 à 96, 2A, 2B, 97, 98 ou 99 pour une naissance hors de France)" in info.value.message
+
+    def test_a_nia_of_a_birth_in_tunisia_is_accepted_too(self):
+        assert rules.validate_nia(with_key("2480196123045")).departement == "96"
 
     def test_spaces_and_lower_case_are_accepted(self):
         """The printed grouping and 2a/2b are read (python-stdnum compact())."""

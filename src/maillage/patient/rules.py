@@ -27,9 +27,23 @@ def fail(field_name: str, message: str) -> ValidationFailed:
 
 NIR_LENGTH = 15
 NIR_SEXES = ("1", "2")
-# Départements of birth: 01–95 (20 for Corsica before the 1976 split), 2A/2B, 97 overseas départements and
-# collectivities, 98 overseas territories, 99 born outside France (CNAM nir-validation NirValidator docstring).
-NIR_DEPARTEMENTS = frozenset({f"{n:02d}" for n in range(1, 96)} | {"2A", "2B", "97", "98", "99"})
+# Births in French North Africa before independence keep the codes they were registered with: 91 Alger, 92 Oran,
+# 93 Constantine, 94 Territoires du Sud (Algeria, before 3 July 1962), 95 Morocco and 96 Tunisia (before 1956).
+# 91 to 95 are also today's Île-de-France départements (since 1968): the year of birth tells them apart, the number
+# does not. Sources: the INSEE codification in force when the person was registered is kept for life (answer of the
+# ministre des rapatriés to written question no. 2275, JO Assemblée nationale 30 Aug 1993 p. 2744,
+# https://questions.assemblee-nationale.fr/q10/10-2275QE.htm); 91–94 for the Algerian départements (Libération,
+# 22 Dec 1997, on the circulaire of 30 Sept 1996 restoring them); 95 Morocco and 96 Tunisia as service-public.fr
+# states them [secondary: quoted by planet.fr]. DOMAIN.md §1.1 (CNAM NirValidator) only requires two digits.
+NIR_NORTH_AFRICA_BEFORE_INDEPENDENCE: dict[str, str] = {
+    "91": "Alger", "92": "Oran", "93": "Constantine", "94": "Territoires du Sud", "95": "Maroc", "96": "Tunisie",
+}
+# Départements of birth: 01–95 (20 for Corsica before the 1976 split), 2A/2B, 91–96 above, 97 overseas
+# départements and collectivities, 98 overseas territories, 99 born outside France (CNAM nir-validation
+# NirValidator docstring). The 3-digit commune part is not checked against today's COG: for 91–96 it is the
+# commune's number in the codification of the time (never in today's COG, or another commune there), for 99 a
+# country, for 97/98 part of a 3-digit territory code.
+NIR_DEPARTEMENTS = frozenset({f"{n:02d}" for n in range(1, 97)} | {"2A", "2B", "97", "98", "99"})
 
 
 class NirSex(enum.StrEnum):
@@ -118,7 +132,7 @@ def _validate_nir_like(value: object, field: str, label: str) -> Nir:
         raise fail(
             field,
             f"{label} : le département de naissance {number[5:7]} n'existe pas "
-            "(01 à 95, 2A, 2B, 97, 98 ou 99 pour une naissance hors de France).",
+            "(01 à 96, 2A, 2B, 97, 98 ou 99 pour une naissance hors de France).",
         )
     expected = nir_key(number[:13])
     if number[13:] != expected:
@@ -133,7 +147,10 @@ def validate_nir(value: object, *, field: str = "nir") -> Nir:
       + key (2) (python-stdnum ``nir.py``; DOMAIN §1.1);
     * sex ``1`` or ``2`` and month ``01``–``12`` or ``20``–``99`` (month unknown, e.g. people born abroad), the
       finer checks of CNAM's ``NirValidator`` (DOMAIN §1.1; python-stdnum does not make them);
-    * département of birth 01–95, 2A, 2B, 97, 98 or 99 (CNAM ``NirValidator`` docstring);
+    * département of birth 01–95, 2A, 2B, 97, 98 or 99 (CNAM ``NirValidator`` docstring), and 91–96 for
+      births in Algeria before 1962 and in Morocco or Tunisia before 1956, elderly patients who kept the code
+      of their registration (``NIR_NORTH_AFRICA_BEFORE_INDEPENDENCE``: sources there); the commune part of
+      those codes is any 3 digits, as it is for every département (it is not today's COG);
     * key = 97 − (body mod 97) with 2A → 19 and 2B → 18 (``nir_key``).
     """
     return _validate_nir_like(value, field, "NIR")
