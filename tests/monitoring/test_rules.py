@@ -217,6 +217,25 @@ class TestEvaluate:
         assert PatientState.from_json(state.to_json()) == state
 
 
+class TestGainMessages:
+    """Issue 15, finding 10: the figures of a gain message must add up as shown."""
+
+    def test_the_gain_shown_is_the_difference_of_the_weights_shown(self) -> None:
+        """69,96 kg → 72,34 kg: an unrounded gain of 2,38 kg used to read "+2,4 kg (70,0 kg → 72,3 kg)"."""
+        resolved = rules.resolve_rules(rules.get_programme("heart_failure"), {"dry_weight": 80.0}, {})
+        state = rules.evaluate(resolved, PatientState(), [reading("2026-06-11 07:00", "weight", 69.96)]).state
+        result = rules.evaluate(resolved, state, [reading("2026-06-14 07:00", "weight", 72.34)])
+        [event] = [e for e in result.events if e.condition == "weight_gain_3d"]
+        assert event.message == ("Prise de poids rapide (suspicion de décompensation) : +2,3 kg en 3 jours "
+                                 "(70,0 kg → 72,3 kg ; seuil + 2,0 kg)")
+
+    def test_the_gain_over_the_dry_weight_is_the_difference_of_the_weights_shown(self) -> None:
+        resolved = rules.resolve_rules(rules.get_programme("heart_failure"), {"dry_weight": 69.96}, {})
+        result = rules.evaluate(resolved, PatientState(), [reading("2026-06-14 07:00", "weight", 72.34)])
+        [event] = [e for e in result.events if e.condition == "weight_over_dry"]
+        assert "72,3 kg, soit +2,3 kg par rapport à la référence 70,0 kg" in event.message
+
+
 class TestCheckSilence:
     """Non-transmission (arrêtés of 22 June 2023: cannot be disabled); 48 h for the daily weight by default."""
 
@@ -408,8 +427,40 @@ class TestCheckOverrides:
         assert "obligatoire" in exc.value.details[0]["message"]
 
     def test_its_period_can_be_changed_within_bounds(self) -> None:
-        out = rules.check_overrides(rules.get_programme("heart_failure"), {"no_weight": {"hours": 72}})
-        assert out == {"no_weight": {"hours": 72.0}}
+        out = rules.check_overrides(rules.get_programme("heart_failure"), {"no_weight": {"hours": 36}})
+        assert out == {"no_weight": {"hours": 36.0}}
+
+    @pytest.mark.parametrize("hours", [49, 72, 14 * 24])
+    def test_the_daily_weight_cannot_go_unwatched_for_more_than_48_hours(self, hours: int) -> None:
+        """Issue 15, finding 10: heart failure's minimum data is a weight collected and transmitted every day
+        (arrêté of 22 June 2023, IC line; DOMAIN.md §3.1); a 14-day period let two weeks pass with no alert."""
+        with pytest.raises(ValidationFailed) as exc:
+            rules.check_overrides(rules.get_programme("heart_failure"), {"no_weight": {"hours": hours}})
+        message = exc.value.details[0]["message"]
+        assert message.startswith("Délai hors limites (12 à 48 h pour ce programme) : poids recueilli et transmis")
+        assert "DOMAIN.md §3.1" in message
+
+    @pytest.mark.parametrize(("programme", "rule", "bound"), [
+        ("heart_failure", "no_weight", 48), ("respiratory_ventilation", "no_ventilation_data", 48),
+        ("respiratory_oxygen", "no_oxygen_data", 48), ("renal_failure", "no_session_data", 72),
+        ("diabetes", "no_glucose", 168), ("gestational_diabetes", "no_glucose", 168),
+        ("cardiac_implant", "no_implant_data", 168),
+    ])
+    def test_each_programme_bounds_the_period_by_its_transmission_rule(self, programme: str, rule: str,
+                                                                       bound: int) -> None:
+        """Daily data (IC, IR: DOMAIN.md §3.1, §3.2) 48 h; each dialysis session (§3.4) 72 h; weekly transmission
+        (diabetes, §3.3) and the implant's automatic transmissions 7 days. The default is within the bound."""
+        p = rules.get_programme(programme)
+        assert p.max_silence_hours == bound and p.silence_bound
+        assert p.rule(rule).hours <= bound  # type: ignore[union-attr]
+        assert rules.check_overrides(p, {rule: {"hours": bound}}) == {rule: {"hours": float(bound)}}
+        with pytest.raises(ValidationFailed):
+            rules.check_overrides(p, {rule: {"hours": bound + 1}})
+
+    def test_a_longer_period_stored_before_the_bound_is_brought_back_to_it(self) -> None:
+        programme = rules.get_programme("heart_failure")
+        resolved = {r.key: r for r in rules.resolve_rules(programme, HF, {"no_weight": {"hours": 14 * 24.0}})}
+        assert resolved["no_weight"].hours == 48.0  # type: ignore[union-attr]
 
     @pytest.mark.parametrize("change", [{"no_weight": {"hours": 2}}, {"weight_gain_3d": {"days": 30}},
                                         {"weight_gain_3d": {"gain": -1}}, {"weight_gain_3d": {"colour": 1}},

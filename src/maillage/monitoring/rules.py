@@ -449,6 +449,11 @@ class Programme:
     primary_measure: str       # the measure whose transmissions adherence counts
     expected_every_days: int   # one transmission of the primary measure expected every N local days
     requires_silence_alert: bool = True
+    # The longest non-transmission period an operator may set, in hours, and where it comes from: what the
+    # programme's arrêté requires to be transmitted, and how often (DOMAIN.md §3). A longer period would let the
+    # required data go missing with no alert.
+    max_silence_hours: float = 48.0
+    silence_bound: str = ""
 
     def rule(self, key: str) -> Rule:
         for r in self.rules:
@@ -505,6 +510,9 @@ PROGRAMMES: dict[str, Programme] = {p.key: p for p in (
             _silence("no_weight", "weight", 48.0, ARRETE_IC),
         ),
         ("dry_weight",), ForfaitLevel.LEVEL_2, EnhancedLimit(6, 1), "weight", 1,
+        max_silence_hours=48.0,
+        silence_bound="poids recueilli et transmis chaque jour (arrêté insuffisance cardiaque, DOMAIN.md §3.1) : "
+                      "au-delà de 48 h, une journée entière sans poids passerait sans alerte",
     ),
     Programme(
         "respiratory_ventilation", "Insuffisance respiratoire chronique sous ventilation non invasive",
@@ -522,6 +530,9 @@ PROGRAMMES: dict[str, Programme] = {p.key: p for p in (
             _silence("no_ventilation_data", "niv_use", 48.0, ARRETE_IR),
         ),
         (), ForfaitLevel.LEVEL_2, None, "niv_use", 1,
+        max_silence_hours=48.0,
+        silence_bound="recueil et transmission quotidiens (arrêté insuffisance respiratoire, DOMAIN.md §3.2) : "
+                      "au-delà de 48 h, une journée entière sans données passerait sans alerte",
     ),
     Programme(
         "respiratory_oxygen", "Insuffisance respiratoire chronique sous oxygénothérapie",
@@ -535,6 +546,9 @@ PROGRAMMES: dict[str, Programme] = {p.key: p for p in (
             _silence("no_oxygen_data", "spo2", 48.0, ARRETE_IR),
         ),
         ("spo2_target",), ForfaitLevel.LEVEL_2, None, "spo2", 1,
+        max_silence_hours=48.0,
+        silence_bound="recueil et transmission quotidiens (arrêté insuffisance respiratoire, DOMAIN.md §3.2) : "
+                      "au-delà de 48 h, une journée entière sans données passerait sans alerte",
     ),
     Programme(
         "renal_failure", "Insuffisance rénale chronique", "Insuffisance rénale chronique (dialyse, greffe)", ARRETE_IRC,
@@ -552,6 +566,10 @@ PROGRAMMES: dict[str, Programme] = {p.key: p for p in (
             _silence("no_session_data", "weight", 72.0, ARRETE_IRC),
         ),
         ("dry_weight",), ForfaitLevel.LEVEL_2, None, "weight", 3,
+        max_silence_hours=72.0,
+        silence_bound="données transmises à chaque séance de dialyse (arrêté insuffisance rénale, DOMAIN.md §3.4) ; "
+                      "trois séances par semaine laissent au plus 72 h entre deux séances [fréquence des séances "
+                      "non fixée par le texte : à valider]",
     ),
     Programme(
         "diabetes", "Diabète de type 1 ou 2 sous insuline", "Diabète de type 1 ou 2 traité par insuline", ARRETE_DIAB,
@@ -561,6 +579,8 @@ PROGRAMMES: dict[str, Programme] = {p.key: p for p in (
          _silence("no_glucose", "glucose", 7 * 24.0, ARRETE_DIAB)),
         ("hypo_threshold", "glucose_target_low", "glucose_target_high"), ForfaitLevel.LEVEL_2, EnhancedLimit(3, 1),
         "glucose", 1,
+        max_silence_hours=7 * 24.0,
+        silence_bound="transmission au moins hebdomadaire (arrêté diabète, DOMAIN.md §3.3)",
     ),
     Programme(
         "gestational_diabetes", "Diabète gestationnel sous insuline", "Diabète gestationnel traité par insuline",
@@ -572,6 +592,8 @@ PROGRAMMES: dict[str, Programme] = {p.key: p for p in (
          _silence("no_glucose", "glucose", 7 * 24.0, ARRETE_DIAB)),
         ("hypo_threshold", "glucose_target_low", "glucose_target_high"), ForfaitLevel.LEVEL_2, EnhancedLimit(3, 1),
         "glucose", 1,
+        max_silence_hours=7 * 24.0,
+        silence_bound="transmission au moins hebdomadaire (arrêté diabète, DOMAIN.md §3.3)",
     ),
     Programme(
         "cardiac_implant", "Porteur de prothèse cardiaque implantable", "Stimulateur ou défibrillateur implantable",
@@ -586,6 +608,9 @@ PROGRAMMES: dict[str, Programme] = {p.key: p for p in (
             _silence("no_implant_data", "implant_alert", 7 * 24.0, ARRETE_PCI),
         ),
         (), ForfaitLevel.LEVEL_1, None, "implant_alert", 7,
+        max_silence_hours=7 * 24.0,
+        silence_bound="transmissions automatiques de la prothèse, attendues au moins chaque semaine (arrêté "
+                      "prothèses cardiaques implantables) [hors DOMAIN.md : à valider]",
     ),
 )}
 
@@ -600,7 +625,8 @@ def get_programme(key: str) -> Programme:
 
 # -- Reference values and per-patient overrides -----------------------------------------------------------
 
-PARAM_BOUNDS: dict[str, tuple[float, float]] = {"days": (1, 14), "hours": (12, 24 * 14)}
+PARAM_BOUNDS: dict[str, tuple[float, float]] = {"days": (1, 14)}
+MIN_SILENCE_HOURS = 12.0  # shorter than half a day would raise an alert between two normal daily transmissions
 
 
 def check_references(programme: Programme, values: Mapping[str, Any]) -> dict[str, float]:
@@ -666,7 +692,14 @@ def check_overrides(programme: Programme, overrides: Mapping[str, Any]) -> dict[
                 problems.append({"field": f"overrides.{key}.{param}", "message": "Valeur numérique attendue."})
                 continue
             number = float(raw)
-            low, high = PARAM_BOUNDS[param] if param in PARAM_BOUNDS else _param_bounds(rule, param)
+            if isinstance(rule, SilenceRule) and param == "hours":
+                low, high = MIN_SILENCE_HOURS, programme.max_silence_hours
+                if not low <= number <= high:
+                    problems.append({"field": f"overrides.{key}.{param}", "message": f"Délai hors limites ({low:g} "
+                                     f"à {high:g} h pour ce programme) : {programme.silence_bound}."})
+                    continue
+            else:
+                low, high = PARAM_BOUNDS[param] if param in PARAM_BOUNDS else _param_bounds(rule, param)
             if not low <= number <= high:
                 problems.append({"field": f"overrides.{key}.{param}",
                                  "message": f"Valeur hors limites ({low:g} à {high:g})."})
@@ -702,6 +735,8 @@ def resolve_rules(programme: Programme, references: Mapping[str, float],
             change["reference_value"] = references.get(rule.reference)
         if isinstance(rule, SilenceRule) and programme.requires_silence_alert:
             change["enabled"] = True
+        if isinstance(rule, SilenceRule) and change.get("hours", 0) > programme.max_silence_hours:
+            change["hours"] = programme.max_silence_hours  # a period stored before the bound existed
         out.append(replace(rule, **change) if change else rule)
     return tuple(out)
 
@@ -796,8 +831,9 @@ def _fires(rule: MeasureRule, reading: Reading, mstate: MeasureState) -> tuple[b
         gain = reading.value - rule.reference_value
         if not gain > rule.gain:
             return False, ""
+        shown_gain = _shown(label, reading.value) - _shown(label, rule.reference_value)
         return True, (f"{rule.label} : {format_value(label, reading.value)}, soit "
-                      f"{_signed(label, gain)} par rapport à la référence "
+                      f"{_signed(label, shown_gain)} par rapport à la référence "
                       f"{format_value(label, rule.reference_value)} "
                       f"(seuil + {format_value(label, rule.gain)})")
     day_low = mstate.day_low
@@ -808,7 +844,8 @@ def _fires(rule: MeasureRule, reading: Reading, mstate: MeasureState) -> tuple[b
     gain = reading.value - base
     if not gain > rule.gain:
         return False, ""
-    return True, (f"{rule.label} : {_signed(label, gain)} en {rule.days} jours "
+    shown_gain = _shown(label, reading.value) - _shown(label, base)  # the figures shown add up (issue 15)
+    return True, (f"{rule.label} : {_signed(label, shown_gain)} en {rule.days} jours "
                   f"({format_value(label, base)} → {format_value(label, reading.value)} ; "
                   f"seuil + {format_value(label, rule.gain)})")
 
@@ -817,6 +854,13 @@ def _fires(rule: MeasureRule, reading: Reading, mstate: MeasureState) -> tuple[b
 def _days_before(day: dt.date, days: int) -> tuple[str, ...]:
     """The ISO dates of the ``days`` local days before ``day`` (the keys of ``MeasureState.day_low``)."""
     return tuple((day - dt.timedelta(days=n)).isoformat() for n in range(1, days + 1))
+
+
+def _shown(measure: Measure, value: float) -> float:
+    """``value`` as ``format_value`` shows it. A difference written next to its two terms is computed from the
+    terms as shown, so that the three figures add up: 69,96 → 72,34 kg reads "+2,3 kg (70,0 kg → 72,3 kg)", not
+    "+2,4 kg" (the unrounded gain, 2,38, rounded on its own)."""
+    return float(f"{value:.{measure.decimals}f}")
 
 
 def _signed(measure: Measure, delta: float) -> str:
