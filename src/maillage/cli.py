@@ -91,7 +91,7 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Appliquer les migrations avant de démarrer")] = True,
     demo: Annotated[bool, typer.Option(help="Charger le territoire de démonstration si la base est vide")] = False,
 ) -> None:
-    """Démarre le serveur web (pages, API JSON, API FHIR)."""
+    """Démarre le serveur web (pages et API JSON ; les objets connectés y envoient aussi leurs mesures en FHIR)."""
     import uvicorn
 
     from maillage.app import create_app
@@ -117,7 +117,8 @@ def worker(
     once: Annotated[bool, typer.Option(help="Exécuter les tâches dues puis s'arrêter")] = False,
     extra: Annotated[list[str] | None, typer.Option("--import", help="Module de tâches supplémentaire")] = None,
 ) -> None:
-    """Démarre l'exécuteur des tâches de fond (rappels, échéances, facturation, exports)."""
+    """Démarre l'exécuteur des tâches de fond (relances de téléexpertise, non-transmissions et forfaits de
+    télésurveillance, extractions de pilotage, courriels, purges)."""
     from maillage.kit.db import make_engine, make_sessionmaker
     from maillage.kit.logging import configure_logging
     from maillage.worker import registry
