@@ -13,7 +13,7 @@ from maillage.config import Settings
 from maillage.exceptions import Conflict, NotFound, TooManyRequests, ValidationFailed
 from maillage.kit import clock
 from maillage.models.audit import AuditEntry
-from maillage.models.auth import AuthSession, LoginAttempt, RecoveryCode, UserAccount
+from maillage.models.auth import RecoveryCode, UserAccount
 from tests.fixtures.factories import DEFAULT_PASSWORD, make_user
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
