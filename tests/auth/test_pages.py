@@ -274,6 +274,18 @@ class TestPasswordChange:
         db.expire_all()
         assert not db.get(UserAccount, user.id).must_change_password
 
+    def test_cancelling_the_forced_change_ends_the_session(self, client, db):
+        from maillage.auth import service
+
+        user = make_user(db, totp_secret=SECRET)
+        one_time = service.reset_password(db, user)
+        db.commit()
+        password_step(client, user, password=one_time)
+        post_form(client, "/connexion/code", {"code": pyotp.TOTP(SECRET).now()})
+        assert post_form(client, "/deconnexion", {}).status_code == 303
+        db.expire_all()
+        assert db.scalars(select(AuthSession).where(AuthSession.revoked_at.is_(None))).all() == []
+
     def test_change_on_the_account_page_needs_password_and_code_and_ends_other_sessions(self, app, client, db):
         from fastapi.testclient import TestClient
 

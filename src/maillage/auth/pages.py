@@ -216,7 +216,8 @@ def forced_change_submit(
 @router.post("/deconnexion")
 def logout(request: Request, db: DbSession) -> Response:
     actor = getattr(request.state, "actor", None)
-    pending = getattr(request.state, "pending_session", None)
+    state = request.state
+    pending = getattr(state, "pending_session", None) or getattr(state, "password_change_session", None)
     session_id = actor.session_id if isinstance(actor, Actor) else (pending[0] if pending else None)
     if session_id is not None:
         auth_session = db.get(AuthSession, session_id)

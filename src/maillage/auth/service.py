@@ -693,7 +693,7 @@ def resolve_token(session: Session, secret: str) -> Actor | None:
         session.flush()
     if row.kind == "personal":
         user = repo.user_by_id(session, row.user_id) if row.user_id else None
-        if user is None or user.status != "active" or user.must_change_password:
+        if user is None or user.status != "active":
             return None
         scopes = frozenset(row.scopes or [])
         return replace(actor_for(session, user, method="token", scopes=scopes), token_id=row.id)
