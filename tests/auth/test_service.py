@@ -411,3 +411,12 @@ class TestTokenOwnership:
         with pytest.raises(NotFound):
             service.revoke_token(db, svc.id, owner=user)
         assert service.resolve_token(db, issued.secret) is not None
+
+    def test_demo_accounts_keep_their_published_password(self, db, s):
+        """The demo password is published on purpose: its accounts are not asked to change it (see demo.py)."""
+        from maillage.demo import DEMO_PASSWORD, seed_accounts
+
+        accounts = seed_accounts(db)
+        users = [service.get_user(db, a.username) for a in accounts]
+        assert users and not any(u.must_change_password or u.password_expires_at for u in users)
+        assert service.authenticate_password(db, accounts[-1].username, DEMO_PASSWORD, settings=s).ok

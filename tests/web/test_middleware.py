@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from maillage.config import Settings
+from maillage.models.audit import AuditEntry
 from maillage.models.auth import LoginAttempt
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import csrf_token, sign_in
@@ -30,6 +31,8 @@ class TestClientAddress:
         with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 5000)) as c:
             failed_login(c, {"x-forwarded-for": "198.51.100.77"})
         assert recorded_addresses(db) == ["127.0.0.1"]
+        assert [e.address for e in db.scalars(select(AuditEntry).where(AuditEntry.action == "login"))] == [
+            "127.0.0.1"]
 
     def test_a_trusted_proxy_gives_the_client_address_to_the_limit_and_the_audit(self, app, db):
         app.state.settings.trusted_proxies = "10.0.0.0/24"
@@ -37,6 +40,8 @@ class TestClientAddress:
             # The left part of the header is whatever the caller wrote: the right-most untrusted hop counts.
             failed_login(c, {"x-forwarded-for": "192.0.2.1, 203.0.113.7, 10.0.0.9"})
         assert recorded_addresses(db) == ["203.0.113.7"]
+        assert [e.address for e in db.scalars(select(AuditEntry).where(AuditEntry.action == "login"))] == [
+            "203.0.113.7"]
 
     def test_an_untrusted_peer_keeps_its_own_address_when_proxies_are_configured(self, app, db):
         app.state.settings.trusted_proxies = "10.0.0.5"
