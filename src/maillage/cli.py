@@ -109,7 +109,10 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     console.print(f"Maillage écoute sur http://{host}:{port}/  (API : http://{host}:{port}/api/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer. The application reads
+    # proxy headers itself, from MAILLAGE_TRUSTED_PROXIES only (maillage.web.middleware.resolve_client).
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
+                proxy_headers=False)
 
 
 @app.command()

@@ -6,6 +6,7 @@ blobs in ``var/blobs/``. Outside development, placeholder secrets are refused at
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -79,6 +80,14 @@ class Settings(BaseSettings):
     api_token_max_days: int = 365
     totp_issuer: str = "Maillage"
     password_hash_profile: Literal["rfc9106_low_memory", "cheapest"] = "rfc9106_low_memory"  # noqa: S105
+    # Account-wide lock-out applies only to addresses the account has not signed in from for this many days;
+    # every (account, address) pair has its own progressive lock-out (docs/security.md, threat 1).
+    login_known_address_days: int = Field(default=30, ge=1)
+    one_time_password_hours: int = Field(default=24, ge=1, le=72)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated addresses or
+    # networks ("10.0.0.5, 10.1.0.0/24"). Empty: the TCP peer is the client, whatever the headers say.
+    trusted_proxies: str = ""
+    hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
 
     # Authorization
     break_glass_minutes: int = 240
@@ -116,6 +125,19 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "Maillage <ne-pas-repondre@localhost>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Settings:
+        self.trusted_proxy_networks  # noqa: B018 - raises ValueError on a malformed entry, at start-up
+        return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        entries = [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
+        try:
+            return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+        except ValueError as exc:
+            raise ValueError(f"MAILLAGE_TRUSTED_PROXIES: not an address or network: {exc}") from exc
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -1,7 +1,9 @@
 """Demo data for ``make run`` and ``maillage demo``: a whole territory, loaded only when the database is empty.
 
 One demo account per role, with a known password and a TOTP secret derived from the user name (demo only:
-``maillage user demo-code USERNAME`` prints the current code), placed in a believable GHT built from the real
+``maillage user demo-code USERNAME`` prints the current code). The demo password is published on purpose, so
+demo accounts are not asked to replace it at their first sign-in, unlike accounts made by ``maillage user
+create`` (a one-time password, valid 24 h). Demo accounts are placed in a believable GHT built from the real
 communes of a département (``maillage.directory.territory``): the support hospital and its specialty lines,
 member hospitals, EHPAD, USMP, city practices, pharmacies, professionals with valid identifiers, and synthetic
 patients whose INS carry the demo OID. The same département and seed always give the same territory.
@@ -89,7 +91,7 @@ def seed_accounts(session: Session) -> list[DemoAccount]:
         else:
             user = UserAccount(username=account.username, display_name=account.display_name,
                                role=account.role.value, password_hash=first.password_hash, status="active",
-                               failed_logins=0, lockouts=0)
+                               failed_logins=0, lockouts=0, must_change_password=False)
             session.add(user)
             session.flush()
         auth.enrol_totp_with_secret(session, user, demo_totp_secret(account.username))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -60,6 +62,35 @@ class TestUserCommands:
         assert "ide.a" in listing.output and "désactivé" in listing.output
         with database() as s:
             assert s.scalar(select(UserAccount)).status == "disabled"
+
+    def test_a_created_account_gets_a_one_time_password_valid_24_hours(self, database):
+        """Finding 6: the printed initial password never expired and was never replaced."""
+        result = invoke("user", "create", "dr.curie", "--role", "physician", "--name", "Dr Marie Curie")
+        assert "usage unique" in result.output
+        with database() as s:
+            user = s.scalar(select(UserAccount))
+            assert user.must_change_password
+            assert user.password_expires_at is not None
+            assert dt.timedelta(hours=23) < user.password_expires_at - user.created_at <= dt.timedelta(hours=24)
+
+    def test_reset_password_prints_a_one_time_password_that_signs_in_once_then_must_change(self, database):
+        from maillage.auth import service
+
+        invoke("user", "create", "ide.b", "--role", "nurse", "--name", "IDE B", "--password-stdin",
+               stdin="Choisi-Par-Moi-2026\n")
+        with database() as s:
+            user = s.scalar(select(UserAccount))
+            service.set_password(s, user, "Le-Mien-Depuis-2026")
+            s.commit()
+        result = invoke("user", "reset-password", "ide.b")
+        assert result.exit_code == 0, result.output
+        one_time = result.output.strip().split()[-1]
+        with database() as s:
+            user = s.scalar(select(UserAccount))
+            assert user.must_change_password
+            assert not service.authenticate_password(s, "ide.b", "Le-Mien-Depuis-2026").ok
+            assert service.authenticate_password(s, "ide.b", one_time).ok
+            assert s.scalar(select(AuditEntry).where(AuditEntry.action == "admin_reset_password")) is not None
 
     def test_an_unknown_account_is_a_clear_error(self, database):
         result = invoke("user", "disable", "personne")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pyotp
 import pytest
 from sqlalchemy import select
@@ -199,3 +201,186 @@ class TestApiTokens:
         issued = service.create_device_credential(db, device_identifier="tensiometre-1", label="T")
         db.commit()
         assert client.get("/api/auth/me", headers={"authorization": f"Bearer {issued.secret}"}).status_code == 401
+
+
+def wrong_code() -> str:
+    """A six-digit code that is none of the three codes accepted now (current step ±1)."""
+    totp = pyotp.TOTP(SECRET)
+    accepted = {totp.at(time.time() + d) for d in (-30, 0, 30)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in accepted)
+
+
+class TestSecondFactorBruteForce:
+    def test_entering_the_password_again_between_wrong_codes_does_not_reset_their_count(self, client, db):
+        """Finding 5: four wrong codes, the password again, four codes… (48 wrong codes in 4 s, never locked)."""
+        user = make_user(db, totp_secret=SECRET)
+        db.commit()
+        wrong_tried = 0
+        for _ in range(3):
+            if password_step(client, user).status_code != 303:
+                break
+            for _ in range(4):
+                if post_form(client, "/connexion/code", {"code": wrong_code()}).status_code != 401:
+                    break  # locked: back to the login page
+                wrong_tried += 1
+        assert wrong_tried == 4  # the fifth wrong code (first of the second round) locked the second factor
+        db.expire_all()
+        assert db.get(UserAccount, user.id).second_factor_locked_until is not None
+        assert password_step(client, user).status_code == 401
+
+    def test_a_code_used_a_moment_ago_is_called_already_used(self, app, client, db):
+        """Issue 17: signing in twice within a minute said "Code incorrect."."""
+        from fastapi.testclient import TestClient
+
+        user = make_user(db, totp_secret=SECRET)
+        db.commit()
+        code = pyotp.TOTP(SECRET).now()
+        password_step(client, user)
+        first = post_form(client, "/connexion/code", {"code": code})
+        with TestClient(app, base_url="http://127.0.0.1") as other:
+            password_step(other, user)
+            again = post_form(other, "/connexion/code", {"code": code})
+        if first.status_code == 303 and again.status_code == 401:
+            assert "déjà été utilisé" in again.text and "code suivant" in again.text
+            assert "Code incorrect" not in again.text
+        else:  # the 30-second step turned between the two: the second code was a fresh one
+            assert again.status_code == 303
+
+
+class TestPasswordChange:
+    NEW = "Nouveau-Mot-2026!"
+
+    def test_a_one_time_password_must_be_replaced_before_any_page(self, client, db):
+        """Finding 6: an administrator's reset gives a one-time password; the first sign-in replaces it."""
+        from maillage.auth import service
+
+        user = make_user(db, totp_secret=SECRET)
+        one_time = service.reset_password(db, user)
+        db.commit()
+        password_step(client, user, password=one_time, suite="/compte")
+        done = post_form(client, "/connexion/code", {"code": pyotp.TOTP(SECRET).now(), "suite": "/compte"})
+        assert done.status_code == 303 and done.headers["location"] == "/connexion/mot-de-passe?suite=/compte"
+        # No page, no API until the password is changed.
+        assert client.get("/compte", headers=HTML, follow_redirects=False).status_code == 303
+        assert client.get("/api/auth/me").status_code == 401
+        login = client.get("/connexion?suite=/compte", follow_redirects=False)
+        assert login.headers["location"].startswith("/connexion/mot-de-passe")
+        refused = post_form(client, "/connexion/mot-de-passe", {"new_password": one_time, "confirmation": one_time})
+        assert refused.status_code == 422 and "doit différer" in refused.text
+        changed = post_form(client, "/connexion/mot-de-passe",
+                            {"new_password": self.NEW, "confirmation": self.NEW, "suite": "/compte"})
+        assert changed.status_code == 303 and changed.headers["location"] == "/compte"
+        assert client.get("/compte", headers=HTML).status_code == 200
+        db.expire_all()
+        assert not db.get(UserAccount, user.id).must_change_password
+
+    def test_cancelling_the_forced_change_ends_the_session(self, client, db):
+        from maillage.auth import service
+
+        user = make_user(db, totp_secret=SECRET)
+        one_time = service.reset_password(db, user)
+        db.commit()
+        password_step(client, user, password=one_time)
+        post_form(client, "/connexion/code", {"code": pyotp.TOTP(SECRET).now()})
+        assert post_form(client, "/deconnexion", {}).status_code == 303
+        db.expire_all()
+        assert db.scalars(select(AuthSession).where(AuthSession.revoked_at.is_(None))).all() == []
+
+    def test_change_on_the_account_page_needs_password_and_code_and_ends_other_sessions(self, app, client, db):
+        from fastapi.testclient import TestClient
+
+        user = make_user(db, totp_secret=SECRET)
+        sign_in(client, db, user)
+        with TestClient(app, base_url="http://127.0.0.1") as other:
+            sign_in(other, db, user)
+            refused = post_form(client, "/compte/mot-de-passe", {
+                "current_password": "Wrong-Password-42", "code": pyotp.TOTP(SECRET).now(),
+                "new_password": self.NEW, "confirmation": self.NEW})
+            assert refused.status_code == 422 and "Mot de passe actuel incorrect" in refused.text
+            done = post_form(client, "/compte/mot-de-passe", {
+                "current_password": DEFAULT_PASSWORD, "code": pyotp.TOTP(SECRET).now(),
+                "new_password": self.NEW, "confirmation": self.NEW})
+            assert done.status_code == 303
+            assert other.get("/api/auth/me").status_code == 401  # the other browser is signed out
+        assert client.get("/compte?mot_de_passe=modifie", headers=HTML).status_code == 200  # this one goes on
+        db.expire_all()
+        assert db.get(UserAccount, user.id).failed_logins == 1
+
+    def test_an_administrator_resets_a_password_from_the_accounts_page(self, client, db):
+        admin = make_user(db, "administrator")
+        nurse = make_user(db, "nurse")
+        sign_in(client, db, admin)
+        page = post_form(client, f"/admin/comptes/{nurse.id}/reinitialiser-mot-de-passe", {})
+        assert page.status_code == 200
+        one_time = page.text.split('id="mot-de-passe-unique">')[1].split("<")[0]
+        db.expire_all()
+        assert db.get(UserAccount, nurse.id).must_change_password
+        from maillage.auth import service
+
+        assert service.authenticate_password(db, nurse.username, one_time).ok
+
+    def test_the_reset_action_is_for_administrators(self, client, db):
+        nurse = make_user(db, "nurse")
+        assert_triplet(client, db, "POST", f"/admin/comptes/{nurse.id}/reinitialiser-mot-de-passe",
+                       wrong_role_user=make_user(db, "physician"), outsider_user=None, page=True)
+
+
+class TestAccountPagesNeedASession:
+    def test_a_service_token_cannot_revoke_another_users_token(self, client, db):
+        """Finding 7: POST /compte/jetons/{id}/revoquer with a service token revoked any user's token."""
+        from maillage.auth import service
+
+        victim = make_user(db)
+        victim_token = service.create_personal_token(db, victim, name="dpi", scopes=[])
+        svc = service.create_service_token(db, service_name="labo", role="physician", name="labo",
+                                           scopes=["directory.read"])
+        db.commit()
+        response = client.post(f"/compte/jetons/{victim_token.id}/revoquer",
+                               headers={"authorization": f"Bearer {svc.secret}"}, follow_redirects=False)
+        assert response.status_code == 403
+        assert service.resolve_token(db, victim_token.secret) is not None
+
+    def test_a_personal_token_scoped_to_the_directory_cannot_manage_the_account(self, client, db):
+        """Finding 7: a directory-reading token opened /compte, ended every session, deleted its siblings."""
+        from maillage.auth import service
+
+        user = make_user(db)
+        reader = service.create_personal_token(db, user, name="annuaire", scopes=["directory.read"])
+        sibling = service.create_personal_token(db, user, name="dossier", scopes=["patient.read"])
+        browser_token, _ = service.start_session(db, user, mfa_passed=True)
+        db.commit()
+        bearer = {"authorization": f"Bearer {reader.secret}"}
+        assert client.get("/compte", headers={**bearer, **HTML}).status_code == 403
+        assert client.post("/compte/sessions/revoquer", headers=bearer, follow_redirects=False).status_code == 403
+        assert client.post(f"/compte/jetons/{sibling.id}/revoquer", headers=bearer,
+                           follow_redirects=False).status_code == 403
+        assert client.get("/api/auth/tokens", headers=bearer).status_code == 403
+        assert client.delete(f"/api/auth/tokens/{sibling.id}", headers=bearer).status_code == 403
+        assert service.resolve_token(db, sibling.secret) is not None
+        assert service.resolve_session(db, browser_token) is not None
+        # A token may still withdraw itself.
+        assert client.delete(f"/api/auth/tokens/{reader.id}", headers=bearer).status_code == 204
+        assert service.resolve_token(db, reader.secret) is None
+
+
+class TestCsrfBoundToTheSession:
+    def test_a_token_minted_for_one_session_is_refused_in_another(self, app, client, db):
+        """Finding 9: the CSRF token was bound only to its nonce cookie, which another site can plant."""
+        from fastapi.testclient import TestClient
+
+        from maillage.auth.rules import CSRF_COOKIE
+
+        attacker, victim = make_user(db), make_user(db)
+        sign_in(client, db, attacker)
+        planted_nonce, attacker_token = client.cookies[CSRF_COOKIE], csrf_token(client)
+        with TestClient(app, base_url="http://127.0.0.1") as browser:
+            browser.cookies.set(CSRF_COOKIE, planted_nonce)  # cookie tossing, before the victim signs in
+            sign_in(browser, db, victim)
+            assert browser.cookies[CSRF_COOKIE] == planted_nonce
+            forged = browser.post("/compte/sessions/revoquer", data={"csrf_token": attacker_token}, headers=HTML,
+                                  follow_redirects=False)
+            assert forged.status_code == 403
+            assert browser.get("/api/auth/me").status_code == 200
+            genuine = browser.post("/compte/sessions/revoquer", data={"csrf_token": csrf_token(browser)},
+                                   headers=HTML, follow_redirects=False)
+            assert genuine.status_code == 303

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from maillage.auth import service
 from maillage.config import Settings
-from maillage.exceptions import Conflict, TooManyRequests, ValidationFailed
+from maillage.exceptions import Conflict, NotFound, TooManyRequests, ValidationFailed
 from maillage.kit import clock
 from maillage.models.audit import AuditEntry
 from maillage.models.auth import RecoveryCode, UserAccount
@@ -162,7 +162,8 @@ class TestSecondFactor:
         with clock.frozen(T0):
             code = pyotp.TOTP(SECRET).at(T0)
             assert service.verify_second_factor(db, user, code) == "totp"
-            assert service.verify_second_factor(db, user, code) is None
+            with pytest.raises(service.CodeAlreadyUsed, match="déjà été utilisé"):
+                service.verify_second_factor(db, user, code)
 
     def test_one_step_of_clock_drift_is_tolerated_but_not_two(self, db):
         user = make_user(db, totp_secret=SECRET)
@@ -218,3 +219,204 @@ class TestTokens:
         assert service.resolve_token(db, issued.secret) is None
         service.revoke_device(db, "balance-42")
         assert service.resolve_device(db, issued.secret) is None
+
+
+def wrong_code(at: dt.datetime) -> str:
+    """A six-digit code that is none of the three codes accepted at ``at`` (current step ±1)."""
+    accepted = {pyotp.TOTP(SECRET).at(at + dt.timedelta(seconds=d)) for d in (-30, 0, 30)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in accepted)
+
+
+class TestSecondFactorLockout:
+    def test_wrong_codes_lock_the_second_factor_although_the_password_is_entered_again_between_them(self, db, s):
+        """The attack of issue #15 (finding 5): four wrong codes, the password again, four codes, and so on."""
+        user = make_user(db, totp_secret=SECRET)
+        wrong_tried = 0
+        with clock.frozen(T0):
+            for _ in range(3):
+                if not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="a",
+                                                     settings=s).ok:
+                    break
+                _, pending = service.start_session(db, user, mfa_passed=False, address="a", settings=s)
+                for _ in range(4):
+                    if service.verify_second_factor(db, user, wrong_code(T0)) is not None:
+                        break
+                    wrong_tried += 1
+                    if service.record_second_factor_failure(db, user, pending, settings=s) == "locked":
+                        break
+                if pending.revoked_at is not None:
+                    break
+            assert wrong_tried == s.login_max_failures
+            assert user.second_factor_locked_until is not None
+            # Locked: neither the password step nor the right code passes, from any address.
+            assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="b", settings=s).ok
+            assert service.verify_second_factor(db, user, pyotp.TOTP(SECRET).at(T0)) is None
+
+    def test_the_second_factor_lock_expires_and_a_right_code_resets_the_count(self, db, s):
+        user = make_user(db, totp_secret=SECRET)
+        with clock.frozen(T0) as c:
+            _, pending = service.start_session(db, user, mfa_passed=False, settings=s)
+            for _ in range(s.login_max_failures):
+                service.record_second_factor_failure(db, user, pending, settings=s)
+            c.advance(dt.timedelta(minutes=s.lockout_base_minutes, seconds=1))
+            assert service.verify_second_factor(db, user, pyotp.TOTP(SECRET).at(clock.now())) == "totp"
+            _, pending = service.start_session(db, user, mfa_passed=False, settings=s)
+            service.record_second_factor_failure(db, user, pending, settings=s)
+            service.complete_login(db, pending, user, method="totp", settings=s)
+            assert user.second_factor_failures == 0
+
+    def test_a_replayed_code_is_not_counted_as_a_failure(self, db, s):
+        """Issue 17: signing in twice within a minute is not a guess."""
+        user = make_user(db, totp_secret=SECRET)
+        with clock.frozen(T0):
+            code = pyotp.TOTP(SECRET).at(T0)
+            service.verify_second_factor(db, user, code)
+            for _ in range(s.login_max_failures + 1):
+                with pytest.raises(service.CodeAlreadyUsed):
+                    service.verify_second_factor(db, user, code)
+        assert user.second_factor_failures == 0 and user.second_factor_locked_until is None
+
+
+def signed_in_before(db, user, address, s):
+    """A completed sign-in of ``user`` from ``address`` (a session whose second factor was passed)."""
+    service.start_session(db, user, mfa_passed=True, address=address, settings=s)
+
+
+class TestLockoutPerAccountAndAddress:
+    def test_a_stranger_guessing_a_user_name_does_not_lock_the_clinician_out_of_their_usual_address(self, db, s):
+        """Finding 5: a predictable user name let anyone lock a clinician out for 24 h."""
+        user = make_user(db, totp_secret=SECRET)
+        with clock.frozen(T0 - dt.timedelta(days=3)):
+            signed_in_before(db, user, "10.1.1.1", s)
+        with clock.frozen(T0):
+            for _ in range(s.login_max_failures):
+                assert not service.authenticate_password(db, user.username, "Wrong-Password-42",
+                                                         address="203.0.113.9", settings=s).ok
+            # The stranger's address is locked out of the account, right password or not...
+            assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="203.0.113.9",
+                                                     settings=s).ok
+            # ...and so is any address the account was never used from...
+            assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="198.51.100.4",
+                                                     settings=s).ok
+            # ...but the clinician at their usual workstation signs in.
+            assert service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="10.1.1.1",
+                                                 settings=s).ok
+
+    def test_failures_from_a_known_address_lock_that_address_out_progressively(self, db, s):
+        user = make_user(db, totp_secret=SECRET)
+        with clock.frozen(T0 - dt.timedelta(days=1)):
+            signed_in_before(db, user, "10.1.1.1", s)
+        with clock.frozen(T0) as c:
+            for _ in range(s.login_max_failures):
+                service.authenticate_password(db, user.username, "Wrong-Password-42", address="10.1.1.1", settings=s)
+            assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="10.1.1.1",
+                                                     settings=s).ok
+            c.advance(dt.timedelta(minutes=s.lockout_base_minutes, seconds=1))
+            for _ in range(s.login_max_failures):
+                service.authenticate_password(db, user.username, "Wrong-Password-42", address="10.1.1.1", settings=s)
+            c.advance(dt.timedelta(minutes=s.lockout_base_minutes, seconds=1))
+            assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="10.1.1.1",
+                                                     settings=s).ok  # the second lock lasts twice as long
+            c.advance(dt.timedelta(minutes=s.lockout_base_minutes))
+            assert service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="10.1.1.1",
+                                                 settings=s).ok
+
+    def test_an_administrator_unlock_lifts_every_lock(self, db, s):
+        user = make_user(db, totp_secret=SECRET)
+        with clock.frozen(T0):
+            for _ in range(s.login_max_failures):
+                service.authenticate_password(db, user.username, "Wrong-Password-42", address="a", settings=s)
+            _, pending = service.start_session(db, user, mfa_passed=False, address="a", settings=s)
+            for _ in range(s.login_max_failures):
+                service.record_second_factor_failure(db, user, pending, settings=s)
+            service.unlock_user(db, user)
+            assert service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="a", settings=s).ok
+
+
+class TestPasswords:
+    def test_an_administrator_reset_gives_a_one_time_password_and_ends_sessions(self, db, s):
+        user = make_user(db, totp_secret=SECRET)
+        token, _ = service.start_session(db, user, mfa_passed=True, settings=s)
+        with clock.frozen(T0):
+            one_time = service.reset_password(db, user, s)
+        assert service.resolve_session(db, token, settings=s) is None
+        assert user.must_change_password
+        with clock.frozen(T0 + dt.timedelta(hours=23)):
+            assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
+            assert service.authenticate_password(db, user.username, one_time, settings=s).ok
+
+    def test_a_one_time_password_is_refused_after_24_hours(self, db, s):
+        """Finding 6: the password printed by ``maillage user create`` never expired."""
+        with clock.frozen(T0):
+            user = service.create_user(db, username="dr.nouveau", display_name="Dr Nouveau", role="physician",
+                                       password="Initial-Password-42", one_time_password=True, settings=s)
+        with clock.frozen(T0 + dt.timedelta(hours=24, seconds=1)):
+            result = service.authenticate_password(db, user.username, "Initial-Password-42", settings=s)
+        assert not result.ok and result.message == service.LOGIN_FAILED
+        assert user.failed_logins == 0  # the right (expired) password is not a guess
+        db.commit()
+        entries = db.scalars(select(AuditEntry).where(AuditEntry.action == "login")).all()
+        assert [e.details["reason"] for e in entries] == ["password_expired"]
+
+    def test_a_change_needs_the_current_password_and_a_code_and_ends_every_session(self, db, s):
+        user = make_user(db, totp_secret=SECRET)
+        token, _ = service.start_session(db, user, mfa_passed=True, settings=s)
+        new = "Nouveau-Mot-2026!"
+        with clock.frozen(T0):
+            with pytest.raises(ValidationFailed, match="actuel incorrect"):
+                service.change_password(db, user, current_password="Wrong-Password-42",
+                                        code=pyotp.TOTP(SECRET).at(T0), new_password=new, confirmation=new, settings=s)
+            assert user.failed_logins == 1
+            with pytest.raises(ValidationFailed, match="Code incorrect"):
+                service.change_password(db, user, current_password=DEFAULT_PASSWORD, code=wrong_code(T0),
+                                        new_password=new, confirmation=new, settings=s)
+            assert user.second_factor_failures == 1
+            service.change_password(db, user, current_password=DEFAULT_PASSWORD, code=pyotp.TOTP(SECRET).at(T0),
+                                    new_password=new, confirmation=new, settings=s)
+        assert service.resolve_session(db, token, settings=s) is None
+        assert service.authenticate_password(db, user.username, new, settings=s).ok
+        assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
+
+    def test_a_bad_new_password_changes_nothing(self, db, s):
+        user = make_user(db, totp_secret=SECRET)
+        before = user.password_hash
+        for new, confirmation in (("court", "court"), ("Nouveau-Mot-2026!", "Autre-Mot-2026!"),
+                                  (DEFAULT_PASSWORD, DEFAULT_PASSWORD)):
+            with pytest.raises(ValidationFailed):
+                service.change_password(db, user, current_password=DEFAULT_PASSWORD, code=pyotp.TOTP(SECRET).now(),
+                                        new_password=new, confirmation=confirmation, settings=s)
+        assert user.password_hash == before and user.totp_last_step is None
+
+    def test_the_forced_change_clears_the_one_time_state(self, db, s):
+        user = make_user(db, totp_secret=SECRET)
+        one_time = service.reset_password(db, user, s)
+        with pytest.raises(ValidationFailed):
+            service.complete_forced_change(db, user, new_password=one_time, confirmation=one_time)
+        service.complete_forced_change(db, user, new_password="Nouveau-Mot-2026!", confirmation="Nouveau-Mot-2026!")
+        assert not user.must_change_password and user.password_expires_at is None
+        with pytest.raises(Conflict):
+            service.complete_forced_change(db, user, new_password="Encore-Un-2026!", confirmation="Encore-Un-2026!")
+
+
+class TestTokenOwnership:
+    def test_revoking_needs_the_owner(self, db, s):
+        """Finding 7: a service token (no owner) could revoke anyone's token."""
+        user = make_user(db)
+        other = make_user(db)
+        issued = service.create_personal_token(db, user, name="script", scopes=[], settings=s)
+        svc = service.create_service_token(db, service_name="dpi", role="physician", name="dpi",
+                                           scopes=["directory.read"], settings=s)
+        with pytest.raises(NotFound):
+            service.revoke_token(db, issued.id, owner=other)
+        with pytest.raises(NotFound):
+            service.revoke_token(db, svc.id, owner=user)
+        assert service.resolve_token(db, issued.secret) is not None
+
+    def test_demo_accounts_keep_their_published_password(self, db, s):
+        """The demo password is published on purpose: its accounts are not asked to change it (see demo.py)."""
+        from maillage.demo import DEMO_PASSWORD, seed_accounts
+
+        accounts = seed_accounts(db)
+        users = [service.get_user(db, a.username) for a in accounts]
+        assert users and not any(u.must_change_password or u.password_expires_at for u in users)
+        assert service.authenticate_password(db, accounts[-1].username, DEMO_PASSWORD, settings=s).ok

@@ -20,6 +20,7 @@ class Actor:
     auth_method: str = "session"  # session | token | device | oidc
     session_id: uuid.UUID | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)  # for tokens; empty = the role's permissions
+    token_id: uuid.UUID | None = None  # the personal or service token the request came with
 
     @property
     def role_label(self) -> str:

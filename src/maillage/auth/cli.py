@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,7 +55,7 @@ def _audit_cli(session: Session, action: str, object_type: str, object_id: str) 
 
 
 def generate_password() -> str:
-    return secrets.token_urlsafe(18) + "-A9"
+    return service.generate_one_time_password()
 
 
 @user_app.command("create")
@@ -67,16 +66,21 @@ def create(
     email: Annotated[str | None, typer.Option(help="Adresse électronique professionnelle")] = None,
     password_stdin: Annotated[bool, typer.Option(help="Lire le mot de passe sur l'entrée standard")] = False,
 ) -> None:
-    """Crée un compte. Sans --password-stdin, un mot de passe aléatoire est généré et affiché une seule fois."""
+    """Crée un compte. Sans --password-stdin, un mot de passe aléatoire est généré et affiché une seule fois.
+
+    Le mot de passe initial est à usage unique : valable 24 heures, il doit être remplacé à la première connexion.
+    """
     password = sys.stdin.readline().rstrip("\n") if password_stdin else generate_password()
+    settings = get_settings()
     with unit_of_work() as db:
         user = service.create_user(db, username=username, display_name=name, role=role, password=password,
-                                   email=email)
+                                   email=email, one_time_password=True, settings=settings)
         _audit_cli(db, "create", "user_account", str(user.id))
     out.print(f"Compte « {user.username} » créé ({ROLE_LABELS[Role(user.role)]}).")
     if not password_stdin:
         out.print(f"Mot de passe initial : {password}")
-    out.print("La double authentification sera demandée à la première connexion.")
+    out.print(f"Ce mot de passe est à usage unique : valable {settings.one_time_password_hours} heures, il devra être "
+              "remplacé à la première connexion, après l'enrôlement de la double authentification.")
 
 
 @user_app.command("list")
@@ -109,6 +113,20 @@ def unlock(username: str) -> None:
         service.unlock_user(db, user)
         _audit_cli(db, "admin_unlock", "user_account", str(user.id))
     out.print(f"Compte « {username} » déverrouillé.")
+
+
+@user_app.command("reset-password")
+def reset_password(username: str) -> None:
+    """Réinitialise le mot de passe : un mot de passe à usage unique, affiché une seule fois, valable 24 heures,
+    à remplacer à la première connexion. Les sessions du compte sont fermées."""
+    settings = get_settings()
+    with unit_of_work() as db:
+        user = service.get_user(db, username)
+        password = service.reset_password(db, user, settings)
+        _audit_cli(db, "admin_reset_password", "user_account", str(user.id))
+    out.print(f"Mot de passe de « {username} » réinitialisé ; ses sessions sont fermées.")
+    out.print(f"Mot de passe à usage unique (valable {settings.one_time_password_hours} heures, à remettre par un "
+              f"canal sûr) : {password}")
 
 
 @user_app.command("reset-2fa")

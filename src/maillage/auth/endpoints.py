@@ -41,8 +41,20 @@ def _own_user(db: DbSession, actor: Actor) -> UserAccount:
     return user
 
 
+def _session_only(request: Request, actor: Actor) -> None:
+    """Managing one's tokens needs a browser session with the second factor passed: a token, whatever its
+    scopes, may not list, create or revoke its siblings."""
+    if getattr(request.state, "auth_via", None) != "cookie" or actor.session_id is None:
+        raise PermissionDenied(
+            "Les jetons se gèrent depuis une session ouverte avec la double authentification."
+        )
+
+
 @router.get("/tokens", response_model=list[TokenRead], summary="Mes jetons d'accès", responses=ERRORS)
-def list_tokens(db: DbSession, actor: Annotated[Actor, Depends(current_actor)]) -> list[TokenRead]:
+def list_tokens(
+    request: Request, db: DbSession, actor: Annotated[Actor, Depends(current_actor)],
+) -> list[TokenRead]:
+    _session_only(request, actor)
     user = _own_user(db, actor)
     return [TokenRead.model_validate(t) for t in repo.tokens_of(db, user.id)]
 
@@ -52,10 +64,7 @@ def list_tokens(db: DbSession, actor: Annotated[Actor, Depends(current_actor)]) 
 def create_token(
     body: TokenCreate, request: Request, db: DbSession, actor: Annotated[Actor, Depends(current_actor)],
 ) -> TokenIssued:
-    if actor.auth_method != "session":
-        raise PermissionDenied(
-            "Un jeton ne peut être créé que depuis une session ouverte avec la double authentification."
-        )
+    _session_only(request, actor)
     user = _own_user(db, actor)
     issued = service.create_personal_token(db, user, name=body.name, scopes=body.scopes,
                                            days=body.expires_in_days, settings=request.app.state.settings)
@@ -63,8 +72,14 @@ def create_token(
     return TokenIssued(id=issued.id, token=issued.secret, scopes=issued.scopes, expires_at=issued.expires_at)
 
 
-@router.delete("/tokens/{token_id}", status_code=204, summary="Révoquer un de mes jetons", responses=ERRORS)
-def revoke_token(token_id: uuid.UUID, db: DbSession, actor: Annotated[Actor, Depends(current_actor)]) -> Response:
+@router.delete("/tokens/{token_id}", status_code=204, summary="Révoquer un de mes jetons", responses=ERRORS,
+               description="Depuis une session : n'importe lequel de mes jetons. Avec un jeton personnel : "
+                           "ce jeton-là seulement (pour le retirer d'un système).")
+def revoke_token(
+    token_id: uuid.UUID, request: Request, db: DbSession, actor: Annotated[Actor, Depends(current_actor)],
+) -> Response:
+    if not (actor.auth_method == "token" and actor.token_id == token_id):
+        _session_only(request, actor)
     user = _own_user(db, actor)
     service.revoke_token(db, token_id, owner=user)
     return Response(status_code=204)

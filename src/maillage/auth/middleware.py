@@ -4,9 +4,12 @@
   A session still waiting for its second factor is exposed as ``request.state.pending_session`` only.
 - API: ``Authorization: Bearer mlg_pat_…`` (personal) or ``mlg_svc_…`` (service) → ``request.state.actor``
   with the token's scopes; ``mlg_dev_…`` (a device) → ``request.state.device`` and nothing else.
+- A session whose second factor is passed but whose password is a one-time password still to replace is
+  ``request.state.password_change_session`` only: no actor until the password is changed.
 - CSRF: every browser gets an HttpOnly ``maillage_csrf`` nonce cookie; pages embed
-  ``HMAC(secret_key, nonce)`` (``request.state.csrf_token``) in forms and in the HTMX header, and
-  ``csrf_protect`` checks it on every unsafe request authenticated by cookie.
+  ``HMAC(secret_key, nonce, SHA-256(session cookie))`` (``request.state.csrf_token``) in forms and in the HTMX
+  header, and ``csrf_protect`` checks it on every unsafe request authenticated by cookie. The token is bound to
+  the session: one minted for another session (an attacker's own, planted with its nonce) is refused.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from maillage.auth.rules import CSRF_COOKIE, SESSION_COOKIE
 from maillage.config import Settings
 from maillage.exceptions import PermissionDenied
 from maillage.kit.logging import bind_context
-from maillage.kit.tokens import keyed_digest, new_token, same
+from maillage.kit.tokens import hash_token, keyed_digest, new_token, same
 
 SKIP_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -38,8 +41,18 @@ def cookie_is_secure(settings: Settings, scope: Scope) -> bool:
     return not (scope.get("scheme") == "http" and host in ("127.0.0.1", "localhost", "::1", "[::1]"))
 
 
-def csrf_token_for(settings: Settings, nonce: str) -> str:
-    return keyed_digest(settings.secret_key, f"csrf:{nonce}")
+def csrf_token_for(settings: Settings, nonce: str, session_token: str = "") -> str:
+    """The CSRF token of a browser (its nonce cookie) in a session (its session cookie, "" when none)."""
+    bound = hash_token(session_token) if session_token else "-"
+    return keyed_digest(settings.secret_key, f"csrf:{nonce}:{bound}")
+
+
+def bind_csrf_to_session(request: Request, session_token: str) -> None:
+    """After a new session cookie is issued, pages rendered by the same request carry its CSRF token."""
+    settings: Settings = request.app.state.settings
+    nonce = getattr(request.state, "csrf_nonce", "")
+    if nonce:
+        request.state.csrf_token = csrf_token_for(settings, nonce, session_token)
 
 
 class AuthenticationMiddleware:
@@ -84,7 +97,9 @@ class AuthenticationMiddleware:
                     found = service.resolve_session(db, session_token, settings=settings)
                     if found is not None:
                         auth_session, user = found
-                        if auth_session.mfa_passed:
+                        if auth_session.mfa_passed and user.must_change_password:
+                            state["password_change_session"] = (auth_session.id, user.id)
+                        elif auth_session.mfa_passed:
                             state["actor"] = service.actor_for(db, user, auth_session)
                             state["auth_via"] = "cookie"
                         else:
@@ -103,7 +118,7 @@ class AuthenticationMiddleware:
         if set_nonce:
             nonce = new_token(nbytes=24)
         state["csrf_nonce"] = nonce
-        state["csrf_token"] = csrf_token_for(settings, nonce)
+        state["csrf_token"] = csrf_token_for(settings, nonce, session_token if len(session_token) <= 200 else "")
         secure = cookie_is_secure(settings, scope)
 
         async def send_wrapper(message: Message) -> None:
@@ -140,6 +155,7 @@ async def csrf_protect(request: Request) -> None:
 
 
 def set_session_cookie(response: Any, request: Request, token: str, settings: Settings) -> None:
+    bind_csrf_to_session(request, token)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
         secure=cookie_is_secure(settings, request.scope), max_age=settings.session_absolute_hours * 3600,

@@ -1,4 +1,9 @@
-"""Login (password, then second factor), TOTP enrolment, logout, the account page, account administration."""
+"""Login (password, then second factor, then the replacement of a one-time password), TOTP enrolment, logout,
+the account page, account administration.
+
+The account pages (``/compte…``) manage credentials: they need a browser session whose second factor is
+passed, never an API token, and act on the signed-in account's own sessions and tokens only.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from maillage.auth import repository as repo
 from maillage.auth import service
 from maillage.auth.actor import Actor
-from maillage.auth.middleware import clear_session_cookie, set_session_cookie
+from maillage.auth.middleware import bind_csrf_to_session, clear_session_cookie, set_session_cookie
 from maillage.auth.rules import ROLE_LABELS, Role
 from maillage.authz.deps import audit_context, current_actor, require
 from maillage.authz.policy import ROLE_PERMISSIONS, Permission
-from maillage.exceptions import MaillageError, NotFound
+from maillage.exceptions import MaillageError, NotFound, PermissionDenied
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
@@ -46,10 +51,32 @@ def _pending(request: Request, db: Any) -> tuple[AuthSession, UserAccount] | Non
     return auth_session, user
 
 
+def _password_change(request: Request, db: Any) -> tuple[AuthSession, UserAccount] | None:
+    found = getattr(request.state, "password_change_session", None)
+    if not found:
+        return None
+    auth_session = db.get(AuthSession, found[0])
+    user = db.get(UserAccount, found[1])
+    if auth_session is None or user is None:
+        return None
+    return auth_session, user
+
+
+PASSWORD_CHANGE_PATH = "/connexion/mot-de-passe"  # noqa: S105 - a URL, not a password
+
+
+def _after_second_factor(user: UserAccount, suite: str) -> str:
+    """Where a sign-in goes once the second factor is passed: the page asked for, or first the replacement
+    of a one-time password."""
+    return f"{PASSWORD_CHANGE_PATH}?suite={safe_next(suite)}" if user.must_change_password else safe_next(suite)
+
+
 @router.get("/connexion", response_class=HTMLResponse)
 def login_page(request: Request, db: DbSession, suite: str = "/") -> Response:
     if getattr(request.state, "actor", None) is not None:
         return RedirectResponse(safe_next(suite), status_code=303)
+    if _password_change(request, db) is not None:
+        return RedirectResponse(f"{PASSWORD_CHANGE_PATH}?suite={safe_next(suite)}", status_code=303)
     if _pending(request, db) is not None:
         return RedirectResponse(f"/connexion/code?suite={safe_next(suite)}", status_code=303)
     return render(request, "web/login.html", {"error": None, "suite": safe_next(suite)})
@@ -98,7 +125,10 @@ def code_submit(
     if found is None:
         return RedirectResponse("/connexion", status_code=303)
     auth_session, user = found
-    method = service.verify_second_factor(db, user, code)
+    try:
+        method = service.verify_second_factor(db, user, code)
+    except service.CodeAlreadyUsed as exc:
+        return render(request, "auth/code.html", {"error": exc.message, "suite": safe_next(suite)}, 401)
     if method is None:
         request.state.commit_on_error = True
         result = service.record_second_factor_failure(db, user, auth_session, context=audit_context(request),
@@ -110,7 +140,7 @@ def code_submit(
         return render(request, "auth/code.html", {"error": "Code incorrect.", "suite": safe_next(suite)}, 401)
     token, _ = service.complete_login(db, auth_session, user, method=method, context=audit_context(request),
                                       settings=settings)
-    response = RedirectResponse(safe_next(suite), status_code=303)
+    response = RedirectResponse(_after_second_factor(user, suite), status_code=303)
     set_session_cookie(response, request, token, settings)
     return response
 
@@ -146,7 +176,39 @@ def enrol_submit(
                       {"enrolment": enrolment, "error": exc.message, "suite": safe_next(suite)}, 422)
     token, _ = service.complete_login(db, auth_session, user, method="totp_enrolment",
                                       context=audit_context(request), settings=settings)
-    response = render(request, "auth/recovery_codes.html", {"codes": codes, "suite": safe_next(suite)})
+    bind_csrf_to_session(request, token)
+    response = render(request, "auth/recovery_codes.html", {"codes": codes, "suite": _after_second_factor(user, suite)})
+    set_session_cookie(response, request, token, settings)
+    return response
+
+
+@router.get(PASSWORD_CHANGE_PATH, response_class=HTMLResponse)
+def forced_change_page(request: Request, db: DbSession, suite: str = "/") -> Response:
+    if _password_change(request, db) is None:
+        return RedirectResponse(f"/connexion?suite={safe_next(suite)}", status_code=303)
+    return render(request, "auth/password_change.html", {"error": None, "details": [], "suite": safe_next(suite)})
+
+
+@router.post(PASSWORD_CHANGE_PATH, response_class=HTMLResponse)
+def forced_change_submit(
+    request: Request, db: DbSession, new_password: Annotated[str, Form(max_length=1024)] = "",
+    confirmation: Annotated[str, Form(max_length=1024)] = "", suite: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    settings = request.app.state.settings
+    found = _password_change(request, db)
+    if found is None:
+        return RedirectResponse("/connexion", status_code=303)
+    auth_session, user = found
+    try:
+        service.complete_forced_change(db, user, new_password=new_password, confirmation=confirmation,
+                                       context=audit_context(request))
+    except MaillageError as exc:
+        return render(request, "auth/password_change.html",
+                      {"error": exc.message, "details": exc.details or [], "suite": safe_next(suite)}, 422)
+    # Every session ended with the change; this browser gets a new one (password and second factor just passed).
+    token, _ = service.start_session(db, user, mfa_passed=True, address=auth_session.address or "",
+                                     user_agent=auth_session.user_agent or "", settings=settings)
+    response = RedirectResponse(safe_next(suite), status_code=303)
     set_session_cookie(response, request, token, settings)
     return response
 
@@ -154,7 +216,8 @@ def enrol_submit(
 @router.post("/deconnexion")
 def logout(request: Request, db: DbSession) -> Response:
     actor = getattr(request.state, "actor", None)
-    pending = getattr(request.state, "pending_session", None)
+    state = request.state
+    pending = getattr(state, "pending_session", None) or getattr(state, "password_change_session", None)
     session_id = actor.session_id if isinstance(actor, Actor) else (pending[0] if pending else None)
     if session_id is not None:
         auth_session = db.get(AuthSession, session_id)
@@ -168,53 +231,87 @@ def logout(request: Request, db: DbSession) -> Response:
 # -- My account -------------------------------------------------------------------------------------------
 
 
-@router.get("/compte", response_class=HTMLResponse)
-def account_page(request: Request, db: DbSession, actor: Annotated[Actor, Depends(current_actor)]) -> Response:
+def account_actor(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    """The account pages manage credentials: a browser session with its second factor passed, nothing else
+    (a personal token, whatever its scopes, or a service token is refused)."""
+    if getattr(request.state, "auth_via", None) != "cookie" or actor.session_id is None:
+        raise PermissionDenied("La gestion du compte demande une session ouverte avec la double authentification.")
+    return actor
+
+
+AccountActor = Annotated[Actor, Depends(account_actor)]
+
+
+def _own_account(db: Any, actor: Actor) -> UserAccount:
     user = db.get(UserAccount, actor.user_id)
     if user is None:
         raise NotFound()
-    return render(request, "auth/account.html", {
+    return user
+
+
+def _account_page(request: Request, db: Any, user: UserAccount, status_code: int = 200, **extra: Any) -> Response:
+    context: dict[str, Any] = {
         "user": user, "sessions": repo.active_sessions_of(db, user.id, now()),
-        "tokens": repo.tokens_of(db, user.id), "new_token": None,
-        "scopes": sorted(p.value for p in ROLE_PERMISSIONS[Role(user.role)]),
-    })
+        "tokens": repo.tokens_of(db, user.id), "new_token": None, "password_error": None, "password_details": [],
+        "password_changed": False, "scopes": sorted(p.value for p in ROLE_PERMISSIONS[Role(user.role)]),
+    }
+    context.update(extra)
+    return render(request, "auth/account.html", context, status_code)
+
+
+@router.get("/compte", response_class=HTMLResponse)
+def account_page(request: Request, db: DbSession, actor: AccountActor, mot_de_passe: str = "") -> Response:
+    return _account_page(request, db, _own_account(db, actor), password_changed=mot_de_passe == "modifie")
 
 
 @router.post("/compte/sessions/revoquer")
-def revoke_everywhere(request: Request, db: DbSession, actor: Annotated[Actor, Depends(current_actor)]) -> Response:
-    user = db.get(UserAccount, actor.user_id)
-    if user is None:
-        raise NotFound()
-    service.revoke_all_sessions(db, user)
+def revoke_everywhere(request: Request, db: DbSession, actor: AccountActor) -> Response:
+    service.revoke_all_sessions(db, _own_account(db, actor))
     response = RedirectResponse("/connexion", status_code=303)
     clear_session_cookie(response)
     return response
 
 
+@router.post("/compte/mot-de-passe", response_class=HTMLResponse)
+def change_password(
+    request: Request, db: DbSession, actor: AccountActor,
+    current_password: Annotated[str, Form(max_length=1024)] = "", code: Annotated[str, Form(max_length=64)] = "",
+    new_password: Annotated[str, Form(max_length=1024)] = "", confirmation: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    settings = request.app.state.settings
+    user = _own_account(db, actor)
+    try:
+        service.change_password(db, user, current_password=current_password, code=code, new_password=new_password,
+                                confirmation=confirmation, context=audit_context(request), settings=settings)
+    except MaillageError as exc:
+        request.state.commit_on_error = True  # keep the failure counters; nothing else was changed
+        return _account_page(request, db, user, 422, password_error=exc.message, password_details=exc.details or [])
+    # Every session ended with the change, this one too: this browser gets a new one.
+    auth_session = db.get(AuthSession, actor.session_id)
+    token, _ = service.start_session(db, user, mfa_passed=True,
+                                     address=(auth_session.address if auth_session else "") or "",
+                                     user_agent=(auth_session.user_agent if auth_session else "") or "",
+                                     settings=settings)
+    response = RedirectResponse("/compte?mot_de_passe=modifie", status_code=303)
+    set_session_cookie(response, request, token, settings)
+    return response
+
+
 @router.post("/compte/jetons", response_class=HTMLResponse)
 def create_token_page(
-    request: Request, db: DbSession, actor: Annotated[Actor, Depends(current_actor)],
+    request: Request, db: DbSession, actor: AccountActor,
     name: Annotated[str, Form(max_length=100)] = "", days: Annotated[int, Form(ge=1, le=3650)] = 90,
     scopes: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    user = db.get(UserAccount, actor.user_id)
-    if user is None or actor.auth_method != "session":
-        raise NotFound()
+    user = _own_account(db, actor)
     issued = service.create_personal_token(db, user, name=name, scopes=scopes or [], days=days,
                                            settings=request.app.state.settings)
-    return render(request, "auth/account.html", {
-        "user": user, "sessions": repo.active_sessions_of(db, user.id, now()),
-        "tokens": repo.tokens_of(db, user.id), "new_token": issued,
-        "scopes": sorted(p.value for p in ROLE_PERMISSIONS[Role(user.role)]),
-    })
+    return _account_page(request, db, user, new_token=issued)
 
 
 @router.post("/compte/jetons/{token_id}/revoquer")
-def revoke_token_page(
-    token_id: uuid.UUID, db: DbSession, actor: Annotated[Actor, Depends(current_actor)],
-) -> Response:
-    user = db.get(UserAccount, actor.user_id)
-    service.revoke_token(db, token_id, owner=user)
+def revoke_token_page(token_id: uuid.UUID, db: DbSession, actor: AccountActor) -> Response:
+    service.revoke_token(db, token_id, owner=_own_account(db, actor))
     return RedirectResponse("/compte", status_code=303)
 
 
@@ -223,10 +320,26 @@ def revoke_token_page(
 AdminActor = Annotated[Actor, Depends(require(Permission.USERS_ADMIN))]
 
 
+def _users_page(request: Request, db: Any, **extra: Any) -> Response:
+    return render(request, "auth/users.html", {"users": repo.list_users(db), "now": now(),
+                                               "role_labels": ROLE_LABELS, "one_time": None, **extra})
+
+
 @router.get("/admin/comptes", response_class=HTMLResponse)
 def users_page(request: Request, db: DbSession, actor: AdminActor) -> Response:
-    return render(request, "auth/users.html", {"users": repo.list_users(db), "now": now(),
-                                               "role_labels": ROLE_LABELS})
+    return _users_page(request, db)
+
+
+@router.post("/admin/comptes/{user_id}/reinitialiser-mot-de-passe", response_class=HTMLResponse)
+def reset_password(request: Request, user_id: uuid.UUID, db: DbSession, actor: AdminActor) -> Response:
+    """A one-time password, shown once on the page that answers (never stored in clear, never in a URL)."""
+    user = db.get(UserAccount, user_id)
+    if user is None:
+        raise NotFound("Compte introuvable.")
+    password = service.reset_password(db, user, request.app.state.settings)
+    service.audit_admin_action(db, actor, user, "reset_password", audit_context(request))
+    return _users_page(request, db, one_time={"username": user.username, "password": password,
+                                              "hours": request.app.state.settings.one_time_password_hours})
 
 
 def _admin_action(db: Any, actor: Actor, request: Request, user_id: uuid.UUID, action: str) -> Response:

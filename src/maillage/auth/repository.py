@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from maillage.models.auth import (
@@ -14,6 +14,7 @@ from maillage.models.auth import (
     AuthSession,
     DeviceCredential,
     LoginAttempt,
+    LoginThrottle,
     RecoveryCode,
     UserAccount,
     UserEstablishment,
@@ -122,3 +123,23 @@ def oldest_failure_from_address(session: Session, address: str, since: dt.dateti
             LoginAttempt.address == address, LoginAttempt.at >= since, LoginAttempt.success.is_(False)
         )
     )
+
+
+def throttle_of(session: Session, username: str, address: str) -> LoginThrottle | None:
+    return session.scalar(
+        select(LoginThrottle).where(LoginThrottle.username == username, LoginThrottle.address == address)
+    )
+
+
+def delete_throttles_of(session: Session, username: str) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+
+
+def signed_in_from(session: Session, user_id: uuid.UUID, address: str, since: dt.datetime) -> bool:
+    """Whether the account completed a sign-in (second factor passed) from ``address`` since ``since``."""
+    return session.scalar(
+        select(AuthSession.id).where(
+            AuthSession.user_id == user_id, AuthSession.address == address, AuthSession.mfa_passed.is_(True),
+            AuthSession.created_at >= since,
+        ).limit(1)
+    ) is not None

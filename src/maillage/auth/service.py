@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyotp
@@ -42,6 +42,7 @@ from maillage.models.auth import (
     AuthSession,
     DeviceCredential,
     LoginAttempt,
+    LoginThrottle,
     RecoveryCode,
     UserAccount,
     UserEstablishment,
@@ -88,10 +89,21 @@ class _Hasher:
 
 _hasher = _Hasher()
 LOGIN_FAILED = "Identifiant ou mot de passe incorrect, ou compte temporairement verrouillé."
+CODE_ALREADY_USED = ("Ce code a déjà été utilisé. Attendez que votre application affiche le code suivant "
+                     "(30 secondes au plus), puis saisissez-le.")
 TOTP_FIELD = "totp"
 TOTP_PENDING_FIELD = "totp_pending"
 RECOVERY_CODE_COUNT = 10
 SESSION_TOUCH_SECONDS = 60
+
+
+class CodeAlreadyUsed(ValidationFailed):
+    """The right second-factor code, already used in its 30-second step (signing in twice within a minute).
+
+    Not a guess, so not counted as a failure; the person is told to wait for the next code."""
+
+    def __init__(self) -> None:
+        super().__init__(CODE_ALREADY_USED, details=[{"field": "code", "message": CODE_ALREADY_USED}])
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -123,7 +135,15 @@ def create_user(
     email: str | None = None,
     establishment_ids: tuple[uuid.UUID, ...] = (),
     person_id: uuid.UUID | None = None,
+    one_time_password: bool = False,
+    settings: Settings | None = None,
 ) -> UserAccount:
+    """Create an active account.
+
+    ``one_time_password``: the password was handed over by an administrator (``maillage user create``): it
+    expires after ``one_time_password_hours`` and must be replaced at the first sign-in. The demo accounts
+    and the test builders pass False (their published password is the point of a demonstration).
+    """
     name = normalise_username(username)
     details = [{"field": "username", "message": m} for m in username_problems(name)]
     details += [{"field": "password", "message": m} for m in password_problems(password, name)]
@@ -140,6 +160,9 @@ def create_user(
     user = UserAccount(
         username=name, display_name=display_name.strip(), role=Role(role).value, email=email,
         password_hash=_hasher.hash(password), person_id=person_id, status="active", failed_logins=0, lockouts=0,
+        second_factor_failures=0, must_change_password=one_time_password,
+        password_expires_at=(now() + dt.timedelta(hours=_settings(settings).one_time_password_hours)
+                             if one_time_password else None),
     )
     session.add(user)
     session.flush()
@@ -157,12 +180,93 @@ def get_user(session: Session, username: str) -> UserAccount:
 
 
 def set_password(session: Session, user: UserAccount, new_password: str) -> None:
+    """Store a password the user chose: no longer one-time, no expiry. Every session of the account ends."""
     problems = password_problems(new_password, user.username)
     if problems:
         raise ValidationFailed("Mot de passe refusé.", details=[{"field": "password", "message": m} for m in problems])
     user.password_hash = _hasher.hash(new_password)
     user.password_changed_at = now()
+    user.must_change_password = False
+    user.password_expires_at = None
+    repo.revoke_sessions_of(session, user.id, now())
     session.flush()
+
+
+def generate_one_time_password() -> str:
+    """A random password handed over once (24 random bytes, and three kinds of characters for the rules)."""
+    return secrets.token_urlsafe(18) + "-A9"
+
+
+def reset_password(session: Session, user: UserAccount, settings: Settings | None = None) -> str:
+    """Administrator reset: a one-time password, valid ``one_time_password_hours`` and to be replaced at the
+    first sign-in; every session of the account ends at once. Returns the password, to be shown once."""
+    s = _settings(settings)
+    password = generate_one_time_password()
+    at = now()
+    user.password_hash = _hasher.hash(password)
+    user.password_changed_at = at
+    user.must_change_password = True
+    user.password_expires_at = at + dt.timedelta(hours=s.one_time_password_hours)
+    repo.revoke_sessions_of(session, user.id, at)
+    session.flush()
+    return password
+
+
+def _check_new_password(user: UserAccount, new_password: str, confirmation: str) -> None:
+    details = [{"field": "new_password", "message": m} for m in password_problems(new_password, user.username)]
+    if new_password != confirmation:
+        details.append({"field": "confirmation", "message": "Les deux saisies du nouveau mot de passe diffèrent."})
+    if not details and _verifies(user.password_hash, new_password):
+        details.append({"field": "new_password", "message": "Le nouveau mot de passe doit différer de l'actuel."})
+    if details:
+        raise ValidationFailed("Le mot de passe n'a pas été changé.", details=details)
+
+
+def _verifies(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def change_password(
+    session: Session, user: UserAccount, *, current_password: str, code: str, new_password: str,
+    confirmation: str, context: AuditContext | None = None, settings: Settings | None = None,
+) -> None:
+    """A signed-in user replaces their password: the current password and a second-factor code are required.
+
+    A wrong current password or code counts towards the lock-outs like at sign-in (and raises, nothing
+    changed: the caller keeps the counters with ``commit_on_error``). On success every session ends.
+    """
+    s = _settings(settings)
+    _check_new_password(user, new_password, confirmation)
+    if not _verifies(user.password_hash, current_password):
+        user.failed_logins += 1
+        if user.failed_logins >= s.login_max_failures:
+            _lock_account(user, now(), s)
+        _audit_user(session, user, "password_change", "failure", context, reason="bad_password")
+        session.flush()
+        raise ValidationFailed("Mot de passe actuel incorrect.",
+                               details=[{"field": "current_password", "message": "Mot de passe incorrect."}])
+    method = verify_second_factor(session, user, code)
+    if method is None:
+        record_second_factor_failure(session, user, None, context=context, settings=s)
+        raise ValidationFailed("Code incorrect.", details=[{"field": "code", "message": "Code incorrect."}])
+    set_password(session, user, new_password)
+    _audit_user(session, user, "password_change", "success", context, second_factor=method)
+
+
+def complete_forced_change(
+    session: Session, user: UserAccount, *, new_password: str, confirmation: str,
+    context: AuditContext | None = None,
+) -> None:
+    """The first sign-in with a one-time password (password and second factor just passed) sets the user's own
+    password. Every session ends, including the one that asked: the caller opens a new one."""
+    if not user.must_change_password:
+        raise Conflict("Aucun changement de mot de passe n'est demandé pour ce compte.")
+    _check_new_password(user, new_password, confirmation)
+    set_password(session, user, new_password)
+    _audit_user(session, user, "password_change", "success", context, reason="one_time_password")
 
 
 def disable_user(session: Session, user: UserAccount) -> None:
@@ -175,9 +279,22 @@ def disable_user(session: Session, user: UserAccount) -> None:
 
 
 def unlock_user(session: Session, user: UserAccount) -> None:
+    """Lift every lock-out of the account: account-wide, second factor, and each address's."""
     user.locked_until = None
     user.failed_logins = 0
+    user.second_factor_locked_until = None
+    user.second_factor_failures = 0
+    repo.delete_throttles_of(session, user.username)
     session.flush()
+
+
+def _lock_account(user: UserAccount, at: dt.datetime, s: Settings) -> int:
+    minutes = lockout_minutes(user.lockouts, s.lockout_base_minutes, s.lockout_max_minutes)
+    user.locked_until = at + dt.timedelta(minutes=minutes)
+    user.lockouts += 1
+    user.failed_logins = 0
+    log.warning("auth.account_locked", user_id=str(user.id), minutes=minutes)
+    return minutes
 
 
 # -- Password step ----------------------------------------------------------------------------------------
@@ -205,38 +322,65 @@ def authenticate_password(
     session: Session, username: str, password: str, *, address: str = "",
     context: AuditContext | None = None, settings: Settings | None = None,
 ) -> LoginResult:
+    """The password step. Refused (one message, one Argon2 verification) when the account is unknown, disabled,
+    its one-time password expired, its second factor locked, this address locked out of it, or the account
+    locked and this address not one it signed in from in the last ``login_known_address_days``.
+
+    Lock-outs are progressive (15 min, doubling up to 24 h) and kept per account *and* address: a stranger
+    guessing a predictable user name from elsewhere locks out their own address, and the account only for
+    addresses it was never used from, never the clinician at their usual workstation.
+    """
     s = _settings(settings)
     check_address_rate(session, address, s)
     name = normalise_username(username)[:64]
+    address = address[:64]
     user = repo.user_by_username(session, name)
     at = now()
-    usable = user is not None and user.status == "active" and not (user.locked_until and user.locked_until > at)
-    verified = False
-    try:
-        verified = _hasher.verify(user.password_hash if usable and user else _hasher.dummy, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        verified = False
-    ok = bool(usable and verified)
-    session.add(LoginAttempt(username=name, address=address[:64], at=at, success=ok))
+    throttle = repo.throttle_of(session, name, address) if user is not None else None
+    locked = ""
+    if user is not None:
+        if user.second_factor_locked_until and user.second_factor_locked_until > at:
+            locked = "second_factor_locked"
+        elif throttle is not None and throttle.locked_until and throttle.locked_until > at:
+            locked = "address_locked"
+        elif user.locked_until and user.locked_until > at and not repo.signed_in_from(
+                session, user.id, address, at - dt.timedelta(days=s.login_known_address_days)):
+            locked = "locked"
+    usable = user is not None and user.status == "active" and not locked
+    verified = _verifies(user.password_hash if usable and user else _hasher.dummy, password)
+    expired = bool(user is not None and user.password_expires_at is not None and user.password_expires_at <= at)
+    ok = bool(usable and verified and not expired)
+    session.add(LoginAttempt(username=name, address=address, at=at, success=ok))
     if user is None:
         _audit_user(session, None, "login", "failure", context, reason="unknown_user")
         session.flush()
         return LoginResult(None, False)
     if not ok:
-        reason = "disabled" if user.status != "active" else ("locked" if not usable else "bad_password")
-        if usable:
+        reason = "disabled" if user.status != "active" else (locked or ("password_expired" if verified
+                                                                        else "bad_password"))
+        if usable and not verified:
+            if throttle is None:
+                throttle = LoginThrottle(username=name, address=address, failures=0, lockouts=0)
+                session.add(throttle)
+            throttle.failures += 1
+            throttle.updated_at = at
+            if throttle.failures >= s.login_max_failures:
+                minutes = lockout_minutes(throttle.lockouts, s.lockout_base_minutes, s.lockout_max_minutes)
+                throttle.locked_until = at + dt.timedelta(minutes=minutes)
+                throttle.lockouts += 1
+                throttle.failures = 0
+                reason = "address_locked_now"
             user.failed_logins += 1
             if user.failed_logins >= s.login_max_failures:
-                minutes = lockout_minutes(user.lockouts, s.lockout_base_minutes, s.lockout_max_minutes)
-                user.locked_until = at + dt.timedelta(minutes=minutes)
-                user.lockouts += 1
-                user.failed_logins = 0
-                reason = "locked_now"
-                log.warning("auth.account_locked", user_id=str(user.id), minutes=minutes)
+                _lock_account(user, at, s)
+                reason = "locked_now" if reason == "bad_password" else reason
         _audit_user(session, user, "login", "failure", context, reason=reason)
         session.flush()
         return LoginResult(user, False)
     user.failed_logins = 0
+    if throttle is not None:
+        throttle.failures = 0
+        throttle.updated_at = at
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     session.flush()
@@ -344,15 +488,25 @@ def _enrolment(secret: str, user: UserAccount, s: Settings) -> TotpEnrolment:
 
 def _matching_step(secret: str, code: str, at: dt.datetime, last_step: int | None) -> int | None:
     """The 30-second step the code belongs to (current ±1 for clock drift), refusing replays."""
+    step, _ = _match_totp(secret, code, at, last_step)
+    return step
+
+
+def _match_totp(secret: str, code: str, at: dt.datetime, last_step: int | None) -> tuple[int | None, bool]:
+    """(step, False) for a valid fresh code; (None, True) for a valid code of a step already used; else
+    (None, False)."""
     code = code.strip().replace(" ", "")
     if not (code.isdigit() and len(code) == 6):
-        return None
+        return None, False
     totp = pyotp.TOTP(secret)
     current = int(at.timestamp()) // 30
+    replayed = False
     for step in (current, current - 1, current + 1):
-        if same(totp.at(step * 30), code) and (last_step is None or step > last_step):
-            return step
-    return None
+        if same(totp.at(step * 30), code):
+            if last_step is None or step > last_step:
+                return step, False
+            replayed = True
+    return None, replayed
 
 
 def confirm_totp_enrolment(session: Session, user: UserAccount, code: str) -> list[str]:
@@ -395,17 +549,22 @@ def _new_recovery_codes(session: Session, user: UserAccount) -> list[str]:
 
 
 def verify_second_factor(session: Session, user: UserAccount, code: str) -> str | None:
-    """Check a TOTP code or a recovery code. Returns "totp", "recovery" or None. Each code works once."""
-    if user.totp_enrolled_at is None or user.status != "active" or (user.locked_until and user.locked_until > now()):
+    """Check a TOTP code or a recovery code. Returns "totp", "recovery" or None. Each code works once; the
+    right TOTP code of a step already used raises ``CodeAlreadyUsed``. Nothing passes while the second factor
+    is locked."""
+    if user.totp_enrolled_at is None or user.status != "active" or (
+            user.second_factor_locked_until and user.second_factor_locked_until > now()):
         return None
     cleaned = code.strip()
     if len(cleaned.replace(" ", "")) == 6:
         secret = vault.unseal(session, object_type="user_account", object_id=str(user.id), field=TOTP_FIELD).decode()
-        step = _matching_step(secret, cleaned, now(), user.totp_last_step)
+        step, replayed = _match_totp(secret, cleaned, now(), user.totp_last_step)
         if step is not None:
             user.totp_last_step = step
             session.flush()
             return "totp"
+        if replayed:
+            raise CodeAlreadyUsed()
         return None
     wanted = _recovery_hash(user, cleaned)
     for rc in repo.unused_recovery_codes(session, user.id):
@@ -425,6 +584,11 @@ def complete_login(
     token, full = start_session(session, user, mfa_passed=True, address=auth_session.address or "",
                                 user_agent=auth_session.user_agent or "", settings=settings)
     user.last_login_at = now()
+    user.second_factor_failures = 0
+    throttle = repo.throttle_of(session, user.username, (auth_session.address or "")[:64])
+    if throttle is not None:
+        throttle.failures = 0
+        throttle.lockouts = 0
     _audit_user(session, user, "login", "success", context, second_factor=method)
     session.flush()
     return token, full
@@ -507,9 +671,10 @@ def create_service_token(
     return IssuedSecret(secret, row.id, row.expires_at, checked)
 
 
-def revoke_token(session: Session, token_id: uuid.UUID, owner: UserAccount | None = None) -> None:
+def revoke_token(session: Session, token_id: uuid.UUID, owner: UserAccount) -> None:
+    """Revoke one of ``owner``'s personal tokens. Another's token, or a service token, is "not found"."""
     row = session.get(ApiToken, token_id)
-    if row is None or (owner is not None and row.user_id != owner.id):
+    if row is None or row.kind != "personal" or row.user_id != owner.id:
         raise NotFound("Jeton introuvable.")
     if row.revoked_at is None:
         row.revoked_at = now()
@@ -531,10 +696,10 @@ def resolve_token(session: Session, secret: str) -> Actor | None:
         if user is None or user.status != "active":
             return None
         scopes = frozenset(row.scopes or [])
-        return actor_for(session, user, method="token", scopes=scopes)
+        return replace(actor_for(session, user, method="token", scopes=scopes), token_id=row.id)
     role = Role(row.service_role or Role.ANALYST)
     return Actor(user_id=row.id, username=f"service:{row.service_name}", display_name=row.name, role=role,
-                 auth_method="service_token", scopes=frozenset(row.scopes or []))
+                 auth_method="service_token", scopes=frozenset(row.scopes or []), token_id=row.id)
 
 
 @dataclass(frozen=True)
@@ -591,25 +756,30 @@ def ensure_not_device(actor: object) -> None:
 
 
 def record_second_factor_failure(
-    session: Session, user: UserAccount, auth_session: AuthSession, *, context: AuditContext | None = None,
+    session: Session, user: UserAccount, auth_session: AuthSession | None, *, context: AuditContext | None = None,
     settings: Settings | None = None,
 ) -> str:
-    """A wrong second-factor code counts like a wrong password: the same lock-out applies.
+    """A wrong second-factor code. Counted on its own counter, which a correct password does not reset: after
+    ``login_max_failures`` wrong codes the second factor locks (progressive, like the password lock-out), the
+    password step is refused from every address meanwhile, and the pending session ends.
 
-    Returns "locked" when this failure locked the account (the pending session is then revoked).
+    Returns "locked" when this failure locked the second factor, else "failed".
     """
     s = _settings(settings)
     at = now()
-    user.failed_logins += 1
+    user.second_factor_failures += 1
     outcome = "failed"
-    if user.failed_logins >= s.login_max_failures:
+    if user.second_factor_failures >= s.login_max_failures:
         minutes = lockout_minutes(user.lockouts, s.lockout_base_minutes, s.lockout_max_minutes)
-        user.locked_until = at + dt.timedelta(minutes=minutes)
+        user.second_factor_locked_until = at + dt.timedelta(minutes=minutes)
         user.lockouts += 1
-        user.failed_logins = 0
-        auth_session.revoked_at = at
+        user.second_factor_failures = 0
+        if auth_session is not None:
+            auth_session.revoked_at = at
         outcome = "locked"
-    session.add(LoginAttempt(username=user.username, address=(auth_session.address or "")[:64], at=at,
+        log.warning("auth.second_factor_locked", user_id=str(user.id), minutes=minutes)
+    address = (auth_session.address if auth_session is not None else (context.address if context else "")) or ""
+    session.add(LoginAttempt(username=user.username, address=address[:64], at=at,
                              success=False, details={"step": "second_factor"}))
     _audit_user(session, user, "login", "failure", context, reason=f"second_factor_{outcome}")
     session.flush()

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.clock import now
@@ -24,6 +24,7 @@ class UserAccount(Base):
         CheckConstraint(f"role in ({ROLES_SQL})", name="role_known"),
         CheckConstraint("status in ('active', 'disabled')", name="status_known"),
         CheckConstraint("failed_logins >= 0", name="failed_logins_non_negative"),
+        CheckConstraint("second_factor_failures >= 0", name="second_factor_failures_non_negative"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -36,12 +37,19 @@ class UserAccount(Base):
     person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    # A one-time password (set by an administrator or ``maillage user create``) must be replaced at the first
+    # sign-in, and is refused after ``password_expires_at`` (24 h).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     # TOTP: the secret itself is sealed in the vault (object user_account/<id>, field "totp").
     totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     lockouts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Wrong second-factor codes, counted apart: a correct password does not reset them (docs/security.md, 3).
+    second_factor_failures: Mapped[int] = mapped_column(Integer, default=0)
+    second_factor_locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     external_issuer: Mapped[str | None] = mapped_column(String(255), default=None)
     external_subject: Mapped[str | None] = mapped_column(String(255), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
@@ -145,3 +153,25 @@ class LoginAttempt(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     success: Mapped[bool] = mapped_column(Boolean, default=False)
     details: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+
+
+class LoginThrottle(Base):
+    """Consecutive password failures of one account from one address, and that pair's progressive lock-out.
+
+    Failures from an address lock that address out of the account; the account-wide counter on
+    ``UserAccount`` applies only to addresses the account has never signed in from (docs/security.md, 1).
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (
+        UniqueConstraint("username", "address"),
+        CheckConstraint("failures >= 0", name="failures_non_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
