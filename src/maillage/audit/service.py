@@ -349,7 +349,8 @@ def search_trail(session: Session, filters: AuditFilters, *, actor: Actor,
     listed = repository.list_patients_of(
         session, [e.id for e in entries if e.details and rules.LIST_DIGEST_KEY in e.details and e.action == "search"])
     who = actor.audit_fields
-    details: dict[str, DetailValue] = {"filter_actor_id": filters.actor_id, "break_glass_only": filters.break_glass_only,
+    details: dict[str, DetailValue] = {"filter_actor_id": filters.actor_id,
+                                       "break_glass_only": filters.break_glass_only,
                                        "page": filters.page, "results": len(entries)}
     if merged:
         details["merged_records"] = len(merged)
