@@ -563,8 +563,9 @@ class TestSearchTrail:
         service.record(db, action="read", object_type="patient", patient_id=unmerged, actor_id="u-2")
         db.commit()
         patients = [Patient(id=uuid.UUID(pid), birth_name="TEST", given_names="Anne", birth_date=dt.date(1970, 1, 1),
-                            sex="F", birthplace="75056", birth_name_norm="TEST", first_given_name_norm="ANNE", duplicate_key=pid,
-                            identity_status="PROV", identity_attributes=[]) for pid in (kept, merged, unmerged)]
+                            sex="F", birthplace="75056", birth_name_norm="TEST", first_given_name_norm="ANNE",
+                            duplicate_key=pid, identity_status="PROV", identity_attributes=[])
+                    for pid in (kept, merged, unmerged)]
         db.add_all(patients)
         db.flush()
         db.add_all([IdentityMerge(kept_patient_id=uuid.UUID(kept), merged_patient_id=uuid.UUID(merged), reason="x"),

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from maillage.audit.rules import list_patients_digest
+from maillage.audit import rules as audit_rules
 from maillage.auth import service as auth
 from maillage.authz import service as authz
 from maillage.authz.rules import Purpose
@@ -25,7 +25,8 @@ from maillage.directory import service as directory
 from maillage.directory.schemas import ProfessionalCreate
 from maillage.directory.territory import demo_rpps
 from maillage.exceptions import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
-from maillage.models.audit import AuditEntry, AuditEntryPatient
+from maillage.models import audit as audit_models
+from maillage.models.audit import AuditEntry
 from maillage.models.authz import CareRelationship
 from maillage.models.patient import Patient, PatientConsent
 from maillage.patient import service
@@ -91,7 +92,8 @@ def insert_record(db: Any, index: int, *, status: str = "PROV", **changes: Any) 
 
 def listed_patients(db: Any, entry: AuditEntry) -> list[str]:
     """The patients an audited list read returned (audit_entry_patient)."""
-    return sorted(db.scalars(select(AuditEntryPatient.patient_id).where(AuditEntryPatient.entry_id == entry.id)))
+    return sorted(db.scalars(select(audit_models.AuditEntryPatient.patient_id)
+                          .where(audit_models.AuditEntryPatient.entry_id == entry.id)))
 
 
 def audit_entries(db: Any, **where: Any) -> list[AuditEntry]:
@@ -266,7 +268,7 @@ class TestSearchPatients:
         entry = audit_entries(db, actor_id=str(user.id), action="search")[-1]
         assert (entry.object_type, entry.purpose) == ("patient", "care")
         assert entry.details == {"count": 1, "patients": 1,
-                                 "patients_sha256": list_patients_digest((str(view.patient.id),))}
+                                 "patients_sha256": audit_rules.list_patients_digest((str(view.patient.id),))}
         assert listed_patients(db, entry) == [str(view.patient.id)]
 
 
