@@ -463,7 +463,8 @@ class TestListReads:
 
     def test_bad_patients_are_refused_before_anything_is_buffered(self, db):
         for kwargs in ({"list_patients": "p-1"}, {"list_patients": [""]}, {"list_patients": ["x" * 65]},
-                       {"list_patients": ["p-1"], "details": {"patients": 1}}):
+                       {"list_patients": ["p-1"], "details": {"patients": 1}},
+                       {"list_patients": ["p-1"], "action": "read"}):
             with pytest.raises((ValueError, TypeError)):
                 service.record(db, **{"action": "search", "object_type": "patient", **kwargs})
         assert service.pending_count(db) == 0

@@ -107,9 +107,10 @@ def listed_by_entry(session: Session, batch_size: int = 5000) -> Iterator[Iterat
 
 
 @contextmanager
-def list_digests(session: Session, key: str, batch_size: int = 5000) -> Iterator[Iterator[RowMapping]]:
-    """Seq, id and details of the entries whose details name a list (``key`` present), in seq order, streamed."""
-    stmt = select(ENTRY.c.seq, ENTRY.c.id, ENTRY.c.details).where(ENTRY.c.action == "search").order_by(ENTRY.c.seq)
+def list_digests(session: Session, action: str, key: str,
+                 batch_size: int = 5000) -> Iterator[Iterator[RowMapping]]:
+    """Seq, id and details of the list reads (``action`` entries whose details hold ``key``), in seq order."""
+    stmt = select(ENTRY.c.seq, ENTRY.c.id, ENTRY.c.details).where(ENTRY.c.action == action).order_by(ENTRY.c.seq)
     result = session.execute(stmt.execution_options(yield_per=batch_size))
     try:
         yield (row for row in result.mappings() if isinstance(row["details"], dict) and key in row["details"])

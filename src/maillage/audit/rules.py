@@ -416,6 +416,7 @@ def check_details(details: Mapping[str, object] | None) -> dict[str, str | int |
 
 # Detail keys that a list read's entry carries: its patients' count and digest (the chain covers the ids
 # stored in audit_entry_patient through this digest, which is hashed with the entry).
+LIST_ACTION = "search"  # a list read is an entry of this action; only it may name the patients of a list
 LIST_PATIENTS_KEY = "patients"
 LIST_DIGEST_KEY = "patients_sha256"
 

@@ -80,6 +80,8 @@ def record(
     patients: tuple[str, ...] = ()
     checked_details: Mapping[str, object] | None = details
     if list_patients is not None:
+        if action != rules.LIST_ACTION:
+            raise ValueError(f"audit list patients belong to a list read (action {rules.LIST_ACTION!r})")
         patients = rules.check_list_patients(list_patients)
         checked_details = rules.list_details(details, patients)
     if not isinstance(break_glass, bool):
@@ -346,8 +348,9 @@ def search_trail(session: Session, filters: AuditFilters, *, actor: Actor,
                                            BREAK_GLASS_REVIEW_LIMIT)
     entries = found[: filters.page_size]
     names = repository.actor_names(session, [e.actor_id for e in [*entries, *review] if e.actor_id])
-    listed = repository.list_patients_of(
-        session, [e.id for e in entries if e.details and rules.LIST_DIGEST_KEY in e.details and e.action == "search"])
+    lists = [e.id for e in entries
+             if e.action == rules.LIST_ACTION and e.details and rules.LIST_DIGEST_KEY in e.details]
+    listed = repository.list_patients_of(session, lists)
     who = actor.audit_fields
     details: dict[str, DetailValue] = {"filter_actor_id": filters.actor_id,
                                        "break_glass_only": filters.break_glass_only,
@@ -381,7 +384,7 @@ def verify_list_patients(session: Session, *, batch_size: int = 5000) -> list[Li
     sides, so memory holds one entry's patients at a time (plus the ids of list reads checked).
     """
     expected: dict[uuid.UUID, tuple[int, int, str]] = {}
-    with repository.list_digests(session, rules.LIST_DIGEST_KEY, batch_size=batch_size) as rows:
+    with repository.list_digests(session, rules.LIST_ACTION, rules.LIST_DIGEST_KEY, batch_size=batch_size) as rows:
         for row in rows:
             details = row["details"]
             expected[row["id"]] = (int(row["seq"]), int(details.get(rules.LIST_PATIENTS_KEY) or 0),
@@ -423,7 +426,7 @@ def _with_list_patients(session: Session, rows: Iterable[Mapping[Any, Any]],
     batch: list[Mapping[Any, Any]] = []
 
     def flush() -> Iterator[Mapping[Any, Any]]:
-        lists = [r["id"] for r in batch if r["action"] == "search" and isinstance(r["details"], dict)
+        lists = [r["id"] for r in batch if r["action"] == rules.LIST_ACTION and isinstance(r["details"], dict)
                  and rules.LIST_DIGEST_KEY in r["details"]]
         listed = repository.list_patients_of(session, lists)
         for r in batch:
