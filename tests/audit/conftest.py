@@ -22,7 +22,7 @@ from maillage.kit.db import make_engine, make_sessionmaker
 from tests.conftest import postgres_url, run_migrations, skip_or_fail
 
 SQLITE_TRIGGERS = ("audit_entry_no_update", "audit_entry_no_delete", "audit_anchor_no_update",
-                   "audit_anchor_no_delete")
+                   "audit_anchor_no_delete", "audit_entry_patient_no_update", "audit_entry_patient_no_delete")
 
 
 @dataclass

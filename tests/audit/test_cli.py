@@ -127,3 +127,20 @@ class TestPurge:
         result = invoke("purge")
         assert result.exit_code == 0
         assert "à purger" in result.stdout
+
+
+class TestVerifyLists:
+    def test_intact_lists_exit_0(self, cli_db):
+        cli_db.record(1, action="search", object_type="patient", patient_id=None, list_patients=["p-1", "p-2"])
+        result = invoke("verify-lists")
+        assert result.exit_code == 0, result.output
+        assert "conformes à la chaîne d'audit" in result.output
+
+    def test_a_patient_added_to_a_list_around_the_triggers_exits_1_naming_the_entry(self, cli_db):
+        cli_db.record(1, action="search", object_type="patient", patient_id=None, list_patients=["p-1"])
+        entry = cli_db.scalar("SELECT id FROM audit_entry WHERE seq = 1")
+        cli_db.as_dba("INSERT INTO audit_entry_patient (patient_id, entry_id) VALUES ('p-2', :e)", e=entry)
+        result = invoke("verify-lists")
+        assert result.exit_code == 1
+        assert "entrée n° 1 : 1 patient(s) attendu(s), 2 trouvé(s)" in result.output
+        assert invoke("verify").exit_code == 0, "the chain alone does not see it: hence this command"

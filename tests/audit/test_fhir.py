@@ -87,6 +87,13 @@ class TestToAuditEvent:
             fhir.MAILLAGE_PURPOSE, "teleexpertise")
 
 
+    def test_a_list_read_carries_each_patient_it_returned_as_a_patient_entity(self):
+        event = fhir.to_audit_event({**stored(action="search", patient_id=None), "list_patients": ["p-1", "p-2"]})
+        patients = [e for e in event.entity if e.role is not None and e.role.code == "1"]
+        assert [e.what.reference for e in patients] == ["Patient/p-1", "Patient/p-2"]
+        assert event.type.code == "110112"
+
+
 class TestWriteBundle:
     def test_is_a_collection_bundle_valid_against_the_r4_models(self):
         out = io.StringIO()
@@ -120,3 +127,15 @@ class TestExportFhir:
         assert [e.resource.entity[0].what.reference for e in bundle.entry] == ["Patient/p-1"]
         traced = db.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
         assert traced.details is not None and traced.details["entries"] == 1 and traced.actor_id == "os:admin"
+
+    def test_the_patients_of_a_list_read_are_exported_as_entities(self, db):
+        with clock.frozen(AT):
+            service.record(db, action="search", object_type="patient", list_patients=["p-2", "p-1"])
+            service.record(db, action="read", object_type="patient", patient_id="p-3")
+            db.commit()
+            out = io.StringIO()
+            assert service.export_fhir(db, AT - dt.timedelta(hours=1), AT + dt.timedelta(hours=1), out) == 2
+        bundle = Bundle.model_validate_json(out.getvalue())
+        references = [[e.what.reference for e in entry.resource.entity if e.what.reference]
+                      for entry in bundle.entry]
+        assert references == [["Patient/p-1", "Patient/p-2"], ["Patient/p-3"]]

@@ -117,3 +117,57 @@ class TestAuditPageAuthorization:
         page = client.get("/admin/audit?patient=p-1", headers=HTML, follow_redirects=False)
         assert page.status_code == 303
         assert page.headers["location"].startswith("/connexion")
+
+
+class TestWhoSawThisPatient:
+    """Finding 8: a list read (search, "my patients", worklist) names every patient it showed, so the
+    administrator's "who saw this patient" (the patient filter) shows it, with the actor's name."""
+
+    def _trail_of(self, client, patient_id):
+        response = client.get(f"/admin/audit?patient={patient_id}", headers=HTML)
+        assert response.status_code == 200
+        return response.text.split('id="traces"')[1]
+
+    def test_a_physicians_list_of_patients_appears_in_the_patients_trail(self, client, db):
+        from maillage.authz import service as authz
+        from tests.fixtures.factories import make_user
+        from tests.fixtures.web import sign_in
+        from tests.patient.test_service import create, physician
+
+        colleague = physician(db)
+        seen, unseen = create(db, colleague, 0), create(db, colleague, 1)
+        doctor = physician(db)  # a display name of its own, and no trace of these patients yet
+        authz.grant_relationship(db, user_id=doctor.id, patient_id=seen.patient.id, kind="care_team")
+        admin = make_user(db, "administrator")
+        db.commit()
+
+        sign_in(client, db, doctor)
+        assert client.get("/patients", headers=HTML).status_code == 200   # the page lists "my patients"
+        sign_in(client, db, admin)
+
+        trail = self._trail_of(client, seen.patient.id)
+        assert str(doctor.id) in trail, "the physician's list read is in the patient's trail"
+        assert doctor.display_name in trail and "Liste de 1 patient" in trail and f"dont {seen.patient.id}" in trail
+        assert str(doctor.id) not in self._trail_of(client, unseen.patient.id), "a list that did not show them"
+
+    def test_the_trail_of_a_surviving_record_shows_who_saw_the_record_merged_into_it(self, client, db):
+        from maillage.patient import service as patients
+        from tests.fixtures.factories import make_user
+        from tests.fixtures.web import sign_in
+        from tests.patient.test_service import actor, create, insert_record, physician, traits
+
+        kept = create(db, physician(db), 0)
+        twin = insert_record(db, 0, birth_name=traits(0)["birth_name"].title())
+        nurse, officer, admin = (make_user(db, role) for role in ("nurse", "identity_officer", "administrator"))
+        # Before the merge, a nurse's worklist showed the twin record (and only it).
+        service.record(db, action="search", object_type="monitoring_alert", actor_id=str(nurse.id),
+                       actor_role="nurse", list_patients=[twin.id])
+        db.commit()
+        patients.merge_patients(db, actor(db, officer), kept_id=kept.patient.id, merged_id=twin.id,
+                                reason="Même personne")
+        db.commit()
+
+        sign_in(client, db, admin)
+        trail = self._trail_of(client, kept.patient.id)
+        assert "dossier fusionné" in trail and str(twin.id) in trail
+        assert nurse.display_name in trail and f"dont {twin.id}" in trail

@@ -237,3 +237,38 @@ class TestLabels:
         assert rules.outcome_label("denied") == "Refusé"
         assert rules.purpose_label("teleexpertise") == "Téléexpertise"
         assert rules.purpose_label(None) == "—" and rules.purpose_label("other") == "other"
+
+
+class TestListPatients:
+    """The patients of a list read: distinct sorted ids, their digest in the entry's hashed details."""
+
+    def test_ids_are_made_distinct_and_sorted_and_uuids_become_text(self):
+        a, b = uuid.UUID(int=2), uuid.UUID(int=1)
+        assert rules.check_list_patients([a, str(b), a]) == (str(b), str(a))
+
+    def test_an_empty_list_is_a_list(self):
+        assert rules.check_list_patients([]) == ()
+
+    @pytest.mark.parametrize("bad", ["p-1", b"p-1", 7, None])
+    def test_a_single_id_or_a_non_iterable_is_refused(self, bad):
+        with pytest.raises(TypeError):
+            rules.check_list_patients(bad)
+
+    @pytest.mark.parametrize("bad", [[""], ["x" * 65], ["p\x00"], [3]])
+    def test_an_empty_too_long_or_non_text_id_is_refused(self, bad):
+        with pytest.raises((TypeError, ValueError)):
+            rules.check_list_patients(bad)
+
+    def test_the_digest_is_the_sha256_of_the_sorted_ids_one_per_line(self):
+        assert rules.list_patients_digest(("b", "a")) == hashlib.sha256(b"a\nb").hexdigest()
+        assert rules.list_patients_digest(("a", "b")) != rules.list_patients_digest(("a", "c"))
+
+    def test_details_get_the_count_and_digest_next_to_the_callers(self):
+        ids = ("p-1", "p-2")
+        assert rules.list_details({"count": 5}, ids) == {
+            "count": 5, "patients": 2, "patients_sha256": rules.list_patients_digest(ids)}
+
+    @pytest.mark.parametrize("key", ["patients", "patients_sha256"])
+    def test_a_caller_cannot_set_the_lists_own_keys(self, key):
+        with pytest.raises(ValueError, match="set by the list read"):
+            rules.list_details({key: 1}, ("p-1",))

@@ -17,7 +17,8 @@ from maillage.auth.actor import Actor
 from maillage.auth.rules import Role
 from maillage.exceptions import Conflict, ValidationFailed
 from maillage.kit import clock
-from maillage.models.audit import AuditAnchor, AuditEntry
+from maillage.models.audit import AuditAnchor, AuditEntry, AuditEntryPatient
+from maillage.models.patient import IdentityMerge, Patient
 from tests.conftest import postgresql_only
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -425,6 +426,101 @@ class TestConcurrentWriters:
             engine.dispose()
 
 
+class TestListReads:
+    """A list read names the patients it returned: rows of audit_entry_patient written with the entry at commit,
+    covered by the chain through the digest in the entry's hashed details, append-only like the trail."""
+
+    def _listed(self, session):
+        return sorted((str(e), p) for e, p in session.execute(
+            select(AuditEntryPatient.entry_id, AuditEntryPatient.patient_id)))
+
+    def test_the_patients_are_written_with_the_entry_at_commit(self, db):
+        service.record(db, action="search", object_type="patient", actor_id="u-1", details={"count": 3},
+                       list_patients=["p-2", "p-1", "p-2"])
+        assert self._listed(db) == []
+        db.commit()
+        entry = db.scalars(select(AuditEntry)).one()
+        assert entry.details == {"count": 3, "patients": 2,
+                                 "patients_sha256": rules.list_patients_digest(("p-1", "p-2"))}
+        assert self._listed(db) == [(str(entry.id), "p-1"), (str(entry.id), "p-2")]
+        assert entry.hash == rules.entry_hash({c: getattr(entry, c) for c in rules.CHAIN_FIELDS})
+        assert service.verify_chain(db).ok and service.verify_list_patients(db) == []
+
+    def test_an_empty_list_is_traced_as_such_without_rows(self, db):
+        service.record(db, action="search", object_type="patient", list_patients=[])
+        db.commit()
+        entry = db.scalars(select(AuditEntry)).one()
+        assert entry.details is not None and entry.details["patients"] == 0
+        assert self._listed(db) == [] and service.verify_list_patients(db) == []
+
+    def test_the_patients_of_a_rolled_back_savepoint_vanish_with_its_entry(self, db):
+        service.record(db, action="search", object_type="patient", list_patients=["p-1"])
+        with db.begin_nested() as nested:
+            service.record(db, action="search", object_type="patient", list_patients=["p-2"])
+            nested.rollback()
+        db.commit()
+        assert [p for _, p in self._listed(db)] == ["p-1"]
+
+    def test_bad_patients_are_refused_before_anything_is_buffered(self, db):
+        for kwargs in ({"list_patients": "p-1"}, {"list_patients": [""]}, {"list_patients": ["x" * 65]},
+                       {"list_patients": ["p-1"], "details": {"patients": 1}},
+                       {"list_patients": ["p-1"], "action": "read"}):
+            with pytest.raises((ValueError, TypeError)):
+                service.record(db, **{"action": "search", "object_type": "patient", **kwargs})
+        assert service.pending_count(db) == 0
+
+    def test_the_application_cannot_update_or_delete_a_listed_patient(self, db, backend):
+        service.record(db, action="search", object_type="patient", list_patients=["p-1"])
+        db.commit()
+        with pytest.raises(DBAPIError, match="ajout seul"):
+            db.execute(update(AuditEntryPatient).values(patient_id="someone-else"))
+        db.rollback()
+        with pytest.raises(DBAPIError, match="ajout seul"):
+            db.execute(delete(AuditEntryPatient))
+        db.rollback()
+        assert [p for _, p in self._listed(db)] == ["p-1"]
+
+    def test_a_row_added_around_the_triggers_is_caught_by_the_verification(self, chain_db):
+        """A DBA who adds a patient to a list (to frame a colleague) changes no entry: the digest catches it."""
+        chain_db.record(1, action="search", object_type="patient", patient_id=None, list_patients=["p-1", "p-2"])
+        chain_db.record(1)
+        with chain_db.sessions() as session:
+            assert service.verify_list_patients(session) == []
+        # The ids as stored (text without dashes on SQLite, uuid on PostgreSQL).
+        listed, plain = (chain_db.scalar("SELECT id FROM audit_entry WHERE seq = :s", s=n) for n in (1, 2))
+        chain_db.as_dba("INSERT INTO audit_entry_patient (patient_id, entry_id) VALUES ('p-3', :e)", e=listed)
+        chain_db.as_dba("INSERT INTO audit_entry_patient (patient_id, entry_id) VALUES ('p-9', :e)", e=plain)
+        with chain_db.sessions() as session:
+            found = service.verify_list_patients(session)
+        assert [(m.seq, m.expected, m.found) for m in found] == [(1, 2, 3), (None, None, 1)]
+        assert chain_db.verify().ok, "the chain itself is intact: only the list's rows were touched"
+
+    def test_a_row_removed_around_the_triggers_is_caught_by_the_verification(self, chain_db):
+        """A DBA who hides that a list showed a patient (deletes the row) is caught too, even the last row."""
+        chain_db.record(1, action="search", object_type="patient", patient_id=None, list_patients=["p-1", "p-2"])
+        chain_db.record(1, action="search", object_type="patient", patient_id=None, list_patients=["p-3"])
+        chain_db.as_dba("DELETE FROM audit_entry_patient WHERE patient_id IN ('p-2', 'p-3')")
+        with chain_db.sessions() as session:
+            found = service.verify_list_patients(session, batch_size=1)
+        assert [(m.seq, m.expected, m.found) for m in found] == [(1, 2, 1), (2, 1, 0)]
+
+    def test_a_purge_takes_the_patients_of_the_purged_lists_and_leaves_the_rest_verifiable(self, chain_db):
+        with clock.frozen(START) as c:
+            chain_db.record(2, action="search", object_type="patient", patient_id=None, list_patients=["p-1"])
+            c.advance(dt.timedelta(days=200))
+            chain_db.record(1, action="search", object_type="patient", patient_id=None, list_patients=["p-1"])
+            with chain_db.sessions() as session:
+                result = service.purge(session, retention_days=183, actor_id="os:admin", actor_role="cli")
+                session.commit()
+        assert result.purged == 2
+        assert chain_db.scalar("SELECT count(*) FROM audit_entry_patient") == 1
+        assert chain_db.verify().ok
+        with chain_db.sessions() as session:
+            assert service.verify_list_patients(session) == []
+        with chain_db.sessions() as session, pytest.raises(DBAPIError, match="ajout seul"):
+            session.execute(delete(AuditEntryPatient))
+
+
 class TestSearchTrail:
     def _admin(self):
         return Actor(user_id=uuid.uuid4(), username="admin", display_name="Admin", role=Role.ADMINISTRATOR)
@@ -451,6 +547,37 @@ class TestSearchTrail:
         assert (searches[0].object_type, searches[0].patient_id, searches[0].actor_id, searches[0].details) == (
             "audit", "p-1", str(admin.user_id),
             {"filter_actor_id": None, "break_glass_only": False, "page": 1, "results": 3})
+
+    def test_by_patient_finds_the_list_reads_that_returned_them_and_only_those(self, db):
+        service.record(db, action="search", object_type="patient", actor_id="u-1", list_patients=["p-1", "p-2"])
+        service.record(db, action="search", object_type="patient", actor_id="u-2", list_patients=["p-2"])
+        service.record(db, action="read", object_type="patient", patient_id="p-1", actor_id="u-3")
+        db.commit()
+        result = service.search_trail(db, rules.parse_filters(patient="p-1"), actor=self._admin())
+        assert [(e.seq, e.actor_id) for e in result.entries] == [(3, "u-3"), (1, "u-1")]
+        assert result.list_patients == {result.entries[1].id: ["p-1", "p-2"]}
+
+    def test_by_patient_follows_identity_merges_to_the_merged_records(self, db):
+        """The survivor's "who saw" includes the entries of the records merged into it (not undone)."""
+        kept, merged, unmerged = (str(uuid.uuid4()) for _ in range(3))
+        service.record(db, action="search", object_type="patient", actor_id="u-1", list_patients=[merged])
+        service.record(db, action="read", object_type="patient", patient_id=unmerged, actor_id="u-2")
+        db.commit()
+        patients = [Patient(id=uuid.UUID(pid), birth_name="TEST", given_names="Anne", birth_date=dt.date(1970, 1, 1),
+                            sex="F", birthplace="75056", birth_name_norm="TEST", first_given_name_norm="ANNE",
+                            duplicate_key=pid, identity_status="PROV", identity_attributes=[])
+                    for pid in (kept, merged, unmerged)]
+        db.add_all(patients)
+        db.flush()
+        db.add_all([IdentityMerge(kept_patient_id=uuid.UUID(kept), merged_patient_id=uuid.UUID(merged), reason="x"),
+                    IdentityMerge(kept_patient_id=uuid.UUID(kept), merged_patient_id=uuid.UUID(unmerged), reason="x",
+                                  unmerged_at=clock.now())])
+        db.commit()
+        result = service.search_trail(db, rules.parse_filters(patient=kept), actor=self._admin())
+        assert ([e.actor_id for e in result.entries], result.merged_ids) == (["u-1"], [merged])
+        db.commit()
+        traced = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "audit")).one()
+        assert traced.details is not None and traced.details["merged_records"] == 1
 
     def test_pages_have_the_requested_size_and_say_whether_more_follow(self, db):
         for i in range(5):

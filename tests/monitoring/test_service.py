@@ -27,6 +27,17 @@ from maillage.monitoring.schemas import EnrolmentCreate
 from tests.monitoring.conftest import World, actor, enrol_patient, register, weights
 
 
+def listed_by(db: Any, who: Any, object_type: str) -> list[str]:
+    """The patients named by the actor's last audited list read of ``object_type`` (committed first)."""
+    from maillage.models.audit import AuditEntry, AuditEntryPatient
+
+    db.commit()
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.actor_id == str(who.user_id), AuditEntry.action == "search",
+                                                AuditEntry.object_type == object_type)
+                       .order_by(AuditEntry.seq.desc()).limit(1)).one()
+    return sorted(db.scalars(select(AuditEntryPatient.patient_id).where(AuditEntryPatient.entry_id == entry.id)))
+
+
 def alerts(db: Any, enrolment_id: uuid.UUID, status: str = "open") -> dict[str, MonitoringAlert]:
     return {a.condition: a for a in db.scalars(select(MonitoringAlert).where(
         MonitoringAlert.enrolment_id == enrolment_id, MonitoringAlert.status == status))}
@@ -228,6 +239,13 @@ class TestWorklist:
         pipeline.ingest(db, world.device, weights((3, 78.0), (0, 82.5)))
         assert service.worklist(db, world.outsider_nurse).count == 0
 
+    def test_the_worklist_read_is_audited_with_the_patients_it_showed(self, db, world: World) -> None:
+        """Finding 8: "who saw this patient" must find the nurse's worklist, not just a count."""
+        pipeline.ingest(db, world.device, weights((3, 78.0), (0, 82.5)))
+        work = service.worklist(db, world.nurse)
+        assert work.count == 2
+        assert listed_by(db, world.nurse, "monitoring_alert") == [str(world.patient_id)]
+
 
 class TestCheckSilences:
     """Non-transmission: 48 h for the daily weight by default (arrêté IC of 22 June 2023)."""
@@ -321,6 +339,11 @@ class TestAdherence:
         mine = [c for c in checks if c.enrolment.id == world.enrolment.id]
         assert [c.checkpoint for c in mine] == [1]
         assert mine[0].row.ok is False  # nothing transmitted: under 50 %
+        assert str(world.patient_id) in listed_by(db, world.nurse, "monitoring_adherence")
+
+    def test_the_followed_patients_list_is_audited_with_its_patients(self, db, world: World) -> None:
+        assert [e.id for e in service.my_enrolments(db, world.nurse)] == [world.enrolment.id]
+        assert listed_by(db, world.nurse, "monitoring_enrolment") == [str(world.patient_id)]
 
 
 class TestRegisterDevice:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from maillage.audit import rules as audit_rules
 from maillage.auth import service as auth
 from maillage.authz import service as authz
 from maillage.authz.rules import Purpose
@@ -24,6 +25,7 @@ from maillage.directory import service as directory
 from maillage.directory.schemas import ProfessionalCreate
 from maillage.directory.territory import demo_rpps
 from maillage.exceptions import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from maillage.models import audit as audit_models
 from maillage.models.audit import AuditEntry
 from maillage.models.authz import CareRelationship
 from maillage.models.patient import Patient, PatientConsent
@@ -86,6 +88,12 @@ def insert_record(db: Any, index: int, *, status: str = "PROV", **changes: Any) 
     db.add(p)
     db.flush()
     return p
+
+
+def listed_patients(db: Any, entry: AuditEntry) -> list[str]:
+    """The patients an audited list read returned (audit_entry_patient)."""
+    return sorted(db.scalars(select(audit_models.AuditEntryPatient.patient_id)
+                          .where(audit_models.AuditEntryPatient.entry_id == entry.id)))
 
 
 def audit_entries(db: Any, **where: Any) -> list[AuditEntry]:
@@ -253,12 +261,28 @@ class TestSearchPatients:
         found = service.search_patients(db, actor(db, user), name="lefev", given_name="eloi")
         assert len(found) == 1
 
-    def test_a_search_is_audited_with_its_count(self, db):
+    def test_a_search_is_audited_with_its_count_and_the_patients_it_returned(self, db):
         user = physician(db)
-        create(db, user)
+        view = create(db, user)
         service.search_patients(db, actor(db, user), name=IDENTITIES[0].traits.birth_name)
         entry = audit_entries(db, actor_id=str(user.id), action="search")[-1]
-        assert (entry.object_type, entry.purpose, entry.details) == ("patient", "care", {"count": 1})
+        assert (entry.object_type, entry.purpose) == ("patient", "care")
+        assert entry.details == {"count": 1, "patients": 1,
+                                 "patients_sha256": audit_rules.list_patients_digest((str(view.patient.id),))}
+        assert listed_patients(db, entry) == [str(view.patient.id)]
+
+
+class TestMyPatients:
+    def test_my_patients_is_audited_with_every_patient_it_lists(self, db):
+        """The list (also the patient picker of a new tele-expertise request) names each patient it showed."""
+        user, other = physician(db), physician(db)
+        mine = {str(create(db, user, i).patient.id) for i in (0, 1)}
+        create(db, other, 2)
+        shown = service.my_patients(db, actor(db, user))
+        assert {str(v.patient.id) for v in shown} == mine
+        entry = audit_entries(db, actor_id=str(user.id), action="search")[-1]
+        assert entry.details is not None and entry.details["patients"] == 2
+        assert listed_patients(db, entry) == sorted(mine)
 
     def test_an_invalid_ins_is_refused_in_french(self, db):
         with pytest.raises(ValidationFailed, match="clé de contrôle"):
@@ -371,7 +395,9 @@ class TestPotentialDuplicates:
         assert [({p.first.patient.id, p.second.patient.id}, p.reason) for p in pairs] == [
             ({first.id, second.id}, "same_traits")]
         entry = audit_entries(db, actor_id=str(officer.user_id), action="search")[-1]
-        assert (entry.purpose, entry.details) == ("identity_vigilance", {"count": 2})
+        assert entry.purpose == "identity_vigilance"
+        assert entry.details is not None and (entry.details["count"], entry.details["patients"]) == (2, 2)
+        assert listed_patients(db, entry) == sorted([str(first.id), str(second.id)])
 
     def test_a_one_letter_slip_in_the_birth_name_is_a_close_pair(self, db):
         name = traits(1)["birth_name"]

@@ -25,7 +25,7 @@ from maillage.directory.schemas import ProfessionalCreate
 from maillage.directory.territory import demo_rpps
 from maillage.exceptions import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import frozen
-from maillage.models.audit import AuditEntry
+from maillage.models.audit import AuditEntry, AuditEntryPatient
 from maillage.models.authz import CareRelationship
 from maillage.models.directory import Establishment, SpecialtyLine, SpecialtyLineCommitment, SpecialtyLineMember
 from maillage.models.teleexpertise import TeleexpertiseAct
@@ -426,6 +426,13 @@ class TestWorklist:
             urgent = submitted(db, w, urgency="urgent")
         rows = service.worklist(db, w.a(db, w.expert), w.line.id, limit=10, offset=0)
         assert [r.id for r in rows] == [urgent.id, routine.id]
+        db.commit()
+        mine = (AuditEntry.actor_id == str(w.expert.id), AuditEntry.action == "search")
+        entry = db.scalars(select(AuditEntry).where(*mine).order_by(AuditEntry.seq.desc())).first()
+        assert entry is not None and entry.details is not None and entry.details["patients"] == len(
+            {urgent.patient_id, routine.patient_id})
+        listed = db.scalars(select(AuditEntryPatient.patient_id).where(AuditEntryPatient.entry_id == entry.id)).all()
+        assert sorted(listed) == sorted({str(urgent.patient_id), str(routine.patient_id)})
 
     def test_another_line_s_worklist_is_not_found(self, db):
         w = world(db)

@@ -138,3 +138,25 @@ def purge(
         return
     out.print(f"{result.purged} trace(s) purgée(s) (jusqu'au n° {result.through_seq}), "
               f"ancre de purge n° {result.anchor_id}. Conservation : {days} jours.", soft_wrap=True)
+
+
+@app.command("verify-lists")
+def verify_lists(
+    batch_size: Annotated[int, typer.Option(min=100, max=100_000, help="Lignes lues par lot")] = 5000,
+) -> None:
+    """Vérifie les patients des lectures de listes (recherches, « mes patients », listes de travail) : chaque liste
+    doit correspondre à l'empreinte que son entrée, chaînée, en garde.
+
+    Code de sortie 0 si tout correspond, 1 sinon (un patient ajouté à une liste ou retiré hors de l'application).
+    """
+    with unit_of_work() as session:
+        mismatches = service.verify_list_patients(session, batch_size=batch_size)
+    if mismatches:
+        err.print(f"[bold red]Listes de patients altérées[/bold red] : {len(mismatches)} lecture(s) de liste.",
+                  soft_wrap=True)
+        for m in mismatches[:20]:
+            where = f"entrée n° {m.seq}" if m.seq is not None else f"entrée {m.entry_id} (qui ne liste aucun patient)"
+            expected = f"{m.expected} patient(s) attendu(s)" if m.expected is not None else "aucun patient attendu"
+            err.print(f"  {where} : {expected}, {m.found} trouvé(s)", soft_wrap=True)
+        raise typer.Exit(EXIT_BROKEN)
+    out.print("Patients des lectures de listes conformes à la chaîne d'audit.", soft_wrap=True)

@@ -4,6 +4,7 @@ Built and validated with the ``fhir.resources.R4B`` models: fhir.resources 8.x d
 R4B (4.3) keeps the R4 (4.0.1) AuditEvent unchanged, so these resources are valid R4. Codes:
 ``action`` C/R/U/D/E, ``outcome`` 0 (success), 4 (denied: minor failure), 8 (failure: serious failure),
 event types from DICOM (DCM), break-the-glass flagged by the v3 ActReason ``BTG`` purpose.
+A list read (a search, "my patients", a worklist) carries every patient it returned as a Patient entity.
 The Bundle is written entry by entry, so an export of millions of entries does not sit in memory.
 """
 
@@ -123,14 +124,20 @@ def _detail_value(value: Any) -> str | None:
     return text if text.strip() else None
 
 
+def _patient_entity(patient_id: str) -> dict[str, Any]:
+    return {
+        "what": {"reference": f"Patient/{patient_id}"},
+        "type": {"system": ENTITY_TYPE, "code": "1", "display": "Person"},
+        "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
+    }
+
+
 def _entities(entry: Entry) -> list[dict[str, Any]]:
     entities: list[dict[str, Any]] = []
     if entry["patient_id"]:
-        entities.append({
-            "what": {"reference": f"Patient/{entry['patient_id']}"},
-            "type": {"system": ENTITY_TYPE, "code": "1", "display": "Person"},
-            "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
-        })
+        entities.append(_patient_entity(entry["patient_id"]))
+    # A list read: every patient it returned (audit_entry_patient), each a Patient entity of the event.
+    entities.extend(_patient_entity(pid) for pid in entry.get("list_patients") or () if pid != entry["patient_id"])
     what: dict[str, Any] = {"display": entry["object_type"]}
     if entry["object_id"]:
         what["identifier"] = {"system": MAILLAGE_OBJECT + entry["object_type"], "value": entry["object_id"]}

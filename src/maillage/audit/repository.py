@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, delete, func, insert, select, text
+from sqlalchemy import RowMapping, Table, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from maillage.audit.rules import AuditFilters, ChainStart
-from maillage.models.audit import AuditAnchor, AuditEntry
+from maillage.models.audit import AuditAnchor, AuditEntry, AuditEntryPatient
+from maillage.models.auth import UserAccount
+from maillage.models.patient import IdentityMerge
 
 ENTRY = cast(Table, AuditEntry.__table__)
 ENTRY_COLUMNS = [ENTRY.c[name] for name in (
@@ -72,6 +75,81 @@ def insert_entries(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     session.connection().execute(insert(ENTRY), list(rows))
 
 
+LISTED = cast(Table, AuditEntryPatient.__table__)
+
+
+def insert_list_patients(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The patients of list reads, ``{"entry_id", "patient_id"}``: one multi-row insert (executemany)."""
+    session.connection().execute(insert(LISTED), list(rows))
+
+
+def list_patients_of(session: Session, entry_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The patients each of these list reads returned, sorted."""
+    out: dict[uuid.UUID, list[str]] = {}
+    if not entry_ids:
+        return out
+    stmt = (select(LISTED.c.entry_id, LISTED.c.patient_id).where(LISTED.c.entry_id.in_(list(entry_ids)))
+            .order_by(LISTED.c.entry_id, LISTED.c.patient_id))
+    for entry_id, patient_id in session.execute(stmt):
+        out.setdefault(entry_id, []).append(patient_id)
+    return out
+
+
+@contextmanager
+def listed_by_entry(session: Session, batch_size: int = 5000) -> Iterator[Iterator[tuple[uuid.UUID, str]]]:
+    """Every (entry id, patient id) of list reads, grouped by entry, streamed (for the verification)."""
+    stmt = select(LISTED.c.entry_id, LISTED.c.patient_id).order_by(LISTED.c.entry_id, LISTED.c.patient_id)
+    result = session.execute(stmt.execution_options(yield_per=batch_size))
+    try:
+        yield ((row[0], row[1]) for row in result)
+    finally:
+        result.close()
+
+
+@contextmanager
+def list_digests(session: Session, action: str, key: str,
+                 batch_size: int = 5000) -> Iterator[Iterator[RowMapping]]:
+    """Seq, id and details of the list reads (``action`` entries whose details hold ``key``), in seq order."""
+    stmt = select(ENTRY.c.seq, ENTRY.c.id, ENTRY.c.details).where(ENTRY.c.action == action).order_by(ENTRY.c.seq)
+    result = session.execute(stmt.execution_options(yield_per=batch_size))
+    try:
+        yield (row for row in result.mappings() if isinstance(row["details"], dict) and key in row["details"])
+    finally:
+        result.close()
+
+
+def merged_into(session: Session, patient_id: str) -> list[str]:
+    """The records merged, directly or through other merges, into this one (merges not undone), as audit ids."""
+    try:
+        kept = uuid.UUID(patient_id)
+    except ValueError:
+        return []
+    found: list[str] = []
+    seen = {kept}
+    frontier = [kept]
+    while frontier and len(seen) < 1000:
+        rows = session.scalars(select(IdentityMerge.merged_patient_id).where(
+            IdentityMerge.kept_patient_id.in_(frontier), IdentityMerge.unmerged_at.is_(None))).all()
+        frontier = [r for r in rows if r not in seen]
+        seen.update(frontier)
+        found.extend(str(r) for r in frontier)
+    return found
+
+
+def actor_names(session: Session, actor_ids: Sequence[str]) -> dict[str, str]:
+    """Display names of the accounts behind these audit actor ids (ids that are not accounts are left out)."""
+    ids: set[uuid.UUID] = set()
+    for raw in actor_ids:
+        try:
+            ids.add(uuid.UUID(raw))
+        except (TypeError, ValueError):
+            continue
+    if not ids:
+        return {}
+    rows = session.execute(select(UserAccount.id, UserAccount.display_name).where(UserAccount.id.in_(ids)))
+    return {str(i): name for i, name in rows}
+
+
 @contextmanager
 def chain_rows(session: Session, *, after_seq: int | None = None,
                batch_size: int = 5000) -> Iterator[Iterator[RowMapping]]:
@@ -128,11 +206,22 @@ def delete_through(session: Session, through_seq: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def search(session: Session, filters: AuditFilters) -> list[AuditEntry]:
-    """One page of entries, newest first; one row more than the page size tells whether a next page exists."""
+def patient_seen(patient_id: str, merged: Sequence[str] = ()) -> Any:
+    """Entries about the patient (or a record merged into it), and list reads that returned one of them."""
+    ids = [patient_id, *merged]
+    listed = select(LISTED.c.entry_id).where(LISTED.c.patient_id.in_(ids))
+    return or_(AuditEntry.patient_id.in_(ids), AuditEntry.id.in_(listed))
+
+
+def search(session: Session, filters: AuditFilters, merged: Sequence[str] = ()) -> list[AuditEntry]:
+    """One page of entries, newest first; one row more than the page size tells whether a next page exists.
+
+    By patient: the entries about them and the list reads that returned them, and the same for the records
+    ``merged`` into theirs.
+    """
     stmt = select(AuditEntry)
     if filters.patient_id is not None:
-        stmt = stmt.where(AuditEntry.patient_id == filters.patient_id)
+        stmt = stmt.where(patient_seen(filters.patient_id, merged))
     if filters.actor_id is not None:
         stmt = stmt.where(AuditEntry.actor_id == filters.actor_id)
     if filters.since is not None:

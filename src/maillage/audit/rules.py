@@ -410,3 +410,41 @@ def check_details(details: Mapping[str, object] | None) -> dict[str, str | int |
             raise TypeError(f"audit detail {key!r} must be str, int, bool or None, not {type(value).__name__}")
         out[key] = value
     return out
+
+
+# -- the patients of a list read ----------------------------------------------------------------------
+
+# Detail keys that a list read's entry carries: its patients' count and digest (the chain covers the ids
+# stored in audit_entry_patient through this digest, which is hashed with the entry).
+LIST_ACTION = "search"  # a list read is an entry of this action; only it may name the patients of a list
+LIST_PATIENTS_KEY = "patients"
+LIST_DIGEST_KEY = "patients_sha256"
+
+
+def check_list_patients(patient_ids: object) -> tuple[str, ...]:
+    """The distinct patient ids of a list read, sorted; each one a non-empty id the column can hold."""
+    if isinstance(patient_ids, str | bytes) or not hasattr(patient_ids, "__iter__"):
+        raise TypeError("audit list patients must be an iterable of ids")
+    out: set[str] = set()
+    for value in patient_ids:
+        clean = clean_text("patient_id", value)
+        if clean is None:
+            raise ValueError("audit list patients hold no empty id")
+        out.add(clean)
+    return tuple(sorted(out))
+
+
+def list_patients_digest(patient_ids: tuple[str, ...]) -> str:
+    """SHA-256 (hex) of the sorted ids, one per line: what the entry's hashed details hold of its list."""
+    return hashlib.sha256("\n".join(sorted(patient_ids)).encode("utf-8")).hexdigest()
+
+
+def list_details(details: Mapping[str, object] | None, patient_ids: tuple[str, ...]) -> dict[str, object]:
+    """The caller's details plus the list's count and digest (keys the caller may not set itself)."""
+    base = dict(details or {})
+    for key in (LIST_PATIENTS_KEY, LIST_DIGEST_KEY):
+        if key in base:
+            raise ValueError(f"audit detail {key!r} is set by the list read itself")
+    base[LIST_PATIENTS_KEY] = len(patient_ids)
+    base[LIST_DIGEST_KEY] = list_patients_digest(patient_ids)
+    return base

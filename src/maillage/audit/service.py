@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -46,6 +46,7 @@ class AuditContext:
 class _Pending:
     transaction: SessionTransaction | None
     row: dict[str, Any]
+    patients: tuple[str, ...] = ()
 
 
 # -- record -------------------------------------------------------------------------------------------
@@ -67,9 +68,22 @@ def record(
     reason: str | None = None,
     context: AuditContext | None = None,
     details: dict[str, DetailValue] | None = None,
+    list_patients: Iterable[str | uuid.UUID] | None = None,
 ) -> None:
-    """Add an audit entry to the session's transaction: it is written when, and only if, that transaction commits."""
+    """Add an audit entry to the session's transaction: it is written when, and only if, that transaction commits.
+
+    ``list_patients``: the patients a list read returned (a search, "my patients", a worklist). Each becomes a
+    row of ``audit_entry_patient`` written with the entry, and the entry's hashed details hold their count and
+    digest, so "who saw this patient" finds the list and the chain covers it.
+    """
     context = context or AuditContext()
+    patients: tuple[str, ...] = ()
+    checked_details: Mapping[str, object] | None = details
+    if list_patients is not None:
+        if action != rules.LIST_ACTION:
+            raise ValueError(f"audit list patients belong to a list read (action {rules.LIST_ACTION!r})")
+        patients = rules.check_list_patients(list_patients)
+        checked_details = rules.list_details(details, patients)
     if not isinstance(break_glass, bool):
         raise TypeError("break_glass must be a bool")
     object_type_clean = rules.clean_text("object_type", object_type)
@@ -91,12 +105,12 @@ def record(
         "outcome": rules.check_outcome(outcome),
         "request_id": rules.clean_text("request_id", context.request_id),
         "address": rules.clean_text("address", context.address),
-        "details": rules.check_details(details),
+        "details": rules.check_details(checked_details),
     }
     if not session.in_transaction():
         session.begin()
     marker = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(PENDING_KEY, []).append(_Pending(marker, row))
+    session.info.setdefault(PENDING_KEY, []).append(_Pending(marker, row, patients))
 
 
 def record_denied(
@@ -155,8 +169,11 @@ def _write_pending(session: Session) -> None:
     # The caller's own changes first, outside the chain lock (they may fail on their own constraints).
     session.flush()
     rows = [item.row for item in pending]
+    listed = [{"entry_id": item.row["id"], "patient_id": pid} for item in pending for pid in item.patients]
     session.info[PENDING_KEY] = []
     append_to_chain(session, rows)
+    if listed:
+        repository.insert_list_patients(session, listed)
 
 
 def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
@@ -309,28 +326,118 @@ class SearchResult:
     entries: list[AuditEntry]
     has_next: bool
     break_glass_review: list[AuditEntry] = field(default_factory=list)
+    # Names of the accounts behind the actor ids shown, by id.
+    actor_names: dict[str, str] = field(default_factory=dict)
+    # The records merged into the filtered patient's: their entries are shown too.
+    merged_ids: list[str] = field(default_factory=list)
+    # For each list read shown (by entry id): the patients it returned.
+    list_patients: dict[uuid.UUID, list[str]] = field(default_factory=dict)
 
 
 def search_trail(session: Session, filters: AuditFilters, *, actor: Actor,
                  context: AuditContext | None = None) -> SearchResult:
     """One page of the trail for the administrator, and the recent break-the-glass accesses to review.
 
+    Filtered by patient, it answers "who saw this patient": the entries about them, the list reads (searches,
+    "my patients", worklists) that returned them, and the same for the records merged into theirs.
     Looking at the trail is itself traced (action ``search`` on ``audit``).
     """
-    found = repository.search(session, filters)
+    merged = repository.merged_into(session, filters.patient_id) if filters.patient_id is not None else []
+    found = repository.search(session, filters, merged)
     review = repository.recent_break_glass(session, now() - dt.timedelta(days=BREAK_GLASS_REVIEW_DAYS),
                                            BREAK_GLASS_REVIEW_LIMIT)
     entries = found[: filters.page_size]
+    names = repository.actor_names(session, [e.actor_id for e in [*entries, *review] if e.actor_id])
+    lists = [e.id for e in entries
+             if e.action == rules.LIST_ACTION and e.details and rules.LIST_DIGEST_KEY in e.details]
+    listed = repository.list_patients_of(session, lists)
     who = actor.audit_fields
+    details: dict[str, DetailValue] = {"filter_actor_id": filters.actor_id,
+                                       "break_glass_only": filters.break_glass_only,
+                                       "page": filters.page, "results": len(entries)}
+    if merged:
+        details["merged_records"] = len(merged)
     record(session, action="search", object_type="audit", patient_id=filters.patient_id,
            actor_id=who["actor_id"], actor_role=who["actor_role"], establishment_id=who["establishment_id"],
-           context=context,
-           details={"filter_actor_id": filters.actor_id, "break_glass_only": filters.break_glass_only,
-                    "page": filters.page, "results": len(entries)})
-    return SearchResult(filters, entries, len(found) > filters.page_size, review)
+           context=context, details=details)
+    return SearchResult(filters, entries, len(found) > filters.page_size, review, names, merged, listed)
+
+
+# -- the patients of list reads -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListMismatch:
+    """A list read whose stored patients do not match the digest its hashed entry holds (or rows without entry)."""
+
+    entry_id: uuid.UUID
+    seq: int | None
+    expected: int | None
+    found: int
+
+
+def verify_list_patients(session: Session, *, batch_size: int = 5000) -> list[ListMismatch]:
+    """Check ``audit_entry_patient`` against the chain: each list read's rows hash to the digest of its entry.
+
+    The entries' own hashes are checked by ``verify_chain``; this finds patient rows added, removed or moved
+    around the triggers (a row inserted for an entry that listed no patient, or a row missing). Streams both
+    sides, so memory holds one entry's patients at a time (plus the ids of list reads checked).
+    """
+    expected: dict[uuid.UUID, tuple[int, int, str]] = {}
+    with repository.list_digests(session, rules.LIST_ACTION, rules.LIST_DIGEST_KEY, batch_size=batch_size) as rows:
+        for row in rows:
+            details = row["details"]
+            expected[row["id"]] = (int(row["seq"]), int(details.get(rules.LIST_PATIENTS_KEY) or 0),
+                                   str(details[rules.LIST_DIGEST_KEY]))
+    mismatches: list[ListMismatch] = []
+    seen: set[uuid.UUID] = set()
+
+    def check(entry_id: uuid.UUID, patients: list[str]) -> None:
+        seen.add(entry_id)
+        want = expected.get(entry_id)
+        if want is None:
+            mismatches.append(ListMismatch(entry_id, None, None, len(patients)))
+        elif rules.list_patients_digest(tuple(patients)) != want[2] or len(patients) != want[1]:
+            mismatches.append(ListMismatch(entry_id, want[0], want[1], len(patients)))
+
+    with repository.listed_by_entry(session, batch_size=batch_size) as pairs:
+        current: uuid.UUID | None = None
+        group: list[str] = []
+        for entry_id, patient_id in pairs:
+            if entry_id != current:
+                if current is not None:
+                    check(current, group)
+                current, group = entry_id, []
+            group.append(patient_id)
+        if current is not None:
+            check(current, group)
+    for entry_id, (seq, count, digest) in expected.items():
+        if entry_id not in seen and digest != rules.list_patients_digest(()):
+            mismatches.append(ListMismatch(entry_id, seq, count, 0))
+    return sorted(mismatches, key=lambda m: (m.seq is None, m.seq or 0))
 
 
 # -- export -------------------------------------------------------------------------------------------
+
+
+def _with_list_patients(session: Session, rows: Iterable[Mapping[Any, Any]],
+                        chunk: int = 500) -> Iterator[Mapping[Any, Any]]:
+    """The entries, each list read with the patients it returned under ``list_patients`` (one query per chunk)."""
+    batch: list[Mapping[Any, Any]] = []
+
+    def flush() -> Iterator[Mapping[Any, Any]]:
+        lists = [r["id"] for r in batch if r["action"] == rules.LIST_ACTION and isinstance(r["details"], dict)
+                 and rules.LIST_DIGEST_KEY in r["details"]]
+        listed = repository.list_patients_of(session, lists)
+        for r in batch:
+            yield {**r, "list_patients": listed.get(r["id"], [])} if r["id"] in listed else r
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= chunk:
+            yield from flush()
+            batch = []
+    yield from flush()
 
 
 def export_fhir(session: Session, since: dt.datetime, until: dt.datetime, out: IO[str], *,
@@ -345,7 +452,7 @@ def export_fhir(session: Session, since: dt.datetime, until: dt.datetime, out: I
     if since >= until:
         raise Conflict("La période d'export est vide : la date de début doit précéder la date de fin.")
     with repository.rows_between(session, since, until) as rows:
-        count = fhir.write_bundle(rows, out, timestamp=now())
+        count = fhir.write_bundle(_with_list_patients(session, rows), out, timestamp=now())
     record(session, action="export", object_type="audit", actor_id=actor_id, actor_role=actor_role,
            context=context, details={"format": "fhir_r4_bundle", "entries": count,
                                      "since": rules.format_timestamp(since), "until": rules.format_timestamp(until)})

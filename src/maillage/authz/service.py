@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,10 +98,12 @@ def accessible_patients(actor: Actor, at: dt.datetime | None = None) -> Select[t
 
 
 def audit_list(session: Session, actor: Actor, *, object_type: str, count: int, purpose: Purpose | str,
-               context: AuditContext | None = None) -> None:
-    """Audit a search or list over patient data (one entry per page of results, with the count)."""
+               patient_ids: Iterable[uuid.UUID | str], context: AuditContext | None = None) -> None:
+    """Audit a search or list over patient data: one entry per page of results, with the count of rows and the
+    patients it showed (``patient_ids``, every patient whose name or data the page shows), so "who saw this
+    patient" finds the list read."""
     record(session, action="search", object_type=object_type, purpose=Purpose(purpose).value, context=context,
-           details={"count": count}, **actor.audit_fields)
+           details={"count": count}, list_patients=patient_ids, **actor.audit_fields)
 
 
 def grant_relationship(

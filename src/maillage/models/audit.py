@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.db import Base, PortableJSON, UTCDateTime
@@ -57,6 +57,23 @@ class AuditEntry(Base):
     # The chain: SHA-256 (hex) of the previous entry, and of prev_hash || canonical content of this one.
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEntryPatient(Base):
+    """A patient that a list read (an entry of action ``search``) returned: "who saw this patient" by lists.
+
+    Written with its entry, at commit; covered by the chain through the entry's hashed details, which hold the
+    count and the SHA-256 of the sorted ids (``patients`` and ``patients_sha256``, see audit/rules.py
+    ``list_patients_digest``). Append-only like the trail: the database refuses UPDATE, and DELETE except for
+    rows of entries a purge removes (the cascade of the entry's delete).
+    """
+
+    __tablename__ = "audit_entry_patient"
+
+    patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("audit_entry.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class AuditAnchor(Base):

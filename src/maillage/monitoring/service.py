@@ -396,7 +396,7 @@ def worklist(session: Session, actor: Actor, context: AuditContext | None = None
     for alert in alerts:
         out.groups[worklist_group(alert)].append(alert)
     authz.audit_list(session, actor, object_type="monitoring_alert", count=len(alerts), purpose=PURPOSE,
-                     context=context)
+                     patient_ids=[a.patient_id for a in alerts], context=context)
     return out
 
 
@@ -650,7 +650,7 @@ def regulatory_checks(session: Session, actor: Actor, context: AuditContext | No
             row = _adherence(session, enrolment, programme, f"{n} mois", first, last, pauses)
             out.append(RegulatoryCheck(enrolment, n, row))
     authz.audit_list(session, actor, object_type="monitoring_adherence", count=len(out), purpose=PURPOSE,
-                     context=context)
+                     patient_ids=[c.enrolment.patient_id for c in out], context=context)
     return out
 
 
@@ -714,7 +714,8 @@ def patient_file(session: Session, actor: Actor, enrolment_id: uuid.UUID, *, day
 def my_enrolments(session: Session, actor: Actor, context: AuditContext | None = None) -> list[MonitoringEnrolment]:
     _need(actor, Permission.MONITORING_TRIAGE)
     out = repo.enrolments_visible(session, authz.accessible_patients(actor))
-    authz.audit_list(session, actor, object_type=ENROLMENT, count=len(out), purpose=PURPOSE, context=context)
+    authz.audit_list(session, actor, object_type=ENROLMENT, count=len(out), purpose=PURPOSE,
+                     patient_ids=[e.patient_id for e in out], context=context)
     return out
 
 

@@ -399,7 +399,8 @@ def search_patients(session: Session, actor: Actor, *, ins: str | None = None, n
         raise ValidationFailed(message, details=[{"field": "name", "message": message}])
     found = repo.search(session, authz.accessible_patients(actor), matricule=matricule, name=name_norm or None,
                         given_name=given_norm or None, birth_date=birth_date, limit=limit)
-    authz.audit_list(session, actor, object_type="patient", count=len(found), purpose=Purpose.CARE, context=context)
+    authz.audit_list(session, actor, object_type="patient", count=len(found), purpose=Purpose.CARE,
+                     patient_ids=[p.id for p in found], context=context)
     return _views(session, found)
 
 
@@ -414,7 +415,8 @@ def my_patients(session: Session, actor: Actor, context: AuditContext | None = N
     _need(actor, Permission.PATIENT_READ)
     mine = directory.professional_of_user(session, actor.user_id)
     found = repo.followed(session, authz.accessible_patients(actor), mine.id if mine else None)
-    authz.audit_list(session, actor, object_type="patient", count=len(found), purpose=Purpose.CARE, context=context)
+    authz.audit_list(session, actor, object_type="patient", count=len(found), purpose=Purpose.CARE,
+                     patient_ids=[p.id for p in found], context=context)
     return _views(session, found)
 
 
@@ -738,7 +740,7 @@ def potential_duplicates(session: Session, actor: Actor, context: AuditContext |
     ranked = sorted(pairs.values(), key=lambda t: (order[t[2]], t[0].birth_name_norm, t[0].birth_date))
     views = {v.patient.id: v for v in _views(session, [p for t in ranked for p in t[:2]])}
     authz.audit_list(session, actor, object_type="patient", count=2 * len(ranked),
-                     purpose=Purpose.IDENTITY_VIGILANCE, context=context)
+                     purpose=Purpose.IDENTITY_VIGILANCE, patient_ids=list(views), context=context)
     return [DuplicatePair(views[a.id], views[b.id], reason, diff) for a, b, reason, diff in ranked]
 
 
@@ -851,7 +853,9 @@ def recent_merges(session: Session, actor: Actor, context: AuditContext | None =
     _need(actor, Permission.IDENTITY_MERGE)
     merges = list(repo.recent_merges(session))
     authz.audit_list(session, actor, object_type="identity_merge", count=len(merges),
-                     purpose=Purpose.IDENTITY_VIGILANCE, context=context)
+                     purpose=Purpose.IDENTITY_VIGILANCE,
+                     patient_ids=[i for m in merges for i in (m.kept_patient_id, m.merged_patient_id)],
+                     context=context)
     return merges
 
 

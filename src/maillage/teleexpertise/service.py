@@ -540,7 +540,7 @@ def my_requests(session: Session, actor: Actor, *, limit: int, offset: int,
     _need(actor, Permission.TELEEXPERTISE_REQUEST)
     rows = repo.of_requester(session, actor.user_id, limit=limit, offset=offset)
     authz.audit_list(session, actor, object_type=OBJECT_TYPE, count=len(rows), purpose=Purpose.TELEEXPERTISE,
-                     context=context)
+                     patient_ids=[r.patient_id for r in rows], context=context)
     return rows
 
 
@@ -558,7 +558,7 @@ def worklist(session: Session, actor: Actor, line_id: uuid.UUID | str, *, limit:
         raise NotFound("Ligne de spécialité introuvable.")
     rows = repo.worklist(session, lid, limit=limit, offset=offset)
     authz.audit_list(session, actor, object_type=OBJECT_TYPE, count=len(rows), purpose=Purpose.TELEEXPERTISE,
-                     context=context)
+                     patient_ids=[r.patient_id for r in rows], context=context)
     return rows
 
 
@@ -817,7 +817,7 @@ def line_admissions(session: Session, actor: Actor, line_id: uuid.UUID | str, *,
     lid = _line_of_staff(session, actor, line_id)
     rows = repo.admissions_of_line(session, lid, limit=limit)
     authz.audit_list(session, actor, object_type=OBJECT_TYPE, count=len(rows), purpose=Purpose.TELEEXPERTISE,
-                     context=context)
+                     patient_ids=[r.patient_id for _, r in rows], context=context)
     return [AdmissionRow(admission=a, request=r) for a, r in rows]
 
 
