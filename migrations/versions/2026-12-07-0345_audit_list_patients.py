@@ -1,7 +1,7 @@
 """audit: the patients each list read returned (audit_entry_patient)
 
 Revision ID: 20261207_0170
-Revises: 20261128_2330
+Revises: 20261207_0150
 Create Date: 2026-12-07 03:45:00+00:00
 
 A list read (a search, "my patients", a worklist) is one audit entry; the ids of the patients it returned are
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_0170"
-down_revision = "20261128_2330"
+down_revision = "20261207_0150"
 branch_labels = None
 depends_on = None
 
