@@ -660,7 +660,7 @@ class TestWriteCheckpoint:
         chain_db.checkpoint()
         chain_db.record(3)
         rewrite_from(chain_db, 5, "guessed_key")
-        with pytest.raises(Conflict, match="Point de contrôle refusé .* n° 5"):
+        with pytest.raises(Conflict, match=r"Point de contrôle refusé .* n° 5"):
             chain_db.checkpoint()
         assert len(checkpoints.records) == 1
 
