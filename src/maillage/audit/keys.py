@@ -202,6 +202,8 @@ def get_audit_keys() -> AuditKeys:
     global _cached
     if _override is not None:
         return _override
+    if _cached is not None:
+        return _cached
     with _lock:
         if _cached is None:
             _cached = load_audit_keys(get_settings())
