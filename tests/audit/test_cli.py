@@ -63,6 +63,16 @@ class TestVerify:
         assert "(entrée n° 3), 1 au total" in result.stdout
         assert "2 entrée(s) écrite(s) depuis, non encore couvertes contre une suppression" in result.stdout
 
+    def test_warns_when_the_last_checkpoint_is_older_than_two_intervals_and_entries_followed(self, cli_db):
+        with clock.frozen(START) as c:
+            cli_db.record(2)
+            cli_db.checkpoint()
+            c.advance(dt.timedelta(minutes=15))
+            cli_db.record(1)
+            assert "plus de deux intervalles" not in invoke("verify").stdout
+            c.advance(dt.timedelta(minutes=10))
+            assert "plus de deux intervalles" in invoke("verify").stdout
+
     def test_newest_entries_deleted_past_the_last_checkpoint_exit_1(self, cli_db):
         cli_db.record(3)
         cli_db.checkpoint()

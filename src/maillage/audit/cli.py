@@ -22,6 +22,7 @@ from maillage.audit import keys, service
 from maillage.audit.rules import Checkpoint, paris_day_start
 from maillage.config import get_settings
 from maillage.exceptions import MaillageError
+from maillage.kit.clock import now
 from maillage.kit.db import make_engine, make_sessionmaker
 
 app = typer.Typer(help="Traces d'accès : vérification de la chaîne, points de contrôle signés, export FHIR, purge.",
@@ -117,6 +118,12 @@ def verify(
         out.print(f"Dernier point de contrôle signé : {_checkpoint_label(report.last_checkpoint)}, "
                   f"{report.checkpoints} au total ({escape(report.store)}) ; {report.after_last_checkpoint} "
                   "entrée(s) écrite(s) depuis, non encore couvertes contre une suppression.", soft_wrap=True)
+        interval = dt.timedelta(minutes=get_settings().audit_checkpoint_minutes)
+        taken = dt.datetime.strptime(report.last_checkpoint.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+        if report.after_last_checkpoint and now() - taken > 2 * interval:
+            out.print("[yellow]Ce point de contrôle date de plus de deux intervalles[/yellow] "
+                      f"({int(interval.total_seconds() // 60)} min) : le processus « maillage worker » "
+                      "tourne-t-il ? La fenêtre de détection s'allonge d'autant.", soft_wrap=True)
 
 
 @app.command("checkpoint")
