@@ -83,11 +83,23 @@ def _isolated_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
 
 def _reset_keyring() -> None:
+    from maillage.audit.keys import reset_audit_keys
     from maillage.vault.blobstore import reset_blobstore
     from maillage.vault.keys import reset_keyring
 
     reset_keyring()
+    reset_audit_keys()
     reset_blobstore()
+
+
+@pytest.fixture(autouse=True)
+def _own_audit_checkpoints() -> Iterator[None]:
+    """Each test its own (empty) register of audit checkpoints: a periodic job run by one test must not pin the
+    chain of a database that the next test builds afresh."""
+    from maillage.audit.checkpoints import MemoryCheckpointStore, use_checkpoint_store
+
+    with use_checkpoint_store(MemoryCheckpointStore()):
+        yield
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -97,9 +97,11 @@ def serve(
     from maillage.app import create_app
 
     settings = get_settings()
+    from maillage.audit.keys import check_audit_keys_ready
     from maillage.vault.keys import check_keys_ready
 
     check_keys_ready()
+    check_audit_keys_ready()
     if migrate:
         upgrade_database()
     if demo:
@@ -129,9 +131,11 @@ def worker(
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    from maillage.audit.keys import check_audit_keys_ready
     from maillage.vault.keys import check_keys_ready
 
     check_keys_ready()
+    check_audit_keys_ready()
     registry.load_modules([*TASK_MODULES, *(extra or [])])
     engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms)
     runner = Worker(

@@ -43,6 +43,15 @@ class Settings(BaseSettings):
 
     # Audit trail: access traces kept at least six rolling months (CSP, DOMAIN.md §7.2); the purge refuses less
     audit_retention_days: int = Field(default=183, ge=1)
+    # The key that seals the chain and signs its checkpoints, outside the database (maillage.audit.keys):
+    # "id:base64key,..." (first = active), otherwise the files of audit_key_dir (default var_dir / "audit-keys").
+    audit_keys: SecretStr = SecretStr("")
+    audit_key_dir: Path | None = None
+    # Signed checkpoints of the chain's head, in a place the database administrator does not control (append-only
+    # files; default var_dir / "audit-checkpoints"), written every audit_checkpoint_minutes by the worker: the
+    # deletion of the newest entries is detected unless it falls within that window (docs/adr/0004).
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
     # Analytics (read side): engine, warehouse, small-cell threshold, pseudonym key held outside the data
     analytics_engine: Literal["duckdb", "spark"] = "duckdb"
@@ -176,6 +185,14 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.var_dir / "keys"
+
+    @property
+    def effective_audit_key_dir(self) -> Path:
+        return self.audit_key_dir or self.var_dir / "audit-keys"
+
+    @property
+    def effective_audit_checkpoint_dir(self) -> Path:
+        return self.audit_checkpoint_dir or self.var_dir / "audit-checkpoints"
 
     @property
     def base_url(self) -> str:

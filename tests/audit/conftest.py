@@ -10,16 +10,41 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, Table, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.audit import service
+from maillage.audit.checkpoints import MemoryCheckpointStore, use_checkpoint_store
+from maillage.audit.keys import AuditKeys, use_audit_keys
 from maillage.kit.db import make_engine, make_sessionmaker
+from maillage.models.audit import AuditEntry
 from tests.conftest import postgres_url, run_migrations, skip_or_fail
+
+ENTRY = cast(Table, AuditEntry.__table__)
+
+# The audit key of these tests (32 bytes), held by the process and never by the database.
+TEST_KEYS = AuditKeys([("test-2026", bytes(range(32)))], source="tests")
+
+
+@pytest.fixture(autouse=True)
+def audit_keys() -> Iterator[AuditKeys]:
+    with use_audit_keys(TEST_KEYS) as keys:
+        yield keys
+
+
+@pytest.fixture(autouse=True)
+def checkpoints() -> Iterator[MemoryCheckpointStore]:
+    """The register of signed checkpoints, outside the database (the fake; tests/audit/test_checkpoints.py
+    exercises the file adapter)."""
+    with use_checkpoint_store(MemoryCheckpointStore()) as store:
+        assert isinstance(store, MemoryCheckpointStore)
+        yield store
+
 
 SQLITE_TRIGGERS = ("audit_entry_no_update", "audit_entry_no_delete", "audit_anchor_no_update",
                    "audit_anchor_no_delete", "audit_entry_patient_no_update", "audit_entry_patient_no_delete")
@@ -32,16 +57,28 @@ class ChainDb:
     engine: Engine
     sessions: sessionmaker[Session]
 
-    def as_dba(self, *statements: str, **params: Any) -> None:
-        """Run ``statements`` in one transaction with the append-only triggers out of the way."""
+    @contextmanager
+    def dba(self) -> Iterator[Connection]:
+        """One transaction with the append-only triggers out of the way, as a database administrator has it."""
         with self.engine.begin() as conn:
             if self.backend == "postgresql":
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
             else:
                 for trigger in SQLITE_TRIGGERS:
                     conn.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
+            yield conn
+
+    def as_dba(self, *statements: str, **params: Any) -> None:
+        """Run ``statements`` in one transaction with the append-only triggers out of the way."""
+        with self.dba() as conn:
             for statement in statements:
                 conn.execute(text(statement), params)
+
+    def overwrite(self, rows: list[dict[str, Any]]) -> None:
+        """Store ``rows`` (whole entries) over the entries of the same seq, as the administrator can."""
+        with self.dba() as conn:
+            for row in rows:
+                conn.execute(update(ENTRY).where(ENTRY.c.seq == row["seq"]).values(**row))
 
     def scalar(self, statement: str, **params: Any) -> Any:
         with self.engine.connect() as conn:
@@ -63,6 +100,16 @@ class ChainDb:
     def verify(self) -> service.VerifyReport:
         with self.sessions() as session:
             return service.verify_chain(session, batch_size=100)
+
+    def checkpoint(self) -> service.CheckpointResult:
+        with self.sessions() as session:
+            return service.write_checkpoint(session, batch_size=100)
+
+    def rows_from(self, seq: int) -> list[dict[str, Any]]:
+        """The entries from ``seq`` to the head, typed as the application reads them."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(ENTRY).where(ENTRY.c.seq >= seq).order_by(ENTRY.c.seq))
+                    .mappings()]
 
     def entry_id(self, seq: int) -> str:
         return str(uuid.UUID(str(self.scalar("SELECT id FROM audit_entry WHERE seq = :seq", seq=seq))))

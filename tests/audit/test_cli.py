@@ -51,6 +51,49 @@ class TestVerify:
         assert f"entrée n° 2 (id {cli_db.entry_id(2)})" in result.stderr
         assert "1 entrée(s) intègre(s) avant la rupture" in result.stderr
 
+    def test_says_where_the_last_checkpoint_stands_and_what_it_does_not_cover_yet(self, cli_db):
+        cli_db.record(3)
+        assert "Aucun point de contrôle signé" in invoke("verify").stdout
+        cli_db.checkpoint()
+        cli_db.record(2)
+        result = invoke("verify")
+        assert result.exit_code == 0, result.output
+        assert "Scellée par la clé d'audit depuis l'entrée n° 1." in result.stdout
+        assert "Dernier point de contrôle signé : n° 1 du " in result.stdout
+        assert "(entrée n° 3), 1 au total" in result.stdout
+        assert "2 entrée(s) écrite(s) depuis, non encore couvertes contre une suppression" in result.stdout
+
+    def test_warns_when_the_last_checkpoint_is_older_than_two_intervals_and_entries_followed(self, cli_db):
+        with clock.frozen(START) as c:
+            cli_db.record(2)
+            cli_db.checkpoint()
+            c.advance(dt.timedelta(minutes=15))
+            cli_db.record(1)
+            assert "plus de deux intervalles" not in invoke("verify").stdout
+            c.advance(dt.timedelta(minutes=10))
+            assert "plus de deux intervalles" in invoke("verify").stdout
+
+    def test_newest_entries_deleted_past_the_last_checkpoint_exit_1(self, cli_db):
+        cli_db.record(3)
+        cli_db.checkpoint()
+        cli_db.as_dba("DELETE FROM audit_entry WHERE seq = 3")
+        result = invoke("verify")
+        assert result.exit_code == 1
+        assert ("la chaîne s'arrête au numéro 2 alors que le point de contrôle signé n° 1 atteste le numéro 3 : "
+                "entrées les plus récentes supprimées (audit chain BROKEN)") in result.stderr
+
+    def test_a_missing_audit_key_outside_development_exits_2_with_a_french_message(self, cli_db, tmp_path,
+                                                                                 monkeypatch):
+        from maillage.audit import keys
+
+        monkeypatch.setattr(keys, "_override", None)
+        monkeypatch.setattr(keys, "_cached", None)
+        monkeypatch.setenv("MAILLAGE_AUDIT_KEY_DIR", str(tmp_path / "no-keys"))
+        config.get_settings.cache_clear()
+        result = invoke("verify")
+        assert result.exit_code == 2
+        assert "Aucune clé d'audit" in result.stderr and "maillage audit keygen" in result.stderr
+
     def test_a_database_without_the_audit_tables_exits_2_with_a_french_message(self, tmp_path, monkeypatch):
         monkeypatch.setenv("MAILLAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
         config.get_settings.cache_clear()
@@ -60,6 +103,45 @@ class TestVerify:
             config.get_settings.cache_clear()
         assert result.exit_code == 2
         assert "maillage db upgrade" in result.stderr
+
+
+class TestCheckpoint:
+    def test_signs_the_head_into_the_file_store_then_has_nothing_to_sign(self, cli_db, tmp_path):
+        from maillage.audit.checkpoints import FileCheckpointStore, use_checkpoint_store
+
+        with use_checkpoint_store(FileCheckpointStore(tmp_path / "cp")) as store:
+            assert "La chaîne d'audit est vide" in invoke("checkpoint").stdout
+            cli_db.record(4)
+            result = invoke("checkpoint")
+            assert result.exit_code == 0, result.output
+            assert "Point de contrôle signé écrit : n° 1 du " in result.stdout
+            assert "(entrée n° 4), 4 entrée(s) vérifiée(s)" in result.stdout
+            assert [r["seq"] for r in store.read()] == [4]
+            assert "rien à signer" in invoke("checkpoint").stdout
+            assert "1 au total" in invoke("verify").stdout
+
+    def test_a_chain_edited_since_the_last_checkpoint_is_refused_with_exit_2(self, cli_db):
+        cli_db.record(2)
+        assert invoke("checkpoint").exit_code == 0
+        cli_db.record(2)
+        cli_db.as_dba("UPDATE audit_entry SET outcome = 'denied' WHERE seq = 4")
+        result = invoke("checkpoint")
+        assert result.exit_code == 2
+        assert "Point de contrôle refusé : la chaîne d'audit est rompue (entrée n° 4" in result.stderr
+
+
+class TestKeygen:
+    def test_creates_a_private_key_in_the_configured_directory(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("MAILLAGE_AUDIT_KEY_DIR", str(tmp_path / "ak"))
+        config.get_settings.cache_clear()
+        try:
+            result = invoke("keygen")
+        finally:
+            config.get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        [key_file] = list((tmp_path / "ak").iterdir())
+        assert key_file.name.startswith("audit-") and oct(key_file.stat().st_mode & 0o777) == "0o600"
+        assert "créée" in result.stdout
 
 
 class TestExport:

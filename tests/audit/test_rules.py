@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import uuid
 
 import pytest
@@ -272,3 +274,105 @@ class TestListPatients:
     def test_a_caller_cannot_set_the_lists_own_keys(self, key):
         with pytest.raises(ValueError, match="set by the list read"):
             rules.list_details({key: 1}, ("p-1",))
+
+
+KEY = bytes(range(32))
+
+
+def keyed(n, key=KEY, key_id="k1", start=1, prev=rules.GENESIS_HASH):
+    """n entries sealed under ``key``, from seq ``start``."""
+    out = []
+    for seq in range(start, start + n):
+        e = entry(id=uuid.UUID(int=seq), seq=seq, prev_hash=prev, key_id=key_id)
+        e["hash"] = prev = rules.entry_hash(e, key)
+        out.append(e)
+    return out
+
+
+class TestKeyedChainHash:
+    def test_is_hmac_sha256_under_the_chain_key_of_the_previous_hash_and_the_keyed_canonical_bytes(self):
+        e = entry(key_id="k1")
+        canonical = rules.canonical_json(e)
+        assert b'"key_id":"k1"' in canonical
+        expected = hmac.new(KEY, rules.GENESIS_HASH.encode("ascii") + canonical, hashlib.sha256).hexdigest()
+        assert rules.entry_hash(e, KEY) == rules.keyed_chain_hash(KEY, rules.GENESIS_HASH, canonical) == expected
+
+    def test_an_unkeyed_entry_keeps_the_canonical_form_and_hash_of_before_the_key(self):
+        assert b"key_id" not in rules.canonical_json(entry())
+        assert b"key_id" not in rules.canonical_json(entry(key_id=None))
+        assert rules.entry_hash(entry(key_id=None)) == rules.entry_hash(entry())
+
+    def test_depends_on_the_key_and_on_the_key_id(self):
+        e = entry(key_id="k1")
+        assert rules.entry_hash(e, KEY) != rules.entry_hash(e, b"\x01" * 32)
+        assert rules.entry_hash(e, KEY) != rules.entry_hash(entry(key_id="k2"), KEY)
+
+    def test_a_keyed_entry_without_its_key_cannot_be_hashed(self):
+        with pytest.raises(ValueError, match="chain key"):
+            rules.entry_hash(entry(key_id="k1"))
+
+
+class TestCheckKeyedLink:
+    def test_a_keyed_chain_after_an_unkeyed_one_has_no_break(self):
+        old = chained(2)
+        new = keyed(2, start=3, prev=old[-1]["hash"])
+        prev = rules.GENESIS_HASH
+        for e in [*old, *new]:
+            assert rules.check_link(e, e["seq"], prev, {"k1": KEY}, keyed_since=3) is None
+            prev = e["hash"]
+
+    def test_an_unkeyed_entry_from_the_keyed_epoch_on_is_reported(self):
+        e = chained(1)[0]
+        broken = rules.check_link(e, 1, rules.GENESIS_HASH, {"k1": KEY}, keyed_since=1)
+        assert broken is not None and (broken.kind, broken.expected_seq) == (BreakKind.UNKEYED, 1)
+        assert "entrée réécrite avec l'ancienne formule" in broken.message
+        assert rules.check_link(e, 1, rules.GENESIS_HASH, {"k1": KEY}, keyed_since=2) is None
+
+    def test_an_entry_under_a_key_not_held_is_reported(self):
+        e = keyed(1)[0]
+        broken = rules.check_link(e, 1, rules.GENESIS_HASH, {"other": KEY})
+        assert broken is not None and broken.kind == BreakKind.UNKNOWN_KEY
+
+    def test_an_entry_sealed_under_another_key_is_modified(self):
+        e = keyed(1, key=b"\x02" * 32)[0]
+        broken = rules.check_link(e, 1, rules.GENESIS_HASH, {"k1": KEY})
+        assert broken is not None and broken.kind == BreakKind.MODIFIED
+
+
+def signed(n, key=KEY):
+    out, prev = [], rules.CHECKPOINT_GENESIS
+    for number in range(1, n + 1):
+        c = rules.Checkpoint(n=number, at=f"2026-12-07T0{number}:00:00.000000Z", seq=10 * number, hash="a" * 64,
+                             keyed_since=1, key_id="k1", prev=prev)
+        c = dataclasses.replace(c, sig=rules.checkpoint_signature(key, c))
+        prev = c.sig
+        out.append(c.record())
+    return out
+
+
+class TestCheckCheckpoints:
+    def test_a_register_signed_and_chained_reads_whole(self):
+        checkpoints, fault = rules.check_checkpoints(signed(3), {"k1": KEY})
+        assert fault is None and [c.seq for c in checkpoints] == [10, 20, 30]
+
+    @pytest.mark.parametrize("tamper, detail", [
+        (lambda r: r[1].update(seq=15), "signature invalide"),
+        (lambda r: r.pop(1), "numéro 3 au lieu de 2"),
+        (lambda r: r.insert(1, dict(r[0])), "numéro 1 au lieu de 2"),
+        (lambda r: r[1].update(extra=1), "enregistrement illisible"),
+        (lambda r: r.__setitem__(1, {"unreadable": "{"}), "enregistrement illisible"),
+        (lambda r: r[1].update(key_id="k9"), "clé d'audit inconnue"),
+    ])
+    def test_an_altered_register_is_reported_at_the_first_bad_record(self, tamper, detail):
+        records = signed(3)
+        tamper(records)
+        checkpoints, fault = rules.check_checkpoints(records, {"k1": KEY})
+        assert fault is not None and fault.kind == BreakKind.CHECKPOINT_LOG and fault.checkpoint == 2
+        assert detail in fault.message and len(checkpoints) == 1
+
+    def test_a_checkpoint_that_goes_back_in_the_chain_is_reported(self):
+        records = signed(2)
+        back = rules.Checkpoint(n=3, at="x", seq=5, hash="b" * 64, keyed_since=1, key_id="k1", prev=records[1]["sig"])
+        records.append(dataclasses.replace(back, sig=rules.checkpoint_signature(KEY, back)).record())
+        _, fault = rules.check_checkpoints(records, {"k1": KEY})
+        assert fault is not None and "inférieur au précédent" in fault.message

@@ -3,12 +3,13 @@ tampering, purges and concurrent writers, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import uuid
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from maillage.audit import rules, service
@@ -17,11 +18,15 @@ from maillage.auth.actor import Actor
 from maillage.auth.rules import Role
 from maillage.exceptions import Conflict, ValidationFailed
 from maillage.kit import clock
+from maillage.kit.db import PortableJSON, UTCDateTime
 from maillage.models.audit import AuditAnchor, AuditEntry, AuditEntryPatient
 from maillage.models.patient import IdentityMerge, Patient
-from tests.conftest import postgresql_only
+from tests.audit.conftest import TEST_KEYS
+from tests.conftest import postgresql_only, run_migrations
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+# What a forger who knows the format but not the audit key has to use instead.
+GUESSED_KEY = b"\x00" * 32
 
 
 def seqs(session):
@@ -46,7 +51,9 @@ class TestRecord:
             1, "read", "observation", "obs-1", "p-1", "u-1", "physician", "e-1", "care", "success", "req-0001",
             "10.0.0.8", {"count": 2}, False)
         assert entry.prev_hash == rules.GENESIS_HASH
-        assert entry.hash == rules.entry_hash({c: getattr(entry, c) for c in rules.CHAIN_FIELDS})
+        assert entry.key_id == "test-2026"
+        assert entry.hash == rules.entry_hash({c: getattr(entry, c) for c in rules.KEYED_CHAIN_FIELDS},
+                                              TEST_KEYS.chain_keys["test-2026"])
         assert service.pending_count(db) == 0
 
     def test_several_commits_make_one_verified_chain(self, db):
@@ -160,16 +167,16 @@ class TestVerifyChain:
         assert broken is not None
         assert (broken.kind, broken.seq, broken.entry_id) == (BreakKind.MODIFIED, 3, chain_db.entry_id(3))
 
-    def test_a_modified_entry_whose_hash_is_recomputed_breaks_the_link_of_the_next(self, chain_db):
+    def test_a_modified_entry_whose_hash_is_recomputed_without_the_key_is_named(self, chain_db):
         chain_db.record(5)
         with chain_db.sessions() as s:
             row = s.execute(select(AuditEntry.__table__).where(AuditEntry.seq == 3)).mappings().one()
         forged = {**row, "outcome": "denied"}
         chain_db.as_dba("UPDATE audit_entry SET outcome = 'denied', hash = :h WHERE seq = 3",
-                        h=rules.entry_hash(forged))
+                        h=rules.entry_hash(forged, GUESSED_KEY))
         broken = chain_db.verify().broken
         assert broken is not None
-        assert (broken.kind, broken.seq, broken.entry_id) == (BreakKind.RELINKED, 4, chain_db.entry_id(4))
+        assert (broken.kind, broken.seq, broken.entry_id) == (BreakKind.MODIFIED, 3, chain_db.entry_id(3))
 
     def test_a_deleted_middle_entry_is_a_gap_named_at_the_next_entry(self, chain_db):
         chain_db.record(5)
@@ -201,28 +208,27 @@ class TestVerifyChain:
         assert (broken.kind, broken.seq, broken.entry_id) == (BreakKind.RELINKED, 2, third)
         assert second != third
 
-    def test_a_forged_entry_inserted_between_two_is_caught_at_the_entry_it_displaced(self, chain_db):
-        """The forger knows the format: the inserted entry hashes right, but the next one no longer links."""
+    def test_a_forged_entry_inserted_between_two_is_caught_at_the_forged_entry(self, chain_db):
+        """The forger knows the format and links the inserted entry right, but cannot seal it without the key."""
         chain_db.record(5)
-        displaced = chain_db.entry_id(3)
         with chain_db.sessions() as s:
             second = s.execute(select(AuditEntry.__table__).where(AuditEntry.seq == 2)).mappings().one()
         forged = {**second, "id": uuid.uuid4(), "seq": 3, "prev_hash": second["hash"], "patient_id": "alibi"}
-        forged["hash"] = rules.entry_hash(forged)
+        forged["hash"] = rules.entry_hash(forged, GUESSED_KEY)
         chain_db.as_dba("UPDATE audit_entry SET seq = seq + 1000000 WHERE seq >= 3",
                         "UPDATE audit_entry SET seq = seq - 999999 WHERE seq > 1000000")
         with chain_db.engine.begin() as conn:
             conn.execute(AuditEntry.__table__.insert(), [forged])
         broken = chain_db.verify().broken
         assert broken is not None
-        assert (broken.kind, broken.seq, broken.entry_id) == (BreakKind.RELINKED, 4, displaced)
+        assert (broken.kind, broken.seq, broken.entry_id) == (BreakKind.MODIFIED, 3, str(forged["id"]))
 
     def test_an_entry_appended_out_of_order_is_named(self, chain_db):
         chain_db.record(5)
         with chain_db.sessions() as s:
             second = s.execute(select(AuditEntry.__table__).where(AuditEntry.seq == 2)).mappings().one()
         forged = {**second, "id": uuid.uuid4(), "seq": 6, "prev_hash": second["hash"]}
-        forged["hash"] = rules.entry_hash(forged)
+        forged["hash"] = rules.entry_hash(forged, GUESSED_KEY)
         with chain_db.engine.begin() as conn:
             conn.execute(AuditEntry.__table__.insert(), [forged])
         broken = chain_db.verify().broken
@@ -443,7 +449,8 @@ class TestListReads:
         assert entry.details == {"count": 3, "patients": 2,
                                  "patients_sha256": rules.list_patients_digest(("p-1", "p-2"))}
         assert self._listed(db) == [(str(entry.id), "p-1"), (str(entry.id), "p-2")]
-        assert entry.hash == rules.entry_hash({c: getattr(entry, c) for c in rules.CHAIN_FIELDS})
+        assert entry.hash == rules.entry_hash({c: getattr(entry, c) for c in rules.KEYED_CHAIN_FIELDS},
+                                              TEST_KEYS.chain_keys["test-2026"])
         assert service.verify_chain(db).ok and service.verify_list_patients(db) == []
 
     def test_an_empty_list_is_traced_as_such_without_rows(self, db):
@@ -608,3 +615,262 @@ def test_the_chain_lock_is_per_table_on_postgresql(db, backend):
     keys = db.execute(text("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")).all()
     oid = db.execute(text("SELECT CAST(CAST('audit_entry' AS regclass) AS oid)")).scalar()
     assert [int(k[0]) for k in keys] == [int(oid)]
+
+
+# -- the attacker with write access to the database (docs/security.md), against the keyed chain -----------------
+
+FORMULAS = ("unkeyed", "guessed_key", "sha256_keeping_the_key_id")
+
+
+def rewrite_from(chain_db, k: int, formula: str, change: dict | None = None) -> None:
+    """Edit entry ``k``, then recompute its hash and every following one, relinked, with ``formula``:
+
+    - ``unkeyed``: the pre-key formula (SHA-256), the entries relabelled as written before the key;
+    - ``guessed_key``: the keyed formula under a key the attacker made up;
+    - ``sha256_keeping_the_key_id``: SHA-256 over the keyed canonical form.
+    """
+    rows = chain_db.rows_from(k)
+    rows[0].update(change or {"outcome": "denied", "patient_id": "alibi"})
+    prev = rows[0]["prev_hash"]
+    for row in rows:
+        row["prev_hash"] = prev
+        if formula == "unkeyed":
+            row["key_id"] = None
+            row["hash"] = rules.entry_hash(row)
+        elif formula == "guessed_key":
+            row["hash"] = rules.entry_hash(row, GUESSED_KEY)
+        else:
+            row["hash"] = rules.chain_hash(prev, rules.canonical_json(row))
+        prev = row["hash"]
+    chain_db.overwrite(rows)
+
+
+def delete_newest(chain_db, n: int) -> None:
+    head = chain_db.scalar("SELECT max(seq) FROM audit_entry")
+    chain_db.as_dba("DELETE FROM audit_entry WHERE seq > :s", s=head - n)
+
+
+class TestVerifyAgainstAnAttackerOfTheDatabase:
+    @pytest.mark.parametrize("formula", FORMULAS)
+    def test_an_edit_with_every_following_hash_recomputed_is_named_without_any_checkpoint(self, chain_db, formula):
+        chain_db.record(6)
+        rewrite_from(chain_db, 3, formula)
+        broken = chain_db.verify().broken
+        assert broken is not None
+        expected = BreakKind.UNKEYED if formula == "unkeyed" else BreakKind.MODIFIED
+        assert (broken.kind, broken.seq, broken.entry_id) == (expected, 3, chain_db.entry_id(3))
+
+    @pytest.mark.parametrize("k", [1, 4, 6])
+    @pytest.mark.parametrize("formula", FORMULAS)
+    def test_a_rewrite_from_any_point_before_the_last_checkpoint_is_named_at_that_point(self, chain_db, checkpoints,
+                                                                                         formula, k):
+        chain_db.record(6)
+        assert chain_db.checkpoint().written is not None
+        rewrite_from(chain_db, k, formula)
+        broken = chain_db.verify().broken
+        assert broken is not None
+        expected = BreakKind.UNKEYED if formula == "unkeyed" else BreakKind.MODIFIED
+        assert (broken.kind, broken.seq) == (expected, k)
+        assert checkpoints.records[0]["keyed_since"] == 1
+
+    def test_a_rewrite_of_the_whole_chain_unkeyed_passes_for_a_pre_key_chain_until_a_checkpoint_says_otherwise(
+            self, chain_db):
+        """The limit, stated: with no checkpoint, an unkeyed chain from the genesis cannot be told from a chain
+        written before the key. The first checkpoint records where the keyed epoch began."""
+        chain_db.record(4)
+        rewrite_from(chain_db, 1, "unkeyed")
+        assert chain_db.verify().ok
+        chain_db.as_dba("DELETE FROM audit_entry")
+        chain_db.record(4)
+        chain_db.checkpoint()
+        rewrite_from(chain_db, 1, "unkeyed")
+        broken = chain_db.verify().broken
+        assert broken is not None and (broken.kind, broken.seq, broken.expected_seq) == (BreakKind.UNKEYED, 1, 1)
+
+    @pytest.mark.parametrize("n", [1, 3, 6])
+    def test_deleting_the_newest_entries_back_past_the_last_checkpoint_is_detected(self, chain_db, n):
+        chain_db.record(6)
+        chain_db.checkpoint()
+        chain_db.record(2)
+        delete_newest(chain_db, 2 + n)
+        report = chain_db.verify()
+        assert report.broken is not None
+        assert (report.broken.kind, report.broken.seq, report.broken.expected_seq, report.broken.checkpoint) == (
+            BreakKind.TRUNCATED, 6 - n, 6, 1)
+        assert "entrées les plus récentes supprimées" in report.broken.message
+
+    def test_entries_deleted_then_regrown_past_the_checkpoint_are_detected(self, chain_db):
+        """A restored backup, or a deletion hidden by letting the application write the same number again."""
+        chain_db.record(6)
+        chain_db.checkpoint()
+        delete_newest(chain_db, 3)
+        chain_db.record(3)
+        broken = chain_db.verify().broken
+        assert broken is not None and (broken.kind, broken.seq, broken.checkpoint) == (
+            BreakKind.CHECKPOINT_MISMATCH, 6, 1)
+
+    def test_the_entries_after_the_last_checkpoint_are_the_window_of_an_undetected_truncation(self, chain_db):
+        chain_db.record(6)
+        chain_db.checkpoint()
+        chain_db.record(2)
+        report = chain_db.verify()
+        assert report.ok and report.last_checkpoint is not None and report.after_last_checkpoint == 2
+        delete_newest(chain_db, 2)
+        report = chain_db.verify()
+        assert report.ok and report.after_last_checkpoint == 0
+
+    def test_an_entry_sealed_by_an_unknown_key_is_named(self, chain_db):
+        chain_db.record(3)
+        chain_db.as_dba("UPDATE audit_entry SET key_id = 'attacker' WHERE seq = 2")
+        broken = chain_db.verify().broken
+        assert broken is not None and (broken.kind, broken.seq) == (BreakKind.UNKNOWN_KEY, 2)
+        assert "« attacker »" in broken.message
+
+    def test_a_checkpoint_forged_with_another_key_is_refused(self, chain_db, checkpoints):
+        chain_db.record(3)
+        chain_db.checkpoint()
+        record = checkpoints.records[0]
+        forged = rules.Checkpoint(n=1, at=record["at"], seq=2, hash=chain_db.rows_from(2)[0]["hash"],
+                                  keyed_since=1, key_id="test-2026", prev=rules.CHECKPOINT_GENESIS)
+        checkpoints.records[0] = dataclasses.replace(forged, sig=rules.checkpoint_signature(GUESSED_KEY,
+                                                                                            forged)).record()
+        broken = chain_db.verify().broken
+        assert broken is not None and (broken.kind, broken.checkpoint) == (BreakKind.CHECKPOINT_LOG, 1)
+        assert "signature invalide" in broken.message
+
+    def test_a_checkpoint_removed_from_the_middle_of_the_register_is_detected(self, chain_db, checkpoints):
+        for _ in range(3):
+            chain_db.record(2)
+            chain_db.checkpoint()
+        del checkpoints.records[1]
+        broken = chain_db.verify().broken
+        assert broken is not None and (broken.kind, broken.checkpoint) == (BreakKind.CHECKPOINT_LOG, 2)
+
+    def test_checkpoints_at_purged_entries_still_hold_the_chain(self, chain_db):
+        with clock.frozen(START) as c:
+            chain_db.record(4)
+            chain_db.checkpoint()
+            c.advance(dt.timedelta(days=200))
+            chain_db.record(2)
+            with chain_db.sessions() as session:
+                assert service.purge(session, retention_days=183).through_seq == 4
+                session.commit()
+            report = chain_db.verify()
+            assert report.ok and report.checked == 3 and report.start.seq == 4
+            assert chain_db.checkpoint().written is not None
+            chain_db.as_dba("UPDATE audit_anchor SET through_hash = :h", h="f" * 64)
+            broken = chain_db.verify().broken
+        assert broken is not None and (broken.kind, broken.seq) == (BreakKind.RELINKED, 5)
+
+
+class TestWriteCheckpoint:
+    def test_an_empty_chain_has_nothing_to_sign(self, chain_db, checkpoints):
+        result = chain_db.checkpoint()
+        assert result.written is None and result.last is None and checkpoints.records == []
+
+    def test_signs_the_head_then_writes_nothing_until_it_moves(self, chain_db, checkpoints):
+        chain_db.record(3)
+        first = chain_db.checkpoint()
+        assert first.written is not None and first.checked == 3
+        assert (first.written.n, first.written.seq, first.written.keyed_since) == (1, 3, 1)
+        assert first.written.hash == chain_db.rows_from(3)[0]["hash"]
+        assert chain_db.checkpoint().written is None
+        chain_db.record(2)
+        second = chain_db.checkpoint()
+        assert second.written is not None and second.checked == 3   # the pinned entry again, and the two new
+        assert (second.written.n, second.written.seq, second.written.prev) == (2, 5, first.written.sig)
+        assert [r["n"] for r in checkpoints.records] == [1, 2]
+        report = chain_db.verify()
+        assert report.ok and report.checkpoints == 2 and report.last_checkpoint == second.written
+
+    def test_refuses_to_sign_a_chain_edited_since_the_last_checkpoint(self, chain_db, checkpoints):
+        chain_db.record(3)
+        chain_db.checkpoint()
+        chain_db.record(3)
+        rewrite_from(chain_db, 5, "guessed_key")
+        with pytest.raises(Conflict, match=r"Point de contrôle refusé .* n° 5"):
+            chain_db.checkpoint()
+        assert len(checkpoints.records) == 1
+
+    def test_refuses_to_sign_a_chain_cut_below_the_last_checkpoint(self, chain_db, checkpoints):
+        chain_db.record(3)
+        chain_db.checkpoint()
+        delete_newest(chain_db, 1)
+        with pytest.raises(Conflict, match="s'arrête au numéro 2"):
+            chain_db.checkpoint()
+        assert len(checkpoints.records) == 1
+
+    def test_refuses_to_sign_after_an_altered_register(self, chain_db, checkpoints):
+        chain_db.record(3)
+        chain_db.checkpoint()
+        checkpoints.records[0]["seq"] = 2
+        chain_db.record(1)
+        with pytest.raises(Conflict, match="registre des points de contrôle altéré"):
+            chain_db.checkpoint()
+
+
+class TestUpgradeFromAnUnkeyedChain:
+    """A trail written before the key (20261128_2330 and earlier) keeps verifying; the keyed epoch follows it."""
+
+    def _legacy_chain(self, chain_db, count: int) -> None:
+        """Back to the revision before the key, entries written there with the old (unkeyed) code, and up again."""
+        with chain_db.engine.begin() as conn:
+            run_migrations(conn, "20261128_2330", down=True)
+        rows, prev = [], rules.GENESIS_HASH
+        for seq in range(1, count + 1):
+            row = {"id": uuid.uuid4(), "seq": seq, "occurred_at": START + dt.timedelta(minutes=seq),
+                   "actor_id": "user-1", "actor_role": "physician", "establishment_id": None, "action": "read",
+                   "object_type": "observation", "object_id": f"obs-{seq}", "patient_id": "patient-1",
+                   "purpose": "care", "break_glass": False, "reason": None, "outcome": "success",
+                   "request_id": f"req-{seq}", "address": "10.0.0.1", "details": {"count": seq},
+                   "prev_hash": prev}
+            row["hash"] = prev = rules.chain_hash(prev, rules.canonical_json(row))
+            rows.append(row)
+        with chain_db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO audit_entry (id, seq, occurred_at, actor_id, actor_role, "
+                              "establishment_id, action, object_type, object_id, patient_id, purpose, break_glass, "
+                              "reason, outcome, request_id, address, details, prev_hash, hash) VALUES (:id, :seq, "
+                              ":occurred_at, :actor_id, :actor_role, :establishment_id, :action, :object_type, "
+                              ":object_id, :patient_id, :purpose, :break_glass, :reason, :outcome, :request_id, "
+                              ":address, :details, :prev_hash, :hash)").bindparams(
+                bindparam("id", type_=Uuid()), bindparam("occurred_at", type_=UTCDateTime()),
+                bindparam("details", type_=PortableJSON)), rows)
+        with chain_db.engine.begin() as conn:
+            run_migrations(conn)
+        chain_db.engine.dispose()  # SQLite: forget the table's old shape
+
+    def test_the_old_entries_verify_and_the_keyed_epoch_starts_after_them(self, chain_db):
+        self._legacy_chain(chain_db, 3)
+        assert chain_db.verify().ok and chain_db.verify().keyed_since is None
+        chain_db.record(2)
+        report = chain_db.verify()
+        assert report.ok and report.checked == 5 and report.keyed_since == 4
+        assert [r["key_id"] for r in chain_db.rows_from(1)] == [None, None, None, "test-2026", "test-2026"]
+        assert chain_db.checkpoint().written.keyed_since == 4
+
+    @pytest.mark.parametrize("formula", FORMULAS)
+    def test_an_old_entry_edited_and_the_chain_recomputed_is_detected(self, chain_db, formula):
+        self._legacy_chain(chain_db, 3)
+        chain_db.record(2)
+        chain_db.checkpoint()
+        rewrite_from(chain_db, 2, formula)
+        broken = chain_db.verify().broken
+        assert broken is not None
+        # 2 and 3 recompute as old entries do; 4, the first keyed entry, can be neither sealed nor left unkeyed.
+        if formula == "unkeyed":
+            assert (broken.kind, broken.seq, broken.expected_seq) == (BreakKind.UNKEYED, 4, 4)
+        else:
+            assert (broken.kind, broken.seq) == (BreakKind.MODIFIED, 4)
+
+    def test_old_entries_edited_with_the_keyed_entries_left_alone_break_the_first_keyed_link(self, chain_db):
+        self._legacy_chain(chain_db, 3)
+        chain_db.record(2)
+        rows = chain_db.rows_from(2)[:2]
+        rows[0]["outcome"] = "denied"
+        prev = rows[0]["prev_hash"]
+        for row in rows:
+            row["prev_hash"] = prev
+            row["hash"] = prev = rules.entry_hash(row)
+        chain_db.overwrite(rows)
+        broken = chain_db.verify().broken
+        assert broken is not None and (broken.kind, broken.seq) == (BreakKind.RELINKED, 4)

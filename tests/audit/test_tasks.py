@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from maillage import config
 from maillage.audit import service, tasks
+from maillage.exceptions import Conflict
 from maillage.kit import clock
 from maillage.models.audit import AuditAnchor, AuditEntry
 from maillage.models.job import Job, JobStatus
@@ -34,6 +35,42 @@ class TestRegistration:
         assert registry.get("audit.purge") is not None
         spec = next(p for p in registry.periodic_specs() if p.name == "audit.purge")
         assert spec.every == dt.timedelta(hours=24)
+
+    def test_the_checkpoint_job_is_registered_and_runs_every_few_minutes(self):
+        assert registry.get("audit.checkpoint") is not None
+        spec = next(p for p in registry.periodic_specs() if p.name == "audit.checkpoint")
+        assert spec.every == dt.timedelta(minutes=config.get_settings().audit_checkpoint_minutes) == dt.timedelta(
+            minutes=10)
+
+
+class TestWriteCheckpoint:
+    def test_the_worker_signs_the_head_and_a_second_run_writes_nothing(self, sessions, checkpoints):
+        with sessions() as s:
+            for _ in range(3):
+                service.record(s, action="read", object_type="patient")
+            s.commit()
+            head = s.scalar(select(func.max(AuditEntry.seq)))
+        for _ in range(2):
+            with sessions() as s:
+                enqueue_job(s, tasks.CHECKPOINT_JOB)
+                s.commit()
+            stats = Worker(sessions, WorkerConfig(poll_seconds=0.01)).run_until_idle()
+            assert stats.done == 1
+        assert [(r["n"], r["seq"]) for r in checkpoints.records] == [(1, head)]
+        with sessions() as s:
+            report = service.verify_chain(s)
+        assert report.ok and report.last_checkpoint is not None and report.last_checkpoint.seq == head
+
+    def test_an_altered_register_fails_the_job_and_nothing_more_is_signed(self, sessions, checkpoints):
+        with sessions() as s:
+            service.record(s, action="read", object_type="patient")
+            s.commit()
+        with sessions() as s:
+            assert tasks.write_checkpoint(s) is not None
+        checkpoints.records[0]["hash"] = "f" * 64   # the register no longer verifies
+        with sessions() as s, pytest.raises(Conflict, match="registre des points de contrôle altéré"):
+            tasks.write_checkpoint(s)
+        assert len(checkpoints.records) == 1
 
 
 class TestPurgeExpired:

@@ -1,4 +1,4 @@
-"""``maillage audit …``: verify the hash chain, export it as FHIR, purge it under the retention rule."""
+"""``maillage audit …``: verify the keyed chain and sign its checkpoints, export it as FHIR, purge it, make a key."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from maillage.audit import service
-from maillage.audit.rules import paris_day_start
+from maillage.audit import keys, service
+from maillage.audit.rules import Checkpoint, paris_day_start
 from maillage.config import get_settings
 from maillage.exceptions import MaillageError
+from maillage.kit.clock import now
 from maillage.kit.db import make_engine, make_sessionmaker
 
-app = typer.Typer(help="Traces d'accès : vérification de la chaîne, export FHIR, purge.", no_args_is_help=True)
+app = typer.Typer(help="Traces d'accès : vérification de la chaîne, points de contrôle signés, export FHIR, purge.",
+                  no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 
@@ -74,26 +76,92 @@ def _parse_day(value: str, option: str) -> dt.date:
         raise typer.BadParameter(f"« {value} » n'est pas une date au format AAAA-MM-JJ.", param_hint=option) from None
 
 
+def _checkpoint_label(checkpoint: Checkpoint) -> str:
+    return f"n° {checkpoint.n} du {checkpoint.at[:10]} à {checkpoint.at[11:19]} UTC (entrée n° {checkpoint.seq})"
+
+
 @app.command("verify")
 def verify(
     batch_size: Annotated[int, typer.Option(min=100, max=100_000, help="Entrées lues par lot")] = 5000,
 ) -> None:
-    """Vérifie la chaîne d'empreintes des traces d'accès, depuis la dernière ancre de purge.
+    """Vérifie la chaîne d'audit scellée par clé, depuis la dernière ancre de purge, et la confronte aux points de
+    contrôle signés conservés hors de la base.
 
-    Code de sortie 0 si la chaîne est intègre, 1 à la première entrée modifiée, supprimée ou insérée.
+    Code de sortie 0 si la chaîne est intègre, 1 à la première entrée modifiée, supprimée, insérée ou réécrite,
+    ou si la chaîne s'arrête avant le dernier point de contrôle ; 2 si la vérification est impossible.
     """
     with unit_of_work() as session:
         report = service.verify_chain(session, batch_size=batch_size)
     if report.broken is not None:
-        err.print(f"[bold red]Chaîne d'audit rompue[/bold red] : {escape(report.broken.message)}", soft_wrap=True)
+        err.print(f"[bold red]Chaîne d'audit rompue[/bold red] : {escape(report.broken.message)} "
+                  "(audit chain BROKEN)", soft_wrap=True)
         err.print(f"{report.checked} entrée(s) intègre(s) avant la rupture.")
         raise typer.Exit(EXIT_BROKEN)
-    out.print(f"Chaîne d'audit intègre : {report.checked} entrées vérifiées", soft_wrap=True)
+    out.print(f"Chaîne d'audit intègre : {report.checked} entrées vérifiées (audit chain OK)", soft_wrap=True)
     if report.start.anchor_id is not None:
         out.print(f"Depuis l'ancre de purge n° {report.start.anchor_id} (entrées jusqu'au n° {report.start.seq} "
                   "purgées).", soft_wrap=True)
+    if report.keyed_since is not None:
+        out.print(f"Scellée par la clé d'audit depuis l'entrée n° {report.keyed_since}"
+                  + (" (les entrées précédentes, antérieures à la clé, sont chaînées sans clé)."
+                     if report.keyed_since > report.start.seq + 1 else "."), soft_wrap=True)
+    elif report.head_seq is not None:
+        out.print("Aucune entrée scellée par la clé d'audit : chaîne antérieure à la clé (empreintes sans clé).",
+                  soft_wrap=True)
     if report.head_seq is not None:
         out.print(f"Tête de chaîne : n° {report.head_seq}, empreinte {report.head_hash}", soft_wrap=True)
+    if report.last_checkpoint is None:
+        out.print(f"[yellow]Aucun point de contrôle signé[/yellow] ({escape(report.store)}) : la suppression des "
+                  "entrées les plus récentes ne serait pas détectée. Lancez « maillage audit checkpoint » et le "
+                  "processus « maillage worker ».", soft_wrap=True)
+    else:
+        out.print(f"Dernier point de contrôle signé : {_checkpoint_label(report.last_checkpoint)}, "
+                  f"{report.checkpoints} au total ({escape(report.store)}) ; {report.after_last_checkpoint} "
+                  "entrée(s) écrite(s) depuis, non encore couvertes contre une suppression.", soft_wrap=True)
+        interval = dt.timedelta(minutes=get_settings().audit_checkpoint_minutes)
+        taken = dt.datetime.strptime(report.last_checkpoint.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+        if report.after_last_checkpoint and now() - taken > 2 * interval:
+            out.print("[yellow]Ce point de contrôle date de plus de deux intervalles[/yellow] "
+                      f"({int(interval.total_seconds() // 60)} min) : le processus « maillage worker » "
+                      "tourne-t-il ? La fenêtre de détection s'allonge d'autant.", soft_wrap=True)
+
+
+@app.command("checkpoint")
+def checkpoint() -> None:
+    """Vérifie les entrées écrites depuis le dernier point de contrôle, puis signe la tête de chaîne et l'ajoute
+    au registre hors de la base (MAILLAGE_AUDIT_CHECKPOINT_DIR). Le processus « worker » le fait périodiquement.
+    """
+    with unit_of_work() as session:
+        result = service.write_checkpoint(session)
+    if result.written is not None:
+        out.print(f"Point de contrôle signé écrit : {_checkpoint_label(result.written)}, "
+                  f"{result.checked} entrée(s) vérifiée(s) ({escape(result.store)}).", soft_wrap=True)
+    elif result.last is not None:
+        out.print(f"Aucune nouvelle entrée depuis le point de contrôle {_checkpoint_label(result.last)} : "
+                  "rien à signer.", soft_wrap=True)
+    else:
+        out.print("La chaîne d'audit est vide : rien à signer.")
+
+
+@app.command("keygen")
+def keygen() -> None:
+    """Crée une nouvelle clé d'audit dans MAILLAGE_AUDIT_KEY_DIR (var/audit-keys par défaut) ; elle devient la
+    clé active au prochain démarrage des processus. Conservez les anciennes : elles vérifient leurs entrées.
+    """
+    settings = get_settings()
+    if settings.audit_keys.get_secret_value().strip():
+        err.print(f"[red]Erreur :[/red] les clés d'audit viennent de {keys.ENV_VARIABLE} : générez 32 octets "
+                  "aléatoires en base64 et placez « id:clé » en tête de la variable.", soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR)
+    key_dir = settings.effective_audit_key_dir
+    try:
+        key_id = keys.create_key_file(key_dir)
+    except OSError as exc:
+        err.print(f"[red]Erreur :[/red] la clé ne peut pas être écrite dans {key_dir} ({escape(str(exc.strerror))}).",
+                  soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from exc
+    out.print(f"Clé d'audit « {key_id} » créée dans {key_dir} (droits 0600). Redémarrez les processus pour "
+              "qu'elle scelle les nouvelles entrées.", soft_wrap=True)
 
 
 @app.command("export")

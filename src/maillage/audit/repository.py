@@ -20,7 +20,7 @@ ENTRY = cast(Table, AuditEntry.__table__)
 ENTRY_COLUMNS = [ENTRY.c[name] for name in (
     "id", "seq", "occurred_at", "actor_id", "actor_role", "establishment_id", "action", "object_type",
     "object_id", "patient_id", "purpose", "break_glass", "reason", "outcome", "request_id", "address",
-    "details", "prev_hash", "hash",
+    "details", "prev_hash", "hash", "key_id",
 )]
 
 # PostgreSQL advisory lock key: this namespace in the high 32 bits, the audit table's oid in the low 32,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -30,6 +31,8 @@ CHAIN_FIELDS: tuple[str, ...] = (
     "object_id", "patient_id", "purpose", "break_glass", "reason", "outcome", "request_id", "address",
     "details", "prev_hash",
 )
+# A keyed entry also hashes the id of its key: moving it to another key, or to none, changes what is hashed.
+KEYED_CHAIN_FIELDS: tuple[str, ...] = (*CHAIN_FIELDS, "key_id")
 
 # CSP: "Les traces de tout accès [...] sont conservées pendant une durée de six mois glissants" (DOMAIN.md §7.2).
 MINIMUM_RETENTION_DAYS = 183
@@ -153,9 +156,11 @@ def _canonical_value(value: Any) -> Any:
 
 
 def canonical_json(entry: Entry) -> bytes:
-    """The deterministic bytes that are hashed: every field of ``CHAIN_FIELDS``, sorted keys, no spaces, UTF-8."""
+    """The deterministic bytes that are hashed: every field of ``CHAIN_FIELDS`` (and ``key_id`` for a keyed entry),
+    sorted keys, no spaces, UTF-8."""
+    fields = KEYED_CHAIN_FIELDS if entry.get("key_id") is not None else CHAIN_FIELDS
     try:
-        content = {name: _canonical_value(entry[name]) for name in CHAIN_FIELDS}
+        content = {name: _canonical_value(entry[name]) for name in fields}
     except KeyError as exc:
         raise KeyError(f"entry lacks chain field {exc}") from None
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -163,12 +168,27 @@ def canonical_json(entry: Entry) -> bytes:
 
 
 def chain_hash(prev_hash: str, canonical: bytes) -> str:
-    """SHA-256, hex, of the previous hash (64 hex characters, ASCII) followed by the canonical content."""
+    """Unkeyed (entries before the keyed epoch): SHA-256, hex, of the previous hash (64 hex characters, ASCII)
+    followed by the canonical content."""
     return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
 
 
-def entry_hash(entry: Entry) -> str:
-    return chain_hash(str(entry["prev_hash"]), canonical_json(entry))
+def keyed_chain_hash(chain_key: bytes, prev_hash: str, canonical: bytes) -> str:
+    """Keyed: HMAC-SHA256, hex, under the chain key, of the previous hash followed by the canonical content.
+
+    Without the key, which lives outside the database, nobody can compute the hash of an edited entry.
+    """
+    return hmac.new(chain_key, prev_hash.encode("ascii") + canonical, hashlib.sha256).hexdigest()
+
+
+def entry_hash(entry: Entry, chain_key: bytes | None = None) -> str:
+    """The hash ``entry`` must carry: HMAC under ``chain_key`` when it names a key, SHA-256 when it names none."""
+    canonical = canonical_json(entry)
+    if entry.get("key_id") is None:
+        return chain_hash(str(entry["prev_hash"]), canonical)
+    if chain_key is None:
+        raise ValueError("a keyed entry needs its chain key")
+    return keyed_chain_hash(chain_key, str(entry["prev_hash"]), canonical)
 
 
 # -- chain checks -------------------------------------------------------------------------------------
@@ -180,6 +200,11 @@ class BreakKind(enum.StrEnum):
     RELINKED = "relinked"        # prev_hash is not the hash of the entry before: deleted, inserted or moved
     MODIFIED = "modified"        # stored hash differs from the recomputed one: content or position changed
     UNCONFIRMED_ANCHOR = "unconfirmed_anchor"  # the anchor has no matching purge entry in the chain
+    UNKEYED = "unkeyed"          # an entry without key after the keyed epoch began: rewritten unkeyed
+    UNKNOWN_KEY = "unknown_key"  # an entry names a key the process does not hold
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"  # the entry differs from what a signed checkpoint recorded
+    TRUNCATED = "truncated"      # the chain ends before the head a signed checkpoint recorded
+    CHECKPOINT_LOG = "checkpoint_log"  # the checkpoint register itself is altered (signature, order, gap)
 
 
 BREAK_MESSAGES: dict[BreakKind, str] = {
@@ -191,6 +216,15 @@ BREAK_MESSAGES: dict[BreakKind, str] = {
     BreakKind.MODIFIED: "le contenu ne correspond plus à son empreinte (entrée modifiée ou déplacée)",
     BreakKind.UNCONFIRMED_ANCHOR: "l'ancre de purge n° {anchor_id} (jusqu'au numéro {expected_seq}) "
                                   "n'est confirmée par aucune entrée de purge de la chaîne",
+    BreakKind.UNKEYED: "entrée sans clé alors que la chaîne est scellée par clé depuis le numéro {expected_seq} "
+                       "(entrée réécrite avec l'ancienne formule)",
+    BreakKind.UNKNOWN_KEY: "scellée par une clé d'audit inconnue de ce processus ({detail}) : "
+                           "clé absente du trousseau ou entrée falsifiée",
+    BreakKind.CHECKPOINT_MISMATCH: "différente de ce qu'atteste le point de contrôle signé n° {checkpoint} "
+                                   "(chaîne réécrite depuis ce point ou avant)",
+    BreakKind.TRUNCATED: "la chaîne s'arrête au numéro {seq} alors que le point de contrôle signé n° {checkpoint} "
+                         "atteste le numéro {expected_seq} : entrées les plus récentes supprimées",
+    BreakKind.CHECKPOINT_LOG: "registre des points de contrôle altéré : {detail}",
 }
 
 
@@ -201,11 +235,14 @@ class ChainBreak:
     entry_id: str | None
     expected_seq: int | None = None
     anchor_id: int | None = None
+    checkpoint: int | None = None
+    detail: str | None = None
 
     @property
     def message(self) -> str:
         reason = BREAK_MESSAGES[self.kind].format(seq=self.seq, expected_seq=self.expected_seq,
-                                                  anchor_id=self.anchor_id)
+                                                  anchor_id=self.anchor_id, checkpoint=self.checkpoint,
+                                                  detail=self.detail)
         if self.entry_id is None:
             return reason
         return f"entrée n° {self.seq} (id {self.entry_id}) : {reason}"
@@ -220,8 +257,13 @@ class ChainStart:
     anchor_id: int | None = None
 
 
-def check_link(entry: Entry, expected_seq: int, expected_prev: str) -> ChainBreak | None:
-    """Check one entry against the position and previous hash the chain expects there."""
+def check_link(entry: Entry, expected_seq: int, expected_prev: str,
+               chain_keys: Mapping[str, bytes] | None = None, keyed_since: int | None = None) -> ChainBreak | None:
+    """Check one entry against the position and previous hash the chain expects there.
+
+    ``chain_keys`` maps key ids to chain keys; ``keyed_since`` is the seq from which every entry must be keyed
+    (the first keyed entry seen, or the one a signed checkpoint recorded), None while the chain is unkeyed.
+    """
     seq = int(entry["seq"])
     entry_id = str(entry["id"])
     if seq > expected_seq:
@@ -230,7 +272,16 @@ def check_link(entry: Entry, expected_seq: int, expected_prev: str) -> ChainBrea
         return ChainBreak(BreakKind.UNEXPECTED, seq, entry_id, expected_seq=expected_seq)
     if entry["prev_hash"] != expected_prev:
         return ChainBreak(BreakKind.RELINKED, seq, entry_id)
-    if entry_hash(entry) != entry["hash"]:
+    key_id = entry.get("key_id")
+    if key_id is None:
+        if keyed_since is not None and seq >= keyed_since:
+            return ChainBreak(BreakKind.UNKEYED, seq, entry_id, expected_seq=keyed_since)
+        chain_key = None
+    else:
+        chain_key = (chain_keys or {}).get(str(key_id))
+        if chain_key is None:
+            return ChainBreak(BreakKind.UNKNOWN_KEY, seq, entry_id, detail=f"« {str(key_id)[:64]} »")
+    if not hmac.compare_digest(entry_hash(entry, chain_key), str(entry["hash"])):
         return ChainBreak(BreakKind.MODIFIED, seq, entry_id)
     return None
 
@@ -245,6 +296,92 @@ def confirms_anchor(entry: Entry, start: ChainStart) -> bool:
         and details.get("through_seq") == start.seq
         and details.get("through_hash") == start.hash
     )
+
+
+# -- signed checkpoints -------------------------------------------------------------------------------
+
+CHECKPOINT_VERSION = 1
+CHECKPOINT_GENESIS = "0" * 64
+# Every field of a checkpoint record but its signature, signed in this canonical form.
+CHECKPOINT_FIELDS: tuple[str, ...] = ("v", "n", "at", "seq", "hash", "keyed_since", "key_id", "prev")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement, kept outside the database: "on ``at``, the chain ran to ``seq`` whose hash was ``hash``".
+
+    ``n`` counts the checkpoints from 1; ``prev`` is the previous checkpoint's signature (chaining the register
+    itself); ``keyed_since`` the seq of the first keyed entry (None while the chain is unkeyed); ``key_id`` the
+    audit key whose derived checkpoint key signed it.
+    """
+
+    n: int
+    at: str
+    seq: int
+    hash: str
+    keyed_since: int | None
+    key_id: str
+    prev: str
+    sig: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        return {"v": CHECKPOINT_VERSION, "n": self.n, "at": self.at, "seq": self.seq, "hash": self.hash,
+                "keyed_since": self.keyed_since, "key_id": self.key_id, "prev": self.prev}
+
+    def record(self) -> dict[str, Any]:
+        return {**self.payload(), "sig": self.sig}
+
+
+def checkpoint_signature(checkpoint_key: bytes, checkpoint: Checkpoint) -> str:
+    body = json.dumps(checkpoint.payload(), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return hmac.new(checkpoint_key, body, hashlib.sha256).hexdigest()
+
+
+def checkpoint_from_record(record: Mapping[str, Any]) -> Checkpoint:
+    """Read a stored record; a malformed one raises ValueError (it is then reported as an altered register)."""
+    if not isinstance(record, Mapping) or set(record) != {*CHECKPOINT_FIELDS, "sig"}:
+        raise ValueError("champs inattendus")
+    if record["v"] != CHECKPOINT_VERSION:
+        raise ValueError(f"version {record['v']!r} inconnue")
+    ints = ("n", "seq")
+    if any(type(record[name]) is not int for name in ints) or not (
+            record["keyed_since"] is None or type(record["keyed_since"]) is int):
+        raise ValueError("numéros invalides")
+    if not all(isinstance(record[name], str) for name in ("at", "hash", "key_id", "prev", "sig")):
+        raise ValueError("champs texte invalides")
+    return Checkpoint(n=record["n"], at=record["at"], seq=record["seq"], hash=record["hash"],
+                      keyed_since=record["keyed_since"], key_id=record["key_id"], prev=record["prev"],
+                      sig=record["sig"])
+
+
+def check_checkpoints(records: list[Mapping[str, Any]],
+                      checkpoint_keys: Mapping[str, bytes]) -> tuple[list[Checkpoint], ChainBreak | None]:
+    """Read and check the register: each record well formed and signed, numbered from 1 without gap, chained to the
+    previous signature, its seq never going back. Returns the checkpoints read before the first fault, and it."""
+    out: list[Checkpoint] = []
+    prev_sig, prev_seq = CHECKPOINT_GENESIS, 0
+    for position, record in enumerate(records, start=1):
+        def fault(detail: str, number: int = position) -> tuple[list[Checkpoint], ChainBreak]:
+            return out, ChainBreak(BreakKind.CHECKPOINT_LOG, None, None, checkpoint=number,
+                                   detail=f"point n° {number} : {detail}")
+        try:
+            checkpoint = checkpoint_from_record(record)
+        except (ValueError, KeyError) as exc:
+            return fault(f"enregistrement illisible ({exc})")
+        key = checkpoint_keys.get(checkpoint.key_id)
+        if key is None:
+            return fault(f"signé par une clé d'audit inconnue « {checkpoint.key_id[:64]} »")
+        if not hmac.compare_digest(checkpoint_signature(key, checkpoint), checkpoint.sig):
+            return fault("signature invalide (point modifié ou forgé)")
+        if checkpoint.n != position:
+            return fault(f"numéro {checkpoint.n} au lieu de {position} (point supprimé, dupliqué ou déplacé)")
+        if checkpoint.prev != prev_sig:
+            return fault("ne suit pas le point précédent (point supprimé ou inséré)")
+        if checkpoint.seq < prev_seq:
+            return fault(f"numéro de chaîne {checkpoint.seq} inférieur au précédent ({prev_seq})")
+        out.append(checkpoint)
+        prev_sig, prev_seq = checkpoint.sig, checkpoint.seq
+    return out, None
 
 
 # -- retention ----------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Use cases of the audit trail: record (same transaction), record a denial (own transaction), verify the
-chain, search it for the administrator, export it as FHIR, purge it under the retention rule.
+chain against its signed checkpoints, write a checkpoint, search it for the administrator, export it as FHIR,
+purge it under the retention rule.
 
 How ``record`` reaches the database (docs/adr/0004-audit-hash-chain.md): the entry is buffered in
 ``session.info``; a ``before_commit`` listener on every ``Session`` writes the buffered entries at commit
-time, under a short chain lock, with consecutive ``seq`` numbers and their hashes. A transaction that
+time, under a short chain lock, with consecutive ``seq`` numbers and their hashes (HMAC-SHA256 under the
+active audit key, ``maillage.audit.keys``). A transaction that
 rolls back takes its entries with it; entries recorded inside a savepoint that rolls back are dropped.
 """
 
@@ -12,14 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from maillage.audit import repository, rules
-from maillage.audit.rules import AuditFilters, BreakKind, ChainBreak, ChainStart
+from maillage.audit.checkpoints import CheckpointStore, get_checkpoint_store
+from maillage.audit.keys import AuditKeys, get_audit_keys
+from maillage.audit.rules import AuditFilters, BreakKind, ChainBreak, ChainStart, Checkpoint
 from maillage.auth.actor import Actor
 from maillage.exceptions import Conflict
 from maillage.kit.clock import now
@@ -150,14 +154,19 @@ def pending_count(session: Session) -> int:
 
 
 def append_to_chain(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Give ``rows`` their place in the chain and insert them. Holds the chain lock until the transaction ends."""
+    """Give ``rows`` their place in the chain, seal them with the active audit key and insert them.
+
+    Holds the chain lock until the transaction ends. One HMAC-SHA256 per entry, with a key already in memory.
+    """
+    key = get_audit_keys().active
     repository.acquire_chain_lock(session)
     seq, prev = repository.chain_head(session)
     for row in rows:
         seq += 1
         row["seq"] = seq
         row["prev_hash"] = prev
-        row["hash"] = prev = rules.entry_hash(row)
+        row["key_id"] = key.id
+        row["hash"] = prev = rules.keyed_chain_hash(key.chain_key, prev, rules.canonical_json(row))
     repository.insert_entries(session, rows)
 
 
@@ -215,44 +224,177 @@ _install_listeners()
 
 
 @dataclass(frozen=True)
+class _Walk:
+    checked: int
+    head_seq: int | None
+    head_hash: str | None
+    keyed_since: int | None
+    broken: ChainBreak | None
+
+
+def _walk(session: Session, *, expected_seq: int, expected_prev: str | None, keys: AuditKeys,
+          keyed_since: int | None, pins: dict[int, list[Checkpoint]], batch_size: int,
+          anchor: ChainStart | None = None) -> _Walk:
+    """Check every entry from ``expected_seq`` on: its place, its link, its seal, and the checkpoints that pin it.
+
+    ``expected_prev`` None accepts the first entry's own ``prev_hash`` and reads from ``expected_seq`` on (a walk
+    that starts at a pinned entry); otherwise every row is read, so that one slipped in below the anchor shows.
+    ``anchor`` asks for the purge entry that confirms it. Stops at the first fault.
+    """
+    chain_keys = keys.chain_keys
+    confirmed = anchor is None or anchor.anchor_id is None
+    checked = 0
+    head_seq: int | None = None
+    head_hash: str | None = None
+    broken: ChainBreak | None = None
+    after_seq = expected_seq - 1 if expected_prev is None else None
+    with repository.chain_rows(session, after_seq=after_seq, batch_size=batch_size) as rows:
+        for row in rows:
+            prev = row["prev_hash"] if expected_prev is None else expected_prev
+            broken = rules.check_link(row, expected_seq, prev, chain_keys, keyed_since)
+            if broken is None:
+                for checkpoint in pins.get(expected_seq, ()):
+                    if checkpoint.hash != row["hash"]:
+                        broken = ChainBreak(BreakKind.CHECKPOINT_MISMATCH, expected_seq, str(row["id"]),
+                                            checkpoint=checkpoint.n)
+                        break
+            if broken is not None:
+                break
+            if keyed_since is None and row["key_id"] is not None:
+                keyed_since = expected_seq
+            if not confirmed and anchor is not None and rules.confirms_anchor(row, anchor):
+                confirmed = True
+            checked += 1
+            head_seq, head_hash = expected_seq, str(row["hash"])
+            expected_seq, expected_prev = expected_seq + 1, head_hash
+    if broken is None and not confirmed and anchor is not None:
+        broken = ChainBreak(BreakKind.UNCONFIRMED_ANCHOR, None, None, expected_seq=anchor.seq,
+                            anchor_id=anchor.anchor_id)
+    return _Walk(checked, head_seq, head_hash, keyed_since, broken)
+
+
+def _pins(checkpoints: list[Checkpoint]) -> dict[int, list[Checkpoint]]:
+    pins: dict[int, list[Checkpoint]] = {}
+    for checkpoint in checkpoints:
+        pins.setdefault(checkpoint.seq, []).append(checkpoint)
+    return pins
+
+
+def _recorded_keyed_since(checkpoints: list[Checkpoint]) -> int | None:
+    """The seq of the first keyed entry, as the first checkpoint that saw one recorded it."""
+    return next((c.keyed_since for c in checkpoints if c.keyed_since is not None), None)
+
+
+def _check_against_checkpoints(start: ChainStart, end: int, checkpoints: list[Checkpoint]) -> ChainBreak | None:
+    """What the walk cannot see: a checkpoint at the purge anchor, and a head (``end``) older than the last
+    checkpoint."""
+    for checkpoint in checkpoints:
+        if checkpoint.seq == start.seq and start.seq > 0 and checkpoint.hash != start.hash:
+            return ChainBreak(BreakKind.CHECKPOINT_MISMATCH, start.seq, None, checkpoint=checkpoint.n)
+    if checkpoints:
+        last = checkpoints[-1]
+        if end < last.seq:
+            return ChainBreak(BreakKind.TRUNCATED, end, None, expected_seq=last.seq, checkpoint=last.n)
+    return None
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     checked: int
     start: ChainStart
     head_seq: int | None
     head_hash: str | None
     broken: ChainBreak | None
+    keyed_since: int | None = None
+    checkpoints: int = 0
+    last_checkpoint: Checkpoint | None = None
+    store: str = ""
 
     @property
     def ok(self) -> bool:
         return self.broken is None
 
+    @property
+    def after_last_checkpoint(self) -> int:
+        """Entries written after the last checkpoint: their deletion from the tail would go unnoticed."""
+        head = self.head_seq if self.head_seq is not None else self.start.seq
+        return head - (self.last_checkpoint.seq if self.last_checkpoint else 0)
 
-def verify_chain(session: Session, *, batch_size: int = 5000) -> VerifyReport:
-    """Walk every entry in seq order from the anchor of the last purge (or the genesis) and recompute each hash.
 
-    Stops at the first broken entry. Streams the entries, so memory stays flat for millions of them.
+def verify_chain(session: Session, *, batch_size: int = 5000, keys: AuditKeys | None = None,
+                 store: CheckpointStore | None = None) -> VerifyReport:
+    """Walk every entry in seq order from the anchor of the last purge (or the genesis), recompute each seal, and
+    hold the chain against the signed checkpoints kept outside the database.
+
+    Detects an entry edited (even with every following hash recomputed, without the audit key), a chain rewritten
+    from any point before the last checkpoint, keyed entries rewritten unkeyed, and entries deleted from the tail
+    up to the last checkpoint. Stops at the first fault. Streams the entries, so memory stays flat.
     """
+    keys = keys or get_audit_keys()
+    store = store if store is not None else get_checkpoint_store()
+    checkpoints, register_fault = rules.check_checkpoints(store.read(), keys.checkpoint_keys)
     start = repository.chain_start(session)
-    expected_seq, expected_prev = start.seq + 1, start.hash
-    confirmed = start.anchor_id is None
-    checked = 0
-    head_seq: int | None = None
-    head_hash: str | None = None
-    broken: ChainBreak | None = None
-    with repository.chain_rows(session, batch_size=batch_size) as rows:
-        for row in rows:
-            broken = rules.check_link(row, expected_seq, expected_prev)
-            if broken is not None:
-                break
-            if not confirmed and rules.confirms_anchor(row, start):
-                confirmed = True
-            checked += 1
-            head_seq, head_hash = expected_seq, str(row["hash"])
-            expected_seq, expected_prev = expected_seq + 1, head_hash
-    if broken is None and not confirmed:
-        broken = ChainBreak(BreakKind.UNCONFIRMED_ANCHOR, None, None, expected_seq=start.seq,
-                            anchor_id=start.anchor_id)
-    return VerifyReport(checked, start, head_seq, head_hash, broken)
+    walk = _walk(session, expected_seq=start.seq + 1, expected_prev=start.hash, keys=keys,
+                 keyed_since=_recorded_keyed_since(checkpoints), pins=_pins(checkpoints), batch_size=batch_size,
+                 anchor=start)
+    end = walk.head_seq if walk.head_seq is not None else start.seq
+    broken = walk.broken or _check_against_checkpoints(start, end, checkpoints) or register_fault
+    return VerifyReport(walk.checked, start, walk.head_seq, walk.head_hash, broken, keyed_since=walk.keyed_since,
+                        checkpoints=len(checkpoints), last_checkpoint=checkpoints[-1] if checkpoints else None,
+                        store=store.location)
+
+
+# -- checkpoints --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckpointResult:
+    written: Checkpoint | None   # None: the chain is empty or its head has not moved since the last checkpoint
+    last: Checkpoint | None      # the newest checkpoint of the register after the call
+    checked: int                 # entries verified before signing
+    store: str
+
+
+def write_checkpoint(session: Session, *, keys: AuditKeys | None = None, store: CheckpointStore | None = None,
+                     batch_size: int = 5000) -> CheckpointResult:
+    """Verify the entries written since the last checkpoint, then sign the head and append it to the store.
+
+    Refuses (``Conflict``) when the register or the chain is broken: signing a tampered head would launder it.
+    Idempotent: nothing is written while the head stays where the last checkpoint left it.
+    """
+    keys = keys or get_audit_keys()
+    store = store if store is not None else get_checkpoint_store()
+    records = store.read()
+    checkpoints, register_fault = rules.check_checkpoints(records, keys.checkpoint_keys)
+    if register_fault is not None:
+        log.error("audit.checkpoint_refused", kind=register_fault.kind.value, checkpoint=register_fault.checkpoint)
+        raise Conflict(f"Point de contrôle refusé : {register_fault.message}.")
+    last = checkpoints[-1] if checkpoints else None
+    start = repository.chain_start(session)
+    keyed_since = _recorded_keyed_since(checkpoints)
+    if last is not None and last.seq > start.seq:
+        # Only what is new since the last checkpoint: its entry, still sealed and still the one it pinned, and after.
+        walk = _walk(session, expected_seq=last.seq, expected_prev=None, keys=keys, keyed_since=keyed_since,
+                     pins={last.seq: [last]}, batch_size=batch_size)
+    else:
+        walk = _walk(session, expected_seq=start.seq + 1, expected_prev=start.hash, keys=keys,
+                     keyed_since=keyed_since, pins=_pins(checkpoints), batch_size=batch_size, anchor=start)
+    end = walk.head_seq if walk.head_seq is not None else repository.chain_head(session)[0]
+    broken = walk.broken or _check_against_checkpoints(start, end, checkpoints)
+    if broken is not None:
+        log.error("audit.checkpoint_refused", kind=broken.kind.value, seq=broken.seq)
+        raise Conflict(f"Point de contrôle refusé : la chaîne d'audit est rompue ({broken.message}).")
+    head_seq = walk.head_seq if walk.head_seq is not None else start.seq
+    head_hash = walk.head_hash if walk.head_hash is not None else start.hash
+    if head_seq == 0 or (last is not None and (last.seq, last.hash) == (head_seq, head_hash)):
+        return CheckpointResult(None, last, walk.checked, store.location)
+    checkpoint = Checkpoint(n=len(checkpoints) + 1, at=rules.format_timestamp(now()), seq=head_seq, hash=head_hash,
+                            keyed_since=walk.keyed_since, key_id=keys.active.id,
+                            prev=last.sig if last is not None else rules.CHECKPOINT_GENESIS)
+    checkpoint = replace(checkpoint, sig=rules.checkpoint_signature(keys.active.checkpoint_key, checkpoint))
+    store.append(checkpoint.record(), expected_count=len(records))
+    log.info("audit.checkpoint_written", checkpoint=checkpoint.n, seq=head_seq)
+    return CheckpointResult(checkpoint, checkpoint, walk.checked, store.location)
 
 
 # -- purge --------------------------------------------------------------------------------------------
@@ -286,15 +428,19 @@ def purge(
     rules.check_retention(retention_days, force=force)
     at = now()
     cutoff = rules.retention_cutoff(at, retention_days)
+    chain_keys = get_audit_keys().chain_keys
     repository.acquire_chain_lock(session)
     start = repository.chain_start(session)
     expected_seq, expected_prev = start.seq + 1, start.hash
+    keyed_since: int | None = None
     count = 0
     with repository.chain_rows(session, batch_size=batch_size) as rows:
         for row in rows:
             if row["occurred_at"] >= cutoff:
                 break
-            broken = rules.check_link(row, expected_seq, expected_prev)
+            broken = rules.check_link(row, expected_seq, expected_prev, chain_keys, keyed_since)
+            if keyed_since is None and row["key_id"] is not None:
+                keyed_since = expected_seq
             if broken is not None:
                 log.error("audit.purge_refused", seq=broken.seq, kind=broken.kind.value)
                 raise Conflict(f"Purge refusée : la chaîne d'audit est rompue ({broken.message}). "

@@ -54,9 +54,11 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     address: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, str | int | bool | None] | None] = mapped_column(PortableJSON)
-    # The chain: SHA-256 (hex) of the previous entry, and of prev_hash || canonical content of this one.
+    # The chain: the previous entry's hash, and this one's: HMAC-SHA256 (hex) under the audit key ``key_id`` of
+    # prev_hash || canonical content; SHA-256 for the entries written before the keyed epoch (key_id NULL).
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEntryPatient(Base):
