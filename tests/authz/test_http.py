@@ -129,3 +129,15 @@ class TestReviewFromTheAuditPage:
         reviewed = db.get(BreakGlassAccess, access.id)
         assert reviewed.reviewed_by == admin.id and reviewed.review_comment == "Justifié après appel"
         assert f"/admin/bris-de-glace/{access.id}/revue" not in client.get("/admin/audit").text
+
+    def test_a_join_to_an_existing_identity_is_listed_with_its_ground(self, client, db):
+        from maillage.auth import service as auth_service
+
+        doctor = make_user(db, "physician")
+        admin = make_user(db, "administrator")
+        authz.break_glass(db, auth_service.actor_for(db, doctor), existing_patient(db),
+                          "Patient vu en consultation non programmée, antécédents utiles", ground="identity_attach")
+        db.commit()
+        sign_in(client, db, admin)
+        page = client.get("/admin/audit", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "Rattachement à une identité existante" in page.text
