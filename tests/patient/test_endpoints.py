@@ -126,6 +126,32 @@ class TestCreateRoute:
         flagged = db.scalars(select(AuditEntry).where(AuditEntry.action == "attach")).one()
         assert (flagged.break_glass, flagged.reason, flagged.actor_id) == (True, REASON, str(intruder.id))
 
+    @pytest.mark.parametrize("changes", [
+        {"birth_name": "<script>alert(1)</script>"},
+        {"given_names": "Jeanne <img src=x onerror=alert(1)>"},
+        {"used_name": "<b>DUPONT</b>"},
+        {"used_given_name": "Jo;--"},
+    ])
+    def test_markup_in_a_name_is_refused_and_nothing_is_created(self, client, db, changes):
+        """Names follow the INS character rules (patient.rules.name_problem)."""
+        sign_in(client, db, physician(db))
+        answer = post(client, "/api/patients", {**body(0), **changes})
+        assert answer.status_code == 422, answer.text
+        assert "n'est pas permis" in answer.json()["error"]["message"]
+        assert db.scalar(select(Patient.id)) is None
+
+    def test_markup_in_a_used_name_is_refused_on_update_and_nothing_changes(self, client, db):
+        user = physician(db)
+        view = create(db, user, used_name="Dupont")
+        db.commit()
+        sign_in(client, db, user)
+        answer = client.patch(f"/api/patients/{view.patient.id}", json={"used_name": "<i>x</i>", "phone": "0600000000"},
+                              headers={"x-csrf-token": csrf_token(client)})
+        assert answer.status_code == 422
+        db.expire_all()
+        stored = db.get(Patient, view.patient.id)
+        assert (stored.used_name, stored.phone) == ("Dupont", None)
+
     def test_invalid_traits_answer_422_in_french(self, client, db):
         sign_in(client, db, physician(db))
         answer = post(client, "/api/patients", body(0, birthplace="ABCDE"))

@@ -42,6 +42,7 @@ from maillage.patient.rules import (
     Sex,
     StrictTraits,
     can_share_matricule,
+    check_name,
     check_transition,
     differing_traits,
     duplicate_key,
@@ -267,6 +268,14 @@ def _attending(session: Session, professional_id: uuid.UUID | None, rpps: str | 
     return found
 
 
+def _used_names(data: Any, fields: set[str]) -> tuple[str | None, str | None]:
+    """The used name and used given name given (checked like the INS names: ``rules.name_problem``)."""
+    used = data.used_name if "used_name" in fields else None
+    used_given = data.used_given_name if "used_given_name" in fields else None
+    return (check_name(used, "used_name", "Nom utilisé") if used else None,
+            check_name(used_given, "used_given_name", "Prénom utilisé") if used_given else None)
+
+
 def _residence(code: str | None) -> str | None:
     if not code:
         return None
@@ -303,6 +312,7 @@ def create_patient(session: Session, actor: Actor, data: Any, context: AuditCont
     """
     _need(actor, Permission.PATIENT_WRITE)
     traits = _traits(data)
+    used_name, used_given_name = _used_names(data, {"used_name", "used_given_name"})
     ins = _ins(data.ins_matricule, data.ins_oid)
     document = _document(data.identity_document)
     if data.insi_checked and ins is None:
@@ -323,8 +333,7 @@ def create_patient(session: Session, actor: Actor, data: Any, context: AuditCont
     p = Patient(
         birth_name=traits.birth_name, given_names=" ".join(traits.given_names), birth_date=traits.birth_date,
         sex=traits.sex.value, birthplace=traits.birthplace,
-        used_name=" ".join(data.used_name.split()) if data.used_name else None,
-        used_given_name=" ".join(data.used_given_name.split()) if data.used_given_name else None,
+        used_name=used_name, used_given_name=used_given_name,
         birth_name_norm=normalise_name(traits.birth_name),
         first_given_name_norm=normalise_name(traits.first_given_name),
         used_name_norm=normalise_name(data.used_name) if data.used_name else None, duplicate_key=key,
@@ -443,16 +452,17 @@ def update_patient(session: Session, actor: Actor, patient_id: uuid.UUID, data: 
     grant = authz.access_patient(session, actor, patient_id, Purpose.CARE, action="update", context=context)
     p = _active(session, grant.patient_id)
     fields = data.model_fields_set
+    used_name, used_given_name = _used_names(data, fields)
     if "attending_professional_id" in fields or "attending_rpps" in fields:
         attending = _attending(session, data.attending_professional_id, data.attending_rpps)
         p.attending_professional_id = attending.id if attending else None
     if "commune_insee" in fields:
         p.commune_insee = _residence(data.commune_insee)
     if "used_name" in fields:
-        p.used_name = " ".join(data.used_name.split()) if data.used_name else None
-        p.used_name_norm = normalise_name(data.used_name) if data.used_name else None
+        p.used_name = used_name
+        p.used_name_norm = normalise_name(used_name) if used_name else None
     if "used_given_name" in fields:
-        p.used_given_name = " ".join(data.used_given_name.split()) if data.used_given_name else None
+        p.used_given_name = used_given_name
     for name in ("phone", "email", "address_line", "postcode"):
         if name in fields:
             setattr(p, name, getattr(data, name))
