@@ -236,6 +236,25 @@ class TestAttachToPatient:
             ("attach", True, "emergency", REASON), ("read", True, "emergency", REASON),
             ("read", True, "emergency", REASON)]
 
+    def test_a_care_act_started_within_the_access_is_what_creates_the_lasting_relationship(self, db, settings):
+        """The intended path: the exceptional access lets the physician start a real care act (here a
+        tele-expertise draft), and that act, not the knowledge of the traits, grants the care relationship."""
+        from maillage.teleexpertise import service as teleexpertise
+        from maillage.teleexpertise.schemas import RequestCreate
+        from tests.teleexpertise.test_service import make_line, professional_user
+
+        owner, gp = physician(db), physician(db)
+        existing = create(db, owner)
+        line = make_line(db, answering=[professional_user(db, specialty="SM15")], requirements=[])
+        with clock.frozen(dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)) as c:
+            service.attach_to_patient(db, actor(db, gp), AttachRequest(**traits(0), reason=REASON), settings=settings)
+            teleexpertise.create_request(db, actor(db, gp), RequestCreate(
+                patient_id=existing.patient.id, line_id=line.id, question="Lésion pigmentée évolutive du dos ?"))
+            c.advance(dt.timedelta(minutes=settings.break_glass_minutes, seconds=1))
+            assert service.get_patient(db, actor(db, gp), existing.patient.id).patient.id == existing.patient.id
+        kinds = db.scalars(select(CareRelationship.kind).where(CareRelationship.user_id == gp.id)).all()
+        assert kinds == ["requester"]
+
     @pytest.mark.parametrize("reason", ["", "urgence", "je le connais"])
     def test_a_vague_reason_is_refused_and_nothing_is_opened(self, db, settings, reason):
         owner, requester = physician(db), physician(db)
