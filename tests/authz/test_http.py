@@ -15,6 +15,7 @@ from maillage.authz.deps import audit_context, current_actor
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.audit import AuditEntry
 from maillage.models.authz import BreakGlassAccess
+from tests.authz.test_service import existing_patient
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 
@@ -70,13 +71,27 @@ class TestBreakGlassEndpoints:
 
     def test_break_glass_then_read(self, patient_app, client, db):
         user = make_user(db, "physician")
-        patient = uuid.uuid4()
+        patient = existing_patient(db)
+        db.commit()
         sign_in(client, db, user)
         assert client.get(f"/api/probe/patients/{patient}").status_code == 404
         created = client.post("/api/authz/break-glass", headers={"x-csrf-token": csrf_token(client)},
                               json={"patient_id": str(patient), "reason": "Arrêt cardiaque, antécédents nécessaires"})
         assert created.status_code == 201
         assert client.get(f"/api/probe/patients/{patient}").status_code == 200
+
+    def test_break_glass_on_a_patient_that_does_not_exist_is_404_and_stores_nothing(self, client, db):
+        sign_in(client, db, make_user(db, "physician"))
+        ghost = uuid.uuid4()
+        api = client.post("/api/authz/break-glass", headers={"x-csrf-token": csrf_token(client)},
+                          json={"patient_id": str(ghost), "reason": "Arrêt cardiaque, antécédents nécessaires"})
+        assert api.status_code == 404
+        form = client.post("/acces-urgence", headers={"accept": "text/html"},
+                           data={"patient_id": str(ghost), "reason": "Arrêt cardiaque, antécédents nécessaires",
+                                 "csrf_token": csrf_token(client)}, follow_redirects=False)
+        assert form.status_code == 404
+        assert db.scalars(select(BreakGlassAccess)).all() == []
+        assert db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(ghost))).all() == []
 
     def test_the_form_refuses_a_vague_reason_in_french_and_stores_nothing(self, client, db):
         user = make_user(db, "physician")
@@ -100,7 +115,7 @@ class TestReviewFromTheAuditPage:
 
         doctor = make_user(db, "physician")
         admin = make_user(db, "administrator")
-        access = authz.break_glass(db, auth_service.actor_for(db, doctor), uuid.uuid4(),
+        access = authz.break_glass(db, auth_service.actor_for(db, doctor), existing_patient(db),
                                    "Patiente inconsciente, traitement inconnu, urgence vitale")
         db.commit()
         sign_in(client, db, admin)
@@ -114,3 +129,15 @@ class TestReviewFromTheAuditPage:
         reviewed = db.get(BreakGlassAccess, access.id)
         assert reviewed.reviewed_by == admin.id and reviewed.review_comment == "Justifié après appel"
         assert f"/admin/bris-de-glace/{access.id}/revue" not in client.get("/admin/audit").text
+
+    def test_a_join_to_an_existing_identity_is_listed_with_its_ground(self, client, db):
+        from maillage.auth import service as auth_service
+
+        doctor = make_user(db, "physician")
+        admin = make_user(db, "administrator")
+        authz.break_glass(db, auth_service.actor_for(db, doctor), existing_patient(db),
+                          "Patient vu en consultation non programmée, antécédents utiles", ground="identity_attach")
+        db.commit()
+        sign_in(client, db, admin)
+        page = client.get("/admin/audit", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "Rattachement à une identité existante" in page.text

@@ -16,13 +16,28 @@ from maillage.config import Settings
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.kit import clock
 from maillage.models.audit import AuditEntry
+from maillage.models.authz import BreakGlassAccess
+from maillage.patient import service as patients
+from maillage.patient.rules import synthetic_identities
+from maillage.patient.schemas import PatientCreate
 from tests.fixtures.factories import make_user
+
+IDENTITIES = synthetic_identities("tests-authz-service", 6)
 
 T0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
 
 def actor_of(db, user):
     return auth.actor_for(db, user)
+
+
+def existing_patient(db, index: int = 0) -> uuid.UUID:
+    """A real record, created by another physician (the actor under test has no relationship with it)."""
+    t = IDENTITIES[index].traits
+    view = patients.create_patient(db, actor_of(db, make_user(db, "physician")), PatientCreate(
+        birth_name=t.birth_name, given_names=" ".join(t.given_names), birth_date=t.birth_date, sex=t.sex.value,
+        birthplace=t.birthplace))
+    return view.patient.id
 
 
 @pytest.fixture
@@ -119,7 +134,7 @@ class TestAccessPatient:
 class TestBreakGlass:
     def test_break_glass_opens_a_time_limited_flagged_access(self, db, s):
         user = make_user(db, "physician")
-        patient = uuid.uuid4()
+        patient = existing_patient(db)
         with clock.frozen(T0) as c:
             access = authz.break_glass(db, actor_of(db, user), patient,
                                        "Patient inconscient aux urgences, médecin traitant injoignable", settings=s)
@@ -129,11 +144,23 @@ class TestBreakGlass:
             with pytest.raises(NotFound):
                 authz.access_patient(db, actor_of(db, user), patient, Purpose.CARE)
         db.commit()
-        entries = db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient))
+        entries = db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient),
+                                                      AuditEntry.actor_id == str(user.id))
                              .order_by(AuditEntry.seq)).all()
         assert [(e.action, e.break_glass, e.purpose) for e in entries] == [
             ("break_glass", True, "emergency"), ("read", True, "emergency")]
+        assert access.ground == "emergency"
         assert entries[0].reason.startswith("Patient inconscient")
+
+    def test_a_patient_id_that_does_not_exist_is_not_found_and_nothing_is_recorded(self, db, s):
+        user = make_user(db, "physician")
+        ghost = uuid.uuid4()
+        with pytest.raises(NotFound):
+            authz.break_glass(db, actor_of(db, user), ghost, "Patient inconscient aux urgences, dossier requis",
+                              settings=s)
+        db.commit()
+        assert db.scalars(select(BreakGlassAccess).where(BreakGlassAccess.patient_id == ghost)).all() == []
+        assert db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(ghost))).all() == []
 
     @pytest.mark.parametrize("reason", ["", "urgence", "aaaaaaaaaaaaaaaaaaaaaaaa"])
     def test_a_vague_reason_is_refused(self, db, s, reason):
@@ -149,7 +176,7 @@ class TestBreakGlass:
     def test_an_administrator_reviews_each_access_once(self, db, s):
         user = make_user(db, "physician")
         admin = make_user(db, "administrator")
-        access = authz.break_glass(db, actor_of(db, user), uuid.uuid4(),
+        access = authz.break_glass(db, actor_of(db, user), existing_patient(db),
                                    "Détresse respiratoire, dossier nécessaire immédiatement", settings=s)
         assert [a.id for a in authz.break_glass_to_review(db, actor_of(db, admin))] == [access.id]
         authz.review_break_glass(db, actor_of(db, admin), access.id, "Justifié")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -57,12 +58,17 @@ class TestEnrol:
         with pytest.raises(NotFound):
             service.enrol(db, world.physician, data)
 
-    def test_only_members_of_the_operator_team_enrol(self, db, world: World) -> None:
+    def test_a_team_one_is_not_in_is_not_found_like_a_missing_team(self, db, world: World) -> None:
+        """Out of scope is 404, the same answer as missing (CONVENTIONS, house rule 3), not 403."""
         from tests.fixtures.factories import make_user
 
         stranger = actor(db, make_user(db, "physician"))
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFound) as outside:
             enrol_patient(db, stranger, world.team)
+        with pytest.raises(NotFound) as missing:
+            enrol_patient(db, world.physician, SimpleNamespace(id=uuid.uuid4()))
+        assert outside.value.message == missing.value.message
+        assert outside.value.status_code == missing.value.status_code == 404
 
     def test_consent_is_required(self, db, world: World) -> None:
         with pytest.raises(ValidationFailed):

@@ -3,21 +3,28 @@ INS matricule below a qualified identity, identity vigilance for the identity of
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
 from sqlalchemy import select
 
+from maillage.kit import clock
 from maillage.models.audit import AuditEntry
+from maillage.models.authz import CareRelationship
 from maillage.models.patient import Patient
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
-from tests.patient.test_service import IDENTITIES, create, ins_of, insert_record, physician, qualified, traits
+from tests.patient.test_service import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
 
 
 def body(index: int = 0, **changes):
     t = traits(index, **changes)
     return {**t, "birth_date": t["birth_date"].isoformat()}
+
+
+def without_request_id(payload):
+    return {**payload, "error": {k: v for k, v in payload["error"].items() if k != "request_id"}}
 
 
 def post(client, url, json):
@@ -42,10 +49,10 @@ class TestPatientRoutesAuthorization:
                        wrong_role_user=wrong, outsider_user=physician(db))
 
     def test_the_attach_route_refuses_other_traits_as_not_found(self, client, db):
-        view = create(db, physician(db))
-        assert_triplet(client, db, "POST", f"/api/patients/{view.patient.id}/attach",
-                       json=body(0, birthplace="75115"), wrong_role_user=make_user(db, "pharmacist"),
-                       outsider_user=physician(db))
+        create(db, physician(db))
+        assert_triplet(client, db, "POST", "/api/patients/attach",
+                       json={**body(0, birthplace="75115"), "reason": REASON},
+                       wrong_role_user=make_user(db, "pharmacist"), outsider_user=physician(db))
 
     def test_identity_vigilance_routes_refuse_other_roles(self, client, db):
         assert_triplet(client, db, "GET", "/api/patients/identity-vigilance/duplicates",
@@ -64,22 +71,86 @@ class TestCreateRoute:
         assert read.status_code == 200
         assert read.json()["identity_status"] == "PROV"
 
-    def test_the_same_traits_answer_409_with_the_existing_record_and_the_proposal_is_audited(self, client, db):
+    def test_the_same_traits_answer_a_neutral_409_and_the_refusal_is_audited(self, client, db):
         existing = create(db, physician(db))
         requester = physician(db)
         sign_in(client, db, requester)
         answer = post(client, "/api/patients", body(0))
         assert answer.status_code == 409
         error = answer.json()["error"]
-        assert error["code"] == "identity_exists" and "existe déjà" in error["message"]
-        assert error["details"]["existing_patient_id"] == str(existing.patient.id)
+        assert error["code"] == "identity_exists" and "déjà enregistrée" in error["message"]
+        assert str(existing.patient.id) not in answer.text and "PROV" not in answer.text
+        assert not error.get("details")
         assert db.scalar(select(Patient.id).where(Patient.id != existing.patient.id)) is None
         proposal = db.scalars(select(AuditEntry).where(AuditEntry.action == "propose")).one()
-        assert (proposal.actor_id, proposal.patient_id, proposal.outcome) == (
-            str(requester.id), str(existing.patient.id), "denied")
-        attached = post(client, f"/api/patients/{existing.patient.id}/attach", body(0))
-        assert attached.status_code == 200
-        assert client.get(f"/api/patients/{existing.patient.id}").status_code == 200
+        assert (proposal.actor_id, proposal.patient_id, proposal.outcome, proposal.details) == (
+            str(requester.id), str(existing.patient.id), "denied", {"match": "same_traits"})
+
+    def test_an_ins_with_other_traits_answers_exactly_like_traits_that_match(self, client, db):
+        """The INS oracle over HTTP: the body says nothing the caller did not send (no id, no status), and is the
+        same, request id aside, as the refusal of a creation whose five traits match."""
+        owner, prober = physician(db), physician(db)
+        existing = qualified(db, owner, 0)
+        create(db, owner, 2)
+        db.commit()
+        sign_in(client, db, prober)
+        by_ins = post(client, "/api/patients", {**body(1), **ins_of(0)})
+        by_traits = post(client, "/api/patients", body(2))
+        assert by_ins.status_code == by_traits.status_code == 409
+        assert without_request_id(by_ins.json()) == without_request_id(by_traits.json())
+        assert str(existing.patient.id) not in by_ins.text and "QUAL" not in by_ins.text
+        joined = post(client, "/api/patients/attach", {**body(1), "reason": REASON})
+        nobody = post(client, "/api/patients/attach", {**body(7), "reason": REASON})
+        assert joined.status_code == nobody.status_code == 404
+        assert without_request_id(joined.json()) == without_request_id(nobody.json())
+
+    def test_the_trait_knowing_physician_gets_only_a_flagged_time_limited_access(self, client, db, settings):
+        existing = create(db, physician(db))
+        pid = existing.patient.id
+        db.commit()
+        intruder = physician(db)
+        sign_in(client, db, intruder)
+        assert post(client, "/api/patients", body(0)).status_code == 409
+        vague = post(client, "/api/patients/attach", {**body(0), "reason": "urgence"})
+        assert vague.status_code == 422
+        assert client.get(f"/api/patients/{pid}").status_code == 404
+        with clock.frozen(clock.now()) as c:
+            attached = post(client, "/api/patients/attach", {**body(0), "reason": REASON})
+            assert attached.status_code == 200 and attached.json()["id"] == str(pid)
+            assert client.get(f"/api/patients/{pid}/consents").status_code == 200
+            c.advance(dt.timedelta(minutes=settings.break_glass_minutes, seconds=1))
+            sign_in(client, db, intruder)  # the session lapsed too: a fresh one, to test the access alone
+            for path in ("", "/consents"):
+                assert client.get(f"/api/patients/{pid}{path}").status_code == 404
+        assert db.scalars(select(CareRelationship).where(CareRelationship.user_id == intruder.id)).all() == []
+        flagged = db.scalars(select(AuditEntry).where(AuditEntry.action == "attach")).one()
+        assert (flagged.break_glass, flagged.reason, flagged.actor_id) == (True, REASON, str(intruder.id))
+
+    @pytest.mark.parametrize("changes", [
+        {"birth_name": "<script>alert(1)</script>"},
+        {"given_names": "Jeanne <img src=x onerror=alert(1)>"},
+        {"used_name": "<b>DUPONT</b>"},
+        {"used_given_name": "Jo;--"},
+    ])
+    def test_markup_in_a_name_is_refused_and_nothing_is_created(self, client, db, changes):
+        """Names follow the INS character rules (patient.rules.name_problem)."""
+        sign_in(client, db, physician(db))
+        answer = post(client, "/api/patients", {**body(0), **changes})
+        assert answer.status_code == 422, answer.text
+        assert "n'est pas permis" in answer.json()["error"]["message"]
+        assert db.scalar(select(Patient.id)) is None
+
+    def test_markup_in_a_used_name_is_refused_on_update_and_nothing_changes(self, client, db):
+        user = physician(db)
+        view = create(db, user, used_name="Dupont")
+        db.commit()
+        sign_in(client, db, user)
+        answer = client.patch(f"/api/patients/{view.patient.id}", json={"used_name": "<i>x</i>", "phone": "0600000000"},
+                              headers={"x-csrf-token": csrf_token(client)})
+        assert answer.status_code == 422
+        db.expire_all()
+        stored = db.get(Patient, view.patient.id)
+        assert (stored.used_name, stored.phone) == ("Dupont", None)
 
     def test_invalid_traits_answer_422_in_french(self, client, db):
         sign_in(client, db, physician(db))

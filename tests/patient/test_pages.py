@@ -8,7 +8,7 @@ from sqlalchemy import select
 from maillage.models.patient import IdentityMerge, PatientConsent
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
-from tests.patient.test_service import IDENTITIES, create, ins_of, insert_record, physician, qualified, traits
+from tests.patient.test_service import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
 
 HTML = {"accept": "text/html"}
 
@@ -77,15 +77,46 @@ class TestCreationPages:
         assert answer.status_code == 303 and answer.headers["location"].startswith("/patients/")
         assert client.get(answer.headers["location"], headers=HTML).status_code == 200
 
-    def test_known_traits_show_the_proposal_then_attaching_opens_the_record(self, client, db):
+    def test_known_traits_name_no_record_and_offer_only_a_reasoned_exceptional_access(self, client, db):
         existing = create(db, physician(db))
         sign_in(client, db, physician(db))
         answer = form(client, "/patients/nouveau", trait_form(0))
         assert answer.status_code == 409
-        assert "Cette identité existe déjà" in answer.text
-        assert f"/patients/{existing.patient.id}/rattachement" in answer.text
-        attached = form(client, f"/patients/{existing.patient.id}/rattachement", {**trait_form(0), "kind": "care_unit"})
+        assert "Cette identité existe déjà" in answer.text and "accès exceptionnel" in answer.text
+        assert str(existing.patient.id) not in answer.text
+        vague = form(client, "/patients/rattachement", {**trait_form(0), "reason": "urgence"})
+        assert vague.status_code == 422 and "au moins 15 caractères" in vague.text
+        attached = form(client, "/patients/rattachement", {**trait_form(0), "reason": REASON})
         assert attached.status_code == 303 and attached.headers["location"] == f"/patients/{existing.patient.id}"
+
+    def test_an_ins_with_other_traits_shows_the_same_page_as_matching_traits(self, client, db):
+        owner = physician(db)
+        existing = qualified(db, owner, 0)
+        create(db, owner, 2)
+        db.commit()
+        sign_in(client, db, physician(db))
+        by_ins = form(client, "/patients/nouveau", {**trait_form(1), "ins_matricule": IDENTITIES[0].ins.matricule.value,
+                                                    "ins_oid": IDENTITIES[0].ins.oid.value})
+        assert by_ins.status_code == 409
+        assert str(existing.patient.id) not in by_ins.text and "qualifiée" not in by_ins.text
+        by_traits = form(client, "/patients/nouveau", trait_form(2))
+        notice = by_ins.text.split('<div class="notice"')[1].split("<form")[0]
+        assert notice == by_traits.text.split('<div class="notice"')[1].split("<form")[0]
+        joined = form(client, "/patients/rattachement", {**trait_form(1), "reason": REASON})
+        assert joined.status_code == 404
+
+    def test_the_creator_is_pointed_at_the_record_they_already_follow(self, client, db):
+        user = physician(db)
+        existing = create(db, user)
+        sign_in(client, db, user)
+        answer = form(client, "/patients/nouveau", trait_form(0))
+        assert answer.status_code == 409 and f'href="/patients/{existing.patient.id}"' in answer.text
+
+    def test_a_nurse_is_not_offered_the_exceptional_access(self, client, db):
+        create(db, physician(db))
+        sign_in(client, db, make_user(db, "nurse"))
+        answer = form(client, "/patients/nouveau", trait_form(0))
+        assert answer.status_code == 409 and "rattachement" not in answer.text and 'name="reason"' not in answer.text
 
     def test_an_incomplete_form_is_shown_again_with_the_error(self, client, db):
         sign_in(client, db, physician(db))

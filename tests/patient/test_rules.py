@@ -306,6 +306,55 @@ class TestMakeTraits:
         assert traits(birthplace="99350").birthplace == "99350"
 
 
+class TestNameProblem:
+    """Names of a person: Latin letters (accented or not), space, hyphen, apostrophe; at least one letter.
+    Source: the INS strict traits as INSi returns them (DOMAIN §1.2, référentiel INS and its implementation
+    guide, arrêté of 8 June 2021); accents of the identity document kept locally (RNIV)."""
+
+    @pytest.mark.parametrize("name", [
+        "MARTIN", "Lefèvre", "LEFÈVRE-DUPRÉ", "N'DIAYE", "N\u2019Diaye", "D'ARTAGNAN", "LE GOFF", "Jean-Pierre",
+        "Anaïs", "Çelik", "Œdipe", "Lætitia", "Strauß", "Ğokhan", "van der Berg", "Zoé", "O",
+    ])  # fmt: skip
+    def test_a_name_as_on_the_identity_document_is_accepted(self, name):
+        assert rules.name_problem(name) is None
+
+    @pytest.mark.parametrize(("name", "shown"), [
+        ("<script>alert(1)</script>", "<"),
+        ("DUPONT<b>", "<"),
+        ("Martin&amp;", "&"),
+        ('Jean "Jo"', '"'),
+        ("R2D2", "2"),
+        ("MARTIN.", "."),
+        ("Dupont_Durand", "_"),
+        ("Marie;DROP", ";"),
+        ("Anne\u0000", "U+0000"),
+        ("Anne\tMarie", "U+0009"),
+        ("Иван", "И"),
+        ("玛丽", "玛"),
+        ("Zoé\u200b", "U+200B"),
+    ])  # fmt: skip
+    def test_markup_digits_and_other_characters_are_refused_and_named(self, name, shown):
+        assert rules.name_problem(name) == (
+            f"le caractère « {shown} » n'est pas permis (lettres, espace, trait d'union, apostrophe).")
+
+    @pytest.mark.parametrize("name", ["", " ", "-", "'", " - ' "])
+    def test_a_name_without_a_letter_is_refused(self, name):
+        assert rules.name_problem(name) == "au moins une lettre est attendue."
+
+    def test_check_name_tidies_spaces_and_names_the_field_in_french(self):
+        assert rules.check_name("  Le   Goff ", "used_name", "Nom utilisé") == "Le Goff"
+        with pytest.raises(ValidationFailed) as info:
+            rules.check_name("Le <i>Goff</i>", "used_name", "Nom utilisé")
+        assert info.value.details == [{"field": "used_name", "message": info.value.message}]
+        assert info.value.message.startswith("Nom utilisé : le caractère « < »")
+
+    def test_make_traits_refuses_markup_in_the_birth_name_and_the_given_names(self):
+        with pytest.raises(ValidationFailed) as info:
+            traits(birth_name="<img src=x onerror=alert(1)>", given_names="Jeanne <b>")
+        assert [d["field"] for d in info.value.details] == ["birth_name", "given_names"]
+        assert "Nom de naissance : le caractère « < »" in info.value.details[0]["message"]
+
+
 class TestDuplicateKey:
     def test_two_spellings_of_one_person_share_a_key(self):
         """Normalised birth name and first given name + date + sex + place (identito-vigilance)."""

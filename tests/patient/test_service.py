@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +24,7 @@ from maillage.directory import service as directory
 from maillage.directory.schemas import ProfessionalCreate
 from maillage.directory.territory import demo_rpps
 from maillage.exceptions import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from maillage.kit import clock
 from maillage.models import audit as audit_models
 from maillage.models.audit import AuditEntry
 from maillage.models.authz import CareRelationship
@@ -125,16 +125,23 @@ class TestCreatePatient:
         assert rel.kind == "attending"
         assert view.attending_name is not None and "TEST" in view.attending_name
 
-    def test_matching_strict_traits_propose_the_existing_record_instead_of_a_duplicate(self, db):
+    def test_matching_strict_traits_refuse_a_duplicate_without_naming_the_record(self, db):
         first, second = physician(db), physician(db)
         existing = create(db, first)
         with pytest.raises(service.IdentityExists) as caught:
             create(db, second, used_name="Autre")
         assert caught.value.status_code == 409
-        assert caught.value.details["existing_patient_id"] == str(existing.patient.id)
-        assert caught.value.details["match"] == "same_traits"
-        assert "existe déjà" in caught.value.message
+        assert not caught.value.details
+        assert str(existing.patient.id) not in caught.value.message
+        assert "déjà enregistrée" in caught.value.message
         assert db.scalar(select(Patient.id).where(Patient.id != existing.patient.id)) is None
+
+    def test_a_caller_who_already_follows_the_record_is_told_which_one(self, db):
+        user = physician(db)
+        existing = create(db, user)
+        with pytest.raises(service.IdentityExists) as caught:
+            create(db, user)
+        assert caught.value.details == {"existing_patient_id": str(existing.patient.id)}
 
     def test_accents_case_and_hyphens_do_not_make_a_second_identity(self, db):
         """Duplicate detection compares normalised traits (patient.rules.normalise_name)."""
@@ -143,13 +150,27 @@ class TestCreatePatient:
         with pytest.raises(service.IdentityExists):
             create(db, user, birth_name="LEFEVRE DUPRE", given_names="helene")
 
-    def test_a_known_ins_matricule_proposes_its_record_even_with_other_traits(self, db):
-        user = physician(db)
-        existing = qualified(db, user, 0)
-        with pytest.raises(service.IdentityExists) as caught:
-            create(db, user, 1, **ins_of(0))
-        assert caught.value.details == {"existing_patient_id": str(existing.patient.id), "match": "same_ins",
-                                        "identity_status": "QUAL"}
+    def test_an_ins_with_other_traits_reveals_nothing_the_caller_did_not_send(self, db):
+        """The INS oracle: an INS alone with wrong traits used to return the record's id and identity status."""
+        owner, prober = physician(db), physician(db)
+        existing = qualified(db, owner, 0)
+        with pytest.raises(service.IdentityExists) as by_ins:
+            create(db, prober, 1, **ins_of(0))
+        create(db, owner, 2)
+        with pytest.raises(service.IdentityExists) as by_traits:
+            create(db, prober, 2)
+        answer = (by_ins.value.status_code, by_ins.value.code, by_ins.value.message, by_ins.value.details)
+        assert answer == (by_traits.value.status_code, by_traits.value.code, by_traits.value.message,
+                          by_traits.value.details)
+        assert not by_ins.value.details
+        assert str(existing.patient.id) not in by_ins.value.message and "QUAL" not in by_ins.value.message
+        # Joining with the traits the prober sent is the same NotFound as traits of nobody at all.
+        reason = "Patient adressé par le SAMU, dossier nécessaire"
+        with pytest.raises(NotFound) as joined:
+            service.attach_to_patient(db, actor(db, prober), AttachRequest(**traits(1), reason=reason))
+        with pytest.raises(NotFound) as nobody:
+            service.attach_to_patient(db, actor(db, prober), AttachRequest(**traits(7), reason=reason))
+        assert (joined.value.message, joined.value.details) == (nobody.value.message, nobody.value.details)
 
     @pytest.mark.parametrize(("insi", "document", "status"), [
         (False, None, "PROV"), (True, None, "RECUP"), (False, "passport", "VALI"), (True, "identity_card", "QUAL"),
@@ -181,33 +202,93 @@ class TestCreatePatient:
             create(db, physician(db), attending_rpps=demo_rpps(999_999))
 
 
+REASON = "Patiente vue en consultation non programmée, antécédents nécessaires"
+
+
 class TestAttachToPatient:
-    def test_the_requester_attaches_with_the_same_traits_and_may_then_read_the_record(self, db):
-        owner, requester = physician(db), physician(db)
+    def test_a_physician_who_knows_the_traits_gets_no_care_relationship(self, db, settings):
+        """The attack: a physician with no link to the patient types the five strict traits, is refused as a
+        duplicate, then joins. They must end with no access to the record, its consents, curves or alerts."""
+        owner, intruder = physician(db), physician(db)
         existing = create(db, owner)
-        with pytest.raises(NotFound):
-            service.get_patient(db, actor(db, requester), existing.patient.id)
-        service.attach_to_patient(db, actor(db, requester), existing.patient.id, AttachRequest(**traits(0)))
+        pid = existing.patient.id
+        with pytest.raises(service.IdentityExists) as refused:
+            create(db, intruder)
+        assert not refused.value.details
+        with clock.frozen(dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)) as c:
+            view = service.attach_to_patient(db, actor(db, intruder), AttachRequest(**traits(0), reason=REASON),
+                                             settings=settings)
+            assert view.patient.id == pid
+            assert db.scalars(select(CareRelationship).where(CareRelationship.user_id == intruder.id)).all() == []
+            c.advance(dt.timedelta(minutes=settings.break_glass_minutes, seconds=1))
+            with pytest.raises(NotFound):
+                service.get_patient(db, actor(db, intruder), pid)
+            with pytest.raises(NotFound):
+                service.consent_history(db, actor(db, intruder), pid)
+            for purpose in (Purpose.MONITORING, Purpose.TELEEXPERTISE, Purpose.CARE):
+                with pytest.raises(NotFound):
+                    authz.access_patient(db, actor(db, intruder), pid, purpose)
+            assert pid not in set(db.scalars(authz.accessible_patients(actor(db, intruder))))
+
+    def test_the_exceptional_access_is_reasoned_flagged_and_listed_for_review(self, db, settings):
+        owner, requester, admin = physician(db), physician(db), make_user(db, "administrator")
+        existing = create(db, owner)
+        service.attach_to_patient(db, actor(db, requester), AttachRequest(**traits(0), reason=REASON),
+                                  settings=settings)
         assert service.get_patient(db, actor(db, requester), existing.patient.id).patient.id == existing.patient.id
-        actions = [e.action for e in audit_entries(db, patient_id=str(existing.patient.id),
-                                                   actor_id=str(requester.id))]
-        assert actions == ["attach", "read"]
+        listed = authz.break_glass_to_review(db, actor(db, admin))
+        assert [(a.user_id, a.patient_id, a.ground, a.reason) for a in listed] == [
+            (requester.id, existing.patient.id, "identity_attach", REASON)]
+        entries = audit_entries(db, patient_id=str(existing.patient.id), actor_id=str(requester.id))
+        assert [(e.action, e.break_glass, e.purpose, e.reason) for e in entries] == [
+            ("attach", True, "emergency", REASON), ("read", True, "emergency", REASON),
+            ("read", True, "emergency", REASON)]
 
-    def test_other_traits_get_the_same_not_found_as_a_missing_record(self, db):
+    def test_a_care_act_started_within_the_access_is_what_creates_the_lasting_relationship(self, db, settings):
+        """The intended path: the exceptional access lets the physician start a real care act (here a
+        tele-expertise draft), and that act, not the knowledge of the traits, grants the care relationship."""
+        from maillage.teleexpertise import service as teleexpertise
+        from maillage.teleexpertise.schemas import RequestCreate
+        from tests.teleexpertise.test_service import make_line, professional_user
+
+        owner, gp = physician(db), physician(db)
+        existing = create(db, owner)
+        line = make_line(db, answering=[professional_user(db, specialty="SM15")], requirements=[])
+        with clock.frozen(dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)) as c:
+            service.attach_to_patient(db, actor(db, gp), AttachRequest(**traits(0), reason=REASON), settings=settings)
+            teleexpertise.create_request(db, actor(db, gp), RequestCreate(
+                patient_id=existing.patient.id, line_id=line.id, question="Lésion pigmentée évolutive du dos ?"))
+            c.advance(dt.timedelta(minutes=settings.break_glass_minutes, seconds=1))
+            assert service.get_patient(db, actor(db, gp), existing.patient.id).patient.id == existing.patient.id
+        kinds = db.scalars(select(CareRelationship.kind).where(CareRelationship.user_id == gp.id)).all()
+        assert kinds == ["requester"]
+
+    @pytest.mark.parametrize("reason", ["", "urgence", "je le connais"])
+    def test_a_vague_reason_is_refused_and_nothing_is_opened(self, db, settings, reason):
         owner, requester = physician(db), physician(db)
-        existing = create(db, owner)
-        with pytest.raises(NotFound):
-            service.attach_to_patient(db, actor(db, requester), existing.patient.id,
-                                      AttachRequest(**traits(0, birthplace="75115")))
-        with pytest.raises(NotFound):
-            service.attach_to_patient(db, actor(db, requester), uuid.uuid4(), AttachRequest(**traits(0)))
+        create(db, owner)
+        with pytest.raises(ValidationFailed, match="Motif"):
+            service.attach_to_patient(db, actor(db, requester), AttachRequest.model_construct(
+                **traits(0), reason=reason), settings=settings)
+        assert authz.break_glass_to_review(db, actor(db, make_user(db, "administrator"))) == []
 
-    def test_only_a_physician_of_the_directory_attaches_as_attending(self, db):
+    def test_a_role_without_exceptional_access_must_go_through_a_care_act(self, db, settings):
         owner, nurse = physician(db), make_user(db, "nurse")
-        existing = create(db, owner)
-        with pytest.raises(ValidationFailed, match="médecin"):
-            service.attach_to_patient(db, actor(db, nurse), existing.patient.id,
-                                      AttachRequest(**traits(0), kind="attending"))
+        create(db, owner)
+        with pytest.raises(PermissionDenied, match="acte de soins"):
+            service.attach_to_patient(db, actor(db, nurse), AttachRequest(**traits(0), reason=REASON),
+                                      settings=settings)
+
+    def test_a_merged_record_is_not_joined(self, db, settings):
+        officer = make_user(db, "identity_officer")
+        owner = physician(db)
+        kept = create(db, owner, 0)
+        merged = insert_record(db, 0, birthplace="75115")
+        service.merge_patients(db, actor(db, officer), kept_id=kept.patient.id, merged_id=merged.id,
+                               reason="Même personne, lieu de naissance mal saisi")
+        with pytest.raises(NotFound):
+            service.attach_to_patient(db, actor(db, physician(db)), AttachRequest(**traits(0, birthplace="75115"),
+                                                                                  reason=REASON), settings=settings)
 
 
 class TestGetPatient:

@@ -208,10 +208,10 @@ class TestSubmit:
         second = draft(db, w)
         assert service.submit(db, w.a(db, w.requester), second.id).status == "published"
 
-    def test_only_the_requester_submits(self, db):
+    def test_only_the_requester_submits_and_the_line_does_not_even_see_the_draft(self, db):
         w = world(db, requirements=[])
         req = draft(db, w)
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFound):
             service.submit(db, w.a(db, w.expert), req.id, consent_recorded_now=True)
 
 
@@ -415,6 +415,15 @@ class TestGetRequest:
             service.get_request(db, w.a(db, w.outsider), req.id)
         with pytest.raises(NotFound):
             service.get_request(db, w.a(db, w.expert), uuid.uuid4())
+
+    def test_a_draft_is_its_authors_alone_even_for_the_line_and_the_named_expert(self, db):
+        """Until it is sent, a draft is out of scope for the line's staff (404, like a missing request)."""
+        w = world(db)
+        req = draft(db, w, named_professional_id=w.colleague.person_id)
+        for someone in (w.expert, w.colleague, w.backup):
+            with pytest.raises(NotFound):
+                service.get_request(db, w.a(db, someone), req.id)
+        assert service.get_request(db, w.a(db, w.requester), req.id).request.id == req.id
 
 
 class TestWorklist:

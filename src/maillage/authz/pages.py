@@ -36,7 +36,7 @@ class BreakGlassRead(BaseModel):
 @router.post("/api/authz/break-glass", response_model=BreakGlassRead, status_code=201, tags=["autorisations"],
              summary="Ouvrir un accès d'urgence (bris de glace)",
              responses={401: {"description": "Non authentifié"}, 403: {"description": "Rôle non autorisé"},
-                        422: {"description": "Motif insuffisant"}})
+                        404: {"description": "Patient introuvable"}, 422: {"description": "Motif insuffisant"}})
 def break_glass_api(body: BreakGlassCreate, request: Request, db: DbSession, actor: GlassActor) -> BreakGlassRead:
     access = service.break_glass(db, actor, body.patient_id, body.reason, context=audit_context(request),
                                  settings=request.app.state.settings)
@@ -57,6 +57,8 @@ def break_glass_submit(
         service.break_glass(db, actor, patient_id, reason, context=audit_context(request),
                             settings=request.app.state.settings)
     except MaillageError as exc:
+        if exc.status_code == 404:
+            raise  # no such patient: the same answer as everywhere else, nothing recorded
         details = exc.details if isinstance(exc.details, list) else []
         message = " ".join(d["message"] for d in details) or exc.message
         return templates().TemplateResponse(request, "authz/break_glass.html",

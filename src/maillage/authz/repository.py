@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from maillage.models.authz import BreakGlassAccess, CareRelationship
+from maillage.models.patient import Patient
 
 
 def _current_relationship(user_id: uuid.UUID, at: dt.datetime) -> list[object]:
@@ -41,6 +42,11 @@ def active_break_glass(
         .order_by(BreakGlassAccess.expires_at.desc())
         .limit(1)
     )
+
+
+def patient_exists(session: Session, patient_id: uuid.UUID) -> bool:
+    """Whether a patient record has this id (merged records included: they still exist, pointing at another)."""
+    return bool(session.scalar(select(exists().where(Patient.id == patient_id))))
 
 
 def accessible_patient_ids(user_id: uuid.UUID, at: dt.datetime) -> Select[tuple[uuid.UUID]]:

@@ -32,6 +32,19 @@ class RelationshipKind(enum.StrEnum):
     ATTENDING = "attending"            # médecin traitant, référent
 
 
+class BreakGlassGround(enum.StrEnum):
+    """Why an access without a care relationship was opened (both kinds expire and are reviewed)."""
+
+    EMERGENCY = "emergency"              # bris de glace : urgence
+    IDENTITY_ATTACH = "identity_attach"  # rattachement à une identité déjà connue, sans acte de soins
+
+
+BREAK_GLASS_GROUND_LABELS = {
+    BreakGlassGround.EMERGENCY: "Urgence",
+    BreakGlassGround.IDENTITY_ATTACH: "Rattachement à une identité existante",
+}
+
+
 PURPOSE_LABELS = {
     Purpose.CARE: "Soins", Purpose.TELEEXPERTISE: "Téléexpertise", Purpose.TELECONSULTATION: "Téléconsultation",
     Purpose.MONITORING: "Télésurveillance", Purpose.PRESCRIPTION: "Prescription",

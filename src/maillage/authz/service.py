@@ -22,7 +22,7 @@ from maillage.audit.service import AuditContext, record
 from maillage.auth.actor import Actor
 from maillage.authz import repository as repo
 from maillage.authz.policy import Permission, role_allows
-from maillage.authz.rules import Purpose, RelationshipKind, break_glass_reason_problems
+from maillage.authz.rules import BreakGlassGround, Purpose, RelationshipKind, break_glass_reason_problems
 from maillage.config import Settings, get_settings
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
@@ -92,6 +92,14 @@ def access_patient(
     return AccessGrant(actor, pid, purpose, glass)
 
 
+def has_access(session: Session, actor: Actor, patient_id: uuid.UUID) -> bool:
+    """Whether the actor may see this patient now (relationship or live break-the-glass), without auditing:
+    only to decide what a refusal may say, never to return patient data."""
+    at = now()
+    return (repo.has_current_relationship(session, actor.user_id, patient_id, at)
+            or repo.active_break_glass(session, actor.user_id, patient_id, at) is not None)
+
+
 def accessible_patients(actor: Actor, at: dt.datetime | None = None) -> Select[tuple[uuid.UUID]]:
     """Subquery of patient ids the actor may see now, for scoping lists and searches in repositories."""
     return repo.accessible_patient_ids(actor.user_id, at or now())
@@ -151,23 +159,34 @@ def break_glass(
     *,
     context: AuditContext | None = None,
     settings: Settings | None = None,
+    ground: BreakGlassGround | str = BreakGlassGround.EMERGENCY,
 ) -> BreakGlassAccess:
-    """Emergency access without a care relationship: mandatory reason, time-limited, flagged for review."""
+    """Access without a care relationship: mandatory reason, time-limited, flagged for review.
+
+    ``ground`` says why: an emergency, or joining an identity already in the GHT without a care act
+    (``maillage.patient.service.attach_to_patient``; audited as ``attach``). A patient id that does not exist is
+    ``NotFound`` and nothing is recorded: an access is only ever opened on a real record.
+    """
     s = settings or get_settings()
+    ground = BreakGlassGround(ground)
     if not role_allows(actor.role, Permission.BREAK_GLASS):
         raise PermissionDenied("Votre rôle ne permet pas l'accès d'urgence.")
     problems = break_glass_reason_problems(reason, s.break_glass_min_reason_chars)
     if problems:
         raise ValidationFailed("Motif insuffisant.", details=[{"field": "reason", "message": m} for m in problems])
     pid = _as_uuid(patient_id)
+    if not repo.patient_exists(session, pid):
+        raise NotFound()
     at = now()
     access = BreakGlassAccess(user_id=actor.user_id, patient_id=pid, reason=" ".join(reason.split()),
-                              starts_at=at, expires_at=at + dt.timedelta(minutes=s.break_glass_minutes))
+                              ground=ground.value, starts_at=at,
+                              expires_at=at + dt.timedelta(minutes=s.break_glass_minutes))
     session.add(access)
     session.flush()
-    record(session, action="break_glass", object_type="patient", object_id=str(pid), patient_id=str(pid),
+    action = "attach" if ground is BreakGlassGround.IDENTITY_ATTACH else "break_glass"
+    record(session, action=action, object_type="patient", object_id=str(pid), patient_id=str(pid),
            purpose=Purpose.EMERGENCY.value, break_glass=True, reason=access.reason, context=context,
-           details={"minutes": s.break_glass_minutes}, **actor.audit_fields)
+           details={"minutes": s.break_glass_minutes, "ground": ground.value}, **actor.audit_fields)
     return access
 
 

@@ -36,17 +36,24 @@ class CareRelationship(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
 
 
+# Why an exceptional access was opened: an emergency (bris de glace), or joining an identity already in the GHT
+# without a care act (the creator knew the strict traits). Both carry a reason, expire and go to the review list.
+BREAK_GLASS_GROUNDS_SQL = "'emergency', 'identity_attach'"
+
+
 class BreakGlassAccess(Base):
     __tablename__ = "break_glass_access"
     __table_args__ = (
         Index("ix_break_glass_user_patient", "user_id", "patient_id"),
         CheckConstraint("expires_at > starts_at", name="expires_after_start"),
+        CheckConstraint(f"ground in ({BREAK_GLASS_GROUNDS_SQL})", name="ground_known"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     reason: Mapped[str] = mapped_column(Text)
+    ground: Mapped[str] = mapped_column(String(32), default="emergency", server_default="emergency")
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

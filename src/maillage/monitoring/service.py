@@ -107,11 +107,11 @@ def add_member(session: Session, actor: Actor, team_id: uuid.UUID, user_id: uuid
 
 
 def _require_member(session: Session, actor: Actor, team_id: uuid.UUID) -> MonitoringTeam:
+    """The team if the actor is one of its members; a team one is not in is out of scope, hence the same
+    ``NotFound`` as a team that does not exist (house rule 3)."""
     team = repo.get_team(session, team_id)
-    if team is None or not team.active:
+    if team is None or not team.active or repo.membership(session, team_id, actor.user_id) is None:
         raise NotFound("Équipe de télésurveillance introuvable.")
-    if repo.membership(session, team_id, actor.user_id) is None:
-        raise PermissionDenied("Vous n'êtes pas membre de cette équipe de télésurveillance.")
     return team
 
 

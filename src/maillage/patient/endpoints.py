@@ -3,7 +3,9 @@
 Every route that touches a patient goes through ``maillage.patient.service``, hence ``access_patient``: a patient
 the caller has no care relationship with is 404, as if it did not exist. The INS matricule is returned only for a
 qualified identity. Creating a patient whose strict traits or INS match an existing record answers 409 with the
-existing record's id (``details.existing_patient_id``): attach to it with ``POST /api/patients/{id}/attach``.
+same neutral body whichever matched: no id, no status (``details.existing_patient_id`` only for a caller who may
+already see that record). To join it without a care act, ``POST /api/patients/attach`` with the five strict traits
+and a written reason opens an exceptional, time-limited access flagged for the administrator's review.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Introuvable, ou hors de vos relations de soins"}, 422: {"description": "Données invalides"},
 }
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS, 409: {"description": "Identité déjà connue : `details.existing_patient_id` désigne le dossier existant"},
+    **ERRORS, 409: {"description": "Identité déjà connue (traits stricts ou INS) ; rien n'est dit du dossier existant"},
 }
 
 
@@ -167,10 +169,12 @@ def update(patient_id: uuid.UUID, body: PatientUpdate, request: Request, db: DbS
     return read(service.update_patient(db, actor, patient_id, body, context=audit_context(request)))
 
 
-@router.post("/{patient_id}/attach", response_model=PatientRead,
-             summary="Se rattacher au dossier proposé (mêmes traits stricts)", responses=ERRORS)
-def attach(patient_id: uuid.UUID, body: AttachRequest, request: Request, db: DbSession, actor: Writer) -> PatientRead:
-    return read(service.attach_to_patient(db, actor, patient_id, body, context=audit_context(request)))
+@router.post("/attach", response_model=PatientRead,
+             summary="Accès exceptionnel à une identité déjà connue (traits stricts, motif écrit, durée limitée)",
+             responses=ERRORS)
+def attach(body: AttachRequest, request: Request, db: DbSession, actor: Writer) -> PatientRead:
+    return read(service.attach_to_patient(db, actor, body, context=audit_context(request),
+                                          settings=request.app.state.settings))
 
 
 @router.post("/{patient_id}/identity-checks", response_model=PatientRead,

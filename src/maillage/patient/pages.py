@@ -49,7 +49,7 @@ def _message(exc: MaillageError) -> str:
 
 FIELD_LABELS = {
     "birth_name": "nom de naissance", "given_names": "prénom(s) de naissance", "birth_date": "date de naissance",
-    "sex": "sexe", "birthplace": "lieu de naissance", "kind": "relation",
+    "sex": "sexe", "birthplace": "lieu de naissance", "reason": "motif",
 }
 
 
@@ -102,16 +102,18 @@ def search_page(request: Request, db: DbSession, actor: Reader, ins: str = "", n
 # --- Creation and attachment ---------------------------------------------------------------------------------
 
 
-def _new_context(form: dict[str, Any] | None = None, error: str | None = None,
-                 proposal: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"form": form or {}, "error": error, "proposal": proposal,
+def _new_context(request: Request, actor: Actor, form: dict[str, Any] | None = None, error: str | None = None,
+                 proposal: dict[str, Any] | None = None, attach_error: str | None = None) -> dict[str, Any]:
+    return {"form": form or {}, "error": error, "proposal": proposal, "attach_error": attach_error,
+            "can_attach": role_allows(actor.role, Permission.BREAK_GLASS),
+            "attach_hours": request.app.state.settings.break_glass_minutes / 60,
             "documents": list(IDENTITY_DOCUMENT_LABELS.items()),
             "oids": [(o.value, o.label) for o in InsOid]}
 
 
 @router.get("/patients/nouveau", response_class=HTMLResponse)
 def new_page(request: Request, actor: Writer) -> Response:
-    return render(request, "patient/new.html", _new_context())
+    return render(request, "patient/new.html", _new_context(request, actor))
 
 
 @router.post("/patients/nouveau", response_class=HTMLResponse)
@@ -138,31 +140,46 @@ def new_submit(
             phone=phone or None, commune_insee=commune_insee or None, attending_rpps=attending_rpps or None,
         )
     except ValidationError as exc:
-        return render(request, "patient/new.html", _new_context(form, _form_error(exc)), status_code=422)
+        return render(request, "patient/new.html", _new_context(request, actor, form, _form_error(exc)),
+                      status_code=422)
     try:
         view = service.create_patient(db, actor, data, context=audit_context(request))
     except service.IdentityExists as exc:
-        # The proposal is audited after the rollback of this request; the page offers to join the record.
-        proposal = dict(exc.details) if isinstance(exc.details, dict) else {}
-        return render(request, "patient/new.html", _new_context(form, None, proposal), status_code=409)
+        # The refusal is audited after the rollback of this request. The page says nothing of the existing record
+        # (its id only to a caller who may already see it) and offers the exceptional, reviewed access.
+        proposal = {"message": exc.message, **(exc.details if isinstance(exc.details, dict) else {})}
+        return render(request, "patient/new.html", _new_context(request, actor, form, None, proposal),
+                      status_code=409)
     except MaillageError as exc:
-        return render(request, "patient/new.html", _new_context(form, _message(exc)), status_code=exc.status_code)
+        return render(request, "patient/new.html", _new_context(request, actor, form, _message(exc)),
+                      status_code=exc.status_code)
     return RedirectResponse(f"/patients/{view.patient.id}", status_code=303)
 
 
-@router.post("/patients/{patient_id}/rattachement", response_class=HTMLResponse)
+@router.post("/patients/rattachement", response_class=HTMLResponse)
 def attach_submit(
-    request: Request, patient_id: uuid.UUID, db: DbSession, actor: Writer,
+    request: Request, db: DbSession, actor: Writer,
     birth_name: Annotated[str, Form(max_length=100)] = "", given_names: Annotated[str, Form(max_length=200)] = "",
     birth_date: Annotated[str, Form(max_length=10)] = "", sex: Annotated[str, Form(max_length=1)] = "",
-    birthplace: Annotated[str, Form(max_length=5)] = "", kind: Annotated[str, Form(max_length=16)] = "care_unit",
+    birthplace: Annotated[str, Form(max_length=5)] = "", reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
+    """The exceptional access to an identity a refused creation matched (traits only; 404 when none matches)."""
+    form = {"birth_name": birth_name, "given_names": given_names, "birth_date": birth_date, "sex": sex,
+            "birthplace": birthplace, "reason": reason}
+    proposal = {"message": service.IdentityExists.default_message}
     try:
         data = AttachRequest(birth_name=birth_name, given_names=given_names, birth_date=birth_date, sex=sex,
-                             birthplace=birthplace, kind=kind)
+                             birthplace=birthplace, reason=reason)
+        view = service.attach_to_patient(db, actor, data, context=audit_context(request),
+                                         settings=request.app.state.settings)
     except ValidationError as exc:
-        return render(request, "patient/new.html", _new_context(None, _form_error(exc)), status_code=422)
-    view = service.attach_to_patient(db, actor, patient_id, data, context=audit_context(request))
+        return render(request, "patient/new.html",
+                      _new_context(request, actor, form, None, proposal, _form_error(exc)), status_code=422)
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise  # no record with these traits: the same answer as any record out of reach
+        return render(request, "patient/new.html",
+                      _new_context(request, actor, form, None, proposal, _message(exc)), status_code=exc.status_code)
     return RedirectResponse(f"/patients/{view.patient.id}", status_code=303)
 
 

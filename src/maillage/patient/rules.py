@@ -392,6 +392,43 @@ def normalise_name(value: str) -> str:
     return " ".join(text.split())
 
 
+NAME_SEPARATORS = frozenset(" -'\u2019")  # space, hyphen, apostrophe (typed straight or typographic)
+
+
+def name_problem(value: str) -> str | None:
+    """Why a person's name (birth name, a given name, used name, used given name) is refused, or None.
+
+    Allowed: letters of the Latin alphabet, accented or not (é, è, ç, ï, œ, æ, ß...), and as separators the
+    space, the hyphen and the apostrophe; at least one letter. Anything else (digits, ``<``, ``>``, ``&``,
+    quotes, control characters, other scripts) is refused rather than cleaned: the name must be typed as on
+    the identity document, and markup has no place in an identity.
+
+    Source: the strict traits are those the INSi teleservice returns (DOMAIN §1.2; référentiel INS and its
+    implementation guide, approved by the arrêté of 8 June 2021): names in capital letters without diacritics,
+    words separated by a space, a hyphen or an apostrophe. The RNIV lets the record keep the accents of the
+    identity document, which normalisation (``normalise_name``) reads as the INS letters. The exact character
+    table of the ANS guide is not in this project's research notes [to check against the guide's annex].
+    """
+    if not any(ch.isalpha() for ch in value):
+        return "au moins une lettre est attendue."
+    for ch in value:
+        if ch in NAME_SEPARATORS:
+            continue
+        if ch.isalpha() and "LATIN" in unicodedata.name(ch, ""):
+            continue
+        shown = ch if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
+        return f"le caractère « {shown} » n'est pas permis (lettres, espace, trait d'union, apostrophe)."
+    return None
+
+
+def check_name(value: str, field_name: str, label: str) -> str:
+    """The name with its spaces tidied, or ``ValidationFailed`` naming the field (``name_problem``)."""
+    problem = name_problem(value)
+    if problem is not None:
+        raise fail(field_name, f"{label} : {problem}")
+    return " ".join(value.split())
+
+
 @dataclass(frozen=True, slots=True)
 class StrictTraits:
     """The five strict traits of an identity (DOMAIN §1.2): birth name, birth given names (the list, first one
@@ -426,12 +463,16 @@ def make_traits(
     name = " ".join(birth_name.split())
     if not normalise_name(name):
         problem("birth_name", "valeur absente.")
+    elif (wrong := name_problem(name)) is not None:
+        problem("birth_name", wrong)
     names = tuple(
         " ".join(n.split()) for n in (given_names.split(" ") if isinstance(given_names, str) else given_names)
     )
     names = tuple(n for n in names if n)
     if not names or not normalise_name(names[0]):
         problem("given_names", "au moins un prénom est attendu.")
+    elif (wrong := next((w for n in names if (w := name_problem(n)) is not None), None)) is not None:
+        problem("given_names", wrong)
     if today is not None and birth_date > today:
         problem("birth_date", f"{birth_date.isoformat()} est dans le futur.")
     try:

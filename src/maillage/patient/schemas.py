@@ -141,9 +141,11 @@ class PatientUpdate(BaseModel):
 
 
 class AttachRequest(TraitsIn):
-    """To join an existing record the proposal pointed at, the requester shows the same strict traits again."""
+    """To join the record a refused creation matched: its five strict traits and the written reason of an
+    exceptional access (time-limited, flagged, reviewed by the administrator)."""
 
-    kind: str = Field(default="care_unit", description="care_unit ou attending (médecin traitant)")
+    reason: str = Field(min_length=1, max_length=2000,
+                        description="Pourquoi accéder à ce dossier sans acte de soins (revu par l'administrateur)")
 
 
 class IdentityCheck(BaseModel):

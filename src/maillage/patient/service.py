@@ -22,8 +22,8 @@ from maillage.audit.service import AuditContext, record
 from maillage.auth.actor import Actor
 from maillage.authz import service as authz
 from maillage.authz.policy import Permission, role_allows
-from maillage.authz.rules import Purpose, RelationshipKind
-from maillage.config import get_settings
+from maillage.authz.rules import BreakGlassGround, Purpose, RelationshipKind, break_glass_reason_problems
+from maillage.config import Settings, get_settings
 from maillage.directory import communes
 from maillage.directory import service as directory
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -42,6 +42,7 @@ from maillage.patient.rules import (
     Sex,
     StrictTraits,
     can_share_matricule,
+    check_name,
     check_transition,
     differing_traits,
     duplicate_key,
@@ -59,12 +60,18 @@ MASKED_MATRICULE = "• •• •• ••••• ••• ••"
 
 
 class IdentityExists(Conflict):
-    """Creating this patient would duplicate an existing identity: the existing record is proposed instead."""
+    """Creating this patient would duplicate an identity already in the GHT.
+
+    The answer is the same whether the strict traits or the INS matched, and says nothing the caller did not
+    send: no record id, no identity status (the existence of a record is no reason to open it). Only a caller who
+    may already see the record gets its id (``details.existing_patient_id``), to open it instead.
+    """
 
     code = "identity_exists"
     default_message = (
-        "Une identité existe déjà avec ces traits stricts : rattachez-vous à ce dossier plutôt que d'en créer un "
-        "second."
+        "Cette identité est déjà enregistrée dans le GHT (mêmes traits stricts ou même matricule INS) : aucun second "
+        "dossier n'est créé. Le dossier s'ouvre par un acte de soins (demande, rendez-vous, inclusion, admission) "
+        "ou, à défaut, par un accès exceptionnel motivé, limité dans le temps et revu par l'administrateur."
     )
 
 
@@ -261,14 +268,25 @@ def _attending(session: Session, professional_id: uuid.UUID | None, rpps: str | 
     return found
 
 
+def _used_names(data: Any, fields: set[str]) -> tuple[str | None, str | None]:
+    """The used name and used given name given (checked like the INS names: ``rules.name_problem``)."""
+    used = data.used_name if "used_name" in fields else None
+    used_given = data.used_given_name if "used_given_name" in fields else None
+    return (check_name(used, "used_name", "Nom utilisé") if used else None,
+            check_name(used_given, "used_given_name", "Prénom utilisé") if used_given else None)
+
+
 def _residence(code: str | None) -> str | None:
     if not code:
         return None
     return communes.get_commune(code).insee
 
 
-def _propose(session: Session, actor: Actor, existing: Patient, match: str, context: AuditContext | None) -> None:
-    """Refuse a duplicate, proposing the existing record; the proposal is audited even though the request fails."""
+def _refuse_duplicate(session: Session, actor: Actor, existing: Patient, match: str,
+                      context: AuditContext | None) -> None:
+    """Refuse a duplicate. The refusal is audited (after the rollback) with the record and the kind of match, for
+    identity vigilance and for spotting probes; the caller learns the record's id only if they may already see it.
+    """
     fields: dict[str, Any] = dict(action="propose", object_type="patient", object_id=str(existing.id),
                                   patient_id=str(existing.id), purpose=Purpose.CARE.value, outcome="denied",
                                   context=context, details={"match": match}, **actor.audit_fields)
@@ -277,21 +295,24 @@ def _propose(session: Session, actor: Actor, existing: Patient, match: str, cont
         record(s, **fields)
 
     after_rollback(session, audit)
-    raise IdentityExists(details={"existing_patient_id": str(existing.id), "match": match,
-                                  "identity_status": existing.identity_status})
+    if authz.has_access(session, actor, existing.id):
+        raise IdentityExists(details={"existing_patient_id": str(existing.id)})
+    raise IdentityExists()
 
 
 # --- Creating and joining ------------------------------------------------------------------------------------
 
 
 def create_patient(session: Session, actor: Actor, data: Any, context: AuditContext | None = None) -> PatientView:
-    """Create a patient, or propose the existing record when the strict traits or the INS match one (409).
+    """Create a patient, or refuse a duplicate when the strict traits or the INS match a record (409, the same
+    neutral answer for both: see ``IdentityExists``; joining that record is ``attach_to_patient``).
 
     The creator gets a care relationship: ``attending`` when they are the médecin traitant given, ``care_unit``
     otherwise. The status follows from the checks done (INSi, high-trust document): ``status_for``.
     """
     _need(actor, Permission.PATIENT_WRITE)
     traits = _traits(data)
+    used_name, used_given_name = _used_names(data, {"used_name", "used_given_name"})
     ins = _ins(data.ins_matricule, data.ins_oid)
     document = _document(data.identity_document)
     if data.insi_checked and ins is None:
@@ -302,18 +323,17 @@ def create_patient(session: Session, actor: Actor, data: Any, context: AuditCont
     if ins is not None:
         same_ins = repo.active_with_matricule(session, ins.matricule.value)
         if same_ins is not None:
-            _propose(session, actor, same_ins, "same_ins", context)
+            _refuse_duplicate(session, actor, same_ins, "same_ins", context)
     key = key_text(traits)
     same = repo.active_with_duplicate_key(session, key)
     if same is not None:
-        _propose(session, actor, same, "same_traits", context)
+        _refuse_duplicate(session, actor, same, "same_traits", context)
     at = now()
     status = status_for(insi_checked=bool(data.insi_checked), document_checked=document is not None)
     p = Patient(
         birth_name=traits.birth_name, given_names=" ".join(traits.given_names), birth_date=traits.birth_date,
         sex=traits.sex.value, birthplace=traits.birthplace,
-        used_name=" ".join(data.used_name.split()) if data.used_name else None,
-        used_given_name=" ".join(data.used_given_name.split()) if data.used_given_name else None,
+        used_name=used_name, used_given_name=used_given_name,
         birth_name_norm=normalise_name(traits.birth_name),
         first_given_name_norm=normalise_name(traits.first_given_name),
         used_name_norm=normalise_name(data.used_name) if data.used_name else None, duplicate_key=key,
@@ -336,37 +356,42 @@ def create_patient(session: Session, actor: Actor, data: Any, context: AuditCont
     return _views(session, [p], with_remarks=True)[0]
 
 
-def attach_to_patient(session: Session, actor: Actor, patient_id: uuid.UUID, data: Any,
-                      context: AuditContext | None = None) -> PatientView:
-    """Join the record an identity proposal pointed at. The requester proves they know the person by giving the
-    same strict traits again; anything else is the same ``NotFound`` as a record that does not exist."""
+def attach_to_patient(session: Session, actor: Actor, data: Any, context: AuditContext | None = None,
+                      settings: Settings | None = None) -> PatientView:
+    """Join the record whose strict traits are those given, when a creation was refused as a duplicate.
+
+    Knowing a person's traits (or INS) proves no care: joining opens no care relationship. It opens an
+    exceptional access (``authz.break_glass``, ground ``identity_attach``): a written reason, limited to the
+    break-the-glass duration, flagged in the audit trail (action ``attach``) and listed for the administrator's
+    review. A lasting relationship then comes only from a care act started within that time (a tele-expertise
+    request, an enrolment, ...). The record is found by its five strict traits only, never by the INS alone;
+    traits that match no active record are the same ``NotFound`` as anything else out of reach. A caller who
+    already sees the record just gets it.
+    """
     _need(actor, Permission.PATIENT_WRITE)
-    kind: RelationshipKind | None
-    try:
-        kind = RelationshipKind(data.kind)
-    except ValueError:
-        kind = None
-    if kind not in (RelationshipKind.CARE_UNIT, RelationshipKind.ATTENDING):
-        message = "Relation : « care_unit » (équipe de soins) ou « attending » (médecin traitant)."
-        raise ValidationFailed(message, details=[{"field": "kind", "message": message}])
-    if kind is RelationshipKind.ATTENDING and directory.professional_of_user(session, actor.user_id) is None:
-        message = "Relation : seul un médecin inscrit à l'annuaire peut se déclarer médecin traitant."
-        raise ValidationFailed(message, details=[{"field": "kind", "message": message}])
+    if not role_allows(actor.role, Permission.BREAK_GLASS):
+        raise PermissionDenied(
+            "Votre rôle ne permet pas d'accès exceptionnel : le dossier s'ouvre par un acte de soins (demande, "
+            "rendez-vous, inclusion, admission) créé par un professionnel qui suit ce patient.")
+    cfg = settings or get_settings()
+    problems = break_glass_reason_problems(data.reason, cfg.break_glass_min_reason_chars)
+    if problems:
+        raise ValidationFailed("Motif insuffisant.", details=[{"field": "reason", "message": m} for m in problems])
     traits = _traits(data)
-    p = repo.patient(session, patient_id)
-    if p is None or p.merged_into_id is not None or p.duplicate_key != key_text(traits):
-        fields: dict[str, Any] = dict(action="attach", object_type="patient", object_id=str(patient_id),
-                                      patient_id=str(patient_id), purpose=Purpose.CARE.value, outcome="denied",
-                                      context=context, **actor.audit_fields)
+    p = repo.active_with_duplicate_key(session, key_text(traits))
+    if p is None:
+        fields: dict[str, Any] = dict(action="attach", object_type="patient", purpose=Purpose.CARE.value,
+                                      outcome="denied", context=context, **actor.audit_fields)
 
         def audit(s: Session) -> None:
             record(s, **fields)
 
         after_rollback(session, audit)
         raise NotFound()
-    authz.grant_relationship(session, user_id=actor.user_id, patient_id=p.id, kind=kind,
-                             source_type="identity_proposal", source_id=str(p.id))
-    authz.access_patient(session, actor, p.id, Purpose.CARE, action="attach", context=context)
+    if not authz.has_access(session, actor, p.id):
+        authz.break_glass(session, actor, p.id, data.reason, context=context, settings=cfg,
+                          ground=BreakGlassGround.IDENTITY_ATTACH)
+    authz.access_patient(session, actor, p.id, Purpose.CARE, action="read", context=context)
     return _views(session, [p])[0]
 
 
@@ -429,16 +454,17 @@ def update_patient(session: Session, actor: Actor, patient_id: uuid.UUID, data: 
     grant = authz.access_patient(session, actor, patient_id, Purpose.CARE, action="update", context=context)
     p = _active(session, grant.patient_id)
     fields = data.model_fields_set
+    used_name, used_given_name = _used_names(data, fields)
     if "attending_professional_id" in fields or "attending_rpps" in fields:
         attending = _attending(session, data.attending_professional_id, data.attending_rpps)
         p.attending_professional_id = attending.id if attending else None
     if "commune_insee" in fields:
         p.commune_insee = _residence(data.commune_insee)
     if "used_name" in fields:
-        p.used_name = " ".join(data.used_name.split()) if data.used_name else None
-        p.used_name_norm = normalise_name(data.used_name) if data.used_name else None
+        p.used_name = used_name
+        p.used_name_norm = normalise_name(used_name) if used_name else None
     if "used_given_name" in fields:
-        p.used_given_name = " ".join(data.used_given_name.split()) if data.used_given_name else None
+        p.used_given_name = used_given_name
     for name in ("phone", "email", "address_line", "postcode"):
         if name in fields:
             setattr(p, name, getattr(data, name))

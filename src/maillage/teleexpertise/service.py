@@ -107,6 +107,8 @@ def _line_staff(session: Session, req: TeleexpertiseRequest) -> set[uuid.UUID]:
 
 
 def _is_party(session: Session, actor: Actor, req: TeleexpertiseRequest) -> bool:
+    if req.status == Status.DRAFT:
+        return actor.user_id == req.requester_id  # a draft is its author's until it is sent
     if actor.user_id in (req.requester_id, req.assignee_id, req.named_expert_id):
         return True
     return actor.user_id in _line_staff(session, req)
