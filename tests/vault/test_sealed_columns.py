@@ -5,7 +5,8 @@ The rule, generated from the metadata: a table holds patient data when it is ``p
 table is either sealed (``SealedText``, the vault's envelope in the database) or listed in ``CLEAR`` with the reason
 it stays in clear. A new free-text column that is neither fails here.
 
-Then every sealed column is written through its service with its own marker, committed, checkpointed, and the
+Then every sealed column is written through its service with its own marker (and so are a document's content,
+in the blob store, and a value sealed by the vault itself), committed, checkpointed, and the
 marker is searched for in the database's files (SQLite: the file and its ``-wal``; PostgreSQL: the tables' and
 indexes' files, TOAST included, and the WAL segments written during the test) and in the blob store. The
 controls write a marker in a clear column and find it, so the search itself can fail.
@@ -27,15 +28,18 @@ from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.sealed import SealedText
 from maillage.models import Base
 from maillage.models.audit import AuditEntry
+from maillage.models.document import Document
 from maillage.models.monitoring import MonitoringAlert
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import service as monitoring
 from maillage.patient import service as patients
 from maillage.teleexpertise import service as teleexpertise
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn
+from maillage.vault import service as vault
 from maillage.vault.blobstore import LocalBlobStore, use_blobstore
 from maillage.vault.columns import PREFIX, sealed_columns
 from tests.conftest import postgres_url, run_migrations
+from tests.corpus.make_corpus import _pdf, _report_objects, _stream
 from tests.fixtures.factories import make_user
 from tests.monitoring.conftest import backdate, enrol_patient, register, weights
 from tests.patient.test_service import insert_record, qualified, traits
@@ -155,6 +159,10 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
                 clinical_context=m["teleexpertise_request.clinical_context"])
     teleexpertise.add_attachment(db, actor(db, w.requester), req.id, filename=f"{m['document.display_name']}.png",
                                  data=photo(), declared_type="image/png", title=m["document.title"])
+    page_text = _stream(b"BT /F1 16 Tf 72 770 Td (%s) Tj ET" % m["vault_blob.content"].encode())
+    report = _pdf([*_report_objects(pages=1)[:-1], page_text])
+    teleexpertise.add_attachment(db, actor(db, w.requester), req.id, filename="compte-rendu.pdf", data=report,
+                                 declared_type="application/pdf")
     teleexpertise.submit(db, actor(db, w.requester), req.id, consent_recorded_now=True)
     teleexpertise.claim(db, actor(db, w.expert), req.id)
     teleexpertise.ask(db, actor(db, w.expert), req.id, MessageIn(body=m["teleexpertise_message.body"]))
@@ -200,6 +208,9 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
                                f"{m['break_glass_access.reason']} {m['audit_entry.reason']}", settings=settings)
     authz.review_break_glass(db, actor(db, make_user(db, "administrator")), access.id,
                              m["break_glass_access.review_comment"])
+    # A value sealed by the vault itself (what the second factor's secret uses).
+    vault.seal(db, object_type="user_account", object_id=str(emergency.id), field="note",
+               plaintext=m["vault_sealed_value.ciphertext"].encode())
 
 
 def check_written(db: Any, markers: dict[str, str]) -> None:
@@ -226,6 +237,10 @@ def leaks(markers: dict[str, str], files: list[Path]) -> dict[str, list[str]]:
             if any(form in content for form in forms):
                 found.setdefault(name, []).append(str(path))
     return found
+
+
+def read_document(db: Any, document: Any) -> bytes:
+    return vault.read_blob(db, document.blob_id, object_type="document", object_id=str(document.id))
 
 
 # --- Where the bytes are --------------------------------------------------------------------------------------
@@ -309,7 +324,9 @@ def at_rest(backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 class TestNoMarkerAtRest:
     def test_every_sealed_column_written_through_its_service_leaves_no_marker_in_the_files(self, at_rest, tmp_path):
         engine, files = at_rest
-        markers = {f"{t.name}.{c.name}": marker_of(f"{t.name}.{c.name}") for t, c in sealed_columns()}
+        names = [f"{t.name}.{c.name}" for t, c in sealed_columns()] + ["vault_blob.content",
+                                                                        "vault_sealed_value.ciphertext"]
+        markers = {name: marker_of(name) for name in names}
         store = LocalBlobStore(tmp_path / "blobs")
         settings = Settings(environment="test", var_dir=tmp_path, secret_key="s" * 40)
         with use_blobstore(store):
@@ -318,6 +335,8 @@ class TestNoMarkerAtRest:
                 db.commit()
             with make_sessionmaker(engine)() as db:
                 check_written(db, markers)
+                pdf = [d for d in db.scalars(select(Document)) if d.display_name == "compte-rendu.pdf"]
+                assert markers["vault_blob.content"].encode() in read_document(db, pdf[0])
                 assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.break_glass)) >= 1
         found = files()
         assert found
