@@ -14,7 +14,6 @@ controls write a marker in a clear column and find it, so the search itself can 
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from sqlalchemy import Engine, String, Table, Text, func, select, text, type_coe
 
 from maillage.authz import service as authz
 from maillage.config import Settings
-from maillage.kit.db import make_engine, make_sessionmaker
+from maillage.kit.db import make_sessionmaker
 from maillage.kit.sealed import SealedText
 from maillage.models import Base
 from maillage.models.audit import AuditEntry
@@ -38,13 +37,14 @@ from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn
 from maillage.vault import service as vault
 from maillage.vault.blobstore import LocalBlobStore, use_blobstore
 from maillage.vault.columns import PREFIX, sealed_columns
-from tests.conftest import postgres_url, run_migrations
+from tests.conftest import run_migrations
 from tests.corpus.make_corpus import _pdf, _report_objects, _stream
 from tests.fixtures.factories import make_user
 from tests.monitoring.conftest import backdate, enrol_patient, register, weights
 from tests.patient.test_service import insert_record, qualified, traits
 from tests.patient.test_service import physician as patient_physician
 from tests.teleexpertise.test_service import actor, draft, photo, world
+from tests.vault.conftest import FreshDatabase
 
 IDENTITY = "identity trait or its comparison form, in clear for identity matching and duplicate search (DOMAIN §1.2)"
 CODE = "a code from a closed list (status, kind, purpose, unit...), checked by a constraint or the rules"
@@ -246,79 +246,13 @@ def read_document(db: Any, document: Any) -> bytes:
 # --- Where the bytes are --------------------------------------------------------------------------------------
 
 
-def _sqlite_files(path: Path) -> list[Path]:
-    return sorted(path.parent.glob(f"{path.name}*"))
-
-
-def _checkpoint_sqlite(engine: Engine) -> None:
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        raw.close()
-
-
-def _wal_segment(engine: Engine) -> str:
-    with engine.connect() as conn:
-        return str(conn.scalar(text("SELECT pg_walfile_name(pg_current_wal_insert_lsn())")))
-
-
-def _postgres_files(engine: Engine, schema: str, first_segment: str) -> list[Path]:
-    """The files of the schema's tables, their TOAST tables and every index, and the WAL segments written since
-    ``first_segment`` (after a checkpoint, so the data files hold the rows too)."""
-    with engine.connect() as conn:
-        conn.execute(text("CHECKPOINT"))
-        last_segment = str(conn.scalar(text("SELECT pg_walfile_name(pg_current_wal_insert_lsn())")))
-        data_dir = Path(conn.scalar(text("SHOW data_directory")))
-        relations = conn.scalars(text(
-            "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = :s AND c.relkind IN ('r', 'i') "
-            "UNION SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s AND c.reltoastrelid <> 0 "
-            "UNION SELECT pg_relation_filepath(i.indexrelid) FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace JOIN pg_index i ON i.indrelid = c.reltoastrelid WHERE n.nspname = :s"),
-            {"s": schema}).all()
-    if not os.access(data_dir, os.R_OK | os.X_OK):
-        pytest.skip(f"le dossier de données de PostgreSQL ({data_dir}) n'est pas lisible par ce processus")
-    files: list[Path] = []
-    for relative in relations:
-        if relative:
-            files += [p for p in (data_dir / relative).parent.glob(f"{Path(relative).name}*") if p.is_file()]
-    files += [p for p in (data_dir / "pg_wal").iterdir()
-              if p.is_file() and len(p.name) == 24 and first_segment <= p.name <= last_segment]
-    return files
-
-
 @pytest.fixture
-def at_rest(backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def at_rest(fresh_database: FreshDatabase) -> tuple[Engine, Any]:
     """A database of its own whose commits are real (files to search), built by the migrations."""
-    if backend == "sqlite":
-        path = tmp_path / "atrest" / "maillage.sqlite3"
-        path.parent.mkdir()
-        engine = make_engine(f"sqlite:///{path}")
-        with engine.begin() as conn:
-            run_migrations(conn)
-        yield engine, lambda: (_checkpoint_sqlite(engine), _sqlite_files(path))[1]
-        engine.dispose()
-        return
-    url = postgres_url()
-    assert url is not None
-    schema = f"atrest_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in url else "?"
-    engine = make_engine(f"{url}{separator}options=-csearch_path%3D{schema}")
-    try:
-        with engine.begin() as conn:
-            run_migrations(conn)
-        first_segment = _wal_segment(engine)
-        yield engine, lambda: _postgres_files(engine, schema, first_segment)
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_database.engine.begin() as conn:
+        run_migrations(conn)
+    fresh_database.mark()
+    return fresh_database.engine, fresh_database.files
 
 
 class TestNoMarkerAtRest:
