@@ -1,6 +1,6 @@
 """Sealed text columns (``maillage.kit.sealed.SealedText``): the cipher, the list of sealed columns, rotation.
 
-An envelope is ``vault1:<kek id>:<wrapped data key>:<nonce + ciphertext>`` (base64url, no padding), stored in the
+An envelope is ``vault1:<kek id>:<wrapped data key>:<nonce + ciphertext>`` (base64), stored in the
 column itself. Each value has its own random data key (AES-256-GCM), wrapped by the active key-encryption key;
 the content is authenticated with ``maillage.vault.column.v1`` and the scope ``table.column``, the wrapped key
 with the KEK id and the same scope. What it does not bind: the row. An envelope moved to another row of the same
@@ -9,8 +9,8 @@ column still opens (a person able to write the database can swap two rows' texts
 
 from __future__ import annotations
 
-import base64
 import binascii
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -33,21 +33,28 @@ _AAD_DATA_KEY = "maillage.vault.data-key.v1"
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return binascii.a2b_base64(text, strict_mode=True)
 
 
+# Lists open many values of few columns under one or two KEKs: the associated data is computed once.
+@functools.lru_cache(maxsize=1024)
 def _key_aad(kek_id: str, scope: str) -> bytes:
     return crypto.encode_aad(_AAD_DATA_KEY, kek_id, "column", scope)
+
+
+@functools.lru_cache(maxsize=1024)
+def _content_aad(scope: str) -> bytes:
+    return crypto.encode_aad(_AAD_COLUMN, scope)
 
 
 def seal_text(scope: str, plaintext: str, *, keyring: KeyRing | None = None) -> str:
     kek = (keyring or get_keyring()).active()
     data_key = crypto.generate_key()
-    nonce, ciphertext = crypto.seal(data_key, plaintext.encode("utf-8"), aad=crypto.encode_aad(_AAD_COLUMN, scope))
+    nonce, ciphertext = crypto.seal(data_key, plaintext.encode("utf-8"), aad=_content_aad(scope))
     wrapped = crypto.wrap_key(kek.key, data_key, aad=_key_aad(kek.id, scope))
     return f"{PREFIX}{kek.id}:{_b64(wrapped)}:{_b64(nonce + ciphertext)}"
 
@@ -77,7 +84,7 @@ def open_text(scope: str, stored: str, *, keyring: KeyRing | None = None) -> str
     try:
         data_key = crypto.unwrap_key(ring.get(envelope.kek_id), envelope.wrapped, aad=_key_aad(envelope.kek_id, scope))
         nonce, ciphertext = envelope.body[: crypto.NONCE_BYTES], envelope.body[crypto.NONCE_BYTES :]
-        plain = crypto.open_sealed(data_key, nonce, ciphertext, aad=crypto.encode_aad(_AAD_COLUMN, scope))
+        plain = crypto.open_sealed(data_key, nonce, ciphertext, aad=_content_aad(scope))
     except crypto.CryptoError:
         log.error("vault.sealed_column_corrupted", scope=scope)
         raise CiphertextCorrupted() from None
