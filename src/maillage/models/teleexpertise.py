@@ -79,8 +79,11 @@ class TeleexpertiseRequest(Base):
     # null otherwise (draft, completed, declined, cancelled): the worklist's sort key, kept by the repository on every
     # status change (``repository.worklist_rank``).
     worklist_rank: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    # Sealed (encrypted at rest, ``maillage.kit.sealed``). Lists show the question and the closing reason only: the
+    # context, the opinion and the act are loaded (one query, their group) and decrypted when a page reads them.
     question: Mapped[str] = mapped_column(SealedText("teleexpertise_request.question"), default="")
-    clinical_context: Mapped[str] = mapped_column(SealedText("teleexpertise_request.clinical_context"), default="")
+    clinical_context: Mapped[str] = mapped_column(SealedText("teleexpertise_request.clinical_context"), default="",
+                                                  deferred=True, deferred_group="detail_text")
     # What the requester declares joined (ECG, treatments...); photos are counted from the attachments.
     provided: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     patient_inpatient: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -92,9 +95,11 @@ class TeleexpertiseRequest(Base):
     reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     # The signed opinion (compte rendu content) or the reason of a refusal / cancellation.
-    answer: Mapped[str | None] = mapped_column(SealedText("teleexpertise_request.answer"), default=None)
+    answer: Mapped[str | None] = mapped_column(SealedText("teleexpertise_request.answer"), default=None,
+                                               deferred=True, deferred_group="detail_text")
     orientation: Mapped[str | None] = mapped_column(String(32), default=None)
-    act: Mapped[str | None] = mapped_column(SealedText("teleexpertise_request.act"), default=None)
+    act: Mapped[str | None] = mapped_column(SealedText("teleexpertise_request.act"), default=None,
+                                            deferred=True, deferred_group="detail_text")
     delay_days: Mapped[int | None] = mapped_column(Integer, default=None)
     signed_by: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
