@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, String, Table, Text, func, select, text, type_coerce
+from sqlalchemy import JSON, Engine, String, Table, Text, func, select, text, type_coerce
 
 from maillage.authz import service as authz
 from maillage.config import Settings
@@ -99,6 +99,19 @@ CLEAR: dict[str, str] = {
 }
 
 
+# JSON columns of patient tables: structured values written by the code, never a person's free text.
+CLEAR_STRUCTURED: dict[str, str] = {
+    "audit_entry.details": "ids, counts and codes given by the services (hash-chained with the entry)",
+    "patient.identity_attributes": "INS reliability attributes, codes of a closed list",
+    "monitoring_enrolment.reference_values": "numbers (dry weight...) the alerting engine reads on every batch",
+    "monitoring_enrolment.overrides": "rule settings (thresholds), numbers checked by the rules",
+    "monitoring_enrolment.enhanced_periods": "dates of the enhanced monitoring periods",
+    "monitoring_rule_state.state": "the alerting engine's state per enrolment (recent values and times), rewritten "
+                                   "on every batch",
+    "teleexpertise_request.provided": "codes of directory.specialties.Requirement, others refused by the service",
+}
+
+
 def patient_tables() -> list[Table]:
     tables = Base.metadata.sorted_tables
     names = {t.name for t in tables if t.name == "patient"
@@ -130,6 +143,11 @@ class TestEveryFreeTextColumnIsSealed:
         unlisted = [name for name, c in text_columns().items() if not isinstance(c.type, SealedText)
                     and name not in CLEAR]
         assert unlisted == [], f"free text in clear: seal it (SealedText) or list it in CLEAR with why: {unlisted}"
+
+    def test_each_json_column_of_a_patient_table_is_listed_as_structured(self):
+        found = {f"{t.name}.{c.name}" for t in patient_tables() for c in t.columns if isinstance(c.type, JSON)
+                 or isinstance(getattr(c.type, "impl", None), JSON)}
+        assert found == set(CLEAR_STRUCTURED)
 
     def test_the_list_of_exceptions_names_only_clear_columns_that_exist(self):
         columns = text_columns()
