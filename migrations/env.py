@@ -8,9 +8,13 @@ from sqlalchemy import pool
 from maillage.config import get_settings
 from maillage.kit.db import make_engine, normalise_url
 from maillage.models import Base
+from maillage.vault.columns import CIPHER
 
 config = context.config
 target_metadata = Base.metadata
+# Revisions that encrypt or decrypt existing rows (sealed text columns) take the cipher from here, with the
+# process's key ring: revision files never import maillage.
+config.attributes.setdefault("text_cipher", CIPHER)
 
 
 def _url() -> str:
@@ -40,6 +44,8 @@ def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     """Render the kit's portable types as plain SQLAlchemy types, so revisions never import maillage."""
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and type(obj).__name__ == "SealedText":
+        return "sa.Text()"
     return False
 
 

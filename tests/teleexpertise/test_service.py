@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from maillage.auth import service as auth
 from maillage.directory import service as directory
@@ -28,7 +28,7 @@ from maillage.kit.clock import frozen
 from maillage.models.audit import AuditEntry, AuditEntryPatient
 from maillage.models.authz import CareRelationship
 from maillage.models.directory import Establishment, SpecialtyLine, SpecialtyLineCommitment, SpecialtyLineMember
-from maillage.models.teleexpertise import TeleexpertiseAct
+from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
 from maillage.patient import service as patients
 from maillage.patient.rules import InsOid, synthetic_identities
 from maillage.patient.schemas import PatientCreate
@@ -575,3 +575,18 @@ class TestCompteRendu:
         service.answer(db, w.a(db, w.expert), req.id, OPINION)
         with pytest.raises(PermissionDenied):
             service.compte_rendu(db, w.a(db, w.colleague), req.id)
+
+
+class TestDeclaredItemsAreCodes:
+    """Issue 15: ``provided`` is stored in clear (a JSON list of codes); free text there would escape the sealing."""
+
+    def test_free_text_among_the_declared_items_is_refused_and_nothing_is_created(self, db):
+        w = world(db)
+        with pytest.raises(ValidationFailed) as refused:
+            draft(db, w, provided=["ecg", "Patient VIH+, sous trithérapie"])
+        assert refused.value.details[0]["field"] == "provided"
+        assert db.scalar(select(func.count()).select_from(TeleexpertiseRequest)) == 0
+
+    def test_known_codes_are_kept(self, db):
+        w = world(db)
+        assert draft(db, w, provided=["treatment_list", "ecg"]).provided == ["ecg", "treatment_list"]

@@ -11,19 +11,16 @@ import shutil
 import uuid
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from maillage.exceptions import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from maillage.kit import clock, crypto
-from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.models import Job
 from maillage.models.vault import Blob, SealedValue
 from maillage.vault import service
-from maillage.vault.blobstore import LocalBlobStore, use_blobstore
 from maillage.vault.errors import CiphertextCorrupted, KeyUnavailable
 from maillage.vault.keys import DirectoryKeyRing, Kek, StaticKeyRing, use_keyring
 from maillage.worker.runner import Worker, WorkerConfig
-from tests.conftest import run_migrations
 
 PDF = b"%PDF-1.7\n" + os.urandom(3000) + b"\n%%EOF"
 
@@ -476,77 +473,3 @@ class TestRetireKey:
             service.retire_key(keyring, db, "ghost")
 
 
-def occurrences(marker: str, roots) -> list[str]:
-    """Every file under ``roots`` whose bytes contain the marker in UTF-8, UTF-16 (LE/BE) or UTF-32."""
-    needles = [marker.encode(enc) for enc in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le")]
-    hits = []
-    for root in roots:
-        paths = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
-        for path in paths:
-            content = path.read_bytes()
-            hits += [f"{path} ({needle[:4]!r}…)" for needle in needles if needle in content]
-    return hits
-
-
-class TestPlaintextNeverAtRest:
-    """Issue 3: a document and a sealed text with a known marker; no database file nor blob contains it."""
-
-    def _database(self, tmp_path):
-        path = tmp_path / "atrest" / "maillage.sqlite3"
-        path.parent.mkdir()
-        engine = make_engine(f"sqlite:///{path}")
-        with engine.begin() as conn:
-            run_migrations(conn)
-        return engine, path
-
-    def _checkpoint(self, engine) -> None:
-        # Outside any transaction (the engine begins every transaction IMMEDIATE), on the raw connection.
-        raw = engine.raw_connection()
-        try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            raw.close()
-
-    def test_the_marker_is_nowhere_in_the_database_files_or_the_blobs(self, tmp_path, keyring):
-        engine, path = self._database(tmp_path)
-        store = LocalBlobStore(tmp_path / "atrest" / "blobs")
-        marker = f"MARQUEUR-{uuid.uuid4()}"
-        document = f"Compte rendu de téléexpertise\n{marker}\nConclusion : {marker}".encode()
-        with use_blobstore(store), make_sessionmaker(engine)() as s:
-            service.seal(s, object_type="message", object_id="m1", plaintext=f"Message : {marker}".encode())
-            service.seal(
-                s,
-                object_type="message",
-                object_id="m1",
-                field="utf16",
-                plaintext=f"Message : {marker}".encode("utf-16-le"),
-            )
-            ref = service.store_blob(s, object_type="document", object_id="d1", data=document, media_type="text/plain")
-            s.commit()
-        with engine.connect() as conn:  # the data is really there, committed
-            assert conn.scalar(text("select count(*) from vault_sealed_value")) == 2
-            assert conn.scalar(text("select count(*) from vault_blob")) == 1
-        self._checkpoint(engine)
-        database_files = sorted(path.parent.glob("maillage.sqlite3*"))
-        assert path in database_files and store.path_for(ref.id).exists()
-        assert occurrences(marker, [*database_files, store.root]) == []
-        with use_blobstore(store), make_sessionmaker(engine)() as s:
-            assert service.read_blob(s, ref.id, object_type="document", object_id="d1") == document
-        engine.dispose()
-        assert occurrences(marker, [*sorted(path.parent.glob("maillage.sqlite3*")), store.root]) == []
-
-    def test_the_search_finds_a_marker_stored_in_clear(self, tmp_path):
-        """The control: the same search, on the same kind of database, does see committed plain text."""
-        engine, path = self._database(tmp_path)
-        marker = f"MARQUEUR-{uuid.uuid4()}"
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "insert into job (name, args, status, run_at, attempts, max_attempts, created_at) "
-                    "values (:n, '{}', 'queued', '2026-01-01', 0, 5, '2026-01-01')"
-                ),
-                {"n": marker},
-            )
-        self._checkpoint(engine)
-        engine.dispose()
-        assert occurrences(marker, sorted(path.parent.glob("maillage.sqlite3*")))

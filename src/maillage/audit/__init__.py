@@ -2,3 +2,5 @@
 
 Other packages call ``maillage.audit.service.record`` (same transaction) and ``record_denied`` (own transaction).
 """
+
+import maillage.vault  # noqa: F401  (installs the cipher of this package's SealedText columns)

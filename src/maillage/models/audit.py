@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.db import Base, PortableJSON, UTCDateTime
+from maillage.kit.sealed import SealedText
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias that autoincrements) on SQLite.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -48,7 +49,7 @@ class AuditEntry(Base):
     # Why
     purpose: Mapped[str | None] = mapped_column(String(64))
     break_glass: Mapped[bool] = mapped_column(Boolean)
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(SealedText("audit_entry.reason"))
     # Outcome and from where
     outcome: Mapped[str] = mapped_column(String(16))
     request_id: Mapped[str | None] = mapped_column(String(64))

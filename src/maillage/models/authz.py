@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.clock import now
 from maillage.kit.db import Base, UTCDateTime, new_id
+from maillage.kit.sealed import SealedText
 
 RELATIONSHIP_KINDS_SQL = (
     "'requester', 'expert', 'care_team', 'participant', 'prescriber', 'dispenser', 'care_unit', 'attending'"
@@ -52,10 +53,10 @@ class BreakGlassAccess(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SealedText("break_glass_access.reason"))
     ground: Mapped[str] = mapped_column(String(32), default="emergency", server_default="emergency")
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     reviewed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
-    review_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    review_comment: Mapped[str | None] = mapped_column(SealedText("break_glass_access.review_comment"), default=None)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.clock import now
 from maillage.kit.db import Base, UTCDateTime, new_id
+from maillage.kit.sealed import SealedText
 
 DOCUMENT_MEDIA_TYPES_SQL = "'application/pdf', 'image/jpeg', 'image/png', 'image/webp'"
 
@@ -35,8 +36,8 @@ class Document(Base):
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     owner_type: Mapped[str] = mapped_column(String(60))
     owner_id: Mapped[str] = mapped_column(String(100))
-    display_name: Mapped[str] = mapped_column(String(255))
-    title: Mapped[str | None] = mapped_column(String(200), default=None)
+    display_name: Mapped[str] = mapped_column(SealedText("document.display_name"))
+    title: Mapped[str | None] = mapped_column(SealedText("document.title"), default=None)
     media_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.clock import now
 from maillage.kit.db import Base, PortableJSON, UTCDateTime, new_id
+from maillage.kit.sealed import SealedText
 
 # A 64-bit identity on PostgreSQL, SQLite's rowid alias on SQLite.
 ReadingId = BigInteger().with_variant(Integer(), "sqlite")
@@ -271,7 +272,7 @@ class MonitoringAlert(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     closed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     close_reason: Mapped[str | None] = mapped_column(String(16), default=None)
-    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    comment: Mapped[str | None] = mapped_column(SealedText("monitoring_alert.comment"), default=None)
     receipt_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("monitoring_green_receipt.id", ondelete="SET NULL"), default=None
     )
@@ -294,7 +295,7 @@ class MonitoringAlertEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
-    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    comment: Mapped[str | None] = mapped_column(SealedText("monitoring_alert_event.comment"), default=None)
 
 
 class MonitoringNotification(Base):

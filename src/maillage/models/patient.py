@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.clock import now
 from maillage.kit.db import Base, PortableJSON, UTCDateTime, new_id
+from maillage.kit.sealed import SealedText
 
 IDENTITY_STATUSES_SQL = "'PROV', 'RECUP', 'VALI', 'QUAL'"
 CONSENT_PURPOSES_SQL = "'teleexpertise', 'teleconsultation', 'telesurveillance', 'data_reuse'"
@@ -113,7 +114,7 @@ class IdentityMerge(Base):
     merged_patient_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("patient.id", ondelete="CASCADE"), index=True
     )
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SealedText("identity_merge.reason"))
     merged_by: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
@@ -123,7 +124,7 @@ class IdentityMerge(Base):
         Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
     unmerged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
-    unmerge_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    unmerge_reason: Mapped[str | None] = mapped_column(SealedText("identity_merge.unmerge_reason"), default=None)
 
 
 class IdentityPairReview(Base):

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
-    Text,
     UniqueConstraint,
     Uuid,
     text,
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.clock import now
 from maillage.kit.db import Base, PortableJSON, UTCDateTime, new_id
+from maillage.kit.sealed import SealedText
 
 STATUSES_SQL = "'draft', 'published', 'in_progress', 'awaiting_information', 'completed', 'declined', 'cancelled'"
 ORIENTATIONS_SQL = (
@@ -79,8 +79,11 @@ class TeleexpertiseRequest(Base):
     # null otherwise (draft, completed, declined, cancelled): the worklist's sort key, kept by the repository on every
     # status change (``repository.worklist_rank``).
     worklist_rank: Mapped[int | None] = mapped_column(SmallInteger, default=None)
-    question: Mapped[str] = mapped_column(Text, default="")
-    clinical_context: Mapped[str] = mapped_column(Text, default="")
+    # Sealed (encrypted at rest, ``maillage.kit.sealed``). Lists show the question and the closing reason only: the
+    # context, the opinion and the act are loaded (one query, their group) and decrypted when a page reads them.
+    question: Mapped[str] = mapped_column(SealedText("teleexpertise_request.question"), default="")
+    clinical_context: Mapped[str] = mapped_column(SealedText("teleexpertise_request.clinical_context"), default="",
+                                                  deferred=True, deferred_group="detail_text")
     # What the requester declares joined (ECG, treatments...); photos are counted from the attachments.
     provided: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     patient_inpatient: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -92,15 +95,17 @@ class TeleexpertiseRequest(Base):
     reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     # The signed opinion (compte rendu content) or the reason of a refusal / cancellation.
-    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    answer: Mapped[str | None] = mapped_column(SealedText("teleexpertise_request.answer"), default=None,
+                                               deferred=True, deferred_group="detail_text")
     orientation: Mapped[str | None] = mapped_column(String(32), default=None)
-    act: Mapped[str | None] = mapped_column(String(200), default=None)
+    act: Mapped[str | None] = mapped_column(SealedText("teleexpertise_request.act"), default=None,
+                                            deferred=True, deferred_group="detail_text")
     delay_days: Mapped[int | None] = mapped_column(Integer, default=None)
     signed_by: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
     signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
-    closing_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    closing_reason: Mapped[str | None] = mapped_column(SealedText("teleexpertise_request.closing_reason"), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
@@ -118,7 +123,7 @@ class TeleexpertiseMessage(Base):
     )
     author_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="RESTRICT"))
     kind: Mapped[str] = mapped_column(String(16))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(SealedText("teleexpertise_message.body"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     # For a question: when the requester replied (the end of the pause).
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -142,7 +147,7 @@ class TeleexpertiseEvent(Base):
     target_user_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
-    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    reason: Mapped[str | None] = mapped_column(SealedText("teleexpertise_event.reason"), default=None)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
 
 
@@ -168,7 +173,7 @@ class TeleexpertiseAdmission(Base):
     orientation: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="requested")
     planned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
-    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    reason: Mapped[str | None] = mapped_column(SealedText("teleexpertise_admission.reason"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
 

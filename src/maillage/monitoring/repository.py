@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from maillage.kit.clock import PARIS
+from maillage.kit.sealed import SealedText, text_cipher
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
 from maillage.models.monitoring import (
@@ -590,8 +591,24 @@ _EVENT_TYPES = ("uuid", "uuid", "timestamptz", "text", "uuid", "text")
 def _unnest_insert_sql(table: str, columns: Sequence[str], types: Sequence[str], rows: Sequence[dict[str, Any]],
                        prefix: str = "") -> tuple[str, dict[str, Any]]:
     arrays = ", ".join(f"%({prefix}{c})b::{t}[]" for c, t in zip(columns, types, strict=True))
+    sealed = _sealed_scopes(table)  # raw SQL passes around the column type: seal here
+
+    def value(column: str, row: dict[str, Any]) -> Any:
+        scope = sealed.get(column)
+        raw = row[column]
+        return text_cipher().seal(scope, raw) if scope is not None and raw is not None else raw
+
     return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})",  # noqa: S608
-            {f"{prefix}{c}": [r[c] for r in rows] for c in columns})
+            {f"{prefix}{c}": [value(c, r) for r in rows] for c in columns})
+
+
+def _sealed_scopes(table: str) -> dict[str, str]:
+    """The ``SealedText`` columns of one of this package's tables, by name."""
+    model_table = {"monitoring_alert": MonitoringAlert.__table__,
+                   "monitoring_alert_event": MonitoringAlertEvent.__table__}.get(table)
+    if model_table is None:
+        return {}
+    return {c.name: c.type.scope for c in model_table.columns if isinstance(c.type, SealedText)}
 
 
 def _unnest_insert(session: Session, table: str, columns: Sequence[str], types: Sequence[str],

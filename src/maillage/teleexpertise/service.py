@@ -197,6 +197,11 @@ def create_request(session: Session, actor: Actor, data: RequestCreate,
     if repo.commitment_minutes(session, line.id, data.urgency) is None:
         raise ValidationFailed(f"Cette ligne ne prend pas de demande « {data.urgency} ».",
                                details=[{"field": "urgency", "message": "Urgence non proposée par la ligne."}])
+    # ``provided`` is stored in clear (codes, not text): anything but a known code is refused.
+    unknown = sorted(set(data.provided) - {r.value for r in Requirement})
+    if unknown:
+        raise ValidationFailed("Élément joint déclaré inconnu.", details=[
+            {"field": "provided", "message": f"Codes attendus : {', '.join(r.value for r in Requirement)}."}])
     request_id = uuid.uuid4()
     grant = authz.access_patient(session, actor, data.patient_id, Purpose.TELEEXPERTISE, action="create",
                                  object_type=OBJECT_TYPE, object_id=str(request_id),

@@ -58,7 +58,7 @@ def status() -> None:
         keyring = _load()
         active_id = keyring.active().id
         with _unit_of_work() as session:
-            usage = service.key_usage(session)
+            usage = service.key_usage(session, keyring.ids())
     except MaillageError as exc:
         raise _fail(exc) from None
     out.print(f"Source des clés : {keyring.source}")

@@ -31,6 +31,7 @@ from maillage.kit import crypto
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
 from maillage.models.vault import Blob, SealedValue
+from maillage.vault import columns
 from maillage.vault.blobstore import BlobMissing, BlobStore, get_blobstore
 from maillage.vault.errors import CiphertextCorrupted
 from maillage.vault.keys import KeyRing, get_keyring
@@ -425,12 +426,15 @@ def sweep_orphans(
 
 
 # -- keys ------------------------------------------------------------------------------------------
-def key_usage(session: Session) -> dict[str, int]:
-    """How many data keys each key-encryption key wraps (sealed values and blobs)."""
+def key_usage(session: Session, kek_ids: list[str] | None = None) -> dict[str, int]:
+    """How many data keys each key-encryption key wraps (sealed values and blobs, and with ``kek_ids`` the
+    sealed text columns' values wrapped by those keys)."""
     usage: Counter[str] = Counter()
     for model in (SealedValue, Blob):
         for kek_id, count in session.execute(select(model.kek_id, func.count()).group_by(model.kek_id)).all():
             usage[str(kek_id)] += int(count)
+    if kek_ids:
+        usage.update(columns.column_key_usage(session, kek_ids))
     return dict(usage)
 
 
@@ -519,6 +523,9 @@ def rotate(
                 else:
                     report.changed_meanwhile += 1
             last_id = rows[-1].id
+    in_columns, changed = columns.rewrap_columns(session, keyring, batch_size=batch_size)
+    by_previous.update(in_columns)
+    report.changed_meanwhile += changed
     session.flush()
     report.by_previous_kek = dict(by_previous)
     report.rewrapped = sum(by_previous.values())
@@ -532,7 +539,7 @@ def retire_key(keyring: KeyRing, session: Session, kek_id: str) -> None:
         raise NotFound(f"La clé « {kek_id} » n'est pas dans le trousseau.")
     if kek_id == keyring.active().id:
         raise Conflict(f"La clé « {kek_id} » est la clé active : faites d'abord une rotation.")
-    in_use = key_usage(session).get(kek_id, 0)
+    in_use = key_usage(session, [kek_id]).get(kek_id, 0)
     if in_use:
         raise Conflict(
             f"La clé « {kek_id} » protège encore {in_use} clé(s) de données : lancez « maillage keys rotate » "
@@ -543,7 +550,7 @@ def retire_key(keyring: KeyRing, session: Session, kek_id: str) -> None:
 
 def retire_unused_keys(keyring: KeyRing, session: Session) -> list[str]:
     """Retire every KEK but the active one that no data key refers to; returns their ids."""
-    usage = key_usage(session)
+    usage = key_usage(session, keyring.ids())
     active_id = keyring.active().id
     retired: list[str] = []
     for kek_id in keyring.ids():
