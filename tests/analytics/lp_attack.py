@@ -8,7 +8,8 @@ masked values, and for each masked cell minimises and maximises it with HiGHS (`
 - margins: a parent equals the sum of its children for counts and populations, and for distinct patients over
   communes and age bands; over months, lines or programmes a distinct count lies between its largest child and
   the sum of its children;
-- row relations declared by the indicator (patients <= population, patients <= acts …);
+- row relations that follow from the indicators' definitions (patients <= population, patients <= acts …), kept
+  here apart from the ones the indicators declare to the gate;
 - published ratios of a row whose terms are masked, as intervals from their rounding;
 - published counts as intervals when counts are rounded to a base;
 - the labels: where they say "primaire" / "secondaire" (the gate before finding 3), a primary cell's small count is
@@ -19,8 +20,7 @@ travel-time approximation, and solves for the masked GP full-time equivalents fr
 2 decimals, so intervals) and flags.
 
 Limits: a linear relaxation (an integer program can be tighter by less than one unit at each bound); the rate
-standardised on age (a product of masked terms) is left out; relations an indicator does not declare are unknown
-to it.
+standardised on age (a product of masked terms) is left out; relations missing from ``RELATIONS`` are unknown to it.
 """
 
 from __future__ import annotations
@@ -45,6 +45,25 @@ RATIOS = {
     "part_dans_les_delais": ("dans_les_delais", "repondues"),
     "observance": ("jours_avec_mesure", "jours_suivis"),
     "alertes_par_patient_mois": ("alertes", "mois_suivis"),
+}
+
+
+# Facts true in every row, known to the attacker on its own (the indicators' definitions): sum(lhs) <= f * sum(rhs).
+RELATIONS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], float]]] = {
+    "consultations-mg": [(("patients",), ("population",), 1.0), (("patients",), ("consultations",), 1.0)],
+    "telemedecine": [(("patients",), ("teleconsultations", "teleexpertises"), 1.0),
+                     (("patients_consultants",), ("consultations",), 1.0),
+                     (("teleconsultations",), ("consultations",), 1.0)],
+    "teleexpertise-reponses": [
+        (("patients",), ("demandes",), 1.0), (("repondues", "refusees"), ("demandes",), 1.0),
+        (("dans_les_delais",), ("repondues",), 1.0),
+        (("avis_seul", "acte_pertinent", "acte_non_pertinent", "orientation_teleconsultation",
+          "orientation_consultation", "hospitalisation_programmee", "transfert_urgent"), ("repondues",), 1.0)],
+    "telesurveillance": [
+        (("patients",), ("mois_suivis",), 1.0), (("inclusions",), ("mois_suivis",), 1.0),
+        (("mois_suivis",), ("jours_suivis",), 1.0), (("jours_suivis",), ("mois_suivis",), 31.0),
+        (("jours_avec_mesure",), ("jours_suivis",), 1.0), (("alertes_rouges",), ("alertes",), 1.0),
+        (("alertes_absence",), ("alertes",), 1.0)],
 }
 
 
@@ -163,7 +182,7 @@ def attack(indicator: Indicator, published: pd.DataFrame, geo_parent: Mapping[st
                 for k in kids:
                     relation([(k, j, 1.0), (parent, j, -1.0)], equal=False)
     rows = sorted({r for r, _ in var})
-    for lhs, rhs, factor in indicator.relations:
+    for lhs, rhs, factor in RELATIONS.get(indicator.code, []):
         if not all(n in names for n in (*lhs, *rhs)):
             continue
         for r in rows:
