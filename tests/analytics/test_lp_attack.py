@@ -137,9 +137,9 @@ def clinical_tables(n: int, seed: int) -> dict[str, pd.DataFrame]:
     orientation = np.array(list(clinical.ORIENTATIONS))[rng.integers(0, len(clinical.ORIENTATIONS), n)]
     requests = pd.DataFrame({
         PSEUDONYM_COLUMN: [f"SYN{p}" for p in rng.integers(0, n // 2 + 1, n)],
-        "ligne": rng.choice(["Cardiologie", "Dermatologie", "Néphrologie"], n, p=[0.6, 0.3, 0.1]),
+        "ligne": rng.choice(["Cardiologie", "Dermatologie"], n, p=[0.7, 0.3]),
         "specialite": "x", "urgence": "normale",
-        "etablissement_demandeur": rng.choice(["EHPAD A", "CH B", "MSP C"], n, p=[0.5, 0.4, 0.1]),
+        "etablissement_demandeur": rng.choice(["EHPAD A", "CH B"], n, p=[0.6, 0.4]),
         "statut": np.where(answered, "answered", np.where(rng.random(n) < 0.5, "declined", "submitted")),
         "date_demande": pd.to_datetime("2025-01-01") + pd.to_timedelta(days, unit="D"),
         "repondue": answered,
@@ -167,7 +167,7 @@ def clinical_tables(n: int, seed: int) -> dict[str, pd.DataFrame]:
             clinical.ALERTS_TABLE: pd.DataFrame(alerts_rows)}
 
 
-@pytest.mark.parametrize("n", [60, 400])
+@pytest.mark.parametrize("n", [60, 600])
 @pytest.mark.parametrize("code", ["teleexpertise-reponses", "telesurveillance"])
 class TestClinicalIndicators:
     def test_no_small_count_is_narrowed_below_its_protection_interval(self, code, n):

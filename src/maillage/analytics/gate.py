@@ -490,9 +490,9 @@ def _short_targets(columns: list[int], rows: list[int], width: int, a_eq: Any, b
                    b_ub: list[float], top: float) -> set[int]:
     """The rows whose target column cannot reach both 0 and ``top`` in the polyhedron.
 
-    Two batch programs first: minimise the sum of the targets (every target at 0 at once passes them all), and
-    maximise the sum of y_i <= min(x_i, top) (every y_i at ``top`` passes them all). Only the targets the batch
-    leaves short are minimised or maximised one by one.
+    Batch programs first: minimise the sum of the targets (each target at 0 passes its lower side), and maximise the
+    sum of y_i <= min(x_i, top) (each y_i at ``top`` passes its upper side), again on the targets left until a round
+    passes none. Only the targets left then are minimised or maximised one by one.
     """
     from scipy.optimize import linprog
     from scipy.sparse import hstack, identity, vstack
@@ -502,24 +502,29 @@ def _short_targets(columns: list[int], rows: list[int], width: int, a_eq: Any, b
                        method="highs")
 
     found: set[int] = set()
-    need_low: list[int] = list(range(len(columns)))
-    c = np.zeros(width)
-    c[columns] = 1.0
-    res = solve(c, a_ub, b_ub, a_eq, (0, None))
-    if res.status == 0:
-        need_low = [n for n, col in enumerate(columns) if res.x[col] > LP_TOLERANCE]
-    # Maximise the sum of y_n with y_n <= x_col, 0 <= y_n <= top.
-    n_targets = len(columns)
-    pick = _sparse([{col: -1.0} for col in columns], width)
-    link = hstack([pick, identity(n_targets, format="csr")], format="csr")
-    widened_ub = link if a_ub is None else vstack([_pad(a_ub, n_targets), link], format="csr")
-    widened_eq = None if a_eq is None else _pad(a_eq, n_targets)
-    c2 = np.concatenate([np.zeros(width), -np.ones(n_targets)])
-    bounds = [(0, None)] * width + [(0, top)] * n_targets
-    res = solve(c2, widened_ub, [*b_ub, *([0.0] * n_targets)], widened_eq, bounds)
-    need_high = list(range(n_targets))
-    if res.status == 0:
-        need_high = [n for n in range(n_targets) if res.x[width + n] < top - LP_TOLERANCE]
+    need_low = set(range(len(columns)))
+    while need_low:  # each round puts at 0 every target it can at once; the next round tries the others
+        c = np.zeros(width)
+        c[[columns[n] for n in need_low]] = 1.0
+        res = solve(c, a_ub, b_ub, a_eq, (0, None))
+        reached = {n for n in need_low if res.status == 0 and res.x[columns[n]] <= LP_TOLERANCE}
+        if not reached:
+            break
+        need_low -= reached
+    need_high = set(range(len(columns)))
+    while need_high:  # maximise the sum of y_n <= x_col, 0 <= y_n <= top over the targets not yet at the top
+        order = sorted(need_high)
+        k = len(order)
+        link = hstack([_sparse([{columns[n]: -1.0} for n in order], width), identity(k, format="csr")],
+                      format="csr")
+        widened_ub = link if a_ub is None else vstack([_pad(a_ub, k), link], format="csr")
+        widened_eq = None if a_eq is None else _pad(a_eq, k)
+        c2 = np.concatenate([np.zeros(width), -np.ones(k)])
+        res = solve(c2, widened_ub, [*b_ub, *([0.0] * k)], widened_eq, [(0, None)] * width + [(0, top)] * k)
+        reached = {n for i, n in enumerate(order) if res.status == 0 and res.x[width + i] >= top - LP_TOLERANCE}
+        if not reached:
+            break
+        need_high -= reached
     for n in sorted(set(need_low) | set(need_high)):
         c = np.zeros(width)
         for sign, goal, needed in ((1.0, 0.0, need_low), (-1.0, top, need_high)):
