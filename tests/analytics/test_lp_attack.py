@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from pathlib import Path
+from typing import ClassVar
 
 import ibis
 import numpy as np
@@ -91,7 +92,7 @@ class TestClaimsIndicators:
 
     def test_no_population_zero_or_label_is_published_next_to_a_masked_count(self, claims):
         wh, _ = claims
-        raw, gated, _ = raw_and_gated("consultations-mg", wh)
+        _, gated, _ = raw_and_gated("consultations-mg", wh)
         out = gated.frame
         masked = out["secret"] != ""
         assert out.loc[masked, ["population", "patients", "consultations", "taux"]].isna().all(axis=None)
@@ -198,7 +199,7 @@ def test_every_indicator_of_the_catalogue_is_attacked_here():
 class TestTheAttacker:
     """The attacker on a hand-made margin: département 01 = three communes."""
 
-    PARENTS = {"01001": "01", "01002": "01", "01003": "01"}
+    PARENTS: ClassVar[dict[str, str]] = {"01001": "01", "01002": "01", "01003": "01"}
 
     def table(self, values: list[float | None], total: float, labels: list[str] | None = None) -> pd.DataFrame:
         rows = [{"niveau_geo": "commune", "code_geo": c, "niveau_periode": "annee", "periode": "2025",

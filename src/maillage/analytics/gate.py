@@ -4,18 +4,27 @@ Rules (DOMAIN.md §7.4; research/health-data.md §6):
 
 1. **Primary suppression.** A cell counting fewer than ``threshold`` distinct patients (default 11, the CASD rule
    for the PMSI and the HDH practice "Les effectifs inférieurs à 11 ne sont pas restitués") is masked, on the raw
-   count, before any rounding.
-2. **Secondary suppression.** The published table contains its own margins (commune → département → territory,
-   month → year, age band → all ages, line or programme → all). A masked cell must not be recomputable from
-   them: every margin equation with exactly one masked term gets a second one (the smallest cell), then a
-   linear-algebra audit checks that no masked cell is determined by the whole system of published equations, and
-   masks more until none is.
-3. **Dependent measures.** Every measure of a masked cell is masked except the population (public); a rate
-   standardised over age bands is masked when one of its bands is.
+   count, before any rounding. Zero is a small cell (``mask_zero``): a published zero tells something of every
+   member of the group and pins a term of each margin it is in. Rows an activity table leaves out (a commune or a
+   month without activity) are added as zeros first (``densify``), as their absence would publish the zero.
+2. **Secondary suppression, checked by linear programming.** The published table contains its own margins (commune
+   → département → territory, month → year, age band → all ages, line or programme → all). Every margin equation
+   with exactly one masked term gets a second one (the smallest cell), and a linear-algebra pass masks more until no
+   masked cell is determined. Then the attacker of finding 3 is run inside the gate (``protection_shortfalls``):
+   from every published value, every margin (equalities, or for distinct patients along months and groups the
+   bounds max(children) <= parent <= sum(children)), the indicator's row relations (``Indicator.relations``) and
+   non-negativity, HiGHS minimises and maximises each small count; one more cell is masked in a margin of every
+   count whose range does not cover the **protection interval [0, threshold - 1]**, until none falls short.
+3. **Dependent measures.** Every measure of a masked cell is masked, its population included (published, it bounds
+   the count: patients <= population); a rate standardised over age bands is masked when one of its bands is. The
+   published label is the same for every masked cell (``secret``): "primary" would say 0 to 10, "secondary" at
+   least 11, bounds the attacker would add to its program.
 4. **No identifiers.** Only the indicator's declared dimensions and measures leave; a result carrying an identifier
    or a potential identifier (patient or professional pseudonyms, birth or care dates …) is refused.
 5. **Professionals.** A measure of professional activity (GP FTE) is masked where one or two professionals
-   contribute; their count stays in the warehouse.
+   contribute; their count stays in the warehouse. A measure that sums such activity with known weights (the APL:
+   linear in the supplies within reach) is masked wherever a masked supply contributes, with the flag derived from
+   it (the désert médical class), as the published scores would give the masked FTE back.
 6. **Selections, not new sums.** Filters (territory, period) select rows of the gated table computed once on the
    whole territory: two overlapping queries reveal nothing the full gated table does not.
 """
@@ -473,9 +482,9 @@ def protection_shortfalls(indicator: Indicator, values: pd.DataFrame, masked: np
         for lhs, rhs_names, factor in indicator.relations:
             if not all(n in names for n in (*lhs, *rhs_names)):
                 continue
-            for r in rows:
-                add(ub_rows, ub_rhs, [*((r, names.index(n), 1.0) for n in lhs),
-                                      *((r, names.index(n), -factor) for n in rhs_names)])
+            for row in rows:
+                add(ub_rows, ub_rhs, [*((row, names.index(n), 1.0) for n in lhs),
+                                      *((row, names.index(n), -factor) for n in rhs_names)])
 
         a_eq, a_ub = _sparse(eq_rows, len(var)), _sparse(ub_rows, len(var))
         found = _short_targets([var[(r, patient_pos[k])] for r, k in targets], [r for r, _ in targets], len(var),
