@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from maillage.analytics import clinical, extract, service
-from maillage.analytics.gate import PRIMARY, determinable_cells, margin_equations, publish
+from maillage.analytics.gate import MASKED, determinable_cells, margin_equations, publish
 from maillage.analytics.indicators import TOTAL, get_indicator
 from maillage.analytics.warehouse import Warehouse
 from maillage.kit.clock import frozen
@@ -238,8 +238,10 @@ class TestTeleexpertiseIndicator:
         frame = run(extracted, indicator.code, duckdb_engine)
         gated = publish(indicator, frame)
         out = gated.frame
-        primary = out[out.secret == PRIMARY]
-        assert set(primary.index) == set(frame[(frame.patients < 11) & (frame.patients > 0)].index)
+        primary = out[gated.primary]
+        small = frame[frame.patients < 11].index  # zeros are small cells too; rows the gate added are zeros
+        assert set(primary.index) == set(small) | set(range(len(frame), len(out)))
+        assert (primary.secret == MASKED).all()
         assert out.loc[primary.index, ["demandes", "delai_moyen_heures", "transfert_urgent"]].isna().all().all()
         masked = (out.secret != "").to_numpy()
         assert masked.sum() > len(primary)  # secondary masks exist: the 3 cardiology patients = total − dermatology
@@ -317,7 +319,7 @@ class TestPages:
             table = pd.read_csv(__import__("io").BytesIO(export.content), sep=";", decimal=",",
                                 encoding="utf-8-sig")
             assert "patient_pseudonyme" not in table.columns
-            small = table[table.secret == PRIMARY]
+            small = table[table.secret == MASKED]
             assert len(small) and small.demandes.isna().all()
         finally:
             app.dependency_overrides.pop(current_actor, None)

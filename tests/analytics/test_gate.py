@@ -93,13 +93,24 @@ class TestPrimarySuppression:
     def test_cells_under_eleven_distinct_patients_are_masked_with_all_their_measures(self, gated):
         frame = gated.frame
         small = frame[(frame.niveau_geo == "commune") & (frame.periode == "2025-01") & (frame.code_geo == "01001")]
-        assert small.iloc[0][gate.SECRET_COLUMN] == gate.PRIMARY
+        assert gated.primary[small.index[0]] and small.iloc[0][gate.SECRET_COLUMN] == gate.MASKED
         assert small[["patients", "teleconsultations", "consultations", "part_teleconsultation"]].isna().all(
             axis=None)
 
-    def test_a_cell_of_exactly_the_threshold_is_published(self):
+    def test_a_cell_of_exactly_the_threshold_is_published_and_a_zero_is_not(self):
+        """Zeros are small cells (finding 3): a published zero pins a term of every margin it is in."""
         primary, _ = suppress(np.array([10, 11, 0]), [], GateConfig())
+        assert primary.tolist() == [True, False, True]
+
+    def test_zeros_can_be_published_by_configuration(self):
+        primary, _ = suppress(np.array([10, 11, 0]), [], GateConfig(mask_zero=False))
         assert primary.tolist() == [True, False, False]
+
+    def test_the_label_does_not_say_why_a_cell_is_masked(self, gated):
+        """« primaire » would mean 0 to 10, « secondaire » at least 11: bounds for the attacker's linear program."""
+        labels = set(gated.frame[gate.SECRET_COLUMN])
+        assert labels == {"", gate.MASKED}
+        assert gated.primary.any() and gated.secondary.any()
 
     def test_the_threshold_is_configurable(self):
         primary, _ = suppress(np.array([4, 5, 6]), [], GateConfig(threshold=5))
@@ -109,15 +120,15 @@ class TestPrimarySuppression:
         """EHDEN's bug: the small-cell filter ran after rounding. Here 8 patients rounded to 10 stay masked."""
         frame = raw.copy()
         frame.loc[0, ["patients", "teleconsultations"]] = [8, 16]
-        out = publish(TELE, frame, config=GateConfig(threshold=10, count_rounding=5), geo_parent=COMMUNES).frame
-        assert out.loc[0, gate.SECRET_COLUMN] == gate.PRIMARY
-        assert pd.isna(out.loc[0, "patients"])
+        gated = publish(TELE, frame, config=GateConfig(threshold=10, count_rounding=5), geo_parent=COMMUNES)
+        assert gated.primary[0]
+        assert pd.isna(gated.frame.loc[0, "patients"])
 
     def test_a_cell_is_masked_when_any_of_its_patient_populations_is_small(self, raw):
         frame = raw.copy()
         big = frame.index[frame.patients >= 30][0]
         frame.loc[big, "patients_consultants"] = 5
-        assert publish(TELE, frame, geo_parent=COMMUNES).frame.loc[big, gate.SECRET_COLUMN] == gate.PRIMARY
+        assert publish(TELE, frame, geo_parent=COMMUNES).primary[big]
 
     def test_a_threshold_below_two_is_refused(self):
         with pytest.raises(ValidationFailed):
@@ -135,17 +146,20 @@ class TestSecondarySuppression:
         assert gated.report["masquees_secondaires"] > 0
         assert gated.report["residuelles_calculables"] == 0
 
-    def test_the_population_stays_published_next_to_a_masked_rate(self):
+    def test_the_population_is_masked_with_its_cell(self):
+        """Finding 3: published, the population bounds the masked count (patients <= population) and, with the
+        margins, pins it."""
         frame = pd.DataFrame([
             {"niveau_geo": "commune", "code_geo": "01001", "tranche_age": band, "population": pop, "patients": n,
              "consultations": 3 * n, "taux": 3 * n / pop, "taux_standardise": None, "annee": 2025}
             for band, pop, n in [("0-14", 50, 4), ("15-29", 60, 30), ("30-44", 70, 35), (ALL_AGES, 180, 69)]
         ])
         frame.loc[3, "taux_standardise"] = 1.2
-        out = publish(CONSULT, frame, geo_parent={"01001": "01"}).frame
-        assert out["population"].tolist() == [50, 60, 70, 180]
-        assert out.loc[0, gate.SECRET_COLUMN] == gate.PRIMARY and out.loc[1:2, gate.SECRET_COLUMN].eq(
-            gate.SECONDARY).any()
+        gated = publish(CONSULT, frame, geo_parent={"01001": "01"})
+        out = gated.frame
+        assert gated.primary[0] and gated.secondary[1:3].any()
+        masked = (out[gate.SECRET_COLUMN] == gate.MASKED).to_numpy()
+        assert out.loc[masked, "population"].isna().all() and out.loc[~masked, "population"].notna().all()
         assert pd.isna(out.loc[3, "taux_standardise"])  # it would give one more equation on the masked bands
 
 
@@ -216,7 +230,10 @@ class TestProfessionalActivity:
         assert "medecins" not in out.columns
         assert out.loc[:1, "medecins_etp"].isna().all() and (out.loc[:1, "secret"] == gate.PROFESSIONALS).all()
         assert out.loc[2:4, "medecins_etp"].tolist() == [2.4, 0.0, 5.3]
-        assert out.loc[:1, "apl"].notna().all()  # the APL itself stays
+        near_small = (frame.medecins_zone_min > 0) & (frame.medecins_zone_min < 3)
+        # The APL sums the supplies within reach: where one of them is masked, so are the score and its flag.
+        assert out.loc[near_small, ["apl", "desert"]].isna().all(axis=None)
+        assert out.loc[~near_small, "apl"].notna().all()
         lone = (frame.medecins > 0) & (frame.medecins < 3)
         assert out.loc[lone, "medecins_etp"].isna().all()
         assert out.loc[frame.medecins >= 3, "medecins_etp"].notna().all()

@@ -252,8 +252,17 @@ def build_apl(tables: Mapping[str, ir.Table], values: dict[str, Any]) -> ir.Tabl
     demand = standardised_demand(tables, year, bounds)
     supply_fte = gp_supply(tables, year, params)
     supply = supply_fte.select(code=supply_fte.code, offre=supply_fte.etp * params.consultations_per_fte)
-    apl = two_step_fca(demand.select("code", "demande"), supply, od, params)
+    pairs = catchment_pairs(od, params)
+    apl = two_step_fca(demand.select("code", "demande"), supply, pairs, params)
+    # The APL is linear in the supplies it sums: published exactly next to the other communes' scores, it gives
+    # back a masked FTE (finding 3). ``medecins_zone_min``, the fewest GPs of a commune within reach that has any,
+    # lets the gate mask the score (and the flag) of every commune one such supply reaches; it never leaves.
+    near = pairs.inner_join(supply_fte.select(destination=supply_fte.code, medecins_offre=supply_fte.medecins),
+                            "destination")
+    near = near.filter(near.medecins_offre > 0)
+    zone = near.group_by(code=near.origine).aggregate(medecins_zone_min=near.medecins_offre.min())
     out = demand.inner_join(apl, "code").left_join(supply_fte, "code")
+    out = out.select(*[c for c in out.columns if c != "code_right"]).left_join(zone, "code")
     return out.select(
         niveau_geo=ibis.literal("commune"),
         code_geo=out.code,
@@ -262,6 +271,7 @@ def build_apl(tables: Mapping[str, ir.Table], values: dict[str, Any]) -> ir.Tabl
         medecins_etp=out.etp.fill_null(0.0),
         apl=out.apl,
         medecins=out.medecins.fill_null(0),
+        medecins_zone_min=out.medecins_zone_min.fill_null(0),
         desert=ibis.ifelse(out.apl < params.desert_threshold, 1, 0),
         annee=ibis.literal(year),
         version_parametres=ibis.literal(params.version),
@@ -304,7 +314,8 @@ APL = ind.register(ind.Indicator(
     build=build_apl,
     tables=("ER_PRS_F", "ER_ETE_F", "IR_BEN_R", "DA_PRA_R", "COMMUNES"),
     patients=(),
-    professionals=(("medecins_etp", "medecins"),),
+    # The FTE where one or two GPs practise; the APL and its flag wherever such a supply is within reach.
+    professionals=(("medecins_etp", "medecins"), ("apl", "medecins_zone_min"), ("desert", "medecins_zone_min")),
     chart="bars",
     main_measure="apl",
 ))

@@ -456,6 +456,14 @@ TELEEXPERTISE = ind.register(ind.Indicator(
     build=build_teleexpertise,
     tables=(TE_REQUESTS_TABLE,),
     patients=("patients",),
+    # Each patient made at least one request; answers and refusals are requests; answers within the committed time
+    # and orientations are answers.
+    relations=(
+        (("patients",), ("demandes",), 1.0),
+        (("repondues", "refusees"), ("demandes",), 1.0),
+        (("dans_les_delais",), ("repondues",), 1.0),
+        (tuple(ORIENTATIONS.values()), ("repondues",), 1.0),
+    ),
     chart="line",
     main_measure="delai_moyen_heures",
 ))
@@ -489,6 +497,17 @@ TELEMONITORING = ind.register(ind.Indicator(
     build=build_telemonitoring,
     tables=(MONITORING_TABLE, ALERTS_TABLE),
     patients=("patients",),
+    # A patient monitored has at least one patient-month, each of at least one and at most 31 days; alerts by kind
+    # are among the alerts.
+    relations=(
+        (("patients",), ("mois_suivis",), 1.0),
+        (("inclusions",), ("mois_suivis",), 1.0),
+        (("mois_suivis",), ("jours_suivis",), 1.0),
+        (("jours_suivis",), ("mois_suivis",), 31.0),
+        (("jours_avec_mesure",), ("jours_suivis",), 1.0),
+        (("alertes_rouges",), ("alertes",), 1.0),
+        (("alertes_absence",), ("alertes",), 1.0),
+    ),
     chart="line",
     main_measure="patients",
 ))

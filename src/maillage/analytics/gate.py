@@ -4,24 +4,34 @@ Rules (DOMAIN.md §7.4; research/health-data.md §6):
 
 1. **Primary suppression.** A cell counting fewer than ``threshold`` distinct patients (default 11, the CASD rule
    for the PMSI and the HDH practice "Les effectifs inférieurs à 11 ne sont pas restitués") is masked, on the raw
-   count, before any rounding.
-2. **Secondary suppression.** The published table contains its own margins (commune → département → territory,
-   month → year, age band → all ages, line or programme → all). A masked cell must not be recomputable from
-   them: every margin equation with exactly one masked term gets a second one (the smallest cell), then a
-   linear-algebra audit checks that no masked cell is determined by the whole system of published equations, and
-   masks more until none is.
-3. **Dependent measures.** Every measure of a masked cell is masked except the population (public); a rate
-   standardised over age bands is masked when one of its bands is.
+   count, before any rounding. Zero is a small cell (``mask_zero``): a published zero tells something of every
+   member of the group and pins a term of each margin it is in. Rows an activity table leaves out (a commune or a
+   month without activity) are added as zeros first (``densify``), as their absence would publish the zero.
+2. **Secondary suppression, checked by linear programming.** The published table contains its own margins (commune
+   → département → territory, month → year, age band → all ages, line or programme → all). Every margin equation
+   with exactly one masked term gets a second one (the smallest cell), and a linear-algebra pass masks more until no
+   masked cell is determined. Then the attacker of finding 3 is run inside the gate (``protection_shortfalls``):
+   from every published value, every margin (equalities, or for distinct patients along months and groups the
+   bounds max(children) <= parent <= sum(children)), the indicator's row relations (``Indicator.relations``) and
+   non-negativity, HiGHS minimises and maximises each small count; one more cell is masked in a margin of every
+   count whose range does not cover the **protection interval [0, threshold - 1]**, until none falls short.
+3. **Dependent measures.** Every measure of a masked cell is masked, its population included (published, it bounds
+   the count: patients <= population); a rate standardised over age bands is masked when one of its bands is. The
+   published label is the same for every masked cell (``secret``): "primary" would say 0 to 10, "secondary" at
+   least 11, bounds the attacker would add to its program.
 4. **No identifiers.** Only the indicator's declared dimensions and measures leave; a result carrying an identifier
    or a potential identifier (patient or professional pseudonyms, birth or care dates …) is refused.
 5. **Professionals.** A measure of professional activity (GP FTE) is masked where one or two professionals
-   contribute; their count stays in the warehouse.
+   contribute; their count stays in the warehouse. A measure that sums such activity with known weights (the APL:
+   linear in the supplies within reach) is masked wherever a masked supply contributes, with the flag derived from
+   it (the désert médical class), as the published scores would give the masked FTE back.
 6. **Selections, not new sums.** Filters (territory, period) select rows of the gated table computed once on the
    whole territory: two overlapping queries reveal nothing the full gated table does not.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,13 +40,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator
+from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator, Measure
 from maillage.exceptions import ValidationFailed
 
 PRIMARY = "primaire"
 SECONDARY = "secondaire"
 PROFESSIONALS = "professionnels"
 SECRET_COLUMN = "secret"  # noqa: S105 - a column name (statistical secrecy), not a password
+# The one label a masked cell carries: whether it was masked as small (primary) or to protect another (secondary)
+# is not published, as it would tell the attacker "under 11" or "at least 11", bounds a linear program would use.
+MASKED = "secret"
+LP_TOLERANCE = 1e-6
 
 # Identifiers and potential identifiers (essentiel_snds.md: "commune de résidence, année et mois de naissance, date
 # de soins, date de décès"; professional identifiers "même avec un identifiant … crypté"). Commune of residence
@@ -55,7 +69,10 @@ AUDIT_DENSE_LIMIT = 2500
 @dataclass(frozen=True)
 class GateConfig:
     threshold: int = 11
-    mask_zero: bool = False  # zero cells are published by default (no person behind them)
+    # Zero cells are small cells: a published zero says something of every member of the group (none of the 12
+    # inhabitants of a commune's oldest band saw a GP) and pins a term of every margin it is in, which narrows
+    # the masked cells around it (finding 3). Rows absent from the result (no activity) are added as zeros first.
+    mask_zero: bool = True
     count_rounding: int = 1  # publish counts rounded to this base (applied after masking)
     # A measure describing the activity of professionals (GP FTE) is masked when 1 or 2 of them contribute:
     # published, it would give one practitioner's activity (or, with two, each one's to the other).
@@ -74,6 +91,9 @@ class GatedTable:
     frame: pd.DataFrame  # published values: masked measures are missing, ``secret`` says why
     report: dict[str, Any] = field(default_factory=dict)
     geo_parent: Mapping[str, str] = field(default_factory=dict)
+    # Why each row is masked, for tests and the warehouse's own report: never published cell by cell.
+    primary: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    secondary: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def select(self, *, departement: str | None = None, communes: Iterable[str] | None = None,
                periodes: Iterable[str] | None = None, niveaux_geo: Iterable[str] | None = None) -> pd.DataFrame:
@@ -133,9 +153,9 @@ def _parent_value(dim: str, level: str, value: str, geo_parent: Mapping[str, str
     return None
 
 
-def margin_equations(indicator: Indicator, frame: pd.DataFrame, geo_parent: Mapping[str, str]
-                     ) -> list[tuple[int, list[int]]]:
-    """(parent row, child rows) for every published margin: parent = sum of children, for additive measures."""
+def margin_equations_by_dim(indicator: Indicator, frame: pd.DataFrame, geo_parent: Mapping[str, str]
+                            ) -> list[tuple[int, list[int], str]]:
+    """(parent row, child rows, dimension) for every published margin."""
     dims = indicator.dimensions
     keys: list[tuple[str, ...]] = []
     for row in frame.itertuples(index=False):
@@ -163,7 +183,31 @@ def margin_equations(indicator: Indicator, frame: pd.DataFrame, geo_parent: Mapp
             j = index.get(tuple(pk))
             if j is not None:
                 children[(j, dim)].append(i)
-    return [(parent, kids) for (parent, _dim), kids in children.items()]
+    return [(parent, kids, dim) for (parent, dim), kids in children.items()]
+
+
+def margin_equations(indicator: Indicator, frame: pd.DataFrame, geo_parent: Mapping[str, str]
+                     ) -> list[tuple[int, list[int]]]:
+    """(parent row, child rows) for every published margin: parent = sum of children, for additive measures."""
+    return [(parent, kids) for parent, kids, _dim in margin_equations_by_dim(indicator, frame, geo_parent)]
+
+
+def additive(measure: Measure, dim: str) -> bool:
+    """Whether a margin of ``measure`` along ``dim`` is the sum of its children.
+
+    Counts of acts, days, requests and populations add up along every dimension. A distinct-patient count adds up
+    over communes and age bands (a patient has one commune and one band in a year) but not over months, lines or
+    programmes, where one patient may appear in several children: there the margin lies between the largest
+    child and the sum of the children.
+    """
+    if measure.kind in ("count", "population"):
+        return True
+    return dim in ("geo", "age")
+
+
+def lp_measures(indicator: Indicator) -> list[Measure]:
+    """The measures the linear-programming audit models: counts, distinct patients and populations."""
+    return [m for m in indicator.measures if m.kind in ("patients", "count", "population") and m.decimals is None]
 
 
 # --- suppression --------------------------------------------------------------------------------------------------
@@ -252,8 +296,8 @@ def _determined_columns(matrix: np.ndarray) -> list[int]:
     return [i for i in range(n) if z[i].max() < 1e-6]
 
 
-def suppress(patients: np.ndarray, equations: Sequence[tuple[int, list[int]]], config: GateConfig
-             ) -> tuple[np.ndarray, np.ndarray]:
+def suppress(patients: np.ndarray, equations: Sequence[tuple[int, list[int]]], config: GateConfig,
+             start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Primary and secondary masks over the cells, given the margin equations.
 
     ``patients`` holds one column of distinct-patient counts per population the cell's measures describe; a
@@ -266,7 +310,7 @@ def suppress(patients: np.ndarray, equations: Sequence[tuple[int, list[int]]], c
     small = low if config.mask_zero else low & (matrix > 0)
     primary: np.ndarray = np.asarray(small.any(axis=1), dtype=bool)
     counts = matrix[:, 0]
-    masked: np.ndarray = primary.copy()
+    masked: np.ndarray = primary | start if start is not None else primary.copy()
     members = [[parent, *kids] for parent, kids in equations]
 
     def cheapest(cells: list[int]) -> int | None:
@@ -308,6 +352,271 @@ def suppress(patients: np.ndarray, equations: Sequence[tuple[int, list[int]]], c
     return primary, secondary
 
 
+def small_cells(patients: np.ndarray, config: GateConfig) -> np.ndarray:
+    """Per row and patient column: the counts under the threshold (zero included unless ``mask_zero`` is off)."""
+    matrix = np.asarray(patients, dtype=np.float64)
+    if matrix.ndim == 1:
+        matrix = matrix[:, None]
+    low = matrix < config.threshold
+    return low if config.mask_zero else low & (matrix > 0)
+
+
+def densify(indicator: Indicator, frame: pd.DataFrame, geo_parent: Mapping[str, str]) -> pd.DataFrame:
+    """Add the rows an activity table leaves out (a commune, month or line without activity) as zeros.
+
+    An absent row is a published zero: the analyst knows the communes of each département and the months of the
+    year. Added, it is masked like any small cell. Communes come from ``geo_parent`` (those of the départements
+    in the table) and from the table; months, bands and groups from the table.
+    """
+    axes: list[list[tuple[str, ...]]] = []
+    key_columns: list[str] = []
+    dims = indicator.dimensions
+    if "geo" in dims:
+        present = set(zip(frame["niveau_geo"], frame["code_geo"], strict=True))
+        deps = {c for level, c in present if level == "departement"}
+        present |= {("commune", c) for c, d in geo_parent.items() if d in deps}
+        axes.append(sorted(present))
+        key_columns += ["niveau_geo", "code_geo"]
+    if "periode" in dims:
+        axes.append(sorted(set(zip(frame["niveau_periode"], frame["periode"], strict=True))))
+        key_columns += ["niveau_periode", "periode"]
+    if "age" in dims:
+        axes.append(sorted((v,) for v in set(frame["tranche_age"])))
+        key_columns += ["tranche_age"]
+    for group in indicator.groups:
+        axes.append(sorted((v,) for v in set(frame[group])))
+        key_columns += [group]
+    existing = set(map(tuple, frame[key_columns].astype(str).to_numpy().tolist()))
+    missing = [sum(combo, ()) for combo in itertools.product(*axes)]
+    missing = [k for k in missing if tuple(map(str, k)) not in existing]
+    if not missing:
+        return frame
+    added = pd.DataFrame(missing, columns=key_columns)
+    for m in indicator.measures:
+        added[m.name] = 0 if m.decimals is None and m.kind != "ratio" else np.nan
+    for column in frame.columns:
+        if column not in added.columns:
+            added[column] = frame[column].iloc[0] if column in META_COLUMNS else ""
+    return pd.concat([frame, added[frame.columns]], ignore_index=True)
+
+
+def protection_shortfalls(indicator: Indicator, values: pd.DataFrame, masked: np.ndarray, small: np.ndarray,
+                          equations: Sequence[tuple[int, list[int], str]], config: GateConfig,
+                          cache: dict[frozenset[int], list[int]] | None = None) -> list[int]:
+    """Rows with a small patient count that a linear program narrows below the protection interval.
+
+    The attacker knows every published value, every margin (equal to the sum of its children for an additive
+    measure, between the largest child and their sum for distinct patients along months or groups), the
+    indicator's row relations, and that every masked value is at least 0. For each small count of a masked row,
+    HiGHS minimises and maximises it; the row falls short unless the range covers [0, threshold - 1].
+    """
+    measures = lp_measures(indicator)
+    names = [m.name for m in measures]
+    data = values[names].to_numpy(dtype=np.float64)
+    patient_pos = [names.index(p) for p in indicator.patients]
+    masked_rows = np.flatnonzero(masked)
+    if masked_rows.size == 0:
+        return []
+    # Components of masked rows linked by a margin.
+    comp_of = {int(r): int(r) for r in masked_rows}
+
+    def find(a: int) -> int:
+        while comp_of[a] != a:
+            comp_of[a] = comp_of[comp_of[a]]
+            a = comp_of[a]
+        return a
+
+    touching: list[tuple[int, list[int], str]] = []
+    for parent, kids, dim in equations:
+        hidden = [c for c in (parent, *kids) if masked[c]]
+        if not hidden:
+            continue
+        touching.append((parent, kids, dim))
+        for c in hidden[1:]:
+            ra, rb = find(hidden[0]), find(c)
+            if ra != rb:
+                comp_of[ra] = rb
+    groups: dict[int, list[int]] = defaultdict(list)
+    for r in masked_rows:
+        groups[find(int(r))].append(int(r))
+    eqs_of: dict[int, list[tuple[int, list[int], str]]] = defaultdict(list)
+    for eq in touching:
+        first = next(c for c in (eq[0], *eq[1]) if masked[c])
+        eqs_of[find(first)].append(eq)
+    short: list[int] = []
+    for root, rows in groups.items():
+        targets = [(r, k) for r in rows for k, pos in enumerate(patient_pos) if small[r, k]]
+        if not targets:
+            continue
+        key = frozenset(rows)
+        if cache is not None and key in cache:
+            short += cache[key]
+            continue
+        var = {(r, j): n for n, (r, j) in enumerate(itertools.product(rows, range(len(names))))}
+        eq_rows: list[dict[int, float]] = []
+        eq_rhs: list[float] = []
+        ub_rows: list[dict[int, float]] = []
+        ub_rhs: list[float] = []
+
+        def add(target: list[dict[int, float]], rhs: list[float], terms: list[tuple[int, int, float]],
+                var: dict[tuple[int, int], int] = var) -> None:
+            coeffs: dict[int, float] = {}
+            constant = 0.0
+            for r, j, c in terms:
+                if masked[r]:
+                    coeffs[var[(r, j)]] = coeffs.get(var[(r, j)], 0.0) + c
+                else:
+                    constant += c * data[r, j]
+            if coeffs:
+                target.append(coeffs)
+                rhs.append(-constant)
+
+        for parent, kids, dim in eqs_of.get(root, []):
+            for j, m in enumerate(measures):
+                if additive(m, dim):
+                    add(eq_rows, eq_rhs, [(parent, j, 1.0), *((k, j, -1.0) for k in kids)])
+                else:
+                    add(ub_rows, ub_rhs, [(parent, j, 1.0), *((k, j, -1.0) for k in kids)])
+                    for k in kids:
+                        add(ub_rows, ub_rhs, [(k, j, 1.0), (parent, j, -1.0)])
+        for lhs, rhs_names, factor in indicator.relations:
+            if not all(n in names for n in (*lhs, *rhs_names)):
+                continue
+            for row in rows:
+                add(ub_rows, ub_rhs, [*((row, names.index(n), 1.0) for n in lhs),
+                                      *((row, names.index(n), -factor) for n in rhs_names)])
+
+        a_eq, a_ub = _sparse(eq_rows, len(var)), _sparse(ub_rows, len(var))
+        found = _short_targets([var[(r, patient_pos[k])] for r, k in targets], [r for r, _ in targets], len(var),
+                               a_eq, eq_rhs, a_ub, ub_rhs, config.threshold - 1)
+        if cache is not None:
+            cache[key] = sorted(found)
+        short += sorted(found)
+    return sorted(set(short))
+
+
+def _short_targets(columns: list[int], rows: list[int], width: int, a_eq: Any, b_eq: list[float], a_ub: Any,
+                   b_ub: list[float], top: float) -> set[int]:
+    """The rows whose target column cannot reach both 0 and ``top`` in the polyhedron.
+
+    Batch programs first: minimise the sum of the targets (each target at 0 passes its lower side), and maximise the
+    sum of y_i <= min(x_i, top) (each y_i at ``top`` passes its upper side), again on the targets left until a round
+    passes none. Only the targets left then are minimised or maximised one by one.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import hstack, identity, vstack
+
+    def solve(c: np.ndarray, a_ub_: Any, b_ub_: list[float], a_eq_: Any, bounds: Any) -> Any:
+        return linprog(c, A_ub=a_ub_, b_ub=b_ub_ or None, A_eq=a_eq_, b_eq=b_eq or None, bounds=bounds,
+                       method="highs")
+
+    found: set[int] = set()
+    need_low = set(range(len(columns)))
+    while need_low:  # each round puts at 0 every target it can at once; the next round tries the others
+        c = np.zeros(width)
+        c[[columns[n] for n in need_low]] = 1.0
+        res = solve(c, a_ub, b_ub, a_eq, (0, None))
+        reached = {n for n in need_low if res.status == 0 and res.x[columns[n]] <= LP_TOLERANCE}
+        if not reached:
+            break
+        need_low -= reached
+    need_high = set(range(len(columns)))
+    while need_high:  # maximise the sum of y_n <= x_col, 0 <= y_n <= top over the targets not yet at the top
+        order = sorted(need_high)
+        k = len(order)
+        link = hstack([_sparse([{columns[n]: -1.0} for n in order], width), identity(k, format="csr")],
+                      format="csr")
+        widened_ub = link if a_ub is None else vstack([_pad(a_ub, k), link], format="csr")
+        widened_eq = None if a_eq is None else _pad(a_eq, k)
+        c2 = np.concatenate([np.zeros(width), -np.ones(k)])
+        res = solve(c2, widened_ub, [*b_ub, *([0.0] * k)], widened_eq, [(0, None)] * width + [(0, top)] * k)
+        reached = {n for i, n in enumerate(order) if res.status == 0 and res.x[width + i] >= top - LP_TOLERANCE}
+        if not reached:
+            break
+        need_high -= reached
+    for n in sorted(set(need_low) | set(need_high)):
+        c = np.zeros(width)
+        for sign, goal, needed in ((1.0, 0.0, need_low), (-1.0, top, need_high)):
+            if n not in needed:
+                continue
+            c[columns[n]] = sign
+            res = solve(c, a_ub, b_ub, a_eq, (0, None))
+            if res.status == 3:  # unbounded: the maximum is as wide as can be
+                continue
+            if res.status != 0:  # infeasible or failed: count it short (the safe side)
+                found.add(rows[n])
+                break
+            reached = sign * res.fun
+            if (sign > 0 and reached > goal + LP_TOLERANCE) or (sign < 0 and reached < goal - LP_TOLERANCE):
+                found.add(rows[n])
+                break
+    return found
+
+
+def _pad(matrix: Any, extra: int) -> Any:
+    from scipy.sparse import csr_matrix, hstack
+
+    return hstack([matrix, csr_matrix((matrix.shape[0], extra))], format="csr")
+
+
+def _sparse(entries: list[dict[int, float]], width: int) -> Any:
+    from scipy.sparse import csr_matrix
+
+    if not entries:
+        return None
+    ii = [i for i, e in enumerate(entries) for _ in e]
+    jj = [j for e in entries for j in e]
+    vv = [v for e in entries for v in e.values()]
+    return csr_matrix((vv, (ii, jj)), shape=(len(entries), width))
+
+
+def protect(indicator: Indicator, values: pd.DataFrame, masked: np.ndarray, small: np.ndarray,
+            equations: Sequence[tuple[int, list[int], str]], config: GateConfig) -> tuple[np.ndarray, list[int]]:
+    """Mask more cells until the linear-programming attacker leaves every small count its protection interval.
+
+    Each row that falls short gets one more masked cell in one of its margins (the smallest non-zero count, so the
+    cheapest); a row whose margins are all masked already gets the whole of its component's margins masked.
+    Returns the mask and the rows still short (none in practice: an all-masked table leaves every range open).
+    """
+    masked = masked.copy()
+    counts = values[indicator.patients[0]].to_numpy(dtype=np.float64)
+    patients = values[list(indicator.patients)].to_numpy()
+    plain = [(parent, kids) for parent, kids, _dim in equations]
+    members_of: dict[int, list[list[int]]] = defaultdict(list)
+    for parent, kids, _dim in equations:
+        cells = [parent, *kids]
+        for c in cells:
+            members_of[c].append(cells)
+    cache: dict[frozenset[int], list[int]] = {}
+    short: list[int] = []
+    for _ in range(max(10, len(values))):
+        short = protection_shortfalls(indicator, values, masked, small, equations, config, cache)
+        if not short:
+            break
+        changed = False
+        for row in short:
+            candidates = sorted({c for cells in members_of[row] for c in cells if not masked[c]},
+                                key=lambda c: (counts[c] <= 0, counts[c], c))
+            if candidates:
+                masked[candidates[0]] = True
+                changed = True
+        if changed:
+            # A newly masked cell may be alone in another margin: pair it again (rule 2's first pass).
+            primary, secondary = suppress(patients, plain, config, start=masked)
+            masked = primary | secondary
+            continue
+        for row in short:  # no margin of theirs has a published cell left: widen to the margins of the margins
+            for cells in members_of[row]:
+                for c in cells:
+                    for outer in members_of[c]:
+                        if not masked[outer].all():
+                            masked[outer] = True
+                            changed = True
+        if not changed:
+            break
+    return masked, short
+
+
 def publish(indicator: Indicator, frame: pd.DataFrame, *, config: GateConfig | None = None,
             geo_parent: Mapping[str, str] | None = None) -> GatedTable:
     """Apply the gate to a raw indicator result computed on the whole territory."""
@@ -326,24 +635,33 @@ def publish(indicator: Indicator, frame: pd.DataFrame, *, config: GateConfig | N
                               "cellules": len(out), "masquees_primaires": 0, "masquees_secondaires": 0}
     measures = {m.name: m for m in indicator.measures}
     out[SECRET_COLUMN] = ""
+    primary = secondary = np.zeros(len(out), dtype=bool)
     if indicator.patients and len(out):
-        equations = margin_equations(indicator, out, geo_parent)
-        primary, secondary = suppress(out[list(indicator.patients)].to_numpy(), equations, config)
-        masked = primary | secondary
-        out.loc[primary, SECRET_COLUMN] = PRIMARY
-        out.loc[secondary, SECRET_COLUMN] = SECONDARY
-        hidden = [m.name for m in indicator.measures if m.kind != "population"]
-        for name in hidden:
-            out[name] = out[name].astype("float64").where(~masked)
+        if config.mask_zero:
+            out = densify(indicator, out, geo_parent)
+            report["cellules"] = len(out)
+        by_dim = margin_equations_by_dim(indicator, out, geo_parent)
+        equations = [(parent, kids) for parent, kids, _dim in by_dim]
+        patients = out[list(indicator.patients)].to_numpy()
+        primary, secondary = suppress(patients, equations, config)
+        small = small_cells(patients, config)
+        masked, short = protect(indicator, out, primary | secondary, small, by_dim, config)
+        secondary = masked & ~primary
+        out.loc[masked, SECRET_COLUMN] = MASKED
+        # Every measure of a masked cell is hidden, its population included: published, the population bounds the
+        # masked count (patients <= population) and, with the margins, pins it (rule 3).
+        for m in indicator.measures:
+            out[m.name] = out[m.name].astype("float64").where(~masked)
         if "age" in indicator.dimensions and "taux_standardise" in measures:
             _mask_standardised(out, masked)
         report.update(masquees_primaires=int(primary.sum()), masquees_secondaires=int(secondary.sum()),
-                      residuelles_calculables=len(determinable_cells(masked, equations)))
+                      residuelles_calculables=len(determinable_cells(masked, equations)),
+                      intervalle_protection=[0, config.threshold - 1], intervalles_insuffisants=len(short))
     if indicator.professionals:
         out.loc[guarded & (out[SECRET_COLUMN] == "").to_numpy(), SECRET_COLUMN] = PROFESSIONALS
         report["masquees_professionnels"] = int(guarded.sum())
     _round(out, indicator, config)
-    return GatedTable(indicator, out, report, geo_parent)
+    return GatedTable(indicator, out, report, geo_parent, primary=primary, secondary=secondary)
 
 
 def _mask_standardised(out: pd.DataFrame, masked: np.ndarray) -> None:

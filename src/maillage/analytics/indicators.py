@@ -75,6 +75,10 @@ class Indicator:
     # (measure, count of professionals behind it): the gate masks the measure where fewer than its professional
     # threshold (3) contribute, as a lone practitioner's activity would show; the count itself never leaves.
     professionals: tuple[tuple[str, str], ...] = ()
+    # Linear facts that hold in every row, which an attacker may use as well as the gate: (lhs, rhs, factor)
+    # says sum(lhs) <= factor * sum(rhs) (e.g. the patients of a cell are among its population; each patient
+    # counted made at least one act). The gate's linear-programming audit uses them (gate.py, rule 2).
+    relations: tuple[tuple[tuple[str, ...], tuple[str, ...], float], ...] = ()
 
     def resolve_params(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         known = {p.name: p for p in self.parameters}
@@ -382,6 +386,8 @@ GP_CONSULTATIONS = Indicator(
     build=build_gp_consultations,
     tables=("ER_PRS_F", "ER_ETE_F", "IR_BEN_R", "COMMUNES"),
     patients=("patients",),
+    # Patients are beneficiaries of the cell; each kept patient has a positive net number of acts.
+    relations=((("patients",), ("population",), 1.0), (("patients",), ("consultations",), 1.0)),
     chart="bars",
     main_measure="taux_standardise",
 )
@@ -412,6 +418,13 @@ TELEMEDICINE = Indicator(
     build=build_telemedicine,
     tables=("ER_PRS_F", "ER_ETE_F", "COMMUNES"),
     patients=("patients", "patients_consultants"),
+    # A patient in telemedicine made at least one TC or TE; a consulting patient at least one consultation;
+    # teleconsultations are among all consultations.
+    relations=(
+        (("patients",), ("teleconsultations", "teleexpertises"), 1.0),
+        (("patients_consultants",), ("consultations",), 1.0),
+        (("teleconsultations",), ("consultations",), 1.0),
+    ),
     chart="line",
     main_measure="teleconsultations",
 )

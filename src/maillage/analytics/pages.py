@@ -296,7 +296,7 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
         on="code_geo", how="inner")
     points = [
         charts.MapPoint(r.code_geo, r.nom, float(r.latitude), float(r.longitude), int(r.population_municipale),
-                        _value(r.apl), bool(r.desert == 1))
+                        _value(r.apl), _value(r.desert) == 1)
         for r in rows.itertuples(index=False)
     ]
     threshold = float(provenance.parameters.get("seuil_desert", 2.5))
@@ -304,14 +304,16 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
     shown = tuple(sorted(set(rows.departement_x if "departement_x" in rows.columns else rows.departement)))
     svg = charts.commune_map("APL aux médecins généralistes par commune", points, breaks,
                              "consultations/an/hab. standardisé", outlines=_outlines(warehouse, shown))
-    deserts = rows[rows.desert == 1].sort_values("apl")
+    deserts = rows[rows.desert.fillna(0).eq(1)].sort_values("apl")
     departements = sorted({c[:3] if c.startswith("97") else c[:2] for c in names}) if names else []
     share = (deserts.population.sum() / rows.population.sum()) if len(rows) and rows.population.sum() else 0.0
+    hidden = int(rows.apl.isna().sum())
     _audit(request, db, actor, action="read", code="apl-mg", provenance=provenance,
            filters={"departement": departement, "annee": annee, "page": "carte"}, rows=len(rows))
     return templates().TemplateResponse(request, "analytics/carte.html", {
         "indicator": indicator, "map": svg, "deserts": deserts, "provenance": provenance, "departement": departement,
         "departements": departements, "annee": str(provenance.parameters.get("annee", "")), "fr": charts.fr_number,
         "share": share, "threshold": threshold, "manifest": warehouse.manifest(), "communes": len(rows),
+        "hidden": hidden,
     })
 
