@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-# -- Adherence and the regulatory checks at one and two months ---------------------------------------------
-
 ADHERENCE_MINIMUM = 0.5  # more than 50 % of data uploaded at 1 and 2 months, otherwise stop (ameli, DOMAIN.md §2.4)
 CHECKPOINT_DAYS = (30, 60)
 

@@ -9,8 +9,6 @@ from typing import Literal
 
 from maillage.monitoring.rules.measures import MEASURES, format_value
 
-# -- Severity and rules -----------------------------------------------------------------------------------
-
 
 class Severity(enum.StrEnum):
     RED = "red"

@@ -169,7 +169,7 @@ _FACTS: dict[int, tuple[tuple[Rule, ...], Any]] = {}
 
 def _facts(rules: Sequence[Rule]) -> Any:
     """``_index`` and ``_window_days`` of a rule set. A tuple (immutable: what ``resolve_rules`` returns, cached
-    by ``ingest.rules_of``) is found by its identity, the cache holding it so that its id cannot be reused:
+    by ``alerts.rules_of``) is found by its identity, the cache holding it so that its id cannot be reused:
     hashing every field of every rule for each patient cost more than the evaluation itself. Another sequence
     (a list a caller may change) is indexed afresh each time."""
     if not isinstance(rules, tuple):

@@ -7,8 +7,6 @@ import enum
 
 from maillage.exceptions import InvalidTransition, ValidationFailed
 
-# -- Enrolment lifecycle ------------------------------------------------------------------------------------
-
 
 class EnrolmentStatus(enum.StrEnum):
     ACTIVE = "active"

@@ -16,9 +16,6 @@ if TYPE_CHECKING:
     from maillage.monitoring.rules.programmes import Programme
 
 
-# -- Forfait levels -------------------------------------------------------------------------------------------
-
-
 class ForfaitLevel(enum.StrEnum):
     """Operator forfait (arrêté 16 May 2023 art. 2 as replaced by arrêté 21 Dec 2023, DOMAIN.md §2.4)."""
 
@@ -58,7 +55,7 @@ class EnhancedLimit:
         return self.months * (1 + self.renewals)
 
 
-# -- Operator forfait ---------------------------------------------------------------------------------------
+# -- Enhanced periods and the forfait due per month ---------------------------------------------------------
 
 
 @dataclass(frozen=True)

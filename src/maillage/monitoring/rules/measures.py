@@ -18,9 +18,6 @@ UCUM = "http://unitsofmeasure.org"
 LOCAL_SYSTEM = "urn:maillage:telesurveillance"
 
 
-# -- Measures: codes, canonical units, accepted units, plausible ranges ----------------------------------
-
-
 @dataclass(frozen=True)
 class Measure:
     """A kind of reading. ``codes`` are (system, code) pairs, the first is the one Maillage emits.

@@ -13,8 +13,6 @@ from maillage.monitoring.rules.alerting import REFERENCES, ReferenceGainRule, Ru
 from maillage.monitoring.rules.measures import MEASURES, format_value
 from maillage.monitoring.rules.programmes import Programme
 
-# -- Reference values and per-patient overrides -----------------------------------------------------------
-
 PARAM_BOUNDS: dict[str, tuple[float, float]] = {"days": (1, 14)}
 MIN_SILENCE_HOURS = 12.0  # shorter than half a day would raise an alert between two normal daily transmissions
 
