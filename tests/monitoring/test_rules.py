@@ -7,12 +7,15 @@ in DOMAIN.md §2.4 and §3.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import maillage.monitoring
 from maillage.exceptions import InvalidTransition, ValidationFailed
 from maillage.kit.clock import PARIS
 from maillage.monitoring.rules.adherence import adherence, adherence_ok, expected_transmissions, received_periods
@@ -614,3 +617,35 @@ class TestMonitoredDays:
     def test_a_fully_paused_month_is_not_due(self) -> None:
         days = monitored_days(dt.date(2026, 6, 1), dt.date(2026, 1, 1), None, [(dt.date(2026, 5, 20), None)])
         assert days == 0 and forfait_due(days) is False
+
+
+class TestPackageShape:
+    """The shape issue #16 asked for, kept true: pure rule modules, no re-exports, no module over 700 lines."""
+
+    PACKAGE = Path(maillage.monitoring.__file__).parent
+    PURE = frozenset({"__future__", "collections", "dataclasses", "datetime", "enum", "functools", "math", "typing",
+            "maillage.exceptions", "maillage.kit.clock"})
+
+    def imports(self, path: Path) -> set[str]:
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+        return found
+
+    def test_the_rule_modules_do_no_io(self) -> None:
+        for path in sorted((self.PACKAGE / "rules").glob("*.py")):
+            for module in self.imports(path):
+                allowed = module.split(".")[0] in self.PURE or module in self.PURE or module.startswith(
+                    "collections.") or module.startswith("maillage.monitoring.rules.")
+                assert allowed, f"{path.name} imports {module}"
+
+    def test_the_rules_package_re_exports_nothing(self) -> None:
+        assert self.imports(self.PACKAGE / "rules" / "__init__.py") == set()
+
+    def test_no_module_of_the_package_is_over_700_lines(self) -> None:
+        sizes = {p.relative_to(self.PACKAGE).as_posix(): len(p.read_text().splitlines())
+                 for p in self.PACKAGE.rglob("*.py")}
+        assert {name: n for name, n in sizes.items() if n > 700} == {}
