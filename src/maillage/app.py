@@ -23,9 +23,9 @@ from maillage.document import endpoints as document_endpoints
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
-from maillage.monitoring import batchpool as monitoring_batchpool
 from maillage.monitoring import endpoints as monitoring_endpoints
 from maillage.monitoring import pages as monitoring_pages
+from maillage.monitoring import setup as monitoring_setup
 from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
 from maillage.teleexpertise import endpoints as teleexpertise_endpoints
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     )
     app.state.settings = settings
     app.state.sessionmaker = sessions
-    monitoring_batchpool.configure(app, settings, owns_engine)
+    monitoring_setup.configure(app, settings, owns_engine)  # batch runner, live worklist's after-commit hook
     metrics = Metrics()
     metrics.add_queue_collector(sessions)
     app.state.metrics = metrics

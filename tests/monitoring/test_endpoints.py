@@ -67,7 +67,7 @@ class TestPostBatch:
         assert response.status_code == 422 and count_readings(db, world) == 0
 
     def test_a_document_that_is_not_json_is_refused_with_where_it_breaks(self, client, db, world: World) -> None:
-        """The compact batch is parsed from its bytes (``batchpool.ingest_compact``): a syntax error, a document of
+        """The compact batch is parsed from its bytes (``BatchRunner.ingest_compact``): a syntax error, a document of
         another shape or another content type is refused 422 as FastAPI refuses a body, and nothing is stored."""
         reading = b'{"readings": [{"id": "r-1", "code": "weight", "value": 80.0, "unit": "kg", "at": "%s"}]}' % (
             iso(1).encode())

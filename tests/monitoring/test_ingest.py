@@ -17,6 +17,7 @@ from maillage.models.audit import AuditEntry
 from maillage.models.monitoring import MonitoringAlert, MonitoringAlertEvent, MonitoringReading, MonitoringRuleState
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import live, service
+from maillage.monitoring.batchpool import SMALL_BATCH, BatchRunner
 from maillage.monitoring.ingest import Incoming
 from tests.monitoring.conftest import World, backdate, enrol_patient, register, weights
 
@@ -222,3 +223,44 @@ class TestHandOverToABatchChild:
         again = pickle.loads(pickle.dumps(result))
         assert again == result
         assert again.to_reply() == result.to_reply()
+
+
+class TestBatchRunner:
+    """The batch pool is a runner object built with the application (``monitoring.setup``): the routes hand it the
+    batch, never the HTTP request, and whether a batch goes to a child depends on the runner alone."""
+
+    def test_create_app_keeps_a_runner_without_children_when_handed_a_tests_sessions(self, app) -> None:
+        runner = app.state.monitoring_batch
+        assert isinstance(runner, BatchRunner) and runner.processes == 0  # everything stays in the test's transaction
+
+    def test_children_only_for_an_app_that_owns_its_postgresql_engine(self, settings) -> None:
+        pg = settings.model_copy(update={"database_url": "postgresql://u@127.0.0.1:5432/x",
+                                         "monitoring_batch_processes": 3})
+        assert BatchRunner.for_app(pg, owns_engine=True).processes == 3
+        assert BatchRunner.for_app(pg, owns_engine=False).processes == 0
+        lite = settings.model_copy(update={"database_url": "sqlite:////tmp/x.sqlite3", "monitoring_batch_processes": 3})
+        assert BatchRunner.for_app(lite, owns_engine=True).processes == 0
+
+    def test_a_large_batch_goes_to_a_child_and_a_small_one_stays_in_the_session(self, db, world: World,
+                                                                                  monkeypatch) -> None:
+        runner = BatchRunner(processes=2, url="postgresql://unused", statement_timeout_ms=0)
+        sent: list[tuple[Any, ...]] = []
+
+        def submit(function: Any, *args: Any) -> Any:
+            sent.append((function, *args))
+            return pipeline.IngestResult(uuid.uuid4(), [])
+
+        monkeypatch.setattr(runner, "_submit", submit)
+        start = now() - dt.timedelta(days=2)
+        large = [Incoming(i, f"big-{i}", "29463-7", 80.0, start + dt.timedelta(minutes=i), "kg")
+                 for i in range(SMALL_BATCH + 1)]
+        runner.ingest_batch(db, world.device, large, channel="fhir")
+        assert len(sent) == 1 and len(sent[0][2]) == SMALL_BATCH + 1  # the readings, packed for the child
+        assert count_stored(db, world) == 0  # nothing in this process's session
+        small = runner.ingest_batch(db, world.device, large[:SMALL_BATCH])
+        assert small.accepted == SMALL_BATCH and len(sent) == 1 and count_stored(db, world) == SMALL_BATCH
+
+
+def count_stored(db: Any, world: World) -> int:
+    return db.scalar(select(func.count()).select_from(MonitoringReading)
+                     .where(MonitoringReading.enrolment_id == world.enrolment.id))

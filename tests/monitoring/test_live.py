@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -82,3 +85,37 @@ def test_the_listener_turns_another_connections_notification_into_a_bump(engine:
         return False
 
     assert run_in_own_loop(scenario())
+
+
+# Importing every monitoring module but the application, then committing a session that asked for a bump: the
+# counter must not move until an application is built. Run in a fresh interpreter, since in this one create_app
+# has long been called by other tests.
+_IMPORT_ONLY = """
+import importlib, pkgutil, sys
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+import maillage.monitoring
+for module in pkgutil.walk_packages(maillage.monitoring.__path__, "maillage.monitoring."):
+    importlib.import_module(module.name)
+from maillage.monitoring import live
+
+def commit_a_change():
+    with Session(create_engine("sqlite://")) as session:
+        session.info[live.CHANGED_KEY] = True
+        session.commit()
+    return live.version()
+
+before = commit_a_change()
+from maillage.app import create_app
+from maillage.config import Settings
+create_app(Settings(database_url=f"sqlite:///{sys.argv[1]}/m.sqlite3", var_dir=sys.argv[1]))
+after = commit_a_change()
+print(before, after)
+"""
+
+
+def test_importing_the_package_registers_no_listener_and_create_app_does(tmp_path) -> None:
+    done = subprocess.run([sys.executable, "-c", _IMPORT_ONLY, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "0 1"

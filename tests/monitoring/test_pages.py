@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
 from sqlalchemy import select
 
+from maillage.kit.clock import now
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import live, pages
@@ -184,6 +186,35 @@ class TestStream:
                 if line == "event: worklist":
                     break
         stop.set()
+        assert "event: worklist" in seen
+
+    def test_a_reading_committed_through_the_api_is_pushed_to_the_open_stream(self, client, db, world: World,
+                                                                            monkeypatch) -> None:
+        """The app is built by ``create_app`` (the ``client`` fixture), which installs the after-commit hook
+        (``live.install``): the commit of a batch that changed alerts wakes the stream, with nothing else bumping.
+        The database mark is not read during the test (it would push the change by itself, seconds later). On
+        SQLite the hook is the only way the event can come (without it this test fails); on PostgreSQL the
+        process's LISTEN thread may deliver it as well, as it does for another process's commit."""
+        monkeypatch.setattr(pages, "STREAM_SECONDS", 5.0)
+        monkeypatch.setattr(pages, "DB_CHECK_SECONDS", 60.0)
+        db.commit()
+        sign_in(client, db, world.users["nurse"])
+        body = {"readings": [{"id": "live-1", "code": "weight", "value": 80.0, "unit": "kg",
+                              "at": (now() - dt.timedelta(minutes=5)).isoformat()}]}
+        replies: list[Any] = []
+        seen = []
+        with client.stream("GET", "/telesurveillance/flux") as response:
+            for line in response.iter_lines():
+                seen.append(line)
+                if line.startswith("retry:"):  # the stream is waiting: send the reading from another client
+                    sender = threading.Thread(target=lambda: replies.append(client.post(
+                        "/api/monitoring/readings", json=body,
+                        headers={"Authorization": f"Bearer {world.secret}"})), daemon=True)
+                    sender.start()
+                if line == "event: worklist":
+                    break
+        sender.join(10)
+        assert replies and replies[0].status_code == 200 and replies[0].json()["accepted"] == 1
         assert "event: worklist" in seen
 
     def test_anonymous_callers_are_refused(self, client) -> None:

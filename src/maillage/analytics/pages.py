@@ -134,7 +134,7 @@ def group_value_label(group: str, value: str) -> str:
     if value == TOTAL:
         return "Ensemble"
     if group == "programme":
-        from maillage.monitoring.rules import PROGRAMMES
+        from maillage.monitoring.rules.programmes import PROGRAMMES
 
         programme = PROGRAMMES.get(value)
         return programme.label if programme is not None else value

@@ -42,29 +42,101 @@ CHILD_NICE = 5
 PARENT_CHECK_SECONDS = 0.5
 FULL_COLLECT_EVERY = 200  # batches: a child's whole-heap garbage collection (see ``_start_child``)
 
-_lock = threading.Lock()
-_pool: cf.ProcessPoolExecutor | None = None
+# State of a batch child (one per child process, set by ``_start_child``).
 _sessions: Any = None
 _batches = 0
 
 
-def configure(app: Any, settings: Settings, owns_engine: bool) -> None:
-    """Record on the app whether its large batches go to child processes: only for an app that opened its own
-    PostgreSQL engine (an app handed the sessions of a test's transaction keeps everything in that transaction)."""
-    url = settings.effective_database_url
-    processes = settings.monitoring_batch_processes if owns_engine and url.startswith("postgresql") else 0
-    app.state.monitoring_batch = (processes, url, settings.statement_timeout_ms)
+class BatchRunner:
+    """Where one application's device batches are evaluated: in the request's own session, or, for a large batch,
+    in a pool of ``processes`` child processes of the serve process, each with its own engine on ``url``.
+
+    Built once per application by ``for_app`` and kept on ``app.state``; the HTTP routes hand it the batch, never
+    the request. The pool starts at the first large batch (a serve process has one app, so one database)."""
+
+    def __init__(self, processes: int = 0, url: str = "", statement_timeout_ms: int = 0) -> None:
+        self.processes = processes
+        self.url = url
+        self.statement_timeout_ms = statement_timeout_ms
+        self._lock = threading.Lock()
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    @classmethod
+    def for_app(cls, settings: Settings, owns_engine: bool) -> BatchRunner:
+        """Children only for an app that opened its own PostgreSQL engine (an app handed the sessions of a test's
+        transaction keeps everything in that transaction)."""
+        url = settings.effective_database_url
+        processes = settings.monitoring_batch_processes if owns_engine and url.startswith("postgresql") else 0
+        return cls(processes, url, settings.statement_timeout_ms)
+
+    def ingest_batch(self, session: Any, device: DeviceActor, items: Sequence[Incoming], *,
+                     all_or_nothing: bool = False, context: AuditContext | None = None,
+                     channel: str = "batch") -> IngestResult:
+        """``ingest`` in a child process for a large batch when there are children, otherwise in ``session`` (which
+        the caller's unit of work commits)."""
+        if len(items) <= SMALL_BATCH or self.processes <= 0:
+            return ingest(session, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
+        return self.ingest_in_child(device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
+
+    def ingest_compact(self, session: Any, device: DeviceActor, raw: bytes, *,
+                       context: AuditContext | None = None) -> bytes:
+        """A compact batch (``schemas.BatchIn`` as JSON bytes) checked, stored and evaluated; the reply's JSON bytes.
+        Raises ``BatchInvalid`` when the document does not match the schema (nothing stored)."""
+        if len(raw) <= SMALL_BODY_BYTES or self.processes <= 0:
+            items = _parse_compact(raw)
+            if len(items) > SMALL_BATCH and self.processes > 0:  # a small document of many short readings
+                result = self.ingest_in_child(device, items, context=context, channel="batch")
+            else:
+                result = ingest(session, device, items, context=context, channel="batch")
+            return orjson.dumps(result.to_reply())
+        reply: bytes = self._submit(_compact_in_child, device, raw, context)
+        return reply
+
+    def ingest_in_child(self, device: DeviceActor, items: Sequence[Incoming], *, all_or_nothing: bool = False,
+                        context: AuditContext | None = None, channel: str = "batch") -> IngestResult:
+        """``ingest`` and its commit in a child process; the result once committed, or the child's refusal raised.
+
+        A child that died (killed, out of memory) breaks its pool for good: the pool is dropped, the next large
+        batch starts a new one, and this batch is answered 503. Whether or not it was committed, the sender's retry
+        is safe: a reading already stored is acknowledged as a duplicate."""
+        # The readings go as plain tuples: pickling a thousand dataclasses one by one cost ten times more.
+        packed = [item.packed() for item in items]
+        result: IngestResult = self._submit(_in_child, device, packed, all_or_nothing, context, channel)
+        return result
+
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = cf.ProcessPoolExecutor(
+                    max_workers=self.processes, mp_context=mp.get_context("spawn"), initializer=_start_child,
+                    initargs=(self.url, self.statement_timeout_ms))
+            return self._pool
+
+    def _drop(self, pool: cf.ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def _submit(self, function: Callable[..., tuple[str, Any]], *args: Any) -> Any:
+        """``function(*args)`` in a child of the pool: its value once committed, or its refusal raised here."""
+        pool = self._executor()
+        try:
+            kind, value = pool.submit(function, *args).result()
+        except cf.process.BrokenProcessPool:
+            self._drop(pool)
+            raise ServiceUnavailable("Le lot de mesures n'a pas pu être traité : renvoyez-le (une mesure déjà "
+                                     "enregistrée sera reconnue).") from None
+        if kind == "ok":
+            return value
+        if kind == "invalid":
+            raise BatchInvalid(value)
+        module, name, message, details, status_code = value
+        error_class = getattr(importlib.import_module(module), name)
+        raise error_class(message, details=details, status_code=status_code)
 
 
-def ingest_batch(request: Any, session: Any, device: DeviceActor, items: Sequence[Incoming], *,
-                 all_or_nothing: bool = False, context: AuditContext | None = None,
-                 channel: str = "batch") -> IngestResult:
-    """``ingest`` for an HTTP request: in a child process for a large batch when the app has children, otherwise in
-    the request's own session (which the request's unit of work commits)."""
-    processes = getattr(request.app.state, "monitoring_batch", (0, "", 0))[0]
-    if len(items) <= SMALL_BATCH or processes <= 0:
-        return ingest(session, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
-    return ingest_in_child(request, device, items, all_or_nothing=all_or_nothing, context=context, channel=channel)
+INLINE = BatchRunner()  # every batch in the caller's session: an app that was not given a runner
 
 
 class BatchInvalid(Exception):  # a refusal, not a failure: the HTTP layer answers 422
@@ -86,22 +158,6 @@ def _parse_compact(raw: bytes) -> list[Incoming]:
         return compact_items(raw)
     except ValidationError as exc:
         raise BatchInvalid(_schema_errors(exc)) from None
-
-
-def ingest_compact(request: Any, session: Any, device: DeviceActor, raw: bytes, *,
-                   context: AuditContext | None = None) -> bytes:
-    """A compact batch (``schemas.BatchIn`` as JSON bytes) checked, stored and evaluated; the reply's JSON bytes.
-    Raises ``BatchInvalid`` when the document does not match the schema (nothing stored)."""
-    processes = getattr(request.app.state, "monitoring_batch", (0, "", 0))[0]
-    if len(raw) <= SMALL_BODY_BYTES or processes <= 0:
-        items = _parse_compact(raw)
-        if len(items) > SMALL_BATCH and processes > 0:  # a small document of many short readings
-            result = ingest_in_child(request, device, items, context=context, channel="batch")
-        else:
-            result = ingest(session, device, items, context=context, channel="batch")
-        return orjson.dumps(result.to_reply())
-    reply: bytes = _submit(request, _compact_in_child, device, raw, context)
-    return reply
 
 
 def _start_child(url: str, statement_timeout_ms: int) -> None:
@@ -164,53 +220,3 @@ def _committed(run: Callable[[Any], Any]) -> tuple[str, Any]:
     finally:
         _batches += 1
         gc.collect(2 if _batches % FULL_COLLECT_EVERY == 0 else 1)
-
-
-def _executor(request: Any) -> cf.ProcessPoolExecutor:
-    """The process's pool, started at its first large batch (a serve process has one app, so one database)."""
-    global _pool
-    processes, url, statement_timeout_ms = request.app.state.monitoring_batch
-    with _lock:
-        if _pool is None:
-            _pool = cf.ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"),
-                                           initializer=_start_child, initargs=(url, statement_timeout_ms))
-        return _pool
-
-
-def _drop(pool: cf.ProcessPoolExecutor) -> None:
-    global _pool
-    with _lock:
-        if _pool is pool:
-            _pool = None
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def ingest_in_child(request: Any, device: DeviceActor, items: Sequence[Incoming], *, all_or_nothing: bool = False,
-                    context: AuditContext | None = None, channel: str = "batch") -> IngestResult:
-    """``ingest`` and its commit in a child process; the result once committed, or the child's refusal raised.
-
-    A child that died (killed, out of memory) breaks its pool for good: the pool is dropped, the next large batch
-    starts a new one, and this batch is answered 503. Whether or not it was committed, the sender's retry is safe:
-    a reading already stored is acknowledged as a duplicate."""
-    # The readings go as plain tuples: pickling a thousand dataclasses one by one cost ten times more.
-    packed = [item.packed() for item in items]
-    result: IngestResult = _submit(request, _in_child, device, packed, all_or_nothing, context, channel)
-    return result
-
-
-def _submit(request: Any, function: Callable[..., tuple[str, Any]], *args: Any) -> Any:
-    """``function(*args)`` in a child of the pool: its value once committed, or its refusal raised here."""
-    pool = _executor(request)
-    try:
-        kind, value = pool.submit(function, *args).result()
-    except cf.process.BrokenProcessPool:
-        _drop(pool)
-        raise ServiceUnavailable("Le lot de mesures n'a pas pu être traité : renvoyez-le (une mesure déjà "
-                                 "enregistrée sera reconnue).") from None
-    if kind == "ok":
-        return value
-    if kind == "invalid":
-        raise BatchInvalid(value)
-    module, name, message, details, status_code = value
-    error_class = getattr(importlib.import_module(module), name)
-    raise error_class(message, details=details, status_code=status_code)

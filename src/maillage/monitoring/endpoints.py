@@ -21,8 +21,12 @@ from maillage.authz.policy import Permission
 from maillage.exceptions import MaillageError, NotAuthenticated, PermissionDenied
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_json_media
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
-from maillage.monitoring import batchpool, fhir, rules, service
+from maillage.monitoring import fhir, service
 from maillage.monitoring import repository as repo
+from maillage.monitoring.batchpool import INLINE, BatchInvalid, BatchRunner
+from maillage.monitoring.rules.forfaits import FORFAIT_AMOUNTS_CENTS
+from maillage.monitoring.rules.measures import MEASURES
+from maillage.monitoring.rules.programmes import PROGRAMMES
 from maillage.monitoring.schemas import (
     COMPACT_BATCH,
     AcknowledgeIn,
@@ -59,7 +63,14 @@ async def require_device(request: Request) -> DeviceActor:
 
 require_device.device_only = True  # type: ignore[attr-defined]  # read by the route-protection test
 
+
+async def batch_runner(request: Request) -> BatchRunner:
+    """The application's batch runner (``monitoring.setup``): the routes hand it the batch, not the request."""
+    runner: BatchRunner = getattr(request.app.state, "monitoring_batch", INLINE)
+    return runner
+
 Device = Annotated[DeviceActor, Depends(require_device)]
+Runner = Annotated[BatchRunner, Depends(batch_runner)]
 Triage = Annotated[Actor, Depends(require(Permission.MONITORING_TRIAGE))]
 Enrol = Annotated[Actor, Depends(require(Permission.MONITORING_ENROL))]
 Admin = Annotated[Actor, Depends(require(Permission.DIRECTORY_ADMIN))]
@@ -107,14 +118,14 @@ async def compact_body(request: Request) -> bytes:
 @router.post("/api/monitoring/readings", response_model=None, openapi_extra=BATCH_BODY,
              responses={200: {"model": BatchReply}, **DEVICE_RESPONSES},
              summary="Transmettre un lot de mesures (format compact)")
-def post_batch(request: Request, db: DbSession, device: Device,
+def post_batch(request: Request, db: DbSession, device: Device, runner: Runner,
                raw: Annotated[bytes, Depends(compact_body)]) -> Response:
     """Lot compact (jusqu'à 5 000 mesures). Chaque mesure porte son identifiant attribué par l'appareil : un
     renvoi est reconnu et enregistré une seule fois. Une mesure impossible est refusée avec son motif, les
     autres sont acceptées ; le résultat de chaque mesure figure dans la réponse, envoyée après l'enregistrement."""
     try:
-        reply = batchpool.ingest_compact(request, db, device, raw, context=audit_context(request))
-    except batchpool.BatchInvalid as exc:  # as FastAPI answers a body that does not match its model
+        reply = runner.ingest_compact(db, device, raw, context=audit_context(request))
+    except BatchInvalid as exc:  # as FastAPI answers a body that does not match its model
         raise RequestValidationError([{"loc": ("body", *loc), "msg": message, "type": kind}
                                       for loc, message, kind in exc.errors]) from None
     return Response(reply, media_type="application/json")  # thousands of outcomes, serialised by orjson
@@ -122,7 +133,7 @@ def post_batch(request: Request, db: DbSession, device: Device,
 
 @router.post("/api/monitoring/fhir/Observation", response_model=None, responses=DEVICE_RESPONSES,
              summary="Transmettre une Observation FHIR R4")
-def post_observation(request: Request, db: DbSession, device: Device,
+def post_observation(request: Request, db: DbSession, device: Device, runner: Runner,
                      body: Annotated[dict[str, Any], Body(media_type=fhir.FHIR_JSON)]) -> Response:
     try:
         items = fhir.parse_observation(body)
@@ -130,7 +141,7 @@ def post_observation(request: Request, db: DbSession, device: Device,
         return JSONResponse(fhir.operation_outcome("error", "invalid", exc.message), status_code=422,
                             media_type=fhir.FHIR_JSON)
     try:
-        result = batchpool.ingest_batch(request, db, device, items, all_or_nothing=True, context=audit_context(request),
+        result = runner.ingest_batch(db, device, items, all_or_nothing=True, context=audit_context(request),
                                         channel="fhir")
     except MaillageError as exc:
         if exc.status_code != 422:
@@ -146,7 +157,7 @@ def post_observation(request: Request, db: DbSession, device: Device,
 
 @router.post("/api/monitoring/fhir", response_model=None, responses=DEVICE_RESPONSES,
              summary="Transmettre un Bundle FHIR R4 (batch ou transaction)")
-def post_bundle(request: Request, db: DbSession, device: Device,
+def post_bundle(request: Request, db: DbSession, device: Device, runner: Runner,
                 body: Annotated[dict[str, Any], Body(media_type=fhir.FHIR_JSON)]) -> Response:
     """``batch`` : chaque entrée est traitée pour elle-même ; ``transaction`` : tout ou rien."""
     try:
@@ -165,7 +176,7 @@ def post_bundle(request: Request, db: DbSession, device: Device,
     outcomes = {}
     if items:
         try:
-            result = batchpool.ingest_batch(request, db, device, items, all_or_nothing=transaction,
+            result = runner.ingest_batch(db, device, items, all_or_nothing=transaction,
                                             context=audit_context(request), channel="fhir")
         except MaillageError as exc:
             if exc.status_code != 422:
@@ -182,15 +193,15 @@ def post_bundle(request: Request, db: DbSession, device: Device,
 @router.get("/api/monitoring/programmes", summary="Programmes de télésurveillance")
 def programmes(actor: Triage) -> list[dict[str, Any]]:
     out = []
-    for p in rules.PROGRAMMES.values():
+    for p in PROGRAMMES.values():
         out.append({
             "key": p.key, "label": p.label, "legal_basis": p.legal_basis, "forfait": p.forfait.value,
-            "forfait_cents": rules.FORFAIT_AMOUNTS_CENTS[p.forfait],
+            "forfait_cents": FORFAIT_AMOUNTS_CENTS[p.forfait],
             "enhanced": {"months": p.enhanced.months, "renewals": p.enhanced.renewals} if p.enhanced else None,
             "references": list(p.references),
             "data": [{"measure": d.measure, "required": d.required, "frequency": d.frequency,
-                      "code": rules.MEASURES[d.measure].code, "system": rules.MEASURES[d.measure].system,
-                      "unit": rules.MEASURES[d.measure].unit} for d in p.data],
+                      "code": MEASURES[d.measure].code, "system": MEASURES[d.measure].system,
+                      "unit": MEASURES[d.measure].unit} for d in p.data],
             "rules": [{"key": r.key, "label": r.label, "kind": r.kind, "severity": r.severity.value,
                        "mandatory": r.mandatory, "source": r.source, "default": r.describe()} for r in p.rules],
         })

@@ -21,9 +21,8 @@ from fhir.resources.R4B.observation import Observation
 from pydantic import ValidationError
 
 from maillage.exceptions import ValidationFailed
-from maillage.monitoring import rules
 from maillage.monitoring.ingest import Incoming, Outcome
-from maillage.monitoring.rules import ReadingRejected
+from maillage.monitoring.rules.measures import ReadingRejected, find_measure
 
 ACCEPTED_STATUSES = frozenset({"final", "amended", "corrected"})
 MAX_BUNDLE_ENTRIES = 5000
@@ -93,7 +92,7 @@ def readings_of(obs: Observation, index: int, counter: list[int]) -> list[Incomi
     def known(concept: Any) -> tuple[str | None, str] | None:
         for system, code in _codes(concept):
             try:
-                rules.find_measure(code, system)
+                find_measure(code, system)
             except ReadingRejected:
                 continue
             return system, code

@@ -3,7 +3,7 @@
 For a batch sent by an authenticated device or gateway:
 
 1. the sending device must be registered in telesurveillance; a reading may name a device behind it (gateway);
-2. each reading is checked and converted to its measure's canonical unit (``rules.normalise``); an impossible
+2. each reading is checked and converted to its measure's canonical unit (``normalise``); an impossible
    value is refused with a French reason, the others go on;
 3. each reading is attributed to the enrolment its device was assigned to when it was taken;
 4. readings are inserted with ``ON CONFLICT (device_id, external_id) DO NOTHING``: a replay (a retried batch,
@@ -25,12 +25,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from maillage.audit.service import AuditContext, record
@@ -38,10 +36,11 @@ from maillage.auth.service import DeviceActor
 from maillage.exceptions import PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
-from maillage.models.monitoring import MonitoringAlert, MonitoringAlertEvent
-from maillage.monitoring import live, rules
+from maillage.monitoring import live
 from maillage.monitoring import repository as repo
-from maillage.monitoring.rules import AlertEvent, PatientState, Reading, ReadingRejected
+from maillage.monitoring.alerts import plan_events, rules_of
+from maillage.monitoring.rules.engine import PatientState, evaluate, silence_due_at
+from maillage.monitoring.rules.measures import MEASURES, Reading, ReadingRejected, normalise
 from maillage.monitoring.schemas import COMPACT_BATCH, BatchIn
 
 log = get_logger("maillage.monitoring.ingest")
@@ -131,17 +130,6 @@ def _unpack_result(batch_id: bytes, packed: list[tuple[Any, ...]], *counts: int)
     return IngestResult(uuid.UUID(bytes=batch_id), [Outcome(*o) for o in packed], *counts)
 
 
-class EnrolmentLike(Protocol):
-    """What the pipeline needs of an enrolment: an ORM row or a lightweight Core row."""
-
-    id: uuid.UUID
-    patient_id: uuid.UUID
-    team_id: uuid.UUID
-    programme: str
-    status: str
-    watch_from: dt.datetime
-
-
 def _parse_time(value: str | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         at = value
@@ -161,24 +149,6 @@ def _assignment_at(assignments: Sequence[Any], at: dt.datetime) -> Any:
         if row.starts_at <= at and (row.ends_at is None or at < row.ends_at):
             found = row
     return found
-
-
-@lru_cache(maxsize=4096)
-def _resolved(programme: str, references: str, overrides: str) -> tuple[rules.Rule, ...]:
-    return rules.resolve_rules(rules.get_programme(programme), json.loads(references), json.loads(overrides))
-
-
-def rules_of(enrolment: Any) -> tuple[rules.Rule, ...]:
-    """The enrolment's effective rules, cached by its settings (JSON text as the bulk path reads it)."""
-    if hasattr(enrolment, "references_text"):
-        return _resolved(enrolment.programme, enrolment.references_text or "{}", enrolment.overrides_text or "{}")
-    return _resolved(enrolment.programme, json.dumps(enrolment.reference_values or {}, sort_keys=True),
-                     json.dumps(enrolment.overrides or {}, sort_keys=True))
-
-
-@lru_cache(maxsize=4096)
-def _silence_keys(resolved: tuple[rules.Rule, ...]) -> frozenset[str]:
-    return frozenset(r.key for r in resolved if isinstance(r, rules.SilenceRule))
 
 
 def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, all_or_nothing: bool = False,
@@ -203,7 +173,7 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
             if target is None:
                 raise ReadingRejected("device_not_allowed", "Appareil inconnu ou non rattaché à cette passerelle.")
             taken_at = _parse_time(item.at)
-            reading = rules.normalise(item.code, item.system, item.value, item.unit, taken_at, received_at,
+            reading = normalise(item.code, item.system, item.value, item.unit, taken_at, received_at,
                                       item.external_id)
             enrolment = _assignment_at(by_device.get(target.id, ()), reading.taken_at)
             if enrolment is None:
@@ -219,7 +189,7 @@ def ingest(session: Session, device: DeviceActor, items: Sequence[Incoming], *, 
             outcomes[position] = Outcome(item.index, item.external_id, "duplicate")
             continue
         pending[key] = (position, item, reading, enrolment)
-        measure = rules.MEASURES[reading.measure]
+        measure = MEASURES[reading.measure]
         rows.append({
             "device_id": target.id, "external_id": item.external_id, "enrolment_id": enrolment.id,
             "patient_id": enrolment.patient_id, "measure": reading.measure, "value": reading.value,
@@ -288,82 +258,12 @@ def _evaluate(session: Session, enrolments: dict[uuid.UUID, Any],
         enrolment = enrolments[enrolment_id]
         stored_state = states.get(enrolment_id)
         resolved = rules_of(enrolment)
-        evaluation = rules.evaluate(resolved, PatientState.from_json(stored_state), fresh[enrolment_id],
+        evaluation = evaluate(resolved, PatientState.from_json(stored_state), fresh[enrolment_id],
                                     alerting=enrolment.status == "active", owned=True)
         raised += plan_events(enrolment, resolved, evaluation.events, open_alerts, at, writes)
         if stored_state is not None:
             saves.append((enrolment_id, evaluation.state.to_json(),
-                          rules.silence_due_at(resolved, evaluation.state, enrolment.watch_from), at))
+                          silence_due_at(resolved, evaluation.state, enrolment.watch_from), at))
     repo.write_alerts(session, writes, at)
     repo.save_state_rows(session, saves)
     return raised, bool(writes.inserts or writes.updates or writes.closes or writes.events)
-
-
-def plan_events(enrolment: EnrolmentLike, resolved: tuple[rules.Rule, ...], events: Sequence[AlertEvent],
-                open_alerts: dict[tuple[uuid.UUID, str], repo.OpenAlertRow], at: dt.datetime,
-                writes: repo.AlertWrites) -> int:
-    """Turn the engine's events into alert writes: one open alert per patient and condition, history kept.
-    ``resolved`` is the enrolment's effective rules (``rules_of``)."""
-    raised = 0
-    silences = _silence_keys(resolved)
-    for ev in events:
-        key = (enrolment.id, ev.condition)
-        alert = open_alerts.get(key)
-        if ev.kind in ("raise", "repeat"):
-            if alert is None:
-                alert_id = uuid.uuid4()
-                writes.inserts[alert_id] = {
-                    "id": alert_id, "enrolment_id": enrolment.id, "patient_id": enrolment.patient_id,
-                    "team_id": enrolment.team_id, "condition": ev.condition, "severity": ev.severity.value,
-                    "silence": ev.condition in silences, "status": "open", "open_key": f"{enrolment.id}:{ev.condition}",
-                    "message": ev.message, "source": ev.source, "measure": ev.measure, "value": ev.value,
-                    "reading_key": ev.reading_key, "occurrences": 1, "opened_at": at, "last_seen_at": ev.at,
-                    "updated_at": at, "closed_at": None, "close_reason": None,
-                }
-                open_alerts[key] = repo.OpenAlertRow(alert_id, 1, ev.at)
-                raised += 1
-            elif ev.condition == rules.RECEIVED:
-                continue  # an open green stays as it is: no write per reading for "nothing to report"
-            else:
-                alert.occurrences += 1
-                alert.last_seen_at = max(alert.last_seen_at, ev.at)
-                change = {"occurrences": alert.occurrences, "last_seen_at": alert.last_seen_at,
-                          "message": ev.message, "value": ev.value, "reading_key": ev.reading_key}
-                if alert.id in writes.inserts:  # opened earlier in this batch: not in the database yet
-                    writes.inserts[alert.id].update(change)
-                else:
-                    writes.updates[alert.id] = {"id": alert.id, **change}
-        elif ev.kind == "clear" and alert is not None:
-            if alert.id in writes.inserts:
-                writes.inserts[alert.id].update(status="closed", open_key=None, closed_at=at, close_reason="cleared")
-            else:
-                writes.closes.append(alert.id)
-                writes.updates.pop(alert.id, None)
-            writes.events.append({"id": uuid.uuid4(), "alert_id": alert.id, "at": at, "kind": "cleared",
-                                  "actor_id": None, "comment": None})
-            del open_alerts[key]
-    return raised
-
-
-def close_alert(session: Session, alert: MonitoringAlert, at: dt.datetime, *, reason: str,
-                actor_id: uuid.UUID | None, comment: str | None, receipt_id: uuid.UUID | None = None) -> None:
-    alert.status = "closed"
-    alert.open_key = None
-    alert.closed_at = at
-    alert.closed_by = actor_id
-    alert.close_reason = reason
-    alert.updated_at = at
-    if comment:
-        alert.comment = comment
-    if receipt_id is not None:
-        alert.receipt_id = receipt_id
-    session.add(MonitoringAlertEvent(alert_id=alert.id, at=at, kind=reason, actor_id=actor_id, comment=comment))
-
-
-def _bump(session: Session) -> None:
-    if session.info.pop(live.CHANGED_KEY, False):
-        live.bump()
-
-
-if not event.contains(Session, "after_commit", _bump):
-    event.listen(Session, "after_commit", _bump)

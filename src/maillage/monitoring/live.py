@@ -10,6 +10,11 @@ Other processes (a second ``serve`` worker, the worker running the silence check
   its own, which bumps the local counter: an alert written by another process is pushed within milliseconds;
 - on every database, the stream still reads a cheap indexed mark (``repository.change_mark``) every few
   seconds in a short session of its own: the safety net if a notification was lost (listener reconnecting).
+
+The bump after commit is a listener on every ``Session`` (``after_commit``), registered by ``install`` when an
+application is built (``create_app``), not when this module is imported: a process that only imports the package
+(a test, the worker, a batch child, a script) gets no global hook it did not ask for. Only a process that serves
+the worklist stream needs the in-process bump; the others reach it through ``NOTIFY``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session
 
 from maillage.kit.logging import get_logger
@@ -44,6 +50,22 @@ def changed_on_commit(session: Session) -> None:
     session.info[CHANGED_KEY] = True
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+def install() -> None:
+    """Bump the counter after each commit that asked for it (``changed_on_commit``). Idempotent: an application
+    built twice in one process (the tests) registers the listener once."""
+    if not orm_events.contains(Session, "after_commit", _bump_after_commit):
+        orm_events.listen(Session, "after_commit", _bump_after_commit)
+
+
+def installed() -> bool:
+    return orm_events.contains(Session, "after_commit", _bump_after_commit)
+
+
+def _bump_after_commit(session: Session) -> None:
+    if session.info.pop(CHANGED_KEY, False):
+        bump()
 
 
 def bump() -> None:

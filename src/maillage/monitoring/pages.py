@@ -26,8 +26,13 @@ from maillage.exceptions import NotFound
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
-from maillage.monitoring import charts, live, rules, service
+from maillage.monitoring import charts, live, service
 from maillage.monitoring import repository as repo
+from maillage.monitoring.patient_file import PatientFile, patient_file
+from maillage.monitoring.rules.adherence import ADHERENCE_MINIMUM
+from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, EnrolmentStatus
+from maillage.monitoring.rules.forfaits import ForfaitLevel
+from maillage.monitoring.rules.measures import MEASURES
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Triage = Annotated[Actor, Depends(require(Permission.MONITORING_TRIAGE))]
@@ -136,15 +141,15 @@ def enrolments(request: Request, db: DbSession, actor: Triage) -> Response:
     items = service.my_enrolments(db, actor, audit_context(request))
     return templates().TemplateResponse(request, "monitoring/enrolments.html", {
         "enrolments": items, "labels": service.labels(db, [e.id for e in items]),
-        "statuses": {s.value: s.label for s in rules.EnrolmentStatus}})
+        "statuses": {s.value: s.label for s in EnrolmentStatus}})
 
 
-def _charts(file: service.PatientFile) -> list[Any]:
+def _charts(file: PatientFile) -> list[Any]:
     out = []
     specs = [("weight", "Poids"), ("spo2", "SpO2"), ("glucose", "Glycémie")]
     for measure, title in specs:
         if measure in file.series or any(d.measure == measure for d in file.programme.data):
-            m = rules.MEASURES[measure]
+            m = MEASURES[measure]
             out.append((title, charts.line_chart(
                 title, [(m.label, "s-main", file.series.get(measure, []))], file.since, file.until,
                 file.thresholds.get(measure, []), m.unit_label, m.decimals)))
@@ -159,7 +164,7 @@ def _charts(file: service.PatientFile) -> list[Any]:
         measure = requirement.measure
         if measure in ("weight", "spo2", "glucose", "systolic", "diastolic") or measure not in file.series:
             continue
-        m = rules.MEASURES[measure]
+        m = MEASURES[measure]
         out.append((m.label, charts.line_chart(m.label, [(m.label, "s-main", file.series[measure])], file.since,
                                                file.until, file.thresholds.get(measure, []), m.unit_label,
                                                m.decimals)))
@@ -169,12 +174,12 @@ def _charts(file: service.PatientFile) -> list[Any]:
 @router.get("/telesurveillance/suivis/{enrolment_id}", response_class=HTMLResponse)
 def patient_page(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor: Triage,
                  jours: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
-    file = service.patient_file(db, actor, enrolment_id, days=jours, context=audit_context(request))
+    file = patient_file(db, actor, enrolment_id, days=jours, context=audit_context(request))
     label = service.labels(db, [enrolment_id]).get(enrolment_id, ("", ""))
     return templates().TemplateResponse(request, "monitoring/patient.html", {
         "file": file, "label": label, "charts": _charts(file), "periods": PERIODS, "days": jours,
-        "statuses": {s.value: s.label for s in rules.EnrolmentStatus}, "pause_reasons": rules.PAUSE_REASONS,
-        "end_reasons": rules.END_REASONS, "forfait_labels": {f.value: f.label for f in rules.ForfaitLevel},
+        "statuses": {s.value: s.label for s in EnrolmentStatus}, "pause_reasons": PAUSE_REASONS,
+        "end_reasons": END_REASONS, "forfait_labels": {f.value: f.label for f in ForfaitLevel},
         "may_enrol": role_allows(actor.role, Permission.MONITORING_ENROL),
     })
 
@@ -208,7 +213,7 @@ def adherence(request: Request, db: DbSession, actor: Triage) -> Response:
     checks = service.regulatory_checks(db, actor, audit_context(request))
     return templates().TemplateResponse(request, "monitoring/adherence.html", {
         "checks": checks, "labels": service.labels(db, [c.enrolment.id for c in checks]),
-        "minimum": int(rules.ADHERENCE_MINIMUM * 100)})
+        "minimum": int(ADHERENCE_MINIMUM * 100)})
 
 
 @router.get("/telesurveillance/static/{name}")

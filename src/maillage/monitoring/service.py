@@ -40,10 +40,31 @@ from maillage.models.monitoring import (
     MonitoringTeam,
     MonitoringTeamMember,
 )
-from maillage.monitoring import live, rules
+from maillage.monitoring import live
 from maillage.monitoring import repository as repo
-from maillage.monitoring.ingest import close_alert, plan_events, rules_of
-from maillage.monitoring.rules import EnhancedPeriod, ForfaitLevel, PatientState
+from maillage.monitoring.alerts import close_alert, plan_events, rules_of
+from maillage.monitoring.rules.adherence import (
+    CHECKPOINT_DAYS,
+    adherence,
+    adherence_ok,
+    expected_transmissions,
+    received_periods,
+)
+from maillage.monitoring.rules.engine import PatientState, acknowledge_condition, check_silence, silence_due_at
+from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, add_months, prescription_end, transition
+from maillage.monitoring.rules.forfaits import (
+    FORFAIT_AMOUNTS_CENTS,
+    EnhancedPeriod,
+    ForfaitLevel,
+    check_enhanced_period,
+    forfait_due,
+    forfait_for_month,
+    monitored_days,
+    month_end,
+    month_start,
+)
+from maillage.monitoring.rules.overrides import check_overrides, check_references
+from maillage.monitoring.rules.programmes import Programme, get_programme
 
 log = get_logger("maillage.monitoring")
 
@@ -169,19 +190,19 @@ def enrol(session: Session, actor: Actor, data: Any, context: AuditContext | Non
     per-patient overrides, care team. The enroller must already have a care relationship with the patient."""
     _need(actor, Permission.MONITORING_ENROL)
     team = _require_member(session, actor, data.team_id)
-    programme = rules.get_programme(data.programme)
+    programme = get_programme(data.programme)
     _access(session, actor, data.patient_id, action="create", object_type=ENROLMENT, object_id=None,
             permission=Permission.MONITORING_ENROL, context=context)
     if not data.consent:
         raise ValidationFailed("Le consentement du patient à la télésurveillance doit être recueilli.",
                                details=[{"field": "consent", "message": "Consentement obligatoire."}])
-    references = rules.check_references(programme, data.references)
-    overrides = rules.check_overrides(programme, data.overrides)
+    references = check_references(programme, data.references)
+    overrides = check_overrides(programme, data.overrides)
     at = now()
     today = _as_date(at)
     if data.prescribed_on > today:
         raise ValidationFailed("La date de prescription ne peut pas être dans le futur.")
-    ends_on = rules.prescription_end(data.prescribed_on, data.duration_months)
+    ends_on = prescription_end(data.prescribed_on, data.duration_months)
     if ends_on < today:
         raise ValidationFailed("Cette prescription est déjà échue.")
     if repo.open_enrolment(session, data.patient_id, programme.key) is not None:
@@ -202,7 +223,7 @@ def enrol(session: Session, actor: Actor, data: Any, context: AuditContext | Non
         _assign(session, enrolment, identifier, at)
     state = PatientState()
     session.add(MonitoringRuleState(enrolment_id=enrolment.id, state=state.to_json(), updated_at=at,
-                                    silence_due_at=rules.silence_due_at(rules_of(enrolment), state, at)))
+                                    silence_due_at=silence_due_at(rules_of(enrolment), state, at)))
     care_team = set(data.care_team) | {actor.user_id}
     if not data.care_team:
         care_team |= {m.user_id for m, _ in repo.members(session, team.id)}
@@ -265,11 +286,11 @@ def update_settings(session: Session, actor: Actor, enrolment_id: uuid.UUID, *,
                                context=context, lock=True)
     if enrolment.status == "ended":
         raise Conflict("Ce suivi est terminé.")
-    programme = rules.get_programme(enrolment.programme)
+    programme = get_programme(enrolment.programme)
     if references is not None:
-        enrolment.reference_values = rules.check_references(programme, {**enrolment.reference_values, **references})
+        enrolment.reference_values = check_references(programme, {**enrolment.reference_values, **references})
     if overrides is not None:
-        enrolment.overrides = rules.check_overrides(programme, overrides)
+        enrolment.overrides = check_overrides(programme, overrides)
     enrolment.updated_at = now()
     _refresh_due(session, enrolment)
     session.flush()
@@ -281,8 +302,8 @@ def pause(session: Session, actor: Actor, enrolment_id: uuid.UUID, reason: str,
     """Suspend monitoring (hospitalisation, holidays): readings are stored and marked, nothing is alerted."""
     enrolment = _enrolment_for(session, actor, enrolment_id, action="update", permission=Permission.MONITORING_ENROL,
                                context=context, lock=True)
-    enrolment.status = rules.transition(enrolment.status, "pause").value
-    if reason not in rules.PAUSE_REASONS:
+    enrolment.status = transition(enrolment.status, "pause").value
+    if reason not in PAUSE_REASONS:
         raise ValidationFailed("Motif de suspension inconnu.")
     at = now()
     start = starts_at or at
@@ -299,7 +320,7 @@ def resume(session: Session, actor: Actor, enrolment_id: uuid.UUID, context: Aud
     """Resume monitoring: the non-transmission period starts again now."""
     enrolment = _enrolment_for(session, actor, enrolment_id, action="update", permission=Permission.MONITORING_ENROL,
                                context=context, lock=True)
-    enrolment.status = rules.transition(enrolment.status, "resume").value
+    enrolment.status = transition(enrolment.status, "resume").value
     at = now()
     current = repo.open_pause(session, enrolment.id)
     if current is not None:
@@ -315,14 +336,14 @@ def end(session: Session, actor: Actor, enrolment_id: uuid.UUID, reason: str,
     """End monitoring with a reason: open alerts close, devices are returned, the care team's access ends."""
     enrolment = _enrolment_for(session, actor, enrolment_id, action="update", permission=Permission.MONITORING_ENROL,
                                context=context, lock=True)
-    if reason not in rules.END_REASONS:
+    if reason not in END_REASONS:
         raise ValidationFailed("Motif de fin inconnu.",
-                               details=[{"field": "reason", "message": ", ".join(rules.END_REASONS)}])
+                               details=[{"field": "reason", "message": ", ".join(END_REASONS)}])
     _finish(session, enrolment, reason, actor.user_id)
 
 
 def _finish(session: Session, enrolment: MonitoringEnrolment, reason: str, actor_id: uuid.UUID | None) -> None:
-    enrolment.status = rules.transition(enrolment.status, "end").value
+    enrolment.status = transition(enrolment.status, "end").value
     at = now()
     current = repo.open_pause(session, enrolment.id)
     if current is not None:
@@ -345,9 +366,9 @@ def add_enhanced_period(session: Session, actor: Actor, enrolment_id: uuid.UUID,
     """An enhanced operator forfait for a complex patient, within its duration limits."""
     enrolment = _enrolment_for(session, actor, enrolment_id, action="update", permission=Permission.MONITORING_ENROL,
                                context=context, lock=True)
-    programme = rules.get_programme(enrolment.programme)
+    programme = get_programme(enrolment.programme)
     new = EnhancedPeriod(ForfaitLevel(level), starts_on, months)
-    rules.check_enhanced_period(programme, _periods(enrolment), new, enrolment.ends_on)
+    check_enhanced_period(programme, _periods(enrolment), new, enrolment.ends_on)
     enrolment.enhanced_periods = [*enrolment.enhanced_periods,
                                   {"level": new.level.value, "starts_on": starts_on.isoformat(), "months": months}]
     enrolment.updated_at = now()
@@ -364,7 +385,7 @@ def _refresh_due(session: Session, enrolment: MonitoringEnrolment) -> None:
     row = repo.lock_states(session, [enrolment.id]).get(enrolment.id)
     if row is not None:
         state = PatientState.from_json(row.state)
-        row.silence_due_at = rules.silence_due_at(rules_of(enrolment), state, enrolment.watch_from)
+        row.silence_due_at = silence_due_at(rules_of(enrolment), state, enrolment.watch_from)
 
 
 # -- Triage --------------------------------------------------------------------------------------------------
@@ -490,12 +511,12 @@ def _forget_condition(session: Session, alerts: Sequence[MonitoringAlert], at: d
         row = states.get(alert.enrolment_id)
         if row is None:
             continue
-        state = rules.acknowledge_condition(PatientState.from_json(row.state), alert.condition, at,
+        state = acknowledge_condition(PatientState.from_json(row.state), alert.condition, at,
                                             silence=alert.silence)
         row.state = state.to_json()
         row.updated_at = at
         enrolment = enrolments[alert.enrolment_id]
-        row.silence_due_at = rules.silence_due_at(rules_of(enrolment), state, enrolment.watch_from)
+        row.silence_due_at = silence_due_at(rules_of(enrolment), state, enrolment.watch_from)
 
 
 def notifications(session: Session, actor: Actor) -> list[tuple[MonitoringNotification, MonitoringAlert]]:
@@ -523,11 +544,11 @@ def check_silences(session: Session, at: dt.datetime | None = None, limit: int =
             continue
         row = states[enrolment_id]
         resolved = rules_of(enrolment)
-        evaluation = rules.check_silence(resolved, PatientState.from_json(row.state), at, enrolment.watch_from)
+        evaluation = check_silence(resolved, PatientState.from_json(row.state), at, enrolment.watch_from)
         raised += plan_events(enrolment, resolved, evaluation.events, open_alerts, at, writes)
         row.state = evaluation.state.to_json()
         row.updated_at = at
-        row.silence_due_at = rules.silence_due_at(resolved, evaluation.state, enrolment.watch_from)
+        row.silence_due_at = silence_due_at(resolved, evaluation.state, enrolment.watch_from)
         if row.silence_due_at is not None and row.silence_due_at <= at:
             row.silence_due_at = at + dt.timedelta(minutes=5)
     session.flush()
@@ -557,19 +578,19 @@ def _pause_dates(session: Session, enrolment: MonitoringEnrolment) -> list[tuple
 
 def record_forfaits(session: Session, month: dt.date) -> int:
     """Record the operator forfait of ``month`` for each enrolled patient (idempotent: one per enrolment and month)."""
-    first, last = rules.month_start(month), rules.month_end(month)
+    first, last = month_start(month), month_end(month)
     count = 0
     for enrolment in repo.enrolments_to_bill(session, first, last):
         if repo.forfait_exists(session, enrolment.id, first):
             continue
         ends_on = _as_date(enrolment.ended_at) if enrolment.ended_at else enrolment.ends_on
-        days = rules.monitored_days(first, enrolment.starts_on, ends_on, _pause_dates(session, enrolment))
-        if not rules.forfait_due(days):
+        days = monitored_days(first, enrolment.starts_on, ends_on, _pause_dates(session, enrolment))
+        if not forfait_due(days):
             continue
-        level = rules.forfait_for_month(rules.get_programme(enrolment.programme), first, _periods(enrolment))
+        level = forfait_for_month(get_programme(enrolment.programme), first, _periods(enrolment))
         session.add(MonitoringForfait(enrolment_id=enrolment.id, patient_id=enrolment.patient_id,
                                       team_id=enrolment.team_id, month=first, level=level.value,
-                                      amount_cents=rules.FORFAIT_AMOUNTS_CENTS[level], monitored_days=days))
+                                      amount_cents=FORFAIT_AMOUNTS_CENTS[level], monitored_days=days))
         count += 1
     session.flush()
     return count
@@ -593,35 +614,35 @@ def adherence_rows(session: Session, enrolment: MonitoringEnrolment,
                    today: dt.date | None = None) -> list[AdherenceRow]:
     """Per calendar month since the start: the share of expected transmissions received."""
     day = today or _as_date(now())
-    programme = rules.get_programme(enrolment.programme)
+    programme = get_programme(enrolment.programme)
     pauses = _pause_dates(session, enrolment)
     end_day = min(day, _as_date(enrolment.ended_at) if enrolment.ended_at else enrolment.ends_on)
     out: list[AdherenceRow] = []
-    month = rules.month_start(enrolment.starts_on)
+    month = month_start(enrolment.starts_on)
     while month <= end_day:
         first = max(month, enrolment.starts_on)
-        last = min(rules.month_end(month), end_day)
+        last = min(month_end(month), end_day)
         out.append(_adherence(session, enrolment, programme, f"{month.month:02d}/{month.year}", first, last, pauses))
-        month = rules.add_months(month, 1)
+        month = add_months(month, 1)
     return out
 
 
-def _adherence(session: Session, enrolment: MonitoringEnrolment, programme: rules.Programme, label: str,
+def _adherence(session: Session, enrolment: MonitoringEnrolment, programme: Programme, label: str,
                first: dt.date, last: dt.date, pauses: list[tuple[dt.date, dt.date | None]]) -> AdherenceRow:
-    active = rules.monitored_days(first, first, last, pauses) if first.month == last.month else \
-        sum(rules.monitored_days(m, first, last, pauses) for m in _months(first, last))
-    expected = rules.expected_transmissions(active, programme.expected_every_days)
+    active = monitored_days(first, first, last, pauses) if first.month == last.month else \
+        sum(monitored_days(m, first, last, pauses) for m in _months(first, last))
+    expected = expected_transmissions(active, programme.expected_every_days)
     days = repo.days_with_data(session, enrolment.id, enrolment.patient_id, programme.primary_measure, first, last)
-    received = rules.received_periods(days, first, programme.expected_every_days)
-    share = rules.adherence(received, expected)
-    return AdherenceRow(label, first, last, expected, received, share, rules.adherence_ok(share))
+    received = received_periods(days, first, programme.expected_every_days)
+    share = adherence(received, expected)
+    return AdherenceRow(label, first, last, expected, received, share, adherence_ok(share))
 
 
 def _months(first: dt.date, last: dt.date) -> list[dt.date]:
-    out, month = [], rules.month_start(first)
+    out, month = [], month_start(first)
     while month <= last:
         out.append(month)
-        month = rules.add_months(month, 1)
+        month = add_months(month, 1)
     return out
 
 
@@ -640,9 +661,9 @@ def regulatory_checks(session: Session, actor: Actor, context: AuditContext | No
     out: list[RegulatoryCheck] = []
     enrolments = repo.enrolments_visible(session, authz.accessible_patients(actor))
     for enrolment in enrolments:
-        programme = rules.get_programme(enrolment.programme)
+        programme = get_programme(enrolment.programme)
         pauses = _pause_dates(session, enrolment)
-        for n, days in enumerate(rules.CHECKPOINT_DAYS, start=1):
+        for n, days in enumerate(CHECKPOINT_DAYS, start=1):
             first = enrolment.starts_on + dt.timedelta(days=days - 30)
             last = enrolment.starts_on + dt.timedelta(days=days - 1)
             if last >= day:
@@ -652,63 +673,6 @@ def regulatory_checks(session: Session, actor: Actor, context: AuditContext | No
     authz.audit_list(session, actor, object_type="monitoring_adherence", count=len(out), purpose=PURPOSE,
                      patient_ids=[c.enrolment.patient_id for c in out], context=context)
     return out
-
-
-# -- The patient's page ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class PatientFile:
-    enrolment: MonitoringEnrolment
-    programme: rules.Programme
-    series: dict[str, list[tuple[dt.datetime, float]]]
-    thresholds: dict[str, list[tuple[str, float, str]]]
-    alerts: list[MonitoringAlert]
-    events: dict[uuid.UUID, list[MonitoringAlertEvent]]
-    pauses: list[MonitoringPause]
-    devices: list[MonitoringDevice]
-    care_team: list[tuple[Any, str]]
-    adherence: list[AdherenceRow]
-    forfaits: list[MonitoringForfait]
-    since: dt.datetime
-    until: dt.datetime
-
-
-CURVE_MEASURES = ("weight", "spo2", "glucose", "systolic", "diastolic")
-
-
-def patient_file(session: Session, actor: Actor, enrolment_id: uuid.UUID, *, days: int = 30,
-                 context: AuditContext | None = None) -> PatientFile:
-    if not 1 <= days <= 366:
-        raise ValidationFailed("Période d'affichage entre 1 et 366 jours.")
-    enrolment = get_enrolment(session, actor, enrolment_id, context)
-    programme = rules.get_programme(enrolment.programme)
-    until = now()
-    since = until - dt.timedelta(days=days)
-    measures = sorted({*CURVE_MEASURES, *(d.measure for d in programme.data)})
-    series: dict[str, list[tuple[dt.datetime, float]]] = {}
-    for measure, taken_at, value in repo.series(session, enrolment.patient_id, measures, since, until):
-        series.setdefault(measure, []).append((taken_at, value))
-    thresholds: dict[str, list[tuple[str, float, str]]] = {}
-    for rule in rules_of(enrolment):
-        if not rule.enabled:
-            continue
-        if isinstance(rule, rules.ThresholdRule):
-            thresholds.setdefault(rule.measure, []).append((rule.label, rule.value, rule.severity.value))
-        elif isinstance(rule, rules.ReferenceGainRule) and rule.reference_value is not None:
-            thresholds.setdefault(rule.measure, []).append(
-                (rule.label, rule.reference_value + rule.gain, rule.severity.value))
-            thresholds[rule.measure].append(
-                (rules.REFERENCES[rule.reference].label, rule.reference_value, "reference"))
-    alerts = repo.alerts_of_enrolment(session, enrolment.id)
-    events: dict[uuid.UUID, list[MonitoringAlertEvent]] = {}
-    for ev in repo.events_of_alerts(session, [a.id for a in alerts]):
-        events.setdefault(ev.alert_id, []).append(ev)
-    return PatientFile(
-        enrolment, programme, series, thresholds, alerts, events, repo.pauses(session, enrolment.id),
-        repo.devices_of_enrolment(session, enrolment.id), repo.care_team(session, enrolment.id, until),
-        adherence_rows(session, enrolment), repo.forfaits_of(session, enrolment.id), since, until,
-    )
 
 
 def my_enrolments(session: Session, actor: Actor, context: AuditContext | None = None) -> list[MonitoringEnrolment]:
@@ -724,7 +688,7 @@ def labels(session: Session, enrolment_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     enrolments = repo.enrolments_by_ids(session, enrolment_ids)
     names = repo.patient_labels(session, [e.patient_id for e in enrolments.values()])
     return {eid: (names.get(e.patient_id) or f"Patient {str(e.patient_id)[:8]}",
-                  rules.get_programme(e.programme).label) for eid, e in enrolments.items()}
+                  get_programme(e.programme).label) for eid, e in enrolments.items()}
 
 
 def my_teams(session: Session, actor: Actor) -> list[MonitoringTeam]:

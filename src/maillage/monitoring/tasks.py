@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from maillage.kit.clock import today_paris
-from maillage.monitoring import rules, service
+from maillage.monitoring import service
+from maillage.monitoring.rules.forfaits import month_start
 from maillage.worker.registry import job, periodic
 
 SILENCE_CHECK_EVERY = dt.timedelta(minutes=5)
@@ -22,7 +23,7 @@ def check_silences(session: Session) -> int:
 @job("monitoring.record_forfaits")
 def record_forfaits(session: Session) -> int:
     """Record last month's operator forfaits (billed at the end of each month); a rerun records nothing twice."""
-    last_month = rules.month_start(today_paris()) - dt.timedelta(days=1)
+    last_month = month_start(today_paris()) - dt.timedelta(days=1)
     return service.record_forfaits(session, last_month)
 
 
