@@ -94,7 +94,7 @@ def access_patient(
 
 def has_access(session: Session, actor: Actor, patient_id: uuid.UUID) -> bool:
     """Whether the actor may see this patient now (relationship or live break-the-glass), without auditing:
-    only to decide what a refusal may say, never to return patient data."""
+    to decide what a refusal may say or whether an act may start, never to return patient data."""
     at = now()
     return (repo.has_current_relationship(session, actor.user_id, patient_id, at)
             or repo.active_break_glass(session, actor.user_id, patient_id, at) is not None)
