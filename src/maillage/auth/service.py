@@ -110,6 +110,14 @@ def _settings(settings: Settings | None) -> Settings:
     return settings or get_settings()
 
 
+def _lock_user(session: Session, user: UserAccount) -> None:
+    """Re-read the account under a row lock until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite
+    serialises writers already), before a guess is checked and counted: attempts sent at once are counted one
+    after the other, on fresh counters, instead of each writing back the same count plus one."""
+    session.flush()
+    session.refresh(user, with_for_update=True)
+
+
 def _audit_user(session: Session, user: UserAccount | None, action: str, outcome: str = "success",
                 context: AuditContext | None = None, actor: Actor | None = None, **details: Any) -> None:
     fields: dict[str, Any] = actor.audit_fields if actor else {
@@ -335,6 +343,8 @@ def authenticate_password(
     name = normalise_username(username)[:64]
     address = address[:64]
     user = repo.user_by_username(session, name)
+    if user is not None:
+        _lock_user(session, user)
     at = now()
     throttle = repo.throttle_of(session, name, address) if user is not None else None
     locked = ""
@@ -552,6 +562,7 @@ def verify_second_factor(session: Session, user: UserAccount, code: str) -> str 
     """Check a TOTP code or a recovery code. Returns "totp", "recovery" or None. Each code works once; the
     right TOTP code of a step already used raises ``CodeAlreadyUsed``. Nothing passes while the second factor
     is locked."""
+    _lock_user(session, user)
     if user.totp_enrolled_at is None or user.status != "active" or (
             user.second_factor_locked_until and user.second_factor_locked_until > now()):
         return None
