@@ -459,6 +459,20 @@ class TestPasswords:
             assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
             assert service.authenticate_password(db, user.username, one_time, settings=s).ok
 
+    @pytest.mark.parametrize("reset", ["password", "second_factor"])
+    def test_an_administrator_reset_revokes_the_personal_tokens(self, db, s, reset):
+        """The variant attack of findings 6 and 7: whoever took the account with the initial password mints a
+        personal token on /compte; the administrator resets the password (or the second factor) to take the account
+        back, and the token keeps opening the API. A reset is an account recovery: the account's tokens end."""
+        user = make_user(db, totp_secret=SECRET)
+        issued = service.create_personal_token(db, user, name="intrus", scopes=["patient.read"], settings=s)
+        assert service.resolve_token(db, issued.secret) is not None
+        if reset == "password":
+            service.reset_password(db, user, s)
+        else:
+            service.reset_second_factor(db, user)
+        assert service.resolve_token(db, issued.secret) is None
+
     def test_a_one_time_password_is_refused_after_24_hours(self, db, s):
         """Finding 6: the password printed by ``maillage user create`` never expired."""
         with clock.frozen(T0):

@@ -207,7 +207,8 @@ def generate_one_time_password() -> str:
 
 def reset_password(session: Session, user: UserAccount, settings: Settings | None = None) -> str:
     """Administrator reset: a one-time password, valid ``one_time_password_hours`` and to be replaced at the
-    first sign-in; every session of the account ends at once. Returns the password, to be shown once."""
+    first sign-in; every session and personal token of the account ends at once (a reset takes an account back:
+    whoever held it may have minted tokens). Returns the password, to be shown once."""
     s = _settings(settings)
     password = generate_one_time_password()
     at = now()
@@ -216,6 +217,7 @@ def reset_password(session: Session, user: UserAccount, settings: Settings | Non
     user.must_change_password = True
     user.password_expires_at = at + dt.timedelta(hours=s.one_time_password_hours)
     repo.revoke_sessions_of(session, user.id, at)
+    repo.revoke_tokens_of(session, user.id, at)
     session.flush()
     return password
 
@@ -606,13 +608,15 @@ def complete_login(
 
 
 def reset_second_factor(session: Session, user: UserAccount) -> None:
-    """Administrator re-enrolment: the secret and recovery codes go, sessions end, next login re-enrols."""
+    """Administrator re-enrolment: the secret and recovery codes go, sessions and personal tokens end (as for a
+    password reset), next login re-enrols."""
     vault.delete_object(session, object_type="user_account", object_id=str(user.id), field=TOTP_FIELD)
     vault.delete_object(session, object_type="user_account", object_id=str(user.id), field=TOTP_PENDING_FIELD)
     repo.delete_recovery_codes(session, user.id)
     user.totp_enrolled_at = None
     user.totp_last_step = None
     repo.revoke_sessions_of(session, user.id, now())
+    repo.revoke_tokens_of(session, user.id, now())
     session.flush()
 
 
