@@ -285,6 +285,10 @@ class TestAttachToPatient:
                                       settings=settings)
             req = teleexpertise.create_request(db, actor(db, intruder), RequestCreate(
                 patient_id=pid, line_id=line.id, question="Lésion pigmentée évolutive du dos ?"))
+            # A second draft, written on the strength of the first draft's (bounded) relationship, is bounded too.
+            c.advance(dt.timedelta(minutes=1))
+            teleexpertise.create_request(db, actor(db, intruder), RequestCreate(
+                patient_id=pid, line_id=line.id, question="Lésion pigmentée évolutive du dos ?"))
             c.advance(dt.timedelta(minutes=settings.break_glass_minutes, seconds=1))
             with pytest.raises(NotFound):
                 service.get_patient(db, actor(db, intruder), pid)

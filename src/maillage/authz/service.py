@@ -100,6 +100,17 @@ def has_access(session: Session, actor: Actor, patient_id: uuid.UUID) -> bool:
             or repo.active_break_glass(session, actor.user_id, patient_id, at) is not None)
 
 
+def access_ends_at(session: Session, actor: Actor, patient_id: uuid.UUID) -> dt.datetime | None:
+    """When the actor's current access to this patient ends: None while a lasting care relationship holds it,
+    else the latest end of their bounded relationships and live break-the-glass accesses (now when there is none).
+    A relationship granted on the strength of a bounded access must not outlive it."""
+    at = now()
+    lasting, ends = repo.current_access_ends(session, actor.user_id, patient_id, at)
+    if lasting:
+        return None
+    return max(ends, default=at)
+
+
 def accessible_patients(actor: Actor, at: dt.datetime | None = None) -> Select[tuple[uuid.UUID]]:
     """Subquery of patient ids the actor may see now, for scoping lists and searches in repositories."""
     return repo.accessible_patient_ids(actor.user_id, at or now())

@@ -217,12 +217,12 @@ def create_request(session: Session, actor: Actor, data: RequestCreate,
         req.named_expert_id = _member_user(session, req, data.named_professional_id)
     repo.add(session, req)
     _event(session, req, actor, "create", to_status=Status.DRAFT.value, target=req.named_expert_id)
-    # A draft is seen by no one but its author: it is no care act. Written under an exceptional access (break the
-    # glass, or joining a known identity), it keeps the patient open no longer than that access; sending it is
-    # what makes the relationship last (``submit``).
+    # A draft is seen by no one but its author: it is no care act. Written under a bounded access (break the glass,
+    # joining a known identity, or another unsent draft's relationship), it keeps the patient open no longer than
+    # that access; sending it is what makes the relationship last (``submit``).
     authz.grant_relationship(session, user_id=actor.user_id, patient_id=req.patient_id,
                              kind=RelationshipKind.REQUESTER, source_type=SOURCE_TYPE, source_id=str(req.id),
-                             ends_at=grant.break_glass.expires_at if grant.break_glass is not None else None)
+                             ends_at=authz.access_ends_at(session, actor, grant.patient_id))
     log.info("teleexpertise.created", request_id=str(req.id), line_id=str(line.id))
     return req
 
