@@ -328,7 +328,7 @@ class TestConcurrentCodes:
 
         def guess(pending_id: uuid.UUID) -> None:
             try:
-                with make() as db, clock.frozen(T0):
+                with make() as db:
                     mine = db.get(UserAccount, user.id)
                     pending = db.get(AuthSession, pending_id)
                     assert mine is not None and pending is not None and mine.second_factor_failures == 0
@@ -340,10 +340,11 @@ class TestConcurrentCodes:
                 errors.append(exc)
 
         threads = [threading.Thread(target=guess, args=(pending_id,)) for pending_id in pending_ids]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
+        with clock.frozen(T0):  # frozen once, here: the clock is process-wide, threads must not restore it
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
         assert errors == []
         with make() as check:
             row = check.get(UserAccount, user.id)
@@ -368,7 +369,7 @@ class TestConcurrentCodes:
 
         def guess() -> None:
             try:
-                with make() as db, clock.frozen(T0):
+                with make() as db:
                     mine = db.get(UserAccount, user.id)
                     assert mine is not None and mine.failed_logins == 0
                     barrier.wait(timeout=10)
@@ -379,10 +380,11 @@ class TestConcurrentCodes:
                 errors.append(exc)
 
         threads = [threading.Thread(target=guess) for _ in range(attempts)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
+        with clock.frozen(T0):  # frozen once, here: the clock is process-wide, threads must not restore it
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
         assert errors == []
         with make() as check:
             row = check.get(UserAccount, user.id)
@@ -504,6 +506,33 @@ class TestPasswords:
         assert service.resolve_session(db, token, settings=s) is None
         assert service.authenticate_password(db, user.username, new, settings=s).ok
         assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
+
+    def test_the_password_change_form_is_no_unlimited_password_oracle(self, db, s):
+        """The variant attack of finding 5: a stolen session (second factor already passed) guesses the current
+        password on the change form. Wrong guesses lock the account as at sign-in, but the form went on checking
+        guesses while locked, so the guessing never stopped. Locked, the form checks nothing: even the right
+        password and code are refused until the lock ends."""
+        user = make_user(db, totp_secret=SECRET)
+        before = user.password_hash
+        new = "Nouveau-Mot-2026!"
+        with clock.frozen(T0) as c:
+            for _ in range(s.login_max_failures):
+                with pytest.raises(ValidationFailed):
+                    service.change_password(db, user, current_password="Wrong-Password-42", code=wrong_code(T0),
+                                            new_password=new, confirmation=new, settings=s)
+            assert user.locked_until is not None and user.locked_until > T0
+            c.advance(dt.timedelta(seconds=31))
+            with pytest.raises(ValidationFailed, match="verrouillé"):
+                service.change_password(db, user, current_password=DEFAULT_PASSWORD,
+                                        code=pyotp.TOTP(SECRET).at(clock.now()), new_password=new, confirmation=new,
+                                        settings=s)
+            assert user.password_hash == before
+            c.advance(dt.timedelta(minutes=s.lockout_base_minutes))
+            service.change_password(db, user, current_password=DEFAULT_PASSWORD,
+                                    code=pyotp.TOTP(SECRET).at(clock.now()), new_password=new, confirmation=new,
+                                    settings=s)
+            assert user.password_hash != before
+        assert service.authenticate_password(db, user.username, new, settings=s).ok
 
     def test_a_bad_new_password_changes_nothing(self, db, s):
         user = make_user(db, totp_secret=SECRET)

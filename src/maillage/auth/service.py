@@ -34,7 +34,7 @@ from maillage.auth.rules import (
 from maillage.authz.policy import ROLE_PERMISSIONS
 from maillage.config import Settings, get_settings
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
-from maillage.kit.clock import now
+from maillage.kit.clock import PARIS, now
 from maillage.kit.logging import get_logger
 from maillage.kit.tokens import hash_token, new_token, same
 from maillage.models.auth import (
@@ -249,7 +249,17 @@ def change_password(
     changed: the caller keeps the counters with ``commit_on_error``). On success every session ends.
     """
     s = _settings(settings)
+    _lock_user(session, user)
     _check_new_password(user, new_password, confirmation)
+    at = now()
+    if user.locked_until and user.locked_until > at:
+        # Locked by wrong passwords (here or at sign-in): nothing is checked, or the form would stay an unlimited
+        # password oracle for whoever holds a session.
+        _audit_user(session, user, "password_change", "failure", context, reason="locked")
+        session.flush()
+        message = (f"Trop de mots de passe erronés : le compte est verrouillé jusqu'à "
+                   f"{user.locked_until.astimezone(PARIS):%H:%M} (heure de Paris). Réessayez ensuite.")
+        raise ValidationFailed(message, details=[{"field": "current_password", "message": message}])
     if not _verifies(user.password_hash, current_password):
         user.failed_logins += 1
         if user.failed_logins >= s.login_max_failures:
