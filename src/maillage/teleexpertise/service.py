@@ -275,7 +275,10 @@ def submit(session: Session, actor: Actor, request_id: uuid.UUID | str, *, conse
     _require_requester(actor, req)
     if not authz.has_access(session, actor, req.patient_id):
         # A draft written under an exceptional access that has since ended: sending it now would reopen the record.
-        raise NotFound("Demande de téléexpertise introuvable.")
+        # The refusal is audited like any access refused (access_patient records it after the rollback).
+        authz.access_patient(session, actor, req.patient_id, Purpose.TELEEXPERTISE, action="submit",
+                             object_type=OBJECT_TYPE, object_id=str(req.id),
+                             permission=Permission.TELEEXPERTISE_REQUEST, context=context)
     line = repo.line(session, req.line_id)
     minutes = repo.commitment_minutes(session, req.line_id, req.urgency)
     if line is None or minutes is None or not line.active:
