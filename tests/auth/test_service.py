@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import uuid
 
 import pyotp
 import pytest
@@ -13,7 +15,8 @@ from maillage.config import Settings
 from maillage.exceptions import Conflict, NotFound, TooManyRequests, ValidationFailed
 from maillage.kit import clock
 from maillage.models.audit import AuditEntry
-from maillage.models.auth import RecoveryCode, UserAccount
+from maillage.models.auth import AuthSession, RecoveryCode, UserAccount
+from tests.conftest import postgresql_only
 from tests.fixtures.factories import DEFAULT_PASSWORD, make_user
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -277,6 +280,119 @@ class TestSecondFactorLockout:
         assert user.second_factor_failures == 0 and user.second_factor_locked_until is None
 
 
+@pytest.fixture
+def scratch_postgres(backend: str):
+    """A freshly migrated PostgreSQL database of its own, dropped afterwards: the concurrency test commits for real
+    and must leave nothing in the shared test database."""
+    assert backend == "postgresql"  # concurrent writers need PostgreSQL (SQLite serialises the whole database)
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from maillage.kit.db import make_engine
+    from tests.conftest import postgres_url, run_migrations
+
+    base = make_url(postgres_url() or "")
+    name = f"{base.database}_codes_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False), pool=False)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    eng = make_engine(base.set(database=name).render_as_string(hide_password=False))
+    try:
+        with eng.begin() as conn:
+            run_migrations(conn)
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+class TestConcurrentCodes:
+    @postgresql_only
+    def test_wrong_codes_sent_at_once_are_all_counted(self, scratch_postgres, s):
+        """The variant attack of finding 5: wrong codes sent in parallel (from several pending sessions) each read
+        the same failure count and write it back plus one, so a burst of guesses counts as one and the lock never
+        comes. Every wrong code must count."""
+        from sqlalchemy.orm import sessionmaker
+
+        make = sessionmaker(bind=scratch_postgres, expire_on_commit=False)
+        attempts = 2
+        with make() as setup, clock.frozen(T0):
+            user = make_user(setup, totp_secret=SECRET)
+            pending_ids = [service.start_session(setup, user, mfa_passed=False, address="a", settings=s)[1].id
+                           for _ in range(attempts)]  # the password entered once per pending session
+            setup.commit()
+        barrier = threading.Barrier(attempts)
+        errors: list[BaseException] = []
+
+        def guess(pending_id: uuid.UUID) -> None:
+            try:
+                with make() as db:
+                    mine = db.get(UserAccount, user.id)
+                    pending = db.get(AuthSession, pending_id)
+                    assert mine is not None and pending is not None and mine.second_factor_failures == 0
+                    barrier.wait(timeout=10)  # both have read the count before either writes
+                    if service.verify_second_factor(db, mine, wrong_code(T0)) is None:
+                        service.record_second_factor_failure(db, mine, pending, settings=s)
+                    db.commit()
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=guess, args=(pending_id,)) for pending_id in pending_ids]
+        with clock.frozen(T0):  # frozen once, here: the clock is process-wide, threads must not restore it
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
+        assert errors == []
+        with make() as check:
+            row = check.get(UserAccount, user.id)
+            assert row is not None and row.second_factor_failures == attempts
+
+
+    @postgresql_only
+    def test_wrong_passwords_sent_at_once_are_all_counted(self, scratch_postgres, s):
+        """The same race on the password step: parallel wrong passwords must each count, per account and per
+        address."""
+        from sqlalchemy.orm import sessionmaker
+
+        from maillage.models.auth import LoginThrottle
+
+        make = sessionmaker(bind=scratch_postgres, expire_on_commit=False)
+        with make() as setup:
+            user = make_user(setup, totp_secret=SECRET)
+            setup.commit()
+        attempts = 2
+        barrier = threading.Barrier(attempts)
+        errors: list[BaseException] = []
+
+        def guess() -> None:
+            try:
+                with make() as db:
+                    mine = db.get(UserAccount, user.id)
+                    assert mine is not None and mine.failed_logins == 0
+                    barrier.wait(timeout=10)
+                    service.authenticate_password(db, user.username, "wrong-password-1A", address="10.0.0.9",
+                                                  settings=s)
+                    db.commit()
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=guess) for _ in range(attempts)]
+        with clock.frozen(T0):  # frozen once, here: the clock is process-wide, threads must not restore it
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
+        assert errors == []
+        with make() as check:
+            row = check.get(UserAccount, user.id)
+            assert row is not None and row.failed_logins == attempts
+            throttles = check.scalars(select(LoginThrottle).where(LoginThrottle.username == user.username)).all()
+            assert [t.failures for t in throttles] == [attempts]
+
+
 def signed_in_before(db, user, address, s):
     """A completed sign-in of ``user`` from ``address`` (a session whose second factor was passed)."""
     service.start_session(db, user, mfa_passed=True, address=address, settings=s)
@@ -345,6 +461,20 @@ class TestPasswords:
             assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
             assert service.authenticate_password(db, user.username, one_time, settings=s).ok
 
+    @pytest.mark.parametrize("reset", ["password", "second_factor"])
+    def test_an_administrator_reset_revokes_the_personal_tokens(self, db, s, reset):
+        """The variant attack of findings 6 and 7: whoever took the account with the initial password mints a
+        personal token on /compte; the administrator resets the password (or the second factor) to take the account
+        back, and the token keeps opening the API. A reset is an account recovery: the account's tokens end."""
+        user = make_user(db, totp_secret=SECRET)
+        issued = service.create_personal_token(db, user, name="intrus", scopes=["patient.read"], settings=s)
+        assert service.resolve_token(db, issued.secret) is not None
+        if reset == "password":
+            service.reset_password(db, user, s)
+        else:
+            service.reset_second_factor(db, user)
+        assert service.resolve_token(db, issued.secret) is None
+
     def test_a_one_time_password_is_refused_after_24_hours(self, db, s):
         """Finding 6: the password printed by ``maillage user create`` never expired."""
         with clock.frozen(T0):
@@ -376,6 +506,33 @@ class TestPasswords:
         assert service.resolve_session(db, token, settings=s) is None
         assert service.authenticate_password(db, user.username, new, settings=s).ok
         assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, settings=s).ok
+
+    def test_the_password_change_form_is_no_unlimited_password_oracle(self, db, s):
+        """The variant attack of finding 5: a stolen session (second factor already passed) guesses the current
+        password on the change form. Wrong guesses lock the account as at sign-in, but the form went on checking
+        guesses while locked, so the guessing never stopped. Locked, the form checks nothing: even the right
+        password and code are refused until the lock ends."""
+        user = make_user(db, totp_secret=SECRET)
+        before = user.password_hash
+        new = "Nouveau-Mot-2026!"
+        with clock.frozen(T0) as c:
+            for _ in range(s.login_max_failures):
+                with pytest.raises(ValidationFailed):
+                    service.change_password(db, user, current_password="Wrong-Password-42", code=wrong_code(T0),
+                                            new_password=new, confirmation=new, settings=s)
+            assert user.locked_until is not None and user.locked_until > T0
+            c.advance(dt.timedelta(seconds=31))
+            with pytest.raises(ValidationFailed, match="verrouillé"):
+                service.change_password(db, user, current_password=DEFAULT_PASSWORD,
+                                        code=pyotp.TOTP(SECRET).at(clock.now()), new_password=new, confirmation=new,
+                                        settings=s)
+            assert user.password_hash == before
+            c.advance(dt.timedelta(minutes=s.lockout_base_minutes))
+            service.change_password(db, user, current_password=DEFAULT_PASSWORD,
+                                    code=pyotp.TOTP(SECRET).at(clock.now()), new_password=new, confirmation=new,
+                                    settings=s)
+            assert user.password_hash != before
+        assert service.authenticate_password(db, user.username, new, settings=s).ok
 
     def test_a_bad_new_password_changes_nothing(self, db, s):
         user = make_user(db, totp_secret=SECRET)

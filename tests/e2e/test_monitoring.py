@@ -83,7 +83,21 @@ class TestRedAlertReachesTheNurse:
         page.wait_for_url(live_server.url + "/telesurveillance")
         assert page.locator('tr[data-condition="weight_gain_3d"]').count() == 0
 
-        # The audit trail holds each step, and its chain is intact.
+        # The audit trail holds each step, and its chain is intact. The alert's comment is sealed with the server's
+        # key ring (its var dir), which this process reads through the files.
+        monkeypatch.setenv("MAILLAGE_VAR_DIR", str(live_server.var_dir))
+        get_settings.cache_clear()
+        _reset_keyring()
+        try:
+            self._check_trail(sessions, world, live_server)
+        finally:
+            monkeypatch.undo()
+            get_settings.cache_clear()
+            _reset_keyring()
+        sessions.kw["bind"].dispose()
+
+    @staticmethod
+    def _check_trail(sessions, world, live_server):
         with sessions() as db:
             alert = db.scalar(select(MonitoringAlert).where(MonitoringAlert.enrolment_id == world.enrolment_id,
                                                             MonitoringAlert.condition == "weight_gain_3d"))
@@ -99,4 +113,3 @@ class TestRedAlertReachesTheNurse:
             assert ack.actor_id == str(world.nurse_id) and ack.object_id == str(alert.id)
             # Sealed with the server's audit key (its var dir), which this process holds only through the files.
             assert verify_chain(db, keys=keys_from_dir(live_server.var_dir / "audit-keys")).ok
-        sessions.kw["bind"].dispose()

@@ -197,6 +197,19 @@ class TestEscalate:
         assert [a.id for _, a in notes] == [alert.id]
         assert db.scalar(select(MonitoringNotification.user_id)) == world.physician.user_id
 
+    def test_notifications_of_a_patient_no_longer_cared_for_are_not_shown(self, db, world: World) -> None:
+        """The worklist showed every unread notification of the physician, scoped by nothing: once monitoring
+        ended (and with it the care team's access), the escalated alert's clinical message stayed on show."""
+        pipeline.ingest(db, world.device, weights((3, 78.0), (0, 80.5)))
+        alert = alerts(db, world.enrolment.id)["weight_gain_3d"]
+        service.escalate(db, world.nurse, alert.id, "Dyspnée au téléphone")
+        service.end(db, world.nurse, world.enrolment.id, "patient_request")
+        for rel in db.scalars(select(CareRelationship).where(CareRelationship.user_id == world.physician.user_id,
+                                                             CareRelationship.patient_id == world.patient_id)):
+            rel.ends_at = rel.ends_at or rel.starts_at + dt.timedelta(microseconds=1)  # no longer the attending
+        db.flush()
+        assert service.notifications(db, world.physician) == []
+
     def test_a_physician_outside_the_care_team_is_refused(self, db, world: World) -> None:
         pipeline.ingest(db, world.device, weights((3, 78.0), (0, 80.5)))
         alert = alerts(db, world.enrolment.id)["weight_gain_3d"]

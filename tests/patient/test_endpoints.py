@@ -104,6 +104,23 @@ class TestCreateRoute:
         assert joined.status_code == nobody.status_code == 404
         assert without_request_id(joined.json()) == without_request_id(nobody.json())
 
+    def test_an_ins_probed_through_an_identity_check_is_audited_against_the_record_it_matched(self, client, db):
+        """The INS oracle's side door: on a record of their own, a physician records an INSi check with someone
+        else's INS. The refusal tells that the INS is carried in the GHT, like a refused creation; like it, the
+        probe must leave an audit entry on the matched record (it left none: the refusal rolled everything back)."""
+        owner, prober = physician(db), physician(db)
+        existing = qualified(db, owner, 0)
+        own = create(db, prober, 1)
+        db.commit()
+        sign_in(client, db, prober)
+        answer = post(client, f"/api/patients/{own.patient.id}/identity-checks", {"insi_checked": True, **ins_of(0)})
+        assert answer.status_code == 409
+        assert str(existing.patient.id) not in answer.text and "QUAL" not in answer.text
+        db.expire_all()
+        probe = db.scalars(select(AuditEntry).where(AuditEntry.action == "propose")).one()
+        assert (probe.actor_id, probe.patient_id, probe.outcome, probe.details) == (
+            str(prober.id), str(existing.patient.id), "denied", {"match": "same_ins"})
+
     def test_the_trait_knowing_physician_gets_only_a_flagged_time_limited_access(self, client, db, settings):
         existing = create(db, physician(db))
         pid = existing.patient.id

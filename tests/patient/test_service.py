@@ -246,7 +246,8 @@ class TestAttachToPatient:
 
     def test_a_care_act_started_within_the_access_is_what_creates_the_lasting_relationship(self, db, settings):
         """The intended path: the exceptional access lets the physician start a real care act (here a
-        tele-expertise draft), and that act, not the knowledge of the traits, grants the care relationship."""
+        tele-expertise request, sent to the line), and that act, not the knowledge of the traits, grants the care
+        relationship."""
         from maillage.teleexpertise import service as teleexpertise
         from maillage.teleexpertise.schemas import RequestCreate
         from tests.teleexpertise.test_service import make_line, professional_user
@@ -256,12 +257,46 @@ class TestAttachToPatient:
         line = make_line(db, answering=[professional_user(db, specialty="SM15")], requirements=[])
         with clock.frozen(dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)) as c:
             service.attach_to_patient(db, actor(db, gp), AttachRequest(**traits(0), reason=REASON), settings=settings)
-            teleexpertise.create_request(db, actor(db, gp), RequestCreate(
+            req = teleexpertise.create_request(db, actor(db, gp), RequestCreate(
                 patient_id=existing.patient.id, line_id=line.id, question="Lésion pigmentée évolutive du dos ?"))
+            teleexpertise.submit(db, actor(db, gp), req.id, consent_recorded_now=True)
             c.advance(dt.timedelta(minutes=settings.break_glass_minutes, seconds=1))
             assert service.get_patient(db, actor(db, gp), existing.patient.id).patient.id == existing.patient.id
-        kinds = db.scalars(select(CareRelationship.kind).where(CareRelationship.user_id == gp.id)).all()
-        assert kinds == ["requester"]
+        lasting = db.scalars(select(CareRelationship.kind).where(
+            CareRelationship.user_id == gp.id, CareRelationship.ends_at.is_(None))).all()
+        assert lasting == ["requester"]
+
+    def test_a_draft_never_sent_does_not_outlive_the_exceptional_access(self, db, settings):
+        """The variant attack: join by the traits, write a tele-expertise draft (seen by no one but its author)
+        and never send it. The draft is no care act: access ends with the exceptional access, and the draft can
+        no longer be sent afterwards."""
+        from maillage.teleexpertise import service as teleexpertise
+        from maillage.teleexpertise.schemas import RequestCreate
+        from tests.teleexpertise.test_service import make_line, professional_user
+
+        owner, intruder = physician(db), physician(db)
+        existing = create(db, owner)
+        pid = existing.patient.id
+        service.record_consent(db, actor(db, owner), pid, ConsentCreate(purpose="teleexpertise", decision="consent",
+                                                                          source="oral"))
+        line = make_line(db, answering=[professional_user(db, specialty="SM15")], requirements=[])
+        with clock.frozen(dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)) as c:
+            service.attach_to_patient(db, actor(db, intruder), AttachRequest(**traits(0), reason=REASON),
+                                      settings=settings)
+            req = teleexpertise.create_request(db, actor(db, intruder), RequestCreate(
+                patient_id=pid, line_id=line.id, question="Lésion pigmentée évolutive du dos ?"))
+            # A second draft, written on the strength of the first draft's (bounded) relationship, is bounded too.
+            c.advance(dt.timedelta(minutes=1))
+            teleexpertise.create_request(db, actor(db, intruder), RequestCreate(
+                patient_id=pid, line_id=line.id, question="Lésion pigmentée évolutive du dos ?"))
+            c.advance(dt.timedelta(minutes=settings.break_glass_minutes, seconds=1))
+            with pytest.raises(NotFound):
+                service.get_patient(db, actor(db, intruder), pid)
+            assert pid not in set(db.scalars(authz.accessible_patients(actor(db, intruder))))
+            with pytest.raises(NotFound):
+                teleexpertise.submit(db, actor(db, intruder), req.id)
+            with pytest.raises(NotFound):
+                service.get_patient(db, actor(db, intruder), pid)
 
     @pytest.mark.parametrize("reason", ["", "urgence", "je le connais"])
     def test_a_vague_reason_is_refused_and_nothing_is_opened(self, db, settings, reason):

@@ -34,7 +34,7 @@ from maillage.auth.rules import (
 from maillage.authz.policy import ROLE_PERMISSIONS
 from maillage.config import Settings, get_settings
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
-from maillage.kit.clock import now
+from maillage.kit.clock import PARIS, now
 from maillage.kit.logging import get_logger
 from maillage.kit.tokens import hash_token, new_token, same
 from maillage.models.auth import (
@@ -108,6 +108,14 @@ class CodeAlreadyUsed(ValidationFailed):
 
 def _settings(settings: Settings | None) -> Settings:
     return settings or get_settings()
+
+
+def _lock_user(session: Session, user: UserAccount) -> None:
+    """Re-read the account under a row lock until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite
+    serialises writers already), before a guess is checked and counted: attempts sent at once are counted one
+    after the other, on fresh counters, instead of each writing back the same count plus one."""
+    session.flush()
+    session.refresh(user, with_for_update=True)
 
 
 def _audit_user(session: Session, user: UserAccount | None, action: str, outcome: str = "success",
@@ -199,7 +207,8 @@ def generate_one_time_password() -> str:
 
 def reset_password(session: Session, user: UserAccount, settings: Settings | None = None) -> str:
     """Administrator reset: a one-time password, valid ``one_time_password_hours`` and to be replaced at the
-    first sign-in; every session of the account ends at once. Returns the password, to be shown once."""
+    first sign-in; every session and personal token of the account ends at once (a reset takes an account back:
+    whoever held it may have minted tokens). Returns the password, to be shown once."""
     s = _settings(settings)
     password = generate_one_time_password()
     at = now()
@@ -208,6 +217,7 @@ def reset_password(session: Session, user: UserAccount, settings: Settings | Non
     user.must_change_password = True
     user.password_expires_at = at + dt.timedelta(hours=s.one_time_password_hours)
     repo.revoke_sessions_of(session, user.id, at)
+    repo.revoke_tokens_of(session, user.id, at)
     session.flush()
     return password
 
@@ -239,7 +249,17 @@ def change_password(
     changed: the caller keeps the counters with ``commit_on_error``). On success every session ends.
     """
     s = _settings(settings)
+    _lock_user(session, user)
     _check_new_password(user, new_password, confirmation)
+    at = now()
+    if user.locked_until and user.locked_until > at:
+        # Locked by wrong passwords (here or at sign-in): nothing is checked, or the form would stay an unlimited
+        # password oracle for whoever holds a session.
+        _audit_user(session, user, "password_change", "failure", context, reason="locked")
+        session.flush()
+        message = (f"Trop de mots de passe erronés : le compte est verrouillé jusqu'à "
+                   f"{user.locked_until.astimezone(PARIS):%H:%M} (heure de Paris). Réessayez ensuite.")
+        raise ValidationFailed(message, details=[{"field": "current_password", "message": message}])
     if not _verifies(user.password_hash, current_password):
         user.failed_logins += 1
         if user.failed_logins >= s.login_max_failures:
@@ -335,6 +355,8 @@ def authenticate_password(
     name = normalise_username(username)[:64]
     address = address[:64]
     user = repo.user_by_username(session, name)
+    if user is not None:
+        _lock_user(session, user)
     at = now()
     throttle = repo.throttle_of(session, name, address) if user is not None else None
     locked = ""
@@ -552,6 +574,7 @@ def verify_second_factor(session: Session, user: UserAccount, code: str) -> str 
     """Check a TOTP code or a recovery code. Returns "totp", "recovery" or None. Each code works once; the
     right TOTP code of a step already used raises ``CodeAlreadyUsed``. Nothing passes while the second factor
     is locked."""
+    _lock_user(session, user)
     if user.totp_enrolled_at is None or user.status != "active" or (
             user.second_factor_locked_until and user.second_factor_locked_until > now()):
         return None
@@ -595,13 +618,15 @@ def complete_login(
 
 
 def reset_second_factor(session: Session, user: UserAccount) -> None:
-    """Administrator re-enrolment: the secret and recovery codes go, sessions end, next login re-enrols."""
+    """Administrator re-enrolment: the secret and recovery codes go, sessions and personal tokens end (as for a
+    password reset), next login re-enrols."""
     vault.delete_object(session, object_type="user_account", object_id=str(user.id), field=TOTP_FIELD)
     vault.delete_object(session, object_type="user_account", object_id=str(user.id), field=TOTP_PENDING_FIELD)
     repo.delete_recovery_codes(session, user.id)
     user.totp_enrolled_at = None
     user.totp_last_step = None
     repo.revoke_sessions_of(session, user.id, now())
+    repo.revoke_tokens_of(session, user.id, now())
     session.flush()
 
 

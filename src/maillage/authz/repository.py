@@ -28,6 +28,18 @@ def has_current_relationship(session: Session, user_id: uuid.UUID, patient_id: u
     return bool(session.scalar(stmt))
 
 
+def current_access_ends(session: Session, user_id: uuid.UUID, patient_id: uuid.UUID,
+                        at: dt.datetime) -> tuple[bool, list[dt.datetime]]:
+    """(whether a current relationship without end exists, the ends of the current bounded relationships and of the
+    live break-the-glass accesses)."""
+    ends = list(session.scalars(select(CareRelationship.ends_at).where(
+        CareRelationship.patient_id == patient_id, *_current_relationship(user_id, at))))  # type: ignore[arg-type]
+    glass = session.scalars(select(BreakGlassAccess.expires_at).where(
+        BreakGlassAccess.user_id == user_id, BreakGlassAccess.patient_id == patient_id,
+        BreakGlassAccess.starts_at <= at, BreakGlassAccess.expires_at > at))
+    return any(e is None for e in ends), [e for e in ends if e is not None] + list(glass)
+
+
 def active_break_glass(
     session: Session, user_id: uuid.UUID, patient_id: uuid.UUID, at: dt.datetime
 ) -> BreakGlassAccess | None:

@@ -94,10 +94,21 @@ def access_patient(
 
 def has_access(session: Session, actor: Actor, patient_id: uuid.UUID) -> bool:
     """Whether the actor may see this patient now (relationship or live break-the-glass), without auditing:
-    only to decide what a refusal may say, never to return patient data."""
+    to decide what a refusal may say or whether an act may start, never to return patient data."""
     at = now()
     return (repo.has_current_relationship(session, actor.user_id, patient_id, at)
             or repo.active_break_glass(session, actor.user_id, patient_id, at) is not None)
+
+
+def access_ends_at(session: Session, actor: Actor, patient_id: uuid.UUID) -> dt.datetime | None:
+    """When the actor's current access to this patient ends: None while a lasting care relationship holds it,
+    else the latest end of their bounded relationships and live break-the-glass accesses (now when there is none).
+    A relationship granted on the strength of a bounded access must not outlive it."""
+    at = now()
+    lasting, ends = repo.current_access_ends(session, actor.user_id, patient_id, at)
+    if lasting:
+        return None
+    return max(ends, default=at)
 
 
 def accessible_patients(actor: Actor, at: dt.datetime | None = None) -> Select[tuple[uuid.UUID]]:

@@ -352,11 +352,13 @@ def change_mark(session: Session) -> str:
     return latest.isoformat() if latest else ""
 
 
-def notifications_for(session: Session, user_id: uuid.UUID) -> list[tuple[MonitoringNotification, MonitoringAlert]]:
+def notifications_for(session: Session, user_id: uuid.UUID,
+                      scope: Select[tuple[uuid.UUID]]) -> list[tuple[MonitoringNotification, MonitoringAlert]]:
     rows = session.execute(
         select(MonitoringNotification, MonitoringAlert)
         .join(MonitoringAlert, MonitoringAlert.id == MonitoringNotification.alert_id)
-        .where(MonitoringNotification.user_id == user_id, MonitoringNotification.read_at.is_(None))
+        .where(MonitoringNotification.user_id == user_id, MonitoringNotification.read_at.is_(None),
+               MonitoringAlert.patient_id.in_(scope))
         .order_by(MonitoringNotification.created_at.desc()).limit(100)
     ).all()
     return [(n, a) for n, a in rows]

@@ -520,8 +520,9 @@ def _forget_condition(session: Session, alerts: Sequence[MonitoringAlert], at: d
 
 
 def notifications(session: Session, actor: Actor) -> list[tuple[MonitoringNotification, MonitoringAlert]]:
+    """The actor's unread notifications, for patients they may still see (an ended care team's are not shown)."""
     _need(actor, Permission.MONITORING_TRIAGE)
-    return repo.notifications_for(session, actor.user_id)
+    return repo.notifications_for(session, actor.user_id, authz.accessible_patients(actor))
 
 
 # -- Scheduled work (the worker calls these through tasks.py) -------------------------------------------------

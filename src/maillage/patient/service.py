@@ -282,11 +282,9 @@ def _residence(code: str | None) -> str | None:
     return communes.get_commune(code).insee
 
 
-def _refuse_duplicate(session: Session, actor: Actor, existing: Patient, match: str,
-                      context: AuditContext | None) -> None:
-    """Refuse a duplicate. The refusal is audited (after the rollback) with the record and the kind of match, for
-    identity vigilance and for spotting probes; the caller learns the record's id only if they may already see it.
-    """
+def _audit_match(session: Session, actor: Actor, existing: Patient, match: str,
+                 context: AuditContext | None) -> None:
+    """Audit, after the rollback of the refused request, that the caller's identity data matched this record."""
     fields: dict[str, Any] = dict(action="propose", object_type="patient", object_id=str(existing.id),
                                   patient_id=str(existing.id), purpose=Purpose.CARE.value, outcome="denied",
                                   context=context, details={"match": match}, **actor.audit_fields)
@@ -295,6 +293,14 @@ def _refuse_duplicate(session: Session, actor: Actor, existing: Patient, match: 
         record(s, **fields)
 
     after_rollback(session, audit)
+
+
+def _refuse_duplicate(session: Session, actor: Actor, existing: Patient, match: str,
+                      context: AuditContext | None) -> None:
+    """Refuse a duplicate. The refusal is audited (after the rollback) with the record and the kind of match, for
+    identity vigilance and for spotting probes; the caller learns the record's id only if they may already see it.
+    """
+    _audit_match(session, actor, existing, match, context)
     if authz.has_access(session, actor, existing.id):
         raise IdentityExists(details={"existing_patient_id": str(existing.id)})
     raise IdentityExists()
@@ -505,6 +511,8 @@ def check_identity(session: Session, actor: Actor, patient_id: uuid.UUID, data: 
         if ins is not None:
             other = repo.active_with_matricule(session, ins.matricule.value)
             if other is not None and other.id != p.id:
+                # Tells that this INS is carried in the GHT, as a refused creation does: audited the same way.
+                _audit_match(session, actor, other, "same_ins", context)
                 raise Conflict("Ce matricule INS est déjà porté par un autre dossier : signalez un doublon potentiel "
                                "à la cellule d'identitovigilance.")
     attributes = [IdentityAttribute(a) for a in p.identity_attributes or []]

@@ -217,8 +217,12 @@ def create_request(session: Session, actor: Actor, data: RequestCreate,
         req.named_expert_id = _member_user(session, req, data.named_professional_id)
     repo.add(session, req)
     _event(session, req, actor, "create", to_status=Status.DRAFT.value, target=req.named_expert_id)
+    # A draft is seen by no one but its author: it is no care act. Written under a bounded access (break the glass,
+    # joining a known identity, or another unsent draft's relationship), it keeps the patient open no longer than
+    # that access; sending it is what makes the relationship last (``submit``).
     authz.grant_relationship(session, user_id=actor.user_id, patient_id=req.patient_id,
-                             kind=RelationshipKind.REQUESTER, source_type=SOURCE_TYPE, source_id=str(req.id))
+                             kind=RelationshipKind.REQUESTER, source_type=SOURCE_TYPE, source_id=str(req.id),
+                             ends_at=authz.access_ends_at(session, actor, grant.patient_id))
     log.info("teleexpertise.created", request_id=str(req.id), line_id=str(line.id))
     return req
 
@@ -269,6 +273,12 @@ def submit(session: Session, actor: Actor, request_id: uuid.UUID | str, *, conse
     """Send the draft to the line (its pool, or the named specialist) once it holds what the line requires."""
     req = _load(session, actor, request_id, action="submit", context=context)
     _require_requester(actor, req)
+    if not authz.has_access(session, actor, req.patient_id):
+        # A draft written under an exceptional access that has since ended: sending it now would reopen the record.
+        # The refusal is audited like any access refused (access_patient records it after the rollback).
+        authz.access_patient(session, actor, req.patient_id, Purpose.TELEEXPERTISE, action="submit",
+                             object_type=OBJECT_TYPE, object_id=str(req.id),
+                             permission=Permission.TELEEXPERTISE_REQUEST, context=context)
     line = repo.line(session, req.line_id)
     minutes = repo.commitment_minutes(session, req.line_id, req.urgency)
     if line is None or minutes is None or not line.active:
@@ -286,6 +296,9 @@ def submit(session: Session, actor: Actor, request_id: uuid.UUID | str, *, conse
         "submitted_at": at, "committed_minutes": minutes,
         "due_at": rules.due_at_minutes(at, minutes, [], at)})
     _event(session, req, actor, "submit", from_status=before, to_status=after, target=req.named_expert_id)
+    # The request now goes to the line: a care act, the requester's relationship lasts (a no-op when it already does).
+    authz.grant_relationship(session, user_id=req.requester_id, patient_id=req.patient_id,
+                             kind=RelationshipKind.REQUESTER, source_type=SOURCE_TYPE, source_id=str(req.id))
     pool = [req.named_expert_id] if req.named_expert_id else repo.line_user_ids(session, req.line_id, ("answering",))
     notify.notify(session, pool, req.id, "submitted")
     return req
