@@ -5,6 +5,8 @@ Raw results stay in the warehouse; anything that leaves it (page, export, API) g
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -136,11 +138,42 @@ def published(code: str, params: Mapping[str, Any] | None, warehouse: Warehouse,
               gate_config: GateConfig | None = None) -> tuple[GatedTable, Provenance]:
     """The gated table of an indicator (computed on the whole territory) and its provenance, suppression included."""
     result = result_for(warehouse, code, params, config)
-    gated = publish(result.indicator, result.frame, config=gate_config or gate_config_from_settings(),
-                    geo_parent=geo_parents(warehouse))
+    gated = gated_result(warehouse, result, gate_config or gate_config_from_settings())
     provenance = Provenance.from_dict(result.provenance.as_dict())
     provenance.suppression = dict(gated.report)
     return gated, provenance
+
+
+def _gate_digest(config: GateConfig, geo_parent: Mapping[str, str]) -> str:
+    digest = hashlib.sha256(repr(dataclasses.astuple(config)).encode("utf-8"))
+    digest.update(json.dumps(sorted(geo_parent.items())).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def gated_result(warehouse: Warehouse, result: IndicatorResult, config: GateConfig) -> GatedTable:
+    """The gate's output for a stored result, computed once and kept beside it.
+
+    The gate solves linear programs (the attacker it checks itself against): up to a minute for a département's
+    monthly table on two cores, far too long for a page. A stored result never changes (a new computation is a new
+    run id), so its gated table is kept under ``results/<indicator>/gated/``, keyed by the run id, the gate's
+    settings and the geographic hierarchy it was checked with; any change of these gates the result again.
+    """
+    geo_parent = geo_parents(warehouse)
+    folder = warehouse.results_dir / result.indicator.code / "gated"
+    stem = f"{result.provenance.run_id}-{_gate_digest(config, geo_parent)}"
+    data, meta = folder / f"{stem}.parquet", folder / f"{stem}.json"
+    if data.exists() and meta.exists():
+        report = json.loads(meta.read_text(encoding="utf-8"))
+        return GatedTable(result.indicator, pd.read_parquet(data), report=report, geo_parent=geo_parent)
+    gated = publish(result.indicator, result.frame, config=config, geo_parent=geo_parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{stem}.parquet.tmp"
+    gated.frame.to_parquet(tmp, index=False)
+    os.replace(tmp, data)
+    tmp_meta = folder / f"{stem}.json.tmp"
+    tmp_meta.write_text(json.dumps(gated.report, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp_meta, meta)
+    return gated
 
 
 EXPORT_FORMATS = ("csv", "parquet")
