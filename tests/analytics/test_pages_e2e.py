@@ -26,7 +26,7 @@ def analytics_server(tmp_path_factory: pytest.TempPathFactory, browser) -> Itera
     generate_claims(warehouse, load_real_communes(DEMO_DEPARTEMENT), rows=80_000, seed=9, year=2025,
                     territory=DEMO_DEPARTEMENT)
     # The gate of a département's monthly table takes longer than a page may (its linear programs): computed and
-    # kept beside the stored result beforehand, as the extraction does, and read by the page.
+    # kept beside the stored result beforehand, as `maillage analytics run` does, and read by the page.
     service.published("telemedecine", None, warehouse, engines.config_from_settings())
     server = start_server(var_dir)
     yield server

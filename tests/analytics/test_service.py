@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 
 from maillage.analytics import audit, service
+from maillage.analytics.gate import GateConfig
 from maillage.analytics.warehouse import Warehouse
 from maillage.exceptions import NotFound, ValidationFailed
 
@@ -44,6 +46,28 @@ class TestPublished:
         gated, provenance = service.published("consultations-mg", {}, copy, duckdb_engine)
         assert provenance.suppression["seuil"] == 11 and provenance.suppression["masquees_primaires"] > 0
         assert "secret" in gated.frame.columns
+
+
+class TestGatedResult:
+    """The gate's output is computed once per stored result and gate settings, then read back as it was."""
+
+    def test_the_second_reading_is_the_kept_table_without_gating_again(self, copy, duckdb_engine, monkeypatch):
+        first, _ = service.published("consultations-mg", {}, copy, duckdb_engine)
+        monkeypatch.setattr(service, "publish", lambda *a, **k: pytest.fail("gated again"))
+        again, provenance = service.published("consultations-mg", {}, copy, duckdb_engine)
+        pd.testing.assert_frame_equal(again.frame, first.frame)
+        assert again.report == first.report and provenance.suppression == first.report
+
+    def test_other_gate_settings_are_gated_anew(self, copy, duckdb_engine):
+        strict, _ = service.published("consultations-mg", {}, copy, duckdb_engine, GateConfig(threshold=11))
+        loose, _ = service.published("consultations-mg", {}, copy, duckdb_engine, GateConfig(threshold=5))
+        assert loose.report["seuil"] == 5 and strict.report["seuil"] == 11
+        assert loose.report["masquees_primaires"] < strict.report["masquees_primaires"]
+
+    def test_kept_tables_are_not_taken_for_stored_results(self, copy, duckdb_engine):
+        service.published("consultations-mg", {}, copy, duckdb_engine)
+        assert service.latest_result(copy, "consultations-mg", {}) is not None
+        assert len(list((copy.results_dir / "consultations-mg").glob("*.json"))) == 1
 
 
 class TestExport:
