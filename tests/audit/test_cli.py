@@ -86,8 +86,8 @@ class TestVerify:
                                                                                  monkeypatch):
         from maillage.audit import keys
 
-        monkeypatch.setattr(keys, "_override", None)
-        monkeypatch.setattr(keys, "_cached", None)
+        monkeypatch.setattr(keys._audit_keys, "_override", None)
+        monkeypatch.setattr(keys._audit_keys, "_kept", None)
         monkeypatch.setenv("MAILLAGE_AUDIT_KEY_DIR", str(tmp_path / "no-keys"))
         config.get_settings.cache_clear()
         result = invoke("verify")

@@ -20,13 +20,14 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
 from maillage.config import get_settings
 from maillage.exceptions import Conflict, ServiceUnavailable
+from maillage.kit.process import ProcessWide
 
 FILE_NAME = "checkpoints.jsonl"
 Record = Mapping[str, Any]
@@ -147,22 +148,16 @@ class MemoryCheckpointStore:
             self.records.append(dict(record))
 
 
-_override: CheckpointStore | None = None
+# Built at each use: cheap, and it follows the settings (the folder) at once.
+_store: ProcessWide[CheckpointStore] = ProcessWide(
+    lambda: FileCheckpointStore(get_settings().effective_audit_checkpoint_dir), cached=False)
 
 
 def get_checkpoint_store() -> CheckpointStore:
     """The store the settings name (``MAILLAGE_AUDIT_CHECKPOINT_DIR``, default ``var/audit-checkpoints``)."""
-    if _override is not None:
-        return _override
-    return FileCheckpointStore(get_settings().effective_audit_checkpoint_dir)
+    return _store.get()
 
 
-@contextmanager
-def use_checkpoint_store(store: CheckpointStore) -> Iterator[CheckpointStore]:
-    global _override
-    previous = _override
-    _override = store
-    try:
-        yield store
-    finally:
-        _override = previous
+def use_checkpoint_store(store: CheckpointStore) -> AbstractContextManager[CheckpointStore]:
+    """Make ``store`` the process's register inside the block (tests)."""
+    return _store.use(store)

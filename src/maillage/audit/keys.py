@@ -24,9 +24,8 @@ import os
 import re
 import secrets
 import stat
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from maillage.config import Settings, get_settings
 from maillage.exceptions import ServiceUnavailable
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
+from maillage.kit.process import ProcessWide
 
 log = get_logger("maillage.audit")
 
@@ -192,40 +192,21 @@ def load_audit_keys(settings: Settings) -> AuditKeys:
     return keys_from_dir(settings.effective_audit_key_dir, create_if_empty=settings.environment == "development")
 
 
-_lock = threading.Lock()
-_cached: AuditKeys | None = None
-_override: AuditKeys | None = None
+_audit_keys: ProcessWide[AuditKeys] = ProcessWide(lambda: load_audit_keys(get_settings()))
 
 
 def get_audit_keys() -> AuditKeys:
     """The process's audit keys, loaded once (an append costs a dictionary read, no file access)."""
-    global _cached
-    if _override is not None:
-        return _override
-    if _cached is not None:
-        return _cached
-    with _lock:
-        if _cached is None:
-            _cached = load_audit_keys(get_settings())
-        return _cached
+    return _audit_keys.get()
 
 
 def reset_audit_keys() -> None:
-    global _cached
-    with _lock:
-        _cached = None
+    _audit_keys.reset()
 
 
-@contextmanager
-def use_audit_keys(keys: AuditKeys) -> Iterator[AuditKeys]:
+def use_audit_keys(keys: AuditKeys) -> AbstractContextManager[AuditKeys]:
     """Make ``keys`` the process's audit keys inside the block (tests)."""
-    global _override
-    previous = _override
-    _override = keys
-    try:
-        yield keys
-    finally:
-        _override = previous
+    return _audit_keys.use(keys)
 
 
 def check_audit_keys_ready(settings: Settings | None = None) -> AuditKeys:

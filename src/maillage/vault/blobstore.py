@@ -12,15 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from maillage.config import get_settings
+from maillage.kit.process import ProcessWide
 
 TEMP_PREFIX = ".tmp-"
 
@@ -152,36 +152,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-_lock = threading.Lock()
-_cached: BlobStore | None = None
-_override: BlobStore | None = None
+def _from_settings() -> BlobStore:
+    settings = get_settings()
+    return LocalBlobStore(settings.blob_dir, max_bytes=settings.blob_max_bytes)
+
+
+_blobstore: ProcessWide[BlobStore] = ProcessWide(_from_settings)
 
 
 def get_blobstore() -> BlobStore:
     """The process's blob store, built once from ``get_settings()`` unless a test put one in place."""
-    global _cached
-    if _override is not None:
-        return _override
-    with _lock:
-        if _cached is None:
-            settings = get_settings()
-            _cached = LocalBlobStore(settings.blob_dir, max_bytes=settings.blob_max_bytes)
-        return _cached
+    return _blobstore.get()
 
 
 def reset_blobstore() -> None:
-    global _cached
-    with _lock:
-        _cached = None
+    _blobstore.reset()
 
 
-@contextmanager
-def use_blobstore(store: BlobStore) -> Iterator[BlobStore]:
+def use_blobstore(store: BlobStore) -> AbstractContextManager[BlobStore]:
     """Make ``store`` the process's blob store inside the block (tests)."""
-    global _override
-    previous = _override
-    _override = store
-    try:
-        yield store
-    finally:
-        _override = previous
+    return _blobstore.use(store)

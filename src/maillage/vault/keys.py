@@ -23,8 +23,7 @@ import secrets
 import stat
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from maillage.config import Settings, get_settings
 from maillage.kit import crypto
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
+from maillage.kit.process import ProcessWide
 from maillage.vault.errors import KeyConfigurationError, KeyUnavailable
 
 log = get_logger("maillage.vault")
@@ -356,39 +356,22 @@ def load_keyring(settings: Settings, *, allow_empty: bool = False) -> KeyRing:
     )
 
 
-_lock = threading.Lock()
-_cached: KeyRing | None = None
-_override: KeyRing | None = None
+_keyring: ProcessWide[KeyRing] = ProcessWide(lambda: load_keyring(get_settings()))
 
 
 def get_keyring() -> KeyRing:
     """The process's key ring, loaded once from ``get_settings()`` unless a test put one in place."""
-    global _cached
-    if _override is not None:
-        return _override
-    with _lock:
-        if _cached is None:
-            _cached = load_keyring(get_settings())
-        return _cached
+    return _keyring.get()
 
 
 def reset_keyring() -> None:
     """Forget the cached key ring (after a change of settings)."""
-    global _cached
-    with _lock:
-        _cached = None
+    _keyring.reset()
 
 
-@contextmanager
-def use_keyring(keyring: KeyRing) -> Iterator[KeyRing]:
+def use_keyring(keyring: KeyRing) -> AbstractContextManager[KeyRing]:
     """Make ``keyring`` the process's key ring inside the block (tests, CLI commands)."""
-    global _override
-    previous = _override
-    _override = keyring
-    try:
-        yield keyring
-    finally:
-        _override = previous
+    return _keyring.use(keyring)
 
 
 def check_keys_ready(settings: Settings | None = None) -> KeyRing:
