@@ -36,6 +36,7 @@ from maillage.teleexpertise import service
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
 from tests.conftest import postgresql_only
 from tests.fixtures.factories import make_user
+from tests.fixtures.scratch import scratch_postgres_engine
 
 IDENTITIES = synthetic_identities("tests-teleexpertise", 8, oid=InsOid.TEST)
 _rpps = itertools.count(700)
@@ -460,27 +461,7 @@ def scratch_postgres(backend: str) -> Any:
     """A freshly migrated PostgreSQL database of its own, dropped afterwards: the concurrency test commits for real
     and must leave nothing in the shared test database."""
     assert backend == "postgresql"  # concurrent writers need PostgreSQL (SQLite serialises the whole database)
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    from maillage.kit.db import make_engine
-    from tests.conftest import postgres_url, run_migrations
-
-    base = make_url(postgres_url() or "")
-    name = f"{base.database}_claims_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False), pool=False)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    eng = make_engine(base.set(database=name).render_as_string(hide_password=False))
-    try:
-        with eng.begin() as conn:
-            run_migrations(conn)
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    yield from scratch_postgres_engine("claims")
 
 
 class TestConcurrentClaims:
