@@ -21,6 +21,7 @@ from tests.fixtures.web import csrf_token, sign_in, sign_out
 # Routes a person may use without an account. Adding one here is a security decision: say why.
 PUBLIC = {
     ("GET", "/"),                            # home page
+    ("GET", "/favicon.ico"),                 # the site's icon, a static file
     ("GET", "/connexion"),                   # login form
     ("POST", "/connexion"),
     ("GET", "/connexion/code"),              # second factor (needs a pending session, else redirects)

@@ -24,3 +24,16 @@ class TestShellInTheBrowser:
         page.goto(live_server.url + "/")
         page.wait_for_function("() => typeof window.htmx !== 'undefined'")
         assert requests and all(u.startswith(live_server.url) for u in requests)
+
+    def test_pages_load_without_console_errors_or_missing_resources(self, live_server, page):
+        """No CSP violation (htmx's indicator rule is in the stylesheet), no 404 (the browser's /favicon.ico)."""
+        errors: list[str] = []
+        failed: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        for path in ("/", "/connexion"):
+            page.goto(live_server.url + path)
+            page.wait_for_function("() => typeof window.htmx !== 'undefined'")
+        page.goto(live_server.url + "/favicon.ico")
+        assert errors == [] and failed == []
+        assert page.evaluate("getComputedStyle(document.body).getPropertyValue('--brand')") != ""
