@@ -101,9 +101,9 @@ def seed(url: str) -> tuple[str, list[str], list[str], str]:
     session (for the worklist stream). Bulk-loaded with COPY."""
     os.environ["MAILLAGE_DATABASE_URL"] = url
     from maillage.auth import service as auth
-    from maillage.auth.rules import Role
     from maillage.kit.db import make_engine, make_sessionmaker
     from maillage.models.monitoring import MonitoringDevice, MonitoringTeam
+    from maillage.security.roles import Role
 
     engine = make_engine(url)
     with make_sessionmaker(engine)() as db:

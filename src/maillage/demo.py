@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maillage.auth import service as auth
-from maillage.auth.rules import ROLE_LABELS, Role
 from maillage.authz import service as authz
 from maillage.config import get_settings
 from maillage.directory import communes, territory
@@ -46,6 +45,7 @@ from maillage.models.patient import Patient, PatientConsent
 from maillage.patient import service as patients
 from maillage.patient.rules import IdentityStatus, InsOid, StrictTraits, SyntheticIdentity, synthetic_identities
 from maillage.patient.rules import normalise_name as normalise_person_name
+from maillage.security.roles import ROLE_LABELS, Role
 
 DEMO_PASSWORD = "Demo-Maillage-2026"  # noqa: S105 - a published demo password, refused outside development
 DEFAULT_DEPARTEMENT = "87"

@@ -295,9 +295,9 @@ class TestPages:
     def test_the_analyst_sees_both_indicators_gated_with_chart_and_table(self, app, client):
         import uuid as uuid_module
 
-        from maillage.auth.actor import Actor
-        from maillage.auth.rules import Role
-        from maillage.authz.deps import current_actor
+        from maillage.security.actor import Actor
+        from maillage.security.deps import current_actor
+        from maillage.security.roles import Role
 
         analyst = Actor(user_id=uuid_module.uuid4(), username="analyste", display_name="Analyste", role=Role.ANALYST)
         app.dependency_overrides[current_actor] = lambda: analyst

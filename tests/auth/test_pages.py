@@ -8,8 +8,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from maillage.auth.rules import SESSION_COOKIE
 from maillage.models.auth import AuthSession, UserAccount
+from maillage.security.deps import SESSION_COOKIE
 from tests.fixtures.factories import DEFAULT_PASSWORD, make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from maillage.auth import service as auth
-from maillage.auth.actor import Actor
 from maillage.auth.service import DeviceActor
 from maillage.authz import service as authz
 from maillage.kit.clock import now
@@ -20,6 +19,7 @@ from maillage.models.monitoring import MonitoringDeviceAssignment, MonitoringEnr
 from maillage.monitoring import service
 from maillage.monitoring.ingest import Incoming
 from maillage.monitoring.schemas import EnrolmentCreate
+from maillage.security.actor import Actor
 from tests.fixtures.factories import make_user
 
 

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from maillage.audit.service import record
 from maillage.auth import repository as repo
 from maillage.auth import service
-from maillage.auth.rules import ROLE_LABELS, Role
 from maillage.config import get_settings
 from maillage.exceptions import MaillageError
 from maillage.kit.db import make_engine, make_sessionmaker
+from maillage.security.roles import ROLE_LABELS, Role
 
 user_app = typer.Typer(help="Comptes des professionnels.", no_args_is_help=True)
 device_app = typer.Typer(help="Identifiants des appareils connectés et passerelles (ingestion seulement).",

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from maillage.auth import repository as repo
 from maillage.auth import service
-from maillage.auth.actor import Actor
 from maillage.auth.schemas import MeRead, TokenCreate, TokenIssued, TokenRead
-from maillage.authz.deps import current_actor
 from maillage.exceptions import NotFound, PermissionDenied
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.auth import UserAccount
+from maillage.security.actor import Actor
+from maillage.security.deps import current_actor
 
 router = APIRouter(prefix="/api/auth", tags=["authentification"], route_class=UnitOfWorkRoute)
 ERRORS: dict[int | str, dict[str, Any]] = {

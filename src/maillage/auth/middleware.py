@@ -24,11 +24,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.auth import service
-from maillage.auth.rules import CSRF_COOKIE, SESSION_COOKIE
+from maillage.auth.rules import CSRF_COOKIE
 from maillage.config import Settings
 from maillage.exceptions import PermissionDenied
 from maillage.kit.logging import bind_context
 from maillage.kit.tokens import hash_token, keyed_digest, new_token, same
+from maillage.security.deps import SESSION_COOKIE
 
 SKIP_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

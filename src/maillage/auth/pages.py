@@ -15,16 +15,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from maillage.auth import repository as repo
 from maillage.auth import service
-from maillage.auth.actor import Actor
 from maillage.auth.middleware import bind_csrf_to_session, clear_session_cookie, set_session_cookie
-from maillage.auth.rules import ROLE_LABELS, Role
-from maillage.authz.deps import audit_context, current_actor, require
-from maillage.authz.policy import ROLE_PERMISSIONS, Permission
 from maillage.exceptions import MaillageError, NotFound, PermissionDenied
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
 from maillage.models.auth import AuthSession, UserAccount
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, current_actor, require
+from maillage.security.policy import ROLE_PERMISSIONS, Permission
+from maillage.security.roles import ROLE_LABELS, Role
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 

@@ -20,18 +20,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext, record
+from maillage.audit.service import record
 from maillage.auth import repository as repo
-from maillage.auth.actor import Actor
 from maillage.auth.rules import (
     TOKEN_PREFIXES,
-    Role,
     lockout_minutes,
     normalise_username,
     password_problems,
     username_problems,
 )
-from maillage.authz.policy import ROLE_PERMISSIONS
 from maillage.config import Settings, get_settings
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
 from maillage.kit.clock import PARIS, now
@@ -47,6 +44,10 @@ from maillage.models.auth import (
     UserAccount,
     UserEstablishment,
 )
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import ROLE_PERMISSIONS
+from maillage.security.roles import Role
 from maillage.vault import service as vault
 
 log = get_logger("maillage.auth")
