@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from maillage.analytics import clinical, extract, service
+from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import MASKED, determinable_cells, margin_equations, publish
-from maillage.analytics.indicators import TOTAL, get_indicator
+from maillage.analytics.indicators import TOTAL
 from maillage.analytics.warehouse import Warehouse
 from maillage.kit.clock import frozen
 from maillage.models.directory import Establishment, SpecialtyLine
@@ -274,7 +275,7 @@ class TestBothEngines:
 
 class TestCatalogue:
     def test_both_indicators_are_listed_with_french_labels(self):
-        from maillage.analytics.indicators import all_indicators
+        from maillage.analytics.catalogue import all_indicators
 
         codes = {i.code: i for i in all_indicators()}
         assert {"teleexpertise-reponses", "telesurveillance"} <= set(codes)

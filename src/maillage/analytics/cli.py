@@ -147,7 +147,7 @@ def rotate_key_command(entrepot: WarehouseOption = None) -> None:
 @app.command("catalogue")
 def catalogue_command() -> None:
     """Liste les indicateurs, leurs unités et leurs paramètres."""
-    from maillage.analytics.indicators import all_indicators
+    from maillage.analytics.catalogue import all_indicators
 
     table = Table("Code", "Indicateur", "Unité", "Paramètres")
     for indicator in all_indicators():

@@ -429,7 +429,7 @@ def build_telemonitoring(tables: Mapping[str, ir.Table], params: dict[str, Any])
     )
 
 
-TELEEXPERTISE = ind.register(ind.Indicator(
+TELEEXPERTISE = ind.Indicator(
     code="teleexpertise-reponses",
     label="Téléexpertise : délais de réponse et orientations",
     description=(
@@ -466,9 +466,9 @@ TELEEXPERTISE = ind.register(ind.Indicator(
     ),
     chart="line",
     main_measure="delai_moyen_heures",
-))
+)
 
-TELEMONITORING = ind.register(ind.Indicator(
+TELEMONITORING = ind.Indicator(
     code="telesurveillance",
     label="Télésurveillance : cohortes, alertes et observance",
     description=(
@@ -510,4 +510,4 @@ TELEMONITORING = ind.register(ind.Indicator(
     ),
     chart="line",
     main_measure="patients",
-))
+)

@@ -18,9 +18,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from maillage.analytics import audit as warehouse_audit
 from maillage.analytics import charts, engines, service
+from maillage.analytics.catalogue import all_indicators, get_indicator
 from maillage.analytics.communes import departement_outlines
 from maillage.analytics.gate import SECRET_COLUMN, GateConfig
-from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator, all_indicators, get_indicator
+from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator
 from maillage.analytics.provenance import Provenance
 from maillage.analytics.warehouse import Warehouse
 from maillage.audit import service as platform_audit

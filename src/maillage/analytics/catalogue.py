@@ -1,0 +1,42 @@
+"""Every indicator of the analytics, listed once: a new indicator is added here, and nothing registers itself.
+
+The list is explicit so that what the analyst's pages, the command line and the small-cell gate offer does not
+depend on which modules happen to have been imported.
+"""
+
+from __future__ import annotations
+
+from maillage.analytics import apl, clinical
+from maillage.analytics.indicators import GP_CONSULTATIONS, TELEMEDICINE, Indicator
+from maillage.exceptions import NotFound
+
+INDICATORS: tuple[Indicator, ...] = (
+    GP_CONSULTATIONS,
+    TELEMEDICINE,
+    apl.APL,
+    clinical.TELEEXPERTISE,
+    clinical.TELEMONITORING,
+)
+
+
+def _by_code(indicators: tuple[Indicator, ...]) -> dict[str, Indicator]:
+    by_code: dict[str, Indicator] = {}
+    for indicator in indicators:
+        if indicator.code in by_code:
+            raise ValueError(f"indicator {indicator.code!r} is listed twice")
+        by_code[indicator.code] = indicator
+    return by_code
+
+
+_BY_CODE = _by_code(INDICATORS)
+
+
+def get_indicator(code: str) -> Indicator:
+    try:
+        return _BY_CODE[code]
+    except KeyError:
+        raise NotFound(f"Indicateur inconnu : {code}.") from None
+
+
+def all_indicators() -> list[Indicator]:
+    return list(INDICATORS)
