@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from maillage.auth import second_factor
 from maillage.auth import service as auth
 from maillage.authz import service as authz
 from maillage.config import get_settings
@@ -94,7 +95,7 @@ def seed_accounts(session: Session) -> list[DemoAccount]:
                                failed_logins=0, lockouts=0, must_change_password=False)
             session.add(user)
             session.flush()
-        auth.enrol_totp_with_secret(session, user, demo_totp_secret(account.username))
+        second_factor.enrol_totp_with_secret(session, user, demo_totp_secret(account.username))
     return DEMO_ACCOUNTS
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from maillage.auth.service import DeviceActor
+from maillage.auth.tokens import DeviceActor
 from maillage.config import Settings
 from maillage.exceptions import MaillageError, ServiceUnavailable
 from maillage.monitoring.ingest import Incoming, IngestResult, compact_items, ingest

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from maillage.auth.service import DeviceActor
+from maillage.auth.tokens import DeviceActor
 from maillage.exceptions import MaillageError, NotAuthenticated, PermissionDenied
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_json_media
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment

@@ -32,7 +32,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy.orm import Session
 
 from maillage.audit.service import record
-from maillage.auth.service import DeviceActor
+from maillage.auth.tokens import DeviceActor
 from maillage.exceptions import PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger

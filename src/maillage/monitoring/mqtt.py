@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.auth import repository as auth_repo
-from maillage.auth.service import DeviceActor
+from maillage.auth.tokens import DeviceActor
 from maillage.exceptions import MaillageError
 from maillage.kit.logging import get_logger
 from maillage.monitoring import fhir

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from maillage.audit.service import record
-from maillage.auth import service as auth
+from maillage.auth import tokens
 from maillage.authz import service as authz
 from maillage.authz.rules import Purpose, RelationshipKind
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -166,7 +166,7 @@ def register_device(session: Session, actor: Actor, *, team_id: uuid.UUID, ident
     secret = None
     credential_id = None
     if with_credential:
-        issued = auth.create_device_credential(session, device_identifier=ident, label=label.strip()[:200])
+        issued = tokens.create_device_credential(session, device_identifier=ident, label=label.strip()[:200])
         secret, credential_id = issued.secret, issued.id
     device = MonitoringDevice(identifier=ident, kind=kind, label=label.strip()[:200], team_id=team_id,
                               gateway_id=gateway.id if gateway else None, credential_id=credential_id)
