@@ -1,4 +1,4 @@
-"""The catalogue lists every indicator once, and nothing needs importing for an indicator to be known."""
+"""The catalogue lists every indicator and extractor once, and nothing needs importing for one to be known."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from maillage.analytics import apl, catalogue, clinical, indicators
+from maillage.analytics import apl, catalogue, clinical, extract, indicators
 from maillage.analytics.indicators import Indicator
 from maillage.exceptions import NotFound
 
@@ -17,6 +17,15 @@ class TestCatalogue:
         defined = {id(value) for module in (indicators, apl, clinical) for value in vars(module).values()
                    if isinstance(value, Indicator)}
         assert defined == {id(indicator) for indicator in catalogue.INDICATORS}
+
+    def test_every_extractor_defined_in_the_analytics_is_listed(self):
+        defined = {id(value) for module in (extract, clinical) for value in vars(module).values()
+                   if isinstance(value, extract.Extractor)}
+        assert defined == {id(extractor) for extractor in catalogue.EXTRACTORS}
+        assert len({extractor.name for extractor in catalogue.EXTRACTORS}) == len(catalogue.EXTRACTORS)
+
+    def test_the_patients_data_reuse_objections_are_a_source(self):
+        assert clinical.data_reuse_objections in catalogue.OBJECTION_SOURCES
 
     def test_codes_are_unique(self):
         codes = [indicator.code for indicator in catalogue.all_indicators()]

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from maillage.analytics import clinical, extract, service
+from maillage.analytics import catalogue, clinical, extract, service
 from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import MASKED, determinable_cells, margin_equations, publish
 from maillage.analytics.indicators import TOTAL
@@ -157,7 +157,8 @@ def extracted(db: Any, operational: dict[str, Any], tmp_path: Path) -> Warehouse
     keyring = extract.KeyRing(tmp_path / "cles" / "pseudonymes.keys")
     with frozen(TODAY):
         report = extract.run_extraction(
-            extract.ExtractionContext(session=db), warehouse, keyring,
+            extract.ExtractionContext(session=db), warehouse, keyring, extractors=catalogue.EXTRACTORS,
+            objection_sources=catalogue.OBJECTION_SOURCES,
             only=["teleexpertise-actes", "teleexpertise-demandes", "telesurveillance-suivi",
                   "telesurveillance-alertes"])
     assert report.excluded_rows == {"OP_ACTES_TELEMEDECINE": 1, "OP_TELEEXPERTISE_DEMANDES": 1,
@@ -213,7 +214,8 @@ class TestExtraction:
     def test_without_a_database_the_clinical_extractors_are_skipped(self, tmp_path):
         report = extract.run_extraction(
             extract.ExtractionContext(session=None, objections=frozenset({"x"})), Warehouse(tmp_path / "w"),
-            extract.KeyRing(tmp_path / "k.keys"), only=["teleexpertise-demandes", "telesurveillance-suivi"])
+            extract.KeyRing(tmp_path / "k.keys"), extractors=catalogue.EXTRACTORS,
+            objection_sources=catalogue.OBJECTION_SOURCES, only=["teleexpertise-demandes", "telesurveillance-suivi"])
         assert set(report.skipped) == {"teleexpertise-demandes", "telesurveillance-suivi"} and not report.tables
 
 

@@ -1,12 +1,14 @@
-"""Every indicator of the analytics, listed once: a new indicator is added here, and nothing registers itself.
+"""Every indicator, extractor and objection source of the analytics, listed once: a new one is added here, and
+nothing registers itself.
 
-The list is explicit so that what the analyst's pages, the command line and the small-cell gate offer does not
-depend on which modules happen to have been imported.
+The lists are explicit so that what the analyst's pages, the command line, the extraction and the small-cell gate
+know does not depend on which modules happen to have been imported.
 """
 
 from __future__ import annotations
 
-from maillage.analytics import apl, clinical
+from maillage.analytics import apl, clinical, extract
+from maillage.analytics.extract import Extractor, ObjectionSource
 from maillage.analytics.indicators import GP_CONSULTATIONS, TELEMEDICINE, Indicator
 from maillage.exceptions import NotFound
 
@@ -17,6 +19,11 @@ INDICATORS: tuple[Indicator, ...] = (
     clinical.TELEEXPERTISE,
     clinical.TELEMONITORING,
 )
+
+EXTRACTORS: tuple[Extractor, ...] = (extract.COMMUNES_EXTRACTOR, *clinical.EXTRACTORS)
+
+# The patients who objected to the reuse of their data: excluded from every extraction.
+OBJECTION_SOURCES: tuple[ObjectionSource, ...] = (clinical.data_reuse_objections,)
 
 
 def _by_code(indicators: tuple[Indicator, ...]) -> dict[str, Indicator]:
