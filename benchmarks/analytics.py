@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from maillage.analytics import apl, engines, snds  # noqa: E402
+from maillage.analytics import apl, catalogue, engines, snds  # noqa: E402
 from maillage.analytics import indicators as ind  # noqa: E402
 from maillage.analytics.communes import load_real_communes, real_communes_available, synthetic_communes  # noqa: E402
 from maillage.analytics.generator import generate_claims  # noqa: E402
@@ -303,7 +303,7 @@ def run_set(wh: Warehouse, engine: str, rows: int) -> tuple[float, dict[str, pd.
         engines.spark_session(engines.EngineConfig(name="spark", spark_driver_memory="8g"))
     started = time.perf_counter()
     for code in SET:
-        indicator = ind.get_indicator(code)
+        indicator = catalogue.get_indicator(code)
         params = indicator.resolve_params({"annee": YEAR})
         t0 = time.perf_counter()
         if engine == "pandas":

@@ -30,6 +30,7 @@ from maillage.audit import service
 from maillage.kit.clock import now
 from maillage.kit.db import make_engine, make_sessionmaker, normalise_url
 from maillage.kit.logging import configure_logging
+from maillage.security.context import AuditContext
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/audit_test"
@@ -60,7 +61,7 @@ def appends(sessions: sessionmaker[Session], writers: int, seconds: float) -> tu
                 with sessions() as session:
                     service.record(session, action="read", object_type="observation", object_id=f"obs-{n}-{i}",
                                    patient_id=str(uuid.uuid4()), actor_id=str(uuid.uuid4()), actor_role="physician",
-                                   purpose="care", context=service.AuditContext(f"bench-{n}-{i}", "127.0.0.1"),
+                                   purpose="care", context=AuditContext(f"bench-{n}-{i}", "127.0.0.1"),
                                    details={"count": 1})
                     session.commit()
                 i += 1

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maillage.audit import repository, rules, service
 from maillage.kit.db import make_engine, make_sessionmaker, normalise_url
 from maillage.kit.logging import configure_logging
+from maillage.security.context import AuditContext
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/audit_test"
@@ -57,20 +58,20 @@ def migrate(engine: Engine) -> None:
 
 def count_only(session: Session, actor: str, patients: list[str], i: int) -> None:
     service.record(session, action="search", object_type="patient", actor_id=actor, actor_role="physician",
-                   purpose="care", context=service.AuditContext(f"bench-{i}", "127.0.0.1"),
+                   purpose="care", context=AuditContext(f"bench-{i}", "127.0.0.1"),
                    details={"count": len(patients)})
 
 
 def one_entry_listing_ids(session: Session, actor: str, patients: list[str], i: int) -> None:
     service.record(session, action="search", object_type="patient", actor_id=actor, actor_role="physician",
-                   purpose="care", context=service.AuditContext(f"bench-{i}", "127.0.0.1"),
+                   purpose="care", context=AuditContext(f"bench-{i}", "127.0.0.1"),
                    details={"count": len(patients)}, list_patients=patients)
 
 
 def one_entry_per_patient(session: Session, actor: str, patients: list[str], i: int) -> None:
     for pid in patients:
         service.record(session, action="search", object_type="patient", patient_id=pid, actor_id=actor,
-                       actor_role="physician", purpose="care", context=service.AuditContext(f"bench-{i}", "127.0.0.1"),
+                       actor_role="physician", purpose="care", context=AuditContext(f"bench-{i}", "127.0.0.1"),
                        details={"count": len(patients)})
 
 

@@ -101,16 +101,17 @@ def seed(url: str) -> tuple[str, list[str], list[str], str]:
     session (for the worklist stream). Bulk-loaded with COPY."""
     os.environ["MAILLAGE_DATABASE_URL"] = url
     from maillage.auth import service as auth
-    from maillage.auth.rules import Role
+    from maillage.auth import tokens
     from maillage.kit.db import make_engine, make_sessionmaker
     from maillage.models.monitoring import MonitoringDevice, MonitoringTeam
+    from maillage.security.roles import Role
 
     engine = make_engine(url)
     with make_sessionmaker(engine)() as db:
         team = MonitoringTeam(establishment_id=uuid.uuid4(), name="Banc d'essai")
         db.add(team)
         db.flush()
-        issued = auth.create_device_credential(db, device_identifier=GATEWAY, label="Passerelle de test")
+        issued = tokens.create_device_credential(db, device_identifier=GATEWAY, label="Passerelle de test")
         gateway = MonitoringDevice(identifier=GATEWAY, kind="gateway", label="Passerelle", team_id=team.id,
                                    credential_id=issued.id)
         db.add(gateway)

@@ -351,11 +351,11 @@ def measure(url: str, w: World, runs: int) -> list[tuple[str, float, float, floa
 
     from maillage.app import create_app
     from maillage.auth import service as auth
-    from maillage.auth.rules import SESSION_COOKIE
     from maillage.config import Settings
     from maillage.kit.clock import now
     from maillage.kit.db import make_engine, make_sessionmaker
     from maillage.models.auth import UserAccount
+    from maillage.security.deps import SESSION_COOKIE
     from maillage.teleexpertise import repository as repo
     from maillage.teleexpertise import service
 

@@ -13,8 +13,8 @@ import uuid
 import pytest
 from fastapi.routing import APIRoute
 
-from maillage.auth.rules import Role
-from maillage.authz.policy import ROLE_PERMISSIONS, Permission
+from maillage.security.policy import ROLE_PERMISSIONS, Permission
+from maillage.security.roles import Role
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import csrf_token, sign_in, sign_out
 

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maillage import __version__
 from maillage.analytics import pages as analytics_pages
-from maillage.audit import pages as audit_pages
 from maillage.auth import endpoints as auth_endpoints
 from maillage.auth import pages as auth_pages
 from maillage.auth.middleware import AuthenticationMiddleware, csrf_protect
+from maillage.authz import audit_pages
 from maillage.authz import pages as authz_pages
 from maillage.config import Settings, get_settings
 from maillage.directory import endpoints as directory_endpoints

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from maillage.auth import second_factor
 from maillage.auth import service as auth
-from maillage.auth.rules import ROLE_LABELS, Role
 from maillage.authz import service as authz
 from maillage.config import get_settings
 from maillage.directory import communes, territory
@@ -46,6 +46,7 @@ from maillage.models.patient import Patient, PatientConsent
 from maillage.patient import service as patients
 from maillage.patient.rules import IdentityStatus, InsOid, StrictTraits, SyntheticIdentity, synthetic_identities
 from maillage.patient.rules import normalise_name as normalise_person_name
+from maillage.security.roles import ROLE_LABELS, Role
 
 DEMO_PASSWORD = "Demo-Maillage-2026"  # noqa: S105 - a published demo password, refused outside development
 DEFAULT_DEPARTEMENT = "87"
@@ -94,7 +95,7 @@ def seed_accounts(session: Session) -> list[DemoAccount]:
                                failed_logins=0, lockouts=0, must_change_password=False)
             session.add(user)
             session.flush()
-        auth.enrol_totp_with_secret(session, user, demo_totp_secret(account.username))
+        second_factor.enrol_totp_with_secret(session, user, demo_totp_secret(account.username))
     return DEMO_ACCOUNTS
 
 

@@ -92,11 +92,7 @@ def fake_extractor(territory: pd.DataFrame, name: str = "fake-telemedecine") -> 
 def warehouse_with_extract(warehouse: Warehouse, territory: pd.DataFrame,
                            tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """The synthetic warehouse plus an operational telemedicine table written by the extraction mechanism."""
-    extractor = extract.register_extractor(fake_extractor(territory))
-    try:
-        keyring = extract.KeyRing(tmp_path_factory.mktemp("keys") / "pseudonym.keys")
-        context = extract.ExtractionContext(session=None, objections=frozenset({"P0001"}), communes=territory)
-        extract.run_extraction(context, warehouse, keyring, only=[extractor.name])
-    finally:
-        extract.unregister_extractor(extractor.name)
+    keyring = extract.KeyRing(tmp_path_factory.mktemp("keys") / "pseudonym.keys")
+    context = extract.ExtractionContext(session=None, objections=frozenset({"P0001"}), communes=territory)
+    extract.run_extraction(context, warehouse, keyring, extractors=[fake_extractor(territory)], objection_sources=())
     return warehouse

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from maillage.analytics import apl, service
+from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.communes import synthetic_communes
-from maillage.analytics.indicators import get_indicator
 from maillage.exceptions import ValidationFailed
 
 

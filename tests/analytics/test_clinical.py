@@ -13,9 +13,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from maillage.analytics import clinical, extract, service
+from maillage.analytics import catalogue, clinical, extract, service
+from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import MASKED, determinable_cells, margin_equations, publish
-from maillage.analytics.indicators import TOTAL, get_indicator
+from maillage.analytics.indicators import TOTAL
 from maillage.analytics.warehouse import Warehouse
 from maillage.kit.clock import frozen
 from maillage.models.directory import Establishment, SpecialtyLine
@@ -156,7 +157,8 @@ def extracted(db: Any, operational: dict[str, Any], tmp_path: Path) -> Warehouse
     keyring = extract.KeyRing(tmp_path / "cles" / "pseudonymes.keys")
     with frozen(TODAY):
         report = extract.run_extraction(
-            extract.ExtractionContext(session=db), warehouse, keyring,
+            extract.ExtractionContext(session=db), warehouse, keyring, extractors=catalogue.EXTRACTORS,
+            objection_sources=catalogue.OBJECTION_SOURCES,
             only=["teleexpertise-actes", "teleexpertise-demandes", "telesurveillance-suivi",
                   "telesurveillance-alertes"])
     assert report.excluded_rows == {"OP_ACTES_TELEMEDECINE": 1, "OP_TELEEXPERTISE_DEMANDES": 1,
@@ -212,7 +214,8 @@ class TestExtraction:
     def test_without_a_database_the_clinical_extractors_are_skipped(self, tmp_path):
         report = extract.run_extraction(
             extract.ExtractionContext(session=None, objections=frozenset({"x"})), Warehouse(tmp_path / "w"),
-            extract.KeyRing(tmp_path / "k.keys"), only=["teleexpertise-demandes", "telesurveillance-suivi"])
+            extract.KeyRing(tmp_path / "k.keys"), extractors=catalogue.EXTRACTORS,
+            objection_sources=catalogue.OBJECTION_SOURCES, only=["teleexpertise-demandes", "telesurveillance-suivi"])
         assert set(report.skipped) == {"teleexpertise-demandes", "telesurveillance-suivi"} and not report.tables
 
 
@@ -274,7 +277,7 @@ class TestBothEngines:
 
 class TestCatalogue:
     def test_both_indicators_are_listed_with_french_labels(self):
-        from maillage.analytics.indicators import all_indicators
+        from maillage.analytics.catalogue import all_indicators
 
         codes = {i.code: i for i in all_indicators()}
         assert {"teleexpertise-reponses", "telesurveillance"} <= set(codes)
@@ -295,9 +298,9 @@ class TestPages:
     def test_the_analyst_sees_both_indicators_gated_with_chart_and_table(self, app, client):
         import uuid as uuid_module
 
-        from maillage.auth.actor import Actor
-        from maillage.auth.rules import Role
-        from maillage.authz.deps import current_actor
+        from maillage.security.actor import Actor
+        from maillage.security.deps import current_actor
+        from maillage.security.roles import Role
 
         analyst = Actor(user_id=uuid_module.uuid4(), username="analyste", display_name="Analyste", role=Role.ANALYST)
         app.dependency_overrides[current_actor] = lambda: analyst

@@ -9,7 +9,7 @@ import stat
 import pyarrow as pa
 import pytest
 
-from maillage.analytics import extract
+from maillage.analytics import catalogue, extract
 from maillage.analytics.warehouse import Warehouse
 from maillage.exceptions import ValidationFailed
 from tests.analytics.conftest import fake_extractor, fake_telemedicine_acts
@@ -21,15 +21,16 @@ def keyring(tmp_path) -> extract.KeyRing:
 
 
 @pytest.fixture
-def registered(territory):
-    extractor = extract.register_extractor(fake_extractor(territory, name="fake-test"))
-    yield extractor
-    extract.unregister_extractor(extractor.name)
+def fake(territory) -> extract.Extractor:
+    return fake_extractor(territory, name="fake-test")
 
 
-def run(warehouse: Warehouse, keyring: extract.KeyRing, territory, objections=frozenset(), only=("fake-test",)):
+def run(warehouse: Warehouse, keyring: extract.KeyRing, territory, objections=frozenset(), only=("fake-test",),
+        extractors=(), sources=()):
+    """Extract with the catalogue's extractors plus ``extractors``, and the objection ``sources`` given."""
     context = extract.ExtractionContext(session=None, objections=frozenset(objections), communes=territory)
-    return extract.run_extraction(context, warehouse, keyring, only=list(only))
+    return extract.run_extraction(context, warehouse, keyring, extractors=[*catalogue.EXTRACTORS, *extractors],
+                                  objection_sources=list(sources), only=list(only))
 
 
 class TestPseudonym:
@@ -60,8 +61,8 @@ class TestKeyRing:
 
 
 class TestRunExtraction:
-    def test_writes_pseudonymised_rows_without_the_raw_id(self, fresh_warehouse, keyring, registered, territory):
-        report = run(fresh_warehouse, keyring, territory)
+    def test_writes_pseudonymised_rows_without_the_raw_id(self, fresh_warehouse, keyring, fake, territory):
+        report = run(fresh_warehouse, keyring, territory, extractors=[fake])
         table = fresh_warehouse.read_table(extract.OP_TELEMEDICINE_TABLE)
         assert report.tables == {extract.OP_TELEMEDICINE_TABLE: table.num_rows}
         assert "patient_id" not in table.column_names
@@ -69,33 +70,29 @@ class TestRunExtraction:
         assert expected in set(table.column(extract.PSEUDONYM_COLUMN).to_pylist())
         assert not any(p.startswith("P0") for p in table.column(extract.PSEUDONYM_COLUMN).to_pylist())
 
-    def test_patients_who_objected_are_excluded(self, fresh_warehouse, keyring, registered, territory):
+    def test_patients_who_objected_are_excluded(self, fresh_warehouse, keyring, fake, territory):
         raw = fake_telemedicine_acts(territory)
         objected = raw.column("patient_id")[0].as_py()
-        report = run(fresh_warehouse, keyring, territory, objections={objected})
+        report = run(fresh_warehouse, keyring, territory, objections={objected}, extractors=[fake])
         table = fresh_warehouse.read_table(extract.OP_TELEMEDICINE_TABLE)
         gone = extract.pseudonym(keyring.current().secret, objected)
         assert gone not in set(table.column(extract.PSEUDONYM_COLUMN).to_pylist())
         assert report.excluded_rows[extract.OP_TELEMEDICINE_TABLE] == raw.column("patient_id").to_pylist().count(
             objected) > 0
 
-    def test_objection_sources_registered_by_capabilities_are_applied(self, fresh_warehouse, keyring, registered,
+    def test_the_objection_sources_given_are_applied(self, fresh_warehouse, keyring, fake,
                                                                       territory):
-        extract.register_objection_source("test", lambda session: ["P0003"])
-        try:
-            run(fresh_warehouse, keyring, territory)
-        finally:
-            extract.unregister_objection_source("test")
+        run(fresh_warehouse, keyring, territory, extractors=[fake], sources=[lambda session: ["P0003"]])
         pseudonyms = set(fresh_warehouse.read_table(extract.OP_TELEMEDICINE_TABLE).column(
             extract.PSEUDONYM_COLUMN).to_pylist())
         assert extract.pseudonym(keyring.current().secret, "P0003") not in pseudonyms
 
-    def test_after_a_rotation_nobody_keeps_their_pseudonym(self, fresh_warehouse, keyring, registered, territory):
-        run(fresh_warehouse, keyring, territory)
+    def test_after_a_rotation_nobody_keeps_their_pseudonym(self, fresh_warehouse, keyring, fake, territory):
+        run(fresh_warehouse, keyring, territory, extractors=[fake])
         before = set(fresh_warehouse.read_table(extract.OP_TELEMEDICINE_TABLE).column(
             extract.PSEUDONYM_COLUMN).to_pylist())
         keyring.rotate()
-        report = run(fresh_warehouse, keyring, territory)
+        report = run(fresh_warehouse, keyring, territory, extractors=[fake])
         after = set(fresh_warehouse.read_table(extract.OP_TELEMEDICINE_TABLE).column(
             extract.PSEUDONYM_COLUMN).to_pylist())
         assert report.key_version == 2 and not before & after
@@ -113,14 +110,11 @@ class TestRunExtraction:
         def missing(context):
             raise LookupError("module de téléexpertise absent")
 
-        extract.register_extractor(extract.Extractor("absent", "OP_ABSENT", pa.schema([("x", pa.int64())]), missing))
-        try:
-            report = run(fresh_warehouse, keyring, territory, only=("absent",))
-        finally:
-            extract.unregister_extractor("absent")
+        absent = extract.Extractor("absent", "OP_ABSENT", pa.schema([("x", pa.int64())]), missing)
+        report = run(fresh_warehouse, keyring, territory, only=("absent",), extractors=[absent])
         assert report.skipped == {"absent": "module de téléexpertise absent"} and not report.tables
 
-    def test_a_second_extractor_with_the_same_name_is_refused(self, registered, territory):
-        with pytest.raises(ValueError):
-            extract.register_extractor(fake_extractor(territory, name="fake-test"))
+    def test_two_extractors_with_the_same_name_are_refused(self, fresh_warehouse, keyring, fake, territory):
+        with pytest.raises(ValueError, match="unique"):
+            run(fresh_warehouse, keyring, territory, extractors=[fake, fake_extractor(territory, name="fake-test")])
 

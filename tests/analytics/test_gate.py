@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from maillage.analytics import gate, service
+from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import GateConfig, determinable_cells, margin_equations, publish, suppress
-from maillage.analytics.indicators import ALL_AGES, TOTAL, get_indicator
+from maillage.analytics.indicators import ALL_AGES, TOTAL
 from maillage.exceptions import ValidationFailed
 
 TELE = get_indicator("telemedecine")

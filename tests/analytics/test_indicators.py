@@ -11,7 +11,7 @@ import pytest
 
 from maillage.analytics import indicators as ind
 from maillage.analytics import service, snds
-from maillage.analytics.indicators import all_indicators, get_indicator
+from maillage.analytics.catalogue import all_indicators, get_indicator
 from maillage.analytics.warehouse import Warehouse
 from maillage.exceptions import NotFound, ValidationFailed
 from tests.analytics.test_rules import prs_line

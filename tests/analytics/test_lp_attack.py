@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 
 from maillage.analytics import apl, clinical, engines, gate, service
+from maillage.analytics.catalogue import all_indicators, get_indicator
 from maillage.analytics.communes import synthetic_communes
 from maillage.analytics.extract import PSEUDONYM_COLUMN
 from maillage.analytics.gate import publish
 from maillage.analytics.generator import generate_claims
-from maillage.analytics.indicators import all_indicators, finalise, get_indicator
+from maillage.analytics.indicators import finalise
 from maillage.analytics.warehouse import Warehouse
 from tests.analytics.lp_attack import apl_fte_ranges, attack, small_cells, unprotected
 

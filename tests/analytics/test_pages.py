@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from maillage.analytics import audit as warehouse_audit
 from maillage.analytics.warehouse import Warehouse
-from maillage.auth.actor import Actor
-from maillage.auth.rules import Role
-from maillage.authz.deps import current_actor
 from maillage.config import Settings
 from maillage.models.audit import AuditEntry
+from maillage.security.actor import Actor
+from maillage.security.deps import current_actor
+from maillage.security.roles import Role
 
 HTML = {"accept": "text/html"}
 

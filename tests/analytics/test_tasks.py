@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class TestExtractJob:
-    def test_the_worker_job_runs_the_registered_extractors(self, tmp_path, monkeypatch, db):
+    def test_the_worker_job_runs_the_catalogued_extractors(self, tmp_path, monkeypatch, db):
         from maillage.analytics import tasks
         from maillage.config import get_settings
         from maillage.worker import registry

@@ -14,13 +14,14 @@ from sqlalchemy.exc import DBAPIError
 
 from maillage.audit import rules, service
 from maillage.audit.rules import BreakKind
-from maillage.auth.actor import Actor
-from maillage.auth.rules import Role
 from maillage.exceptions import Conflict, ValidationFailed
 from maillage.kit import clock
 from maillage.kit.db import PortableJSON, UTCDateTime
 from maillage.models.audit import AuditAnchor, AuditEntry, AuditEntryPatient
 from maillage.models.patient import IdentityMerge, Patient
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.roles import Role
 from tests.audit.conftest import TEST_KEYS
 from tests.conftest import postgresql_only, run_migrations
 
@@ -39,7 +40,7 @@ class TestRecord:
     def test_an_entry_is_written_at_commit_with_every_field(self, db):
         service.record(db, action="read", object_type="observation", object_id="obs-1", patient_id="p-1",
                        actor_id="u-1", actor_role="physician", establishment_id="e-1", purpose="care",
-                       context=service.AuditContext(request_id="req-0001", address="10.0.0.8"),
+                       context=AuditContext(request_id="req-0001", address="10.0.0.8"),
                        details={"count": 2})
         assert db.scalar(select(func.count()).select_from(AuditEntry)) == 0
         assert service.pending_count(db) == 1

@@ -8,8 +8,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from maillage.auth.rules import SESSION_COOKIE
 from maillage.models.auth import AuthSession, UserAccount
+from maillage.security.deps import SESSION_COOKIE
 from tests.fixtures.factories import DEFAULT_PASSWORD, make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 
@@ -175,10 +175,10 @@ class TestApiTokens:
         assert client.get("/api/auth/me", headers={"authorization": f"Bearer {token}"}).status_code == 401
 
     def test_a_token_cannot_mint_another_token(self, client, db):
-        from maillage.auth import service
+        from maillage.auth import tokens as auth_tokens
 
         user = make_user(db)
-        issued = service.create_personal_token(db, user, name="x", scopes=[], days=5)
+        issued = auth_tokens.create_personal_token(db, user, name="x", scopes=[], days=5)
         db.commit()
         response = client.post("/api/auth/tokens", json={"name": "y"},
                                headers={"authorization": f"Bearer {issued.secret}"})
@@ -196,9 +196,9 @@ class TestApiTokens:
         assert client.get("/api/auth/me", headers={"authorization": header}).status_code == 401
 
     def test_a_device_secret_cannot_reach_professional_endpoints(self, client, db):
-        from maillage.auth import service
+        from maillage.auth import tokens as auth_tokens
 
-        issued = service.create_device_credential(db, device_identifier="tensiometre-1", label="T")
+        issued = auth_tokens.create_device_credential(db, device_identifier="tensiometre-1", label="T")
         db.commit()
         assert client.get("/api/auth/me", headers={"authorization": f"Bearer {issued.secret}"}).status_code == 401
 
@@ -328,25 +328,26 @@ class TestPasswordChange:
 class TestAccountPagesNeedASession:
     def test_a_service_token_cannot_revoke_another_users_token(self, client, db):
         """Finding 7: POST /compte/jetons/{id}/revoquer with a service token revoked any user's token."""
-        from maillage.auth import service
+        from maillage.auth import tokens as auth_tokens
 
         victim = make_user(db)
-        victim_token = service.create_personal_token(db, victim, name="dpi", scopes=[])
-        svc = service.create_service_token(db, service_name="labo", role="physician", name="labo",
+        victim_token = auth_tokens.create_personal_token(db, victim, name="dpi", scopes=[])
+        svc = auth_tokens.create_service_token(db, service_name="labo", role="physician", name="labo",
                                            scopes=["directory.read"])
         db.commit()
         response = client.post(f"/compte/jetons/{victim_token.id}/revoquer",
                                headers={"authorization": f"Bearer {svc.secret}"}, follow_redirects=False)
         assert response.status_code == 403
-        assert service.resolve_token(db, victim_token.secret) is not None
+        assert auth_tokens.resolve_token(db, victim_token.secret) is not None
 
     def test_a_personal_token_scoped_to_the_directory_cannot_manage_the_account(self, client, db):
         """Finding 7: a directory-reading token opened /compte, ended every session, deleted its siblings."""
         from maillage.auth import service
+        from maillage.auth import tokens as auth_tokens
 
         user = make_user(db)
-        reader = service.create_personal_token(db, user, name="annuaire", scopes=["directory.read"])
-        sibling = service.create_personal_token(db, user, name="dossier", scopes=["patient.read"])
+        reader = auth_tokens.create_personal_token(db, user, name="annuaire", scopes=["directory.read"])
+        sibling = auth_tokens.create_personal_token(db, user, name="dossier", scopes=["patient.read"])
         browser_token, _ = service.start_session(db, user, mfa_passed=True)
         db.commit()
         bearer = {"authorization": f"Bearer {reader.secret}"}
@@ -356,11 +357,11 @@ class TestAccountPagesNeedASession:
                            follow_redirects=False).status_code == 403
         assert client.get("/api/auth/tokens", headers=bearer).status_code == 403
         assert client.delete(f"/api/auth/tokens/{sibling.id}", headers=bearer).status_code == 403
-        assert service.resolve_token(db, sibling.secret) is not None
+        assert auth_tokens.resolve_token(db, sibling.secret) is not None
         assert service.resolve_session(db, browser_token) is not None
         # A token may still withdraw itself.
         assert client.delete(f"/api/auth/tokens/{reader.id}", headers=bearer).status_code == 204
-        assert service.resolve_token(db, reader.secret) is None
+        assert auth_tokens.resolve_token(db, reader.secret) is None
 
 
 class TestCsrfBoundToTheSession:

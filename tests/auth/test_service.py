@@ -10,7 +10,9 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from maillage.auth import second_factor as auth_second_factor
 from maillage.auth import service
+from maillage.auth import tokens as auth_tokens
 from maillage.config import Settings
 from maillage.exceptions import Conflict, NotFound, TooManyRequests, ValidationFailed
 from maillage.kit import clock
@@ -149,80 +151,81 @@ class TestSecondFactor:
 
     def test_enrolment_requires_a_valid_code_and_returns_ten_single_use_recovery_codes(self, db, s):
         user = make_user(db, totp_secret=None)
-        enrolment = service.begin_totp_enrolment(db, user, s)
+        enrolment = auth_second_factor.begin_totp_enrolment(db, user, s)
         assert "<svg" in enrolment.qr_svg and enrolment.uri.startswith("otpauth://totp/")
         with pytest.raises(ValidationFailed):
-            service.confirm_totp_enrolment(db, user, "000000")
-        codes = service.confirm_totp_enrolment(db, user, pyotp.TOTP(enrolment.secret).now())
+            auth_second_factor.confirm_totp_enrolment(db, user, "000000")
+        codes = auth_second_factor.confirm_totp_enrolment(db, user, pyotp.TOTP(enrolment.secret).now())
         assert len(codes) == 10 and len(set(codes)) == 10
         assert user.totp_enrolled_at is not None
         stored = db.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all()
         assert all(c.code_hash not in codes for c in stored)
-        assert service.verify_second_factor(db, user, codes[0]) == "recovery"
-        assert service.verify_second_factor(db, user, codes[0]) is None
+        assert auth_second_factor.verify_second_factor(db, user, codes[0]) == "recovery"
+        assert auth_second_factor.verify_second_factor(db, user, codes[0]) is None
 
     def test_a_code_is_accepted_once_and_a_replay_is_refused(self, db):
         user = make_user(db, totp_secret=SECRET)
         with clock.frozen(T0):
             code = pyotp.TOTP(SECRET).at(T0)
-            assert service.verify_second_factor(db, user, code) == "totp"
-            with pytest.raises(service.CodeAlreadyUsed, match="déjà été utilisé"):
-                service.verify_second_factor(db, user, code)
+            assert auth_second_factor.verify_second_factor(db, user, code) == "totp"
+            with pytest.raises(auth_second_factor.CodeAlreadyUsed, match="déjà été utilisé"):
+                auth_second_factor.verify_second_factor(db, user, code)
 
     def test_one_step_of_clock_drift_is_tolerated_but_not_two(self, db):
         user = make_user(db, totp_secret=SECRET)
         with clock.frozen(T0):
             two_steps_ago = pyotp.TOTP(SECRET).at(T0 - dt.timedelta(seconds=60))
             one_step_ago = pyotp.TOTP(SECRET).at(T0 - dt.timedelta(seconds=30))
-            assert service.verify_second_factor(db, user, two_steps_ago) is None
-            assert service.verify_second_factor(db, user, one_step_ago) == "totp"
+            assert auth_second_factor.verify_second_factor(db, user, two_steps_ago) is None
+            assert auth_second_factor.verify_second_factor(db, user, one_step_ago) == "totp"
 
     def test_reset_by_an_administrator_clears_the_factor_and_ends_sessions(self, db, s):
         user = make_user(db, totp_secret=SECRET)
         token, _ = service.start_session(db, user, mfa_passed=True, settings=s)
-        service.reset_second_factor(db, user)
+        auth_second_factor.reset_second_factor(db, user)
         assert user.totp_enrolled_at is None
         assert service.resolve_session(db, token, settings=s) is None
-        assert service.verify_second_factor(db, user, pyotp.TOTP(SECRET).now()) is None
+        assert auth_second_factor.verify_second_factor(db, user, pyotp.TOTP(SECRET).now()) is None
 
 
 class TestTokens:
     def test_a_personal_token_acts_as_its_owner_with_its_scopes(self, db, s):
         user = make_user(db, "physician")
-        issued = service.create_personal_token(db, user, name="script", scopes=["patient.read"], days=30, settings=s)
-        actor = service.resolve_token(db, issued.secret)
+        issued = auth_tokens.create_personal_token(db, user, name="script", scopes=["patient.read"], days=30,
+                                                   settings=s)
+        actor = auth_tokens.resolve_token(db, issued.secret)
         assert actor is not None and actor.user_id == user.id and actor.scopes == frozenset({"patient.read"})
 
     def test_scopes_beyond_the_role_are_refused(self, db, s):
         user = make_user(db, "nurse")
         with pytest.raises(ValidationFailed):
-            service.create_personal_token(db, user, name="x", scopes=["users.admin"], settings=s)
+            auth_tokens.create_personal_token(db, user, name="x", scopes=["users.admin"], settings=s)
 
     def test_expired_revoked_and_disabled_owner_tokens_do_not_work(self, db, s):
         user = make_user(db)
         with clock.frozen(T0) as c:
-            short = service.create_personal_token(db, user, name="a", scopes=[], days=1, settings=s)
-            revoked = service.create_personal_token(db, user, name="b", scopes=[], days=30, settings=s)
-            service.revoke_token(db, revoked.id, owner=user)
-            assert service.resolve_token(db, revoked.secret) is None
+            short = auth_tokens.create_personal_token(db, user, name="a", scopes=[], days=1, settings=s)
+            revoked = auth_tokens.create_personal_token(db, user, name="b", scopes=[], days=30, settings=s)
+            auth_tokens.revoke_token(db, revoked.id, owner=user)
+            assert auth_tokens.resolve_token(db, revoked.secret) is None
             c.advance(dt.timedelta(days=1, seconds=1))
-            assert service.resolve_token(db, short.secret) is None
-        live = service.create_personal_token(db, user, name="c", scopes=[], days=30, settings=s)
-        assert service.resolve_token(db, live.secret) is not None
+            assert auth_tokens.resolve_token(db, short.secret) is None
+        live = auth_tokens.create_personal_token(db, user, name="c", scopes=[], days=30, settings=s)
+        assert auth_tokens.resolve_token(db, live.secret) is not None
         service.disable_user(db, user)
-        assert service.resolve_token(db, live.secret) is None
+        assert auth_tokens.resolve_token(db, live.secret) is None
 
     def test_a_token_lifetime_is_bounded(self, db, s):
         user = make_user(db)
         with pytest.raises(ValidationFailed):
-            service.create_personal_token(db, user, name="forever", scopes=[], days=10_000, settings=s)
+            auth_tokens.create_personal_token(db, user, name="forever", scopes=[], days=10_000, settings=s)
 
     def test_a_device_secret_resolves_to_a_device_never_to_an_actor(self, db):
-        issued = service.create_device_credential(db, device_identifier="balance-42", label="Balance")
-        assert service.resolve_device(db, issued.secret).device_identifier == "balance-42"
-        assert service.resolve_token(db, issued.secret) is None
-        service.revoke_device(db, "balance-42")
-        assert service.resolve_device(db, issued.secret) is None
+        issued = auth_tokens.create_device_credential(db, device_identifier="balance-42", label="Balance")
+        assert auth_tokens.resolve_device(db, issued.secret).device_identifier == "balance-42"
+        assert auth_tokens.resolve_token(db, issued.secret) is None
+        auth_tokens.revoke_device(db, "balance-42")
+        assert auth_tokens.resolve_device(db, issued.secret) is None
 
 
 def wrong_code(at: dt.datetime) -> str:
@@ -243,10 +246,10 @@ class TestSecondFactorLockout:
                     break
                 _, pending = service.start_session(db, user, mfa_passed=False, address="a", settings=s)
                 for _ in range(4):
-                    if service.verify_second_factor(db, user, wrong_code(T0)) is not None:
+                    if auth_second_factor.verify_second_factor(db, user, wrong_code(T0)) is not None:
                         break
                     wrong_tried += 1
-                    if service.record_second_factor_failure(db, user, pending, settings=s) == "locked":
+                    if auth_second_factor.record_second_factor_failure(db, user, pending, settings=s) == "locked":
                         break
                 if pending.revoked_at is not None:
                     break
@@ -254,18 +257,18 @@ class TestSecondFactorLockout:
             assert user.second_factor_locked_until is not None
             # Locked: neither the password step nor the right code passes, from any address.
             assert not service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="b", settings=s).ok
-            assert service.verify_second_factor(db, user, pyotp.TOTP(SECRET).at(T0)) is None
+            assert auth_second_factor.verify_second_factor(db, user, pyotp.TOTP(SECRET).at(T0)) is None
 
     def test_the_second_factor_lock_expires_and_a_right_code_resets_the_count(self, db, s):
         user = make_user(db, totp_secret=SECRET)
         with clock.frozen(T0) as c:
             _, pending = service.start_session(db, user, mfa_passed=False, settings=s)
             for _ in range(s.login_max_failures):
-                service.record_second_factor_failure(db, user, pending, settings=s)
+                auth_second_factor.record_second_factor_failure(db, user, pending, settings=s)
             c.advance(dt.timedelta(minutes=s.lockout_base_minutes, seconds=1))
-            assert service.verify_second_factor(db, user, pyotp.TOTP(SECRET).at(clock.now())) == "totp"
+            assert auth_second_factor.verify_second_factor(db, user, pyotp.TOTP(SECRET).at(clock.now())) == "totp"
             _, pending = service.start_session(db, user, mfa_passed=False, settings=s)
-            service.record_second_factor_failure(db, user, pending, settings=s)
+            auth_second_factor.record_second_factor_failure(db, user, pending, settings=s)
             service.complete_login(db, pending, user, method="totp", settings=s)
             assert user.second_factor_failures == 0
 
@@ -274,10 +277,10 @@ class TestSecondFactorLockout:
         user = make_user(db, totp_secret=SECRET)
         with clock.frozen(T0):
             code = pyotp.TOTP(SECRET).at(T0)
-            service.verify_second_factor(db, user, code)
+            auth_second_factor.verify_second_factor(db, user, code)
             for _ in range(s.login_max_failures + 1):
-                with pytest.raises(service.CodeAlreadyUsed):
-                    service.verify_second_factor(db, user, code)
+                with pytest.raises(auth_second_factor.CodeAlreadyUsed):
+                    auth_second_factor.verify_second_factor(db, user, code)
         assert user.second_factor_failures == 0 and user.second_factor_locked_until is None
 
 
@@ -314,8 +317,8 @@ class TestConcurrentCodes:
                     pending = db.get(AuthSession, pending_id)
                     assert mine is not None and pending is not None and mine.second_factor_failures == 0
                     barrier.wait(timeout=10)  # both have read the count before either writes
-                    if service.verify_second_factor(db, mine, wrong_code(T0)) is None:
-                        service.record_second_factor_failure(db, mine, pending, settings=s)
+                    if auth_second_factor.verify_second_factor(db, mine, wrong_code(T0)) is None:
+                        auth_second_factor.record_second_factor_failure(db, mine, pending, settings=s)
                     db.commit()
             except BaseException as exc:  # reported by the main thread
                 errors.append(exc)
@@ -425,7 +428,7 @@ class TestLockoutPerAccountAndAddress:
                 service.authenticate_password(db, user.username, "Wrong-Password-42", address="a", settings=s)
             _, pending = service.start_session(db, user, mfa_passed=False, address="a", settings=s)
             for _ in range(s.login_max_failures):
-                service.record_second_factor_failure(db, user, pending, settings=s)
+                auth_second_factor.record_second_factor_failure(db, user, pending, settings=s)
             service.unlock_user(db, user)
             assert service.authenticate_password(db, user.username, DEFAULT_PASSWORD, address="a", settings=s).ok
 
@@ -448,13 +451,13 @@ class TestPasswords:
         personal token on /compte; the administrator resets the password (or the second factor) to take the account
         back, and the token keeps opening the API. A reset is an account recovery: the account's tokens end."""
         user = make_user(db, totp_secret=SECRET)
-        issued = service.create_personal_token(db, user, name="intrus", scopes=["patient.read"], settings=s)
-        assert service.resolve_token(db, issued.secret) is not None
+        issued = auth_tokens.create_personal_token(db, user, name="intrus", scopes=["patient.read"], settings=s)
+        assert auth_tokens.resolve_token(db, issued.secret) is not None
         if reset == "password":
             service.reset_password(db, user, s)
         else:
-            service.reset_second_factor(db, user)
-        assert service.resolve_token(db, issued.secret) is None
+            auth_second_factor.reset_second_factor(db, user)
+        assert auth_tokens.resolve_token(db, issued.secret) is None
 
     def test_a_one_time_password_is_refused_after_24_hours(self, db, s):
         """Finding 6: the password printed by ``maillage user create`` never expired."""
@@ -541,14 +544,14 @@ class TestTokenOwnership:
         """Finding 7: a service token (no owner) could revoke anyone's token."""
         user = make_user(db)
         other = make_user(db)
-        issued = service.create_personal_token(db, user, name="script", scopes=[], settings=s)
-        svc = service.create_service_token(db, service_name="dpi", role="physician", name="dpi",
+        issued = auth_tokens.create_personal_token(db, user, name="script", scopes=[], settings=s)
+        svc = auth_tokens.create_service_token(db, service_name="dpi", role="physician", name="dpi",
                                            scopes=["directory.read"], settings=s)
         with pytest.raises(NotFound):
-            service.revoke_token(db, issued.id, owner=other)
+            auth_tokens.revoke_token(db, issued.id, owner=other)
         with pytest.raises(NotFound):
-            service.revoke_token(db, svc.id, owner=user)
-        assert service.resolve_token(db, issued.secret) is not None
+            auth_tokens.revoke_token(db, svc.id, owner=user)
+        assert auth_tokens.resolve_token(db, issued.secret) is not None
 
     def test_demo_accounts_keep_their_published_password(self, db, s):
         """The demo password is published on purpose: its accounts are not asked to change it (see demo.py)."""

@@ -9,12 +9,12 @@ import pytest
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
-from maillage.auth.actor import Actor
 from maillage.authz import service as authz
-from maillage.authz.deps import audit_context, current_actor
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.audit import AuditEntry
 from maillage.models.authz import BreakGlassAccess
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, current_actor
 from tests.authz.test_service import existing_patient
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in

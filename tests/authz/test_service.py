@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from maillage.auth import service as auth
 from maillage.authz import service as authz
-from maillage.authz.policy import ROLE_PERMISSIONS, Permission, role_allows
 from maillage.authz.rules import Purpose, RelationshipKind
 from maillage.config import Settings
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
@@ -20,6 +19,7 @@ from maillage.models.authz import BreakGlassAccess
 from maillage.patient import service as patients
 from maillage.patient.rules import synthetic_identities
 from maillage.patient.schemas import PatientCreate
+from maillage.security.policy import ROLE_PERMISSIONS, Permission, role_allows
 from tests.fixtures.factories import make_user
 
 IDENTITIES = synthetic_identities("tests-authz-service", 6)
@@ -47,14 +47,14 @@ def s(tmp_path):
 
 class TestPolicyTable:
     def test_every_role_has_an_entry_and_only_administrators_administer(self):
-        from maillage.auth.rules import Role
+        from maillage.security.roles import Role
 
         assert set(ROLE_PERMISSIONS) == set(Role)
         admins = {r for r in Role if role_allows(r, Permission.USERS_ADMIN)}
         assert admins == {Role.ADMINISTRATOR}
 
     def test_analysts_and_billing_never_read_patient_records(self):
-        from maillage.auth.rules import Role
+        from maillage.security.roles import Role
 
         assert not role_allows(Role.ANALYST, Permission.PATIENT_READ)
         assert not role_allows(Role.BILLING_OFFICER, Permission.PATIENT_READ)

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from maillage.auth import service as auth
-from maillage.auth.actor import Actor
 from maillage.authz import service as authz
 from maillage.config import Settings
 from maillage.models.audit import AuditEntry
 from maillage.models.document import Document
 from maillage.models.vault import Blob
+from maillage.security.actor import Actor
 from maillage.vault.blobstore import LocalBlobStore, use_blobstore
 from maillage.vault.keys import DirectoryKeyRing, use_keyring
 from tests.fixtures.factories import make_user

@@ -85,6 +85,7 @@ class FuzzWorld:
 def fuzz_world(engine: Engine, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzWorld]:
     from maillage.app import create_app
     from maillage.auth import service as auth
+    from maillage.auth import tokens as auth_tokens
 
     # Module-scoped twins of tests/conftest.py's ``connection`` and ``sessions`` (function-scoped there): one
     # transaction for the whole module, commits of the code under test turned into savepoints.
@@ -100,7 +101,7 @@ def fuzz_world(engine: Engine, backend: str, tmp_path_factory: pytest.TempPathFa
             seed_demo(db)
             for role, username in demo_roles().items():
                 user = auth.get_user(db, username)
-                issued = auth.create_personal_token(db, user, name="fuzz", scopes=[], days=1, settings=settings)
+                issued = auth_tokens.create_personal_token(db, user, name="fuzz", scopes=[], days=1, settings=settings)
                 identities[role] = Identity(role, username, issued.secret, frozenset({str(issued.id), str(user.id)}))
             db.commit()
         yield FuzzWorld(backend, connection, create_app(settings, sessions), identities)

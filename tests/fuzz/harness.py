@@ -189,13 +189,13 @@ def server_errors() -> Iterator[dict[str, str]]:
 def refused_operations(app: Any, role: str | None) -> set[tuple[str, str]]:
     """(method, path) of the routes that refuse this identity before reading the request.
 
-    Anonymous (``role`` None): every route that depends on ``authz.deps.current_actor`` (401). A role: every
-    route that requires, through ``authz.deps.require``, a permission the role does not have (403). Both
+    Anonymous (``role`` None): every route that depends on ``security.deps.current_actor`` (401). A role: every
+    route that requires, through ``security.deps.require``, a permission the role does not have (403). Both
     dependencies run before FastAPI validates parameters and body.
     """
-    from maillage.auth.rules import Role
-    from maillage.authz.deps import current_actor
-    from maillage.authz.policy import Permission, role_allows
+    from maillage.security.deps import current_actor
+    from maillage.security.policy import Permission, role_allows
+    from maillage.security.roles import Role
 
     refused: set[tuple[str, str]] = set()
     for route in app.routes:

@@ -12,14 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from maillage.auth import service as auth
-from maillage.auth.actor import Actor
-from maillage.auth.service import DeviceActor
+from maillage.auth import tokens as auth_tokens
+from maillage.auth.tokens import DeviceActor
 from maillage.authz import service as authz
 from maillage.kit.clock import now
 from maillage.models.monitoring import MonitoringDeviceAssignment, MonitoringEnrolment, MonitoringTeam
 from maillage.monitoring import service
 from maillage.monitoring.ingest import Incoming
 from maillage.monitoring.schemas import EnrolmentCreate
+from maillage.security.actor import Actor
 from tests.fixtures.factories import make_user
 
 
@@ -68,7 +69,7 @@ def register(db: Any, physician: Actor, team: MonitoringTeam, identifier: str, *
     registered = service.register_device(db, physician, team_id=team.id, identifier=identifier,
                                          label=f"Appareil {identifier}", **kw)
     secret = registered.secret or ""
-    device = auth.resolve_device(db, secret) if secret else None
+    device = auth_tokens.resolve_device(db, secret) if secret else None
     assert device is not None or not secret
     return device, secret  # type: ignore[return-value]
 

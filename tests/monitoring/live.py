@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from maillage.auth import second_factor
 from maillage.auth import service as auth
 from maillage.authz import service as authz
 from maillage.kit.clock import now
@@ -85,7 +86,7 @@ def seed_world(sessions: sessionmaker[Session], *, backdate_days: int = 10, suff
     with sessions() as db:
         def user(role: str, name: str, display: str):  # type: ignore[no-untyped-def]
             account = auth.create_user(db, username=name, display_name=display, role=role, password=PASSWORD)
-            auth.enrol_totp_with_secret(db, account, TOTP)
+            second_factor.enrol_totp_with_secret(db, account, TOTP)
             return account
 
         admin = auth.actor_for(db, user("administrator", f"admin.mon{suffix}", "Administration"))

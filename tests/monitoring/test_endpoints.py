@@ -122,9 +122,9 @@ class TestPostBatch:
         assert broken.status_code == 403
 
     def test_a_personal_token_cannot_ingest(self, client, db, world: World) -> None:
-        from maillage.auth import service as auth
+        from maillage.auth import tokens
 
-        issued = auth.create_personal_token(db, world.users["nurse"], name="t", scopes=[])
+        issued = tokens.create_personal_token(db, world.users["nurse"], name="t", scopes=[])
         response = client.post("/api/monitoring/readings", headers={"Authorization": f"Bearer {issued.secret}"},
                                json={"readings": [{"id": "x", "code": "weight", "value": 80, "at": iso()}]})
         assert response.status_code == 403

@@ -137,10 +137,10 @@ class TestIngest:
         assert db.get(MonitoringRuleState, world.enrolment.id).silence_due_at > now()
 
     def test_an_unregistered_device_is_refused(self, db, world: World) -> None:
-        from maillage.auth import service as auth
+        from maillage.auth import tokens
 
-        issued = auth.create_device_credential(db, device_identifier="STRAY-1", label="x")
-        stray = auth.resolve_device(db, issued.secret)
+        issued = tokens.create_device_credential(db, device_identifier="STRAY-1", label="x")
+        stray = tokens.resolve_device(db, issued.secret)
         with pytest.raises(PermissionDenied):
             pipeline.ingest(db, stray, weights((0, 80.0)))
 
@@ -164,7 +164,7 @@ class TestIngest:
     def test_readings_of_unknown_devices_or_without_enrolment_are_refused_and_nothing_is_stored(
             self, db, world: World) -> None:
         """The reading table has no foreign keys (time-series): ingestion's lookup is what keeps it consistent."""
-        from maillage.auth import service as auth
+        from maillage.auth import tokens
 
         gateway, _ = register(db, world.physician, world.team, "GW-2", kind="gateway")
         register(db, world.physician, world.team, "SCALE-IDLE", gateway_identifier="GW-2", with_credential=False)
@@ -175,7 +175,7 @@ class TestIngest:
                                                                   ("rejected", "device_not_assigned")]
         assert result.outcomes[0].message == "Appareil inconnu ou non rattaché à cette passerelle."
         assert result.outcomes[1].message.startswith("Aucun patient n'était équipé de cet appareil")
-        stray = auth.resolve_device(db, auth.create_device_credential(db, device_identifier="STRAY-2",
+        stray = tokens.resolve_device(db, tokens.create_device_credential(db, device_identifier="STRAY-2",
                                                                       label="x").secret)
         with pytest.raises(PermissionDenied, match="pas enregistré en télésurveillance"):
             pipeline.ingest(db, stray, weights((0, 80.0), prefix="stray"))

@@ -165,11 +165,11 @@ class TestNulCharacter:
         assert client.post("/api/probe/upload", files=files, headers=headers).status_code == 200
 
     def test_the_break_glass_reason_with_a_nul_is_refused_on_every_backend(self, client, db):
-        from maillage.auth import service as auth
+        from maillage.auth import tokens
         from maillage.models.authz import BreakGlassAccess
         from tests.fixtures.factories import make_user
 
-        issued = auth.create_personal_token(db, make_user(db, "physician"), name="t", scopes=[])
+        issued = tokens.create_personal_token(db, make_user(db, "physician"), name="t", scopes=[])
         db.commit()
         body = b'{"patient_id": "e3e70682-c209-1cac-a29f-6fbed82c07cd", "reason": "Patient inconscient \\u0000 arrive"}'
         response = client.post("/api/authz/break-glass", content=body, headers={

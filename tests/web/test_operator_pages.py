@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from maillage.auth import service as auth
+from maillage.auth import tokens
 from maillage.config import Settings
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import sign_in
@@ -89,7 +89,7 @@ class TestApiDocumentationInProduction:
 
     def test_an_api_token_reads_the_document(self, production_client, db):
         user = make_user(db, "physician")
-        issued = auth.create_personal_token(db, user, name="outil", scopes=[])
+        issued = tokens.create_personal_token(db, user, name="outil", scopes=[])
         db.commit()
         response = production_client.get("/api/openapi.json", headers={"authorization": f"Bearer {issued.secret}"})
         assert response.status_code == 200 and "/api/patients" in str(response.json()["paths"])

@@ -278,7 +278,7 @@ def build_apl(tables: Mapping[str, ir.Table], values: dict[str, Any]) -> ir.Tabl
     )
 
 
-APL = ind.register(ind.Indicator(
+APL = ind.Indicator(
     code="apl-mg",
     label="Accessibilité potentielle localisée aux médecins généralistes (APL)",
     description=(
@@ -318,7 +318,7 @@ APL = ind.register(ind.Indicator(
     professionals=(("medecins_etp", "medecins"), ("apl", "medecins_zone_min"), ("desert", "medecins_zone_min")),
     chart="bars",
     main_measure="apl",
-))
+)
 
 
 def reference_apl(demand: Any, supply: Any, od: Any, params: AplParameters = DEFAULT_PARAMETERS) -> Any:

@@ -106,7 +106,7 @@ def extract_command(
     entrepot: WarehouseOption = None,
 ) -> None:
     """Copie les faits pseudonymisés de la base opérationnelle dans l'entrepôt (patients opposés exclus)."""
-    from maillage.analytics import extract
+    from maillage.analytics import catalogue, extract
     from maillage.config import get_settings
     from maillage.kit.db import make_engine, make_sessionmaker
 
@@ -117,6 +117,7 @@ def extract_command(
         with sessions() as session:
             report = extract.run_extraction(
                 extract.ExtractionContext(session=session), warehouse, extract.keyring_from_settings(warehouse),
+                extractors=catalogue.EXTRACTORS, objection_sources=catalogue.OBJECTION_SOURCES,
                 only=[n for n in only.split(",") if n] or None,
                 progress=lambda name: console.print(f"  extrait : {name}"),
             )
@@ -147,7 +148,7 @@ def rotate_key_command(entrepot: WarehouseOption = None) -> None:
 @app.command("catalogue")
 def catalogue_command() -> None:
     """Liste les indicateurs, leurs unités et leurs paramètres."""
-    from maillage.analytics.indicators import all_indicators
+    from maillage.analytics.catalogue import all_indicators
 
     table = Table("Code", "Indicateur", "Unité", "Paramètres")
     for indicator in all_indicators():

@@ -1,6 +1,6 @@
 """Indicator 4: tele-expertise response times and orientations; telesurveillance cohorts, alerts, adherence.
 
-Extractors (registered in ``extract``'s registry, run by ``maillage analytics extract`` and the worker job) read
+Extractors (listed in ``catalogue``, run by ``maillage analytics extract`` and the worker job) read
 the operational tables of tele-expertise (``models/teleexpertise.py``) and telesurveillance
 (``models/monitoring.py``) and hand raw patient ids to the extraction, which pseudonymises them (HMAC) and drops
 the patients who objected to the reuse of their data. The objection source is the patient's consents: the latest
@@ -40,8 +40,6 @@ from maillage.analytics.extract import (
     PSEUDONYM_COLUMN,
     ExtractionContext,
     Extractor,
-    register_extractor,
-    register_objection_source,
 )
 from maillage.exceptions import NotFound
 from maillage.kit.clock import now
@@ -152,9 +150,6 @@ def data_reuse_objections(session: Any) -> list[str]:
         if patient_id not in latest or key > latest[patient_id][0]:
             latest[patient_id] = (key, decision)
     return sorted(str(p) for p, (_, decision) in latest.items() if decision == "objection")
-
-
-register_objection_source("patient-data-reuse", data_reuse_objections)
 
 
 # --- tele-expertise extractors ------------------------------------------------------------------------------------
@@ -301,26 +296,31 @@ def fetch_alerts(context: ExtractionContext) -> pa.Table:
     }, schema=schema)
 
 
-register_extractor(Extractor(
+TELEEXPERTISE_ACTS_EXTRACTOR = Extractor(
     name="teleexpertise-actes", table=OP_TELEMEDICINE_TABLE, schema=OP_TELEMEDICINE_SCHEMA,
     fetch=fetch_teleexpertise_acts, patient_column="patient_id",
     description="Actes de téléexpertise du requis (TE2) : commune de résidence du patient, date, spécialité.",
-))
-register_extractor(Extractor(
+)
+TELEEXPERTISE_REQUESTS_EXTRACTOR = Extractor(
     name="teleexpertise-demandes", table=TE_REQUESTS_TABLE, schema=TE_REQUESTS_SCHEMA,
     fetch=fetch_teleexpertise_requests, patient_column="patient_id",
     description="Demandes de téléexpertise soumises : filière, établissement demandeur, délai, orientation.",
-))
-register_extractor(Extractor(
+)
+MONITORING_EXTRACTOR = Extractor(
     name="telesurveillance-suivi", table=MONITORING_TABLE, schema=MONITORING_SCHEMA,
     fetch=fetch_monitoring, patient_column="patient_id",
     description="Inclusions en télésurveillance par mois : jours suivis (pauses exclues), jours avec mesure.",
-))
-register_extractor(Extractor(
+)
+ALERTS_EXTRACTOR = Extractor(
     name="telesurveillance-alertes", table=ALERTS_TABLE, schema=ALERTS_SCHEMA,
     fetch=fetch_alerts, patient_column="patient_id",
     description="Alertes de télésurveillance : programme, équipe, jour d'ouverture, gravité.",
-))
+)
+
+
+EXTRACTORS = (
+    TELEEXPERTISE_ACTS_EXTRACTOR, TELEEXPERTISE_REQUESTS_EXTRACTOR, MONITORING_EXTRACTOR, ALERTS_EXTRACTOR,
+)
 
 
 # --- indicators ------------------------------------------------------------------------------------------------------
@@ -429,7 +429,7 @@ def build_telemonitoring(tables: Mapping[str, ir.Table], params: dict[str, Any])
     )
 
 
-TELEEXPERTISE = ind.register(ind.Indicator(
+TELEEXPERTISE = ind.Indicator(
     code="teleexpertise-reponses",
     label="Téléexpertise : délais de réponse et orientations",
     description=(
@@ -466,9 +466,9 @@ TELEEXPERTISE = ind.register(ind.Indicator(
     ),
     chart="line",
     main_measure="delai_moyen_heures",
-))
+)
 
-TELEMONITORING = ind.register(ind.Indicator(
+TELEMONITORING = ind.Indicator(
     code="telesurveillance",
     label="Télésurveillance : cohortes, alertes et observance",
     description=(
@@ -510,4 +510,4 @@ TELEMONITORING = ind.register(ind.Indicator(
     ),
     chart="line",
     main_measure="patients",
-))
+)

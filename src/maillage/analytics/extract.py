@@ -1,14 +1,14 @@
 """Operational extract: copy pseudonymised facts from the operational database into the warehouse.
 
-The mechanism is a registry of extractors. Each capability that holds facts worth analysing registers one
-(``register_extractor``) in its own module; the extraction runs them all (worker job ``analytics.extract`` or
-``maillage analytics extract``) and writes one warehouse table per extractor.
+Each capability that holds facts worth analysing defines an ``Extractor``; ``maillage.analytics.catalogue`` lists
+them all, and the extraction runs them (worker job ``analytics.extract`` or ``maillage analytics extract``) and
+writes one warehouse table per extractor.
 
 Pseudonyms are HMAC-SHA256 of the operational patient id, computed here in Python with a key held outside the
 data (``MAILLAGE_PSEUDONYM_KEY_FILE``, by default ``var/keys/analytics-pseudonym.keys``), never inside the
 warehouse. The key is versioned and rotatable: after a rotation, a new extraction gives every patient a new
 pseudonym, unlinkable to the previous ones (as the CNAM does about every two years). Patients who objected to the
-reuse of their data are excluded before anything is written: objection sources are registered like extractors.
+reuse of their data are excluded before anything is written: objection sources are listed like extractors.
 Extractors hand raw patient ids in ``patient_column``; only this module turns them into pseudonyms, so no
 extractor can forget to.
 """
@@ -21,7 +21,7 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,45 +141,13 @@ class Extractor:
     description: str = ""
 
 
-_extractors: dict[str, Extractor] = {}
-_objection_sources: dict[str, Callable[[Any], Iterable[str]]] = {}
+ObjectionSource = Callable[[Any], Iterable[str]]
+"""``source(session)`` returns the operational ids of patients who objected to the reuse of their data."""
 
 
-def register_extractor(extractor: Extractor) -> Extractor:
-    existing = _extractors.get(extractor.name)
-    if existing is not None and existing is not extractor:
-        raise ValueError(f"extractor {extractor.name!r} is already registered")
-    _extractors[extractor.name] = extractor
-    return extractor
-
-
-def unregister_extractor(name: str) -> None:
-    _extractors.pop(name, None)
-
-
-def _load_capability_extractors() -> None:
-    """The clinical extractors (and the patients' objection source) register themselves on import."""
-    from maillage.analytics import clinical  # noqa: F401
-
-
-def registered_extractors() -> list[Extractor]:
-    _load_capability_extractors()
-    return [_extractors[k] for k in sorted(_extractors)]
-
-
-def register_objection_source(name: str, source: Callable[[Any], Iterable[str]]) -> None:
-    """``source(session)`` returns the operational ids of patients who objected to the reuse of their data."""
-    _objection_sources[name] = source
-
-
-def unregister_objection_source(name: str) -> None:
-    _objection_sources.pop(name, None)
-
-
-def objections(session: Any) -> frozenset[str]:
-    _load_capability_extractors()
+def objections(session: Any, sources: Iterable[ObjectionSource]) -> frozenset[str]:
     found: set[str] = set()
-    for source in _objection_sources.values():
+    for source in sources:
         found.update(str(p) for p in source(session))
     return frozenset(found)
 
@@ -209,19 +177,27 @@ def protect(table: pa.Table, extractor: Extractor, secret: bytes, objected: froz
 
 
 def run_extraction(context: ExtractionContext, warehouse: Warehouse, keyring: KeyRing, *,
+                   extractors: Sequence[Extractor], objection_sources: Sequence[ObjectionSource],
                    only: Iterable[str] | None = None,
                    progress: Callable[[str], None] | None = None) -> ExtractionReport:
-    """Run the registered extractors and write their tables into the warehouse."""
+    """Run ``extractors`` (all, or those named in ``only``) and write their tables into the warehouse, without the
+    patients that ``objection_sources`` name (unless ``context.objections`` already lists them).
+
+    Both lists are explicit (``maillage.analytics.catalogue`` holds the platform's): no extractor and no objection
+    source is known by having been imported."""
+    names = [e.name for e in extractors]
+    if len(names) != len(set(names)):
+        raise ValueError(f"extractor names must be unique: {sorted(names)}")
     wanted = set(only) if only is not None else None
-    extractors = [e for e in registered_extractors() if wanted is None or e.name in wanted]
-    if wanted is not None and len(extractors) != len(wanted):
-        unknown = sorted(wanted - {e.name for e in extractors})
+    chosen = [e for e in sorted(extractors, key=lambda e: e.name) if wanted is None or e.name in wanted]
+    if wanted is not None and len(chosen) != len(wanted):
+        unknown = sorted(wanted - {e.name for e in chosen})
         raise ValidationFailed(f"Extracteur inconnu : {', '.join(unknown)}.")
     key = keyring.current()
     if not context.objections:
-        context.objections = objections(context.session)
+        context.objections = objections(context.session, objection_sources)
     report = ExtractionReport(key_version=key.version)
-    for extractor in extractors:
+    for extractor in chosen:
         try:
             raw = extractor.fetch(context)
         except LookupError as exc:  # the source does not exist on this installation (yet)
@@ -256,10 +232,10 @@ def _fetch_communes(context: ExtractionContext) -> pa.Table:
     return pa.Table.from_pandas(frame, schema=snds.COMMUNES.schema, preserve_index=False)
 
 
-COMMUNES_EXTRACTOR = register_extractor(Extractor(
+COMMUNES_EXTRACTOR = Extractor(
     name="communes",
     table="COMMUNES",
     schema=snds.COMMUNES.schema,
     fetch=_fetch_communes,
     description="Communes du territoire (code INSEE, département, population, coordonnées).",
-))
+)

@@ -429,36 +429,6 @@ TELEMEDICINE = Indicator(
     main_measure="teleconsultations",
 )
 
-CATALOGUE: dict[str, Indicator] = {}
-
-
-def register(indicator: Indicator) -> Indicator:
-    if indicator.code in CATALOGUE and CATALOGUE[indicator.code] is not indicator:
-        raise ValueError(f"indicator {indicator.code!r} is already registered")
-    CATALOGUE[indicator.code] = indicator
-    return indicator
-
-
-register(GP_CONSULTATIONS)
-register(TELEMEDICINE)
-
-
-def get_indicator(code: str) -> Indicator:
-    # The APL and the clinical indicators register themselves when their modules are imported.
-    from maillage.analytics import apl, clinical  # noqa: F401
-
-    try:
-        return CATALOGUE[code]
-    except KeyError:
-        raise NotFound(f"Indicateur inconnu : {code}.") from None
-
-
-def all_indicators() -> list[Indicator]:
-    from maillage.analytics import apl, clinical  # noqa: F401
-
-    return list(CATALOGUE.values())
-
-
 def finalise(indicator: Indicator, frame: pd.DataFrame) -> pd.DataFrame:
     """Engine-independent last step: column order, integer and rounded float types, a deterministic row order."""
     dims = indicator.dimension_columns

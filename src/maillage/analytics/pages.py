@@ -18,18 +18,20 @@ from fastapi.responses import HTMLResponse, Response
 
 from maillage.analytics import audit as warehouse_audit
 from maillage.analytics import charts, engines, service
+from maillage.analytics.catalogue import all_indicators, get_indicator
 from maillage.analytics.communes import departement_outlines
 from maillage.analytics.gate import SECRET_COLUMN, GateConfig
-from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator, all_indicators, get_indicator
+from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator
 from maillage.analytics.provenance import Provenance
 from maillage.analytics.warehouse import Warehouse
 from maillage.audit import service as platform_audit
-from maillage.auth.actor import Actor
-from maillage.authz.deps import require
-from maillage.authz.policy import Permission
 from maillage.exceptions import MaillageError, ValidationFailed
 from maillage.kit.http import DbSession, UnitOfWorkRoute, client_address, request_id
 from maillage.kit.templating import templates
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.deps import require
+from maillage.security.policy import Permission
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Analyst = Annotated[Actor, Depends(require(Permission.ANALYTICS_READ))]
@@ -60,7 +62,7 @@ def _audit(request: Request, db: Any, actor: Actor, *, action: str, code: str, p
         db, action=action, object_type="analytics_indicator", object_id=code,
         actor_id=str(actor.user_id), actor_role=actor.role.value,
         establishment_id=str(actor.current_establishment_id) if actor.current_establishment_id else None,
-        context=platform_audit.AuditContext(request_id=request_id(request), address=client_address(request)),
+        context=AuditContext(request_id=request_id(request), address=client_address(request)),
         details={"run_id": provenance.run_id, "rows": rows, "format": fmt or None,
                  "filters": json.dumps({k: v for k, v in filters.items() if v}, ensure_ascii=False)[:200]},
     )
@@ -254,7 +256,7 @@ def export_route(request: Request, db: DbSession, actor: Analyst, code: str, for
     platform_audit.record(
         db, action="export", object_type="analytics_indicator", object_id=code,
         actor_id=str(actor.user_id), actor_role=actor.role.value,
-        context=platform_audit.AuditContext(request_id=request_id(request), address=client_address(request)),
+        context=AuditContext(request_id=request_id(request), address=client_address(request)),
         details={"run_id": done.provenance.run_id, "rows": done.rows, "format": format},
     )
     return Response(done.content, media_type=done.media_type,

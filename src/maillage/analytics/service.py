@@ -20,8 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from maillage.analytics import audit, engines
+from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import GateConfig, GatedTable, publish
-from maillage.analytics.indicators import Indicator, finalise, get_indicator
+from maillage.analytics.indicators import Indicator, finalise
 from maillage.analytics.provenance import Provenance, code_version, vintage_of
 from maillage.analytics.warehouse import Warehouse
 from maillage.exceptions import NotFound, ValidationFailed

@@ -24,6 +24,7 @@ from maillage.config import get_settings
 from maillage.exceptions import MaillageError
 from maillage.kit.clock import now
 from maillage.kit.db import make_engine, make_sessionmaker
+from maillage.security.context import AuditContext
 
 app = typer.Typer(help="Traces d'accès : vérification de la chaîne, points de contrôle signés, export FHIR, purge.",
                   no_args_is_help=True)
@@ -41,8 +42,8 @@ def _operator_id() -> str | None:
         return None
 
 
-def _context() -> service.AuditContext:
-    return service.AuditContext(request_id=f"cli-{uuid.uuid4().hex}", address="local")
+def _context() -> AuditContext:
+    return AuditContext(request_id=f"cli-{uuid.uuid4().hex}", address="local")
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from typing import IO, Any
 from fhir.resources.R4B.auditevent import AuditEvent
 
 from maillage.audit.rules import Entry, action_label, format_timestamp
-from maillage.auth.rules import ROLE_LABELS, Role
+from maillage.security.roles import ROLE_LABELS, Role
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"

@@ -24,11 +24,12 @@ from maillage.audit import repository, rules
 from maillage.audit.checkpoints import CheckpointStore, get_checkpoint_store
 from maillage.audit.keys import AuditKeys, get_audit_keys
 from maillage.audit.rules import AuditFilters, BreakKind, ChainBreak, ChainStart, Checkpoint
-from maillage.auth.actor import Actor
 from maillage.exceptions import Conflict
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
 from maillage.models.audit import AuditEntry
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
 
 log = get_logger("maillage.audit")
 
@@ -36,14 +37,6 @@ PENDING_KEY = "maillage.audit.pending"
 DetailValue = str | int | bool | None
 BREAK_GLASS_REVIEW_DAYS = 30
 BREAK_GLASS_REVIEW_LIMIT = 20
-
-
-@dataclass(frozen=True)
-class AuditContext:
-    """From where: the request id and the client's address (or the job, or the command)."""
-
-    request_id: str = ""
-    address: str = ""
 
 
 @dataclass

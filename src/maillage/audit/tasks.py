@@ -9,6 +9,7 @@ from structlog.contextvars import get_contextvars
 
 from maillage.audit import service
 from maillage.config import get_settings
+from maillage.security.context import AuditContext
 from maillage.worker.registry import job, periodic
 
 PURGE_JOB = "audit.purge"
@@ -24,7 +25,7 @@ def purge_expired(session: Session, retention_days: int | None = None) -> int:
     days = retention_days if retention_days is not None else get_settings().audit_retention_days
     request_id = str(get_contextvars().get("request_id") or "")
     result = service.purge(session, retention_days=days, actor_id="worker", actor_role="system",
-                           context=service.AuditContext(request_id=request_id[:64], address="local"))
+                           context=AuditContext(request_id=request_id[:64], address="local"))
     return result.purged
 
 

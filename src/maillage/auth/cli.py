@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from maillage.audit.service import record
 from maillage.auth import repository as repo
-from maillage.auth import service
-from maillage.auth.rules import ROLE_LABELS, Role
+from maillage.auth import second_factor, service, tokens
 from maillage.config import get_settings
 from maillage.exceptions import MaillageError
 from maillage.kit.db import make_engine, make_sessionmaker
+from maillage.security.roles import ROLE_LABELS, Role
 
 user_app = typer.Typer(help="Comptes des professionnels.", no_args_is_help=True)
 device_app = typer.Typer(help="Identifiants des appareils connectés et passerelles (ingestion seulement).",
@@ -134,7 +134,7 @@ def reset_2fa(username: str) -> None:
     """Réinitialise la double authentification : le compte se ré-enrôlera à la prochaine connexion."""
     with unit_of_work() as db:
         user = service.get_user(db, username)
-        service.reset_second_factor(db, user)
+        second_factor.reset_second_factor(db, user)
         _audit_cli(db, "admin_reset_2fa", "user_account", str(user.id))
     out.print(f"Double authentification de « {username} » réinitialisée ; ses sessions sont fermées.")
 
@@ -146,7 +146,7 @@ def device_create(
 ) -> None:
     """Crée le secret d'un appareil (affiché une seule fois), limité à l'envoi de mesures."""
     with unit_of_work() as db:
-        issued = service.create_device_credential(db, device_identifier=identifier, label=label or identifier)
+        issued = tokens.create_device_credential(db, device_identifier=identifier, label=label or identifier)
         _audit_cli(db, "create", "device_credential", str(issued.id))
     out.print(f"Secret de l'appareil « {identifier} » : {issued.secret}")
 
@@ -155,7 +155,7 @@ def device_create(
 def device_revoke(identifier: str) -> None:
     """Révoque le secret d'un appareil."""
     with unit_of_work() as db:
-        service.revoke_device(db, identifier)
+        tokens.revoke_device(db, identifier)
         _audit_cli(db, "revoke", "device_credential", identifier)
     out.print(f"Appareil « {identifier} » révoqué.")
 
@@ -169,7 +169,7 @@ def token_create_service(
 ) -> None:
     """Crée un jeton de service limité à des portées (affiché une seule fois)."""
     with unit_of_work() as db:
-        issued = service.create_service_token(db, service_name=service_name, role=role, name=service_name,
+        issued = tokens.create_service_token(db, service_name=service_name, role=role, name=service_name,
                                               scopes=scope, days=days)
         _audit_cli(db, "create", "api_token", str(issued.id))
     out.print(f"Jeton de service : {issued.secret}")
@@ -183,4 +183,4 @@ def demo_code(username: str) -> None:
         raise typer.Exit(2)
     with unit_of_work() as db:
         user = service.get_user(db, username)
-        out.print(service.current_totp_code(db, user))
+        out.print(second_factor.current_totp_code(db, user))

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from maillage.auth import repository as repo
-from maillage.auth import service
-from maillage.auth.actor import Actor
+from maillage.auth import tokens as auth_tokens
 from maillage.auth.schemas import MeRead, TokenCreate, TokenIssued, TokenRead
-from maillage.authz.deps import current_actor
 from maillage.exceptions import NotFound, PermissionDenied
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.auth import UserAccount
+from maillage.security.actor import Actor
+from maillage.security.deps import current_actor
 
 router = APIRouter(prefix="/api/auth", tags=["authentification"], route_class=UnitOfWorkRoute)
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -66,7 +66,7 @@ def create_token(
 ) -> TokenIssued:
     _session_only(request, actor)
     user = _own_user(db, actor)
-    issued = service.create_personal_token(db, user, name=body.name, scopes=body.scopes,
+    issued = auth_tokens.create_personal_token(db, user, name=body.name, scopes=body.scopes,
                                            days=body.expires_in_days, settings=request.app.state.settings)
     assert issued.expires_at is not None
     return TokenIssued(id=issued.id, token=issued.secret, scopes=issued.scopes, expires_at=issued.expires_at)
@@ -81,5 +81,5 @@ def revoke_token(
     if not (actor.auth_method == "token" and actor.token_id == token_id):
         _session_only(request, actor)
     user = _own_user(db, actor)
-    service.revoke_token(db, token_id, owner=user)
+    auth_tokens.revoke_token(db, token_id, owner=user)
     return Response(status_code=204)

@@ -24,11 +24,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.auth import service
-from maillage.auth.rules import CSRF_COOKIE, SESSION_COOKIE
+from maillage.auth import tokens as auth_tokens
+from maillage.auth.rules import CSRF_COOKIE, TOKEN_PREFIXES
 from maillage.config import Settings
 from maillage.exceptions import PermissionDenied
 from maillage.kit.logging import bind_context
 from maillage.kit.tokens import hash_token, keyed_digest, new_token, same
+from maillage.security.deps import SESSION_COOKIE
 
 SKIP_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -80,16 +82,16 @@ class AuthenticationMiddleware:
                 if auth_header.lower().startswith("bearer "):
                     secret = auth_header[7:].strip()
                     bind = db.get_bind()
-                    if (secret.startswith(service.TOKEN_PREFIXES["device"]) and isinstance(bind, Engine)
+                    if (secret.startswith(TOKEN_PREFIXES["device"]) and isinstance(bind, Engine)
                             and bind.dialect.name == "postgresql"):
                         # A device's lookup is one indexed read (and, now and then, one update of its last use):
                         # no BEGIN / COMMIT round trips around it on the ingestion path.
                         db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    device = service.resolve_device(db, secret)
+                    device = auth_tokens.resolve_device(db, secret)
                     if device is not None:
                         state["device"] = device
                     else:
-                        actor = service.resolve_token(db, secret)
+                        actor = auth_tokens.resolve_token(db, secret)
                         if actor is not None:
                             state["actor"] = actor
                             state["auth_via"] = "token"

@@ -14,17 +14,18 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from maillage.auth import repository as repo
-from maillage.auth import service
-from maillage.auth.actor import Actor
+from maillage.auth import second_factor, service
+from maillage.auth import tokens as auth_tokens
 from maillage.auth.middleware import bind_csrf_to_session, clear_session_cookie, set_session_cookie
-from maillage.auth.rules import ROLE_LABELS, Role
-from maillage.authz.deps import audit_context, current_actor, require
-from maillage.authz.policy import ROLE_PERMISSIONS, Permission
 from maillage.exceptions import MaillageError, NotFound, PermissionDenied
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
 from maillage.models.auth import AuthSession, UserAccount
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, current_actor, require
+from maillage.security.policy import ROLE_PERMISSIONS, Permission
+from maillage.security.roles import ROLE_LABELS, Role
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -126,12 +127,12 @@ def code_submit(
         return RedirectResponse("/connexion", status_code=303)
     auth_session, user = found
     try:
-        method = service.verify_second_factor(db, user, code)
-    except service.CodeAlreadyUsed as exc:
+        method = second_factor.verify_second_factor(db, user, code)
+    except second_factor.CodeAlreadyUsed as exc:
         return render(request, "auth/code.html", {"error": exc.message, "suite": safe_next(suite)}, 401)
     if method is None:
         request.state.commit_on_error = True
-        result = service.record_second_factor_failure(db, user, auth_session, context=audit_context(request),
+        result = second_factor.record_second_factor_failure(db, user, auth_session, context=audit_context(request),
                                                       settings=settings)
         if result == "locked":
             response = RedirectResponse("/connexion", status_code=303)
@@ -152,7 +153,7 @@ def enrol_page(request: Request, db: DbSession, suite: str = "/") -> Response:
         return RedirectResponse("/connexion", status_code=303)
     if found[1].totp_enrolled_at is not None:
         return RedirectResponse(f"/connexion/code?suite={safe_next(suite)}", status_code=303)
-    enrolment = service.pending_totp_enrolment(db, found[1], request.app.state.settings)
+    enrolment = second_factor.pending_totp_enrolment(db, found[1], request.app.state.settings)
     return render(request, "auth/enrol.html", {"enrolment": enrolment, "error": None, "suite": safe_next(suite)})
 
 
@@ -169,9 +170,9 @@ def enrol_submit(
     if user.totp_enrolled_at is not None:
         return RedirectResponse("/connexion/code", status_code=303)
     try:
-        codes = service.confirm_totp_enrolment(db, user, code)
+        codes = second_factor.confirm_totp_enrolment(db, user, code)
     except MaillageError as exc:
-        enrolment = service.pending_totp_enrolment(db, user, settings)
+        enrolment = second_factor.pending_totp_enrolment(db, user, settings)
         return render(request, "auth/enrol.html",
                       {"enrolment": enrolment, "error": exc.message, "suite": safe_next(suite)}, 422)
     token, _ = service.complete_login(db, auth_session, user, method="totp_enrolment",
@@ -304,14 +305,14 @@ def create_token_page(
     scopes: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     user = _own_account(db, actor)
-    issued = service.create_personal_token(db, user, name=name, scopes=scopes or [], days=days,
+    issued = auth_tokens.create_personal_token(db, user, name=name, scopes=scopes or [], days=days,
                                            settings=request.app.state.settings)
     return _account_page(request, db, user, new_token=issued)
 
 
 @router.post("/compte/jetons/{token_id}/revoquer")
 def revoke_token_page(token_id: uuid.UUID, db: DbSession, actor: AccountActor) -> Response:
-    service.revoke_token(db, token_id, owner=_own_account(db, actor))
+    auth_tokens.revoke_token(db, token_id, owner=_own_account(db, actor))
     return RedirectResponse("/compte", status_code=303)
 
 
@@ -346,7 +347,7 @@ def _admin_action(db: Any, actor: Actor, request: Request, user_id: uuid.UUID, a
     user = db.get(UserAccount, user_id)
     if user is None:
         raise NotFound("Compte introuvable.")
-    {"unlock": service.unlock_user, "reset_2fa": service.reset_second_factor,
+    {"unlock": service.unlock_user, "reset_2fa": second_factor.reset_second_factor,
      "disable": service.disable_user}[action](db, user)
     service.audit_admin_action(db, actor, user, action, audit_context(request))
     return RedirectResponse("/admin/comptes", status_code=303)

@@ -1,40 +1,6 @@
-"""Pure rules of authentication: roles, password policy, lock-out thresholds. No I/O here."""
+"""Pure rules of authentication: password policy, lock-out thresholds, cookie and token names. No I/O here."""
 
 from __future__ import annotations
-
-import enum
-
-
-class Role(enum.StrEnum):
-    """Professional roles. Every role is a person of the directory acting for an establishment."""
-
-    PHYSICIAN = "physician"
-    MIDWIFE = "midwife"
-    NURSE = "nurse"
-    COORDINATING_NURSE = "coordinating_nurse"
-    PHARMACIST = "pharmacist"
-    BILLING_OFFICER = "billing_officer"
-    ANALYST = "analyst"
-    IDENTITY_OFFICER = "identity_officer"
-    ADMINISTRATOR = "administrator"
-
-    @property
-    def label(self) -> str:
-        return ROLE_LABELS[self]
-
-
-ROLE_LABELS: dict[Role, str] = {
-    Role.PHYSICIAN: "Médecin",
-    Role.MIDWIFE: "Sage-femme",
-    Role.NURSE: "Infirmier ou infirmière",
-    Role.COORDINATING_NURSE: "Infirmier ou infirmière de coordination",
-    Role.PHARMACIST: "Pharmacien ou pharmacienne",
-    Role.BILLING_OFFICER: "Agent de facturation",
-    Role.ANALYST: "Analyste",
-    Role.IDENTITY_OFFICER: "Référent identitovigilance",
-    Role.ADMINISTRATOR: "Administrateur ou administratrice",
-}
-
 
 # -- Passwords ------------------------------------------------------------------------------------------
 
@@ -100,7 +66,6 @@ def lockout_minutes(lockouts_so_far: int, base_minutes: int, max_minutes: int) -
 
 # -- Secrets handed to people and machines -------------------------------------------------------------
 
-SESSION_COOKIE = "maillage_session"
 CSRF_COOKIE = "maillage_csrf"
 TOKEN_PREFIXES = {"personal": "mlg_pat_", "service": "mlg_svc_", "device": "mlg_dev_"}
 

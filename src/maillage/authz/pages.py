@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from maillage.auth.actor import Actor
 from maillage.authz import service
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission
 
 router = APIRouter(route_class=UnitOfWorkRoute)
 GlassActor = Annotated[Actor, Depends(require(Permission.BREAK_GLASS))]

@@ -18,16 +18,17 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext, record
-from maillage.auth.actor import Actor
+from maillage.audit.service import record
 from maillage.authz import repository as repo
-from maillage.authz.policy import Permission, role_allows
 from maillage.authz.rules import BreakGlassGround, Purpose, RelationshipKind, break_glass_reason_problems
 from maillage.config import Settings, get_settings
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.http import after_rollback
 from maillage.models.authz import BreakGlassAccess, CareRelationship
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import Permission, role_allows
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
-from maillage.auth.actor import Actor
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission
 from maillage.directory import imports, service
 from maillage.directory.schemas import (
     CareUnitRead,
@@ -39,6 +36,9 @@ from maillage.directory.specialties import SPECIALTIES, SPECIALTY_SYSTEM
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.directory import Establishment, Professional
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission
 
 router = APIRouter(prefix="/api/directory", tags=["annuaire"], route_class=UnitOfWorkRoute)
 public_router = APIRouter(tags=["offre publique"], route_class=UnitOfWorkRoute)

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from maillage.auth.actor import Actor
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission
 from maillage.directory import imports, rules, service
 from maillage.directory.specialties import AUDIENCE_LABELS, SPECIALTIES, Audience, Modality
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
 from maillage.kit.templating import templates
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Reader = Annotated[Actor, Depends(require(Permission.DIRECTORY_READ))]

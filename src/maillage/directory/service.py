@@ -15,9 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext, record
-from maillage.auth.actor import Actor
-from maillage.authz.policy import Permission, role_allows
+from maillage.audit.service import record
 from maillage.directory import communes, imports, rules
 from maillage.directory import repository as repo
 from maillage.directory.specialties import (
@@ -45,6 +43,9 @@ from maillage.models.directory import (
     ProfessionalRole,
     SpecialtyLine,
 )
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import Permission, role_allows
 
 log = get_logger("maillage.directory")
 Progress = Callable[[int, int], None]  # (rows just written, rows to write)

@@ -12,9 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from maillage.auth.actor import Actor
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission
 from maillage.authz.rules import Purpose
 from maillage.document import rules, service
 from maillage.document.schemas import DocumentRead
@@ -22,6 +19,9 @@ from maillage.document.uploads import UPLOAD_BODY, Upload, read_upload
 from maillage.idempotency import service as idem
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.pagination import Page, PageParams, page_params
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission
 
 router = APIRouter(tags=["documents"], route_class=UnitOfWorkRoute)
 

@@ -18,10 +18,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext
-from maillage.auth.actor import Actor
 from maillage.authz import service as authz
-from maillage.authz.policy import Permission, role_allows
 from maillage.authz.rules import Purpose
 from maillage.config import Settings, get_settings
 from maillage.document import inspect, repository, rules
@@ -31,6 +28,9 @@ from maillage.kit.db import new_id
 from maillage.kit.logging import get_logger
 from maillage.kit.pagination import PageParams
 from maillage.models.document import Document
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import Permission, role_allows
 from maillage.vault import service as vault
 
 log = get_logger("maillage.document")

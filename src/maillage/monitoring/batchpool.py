@@ -28,11 +28,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from maillage.audit.service import AuditContext
-from maillage.auth.service import DeviceActor
+from maillage.auth.tokens import DeviceActor
 from maillage.config import Settings
 from maillage.exceptions import MaillageError, ServiceUnavailable
 from maillage.monitoring.ingest import Incoming, IngestResult, compact_items, ingest
+from maillage.security.context import AuditContext
 
 SMALL_BATCH = 50  # readings: at most this many are evaluated in the serve process itself
 # A compact batch up to this size is parsed in the serve process (and evaluated there if it has at most SMALL_BATCH

@@ -14,10 +14,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from maillage.auth.actor import Actor
-from maillage.auth.service import DeviceActor
-from maillage.authz.deps import audit_context, optional_actor, require
-from maillage.authz.policy import Permission
+from maillage.auth.tokens import DeviceActor
 from maillage.exceptions import MaillageError, NotAuthenticated, PermissionDenied
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_json_media
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
@@ -46,6 +43,9 @@ from maillage.monitoring.schemas import (
     TeamMemberAdd,
     TeamRead,
 )
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, optional_actor, require
+from maillage.security.policy import Permission
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["télésurveillance"])
 

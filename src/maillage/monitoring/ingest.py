@@ -31,8 +31,8 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext, record
-from maillage.auth.service import DeviceActor
+from maillage.audit.service import record
+from maillage.auth.tokens import DeviceActor
 from maillage.exceptions import PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
@@ -42,6 +42,7 @@ from maillage.monitoring.alerts import plan_events, rules_of
 from maillage.monitoring.rules.engine import PatientState, evaluate, silence_due_at
 from maillage.monitoring.rules.measures import MEASURES, Reading, ReadingRejected, normalise
 from maillage.monitoring.schemas import COMPACT_BATCH, BatchIn
+from maillage.security.context import AuditContext
 
 log = get_logger("maillage.monitoring.ingest")
 

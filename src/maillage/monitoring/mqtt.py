@@ -27,14 +27,14 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from maillage.audit.service import AuditContext
 from maillage.auth import repository as auth_repo
-from maillage.auth.service import DeviceActor
+from maillage.auth.tokens import DeviceActor
 from maillage.exceptions import MaillageError
 from maillage.kit.logging import get_logger
 from maillage.monitoring import fhir
 from maillage.monitoring.ingest import Incoming, IngestResult, batch_items, ingest
 from maillage.monitoring.schemas import COMPACT_BATCH
+from maillage.security.context import AuditContext
 
 log = get_logger("maillage.monitoring.mqtt")
 

@@ -19,9 +19,6 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from maillage.auth.actor import Actor
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission, role_allows
 from maillage.exceptions import NotFound
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
@@ -33,6 +30,9 @@ from maillage.monitoring.rules.adherence import ADHERENCE_MINIMUM
 from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, EnrolmentStatus
 from maillage.monitoring.rules.forfaits import ForfaitLevel
 from maillage.monitoring.rules.measures import MEASURES
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission, role_allows
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Triage = Annotated[Actor, Depends(require(Permission.MONITORING_TRIAGE))]

@@ -15,8 +15,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext
-from maillage.auth.actor import Actor
 from maillage.exceptions import ValidationFailed
 from maillage.kit.clock import now
 from maillage.models.monitoring import (
@@ -32,6 +30,8 @@ from maillage.monitoring.alerts import rules_of
 from maillage.monitoring.rules.alerting import REFERENCES, ReferenceGainRule, ThresholdRule
 from maillage.monitoring.rules.programmes import Programme, get_programme
 from maillage.monitoring.service import AdherenceRow, adherence_rows, get_enrolment
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
 
 
 @dataclass

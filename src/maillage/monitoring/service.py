@@ -16,12 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext, record
-from maillage.auth import service as auth
-from maillage.auth.actor import Actor
-from maillage.auth.rules import Role
+from maillage.audit.service import record
+from maillage.auth import tokens
 from maillage.authz import service as authz
-from maillage.authz.policy import Permission, role_allows
 from maillage.authz.rules import Purpose, RelationshipKind
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import PARIS, now
@@ -65,6 +62,10 @@ from maillage.monitoring.rules.forfaits import (
 )
 from maillage.monitoring.rules.overrides import check_overrides, check_references
 from maillage.monitoring.rules.programmes import Programme, get_programme
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import Permission, role_allows
+from maillage.security.roles import Role
 
 log = get_logger("maillage.monitoring")
 
@@ -165,7 +166,7 @@ def register_device(session: Session, actor: Actor, *, team_id: uuid.UUID, ident
     secret = None
     credential_id = None
     if with_credential:
-        issued = auth.create_device_credential(session, device_identifier=ident, label=label.strip()[:200])
+        issued = tokens.create_device_credential(session, device_identifier=ident, label=label.strip()[:200])
         secret, credential_id = issued.secret, issued.id
     device = MonitoringDevice(identifier=ident, kind=kind, label=label.strip()[:200], team_id=team_id,
                               gateway_id=gateway.id if gateway else None, credential_id=credential_id)

@@ -16,9 +16,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from maillage.auth.actor import Actor
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission
 from maillage.authz.rules import Purpose
 from maillage.kit.dates import IsoDate
 from maillage.kit.http import DbSession, UnitOfWorkRoute
@@ -40,6 +37,9 @@ from maillage.patient.schemas import (
     PatientUpdate,
     UnmergeRequest,
 )
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission
 
 router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=UnitOfWorkRoute)
 Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]

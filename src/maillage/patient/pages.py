@@ -11,9 +11,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from maillage.auth.actor import Actor
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission, role_allows
 from maillage.authz.rules import Purpose
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
@@ -29,6 +26,9 @@ from maillage.patient.schemas import (
     IdentityCheck,
     PatientCreate,
 )
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission, role_allows
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]

@@ -18,10 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext, record
-from maillage.auth.actor import Actor
+from maillage.audit.service import record
 from maillage.authz import service as authz
-from maillage.authz.policy import Permission, role_allows
 from maillage.authz.rules import BreakGlassGround, Purpose, RelationshipKind, break_glass_reason_problems
 from maillage.config import Settings, get_settings
 from maillage.directory import communes
@@ -54,6 +52,9 @@ from maillage.patient.rules import (
     validate_nir,
 )
 from maillage.patient.schemas import ConsentDecision, ConsentPurpose, ConsentSource, IdentityDocument
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import Permission, role_allows
 
 log = get_logger("maillage.patient")
 MASKED_MATRICULE = "• •• •• ••••• ••• ••"

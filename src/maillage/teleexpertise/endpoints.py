@@ -13,14 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
-from maillage.auth.actor import Actor
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission
 from maillage.document.schemas import DocumentRead
 from maillage.document.uploads import UPLOAD_BODY, Upload, read_upload
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.pagination import Page, PageParams, page_params
 from maillage.models.teleexpertise import TeleexpertiseRequest
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission
 from maillage.teleexpertise import rules, service
 from maillage.teleexpertise.schemas import (
     ActRead,

@@ -13,12 +13,12 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from maillage.auth.actor import Actor
 from maillage.config import Settings, get_settings
 from maillage.integrations.mail import Mailer
 from maillage.kit.clock import now
 from maillage.models.teleexpertise import TeleexpertiseNotification
 from maillage.outbox import service as outbox
+from maillage.security.actor import Actor
 from maillage.teleexpertise import repository as repo
 from maillage.worker.queue import enqueue_job
 

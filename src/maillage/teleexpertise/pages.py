@@ -12,15 +12,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from maillage.auth.actor import Actor
-from maillage.authz.deps import audit_context, require
-from maillage.authz.policy import Permission, role_allows
 from maillage.directory.specialties import REQUIREMENT_LABELS, URGENCY_LABELS
 from maillage.document.uploads import Upload, read_upload
 from maillage.exceptions import MaillageError, NotFound, ValidationFailed
 from maillage.kit.clock import PARIS, now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context, require
+from maillage.security.policy import Permission, role_allows
 from maillage.teleexpertise import notify, rules, service
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
 

@@ -18,11 +18,8 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from maillage.audit.service import AuditContext, record
-from maillage.auth.actor import Actor
-from maillage.auth.rules import Role
+from maillage.audit.service import record
 from maillage.authz import service as authz
-from maillage.authz.policy import Permission, role_allows
 from maillage.authz.rules import Purpose, RelationshipKind
 from maillage.config import Settings, get_settings
 from maillage.directory.specialties import REQUIREMENT_LABELS, Requirement
@@ -44,6 +41,10 @@ from maillage.models.teleexpertise import (
 )
 from maillage.patient import service as patients
 from maillage.patient.schemas import ConsentPurpose
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import Permission, role_allows
+from maillage.security.roles import Role
 from maillage.teleexpertise import notify, report, rules
 from maillage.teleexpertise import repository as repo
 from maillage.teleexpertise.rules import Action, AdmissionStatus, Orientation, Status

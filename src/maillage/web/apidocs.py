@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from maillage.authz.deps import CurrentActor
+from maillage.security.deps import CurrentActor
 
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"

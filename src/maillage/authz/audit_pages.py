@@ -1,4 +1,6 @@
-"""The administrator's audit page: the access traces, filtered, newest first, and the emergency accesses to review."""
+"""The administrator's audit page: the access traces, filtered, newest first, and the emergency accesses to review.
+
+It lives in ``authz``, above ``audit`` in the layers, because it joins the trail to authz's break-the-glass review."""
 
 from __future__ import annotations
 
@@ -9,14 +11,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from maillage.audit import rules, service
-from maillage.auth.actor import Actor
-from maillage.auth.rules import ROLE_LABELS, Role
 from maillage.authz import service as authz
-from maillage.authz.deps import require
-from maillage.authz.policy import Permission
 from maillage.exceptions import ValidationFailed
 from maillage.kit.http import DbSession, UnitOfWorkRoute, client_address, request_id
 from maillage.kit.templating import templates
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.deps import require
+from maillage.security.policy import Permission
+from maillage.security.roles import ROLE_LABELS, Role
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 AuditReader = Annotated[Actor, Depends(require(Permission.AUDIT_READ))]
@@ -52,15 +55,15 @@ def audit_page(
         filters = rules.parse_filters(patient=patient, actor=acteur, since=du, until=au, break_glass=urgence,
                                       page=page, size=taille)
     except ValidationFailed as exc:
-        return templates().TemplateResponse(request, "audit/trail.html", {**context, "error": exc.message,
+        return templates().TemplateResponse(request, "authz/audit_trail.html", {**context, "error": exc.message,
                                             "result": None}, status_code=exc.status_code)
     result = service.search_trail(db, filters, actor=actor,
-                                  context=service.AuditContext(request_id=request_id(request),
+                                  context=AuditContext(request_id=request_id(request),
                                                                address=client_address(request)))
     kept = {key: value for key, value in raw.items() if value.strip()}
     previous_url = f"?{urlencode({**kept, 'page': filters.page - 1})}" if filters.page > 1 else None
     next_url = f"?{urlencode({**kept, 'page': filters.page + 1})}" if result.has_next else None
-    return templates().TemplateResponse(request, "audit/trail.html", {
+    return templates().TemplateResponse(request, "authz/audit_trail.html", {
         **context, "error": None, "result": result, "previous_url": previous_url, "next_url": next_url,
         "unreviewed": authz.break_glass_to_review(db, actor),
     })

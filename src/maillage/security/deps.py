@@ -17,11 +17,12 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from maillage.audit.service import AuditContext
-from maillage.auth.actor import Actor
-from maillage.auth.rules import SESSION_COOKIE
-from maillage.authz.policy import Permission, role_allows
 from maillage.exceptions import NotAuthenticated, PermissionDenied
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import Permission, role_allows
+
+SESSION_COOKIE = "maillage_session"
 
 
 def optional_actor(request: Request) -> Actor | None:

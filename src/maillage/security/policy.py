@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from maillage.auth.rules import Role
+from maillage.security.roles import Role
 
 
 class Permission(enum.StrEnum):

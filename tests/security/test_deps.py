@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from maillage.auth import service as auth
+from maillage.auth import tokens as auth_tokens
 from tests.fixtures.factories import make_user
 
 
@@ -37,7 +37,7 @@ class TestCurrentActor:
 
     def test_a_valid_bearer_token_still_resolves_the_actor(self, client, db, settings):
         user = make_user(db, "physician")
-        issued = auth.create_personal_token(db, user, name="test", scopes=[], settings=settings)
+        issued = auth_tokens.create_personal_token(db, user, name="test", scopes=[], settings=settings)
         db.commit()
         response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {issued.secret}"})
         assert response.status_code == 200

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from maillage.audit import service
-from maillage.auth.actor import Actor
-from maillage.auth.rules import Role
-from maillage.authz.deps import current_actor
 from maillage.kit import clock
 from maillage.models.audit import AuditEntry
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.deps import current_actor
+from maillage.security.roles import Role
 
 HTML = {"accept": "text/html"}
 
@@ -35,7 +36,7 @@ def trail(db):
     """Three traces of patient p-1 and p-2, one of them a break-the-glass access."""
     with clock.frozen(clock.now() - dt.timedelta(days=2)) as c:
         service.record(db, action="read", object_type="patient", patient_id="p-1", actor_id="u-1",
-                       actor_role="physician", context=service.AuditContext("req-a-000001", "10.0.0.1"))
+                       actor_role="physician", context=AuditContext("req-a-000001", "10.0.0.1"))
         c.advance(dt.timedelta(hours=1))
         service.record(db, action="update", object_type="patient", patient_id="p-2", actor_id="u-1",
                        actor_role="physician", outcome="denied")

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from maillage.auth.rules import Role
+from maillage.security.roles import Role
 
 
 @dataclass(frozen=True)
