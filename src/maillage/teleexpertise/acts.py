@@ -1,6 +1,7 @@
 """The acts of an answered tele-expertise (TE2 for the specialist, RQD for the requester) and their billing
 decision. Source: DOMAIN.md §2.3 (NGAP art. 14.9.4, yearly cap, inpatient rule)."""
 
+from __future__ import annotations
 
 import datetime as dt
 

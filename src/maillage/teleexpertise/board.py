@@ -1,6 +1,7 @@
 """The coordinator's board: per line and per requesting establishment, volume, response times, overdue and open
 requests, orientations. Counts and delays only, no patient data; read from a snapshot the worker refreshes."""
 
+from __future__ import annotations
 
 import datetime as dt
 import uuid

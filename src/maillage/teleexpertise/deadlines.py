@@ -1,7 +1,7 @@
 """Deadlines of tele-expertise, run by the worker: a reminder when a quarter of the committed delay remains,
 an escalation to the line's coordinators and on-call backup once it has passed; each at most once per request."""
 
-
+from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
@@ -11,8 +11,6 @@ from maillage.kit.clock import now
 from maillage.teleexpertise import notify, rules, steps
 from maillage.teleexpertise import repository as repo
 from maillage.teleexpertise.rules import Status
-
-# --- Deadlines (worker) ------------------------------------------------------------------------------------------
 
 WATCHED = (Status.PUBLISHED.value, Status.IN_PROGRESS.value)
 

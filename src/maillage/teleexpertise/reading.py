@@ -2,6 +2,7 @@
 what a new request may choose from, whom a coordinator may assign. Lists are audited once per page
 (``authz.audit_list``); one request through the access gate."""
 
+from __future__ import annotations
 
 import datetime as dt
 import uuid
@@ -30,8 +31,6 @@ from maillage.patient import service as patients
 from maillage.teleexpertise import notify, steps
 from maillage.teleexpertise import repository as repo
 from maillage.teleexpertise.rules import Status
-
-# --- Reading -----------------------------------------------------------------------------------------------------
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """What every step of a tele-expertise request shares: the access gate (through ``authz.access_request``), the
 permission and party checks, the timeline, the guarded status transition, the specialist's care relationship."""
 
+from __future__ import annotations
 
 import uuid
 from typing import Any

@@ -5,6 +5,7 @@ Each step loads the request through the access gate (``steps.load``), writes the
 trail, and grants or ends the care relationships it implies: the requester's on creation, the specialist's on
 claim, assignment and transfer. Source: DOMAIN.md §4 (HAS tele-expertise workflow)."""
 
+from __future__ import annotations
 
 import uuid
 from types import SimpleNamespace
