@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from maillage.auth import service as auth
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose, RelationshipKind
+from maillage.authz.rules import Purpose, RelationshipKind, RequestParties, is_request_party
 from maillage.config import Settings
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.kit import clock
+from maillage.kit.http import AFTER_ROLLBACK
 from maillage.models.audit import AuditEntry
 from maillage.models.authz import BreakGlassAccess
 from maillage.patient import service as patients
@@ -129,6 +130,95 @@ class TestAccessPatient:
         authz.grant_relationship(db, user_id=user.id, patient_id=mine, kind="attending")
         authz.grant_relationship(db, user_id=make_user(db).id, patient_id=theirs, kind="attending")
         assert set(db.scalars(authz.accessible_patients(actor_of(db, user)))) == {mine}
+
+
+def after_rollback_of(db) -> None:
+    """Play the boundary's part when a request fails: roll back, then run what must survive the rollback."""
+    pending = db.info.pop(AFTER_ROLLBACK, [])
+    db.rollback()
+    for write in pending:
+        write(db)
+    db.commit()
+
+
+def parties(patient: uuid.UUID, requester: uuid.UUID, *, draft: bool = False, assignee: uuid.UUID | None = None,
+            named: uuid.UUID | None = None, staff: frozenset[uuid.UUID] = frozenset()) -> RequestParties:
+    return RequestParties(patient_id=patient, draft=draft, requester_id=requester, assignee_id=assignee,
+                          named_expert_id=named, line_staff=lambda: staff)
+
+
+class TestRecordRefusal:
+    def test_the_refusal_is_written_after_the_rollback_not_in_the_refused_transaction(self, db):
+        user = make_user(db, "physician")
+        db.commit()
+        patient = uuid.uuid4()
+        authz.record_refusal(db, actor_of(db, user), action="read", object_type="thing", object_id="7",
+                             patient_id=patient, purpose=Purpose.CARE, details={"why": "test"})
+        db.flush()
+        assert db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient))).all() == []
+        after_rollback_of(db)
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient))).one()
+        assert (entry.action, entry.object_type, entry.object_id, entry.outcome, entry.purpose, entry.actor_id) == (
+            "read", "thing", "7", "denied", "care", str(user.id))
+
+
+class TestAccessRequest:
+    def test_a_party_passes_and_the_access_is_audited_in_the_transaction(self, db):
+        user = make_user(db, "physician")
+        patient = uuid.uuid4()
+        authz.access_request(db, actor_of(db, user), parties(patient, user.id), action="read",
+                             object_type="teleexpertise_request", object_id="r1", purpose=Purpose.TELEEXPERTISE)
+        db.commit()
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient))).one()
+        assert (entry.action, entry.object_id, entry.outcome, entry.purpose) == (
+            "read", "r1", "success", "teleexpertise")
+
+    def test_anyone_else_is_not_found_and_the_attempt_is_audited_as_denied(self, db):
+        outsider = make_user(db, "physician")
+        db.commit()
+        patient = uuid.uuid4()
+        with pytest.raises(NotFound) as refused:
+            authz.access_request(db, actor_of(db, outsider), parties(patient, uuid.uuid4()), action="answer",
+                                 object_type="teleexpertise_request", object_id="r2", purpose=Purpose.TELEEXPERTISE,
+                                 not_found="Demande introuvable.")
+        assert refused.value.message == "Demande introuvable."
+        after_rollback_of(db)
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient))).one()
+        assert (entry.action, entry.object_id, entry.outcome, entry.actor_id) == (
+            "answer", "r2", "denied", str(outsider.id))
+
+
+class TestIsRequestParty:
+    """The rule of ``authz.rules.is_request_party``, case by case (pure: no database)."""
+
+    REQUESTER, ASSIGNEE, NAMED, STAFF, OTHER = (uuid.uuid4() for _ in range(5))
+
+    def sent(self, **kw) -> RequestParties:
+        return parties(uuid.uuid4(), self.REQUESTER, assignee=self.ASSIGNEE, named=self.NAMED,
+                       staff=frozenset({self.STAFF}), **kw)
+
+    def test_every_party_of_a_sent_request_is_a_party(self):
+        assert all(is_request_party(u, self.sent()) for u in (self.REQUESTER, self.ASSIGNEE, self.NAMED, self.STAFF))
+
+    def test_someone_else_is_not(self):
+        assert not is_request_party(self.OTHER, self.sent())
+
+    def test_a_draft_is_its_authors_alone(self):
+        draft = self.sent(draft=True)
+        assert is_request_party(self.REQUESTER, draft)
+        assert not any(is_request_party(u, draft) for u in (self.ASSIGNEE, self.NAMED, self.STAFF))
+
+    def test_the_line_staff_is_looked_up_only_for_someone_not_named(self):
+        calls = []
+
+        def staff() -> frozenset[uuid.UUID]:
+            calls.append(1)
+            return frozenset({self.STAFF})
+
+        request = RequestParties(patient_id=uuid.uuid4(), draft=False, requester_id=self.REQUESTER,
+                                 assignee_id=None, named_expert_id=None, line_staff=staff)
+        assert is_request_party(self.REQUESTER, request) and calls == []
+        assert is_request_party(self.STAFF, request) and calls == [1]
 
 
 class TestBreakGlass:

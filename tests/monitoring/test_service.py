@@ -24,7 +24,9 @@ from maillage.models.monitoring import (
 )
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import service
+from maillage.monitoring.rules.programmes import get_programme
 from maillage.monitoring.schemas import EnrolmentCreate
+from tests.fixtures.factories import make_patient
 from tests.monitoring.conftest import World, actor, enrol_patient, register, weights
 
 
@@ -378,3 +380,17 @@ def test_relationship_helper_is_the_security_core(db, world: World) -> None:
     """The care team is a plain care relationship: the security core's access function sees it."""
     grant = authz.access_patient(db, world.nurse, world.patient_id, "monitoring")
     assert grant.patient_id == world.patient_id
+
+
+class TestLabels:
+    def test_the_care_team_sees_the_patients_name_and_the_programme(self, db, world: World) -> None:
+        p = make_patient(db, "Durand", "Jeanne")
+        enrolment = enrol_patient(db, world.physician, world.team, patient_id=p.id)
+        assert service.labels(db, world.physician, [enrolment.id]) == {
+            enrolment.id: ("DURAND Jeanne", get_programme("heart_failure").label)}
+
+    def test_an_actor_without_access_gets_a_short_id_instead_of_the_name(self, db, world: World) -> None:
+        p = make_patient(db, "Durand", "Jeanne")
+        enrolment = enrol_patient(db, world.physician, world.team, patient_id=p.id)
+        label, _ = service.labels(db, world.outsider_nurse, [enrolment.id])[enrolment.id]
+        assert label == f"Patient {str(p.id)[:8]}"

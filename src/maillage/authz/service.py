@@ -5,6 +5,8 @@ team, participant, prescriber, dispenser, care unit, attending physician) or a l
 access. Anything else is ``NotFound`` — the same answer as a patient that does not exist — and the
 refused attempt is audited in its own transaction after the request's rollback.
 A role that may never do the action gets ``PermissionDenied`` (403): it can know the function exists.
+A request between professionals (tele-expertise) is reached by its parties only (``access_request``), under the
+same answers. Every refused attempt is audited through ``record_refusal``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from sqlalchemy.orm import Session
 
 from maillage.audit.service import record
 from maillage.authz import repository as repo
-from maillage.authz.rules import BreakGlassGround, Purpose, RelationshipKind, break_glass_reason_problems
+from maillage.authz.rules import (
+    BreakGlassGround,
+    Purpose,
+    RelationshipKind,
+    RequestParties,
+    break_glass_reason_problems,
+    is_request_party,
+)
 from maillage.config import Settings, get_settings
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
@@ -48,6 +57,33 @@ def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError as exc:
         raise NotFound() from exc
+
+
+def record_refusal(
+    session: Session,
+    actor: Actor,
+    *,
+    action: str,
+    object_type: str,
+    purpose: Purpose | str,
+    object_id: str | None = None,
+    patient_id: uuid.UUID | str | None = None,
+    context: AuditContext | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit a refused attempt (outcome ``denied``) so that it survives the refusal: the entry is written in its own
+    transaction after the request's rollback (``kit.http.after_rollback``), since the caller raises next. The one way
+    a capability records a refusal; the answer it then raises (404, 403) is its own."""
+    fields: dict[str, Any] = dict(
+        action=action, object_type=object_type, object_id=object_id,
+        patient_id=str(patient_id) if patient_id is not None else None, purpose=Purpose(purpose).value,
+        context=context, details=details, **actor.audit_fields,
+    )
+
+    def audit_denied(s: Session) -> None:
+        record(s, outcome="denied", **fields)
+
+    after_rollback(session, audit_denied)
 
 
 def access_patient(
@@ -78,19 +114,41 @@ def access_patient(
     if not allowed and purpose is Purpose.IDENTITY_VIGILANCE and role_allows(actor.role, Permission.IDENTITY_MERGE):
         # The identity officer reaches any identity for identity vigilance (duplicates, merges), audited as such.
         allowed = True
-    fields: dict[str, Any] = dict(
-        action=action, object_type=object_type, object_id=object_id or str(pid), patient_id=str(pid),
-        purpose=(Purpose.EMERGENCY if glass else purpose).value, context=context, **actor.audit_fields,
-    )
     if not allowed:
-        def audit_denied(s: Session) -> None:
-            record(s, outcome="denied", **fields)
-
-        after_rollback(session, audit_denied)
+        record_refusal(session, actor, action=action, object_type=object_type, object_id=object_id or str(pid),
+                       patient_id=pid, purpose=purpose, context=context)
         raise NotFound()
-    record(session, outcome="success", break_glass=glass is not None,
-           reason=glass.reason if glass else None, **fields)
+    record(session, action=action, object_type=object_type, object_id=object_id or str(pid), patient_id=str(pid),
+           purpose=(Purpose.EMERGENCY if glass else purpose).value, context=context, outcome="success",
+           break_glass=glass is not None, reason=glass.reason if glass else None, **actor.audit_fields)
     return AccessGrant(actor, pid, purpose, glass)
+
+
+def access_request(
+    session: Session,
+    actor: Actor,
+    parties: RequestParties,
+    *,
+    action: str,
+    object_type: str,
+    object_id: str,
+    purpose: Purpose | str,
+    context: AuditContext | None = None,
+    not_found: str | None = None,
+) -> None:
+    """Check that ``actor`` is a party to this request (``rules.is_request_party``) and audit the access in the
+    caller's transaction. Anyone else gets ``NotFound`` (``not_found`` as its message), the answer for a request that
+    does not exist, and the refused attempt is audited after the rollback.
+
+    Being a party opens the request, not the patient's record: what the request shows of the patient (a name, a
+    report) still goes through ``access_patient``, which asks for a care relationship.
+    """
+    if not is_request_party(actor.user_id, parties):
+        record_refusal(session, actor, action=action, object_type=object_type, object_id=object_id,
+                       patient_id=parties.patient_id, purpose=purpose, context=context)
+        raise NotFound(not_found) if not_found else NotFound()
+    record(session, action=action, object_type=object_type, object_id=object_id, patient_id=str(parties.patient_id),
+           purpose=Purpose(purpose).value, context=context, **actor.audit_fields)
 
 
 def has_access(session: Session, actor: Actor, patient_id: uuid.UUID) -> bool:

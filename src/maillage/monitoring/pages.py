@@ -56,7 +56,7 @@ def _back(target: str) -> str:
 def _worklist_context(db: Session, actor: Actor, request: Request) -> dict[str, Any]:
     work = service.worklist(db, actor, audit_context(request))
     ids = [a.enrolment_id for items in work.groups.values() for a in items]
-    return {"work": work, "titles": GROUP_TITLES, "labels": service.labels(db, ids),
+    return {"work": work, "titles": GROUP_TITLES, "labels": service.labels(db, actor, ids),
             "notifications": service.notifications(db, actor), "now": now()}
 
 
@@ -140,7 +140,7 @@ def acknowledge_green(request: Request, db: DbSession, actor: Triage) -> Respons
 def enrolments(request: Request, db: DbSession, actor: Triage) -> Response:
     items = service.my_enrolments(db, actor, audit_context(request))
     return templates().TemplateResponse(request, "monitoring/enrolments.html", {
-        "enrolments": items, "labels": service.labels(db, [e.id for e in items]),
+        "enrolments": items, "labels": service.labels(db, actor, [e.id for e in items]),
         "statuses": {s.value: s.label for s in EnrolmentStatus}})
 
 
@@ -175,7 +175,7 @@ def _charts(file: PatientFile) -> list[Any]:
 def patient_page(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor: Triage,
                  jours: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
     file = patient_file(db, actor, enrolment_id, days=jours, context=audit_context(request))
-    label = service.labels(db, [enrolment_id]).get(enrolment_id, ("", ""))
+    label = service.labels(db, actor, [enrolment_id]).get(enrolment_id, ("", ""))
     return templates().TemplateResponse(request, "monitoring/patient.html", {
         "file": file, "label": label, "charts": _charts(file), "periods": PERIODS, "days": jours,
         "statuses": {s.value: s.label for s in EnrolmentStatus}, "pause_reasons": PAUSE_REASONS,
@@ -212,7 +212,7 @@ def end(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor: Enrol,
 def adherence(request: Request, db: DbSession, actor: Triage) -> Response:
     checks = service.regulatory_checks(db, actor, audit_context(request))
     return templates().TemplateResponse(request, "monitoring/adherence.html", {
-        "checks": checks, "labels": service.labels(db, [c.enrolment.id for c in checks]),
+        "checks": checks, "labels": service.labels(db, actor, [c.enrolment.id for c in checks]),
         "minimum": int(ADHERENCE_MINIMUM * 100)})
 
 

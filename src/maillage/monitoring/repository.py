@@ -33,26 +33,7 @@ from maillage.models.monitoring import (
     MonitoringTeamMember,
 )
 
-try:  # the patient capability lands separately; until then pages show short patient ids
-    from maillage.models.patient import Patient
-except ImportError:  # pragma: no cover - depends on which capabilities are installed
-    Patient = None  # type: ignore[assignment,misc]
-
 ENROLMENT_SOURCE = "monitoring_enrolment"
-
-
-def patient_labels(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """"NOM Prénom" of each patient, for display to actors already authorised to see them."""
-    wanted = list(set(ids))
-    if Patient is None or not wanted:
-        return {}
-    rows = session.execute(select(Patient.id, Patient.used_name, Patient.birth_name, Patient.used_given_name,
-                                  Patient.given_names).where(Patient.id.in_(wanted))).all()
-    out = {}
-    for pid, used, birth, used_given, given in rows:
-        first = used_given or (given or "").split(" ")[0]
-        out[pid] = f"{(used or birth or '').upper()} {first}".strip()
-    return out
 
 
 # -- Teams --------------------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from maillage.monitoring.rules.forfaits import (
 )
 from maillage.monitoring.rules.overrides import check_overrides, check_references
 from maillage.monitoring.rules.programmes import Programme, get_programme
+from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
@@ -685,10 +686,12 @@ def my_enrolments(session: Session, actor: Actor, context: AuditContext | None =
     return out
 
 
-def labels(session: Session, enrolment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
-    """(patient label, programme label) per enrolment, for lists the actor is already allowed to see."""
+def labels(session: Session, actor: Actor, enrolment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+    """(patient label, programme label) per enrolment, for lists the service audited: the patient's name when the
+    actor may see the patient now (``patient.labels.short_labels``, through ``authz.accessible_patients``), else a
+    short id."""
     enrolments = repo.enrolments_by_ids(session, enrolment_ids)
-    names = repo.patient_labels(session, [e.patient_id for e in enrolments.values()])
+    names = patient_labels.short_labels(session, actor, [e.patient_id for e in enrolments.values()])
     return {eid: (names.get(e.patient_id) or f"Patient {str(e.patient_id)[:8]}",
                   get_programme(e.programme).label) for eid, e in enrolments.items()}
 

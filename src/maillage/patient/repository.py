@@ -33,6 +33,17 @@ def patients_by_ids(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUI
     return {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(wanted)))}
 
 
+def name_parts(session: Session, accessible: Select[tuple[uuid.UUID]],
+               ids: Iterable[uuid.UUID]) -> Sequence[Any]:
+    """(id, used name, birth name, used given name, given names) of these patients, within ``accessible``."""
+    wanted = list(set(ids))
+    if not wanted:
+        return []
+    return session.execute(select(Patient.id, Patient.used_name, Patient.birth_name, Patient.used_given_name,
+                                  Patient.given_names)
+                           .where(Patient.id.in_(wanted), Patient.id.in_(accessible))).all()
+
+
 def active_with_duplicate_key(session: Session, key: str) -> Patient | None:
     return session.scalar(
         select(Patient).where(Patient.duplicate_key == key, Patient.merged_into_id.is_(None))

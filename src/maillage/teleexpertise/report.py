@@ -9,10 +9,21 @@ orientation, the exchanges, the acts recorded. Written with an embedded Unicode 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
+from maillage.authz.rules import Purpose
+from maillage.exceptions import Conflict, PermissionDenied
 from maillage.kit.clock import PARIS
 from maillage.kit.pdf import FAMILY, UnicodePDF
+from maillage.kit.templating import format_euros
+from maillage.patient import service as patients
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.teleexpertise import reading, steps
+from maillage.teleexpertise.rules import AdmissionStatus, Orientation, Status
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -99,3 +110,34 @@ def render_pdf(data: ReportData) -> bytes:
     pdf.multi_cell(0, 4, "À verser au dossier du patient tenu par chaque professionnel intervenant et au DMP "
                          "(NGAP art. 14.9.4 ; CSP R6316-4).", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
+                 context: AuditContext | None = None) -> bytes:
+    """The PDF compte rendu of a signed opinion, for the requester and the specialist (audited as an export)."""
+    req = steps.load(session, actor, request_id, action="export", context=context)
+    if actor.user_id not in (req.requester_id, req.signed_by, req.assignee_id):
+        raise PermissionDenied("Le compte rendu est réservé au requérant et au spécialiste.")
+    if req.status != Status.COMPLETED or req.signed_by is None:
+        raise Conflict("Le compte rendu existe une fois l'avis rendu.")
+    view = patients.get_patient(session, actor, req.patient_id, purpose=Purpose.TELEEXPERTISE, context=context)
+    d = reading.get_request(session, actor, req.id, context=context)
+
+    def name(user_id: uuid.UUID | None) -> str:
+        user = d.users.get(user_id) if user_id else None
+        return user.display_name if user else "-"
+
+    admission = None
+    if d.admission is not None:
+        admission = f"{Orientation(d.admission.orientation).label} - {AdmissionStatus(d.admission.status).label}"
+    acts = [f"{a.code} — {format_euros(a.amount)} — {a.act_date.strftime('%d/%m/%Y')} — "
+            f"{'facturable' if a.billable else 'non facturable : ' + a.reason}" for a in d.acts]
+    return render_pdf(ReportData(
+        patient=view.display_name, patient_birth_date=view.patient.birth_date,
+        line=d.line.title if d.line else "-", requester=name(req.requester_id), expert=name(req.signed_by),
+        submitted_at=req.submitted_at, signed_at=req.signed_at, urgency=req.urgency, question=req.question,
+        clinical_context=req.clinical_context,
+        exchanges=[("Question du spécialiste" if m.kind == "question" else "Réponse du requérant", m.created_at,
+                    m.body) for m in d.messages],
+        answer=req.answer or "", orientation=Orientation(req.orientation or "advice_only").label, act=req.act,
+        delay_days=req.delay_days, admission=admission, acts=acts))

@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from maillage.outbox import service as outbox
-from maillage.teleexpertise import notify, service
+from maillage.teleexpertise import board, deadlines, notify
 from maillage.worker.registry import job, periodic
 
 DEADLINE_CHECK_EVERY = dt.timedelta(minutes=5)
@@ -19,19 +19,19 @@ DEADLINE_CHECK_EVERY = dt.timedelta(minutes=5)
 @job("teleexpertise.send_reminders")
 def send_reminders(session: Session) -> int:
     """Remind the specialist (or the line's pool) when a quarter of the committed delay remains."""
-    return service.send_reminders(session)
+    return deadlines.send_reminders(session)
 
 
 @job("teleexpertise.escalate_overdue")
 def escalate_overdue(session: Session) -> int:
     """Escalate overdue requests to the line's coordinators and on-call backup."""
-    return service.escalate_overdue(session)
+    return deadlines.escalate_overdue(session)
 
 
 @job("teleexpertise.refresh_board")
 def refresh_board(session: Session) -> int:
     """Recompute the coordinator's board snapshot of every tele-expertise line (the page reads it)."""
-    return service.refresh_board(session)
+    return board.refresh_board(session)
 
 
 @job(notify.EMAIL_JOB)
@@ -43,4 +43,4 @@ def email_notification(session: Session, notification_id: str) -> str:
 
 periodic("teleexpertise.send_reminders", every=DEADLINE_CHECK_EVERY)
 periodic("teleexpertise.escalate_overdue", every=DEADLINE_CHECK_EVERY)
-periodic("teleexpertise.refresh_board", every=service.BOARD_REFRESH_EVERY)
+periodic("teleexpertise.refresh_board", every=board.BOARD_REFRESH_EVERY)
