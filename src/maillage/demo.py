@@ -26,6 +26,7 @@ from maillage.auth import service as auth
 from maillage.auth.rules import ROLE_LABELS, Role
 from maillage.authz import service as authz
 from maillage.config import get_settings
+from maillage.directory import admin_service as directory_admin
 from maillage.directory import communes, territory
 from maillage.directory import service as directory
 from maillage.directory.specialties import Audience, profession_label, specialty_label
@@ -286,7 +287,7 @@ def build_demo(session: Session, departement: str = DEFAULT_DEPARTEMENT, seed: i
     seed_accounts(session)
     users = {u.username: u for u in session.scalars(select(UserAccount))}
     for account in plan.accounts:
-        directory.link_account(
+        directory_admin.link_account(
             session, users[account.username],
             professional_id=plan.id_for(account.professional_key) if account.professional_key else None,
             establishment_ids=[plan.id_for(k) for k in account.establishment_keys])
