@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from maillage.analytics import apl, service
-from maillage.analytics.communes import synthetic_communes
 from maillage.analytics.indicators import get_indicator
+from maillage.demo.communes import synthetic_communes
 from maillage.exceptions import ValidationFailed
 
 

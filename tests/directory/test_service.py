@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from maillage.auth import service as auth
+from maillage.demo.territory_plan import demo_finess, demo_rpps
 from maillage.directory import admin_service, service
 from maillage.directory.schemas import EstablishmentCreate, ProfessionalCreate, SpecialtyLineWrite
-from maillage.directory.territory import demo_finess, demo_rpps
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.models.audit import AuditEntry
 from maillage.models.auth import UserEstablishment

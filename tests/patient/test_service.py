@@ -20,10 +20,10 @@ from maillage.audit import rules as audit_rules
 from maillage.auth import service as auth
 from maillage.authz import service as authz
 from maillage.authz.rules import Purpose
+from maillage.demo.territory_plan import demo_rpps
 from maillage.directory import admin_service as directory_admin
 from maillage.directory import service as directory
 from maillage.directory.schemas import ProfessionalCreate
-from maillage.directory.territory import demo_rpps
 from maillage.exceptions import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit import clock
 from maillage.models import audit as audit_models

@@ -20,9 +20,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from maillage.auth import service as auth
+from maillage.demo.territory_plan import demo_rpps
 from maillage.directory import admin_service as directory_admin
 from maillage.directory.schemas import ProfessionalCreate
-from maillage.directory.territory import demo_rpps
 from maillage.exceptions import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import frozen
 from maillage.models.audit import AuditEntry, AuditEntryPatient
