@@ -35,10 +35,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from maillage.analytics import apl, catalogue, engines, snds  # noqa: E402
 from maillage.analytics import indicators as ind  # noqa: E402
-from maillage.analytics.communes import load_real_communes, real_communes_available, synthetic_communes  # noqa: E402
-from maillage.analytics.generator import generate_claims  # noqa: E402
+from maillage.analytics.communes import load_real_communes, real_communes_available  # noqa: E402
 from maillage.analytics.service import compute  # noqa: E402
 from maillage.analytics.warehouse import Warehouse  # noqa: E402
+from maillage.demo.claims import generate_claims  # noqa: E402
+from maillage.demo.communes import synthetic_communes  # noqa: E402
 
 YEAR = 2025
 SET = ("consultations-mg", "telemedecine")

@@ -20,8 +20,8 @@ from _machine import cpu_model, loadavg
 
 from maillage.analytics import engines, service
 from maillage.analytics.communes import load_real_communes
-from maillage.analytics.generator import generate_claims
 from maillage.analytics.warehouse import Warehouse
+from maillage.demo.claims import generate_claims
 from maillage.kit.logging import configure_logging
 
 INDICATORS = ("consultations-mg", "telemedecine", "apl-mg")

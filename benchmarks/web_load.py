@@ -47,7 +47,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from maillage.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret
+from maillage.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret
 from maillage.kit.db import normalise_url
 
 ROOT = Path(__file__).resolve().parents[1]

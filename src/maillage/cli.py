@@ -12,6 +12,7 @@ from maillage.analytics import cli as analytics_cli
 from maillage.audit import cli as audit_cli
 from maillage.auth import cli as auth_cli
 from maillage.config import get_settings
+from maillage.demo import cli as demo_cli
 from maillage.directory import cli as directory_cli
 from maillage.monitoring import cli as monitoring_cli
 from maillage.vault import cli as vault_cli
@@ -25,6 +26,7 @@ app.add_typer(auth_cli.device_app, name="device")
 app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(vault_cli.app, name="keys")
 app.add_typer(directory_cli.app, name="directory")
+analytics_cli.app.command("generate-claims")(demo_cli.generate_claims_command)
 app.add_typer(analytics_cli.app, name="analytics")
 app.command("ingest-mqtt")(monitoring_cli.ingest_mqtt)
 console = Console(stderr=True, soft_wrap=True)
@@ -105,7 +107,7 @@ def serve(
     if migrate:
         upgrade_database()
     if demo:
-        from maillage.demo import load_demo_if_empty
+        from maillage.demo.load import load_demo_if_empty
 
         load_demo_if_empty(console)
     host = host or settings.host
@@ -160,7 +162,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Graine : même département et même graine, même territoire")] = 1,
 ) -> None:
     """Charge un territoire de démonstration (GHT, établissements, professionnels, patients) si la base est vide."""
-    from maillage.demo import load_demo_if_empty
+    from maillage.demo.load import load_demo_if_empty
     from maillage.exceptions import MaillageError
 
     upgrade_database()

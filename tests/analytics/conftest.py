@@ -13,9 +13,9 @@ import pyarrow as pa
 import pytest
 
 from maillage.analytics import engines, extract
-from maillage.analytics.communes import synthetic_communes
-from maillage.analytics.generator import generate_claims
 from maillage.analytics.warehouse import Warehouse
+from maillage.demo.claims import generate_claims
+from maillage.demo.communes import synthetic_communes
 
 YEAR = 2025
 

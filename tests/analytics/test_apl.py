@@ -12,7 +12,7 @@ import pytest
 
 from maillage.analytics import apl, service
 from maillage.analytics.catalogue import get_indicator
-from maillage.analytics.communes import synthetic_communes
+from maillage.demo.communes import synthetic_communes
 from maillage.exceptions import ValidationFailed
 
 

@@ -1,4 +1,4 @@
-"""Communes for the warehouse: the directory's real data, or a synthetic territory."""
+"""Communes for the warehouse: the directory's real data, and the outlines of départements."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from maillage.analytics import communes
+from maillage.demo.communes import synthetic_communes
 from maillage.exceptions import ValidationFailed
 
 
@@ -33,27 +34,13 @@ class TestNormaliseCommunes:
             communes.normalise_communes(pd.DataFrame({"code_insee": ["01001"]}))
 
 
-class TestSyntheticCommunes:
-    def test_builds_unique_valid_looking_codes_and_fictitious_names(self):
-        frame = communes.synthetic_communes(500, seed=1)
-        assert frame.code_insee.is_unique and frame.code_insee.str.fullmatch(r"\d{5}").all()
-        assert frame.nom.str.startswith("Commune synthétique").all() and (frame.population > 0).all()
-
-    def test_is_reproducible(self):
-        pd.testing.assert_frame_equal(communes.synthetic_communes(50, seed=4), communes.synthetic_communes(50, seed=4))
-
-    def test_needs_at_least_one_commune(self):
-        with pytest.raises(ValidationFailed):
-            communes.synthetic_communes(0)
-
-
 class TestDepartementOutlines:
     def test_every_commune_lies_inside_its_departements_outline(self):
         import shapely
 
         from maillage.analytics.communes import departement_outlines
 
-        territory = communes.synthetic_communes(120, seed=5, departements=2)
+        territory = synthetic_communes(120, seed=5, departements=2)
         outlines = departement_outlines(territory)
         assert set(outlines) == set(territory.departement)
         for dep, rings in outlines.items():
@@ -66,7 +53,7 @@ class TestDepartementOutlines:
         from maillage.analytics import charts
         from maillage.analytics.communes import departement_outlines
 
-        territory = communes.synthetic_communes(30, seed=2, departements=1)
+        territory = synthetic_communes(30, seed=2, departements=1)
         points = [charts.MapPoint(r.code_insee, r.nom, r.latitude, r.longitude, int(r.population), 3.0)
                   for r in territory.itertuples()]
         svg = str(charts.commune_map("APL", points, [2.5, 3, 3.5, 4, 5], "u", outlines=departement_outlines(territory)))

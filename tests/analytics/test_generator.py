@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from maillage.analytics import snds
-from maillage.analytics.generator import MAX_ROWS, generate_claims, synthetic_ids
 from maillage.analytics.warehouse import Warehouse
+from maillage.demo.claims import MAX_ROWS, generate_claims, synthetic_ids
 from maillage.exceptions import ValidationFailed
 
 

@@ -16,12 +16,12 @@ import pytest
 
 from maillage.analytics import apl, clinical, engines, gate, service
 from maillage.analytics.catalogue import all_indicators, get_indicator
-from maillage.analytics.communes import synthetic_communes
 from maillage.analytics.extract import PSEUDONYM_COLUMN
 from maillage.analytics.gate import publish
-from maillage.analytics.generator import generate_claims
 from maillage.analytics.indicators import finalise
 from maillage.analytics.warehouse import Warehouse
+from maillage.demo.claims import generate_claims
+from maillage.demo.communes import synthetic_communes
 from tests.analytics.lp_attack import apl_fte_ranges, attack, small_cells, unprotected
 
 THRESHOLD = 11

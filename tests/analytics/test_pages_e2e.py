@@ -10,9 +10,9 @@ import pytest
 
 from maillage.analytics import engines, service
 from maillage.analytics.communes import load_real_communes
-from maillage.analytics.generator import generate_claims
 from maillage.analytics.warehouse import Warehouse
-from maillage.demo import DEMO_PASSWORD, demo_totp_secret
+from maillage.demo.accounts import DEMO_PASSWORD, demo_totp_secret
+from maillage.demo.claims import generate_claims
 from tests.e2e.conftest import LiveServer, start_server
 
 pytestmark = pytest.mark.e2e

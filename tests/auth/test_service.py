@@ -555,7 +555,7 @@ class TestTokenOwnership:
 
     def test_demo_accounts_keep_their_published_password(self, db, s):
         """The demo password is published on purpose: its accounts are not asked to change it (see demo.py)."""
-        from maillage.demo import DEMO_PASSWORD, seed_accounts
+        from maillage.demo.accounts import DEMO_PASSWORD, seed_accounts
 
         accounts = seed_accounts(db)
         users = [service.get_user(db, a.username) for a in accounts]

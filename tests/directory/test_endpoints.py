@@ -28,11 +28,11 @@ class TestReadRoutes:
                        outsider_user=make_user(db, "billing_officer"))
 
     def test_a_line_is_read_with_its_delays_members_and_ans_code_system(self, client, db):
-        from maillage.directory import service
+        from maillage.directory import admin_service
 
         e = hospital(db)
         p = professional(db)
-        view = service.save_line(db, admin(db), line_data(e.id, answering=[p.id]))
+        view = admin_service.save_line(db, admin(db), line_data(e.id, answering=[p.id]))
         sign_in(client, db, make_user(db, "nurse"))
         line = client.get(f"/api/directory/specialty-lines/{view.id}").json()
         assert line["specialty_code"] == "SM15" and line["specialty_system"].endswith("TRE-R38-SpecialiteOrdinale")
@@ -108,11 +108,11 @@ class TestAdministrationRoutes:
 
 class TestPublicCatalogue:
     def test_the_catalogue_is_public_and_names_no_professional(self, client, db):
-        from maillage.directory import service
+        from maillage.directory import admin_service
 
         e = hospital(db)
         p = professional(db, last_name="Secretname")
-        service.save_line(db, admin(db), line_data(e.id, answering=[p.id]))
+        admin_service.save_line(db, admin(db), line_data(e.id, answering=[p.id]))
         db.commit()
         answer = client.get("/offre/catalogue.json")
         assert answer.status_code == 200

@@ -1,4 +1,5 @@
-"""Parsers of the public directory extracts (directory/imports.py), on small files in the real formats.
+"""Parsers of the public directory extracts (directory/imports.py, rpps_extract.py, finess_extract.py), on small
+files in the real formats.
 
 The fixtures in tests/fixtures/data are written for these tests with fake people and fictional
 establishments: ``PS_LibreAcces_Personne_activite_sample.txt`` (UTF-8 with BOM, 120 activities, one bad line,
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from maillage.directory import imports
-from maillage.directory.imports import ImportReport, parse_finess, parse_rpps, read_lines
+from maillage.directory.finess_extract import parse_finess
+from maillage.directory.imports import ImportReport, read_lines
+from maillage.directory.rpps_extract import parse_rpps
 from maillage.directory.rules import EstablishmentKind, ProfessionalIdType
 from maillage.exceptions import ValidationFailed
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from maillage.directory import service
+from maillage.directory import admin_service
 from maillage.models.directory import Professional
 from tests.directory.test_import_service import RPPS_FILE
 from tests.directory.test_service import admin, hospital, line_data, professional
@@ -21,9 +21,9 @@ HTML = {"accept": "text/html"}
 def territory(db):
     e = hospital(db, name="Centre hospitalier de Limoges")
     p = professional(db, establishment_id=e.id)
-    view = service.save_line(db, admin(db), line_data(e.id, answering=[p.id]))
+    view = admin_service.save_line(db, admin(db), line_data(e.id, answering=[p.id]))
     user = make_user(db, "physician")
-    service.link_account(db, user, professional_id=p.id, establishment_ids=[e.id])
+    admin_service.link_account(db, user, professional_id=p.id, establishment_ids=[e.id])
     db.commit()
     return {"establishment": e, "professional": p, "line": view, "user": user}
 
@@ -109,7 +109,7 @@ class TestPublicOffer:
         assert detail.status_code == 200 and "réponse sous 48 h" in detail.text
 
     def test_the_offer_is_filtered_for_a_kind_of_requester(self, client, db, territory):
-        service.save_line(db, admin(db), line_data(territory["establishment"].id, specialty_code="SM42",
+        admin_service.save_line(db, admin(db), line_data(territory["establishment"].id, specialty_code="SM42",
                                                    title="Psychiatrie", requirements=[], min_photos=0,
                                                    accepts_ehpad=False))
         db.commit()

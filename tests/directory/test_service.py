@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from maillage.auth import service as auth
-from maillage.directory import service
+from maillage.demo.territory_plan import demo_finess, demo_rpps
+from maillage.directory import admin_service, service
 from maillage.directory.schemas import EstablishmentCreate, ProfessionalCreate, SpecialtyLineWrite
-from maillage.directory.territory import demo_finess, demo_rpps
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.models.audit import AuditEntry
 from maillage.models.auth import UserEstablishment
@@ -43,13 +43,13 @@ def hospital(db: Any, actor: Any = None, **changes: Any) -> Any:
     g = ght(db)
     data = {"name": "Centre hospitalier de test", "kind": "hospital", "finess_et": demo_finess(next(_n)),
             "public": True, "ght_id": g.id, "ght_role": "support", "commune_insee": "87085", **changes}
-    return service.create_establishment(db, actor, EstablishmentCreate(**data))
+    return admin_service.create_establishment(db, actor, EstablishmentCreate(**data))
 
 
 def professional(db: Any, actor: Any = None, **changes: Any) -> Any:
     data = {"rpps": demo_rpps(next(_n)), "last_name": "Martin", "first_name": "Claire", "profession_code": "10",
             "specialty_code": "SM15", **changes}
-    return service.create_professional(db, actor, ProfessionalCreate(**data))
+    return admin_service.create_professional(db, actor, ProfessionalCreate(**data))
 
 
 def line_data(establishment_id: uuid.UUID, **changes: Any) -> SpecialtyLineWrite:
@@ -127,7 +127,7 @@ class TestSpecialtyLines:
     def test_a_line_is_saved_with_its_delays_and_members(self, db):
         e = hospital(db)
         answering, backup = professional(db), professional(db)
-        view = service.save_line(db, admin(db), line_data(e.id, answering=[answering.id], backups=[backup.id]))
+        view = admin_service.save_line(db, admin(db), line_data(e.id, answering=[answering.id], backups=[backup.id]))
         assert view.specialty_label == "Dermatologie et Vénéréologie"
         assert [(c.urgency, c.response_label) for c in view.commitments] == [("urgent", "48 h"),
                                                                              ("routine", "7 jours")]
@@ -137,8 +137,8 @@ class TestSpecialtyLines:
     def test_saving_again_replaces_delays_and_members(self, db):
         e = hospital(db)
         first, second = professional(db), professional(db)
-        view = service.save_line(db, admin(db), line_data(e.id, answering=[first.id]))
-        updated = service.save_line(db, admin(db), line_data(e.id, answering=[second.id],
+        view = admin_service.save_line(db, admin(db), line_data(e.id, answering=[first.id]))
+        updated = admin_service.save_line(db, admin(db), line_data(e.id, answering=[second.id],
                                                              commitments={"routine": 3 * 24 * 60}),
                                     line_id=view.id)
         assert [m.professional_id for m in updated.members] == [second.id]
@@ -155,14 +155,14 @@ class TestSpecialtyLines:
     def test_an_incoherent_line_is_refused_in_french(self, db, changes, message):
         e = hospital(db)
         with pytest.raises(ValidationFailed) as caught:
-            service.save_line(db, admin(db), line_data(e.id, **changes))
+            admin_service.save_line(db, admin(db), line_data(e.id, **changes))
         assert any(message in d["message"] for d in caught.value.details)
 
     def test_lines_are_found_by_specialty_audience_and_the_professional_who_answers(self, db):
         e = hospital(db)
         p = professional(db)
-        service.save_line(db, admin(db), line_data(e.id, answering=[p.id], accepts_usmp=False))
-        service.save_line(db, admin(db), line_data(e.id, specialty_code="SM04", title="Cardiologie",
+        admin_service.save_line(db, admin(db), line_data(e.id, answering=[p.id], accepts_usmp=False))
+        admin_service.save_line(db, admin(db), line_data(e.id, specialty_code="SM04", title="Cardiologie",
                                                    requirements=[], min_photos=0))
         assert [v.specialty_code for v in service.search_lines(db, query="dermato")] == ["SM15"]
         assert [v.specialty_code for v in service.search_lines(db, audience="usmp")] == ["SM04"]
@@ -170,7 +170,7 @@ class TestSpecialtyLines:
 
     def test_an_unpublished_line_is_missing_from_the_public_catalogue(self, db):
         e = hospital(db)
-        view = service.save_line(db, admin(db), line_data(e.id, published=False))
+        view = admin_service.save_line(db, admin(db), line_data(e.id, published=False))
         assert service.search_lines(db, published_only=True) == []
         with pytest.raises(NotFound):
             service.get_line(db, view.id, published_only=True)
@@ -185,7 +185,7 @@ class TestReading:
         e = hospital(db)
         db.add(CareUnit(establishment_id=e.id, name="Dermatologie", specialty_code="SM15"))
         p = professional(db, establishment_id=e.id)
-        service.save_line(db, admin(db), line_data(e.id, answering=[p.id]))
+        admin_service.save_line(db, admin(db), line_data(e.id, answering=[p.id]))
         view = service.get_establishment(db, e.id)
         assert [u.name for u in view.units] == ["Dermatologie"]
         assert [v.title for v in view.lines] == ["Dermatologie : avis sur photo"]
@@ -215,8 +215,8 @@ class TestReading:
         odd = professional(db, last_name="Dupont_Durand")
         assert [x.id for x in service.search_professionals(db, query="_")] == [odd.id]
         assert service.search_professionals(db, query="%") == []
-        service.save_line(db, admin(db), line_data(e.id))
-        service.save_line(db, admin(db), line_data(e.id, specialty_code="SM04", title="Cardiologie 100%",
+        admin_service.save_line(db, admin(db), line_data(e.id))
+        admin_service.save_line(db, admin(db), line_data(e.id, specialty_code="SM04", title="Cardiologie 100%",
                                                    requirements=[], min_photos=0))
         assert [v.title for v in service.search_lines(db, query="%")] == ["Cardiologie 100%"]
         assert service.search_lines(db, query="_") == []
@@ -233,7 +233,7 @@ class TestLinkAccount:
         e = hospital(db)
         p = professional(db)
         user = make_user(db, "physician")
-        service.link_account(db, user, professional_id=p.id, establishment_ids=[e.id])
+        admin_service.link_account(db, user, professional_id=p.id, establishment_ids=[e.id])
         assert service.professional_of_user(db, user.id).id == p.id
         link = db.scalars(select(UserEstablishment).where(UserEstablishment.user_id == user.id)).one()
         assert (link.establishment_id, link.is_default) == (e.id, True)
@@ -242,7 +242,8 @@ class TestLinkAccount:
 
     def test_an_unknown_professional_is_not_found(self, db):
         with pytest.raises(NotFound):
-            service.link_account(db, make_user(db, "physician"), professional_id=uuid.uuid4(), establishment_ids=[])
+            admin_service.link_account(db, make_user(db, "physician"), professional_id=uuid.uuid4(),
+                                       establishment_ids=[])
 
 
 class TestDisplayName:

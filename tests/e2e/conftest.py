@@ -77,7 +77,7 @@ def submit_totp(page, username: str) -> None:  # type: ignore[no-untyped-def]
     signed in the same account) is refused as a replay: wait for the next step and try once more."""
     import pyotp
 
-    from maillage.demo import demo_totp_secret
+    from maillage.demo.accounts import demo_totp_secret
 
     for attempt in range(2):
         page.get_by_label("Code").fill(pyotp.TOTP(demo_totp_secret(username)).now())
@@ -92,7 +92,7 @@ def submit_totp(page, username: str) -> None:  # type: ignore[no-untyped-def]
 
 def sign_in(page, url: str, username: str) -> None:  # type: ignore[no-untyped-def]
     """Password then TOTP, as a person would."""
-    from maillage.demo import DEMO_PASSWORD
+    from maillage.demo.accounts import DEMO_PASSWORD
 
     page.goto(url + "/connexion")
     page.get_by_label("Identifiant").fill(username)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maillage.demo import DEMO_PASSWORD
+from maillage.demo.accounts import DEMO_PASSWORD
 from tests.e2e.conftest import submit_totp
 
 pytestmark = pytest.mark.e2e

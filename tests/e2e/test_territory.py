@@ -2,7 +2,7 @@
 specialist's specialty lines, the demo GP's patient found by INS.
 
 The server is ``maillage serve --demo`` (tests/e2e/conftest.py), which loads the territory of département 87,
-seed 1: the test derives the same patients from ``maillage.demo.plan_patients``. Accessibility is checked with
+seed 1: the test derives the same patients from ``maillage.demo.patients.plan_patients``. Accessibility is checked with
 axe-core (vendored in tests/e2e/vendor, MPL-2.0): no violation of impact "critical"; the serious ones are printed.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from maillage import demo
-from maillage.directory.territory import build_territory
+from maillage.demo.patients import plan_patients
+from maillage.demo.territory import build_territory
 from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +75,7 @@ class TestDemoSpecialist:
 class TestDemoGeneralPractitioner:
     def test_the_gp_finds_his_patient_by_ins_and_sees_a_qualified_identity(self, live_server, page):
         plan = build_territory("87", 1)
-        patient = next(p for p in demo.plan_patients(plan) if ("dr.dupont", "attending") in p.care_accounts)
+        patient = next(p for p in plan_patients(plan) if ("dr.dupont", "attending") in p.care_accounts)
         matricule = patient.identity.ins.matricule.formatted()
         sign_in(page, live_server.url, "dr.dupont")
         page.get_by_role("link", name="Patients").click()

@@ -29,8 +29,8 @@ REPORTS: list[PassReport] = []
 
 
 def demo_roles() -> dict[str, str]:
-    """Role → the first demo account of that role (``maillage.demo.DEMO_ACCOUNTS``)."""
-    from maillage.demo import DEMO_ACCOUNTS
+    """Role → the first demo account of that role (``maillage.demo.accounts.DEMO_ACCOUNTS``)."""
+    from maillage.demo.accounts import DEMO_ACCOUNTS
 
     roles: dict[str, str] = {}
     for account in DEMO_ACCOUNTS:
@@ -39,14 +39,10 @@ def demo_roles() -> dict[str, str]:
 
 
 def seed_demo(session: Session) -> None:
-    """The demo ``make run`` loads: the whole territory when ``maillage.demo`` builds one, else the accounts."""
-    from maillage import demo
+    """The demo ``make run`` loads: the whole territory (``maillage.demo.load.build_demo``)."""
+    from maillage.demo.load import build_demo
 
-    build = getattr(demo, "build_demo", None)
-    if build is not None:
-        build(session)
-    else:
-        demo.seed_accounts(session)
+    build_demo(session)
     session.flush()
 
 

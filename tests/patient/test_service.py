@@ -20,9 +20,10 @@ from maillage.audit import rules as audit_rules
 from maillage.auth import service as auth
 from maillage.authz import service as authz
 from maillage.authz.rules import Purpose
+from maillage.demo.territory_plan import demo_rpps
+from maillage.directory import admin_service as directory_admin
 from maillage.directory import service as directory
 from maillage.directory.schemas import ProfessionalCreate
-from maillage.directory.territory import demo_rpps
 from maillage.exceptions import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit import clock
 from maillage.models import audit as audit_models
@@ -49,10 +50,10 @@ def physician(db: Any, *, with_professional: bool = True) -> Any:
     """A physician account tied to a professional of the directory (a GP, SM54)."""
     user = make_user(db, "physician")
     if with_professional:
-        p = directory.create_professional(db, None, ProfessionalCreate(
+        p = directory_admin.create_professional(db, None, ProfessionalCreate(
             rpps=demo_rpps(next(_rpps)), last_name=f"TEST{user.username[-4:]}", first_name="Anne",
             profession_code="10", specialty_code="SM54"))
-        directory.link_account(db, user, professional_id=p.id, establishment_ids=[])
+        directory_admin.link_account(db, user, professional_id=p.id, establishment_ids=[])
     return user
 
 

@@ -20,9 +20,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from maillage.auth import service as auth
-from maillage.directory import service as directory
+from maillage.demo.territory_plan import demo_rpps
+from maillage.directory import admin_service as directory_admin
 from maillage.directory.schemas import ProfessionalCreate
-from maillage.directory.territory import demo_rpps
 from maillage.exceptions import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import frozen
 from maillage.models.audit import AuditEntry, AuditEntryPatient
@@ -49,10 +49,10 @@ T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
 
 def professional_user(db: Any, role: str = "physician", specialty: str = "SM54") -> Any:
     user = make_user(db, role)
-    p = directory.create_professional(db, None, ProfessionalCreate(
+    p = directory_admin.create_professional(db, None, ProfessionalCreate(
         rpps=demo_rpps(next(_rpps)), last_name=f"TE{user.username[-4:]}", first_name="Anne",
         profession_code="10", specialty_code=specialty))
-    directory.link_account(db, user, professional_id=p.id, establishment_ids=[])
+    directory_admin.link_account(db, user, professional_id=p.id, establishment_ids=[])
     return user
 
 

@@ -1,4 +1,6 @@
-"""``maillage analytics …``: extract, generate-claims, run, export (and the catalogue, the key rotation).
+"""``maillage analytics …``: extract, run, export (and the catalogue, the key rotation).
+
+``generate-claims`` (a synthetic SNDS) belongs to ``maillage.demo.cli``; the console adds it to this group.
 
 Heavy imports (Ibis, DuckDB, pandas, Spark) happen inside the commands, so the rest of the console stays fast.
 """
@@ -28,7 +30,8 @@ WarehouseOption = Annotated[Path | None, typer.Option("--entrepot", help="Dossie
                                                                            "var/warehouse)")]
 
 
-def _warehouse(path: Path | None) -> Any:
+def open_warehouse(path: Path | None) -> Any:
+    """The warehouse at ``path``, or the configured one."""
     from maillage.analytics.warehouse import Warehouse, default_warehouse
 
     return Warehouse(path) if path else default_warehouse()
@@ -51,7 +54,8 @@ def _params(items: list[str] | None) -> dict[str, str]:
     return params
 
 
-def _fail(exc: MaillageError) -> None:
+def fail(exc: MaillageError) -> None:
+    """Print the error in French and leave with status 1."""
     console.print(f"[red]Erreur :[/red] {exc.message}")
     raise typer.Exit(code=1)
 
@@ -61,43 +65,6 @@ def _actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:inconnu"
-
-
-@app.command("generate-claims")
-def generate_claims_command(
-    rows: Annotated[int, typer.Option("--rows", help="Nombre de lignes de prestations (1 000 à 1 200 000 000)")],
-    seed: Annotated[int, typer.Option("--seed", help="Graine du générateur")] = 1,
-    annee: Annotated[int, typer.Option("--annee", help="Année des soins")] = 2025,
-    territoire: Annotated[str, typer.Option(
-        "--territoire", help="france, un code de département (01, 2A…) ou synthetique")] = "france",
-    communes_synthetiques: Annotated[int, typer.Option(
-        "--communes-synthetiques", help="Nombre de communes pour --territoire synthetique")] = 300,
-    lots: Annotated[int, typer.Option("--lots", help="Lignes par fichier Parquet")] = 2_000_000,
-    entrepot: WarehouseOption = None,
-) -> None:
-    """Écrit un SNDS SYNTHÉTIQUE cohérent (bénéficiaires, prestations, séjours, télémédecine) dans l'entrepôt."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from maillage.analytics.communes import load_real_communes, synthetic_communes
-    from maillage.analytics.generator import generate_claims
-
-    try:
-        if territoire == "synthetique":
-            communes = synthetic_communes(communes_synthetiques, seed=seed)
-        else:
-            communes = load_real_communes(None if territoire == "france" else territoire)
-        warehouse = _warehouse(entrepot)
-        with Progress(TextColumn("[bold]Génération"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console) as progress:
-            task = progress.add_task("lignes", total=rows)
-            report = generate_claims(warehouse, communes, rows=rows, seed=seed, year=annee, chunk_rows=lots,
-                                     progress=lambda n: progress.advance(task, n), territory=territoire)
-    except MaillageError as exc:
-        _fail(exc)
-        return
-    console.print(f"Données SYNTHÉTIQUES écrites dans {warehouse.root} : {report.rows:,} prestations, "
-                  f"{report.beneficiaries:,} bénéficiaires, {report.stays:,} séjours, "
-                  f"{len(communes):,} communes.".replace(",", "\u202f"))
 
 
 @app.command("extract")
@@ -110,7 +77,7 @@ def extract_command(
     from maillage.config import get_settings
     from maillage.kit.db import make_engine, make_sessionmaker
 
-    warehouse = _warehouse(entrepot)
+    warehouse = open_warehouse(entrepot)
     settings = get_settings()
     sessions = make_sessionmaker(make_engine(settings.effective_database_url))
     try:
@@ -123,7 +90,7 @@ def extract_command(
             )
             session.rollback()  # read only: nothing to commit on the operational side
     except MaillageError as exc:
-        _fail(exc)
+        fail(exc)
         return
     for table, rows in report.tables.items():
         console.print(f"{table} : {rows} ligne(s), {report.excluded_rows.get(table, 0)} exclue(s) (opposition)")
@@ -138,9 +105,9 @@ def rotate_key_command(entrepot: WarehouseOption = None) -> None:
     from maillage.analytics import extract
 
     try:
-        key = extract.keyring_from_settings(_warehouse(entrepot)).rotate()
+        key = extract.keyring_from_settings(open_warehouse(entrepot)).rotate()
     except MaillageError as exc:
-        _fail(exc)
+        fail(exc)
         return
     console.print(f"Nouvelle clé de pseudonymisation : version {key.version}. Relancez l'extraction.")
 
@@ -171,13 +138,13 @@ def run_command(
     from maillage.analytics import audit, service
 
     try:
-        warehouse = _warehouse(entrepot)
+        warehouse = open_warehouse(entrepot)
         config = _engine(moteur, master)
         with console.status(f"Calcul de {indicator} sur {config.name}…"):
             result = service.run_indicator(indicator, _params(param), warehouse, config)
         gated, provenance = service.published(indicator, result.provenance.parameters, warehouse, config)
     except MaillageError as exc:
-        _fail(exc)
+        fail(exc)
         return
     audit.record(warehouse, actor=_actor(), action="calcul", indicator=indicator, parameters=provenance.parameters,
                  rows=len(gated.frame), run_id=provenance.run_id)
@@ -202,11 +169,11 @@ def export_command(
     from maillage.analytics import service
 
     try:
-        warehouse = _warehouse(entrepot)
+        warehouse = open_warehouse(entrepot)
         done = service.export(indicator, _params(param), warehouse, _engine(moteur, master), fmt=fmt,
                               actor=_actor(), departement=departement, periodes=periode)
     except MaillageError as exc:
-        _fail(exc)
+        fail(exc)
         return
     sortie.parent.mkdir(parents=True, exist_ok=True)
     sortie.write_bytes(done.content)

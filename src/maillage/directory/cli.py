@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from maillage.config import get_settings
-from maillage.directory import imports, service
+from maillage.directory import import_service, imports
 from maillage.exceptions import MaillageError
 from maillage.kit.db import make_engine, make_sessionmaker
 
@@ -64,7 +64,7 @@ def import_file(
 ) -> None:
     """Importe une extraction RPPS ou FINESS : rapport des erreurs par ligne, rien d'importé au-delà du seuil."""
     try:
-        service.check_threshold(threshold)
+        imports.check_threshold(threshold)
     except MaillageError as exc:
         err.print(f"[red]Erreur :[/red] {exc.message}")
         raise typer.Exit(2) from exc
@@ -83,7 +83,7 @@ def import_file(
                 progress.update(writing, total=total, visible=True)
                 progress.advance(writing, advance)
 
-            outcome = service.run_import(session, kind.value, _counted_lines(file, progress, reading),
+            outcome = import_service.run_import(session, kind.value, _counted_lines(file, progress, reading),
                                          threshold=threshold, progress=on_rows)
         if dry_run:
             session.rollback()

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
-from maillage.directory import imports, service
+from maillage.directory import admin_service, import_service, imports, service
 from maillage.directory.schemas import (
     CareUnitRead,
     CommitmentRead,
@@ -160,7 +160,7 @@ def read_establishment(establishment_id: uuid.UUID, db: DbSession, actor: Reader
 @router.post("/establishments", response_model=EstablishmentRead, status_code=201,
              summary="Ajouter un établissement (administration)", responses=ERRORS)
 def create_establishment(body: EstablishmentCreate, request: Request, db: DbSession, actor: Admin) -> EstablishmentRead:
-    e = service.create_establishment(db, actor, body, context=audit_context(request))
+    e = admin_service.create_establishment(db, actor, body, context=audit_context(request))
     return establishment_read(service.get_establishment(db, e.id))
 
 
@@ -186,7 +186,7 @@ def read_professional(professional_id: uuid.UUID, db: DbSession, actor: Reader) 
 @router.post("/professionals", response_model=ProfessionalRead, status_code=201,
              summary="Ajouter un professionnel (administration)", responses=ERRORS)
 def create_professional(body: ProfessionalCreate, request: Request, db: DbSession, actor: Admin) -> ProfessionalRead:
-    p = service.create_professional(db, actor, body, context=audit_context(request))
+    p = admin_service.create_professional(db, actor, body, context=audit_context(request))
     return professional_read(service.get_professional(db, p.id))
 
 
@@ -213,17 +213,17 @@ def read_line(line_id: uuid.UUID, db: DbSession, actor: Reader) -> SpecialtyLine
 @router.post("/specialty-lines", response_model=SpecialtyLineRead, status_code=201,
              summary="Créer une ligne de spécialité (administration)", responses=ERRORS)
 def create_line(body: SpecialtyLineWrite, request: Request, db: DbSession, actor: Admin) -> SpecialtyLineRead:
-    return line_read(service.save_line(db, actor, body, context=audit_context(request)))
+    return line_read(admin_service.save_line(db, actor, body, context=audit_context(request)))
 
 
 @router.put("/specialty-lines/{line_id}", response_model=SpecialtyLineRead,
             summary="Modifier une ligne de spécialité (administration)", responses=ERRORS)
 def update_line(line_id: uuid.UUID, body: SpecialtyLineWrite, request: Request, db: DbSession,
                 actor: Admin) -> SpecialtyLineRead:
-    return line_read(service.save_line(db, actor, body, line_id=line_id, context=audit_context(request)))
+    return line_read(admin_service.save_line(db, actor, body, line_id=line_id, context=audit_context(request)))
 
 
-def import_result(outcome: service.ImportOutcome) -> ImportResult:
+def import_result(outcome: import_service.ImportOutcome) -> ImportResult:
     report = outcome.report
     return ImportResult(
         source=report.source, accepted=True, summary=outcome.summary, lines_read=report.lines_read,
@@ -240,7 +240,7 @@ def import_result(outcome: service.ImportOutcome) -> ImportResult:
 def import_extract(kind: str, request: Request, db: DbSession, actor: Admin,
                    file: Annotated[UploadFile, File(description="Extraction PS_LibreAcces ou FINESS etalab")],
                    threshold: Annotated[float, Form(ge=0, le=1)] = imports.DEFAULT_ERROR_THRESHOLD) -> ImportResult:
-    outcome = service.run_import(db, kind, file.file, threshold=threshold, actor=actor,
+    outcome = import_service.run_import(db, kind, file.file, threshold=threshold, actor=actor,
                                  context=audit_context(request))
     return import_result(outcome)
 

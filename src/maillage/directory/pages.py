@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from maillage.directory import imports, rules, service
+from maillage.directory import import_service, imports, rules, service
 from maillage.directory.specialties import AUDIENCE_LABELS, SPECIALTIES, Audience, Modality
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
@@ -112,7 +112,7 @@ def import_submit(request: Request, db: DbSession, actor: Admin,
                   seuil: Annotated[float, Form(ge=0, le=100)] = 1.0) -> Response:
     """Import an uploaded extract; a refused file shows its lines in error and writes nothing."""
     try:
-        outcome = service.run_import(db, kind, fichier.file, threshold=seuil / 100, actor=actor,
+        outcome = import_service.run_import(db, kind, fichier.file, threshold=seuil / 100, actor=actor,
                                      context=audit_context(request))
     except MaillageError as exc:
         details = exc.details if isinstance(exc.details, list) else []

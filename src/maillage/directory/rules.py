@@ -268,6 +268,21 @@ def kind_for_finess_category(category_code: str) -> EstablishmentKind | None:
     return FINESS_CATEGORY_KINDS.get(category_code.strip())
 
 
+
+def check_choice(value: str, allowed: Sequence[str], field_name: str, label: str) -> str:
+    """``value`` when it is one of ``allowed``; otherwise the French error naming the field and the values permitted."""
+    if value not in allowed:
+        message = f"{label} : « {value} » n'est pas une valeur permise ({', '.join(allowed)})."
+        raise ValidationFailed(message, details=[{"field": field_name, "message": message}])
+    return value
+
+
+def check_kind(kind: str) -> EstablishmentKind:
+    """The establishment kind named by ``kind`` (a value of ``EstablishmentKind``), or a French error."""
+    check_choice(kind, [k.value for k in EstablishmentKind], "kind", "Type d'établissement")
+    return EstablishmentKind(kind)
+
+
 class GhtRole(enum.StrEnum):
     """Place of an establishment in a GHT (CSP L6132-1 and L6132-3, DOMAIN §8)."""
 

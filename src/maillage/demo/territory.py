@@ -1,8 +1,8 @@
 """A believable demonstration territory for any département, planned from the real communes (no database here).
 
-``build_territory(departement, seed)`` returns a plan — the GHT, its establishments, professionals, specialty
-lines, synthetic patients and the demo accounts' places — that ``maillage.demo`` writes to the database. The
-same département and seed always give the same plan, identifiers included.
+``build_territory(departement, seed)`` returns a plan (``territory_plan``) — the GHT, its establishments,
+professionals, specialty lines and the demo accounts' places — that ``maillage.demo.load`` writes to the database.
+The same département and seed always give the same plan, identifiers included.
 
 How the territory is drawn (an approximation, documented in docs/territory.md):
 
@@ -12,346 +12,42 @@ How the territory is drawn (an approximation, documented in docs/territory.md):
 * **EHPAD, city practices, health centres and pharmacies** are spread over the communes with a probability
   proportional to their population, their number growing with the département's population;
 * a **prison health unit (USMP)** is attached to a hospital for each prison of the département listed in
-  ``territory_data/prisons.csv`` (a correctable file, see its README);
-* **FINESS** numbers are ``00`` + 6 digits + Luhn key: valid for the FINESS check, and no real number starts
-  with ``00`` since no département has that code; **RPPS** numbers are ``9990`` + 6 digits + Luhn key, in the
-  ``99…`` range the ANS uses for fictitious test professionals (DOMAIN §1.3: test card ``99700218896``);
-* the demo accounts of ``maillage.demo`` get their places: dr.martin answers the dermatology line of the support
-  hospital, dr.dupont is a GP of the first health home (``practice-1``), and so on (``accounts``).
+  ``data/prisons.csv`` (a correctable file, see its README; read by ``territory_catalogue``);
+* FINESS and RPPS numbers are valid ones that cannot be real (``territory_plan``);
+* the demo accounts of ``maillage.demo.accounts`` get their places: dr.martin answers the dermatology line of
+  the support hospital, dr.dupont is a GP of the first health home (``practice-1``), and so on (``accounts``).
 
-Patients are not part of this plan: ``maillage.demo`` draws them (the directory knows no patients).
+Patients are not part of this plan: ``maillage.demo.patients`` draws them.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import random
-import uuid
-from dataclasses import dataclass, field
-from importlib import resources
 
-from stdnum import luhn
-
+from maillage.demo.territory_catalogue import (
+    EHPAD_NAMES,
+    FIRST_NAMES,
+    LINE_CATALOGUE,
+    PHARMACY_NAMES,
+    PRISON_KIND_ORDER,
+    STREETS,
+    SURNAMES,
+    load_prisons,
+)
+from maillage.demo.territory_plan import (
+    AccountPlan,
+    EstablishmentPlan,
+    LinePlan,
+    ProfessionalPlan,
+    TerritoryPlan,
+    demo_finess,
+    demo_rpps,
+)
 from maillage.directory import communes, rules
-from maillage.directory.specialties import Audience, Requirement, Urgency
 
-NAMESPACE = uuid.UUID("6f1f8a2e-3c2b-4b53-9d55-2b7e8c1a0f11")
-FINESS_PREFIX = "00"
-RPPS_PREFIX = "9990"
-PRISONS_FILE = "prisons.csv"
 MEMBER_MIN_POPULATION = 3000
 MEMBER_MIN_DISTANCE_KM = 12.0
-
-
-# --- The plan -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EstablishmentPlan:
-    key: str
-    kind: rules.EstablishmentKind
-    name: str
-    commune: communes.Commune
-    latitude: float
-    longitude: float
-    address_line: str
-    phone: str
-    public: bool = False
-    ght_role: rules.GhtRole | None = None
-    finess_et: str | None = None
-    finess_ej: str | None = None
-    category_code: str | None = None
-    parent_key: str | None = None
-    units: tuple[tuple[str, str | None], ...] = ()  # (name, TRE_R38 code)
-
-
-@dataclass(frozen=True)
-class ProfessionalPlan:
-    key: str
-    rpps: str
-    civility: str
-    last_name: str
-    first_name: str
-    profession_code: str
-    specialty_code: str | None
-    establishment_key: str
-    unit: str | None
-    function_label: str
-    practice_mode: str
-
-
-@dataclass(frozen=True)
-class LinePlan:
-    key: str
-    specialty_code: str
-    title: str
-    summary: str
-    unit: str
-    teleexpertise: bool
-    teleconsultation: bool
-    audiences: frozenset[Audience]
-    requirements: tuple[Requirement, ...]
-    min_photos: int
-    opening_hours: str
-    commitments: dict[Urgency, int]
-    answering: tuple[str, ...]
-    backups: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AccountPlan:
-    username: str
-    professional_key: str | None
-    establishment_keys: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TerritoryPlan:
-    departement: communes.Departement
-    seed: int
-    ght_code: str
-    ght_name: str
-    establishments: list[EstablishmentPlan]
-    professionals: list[ProfessionalPlan]
-    lines: list[LinePlan]
-    accounts: list[AccountPlan]
-    gp_keys: list[str] = field(default_factory=list)
-    prisons_found: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def id_for(self, key: str) -> uuid.UUID:
-        return stable_id(self.departement.code, self.seed, key)
-
-    def establishment(self, key: str) -> EstablishmentPlan:
-        return next(e for e in self.establishments if e.key == key)
-
-    def professional(self, key: str) -> ProfessionalPlan:
-        return next(p for p in self.professionals if p.key == key)
-
-
-def stable_id(departement: str, seed: int, key: str) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"{departement}:{seed}:{key}")
-
-
-# --- Identifiers -------------------------------------------------------------------------------------------
-
-
-def demo_finess(n: int) -> str:
-    """The n-th demo FINESS: ``00`` + 6 digits + Luhn key (valid, and outside every real département prefix)."""
-    body = f"{FINESS_PREFIX}{n:06d}"
-    return body + luhn.calc_check_digit(body)
-
-
-def demo_rpps(n: int) -> str:
-    """The n-th demo RPPS: ``9990`` + 6 digits + Luhn key, in the range of the ANS fictitious professionals."""
-    body = f"{RPPS_PREFIX}{n:06d}"
-    return body + luhn.calc_check_digit(body)
-
-
-# --- Reference data --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Prison:
-    departement: str
-    commune_insee: str
-    commune_name: str
-    name: str
-    kind: str
-
-
-def load_prisons(departement: str | None = None) -> list[Prison]:
-    """The prisons of ``territory_data/prisons.csv`` (all, or one département's)."""
-    raw = resources.files("maillage.directory").joinpath("territory_data", PRISONS_FILE).read_text("utf-8")
-    prisons = [
-        Prison(r["departement"], r["commune_insee"], r["commune_name"], r["name"], r["kind"])
-        for r in csv.DictReader(io.StringIO(raw))
-    ]
-    if departement is None:
-        return prisons
-    return [p for p in prisons if p.departement == departement]
-
-
-PRISON_KIND_ORDER = {"centre_penitentiaire": 0, "maison_arret": 1, "centre_detention": 2, "maison_centrale": 3}
-
-SURNAMES = (
-    "LAMBERT", "FONTAINE", "ROUSSEAU", "VINCENT", "MULLER", "LECOMTE", "FAURE", "ANDRÉ", "MERCIER", "BLANC",
-    "GUÉRIN", "BOYER", "GARNIER", "CHEVALIER", "FRANÇOIS", "LEGRAND", "GAUTHIER", "GARCIA", "PERRIN", "ROBIN",
-    "CLÉMENT", "MORIN", "NICOLAS", "HENRY", "ROUSSEL", "MATHIEU", "MASSON", "MARCHAND", "DUVAL", "DENIS",
-    "LEMAIRE", "BRUN", "COLIN", "ARNAUD", "GIRAUD", "BARBIER", "HUET", "AUBERT", "RENARD", "SCHMITT",
-    "ROY", "LEROUX", "CARON", "PICARD", "VIDAL", "DESCHAMPS", "MEUNIER", "LUCAS", "NOËL", "BRETON",
-)  # fmt: skip
-FIRST_NAMES = (
-    "Camille", "Antoine", "Julie", "Thomas", "Émilie", "Nicolas", "Sarah", "Maxime", "Laura", "Alexandre",
-    "Manon", "Romain", "Pauline", "Guillaume", "Céline", "Benoît", "Aurélie", "Mathieu", "Élodie", "François",
-    "Hélène", "Olivier", "Sandrine", "Damien", "Marion", "Sébastien", "Anaïs", "Cédric", "Justine", "Yann",
-)  # fmt: skip
-STREETS = (
-    "rue de la République", "avenue du Général-de-Gaulle", "rue Victor-Hugo", "place de la Mairie",
-    "rue Jean-Jaurès", "boulevard Gambetta", "rue Pasteur", "avenue de la Gare", "rue des Écoles",
-    "chemin du Moulin", "rue du Stade", "allée des Tilleuls",
-)  # fmt: skip
-EHPAD_NAMES = (
-    "Les Tilleuls",
-    "Les Glycines",
-    "Le Clos fleuri",
-    "La Roseraie",
-    "Les Jardins",
-    "Le Val doré",
-    "Les Sources",
-    "La Chênaie",
-    "Les Bruyères",
-    "Le Bois joli",
-    "Les Acacias",
-    "La Prairie",
-)
-PHARMACY_NAMES = (
-    "de la Mairie",
-    "du Centre",
-    "des Halles",
-    "de la Gare",
-    "du Marché",
-    "de l'Église",
-    "du Pont",
-    "des Écoles",
-    "Principale",
-    "de la Place",
-    "du Parc",
-    "des Tilleuls",
-)
-
-
-@dataclass(frozen=True)
-class LineSpec:
-    """One line of the support hospital's demo offer."""
-
-    key: str
-    code: str
-    unit: str
-    title: str
-    summary: str
-    te: bool
-    tc: bool
-    audiences: tuple[Audience, ...]
-    requirements: tuple[Requirement, ...]
-    min_photos: int
-    hours: str
-    delays: dict[Urgency, int]
-
-
-# The offer of the support hospital: specialty (TRE_R38), what it answers, for whom, delays (minutes).
-LINE_CATALOGUE: tuple[LineSpec, ...] = (
-    LineSpec(
-        key="dermatologie",
-        code="SM15",
-        unit="Dermatologie",
-        title="Dermatologie : avis sur photographies",
-        summary="Lésions cutanées suspectes (mélanome, carcinome), plaies chroniques et escarres, toxidermies, "
-        "dermatoses inflammatoires. Avis sur photographies ; téléconsultation si l'examen le demande.",
-        te=True,
-        tc=True,
-        audiences=(Audience.CITY, Audience.EHPAD, Audience.USMP, Audience.GHT_HOSPITALS),
-        requirements=(Requirement.PHOTO,),
-        min_photos=1,
-        hours="Du lundi au vendredi, 9 h – 17 h",
-        delays={Urgency.ROUTINE: 7 * 24 * 60, Urgency.URGENT: 48 * 60},
-    ),
-    LineSpec(
-        key="cardiologie",
-        code="SM04",
-        unit="Cardiologie",
-        title="Cardiologie : avis et lecture d'ECG",
-        summary="Interprétation d'électrocardiogramme, adaptation d'un traitement (anticoagulants, "
-        "insuffisance cardiaque), orientation vers une consultation ou une hospitalisation.",
-        te=True,
-        tc=True,
-        audiences=(Audience.CITY, Audience.EHPAD, Audience.USMP, Audience.GHT_HOSPITALS),
-        requirements=(Requirement.ECG, Requirement.TREATMENT_LIST),
-        min_photos=0,
-        hours="Tous les jours, 8 h – 20 h ; astreinte la nuit pour les demandes très urgentes",
-        delays={Urgency.ROUTINE: 72 * 60, Urgency.URGENT: 24 * 60, Urgency.VERY_URGENT: 2 * 60},
-    ),
-    LineSpec(
-        key="geriatrie",
-        code="SM18",
-        unit="Gériatrie",
-        title="Gériatrie : appui aux EHPAD et au domicile",
-        summary="Chutes, troubles du comportement, dénutrition, révision des traitements, soins palliatifs ; "
-        "éviter un passage aux urgences quand il n'apporte rien au résident.",
-        te=True,
-        tc=True,
-        audiences=(Audience.CITY, Audience.EHPAD, Audience.GHT_HOSPITALS),
-        requirements=(Requirement.TREATMENT_LIST, Requirement.VITAL_SIGNS),
-        min_photos=0,
-        hours="Du lundi au vendredi, 8 h 30 – 18 h",
-        delays={Urgency.ROUTINE: 72 * 60, Urgency.URGENT: 24 * 60},
-    ),
-    LineSpec(
-        key="psychiatrie",
-        code="SM42",
-        unit="Psychiatrie adulte",
-        title="Psychiatrie : avis et téléconsultation",
-        summary="Évaluation d'un trouble psychiatrique, adaptation d'un traitement "
-        "psychotrope, suivi en milieu pénitentiaire et en EHPAD.",
-        te=True,
-        tc=True,
-        audiences=(Audience.CITY, Audience.EHPAD, Audience.USMP),
-        requirements=(Requirement.TREATMENT_LIST,),
-        min_photos=0,
-        hours="Du lundi au vendredi, 9 h – 17 h",
-        delays={Urgency.ROUTINE: 7 * 24 * 60, Urgency.URGENT: 48 * 60},
-    ),
-    LineSpec(
-        key="diabetologie",
-        code="SM62",
-        unit="Endocrinologie-diabétologie",
-        title="Diabétologie : équilibre glycémique et plaies du pied",
-        summary="Adaptation d'une insulinothérapie, diabète déséquilibré, pied diabétique (photographies "
-        "bienvenues), diabète gestationnel.",
-        te=True,
-        tc=False,
-        audiences=(Audience.CITY, Audience.EHPAD, Audience.USMP, Audience.GHT_HOSPITALS),
-        requirements=(Requirement.LAB_RESULTS, Requirement.TREATMENT_LIST),
-        min_photos=0,
-        hours="Du lundi au vendredi, 9 h – 17 h",
-        delays={Urgency.ROUTINE: 7 * 24 * 60, Urgency.URGENT: 72 * 60},
-    ),
-    LineSpec(
-        key="pneumologie",
-        code="SM41",
-        unit="Pneumologie",
-        title="Pneumologie : insuffisance respiratoire et imagerie thoracique",
-        summary="BPCO, insuffisance respiratoire sous oxygène ou ventilation, "
-        "nodule pulmonaire, lecture d'une imagerie thoracique.",
-        te=True,
-        tc=True,
-        audiences=(Audience.CITY, Audience.EHPAD, Audience.GHT_HOSPITALS),
-        requirements=(Requirement.IMAGING_REPORT,),
-        min_photos=0,
-        hours="Du lundi au vendredi, 9 h – 17 h",
-        delays={Urgency.ROUTINE: 7 * 24 * 60, Urgency.URGENT: 48 * 60},
-    ),
-    LineSpec(
-        key="nephrologie",
-        code="SM30",
-        unit="Néphrologie",
-        title="Néphrologie : fonction rénale et adaptation des traitements",
-        summary="Dégradation de la fonction rénale, adaptation des doses, préparation "
-        "à la dialyse, troubles hydro-électrolytiques.",
-        te=True,
-        tc=False,
-        audiences=(Audience.CITY, Audience.EHPAD, Audience.GHT_HOSPITALS),
-        requirements=(Requirement.LAB_RESULTS,),
-        min_photos=0,
-        hours="Du lundi au vendredi, 9 h – 17 h",
-        delays={Urgency.ROUTINE: 5 * 24 * 60, Urgency.URGENT: 24 * 60},
-    ),
-)
-
-
-# --- Building -----------------------------------------------------------------------------------------------
 
 
 def of(name: str) -> str:

@@ -1,20 +1,14 @@
 """Demo data for ``make run`` and ``maillage demo``: a whole territory, loaded only when the database is empty.
 
-One demo account per role, with a known password and a TOTP secret derived from the user name (demo only:
-``maillage user demo-code USERNAME`` prints the current code). The demo password is published on purpose, so
-demo accounts are not asked to replace it at their first sign-in, unlike accounts made by ``maillage user
-create`` (a one-time password, valid 24 h). Demo accounts are placed in a believable GHT built from the real
-communes of a département (``maillage.directory.territory``): the support hospital and its specialty lines,
-member hospitals, EHPAD, USMP, city practices, pharmacies, professionals with valid identifiers, and synthetic
-patients whose INS carry the demo OID. The same département and seed always give the same territory.
+Demo accounts (``accounts``) are placed in a believable GHT built from the real communes of a département
+(``territory``): the support hospital and its specialty lines, member hospitals, EHPAD, USMP, city practices,
+pharmacies, professionals with valid identifiers, and synthetic patients (``patients``) whose INS carry the demo
+OID. The same département and seed always give the same territory.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import random
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +16,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from maillage.auth import second_factor
-from maillage.auth import service as auth
 from maillage.authz import service as authz
 from maillage.config import get_settings
-from maillage.directory import communes, territory
+from maillage.demo import territory
+from maillage.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret, seed_accounts
+from maillage.demo.patients import plan_patients
+from maillage.demo.territory_plan import TerritoryPlan
+from maillage.directory import admin_service as directory_admin
 from maillage.directory import service as directory
 from maillage.directory.specialties import Audience, profession_label, specialty_label
 from maillage.kit.clock import now
@@ -44,156 +40,16 @@ from maillage.models.directory import (
 )
 from maillage.models.patient import Patient, PatientConsent
 from maillage.patient import service as patients
-from maillage.patient.rules import IdentityStatus, InsOid, StrictTraits, SyntheticIdentity, synthetic_identities
 from maillage.patient.rules import normalise_name as normalise_person_name
-from maillage.security.roles import ROLE_LABELS, Role
+from maillage.security.roles import ROLE_LABELS
 
-DEMO_PASSWORD = "Demo-Maillage-2026"  # noqa: S105 - a published demo password, refused outside development
 DEFAULT_DEPARTEMENT = "87"
 DEFAULT_SEED = 1
-DEMO_PATIENTS = 40
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    username: str
-    display_name: str
-    role: Role
-
-
-DEMO_ACCOUNTS = [
-    DemoAccount("dr.martin", "Dr Claire Martin (dermatologue, hôpital support)", Role.PHYSICIAN),
-    DemoAccount("dr.dupont", "Dr Paul Dupont (médecin généraliste)", Role.PHYSICIAN),
-    DemoAccount("sf.garnier", "Léa Garnier (sage-femme)", Role.MIDWIFE),
-    DemoAccount("ide.leroy", "Sophie Leroy (infirmière, EHPAD)", Role.NURSE),
-    DemoAccount("idec.bernard", "Julien Bernard (infirmier de coordination)", Role.COORDINATING_NURSE),
-    DemoAccount("pharma.petit", "Inès Petit (pharmacienne)", Role.PHARMACIST),
-    DemoAccount("fact.moreau", "Marc Moreau (bureau des entrées)", Role.BILLING_OFFICER),
-    DemoAccount("analyste.roux", "Nadia Roux (analyste ARS)", Role.ANALYST),
-    DemoAccount("idv.fournier", "Hugo Fournier (cellule d'identitovigilance)", Role.IDENTITY_OFFICER),
-    DemoAccount("admin", "Administration Maillage", Role.ADMINISTRATOR),
-]
-
-
-def demo_totp_secret(username: str) -> str:
-    digest = hashlib.sha256(f"maillage-demo-totp:{username}".encode()).digest()
-    return base64.b32encode(digest[:20]).decode()
-
-
-def seed_accounts(session: Session) -> list[DemoAccount]:
-    """Create the demo accounts. They share one published password, so its Argon2 hash is computed once (by
-    ``create_user`` for the first account) and reused: hashing is deliberately slow, about a second each."""
-    first: UserAccount | None = None
-    for account in DEMO_ACCOUNTS:
-        if first is None:
-            user = auth.create_user(session, username=account.username, display_name=account.display_name,
-                                    role=account.role, password=DEMO_PASSWORD)
-            first = user
-        else:
-            user = UserAccount(username=account.username, display_name=account.display_name,
-                               role=account.role.value, password_hash=first.password_hash, status="active",
-                               failed_logins=0, lockouts=0, must_change_password=False)
-            session.add(user)
-            session.flush()
-        second_factor.enrol_totp_with_secret(session, user, demo_totp_secret(account.username))
-    return DEMO_ACCOUNTS
-
-
-# --- Patients of the demo ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PatientPlan:
-    key: str
-    identity: SyntheticIdentity
-    status: IdentityStatus
-    has_ins: bool
-    identity_document: str | None
-    commune_insee: str
-    attending_key: str | None
-    care_accounts: tuple[tuple[str, str], ...]  # (username, relationship kind)
-    consents: tuple[tuple[str, str], ...]  # (purpose, decision)
-    phone: str | None = None
-
-
-def plan_patients(plan: territory.TerritoryPlan) -> list[PatientPlan]:
-    """Synthetic patients of the territory: born in its largest communes and elsewhere, living in it.
-
-    The first eight are dr.dupont's patients (he is their médecin traitant) with qualified identities; six live
-    near the first EHPAD, where ide.leroy cares for them; three are followed by idec.bernard's telesurveillance
-    unit. Two more records are the same people typed again at another admission, without INS (one with the same
-    traits, accents and case aside; one with a letter changed in the birth name): the identity officer's
-    worklist shows them.
-    """
-    code, seed = plan.departement.code, plan.seed
-    rng = random.Random(f"maillage-demo-patients:{code}:{seed}")
-    local = sorted(communes.load_communes(code), key=lambda c: (-c.population, c.insee))
-    birthplaces = [c.insee for c in local[:10]] * 2 + ["75112", "69383", "13205", "99350", "99134"]
-    identities = synthetic_identities(f"{code}:{seed}", DEMO_PATIENTS, oid=InsOid.DEMO, birthplaces=birthplaces,
-                                      born_between=(dt.date(1932, 1, 1), dt.date(2012, 12, 31)))
-    residents = [c.insee for c in local[:20]]
-    gp_commune = plan.establishment("practice-1").commune.insee
-    ehpad_commune = plan.establishment("ehpad-1").commune.insee
-    statuses = (IdentityStatus.PROV, IdentityStatus.RECUP, IdentityStatus.VALI, IdentityStatus.QUAL)
-    plans: list[PatientPlan] = []
-    for index, identity in enumerate(identities):
-        care: list[tuple[str, str]] = []
-        consents: list[tuple[str, str]] = []
-        attending: str | None
-        if index < 8:
-            status, attending, commune = IdentityStatus.QUAL, "practice-1-mg-1", gp_commune
-            care.append(("dr.dupont", "attending"))
-            consents += [("teleexpertise", "consent"), ("teleconsultation", "consent")]
-            if index == 2:
-                consents.append(("data_reuse", "objection"))
-            if index in (0, 1):
-                care.append(("dr.martin", "care_unit"))
-        else:
-            status = statuses[index % 4]
-            attending = plan.gp_keys[index % len(plan.gp_keys)] if plan.gp_keys else None
-            commune = residents[index % len(residents)]
-            if index % 5 == 0:
-                consents.append(("data_reuse", "objection"))
-        if 8 <= index < 14:
-            commune = ehpad_commune
-            care.append(("ide.leroy", "care_unit"))
-        if index in (14, 15, 16):
-            care.append(("idec.bernard", "care_team"))
-            consents.append(("telesurveillance", "consent"))
-        if identity.traits.sex.value == "F" and 17 <= index < 22:
-            care.append(("sf.garnier", "care_unit"))
-        plans.append(PatientPlan(
-            key=f"patient-{index + 1}", identity=identity, status=status,
-            has_ins=status in (IdentityStatus.RECUP, IdentityStatus.QUAL),
-            identity_document="identity_card" if status in (IdentityStatus.VALI, IdentityStatus.QUAL) else None,
-            commune_insee=commune, attending_key=attending, care_accounts=tuple(care), consents=tuple(consents),
-            phone="06 " + " ".join(f"{rng.randint(0, 99):02d}" for _ in range(4)) if index % 3 else None,
-        ))
-    for n, source_index in enumerate((9, 11)):
-        source = plans[source_index]
-        t = source.identity.traits
-        birth_name = t.birth_name.title() if n == 0 else _typo(t.birth_name)
-        twin = SyntheticIdentity(source.identity.ins,
-                                 StrictTraits(birth_name, t.given_names, t.birth_date, t.sex, t.birthplace))
-        plans.append(PatientPlan(
-            key=f"doublon-{n + 1}", identity=twin, status=IdentityStatus.PROV, has_ins=False, identity_document=None,
-            commune_insee=source.commune_insee, attending_key=None, care_accounts=(("ide.leroy", "care_unit"),),
-            consents=()))
-    return plans
-
-
-def _typo(name: str) -> str:
-    """A one-letter slip at the end of a birth name (DURAND -> DURANT), as typed at a second admission."""
-    last = name[-1]
-    return name[:-1] + {"D": "T", "T": "D", "S": "Z", "E": "A"}.get(last, "E")
-
-
-# --- Writing the territory ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DemoSummary:
-    plan: territory.TerritoryPlan
+    plan: TerritoryPlan
     patients: int
     establishments_by_kind: dict[str, int]
 
@@ -287,7 +143,7 @@ def build_demo(session: Session, departement: str = DEFAULT_DEPARTEMENT, seed: i
     seed_accounts(session)
     users = {u.username: u for u in session.scalars(select(UserAccount))}
     for account in plan.accounts:
-        directory.link_account(
+        directory_admin.link_account(
             session, users[account.username],
             professional_id=plan.id_for(account.professional_key) if account.professional_key else None,
             establishment_ids=[plan.id_for(k) for k in account.establishment_keys])

@@ -1,27 +1,15 @@
-"""The demonstration territory (directory/territory.py, written by maillage.demo): a believable GHT for any
+"""The demonstration territory (demo/territory.py, written by demo/load.py): a believable GHT for any
 département, deterministic for a seed, with valid identifiers that cannot be real ones."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 from stdnum import luhn
 
-from maillage import demo
-from maillage.auth import service as auth
-from maillage.directory import rules, service, territory
+from maillage.demo import territory
+from maillage.directory import rules
 from maillage.directory.rules import EstablishmentKind, GhtRole
 from maillage.exceptions import ValidationFailed
-from maillage.models.authz import CareRelationship
-from maillage.models.directory import Establishment, SpecialtyLine
-from maillage.models.patient import Patient
-from maillage.patient import service as patients
-from maillage.patient.rules import InsOid, validate_nir
-
-
-@pytest.fixture(scope="module")
-def haute_vienne() -> territory.TerritoryPlan:
-    return territory.build_territory("87", 1)
 
 
 class TestBuildTerritory:
@@ -99,57 +87,3 @@ class TestBuildTerritory:
     def test_names_use_french_elision(self):
         assert territory.of("Ajaccio") == "d'Ajaccio" and territory.of("Le Port") == "du Port"
         assert territory.of("Limoges") == "de Limoges" and territory.of("Les Abymes") == "des Abymes"
-
-
-class TestPlanPatients:
-    def test_demo_patients_carry_valid_nirs_with_the_demo_oid(self, haute_vienne):
-        plans = demo.plan_patients(haute_vienne)
-        with_ins = [p for p in plans if p.has_ins]
-        assert with_ins and all(p.identity.ins.oid is InsOid.DEMO for p in with_ins)
-        assert all(validate_nir(p.identity.ins.matricule.value) for p in with_ins)
-
-    def test_dr_dupont_is_the_attending_physician_of_qualified_patients(self, haute_vienne):
-        plans = demo.plan_patients(haute_vienne)
-        his = [p for p in plans if ("dr.dupont", "attending") in p.care_accounts]
-        assert len(his) == 8 and {p.status.value for p in his} == {"QUAL"}
-
-
-class TestBuildDemo:
-    @pytest.mark.parametrize("departement", ["87", "2A", "974"])
-    def test_a_territory_is_written_for_several_departements(self, db, departement):
-        summary = demo.build_demo(db, departement, 1)
-        plan = summary.plan
-        assert db.scalar(select(func.count()).select_from(Establishment)) == len(plan.establishments)
-        assert db.scalar(select(func.count()).select_from(SpecialtyLine)) == len(plan.lines)
-        assert db.scalar(select(func.count()).select_from(Patient)) == summary.patients
-        support = db.get(Establishment, plan.id_for("support"))
-        assert support.commune_insee == plan.departement.prefecture_insee
-
-    def test_the_demo_gp_finds_his_patients_and_the_specialist_her_lines(self, db):
-        demo.build_demo(db, "87", 1)
-        dupont = auth.actor_for(db, auth.get_user(db, "dr.dupont"))
-        mine = patients.my_patients(db, dupont)
-        assert len(mine) == 8 and all(v.matricule_shared for v in mine)
-        found = patients.search_patients(db, dupont, ins=mine[0].matricule)
-        assert [v.patient.id for v in found] == [mine[0].patient.id]
-        martin = auth.get_user(db, "dr.martin")
-        lines = service.search_lines(db, professional_id=martin.person_id)
-        assert [v.specialty_code for v in lines] == ["SM15"]
-        assert auth.actor_for(db, martin).current_establishment_id is not None
-        leroy = auth.actor_for(db, auth.get_user(db, "ide.leroy"))
-        assert len(patients.my_patients(db, leroy)) == 8  # six EHPAD residents and the two records typed again
-
-    def test_the_identity_officer_has_the_planted_duplicates_to_review(self, db):
-        demo.build_demo(db, "87", 1)
-        officer = auth.actor_for(db, auth.get_user(db, "idv.fournier"))
-        reasons = sorted(p.reason for p in patients.potential_duplicates(db, officer))
-        assert reasons == ["close_traits", "same_traits"]
-
-    def test_some_demo_patients_object_to_data_reuse(self, db):
-        demo.build_demo(db, "87", 1)
-        assert patients.objects_to_data_reuse(db)
-
-    def test_care_relationships_are_only_those_of_the_plan(self, db):
-        summary = demo.build_demo(db, "87", 1)
-        expected = sum(len(p.care_accounts) for p in demo.plan_patients(summary.plan))
-        assert db.scalar(select(func.count()).select_from(CareRelationship)) == expected
