@@ -14,14 +14,10 @@ import ibis
 import ibis.expr.types as ir
 
 from maillage.analytics import snds
+from maillage.kit.months import add_months
 
 # "la requête doit être répétée 18 fois (année entière plus les 6 mois suivants)" — fiches/sas_prestation_dcir.md
 FLUX_LAG_MONTHS = 6
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + (day.month - 1) + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def flux_months(year: int, lag_months: int = FLUX_LAG_MONTHS) -> list[dt.date]:

@@ -26,6 +26,7 @@ from maillage.authz.rules import Purpose, RelationshipKind
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import PARIS, now
 from maillage.kit.logging import get_logger
+from maillage.kit.months import add_months, month_end, month_start
 from maillage.models.monitoring import (
     MonitoringAlert,
     MonitoringAlertEvent,
@@ -51,7 +52,7 @@ from maillage.monitoring.rules.adherence import (
     received_periods,
 )
 from maillage.monitoring.rules.engine import PatientState, acknowledge_condition, check_silence, silence_due_at
-from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, add_months, prescription_end, transition
+from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, prescription_end, transition
 from maillage.monitoring.rules.forfaits import (
     FORFAIT_AMOUNTS_CENTS,
     EnhancedPeriod,
@@ -60,8 +61,6 @@ from maillage.monitoring.rules.forfaits import (
     forfait_due,
     forfait_for_month,
     monitored_days,
-    month_end,
-    month_start,
 )
 from maillage.monitoring.rules.overrides import check_overrides, check_references
 from maillage.monitoring.rules.programmes import Programme, get_programme

@@ -20,6 +20,7 @@ from maillage.document.uploads import Upload, read_upload
 from maillage.exceptions import MaillageError, NotFound, ValidationFailed
 from maillage.kit.clock import PARIS, now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.kit.ids import as_uuid
 from maillage.kit.templating import templates
 from maillage.teleexpertise import notify, rules, service
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
@@ -203,10 +204,7 @@ def assign_from_worklist(line_id: uuid.UUID, request_id: uuid.UUID, request: Req
     """A coordinator gives a request of the worklist to one of the line's specialists."""
 
     def assign() -> None:
-        try:
-            target = uuid.UUID(to_professional_id)
-        except ValueError:
-            raise ValidationFailed("Choisissez un spécialiste de la ligne.") from None
+        target = as_uuid(to_professional_id, invalid=ValidationFailed("Choisissez un spécialiste de la ligne."))
         service.assign(db, actor, request_id, target, context=audit_context(request))
 
     return _act(db, assign, done=f"{BASE}/lignes/{line_id}",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from maillage.exceptions import ValidationFailed
-from maillage.monitoring.rules.enrolment import add_months
+from maillage.kit.months import add_months, month_end, month_start
 
 if TYPE_CHECKING:
     from maillage.monitoring.rules.programmes import Programme
@@ -87,14 +87,6 @@ def check_enhanced_period(programme: Programme, existing: Sequence[EnhancedPerio
             raise ValidationFailed("Cette période chevauche une période de forfait majoré existante.")
     if new.ends_on > prescription_ends_on:
         raise ValidationFailed("La période de forfait majoré dépasse la fin de la prescription.")
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def month_end(day: dt.date) -> dt.date:
-    return add_months(month_start(day), 1) - dt.timedelta(days=1)
 
 
 def forfait_for_month(programme: Programme, month: dt.date, enhanced: Sequence[EnhancedPeriod]) -> ForfaitLevel:
