@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from maillage.exceptions import InvalidTransition, ValidationFailed
+from maillage.kit.enums import LabelledEnum
 from maillage.kit.months import add_months
 
 
-class EnrolmentStatus(enum.StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    ENDED = "ended"
-
-    @property
-    def label(self) -> str:
-        return {"active": "Suivi actif", "paused": "Suivi suspendu", "ended": "Suivi terminé"}[self.value]
+class EnrolmentStatus(LabelledEnum):
+    ACTIVE = "active", "Suivi actif"
+    PAUSED = "paused", "Suivi suspendu"
+    ENDED = "ended", "Suivi terminé"
 
 
 ENROLMENT_TRANSITIONS: dict[tuple[EnrolmentStatus, str], EnrolmentStatus] = {
