@@ -21,9 +21,6 @@ class TestFrNumber:
     def test_french_separators(self, value, decimals, expected):
         assert fr_number(value, decimals) == expected
 
-    def test_thousands_may_stay_together(self):
-        assert fr_number(1250.5, 1, grouped=False) == "1250,5"
-
     def test_a_missing_value_is_a_dash(self):
         assert fr_number(None) == "—" and fr_number(math.nan) == "—"
 

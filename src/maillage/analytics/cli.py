@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from maillage.exceptions import MaillageError
+from maillage.kit.numbers import fr_number
 
 app = typer.Typer(help="Données de santé pour le pilotage du territoire (entrepôt, indicateurs, exports).",
                   no_args_is_help=True)
@@ -95,9 +96,9 @@ def generate_claims_command(
     except MaillageError as exc:
         _fail(exc)
         return
-    console.print(f"Données SYNTHÉTIQUES écrites dans {warehouse.root} : {report.rows:,} prestations, "
-                  f"{report.beneficiaries:,} bénéficiaires, {report.stays:,} séjours, "
-                  f"{len(communes):,} communes.".replace(",", "\u202f"))
+    console.print(f"Données SYNTHÉTIQUES écrites dans {warehouse.root} : {fr_number(report.rows, 0)} prestations, "
+                  f"{fr_number(report.beneficiaries, 0)} bénéficiaires, {fr_number(report.stays, 0)} séjours, "
+                  f"{fr_number(len(communes), 0)} communes.")
 
 
 @app.command("extract")

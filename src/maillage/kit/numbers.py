@@ -13,12 +13,11 @@ from typing import SupportsFloat
 MISSING = "—"
 
 
-def fr_number(value: float | None, decimals: int = 1, *, grouped: bool = True) -> str:
-    """``value`` with ``decimals`` decimals, French separators; ``grouped=False`` leaves thousands together
-    (a measure next to its unit: "1250,5 mL")."""
+def fr_number(value: float | None, decimals: int = 1) -> str:
+    """``value`` rounded to ``decimals`` decimals, with French separators."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING
-    text = f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
+    text = f"{value:,.{decimals}f}"
     return text.replace(",", "\u202f").replace(".", ",")
 
 
