@@ -77,17 +77,6 @@ def without_public_t2a(prs: ir.Table, ete: ir.Table) -> ir.Table:
     return prs.anti_join(flagged, list(snds.DCIR_JOIN_KEY))
 
 
-def join_detail(prs: ir.Table, detail: ir.Table, columns: Sequence[str]) -> ir.Table:
-    """Attach columns of a DCIR detail table (ER_PHA_F, ER_ETE_F …) on the 9-column key.
-
-    A detail table can hold several rows per prestation: global amounts must be computed on ER_PRS_F alone
-    (essentiel_snds.md), so callers aggregate detail quantities, never ER_PRS_F amounts, after this join.
-    """
-    right = detail.select(*snds.DCIR_JOIN_KEY, *columns)
-    joined = prs.inner_join(right, list(snds.DCIR_JOIN_KEY))
-    return joined
-
-
 def clean_dcir(prs: ir.Table, ete: ir.Table, start: dt.date, end: dt.date,
                lag_months: int = FLUX_LAG_MONTHS) -> ir.Table:
     """Period window on the flux months, then the quality filters and the public-T2A exclusion."""

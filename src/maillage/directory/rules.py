@@ -19,10 +19,6 @@ from stdnum.fr import siret as stdnum_siret
 from maillage.exceptions import ValidationFailed
 from maillage.kit.enums import LabelledEnum
 
-# FHIR systems and OIDs (DOMAIN §1.3; FR Core FRCorePractitionerProfile).
-RPPS_SYSTEM = "https://rpps.esante.gouv.fr"
-IDNAT_PS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
-
 
 def fail(field_name: str, message: str) -> ValidationFailed:
     """The error every validator raises: one French message, repeated in ``details`` with the field."""

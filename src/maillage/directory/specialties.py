@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from maillage.kit.enums import LabelledEnum
 
 SPECIALTY_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
-PROFESSION_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante"
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,6 @@ SPECIALTIES: dict[str, Specialty] = {
     )
 }
 
-GENERAL_PRACTICE_CODES = frozenset({"SM26", "SM53", "SM54"})
-
 
 def specialty_label(code: str | None, fallback: str | None = None) -> str:
     """The French label of a TRE_R38 code; the label an import carried, or the code itself, when unknown."""
@@ -84,10 +81,6 @@ def specialty_label(code: str | None, fallback: str | None = None) -> str:
     if known is not None:
         return known.label
     return fallback or code
-
-
-def is_known_specialty(code: str) -> bool:
-    return code.strip().upper() in SPECIALTIES
 
 
 class Profession(enum.StrEnum):

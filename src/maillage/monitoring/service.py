@@ -268,15 +268,6 @@ def get_enrolment(session: Session, actor: Actor, enrolment_id: uuid.UUID,
                           context=context)
 
 
-def assign_device(session: Session, actor: Actor, enrolment_id: uuid.UUID, identifier: str,
-                  context: AuditContext | None = None) -> None:
-    enrolment = _enrolment_for(session, actor, enrolment_id, action="update", permission=Permission.MONITORING_ENROL,
-                               context=context, lock=True)
-    if enrolment.status == "ended":
-        raise Conflict("Ce suivi est terminé.")
-    _assign(session, enrolment, identifier, now())
-
-
 def update_settings(session: Session, actor: Actor, enrolment_id: uuid.UUID, *,
                     references: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
                     context: AuditContext | None = None) -> MonitoringEnrolment:
@@ -691,5 +682,3 @@ def labels(session: Session, enrolment_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
                   get_programme(e.programme).label) for eid, e in enrolments.items()}
 
 
-def my_teams(session: Session, actor: Actor) -> list[MonitoringTeam]:
-    return repo.teams_of(session, actor.user_id)

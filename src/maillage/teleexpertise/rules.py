@@ -69,8 +69,6 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 
 ACTION_LABELS: dict[Action, str] = Action.labels()
 
-ACTIONS_NEEDING_REASON = frozenset({Action.HAND_BACK, Action.TRANSFER, Action.DECLINE, Action.CANCEL})
-
 
 def next_status(current: Status, action: Action) -> Status:
     """The status after ``action``, or InvalidTransition (409) with a French message."""
