@@ -63,7 +63,7 @@ class TestDepartementOutlines:
                                                                                     strict=True))
 
     def test_the_map_draws_the_outline_beneath_the_communes(self):
-        from maillage.analytics import charts
+        from maillage.kit import charts
         from maillage.analytics.communes import departement_outlines
 
         territory = communes.synthetic_communes(30, seed=2, departements=1)
