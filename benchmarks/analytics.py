@@ -35,11 +35,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from maillage.analytics import apl, catalogue, engines, snds  # noqa: E402
 from maillage.analytics import indicators as ind  # noqa: E402
-from maillage.analytics.communes import load_real_communes, real_communes_available  # noqa: E402
+from maillage.analytics.communes import load_real_communes  # noqa: E402
 from maillage.analytics.service import compute  # noqa: E402
 from maillage.analytics.warehouse import Warehouse  # noqa: E402
 from maillage.demo.claims import generate_claims  # noqa: E402
-from maillage.demo.communes import synthetic_communes  # noqa: E402
 
 YEAR = 2025
 SET = ("consultations-mg", "telemedecine")
@@ -441,9 +440,8 @@ def main() -> int:
     args = parser.parse_args()
     base = Path(args.workdir)
     base.mkdir(parents=True, exist_ok=True)
-    communes = load_real_communes() if real_communes_available() else synthetic_communes(35_000, seed=1)
-    label = "réelles (référentiel)" if real_communes_available() else "synthétiques"
-    print(f"Communes {label} : {len(communes):,} ; machine : {machine()} ; charge au début : {load()}")
+    communes = load_real_communes()
+    print(f"Communes réelles (référentiel) : {len(communes):,} ; machine : {machine()} ; charge au début : {load()}")
     print("  (machine partagée : sous charge, les temps sont des bornes hautes ; les rapports comptent davantage)")
     summary: dict[str, object] = {}
     failures = []

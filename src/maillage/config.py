@@ -16,8 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "dev-insecure-change-me"  # noqa: S105 - the placeholder that is refused outside development
 
-PROJECT_ROOT = Path.cwd()
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MAILLAGE_", env_file=None, extra="ignore")

@@ -50,8 +50,8 @@ class TestDepartementOutlines:
                                                                                     strict=True))
 
     def test_the_map_draws_the_outline_beneath_the_communes(self):
-        from maillage.analytics import charts
         from maillage.analytics.communes import departement_outlines
+        from maillage.kit import charts
 
         territory = synthetic_communes(30, seed=2, departements=1)
         points = [charts.MapPoint(r.code_insee, r.nom, r.latitude, r.longitude, int(r.population), 3.0)

@@ -624,7 +624,8 @@ class TestPackageShape:
 
     PACKAGE = Path(maillage.monitoring.__file__).parent
     PURE = frozenset({"__future__", "collections", "dataclasses", "datetime", "enum", "functools", "math", "typing",
-            "maillage.exceptions", "maillage.kit.clock"})
+            "maillage.exceptions", "maillage.kit.clock", "maillage.kit.enums", "maillage.kit.months",
+            "maillage.kit.numbers"})
 
     def imports(self, path: Path) -> set[str]:
         found: set[str] = set()

@@ -10,47 +10,21 @@ benchmarks.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 
 import numpy as np
 import pandas as pd
 
 from maillage.analytics import snds
+from maillage.directory.communes import load_communes
 from maillage.exceptions import ValidationFailed
 
 COLUMNS = snds.COMMUNES.column_names
 
 
-def real_communes_available() -> bool:
-    try:
-        module = importlib.import_module("maillage.directory.communes")
-    except ImportError:
-        return False
-    return hasattr(module, "load_communes")
-
-
 def load_real_communes(departement: str | None = None) -> pd.DataFrame:
     """Communes from the directory's public data, optionally one département, in the warehouse's columns."""
-    if not real_communes_available():
-        raise ValidationFailed(
-            "Le référentiel des communes (maillage.directory.communes) n'est pas installé : "
-            "utilisez --communes synthetiques."
-        )
-    module = importlib.import_module("maillage.directory.communes")
-    raw = module.load_communes(departement=departement)
-    frame = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame([_as_dict(row) for row in raw])
-    return normalise_communes(frame)
-
-
-def _as_dict(row: object) -> dict[str, object]:
-    if isinstance(row, dict):
-        return row
-    if dataclasses.is_dataclass(row) and not isinstance(row, type):
-        return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
-    if hasattr(row, "_asdict"):
-        return dict(row._asdict())
-    return dict(vars(row))
+    return normalise_communes(pd.DataFrame([dataclasses.asdict(c) for c in load_communes(departement=departement)]))
 
 
 ALIASES = {"code": "code_insee", "insee": "code_insee", "code_commune": "code_insee", "name": "nom",

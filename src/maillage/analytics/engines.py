@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -17,7 +17,6 @@ import ibis.expr.types as ir
 from maillage.analytics.warehouse import Warehouse
 from maillage.exceptions import ServiceUnavailable, ValidationFailed
 
-EngineName = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 
 _spark_lock = threading.Lock()

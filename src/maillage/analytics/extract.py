@@ -222,13 +222,9 @@ def run_extraction(context: ExtractionContext, warehouse: Warehouse, keyring: Ke
 
 # --- built-in extractors (the clinical ones live in ``clinical``) --------------------------------------------------
 def _fetch_communes(context: ExtractionContext) -> pa.Table:
-    from maillage.analytics.communes import load_real_communes, real_communes_available
+    from maillage.analytics.communes import load_real_communes
 
-    frame = context.communes
-    if frame is None:
-        if not real_communes_available():
-            raise LookupError("référentiel des communes absent (maillage.directory.communes)")
-        frame = load_real_communes()
+    frame = context.communes if context.communes is not None else load_real_communes()
     return pa.Table.from_pandas(frame, schema=snds.COMMUNES.schema, preserve_index=False)
 
 

@@ -43,8 +43,6 @@ import pandas as pd
 from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator, Measure
 from maillage.exceptions import ValidationFailed
 
-PRIMARY = "primaire"
-SECONDARY = "secondaire"
 PROFESSIONALS = "professionnels"
 SECRET_COLUMN = "secret"  # noqa: S105 - a column name (statistical secrecy), not a password
 # The one label a masked cell carries: whether it was masked as small (primary) or to protect another (secondary)

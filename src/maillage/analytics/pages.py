@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from maillage.analytics import audit as warehouse_audit
-from maillage.analytics import charts, engines, service
+from maillage.analytics import engines, service
 from maillage.analytics.catalogue import all_indicators, get_indicator
 from maillage.analytics.communes import departement_outlines
 from maillage.analytics.gate import SECRET_COLUMN, GateConfig
@@ -26,7 +26,9 @@ from maillage.analytics.provenance import Provenance
 from maillage.analytics.warehouse import Warehouse
 from maillage.audit import service as platform_audit
 from maillage.exceptions import MaillageError, ValidationFailed
+from maillage.kit import charts
 from maillage.kit.http import DbSession, UnitOfWorkRoute, client_address, request_id
+from maillage.kit.numbers import fr_number
 from maillage.kit.templating import templates
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
@@ -123,7 +125,7 @@ def display_rows(frame: pd.DataFrame, indicator: Indicator, label: Any) -> list[
     """Rows ready to show: a label, every measure formatted the French way (« — » when masked), the secret."""
     rows = []
     for record in frame.to_dict("records"):
-        cells = [charts.fr_number(_value(record.get(m.name)), m.decimals or 0) for m in indicator.measures]
+        cells = [fr_number(_value(record.get(m.name)), m.decimals or 0) for m in indicator.measures]
         rows.append({"label": label(record), "cells": cells, "secret": record.get(SECRET_COLUMN) or ""})
     return rows
 
@@ -165,7 +167,7 @@ def _group_page(request: Request, db: DbSession, actor: Actor, indicator: Indica
     chart = charts.bar_chart(f"{measure_label} par {GROUP_LABELS.get(first, first).lower()} ({year})", bars,
                              measure_unit, decimals)
     months = at(frame, None, "mois").sort_values("periode")
-    series = charts.line_chart(f"{measure_label} par mois", list(months.periode),
+    series = charts.monthly_chart(f"{measure_label} par mois", list(months.periode),
                                [_value(v) for v in months[measure]], indicator.unit, decimals)
     second = others[0] if others else None
     breakdown = at(frame, second, "annee").sort_values(second) if second else frame.iloc[0:0]
@@ -179,7 +181,7 @@ def _group_page(request: Request, db: DbSession, actor: Actor, indicator: Indica
         "bands_title": f"Par {GROUP_LABELS.get(second or '', second or '').lower()}",
         "bands_header": GROUP_LABELS.get(second or "", second or ""), "area": "",
         "provenance": provenance, "annee": year, "departement": "", "departements": [], "secret": SECRET_COLUMN,
-        "error": None, "fr": charts.fr_number, "threshold": gate_of(request).threshold,
+        "error": None, "threshold": gate_of(request).threshold,
         "manifest": warehouse.manifest(),
     })
 
@@ -218,7 +220,7 @@ def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, a
     focus = _focus(selection, departement)
     if "periode" in indicator.dimensions:
         months = focus[focus.niveau_periode == "mois"].sort_values("periode")
-        series = charts.line_chart(f"{measure_label} par mois", list(months.periode),
+        series = charts.monthly_chart(f"{measure_label} par mois", list(months.periode),
                                    [_value(v) for v in months[measure]], indicator.unit, decimals)
     bands = focus[focus.tranche_age != ALL_AGES] if "age" in indicator.dimensions else focus.iloc[0:0]
     totals = focus
@@ -240,7 +242,7 @@ def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, a
         "row_header": "Commune" if departement else "Département", "bands_title": f"Par tranche d'âge ({area})",
         "bands_header": "Tranche d'âge",
         "provenance": provenance, "annee": year, "departement": departement,
-        "departements": departements, "secret": SECRET_COLUMN, "error": None, "fr": charts.fr_number,
+        "departements": departements, "secret": SECRET_COLUMN, "error": None,
         "threshold": gate_of(request).threshold, "manifest": warehouse.manifest(),
     })
 
@@ -314,7 +316,7 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
            filters={"departement": departement, "annee": annee, "page": "carte"}, rows=len(rows))
     return templates().TemplateResponse(request, "analytics/carte.html", {
         "indicator": indicator, "map": svg, "deserts": deserts, "provenance": provenance, "departement": departement,
-        "departements": departements, "annee": str(provenance.parameters.get("annee", "")), "fr": charts.fr_number,
+        "departements": departements, "annee": str(provenance.parameters.get("annee", "")),
         "share": share, "threshold": threshold, "manifest": warehouse.manifest(), "communes": len(rows),
         "hidden": hidden,
     })

@@ -14,14 +14,10 @@ import ibis
 import ibis.expr.types as ir
 
 from maillage.analytics import snds
+from maillage.kit.months import add_months
 
 # "la requête doit être répétée 18 fois (année entière plus les 6 mois suivants)" — fiches/sas_prestation_dcir.md
 FLUX_LAG_MONTHS = 6
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + (day.month - 1) + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def flux_months(year: int, lag_months: int = FLUX_LAG_MONTHS) -> list[dt.date]:
@@ -79,17 +75,6 @@ def without_public_t2a(prs: ir.Table, ete: ir.Table) -> ir.Table:
     """
     flagged = ete.filter(ete.ETE_IND_TAA == snds.ETE_IND_TAA_PUBLIC_T2A).select(*snds.DCIR_JOIN_KEY).distinct()
     return prs.anti_join(flagged, list(snds.DCIR_JOIN_KEY))
-
-
-def join_detail(prs: ir.Table, detail: ir.Table, columns: Sequence[str]) -> ir.Table:
-    """Attach columns of a DCIR detail table (ER_PHA_F, ER_ETE_F …) on the 9-column key.
-
-    A detail table can hold several rows per prestation: global amounts must be computed on ER_PRS_F alone
-    (essentiel_snds.md), so callers aggregate detail quantities, never ER_PRS_F amounts, after this join.
-    """
-    right = detail.select(*snds.DCIR_JOIN_KEY, *columns)
-    joined = prs.inner_join(right, list(snds.DCIR_JOIN_KEY))
-    return joined
 
 
 def clean_dcir(prs: ir.Table, ete: ir.Table, start: dt.date, end: dt.date,

@@ -12,6 +12,7 @@ import typer
 
 from maillage.analytics.cli import WarehouseOption, console, fail, open_warehouse
 from maillage.exceptions import MaillageError
+from maillage.kit.numbers import fr_number
 
 
 def generate_claims_command(
@@ -46,6 +47,6 @@ def generate_claims_command(
     except MaillageError as exc:
         fail(exc)
         return
-    console.print(f"Données SYNTHÉTIQUES écrites dans {warehouse.root} : {report.rows:,} prestations, "
-                  f"{report.beneficiaries:,} bénéficiaires, {report.stays:,} séjours, "
-                  f"{len(communes):,} communes.".replace(",", "\u202f"))
+    console.print(f"Données SYNTHÉTIQUES écrites dans {warehouse.root} : {fr_number(report.rows, 0)} prestations, "
+                  f"{fr_number(report.beneficiaries, 0)} bénéficiaires, {fr_number(report.stays, 0)} séjours, "
+                  f"{fr_number(len(communes), 0)} communes.")

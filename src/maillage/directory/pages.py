@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from maillage.directory import import_service, imports, rules, service
-from maillage.directory.specialties import AUDIENCE_LABELS, SPECIALTIES, Audience, Modality
+from maillage.directory.specialties import SPECIALTIES, Audience, Modality
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
 from maillage.kit.templating import templates
@@ -139,7 +139,7 @@ def offer_page(request: Request, db: DbSession, pour: str = "", modalite: str = 
         lines, error = [], exc.message
     return render(request, "directory/offer.html", {
         "lines": lines, "ghts": service.ghts(db), "pour": pour, "modalite": modalite, "error": error,
-        "audiences": [(a.value, AUDIENCE_LABELS[a]) for a in Audience],
+        "audiences": [(a.value, a.label) for a in Audience],
         "modalities": [(m.value, m.label) for m in Modality],
     }, status_code=422 if error else 200)
 

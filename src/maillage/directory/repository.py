@@ -71,10 +71,6 @@ def ghts(session: Session) -> Sequence[Ght]:
     return session.scalars(select(Ght).order_by(Ght.name)).all()
 
 
-def ght_by_code(session: Session, code: str) -> Ght | None:
-    return session.scalar(select(Ght).where(Ght.code == code))
-
-
 # --- Establishments ----------------------------------------------------------------------------------------
 
 

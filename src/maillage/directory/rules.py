@@ -7,7 +7,6 @@ and the reason. The sources of each rule are in the docstrings; "DOMAIN" means `
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +17,7 @@ from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
 from maillage.exceptions import ValidationFailed
-
-# FHIR systems and OIDs (DOMAIN §1.3; FR Core FRCorePractitionerProfile).
-RPPS_SYSTEM = "https://rpps.esante.gouv.fr"
-IDNAT_PS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
+from maillage.kit.enums import LabelledEnum
 
 
 def fail(field_name: str, message: str) -> ValidationFailed:
@@ -75,19 +71,15 @@ def validate_finess(value: object, *, field: str = "finess", label: str = "FINES
 # --- RPPS, ADELI, IdNat_PS -----------------------------------------------------------------------------
 
 
-class ProfessionalIdType(enum.StrEnum):
+class ProfessionalIdType(LabelledEnum):
     """Type of a professional's identifier, coded as in ANS TRE_G08-TypeIdentifiantPersonne (DOMAIN §1.3).
 
     The code is also the prefix of the national identifier IdNat_PS and the value of the extract column
     "Type d'identifiant PP".
     """
 
-    ADELI = "0"
-    RPPS = "8"
-
-    @property
-    def label(self) -> str:
-        return "ADELI" if self is ProfessionalIdType.ADELI else "RPPS"
+    ADELI = "0", "ADELI"
+    RPPS = "8", "RPPS"
 
 
 @dataclass(frozen=True)
@@ -216,29 +208,16 @@ def validate_siret(value: object, *, field: str = "siret") -> str:
 # --- Establishment kinds and GHT roles ------------------------------------------------------------------
 
 
-class EstablishmentKind(enum.StrEnum):
+class EstablishmentKind(LabelledEnum):
     """The kinds of places a GHT territory is made of in Maillage."""
 
-    HOSPITAL = "hospital"
-    EHPAD = "ehpad"
-    USMP = "usmp"
-    CITY_PRACTICE = "city_practice"
-    HEALTH_CENTRE = "health_centre"
-    PHARMACY = "pharmacy"
+    HOSPITAL = "hospital", "Établissement de santé"
+    EHPAD = "ehpad", "EHPAD"
+    USMP = "usmp", "Unité sanitaire en milieu pénitentiaire (USMP)"
+    CITY_PRACTICE = "city_practice", "Cabinet ou maison de santé de ville"
+    HEALTH_CENTRE = "health_centre", "Centre de santé"
+    PHARMACY = "pharmacy", "Pharmacie d'officine"
 
-    @property
-    def label(self) -> str:
-        return ESTABLISHMENT_KIND_LABELS[self]
-
-
-ESTABLISHMENT_KIND_LABELS: dict[EstablishmentKind, str] = {
-    EstablishmentKind.HOSPITAL: "Établissement de santé",
-    EstablishmentKind.EHPAD: "EHPAD",
-    EstablishmentKind.USMP: "Unité sanitaire en milieu pénitentiaire (USMP)",
-    EstablishmentKind.CITY_PRACTICE: "Cabinet ou maison de santé de ville",
-    EstablishmentKind.HEALTH_CENTRE: "Centre de santé",
-    EstablishmentKind.PHARMACY: "Pharmacie d'officine",
-}
 
 # FINESS "categetab" codes mapped to a kind. Codes 101, 355, 500 and 620 appear with these labels in real
 # lines of the etalab extract quoted in public code (e.g. "355;Centre Hospitalier (C.H.)",
@@ -283,23 +262,12 @@ def check_kind(kind: str) -> EstablishmentKind:
     return EstablishmentKind(kind)
 
 
-class GhtRole(enum.StrEnum):
+class GhtRole(LabelledEnum):
     """Place of an establishment in a GHT (CSP L6132-1 and L6132-3, DOMAIN §8)."""
 
-    SUPPORT = "support"
-    MEMBER = "member"
-    PARTNER = "partner"
-
-    @property
-    def label(self) -> str:
-        return GHT_ROLE_LABELS[self]
-
-
-GHT_ROLE_LABELS: dict[GhtRole, str] = {
-    GhtRole.SUPPORT: "Établissement support",
-    GhtRole.MEMBER: "Établissement partie",
-    GhtRole.PARTNER: "Partenaire",
-}
+    SUPPORT = "support", "Établissement support"
+    MEMBER = "member", "Établissement partie"
+    PARTNER = "partner", "Partenaire"
 
 
 def allowed_ght_roles(kind: EstablishmentKind, *, public: bool) -> frozenset[GhtRole]:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from maillage.kit.enums import LabelledEnum
+
 SPECIALTY_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
-PROFESSION_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante"
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,6 @@ SPECIALTIES: dict[str, Specialty] = {
     )
 }
 
-GENERAL_PRACTICE_CODES = frozenset({"SM26", "SM53", "SM54"})
-
 
 def specialty_label(code: str | None, fallback: str | None = None) -> str:
     """The French label of a TRE_R38 code; the label an import carried, or the code itself, when unknown."""
@@ -82,10 +81,6 @@ def specialty_label(code: str | None, fallback: str | None = None) -> str:
     if known is not None:
         return known.label
     return fallback or code
-
-
-def is_known_specialty(code: str) -> bool:
-    return code.strip().upper() in SPECIALTIES
 
 
 class Profession(enum.StrEnum):
@@ -121,78 +116,43 @@ def profession_label(code: str | None, fallback: str | None = None) -> str:
 # --- The offer of a specialty line ------------------------------------------------------------------------
 
 
-class Urgency(enum.StrEnum):
+class Urgency(LabelledEnum):
     """How fast a requester needs the answer; each specialty line commits to a delay per urgency it accepts."""
 
-    ROUTINE = "routine"
-    URGENT = "urgent"
-    VERY_URGENT = "very_urgent"
-
-    @property
-    def label(self) -> str:
-        return URGENCY_LABELS[self]
+    ROUTINE = "routine", "Non urgent"
+    URGENT = "urgent", "Urgent"
+    VERY_URGENT = "very_urgent", "Très urgent"
 
 
-URGENCY_LABELS: dict[Urgency, str] = {
-    Urgency.ROUTINE: "Non urgent",
-    Urgency.URGENT: "Urgent",
-    Urgency.VERY_URGENT: "Très urgent",
-}
-
-
-class Audience(enum.StrEnum):
+class Audience(LabelledEnum):
     """Who may send requests to a specialty line."""
 
-    CITY = "city"
-    EHPAD = "ehpad"
-    USMP = "usmp"
-    GHT_HOSPITALS = "ght_hospitals"
-
-    @property
-    def label(self) -> str:
-        return AUDIENCE_LABELS[self]
+    CITY = "city", "Professionnels de ville"
+    EHPAD = "ehpad", "EHPAD"
+    USMP = "usmp", "Unités sanitaires en milieu pénitentiaire (USMP)"
+    GHT_HOSPITALS = "ght_hospitals", "Établissements du GHT"
 
 
-AUDIENCE_LABELS: dict[Audience, str] = {
-    Audience.CITY: "Professionnels de ville",
-    Audience.EHPAD: "EHPAD",
-    Audience.USMP: "Unités sanitaires en milieu pénitentiaire (USMP)",
-    Audience.GHT_HOSPITALS: "Établissements du GHT",
-}
+AUDIENCE_LABELS: dict[Audience, str] = Audience.labels()
 
 
-class Modality(enum.StrEnum):
-    TELEEXPERTISE = "teleexpertise"
-    TELECONSULTATION = "teleconsultation"
-
-    @property
-    def label(self) -> str:
-        return "Téléexpertise" if self is Modality.TELEEXPERTISE else "Téléconsultation"
+class Modality(LabelledEnum):
+    TELEEXPERTISE = "teleexpertise", "Téléexpertise"
+    TELECONSULTATION = "teleconsultation", "Téléconsultation"
 
 
-class Requirement(enum.StrEnum):
+class Requirement(LabelledEnum):
     """What a request to a line must carry (checked by the tele-expertise workflow when a request is sent)."""
 
-    PHOTO = "photo"
-    ECG = "ecg"
-    TREATMENT_LIST = "treatment_list"
-    LAB_RESULTS = "lab_results"
-    IMAGING_REPORT = "imaging_report"
-    VITAL_SIGNS = "vital_signs"
-
-    @property
-    def label(self) -> str:
-        return REQUIREMENT_LABELS[self]
+    PHOTO = "photo", "Photographie(s) de la lésion"
+    ECG = "ecg", "Électrocardiogramme récent"
+    TREATMENT_LIST = "treatment_list", "Liste des traitements en cours"
+    LAB_RESULTS = "lab_results", "Résultats biologiques récents"
+    IMAGING_REPORT = "imaging_report", "Compte rendu d'imagerie"
+    VITAL_SIGNS = "vital_signs", "Constantes du jour (pression artérielle, pouls, température, saturation)"
 
 
-REQUIREMENT_LABELS: dict[Requirement, str] = {
-    Requirement.PHOTO: "Photographie(s) de la lésion",
-    Requirement.ECG: "Électrocardiogramme récent",
-    Requirement.TREATMENT_LIST: "Liste des traitements en cours",
-    Requirement.LAB_RESULTS: "Résultats biologiques récents",
-    Requirement.IMAGING_REPORT: "Compte rendu d'imagerie",
-    Requirement.VITAL_SIGNS: "Constantes du jour (pression artérielle, pouls, température, saturation)",
-}
+REQUIREMENT_LABELS: dict[Requirement, str] = Requirement.labels()
 
 
 def format_delay(minutes: int) -> str:

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 from maillage.exceptions import PermissionDenied, ValidationFailed
+from maillage.kit.numbers import fr_number
 
 MAX_NAME_CHARS = 150           # display names are cut (extension kept) beyond this
 MAX_TITLE_CHARS = 200
@@ -396,17 +397,7 @@ def content_disposition(name: str) -> str:
 
 
 def _mebibytes(n: int) -> str:
-    return f"{n / 1_048_576:.1f}".replace(".", ",").removesuffix(",0")
-
-
-def _grouped(n: int) -> str:
-    """French digit grouping with a narrow no-break space: 25 000."""
-    return f"{n:,}".replace(",", "\u202f")
-
-
-def _millions(n: int) -> str:
-    whole, _, decimal = f"{n / 1_000_000:.1f}".partition(".")
-    return f"{_grouped(int(whole))},{decimal}"
+    return fr_number(n / 1_048_576, 1).removesuffix(",0")
 
 
 def check_size(display: str, size: int, max_bytes: int) -> None:
@@ -428,8 +419,9 @@ def check_pixels(display: str, width: int, height: int, max_pixels: int) -> None
     if width * height > max_pixels:
         raise FileRefused(
             Reason.TOO_MANY_PIXELS,
-            f"« {display} » a une définition trop grande ({_grouped(width)} × {_grouped(height)}, soit "
-            f"{_millions(width * height)} millions de pixels ; {_millions(max_pixels)} millions au plus). "
+            f"« {display} » a une définition trop grande ({fr_number(width, 0)} × {fr_number(height, 0)}, soit "
+            f"{fr_number(width * height / 1_000_000)} millions de pixels ; "
+            f"{fr_number(max_pixels / 1_000_000)} millions au plus). "
             "Réduisez sa définition, puis réessayez.",
             status_code=413,
         )

@@ -25,6 +25,7 @@ from maillage.document import inspect, repository, rules
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.db import new_id
+from maillage.kit.ids import as_uuid
 from maillage.kit.logging import get_logger
 from maillage.kit.pagination import PageParams
 from maillage.models.document import Document
@@ -48,15 +49,6 @@ def _purpose(purpose: Purpose | str) -> Purpose:
         return Purpose(purpose)
     except ValueError:
         raise ValidationFailed("Finalité d'accès inconnue.") from None
-
-
-def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound() from None
 
 
 def store_upload(
@@ -115,7 +107,7 @@ def _visible(session: Session, actor: Actor, document_id: uuid.UUID | str, purpo
 
     A missing document and another patient's document get the same answer.
     """
-    document = repository.get_live(session, _as_uuid(document_id))
+    document = repository.get_live(session, as_uuid(document_id))
     if document is None:
         raise NotFound()
     authz.access_patient(session, actor, document.patient_id, purpose, action=action, object_type=object_type,

@@ -32,7 +32,6 @@ from maillage.models.idempotency import IdempotencyKey
 from maillage.worker.registry import job, periodic
 
 KEY_TTL = dt.timedelta(hours=24)
-HEADER = "Idempotency-Key"
 
 
 @dataclass

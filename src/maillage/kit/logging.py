@@ -53,5 +53,4 @@ def get_logger(name: str | None = None) -> Any:
 
 
 bind_context = structlog.contextvars.bind_contextvars
-clear_context = structlog.contextvars.clear_contextvars
 bound_context = structlog.contextvars.bound_contextvars

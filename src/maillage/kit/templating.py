@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from maillage.kit.clock import PARIS
+from maillage.kit.numbers import fr_euros, fr_number
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,10 +35,7 @@ def format_date(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else "—"
 
 
-def format_euros(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{float(value):,.2f} €".replace(",", "\u202f").replace(".", ",")
+format_euros = fr_euros  # the name teleexpertise.service imports; kit.numbers.fr_euros is the formatter
 
 
 @lru_cache(maxsize=1)
@@ -50,5 +47,6 @@ def templates() -> Jinja2Templates:
     )
     env.filters["datetime"] = format_datetime
     env.filters["date"] = format_date
-    env.filters["euros"] = format_euros
+    env.filters["euros"] = fr_euros
+    env.filters["number"] = fr_number
     return Jinja2Templates(env=env)

@@ -21,6 +21,7 @@ from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
 from maillage.monitoring import fhir, service
 from maillage.monitoring import repository as repo
 from maillage.monitoring.batchpool import INLINE, BatchInvalid, BatchRunner
+from maillage.monitoring.ingest import Incoming, IngestResult
 from maillage.monitoring.rules.forfaits import FORFAIT_AMOUNTS_CENTS
 from maillage.monitoring.rules.measures import MEASURES
 from maillage.monitoring.rules.programmes import PROGRAMMES
@@ -131,6 +132,22 @@ def post_batch(request: Request, db: DbSession, device: Device, runner: Runner,
     return Response(reply, media_type="application/json")  # thousands of outcomes, serialised by orjson
 
 
+def _fhir(outcome: dict[str, Any], status_code: int) -> JSONResponse:
+    return JSONResponse(outcome, status_code=status_code, media_type=fhir.FHIR_JSON)
+
+
+def _ingest_fhir(request: Request, db: DbSession, device: DeviceActor, runner: BatchRunner,
+                 items: list[Incoming], *, all_or_nothing: bool) -> IngestResult | JSONResponse:
+    """Ingest parsed FHIR readings; a refusal of the ingestion (422) becomes the FHIR refusal, other errors rise."""
+    try:
+        return runner.ingest_batch(db, device, items, all_or_nothing=all_or_nothing, context=audit_context(request),
+                                   channel="fhir")
+    except MaillageError as exc:
+        if exc.status_code != 422:
+            raise
+        return _fhir(fhir.invalid(exc.message), 422)
+
+
 @router.post("/api/monitoring/fhir/Observation", response_model=None, responses=DEVICE_RESPONSES,
              summary="Transmettre une Observation FHIR R4")
 def post_observation(request: Request, db: DbSession, device: Device, runner: Runner,
@@ -138,21 +155,13 @@ def post_observation(request: Request, db: DbSession, device: Device, runner: Ru
     try:
         items = fhir.parse_observation(body)
     except MaillageError as exc:
-        return JSONResponse(fhir.operation_outcome("error", "invalid", exc.message), status_code=422,
-                            media_type=fhir.FHIR_JSON)
-    try:
-        result = runner.ingest_batch(db, device, items, all_or_nothing=True, context=audit_context(request),
-                                        channel="fhir")
-    except MaillageError as exc:
-        if exc.status_code != 422:
-            raise
-        return JSONResponse(fhir.operation_outcome("error", "invalid", exc.message), status_code=422,
-                            media_type=fhir.FHIR_JSON)
+        return _fhir(fhir.invalid(exc.message), 422)
+    result = _ingest_fhir(request, db, device, runner, items, all_or_nothing=True)
+    if isinstance(result, JSONResponse):
+        return result
     if all(o.outcome == "duplicate" for o in result.outcomes):
-        return JSONResponse(fhir.operation_outcome("information", "duplicate", "Mesure déjà reçue."),
-                            status_code=200, media_type=fhir.FHIR_JSON)
-    return JSONResponse(fhir.operation_outcome("information", "informational", "Mesure enregistrée."),
-                        status_code=201, media_type=fhir.FHIR_JSON)
+        return _fhir(fhir.operation_outcome("information", "duplicate", "Mesure déjà reçue."), 200)
+    return _fhir(fhir.operation_outcome("information", "informational", "Mesure enregistrée."), 201)
 
 
 @router.post("/api/monitoring/fhir", response_model=None, responses=DEVICE_RESPONSES,
@@ -163,28 +172,20 @@ def post_bundle(request: Request, db: DbSession, device: Device, runner: Runner,
     try:
         kind, entries = fhir.parse_bundle(body)
     except MaillageError as exc:
-        return JSONResponse(fhir.operation_outcome("error", "invalid", exc.message), status_code=422,
-                            media_type=fhir.FHIR_JSON)
+        return _fhir(fhir.invalid(exc.message), 422)
     transaction = kind == "transaction"
     failed = [e for e in entries if e.error is not None]
     if transaction and failed:
         text = " ; ".join(f"entrée {e.index} : {e.error.message}" for e in failed if e.error)
-        return JSONResponse(fhir.operation_outcome("error", "invalid", f"Transaction refusée, rien n'a été "
-                                                                       f"enregistré. {text}"),
-                            status_code=422, media_type=fhir.FHIR_JSON)
+        return _fhir(fhir.invalid(f"Transaction refusée, rien n'a été enregistré. {text}"), 422)
     items = [r for e in entries for r in e.readings]
     outcomes = {}
     if items:
-        try:
-            result = runner.ingest_batch(db, device, items, all_or_nothing=transaction,
-                                            context=audit_context(request), channel="fhir")
-        except MaillageError as exc:
-            if exc.status_code != 422:
-                raise
-            return JSONResponse(fhir.operation_outcome("error", "invalid", exc.message), status_code=422,
-                                media_type=fhir.FHIR_JSON)
+        result = _ingest_fhir(request, db, device, runner, items, all_or_nothing=transaction)
+        if isinstance(result, JSONResponse):
+            return result
         outcomes = {o.index: o for o in result.outcomes}
-    return JSONResponse(fhir.response_bundle(kind, entries, outcomes), media_type=fhir.FHIR_JSON)
+    return _fhir(fhir.response_bundle(kind, entries, outcomes), 200)
 
 
 # -- Programmes, teams, devices ---------------------------------------------------------------------------

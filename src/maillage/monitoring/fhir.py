@@ -171,24 +171,27 @@ def parse_bundle(body: Any) -> tuple[str, list[EntryReadings]]:
     return str(bundle.type), out
 
 
-def _outcome(severity: str, code: str, text: str) -> dict[str, Any]:
+def operation_outcome(severity: str, code: str, text: str) -> dict[str, Any]:
+    """A FHIR ``OperationOutcome`` with one issue (``severity`` and ``code`` from the FHIR issue value sets)."""
     return {"resourceType": "OperationOutcome",
             "issue": [{"severity": severity, "code": code, "diagnostics": text}]}
 
 
-def operation_outcome(severity: str, code: str, text: str) -> dict[str, Any]:
-    return _outcome(severity, code, text)
+def invalid(text: str) -> dict[str, Any]:
+    """The outcome of a refused resource: every FHIR refusal of the platform (422) carries this one."""
+    return operation_outcome("error", "invalid", text)
 
 
 def entry_status(item: EntryReadings, outcomes: dict[int, Outcome]) -> tuple[str, dict[str, Any] | None]:
     if item.error is not None:
-        return "422 Unprocessable Entity", _outcome("error", "invalid", item.error.message)
+        return "422 Unprocessable Entity", invalid(item.error.message)
     results = [outcomes[r.index] for r in item.readings]
     refused = [o for o in results if o.outcome == "rejected"]
     if refused:
-        return "422 Unprocessable Entity", _outcome("error", "invalid", " ; ".join(o.message or "" for o in refused))
+        return "422 Unprocessable Entity", invalid(" ; ".join(o.message or "" for o in refused))
     if all(o.outcome == "duplicate" for o in results):
-        return "200 OK", _outcome("information", "duplicate", "Mesure déjà reçue : enregistrée une seule fois.")
+        return "200 OK", operation_outcome("information", "duplicate",
+                                           "Mesure déjà reçue : enregistrée une seule fois.")
     return "201 Created", None
 
 

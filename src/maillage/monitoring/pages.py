@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from maillage.exceptions import NotFound
+from maillage.kit import charts
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
-from maillage.monitoring import charts, live, service
+from maillage.monitoring import live, service
 from maillage.monitoring import repository as repo
 from maillage.monitoring.patient_file import PatientFile, patient_file
 from maillage.monitoring.rules.adherence import ADHERENCE_MINIMUM
@@ -150,12 +151,12 @@ def _charts(file: PatientFile) -> list[Any]:
     for measure, title in specs:
         if measure in file.series or any(d.measure == measure for d in file.programme.data):
             m = MEASURES[measure]
-            out.append((title, charts.line_chart(
+            out.append((title, charts.time_chart(
                 title, [(m.label, "s-main", file.series.get(measure, []))], file.since, file.until,
                 file.thresholds.get(measure, []), m.unit_label, m.decimals)))
     if "systolic" in file.series or "diastolic" in file.series or \
             any(d.measure == "systolic" for d in file.programme.data):
-        out.append(("Pression artérielle", charts.line_chart(
+        out.append(("Pression artérielle", charts.time_chart(
             "Pression artérielle",
             [("Systolique", "s-main", file.series.get("systolic", [])),
              ("Diastolique", "s-second", file.series.get("diastolic", []))],
@@ -165,7 +166,7 @@ def _charts(file: PatientFile) -> list[Any]:
         if measure in ("weight", "spo2", "glucose", "systolic", "diastolic") or measure not in file.series:
             continue
         m = MEASURES[measure]
-        out.append((m.label, charts.line_chart(m.label, [(m.label, "s-main", file.series[measure])], file.since,
+        out.append((m.label, charts.time_chart(m.label, [(m.label, "s-main", file.series[measure])], file.since,
                                                file.until, file.thresholds.get(measure, []), m.unit_label,
                                                m.decimals)))
     return out

@@ -63,13 +63,6 @@ def members(session: Session, team_id: uuid.UUID) -> list[tuple[MonitoringTeamMe
     return [(m, u) for m, u in rows]
 
 
-def teams_of(session: Session, user_id: uuid.UUID) -> list[MonitoringTeam]:
-    return list(session.scalars(
-        select(MonitoringTeam).join(MonitoringTeamMember, MonitoringTeamMember.team_id == MonitoringTeam.id)
-        .where(MonitoringTeamMember.user_id == user_id).order_by(MonitoringTeam.name)
-    ))
-
-
 def user_by_id(session: Session, user_id: uuid.UUID) -> UserAccount | None:
     return session.get(UserAccount, user_id)
 
@@ -81,32 +74,9 @@ def device_by_identifier(session: Session, identifier: str) -> MonitoringDevice 
     return session.scalar(select(MonitoringDevice).where(MonitoringDevice.identifier == identifier))
 
 
-def devices_by_identifiers(session: Session, identifiers: Iterable[str]) -> dict[str, MonitoringDevice]:
-    wanted = list(set(identifiers))
-    if not wanted:
-        return {}
-    return {d.identifier: d for d in session.scalars(select(MonitoringDevice)
-                                                     .where(MonitoringDevice.identifier.in_(wanted)))}
-
-
 def current_assignment(session: Session, device_id: uuid.UUID) -> MonitoringDeviceAssignment | None:
     return session.scalar(select(MonitoringDeviceAssignment)
                           .where(MonitoringDeviceAssignment.active_device_id == device_id))
-
-
-def assignments_with_enrolments(
-    session: Session, device_ids: Iterable[uuid.UUID],
-) -> list[tuple[MonitoringDeviceAssignment, MonitoringEnrolment]]:
-    ids = list(set(device_ids))
-    if not ids:
-        return []
-    rows = session.execute(
-        select(MonitoringDeviceAssignment, MonitoringEnrolment)
-        .join(MonitoringEnrolment, MonitoringEnrolment.id == MonitoringDeviceAssignment.enrolment_id)
-        .where(MonitoringDeviceAssignment.device_id.in_(ids))
-        .order_by(MonitoringDeviceAssignment.starts_at)
-    ).all()
-    return [(a, e) for a, e in rows]
 
 
 def devices_of_enrolment(session: Session, enrolment_id: uuid.UUID,
@@ -198,11 +168,6 @@ def lock_states(session: Session, enrolment_ids: Iterable[uuid.UUID]) -> dict[uu
     return {r.enrolment_id: r for r in rows}
 
 
-def save_states(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(update(MonitoringRuleState), list(rows))
-
-
 def states_due_for_silence(session: Session, at: dt.datetime, limit: int) -> list[uuid.UUID]:
     return list(session.scalars(
         select(MonitoringRuleState.enrolment_id)
@@ -264,13 +229,6 @@ def days_with_data(session: Session, enrolment_id: uuid.UUID, patient_id: uuid.U
                MonitoringReading.enrolment_id == enrolment_id,
                MonitoringReading.local_day >= first, MonitoringReading.local_day <= last)
     ))
-
-
-def count_readings(session: Session, **filters: Any) -> int:
-    stmt = select(func.count()).select_from(MonitoringReading)
-    for key, value in filters.items():
-        stmt = stmt.where(getattr(MonitoringReading, key) == value)
-    return int(session.scalar(stmt) or 0)
 
 
 # -- Alerts -------------------------------------------------------------------------------------------------
@@ -356,11 +314,6 @@ def forfait_exists(session: Session, enrolment_id: uuid.UUID, month: dt.date) ->
 def forfaits_of(session: Session, enrolment_id: uuid.UUID) -> list[MonitoringForfait]:
     return list(session.scalars(select(MonitoringForfait).where(MonitoringForfait.enrolment_id == enrolment_id)
                                 .order_by(MonitoringForfait.month)))
-
-
-def forfaits_of_month(session: Session, month: dt.date, team_ids: Sequence[uuid.UUID]) -> list[MonitoringForfait]:
-    return list(session.scalars(select(MonitoringForfait).where(MonitoringForfait.month == month,
-                                                                MonitoringForfait.team_id.in_(list(team_ids)))))
 
 
 # -- Bulk paths of ingestion (Core, no ORM objects; PostgreSQL writes whole arrays with unnest) ----------------

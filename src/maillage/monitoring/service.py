@@ -23,6 +23,7 @@ from maillage.authz.rules import Purpose, RelationshipKind
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import PARIS, now
 from maillage.kit.logging import get_logger
+from maillage.kit.months import add_months, month_end, month_start
 from maillage.models.monitoring import (
     MonitoringAlert,
     MonitoringAlertEvent,
@@ -48,7 +49,7 @@ from maillage.monitoring.rules.adherence import (
     received_periods,
 )
 from maillage.monitoring.rules.engine import PatientState, acknowledge_condition, check_silence, silence_due_at
-from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, add_months, prescription_end, transition
+from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, prescription_end, transition
 from maillage.monitoring.rules.forfaits import (
     FORFAIT_AMOUNTS_CENTS,
     EnhancedPeriod,
@@ -57,8 +58,6 @@ from maillage.monitoring.rules.forfaits import (
     forfait_due,
     forfait_for_month,
     monitored_days,
-    month_end,
-    month_start,
 )
 from maillage.monitoring.rules.overrides import check_overrides, check_references
 from maillage.monitoring.rules.programmes import Programme, get_programme
@@ -269,15 +268,6 @@ def get_enrolment(session: Session, actor: Actor, enrolment_id: uuid.UUID,
                   context: AuditContext | None = None) -> MonitoringEnrolment:
     return _enrolment_for(session, actor, enrolment_id, action="read", permission=Permission.MONITORING_TRIAGE,
                           context=context)
-
-
-def assign_device(session: Session, actor: Actor, enrolment_id: uuid.UUID, identifier: str,
-                  context: AuditContext | None = None) -> None:
-    enrolment = _enrolment_for(session, actor, enrolment_id, action="update", permission=Permission.MONITORING_ENROL,
-                               context=context, lock=True)
-    if enrolment.status == "ended":
-        raise Conflict("Ce suivi est terminé.")
-    _assign(session, enrolment, identifier, now())
 
 
 def update_settings(session: Session, actor: Actor, enrolment_id: uuid.UUID, *,
@@ -696,5 +686,3 @@ def labels(session: Session, actor: Actor, enrolment_ids: Sequence[uuid.UUID]) -
                   get_programme(e.programme).label) for eid, e in enrolments.items()}
 
 
-def my_teams(session: Session, actor: Actor) -> list[MonitoringTeam]:
-    return repo.teams_of(session, actor.user_id)

@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from maillage.kit.clock import today_paris
+from maillage.kit.months import month_start
 from maillage.monitoring import service
-from maillage.monitoring.rules.forfaits import month_start
 from maillage.worker.registry import job, periodic
 
 SILENCE_CHECK_EVERY = dt.timedelta(minutes=5)

@@ -18,12 +18,12 @@ from maillage.kit.templating import templates
 from maillage.patient import service
 from maillage.patient.rules import IdentityAttribute, InsOid
 from maillage.patient.schemas import (
-    CONSENT_PURPOSE_LABELS,
-    CONSENT_SOURCE_LABELS,
-    IDENTITY_DOCUMENT_LABELS,
     AttachRequest,
     ConsentCreate,
+    ConsentPurpose,
+    ConsentSource,
     IdentityCheck,
+    IdentityDocument,
     PatientCreate,
 )
 from maillage.security.actor import Actor
@@ -107,7 +107,7 @@ def _new_context(request: Request, actor: Actor, form: dict[str, Any] | None = N
     return {"form": form or {}, "error": error, "proposal": proposal, "attach_error": attach_error,
             "can_attach": role_allows(actor.role, Permission.BREAK_GLASS),
             "attach_hours": request.app.state.settings.break_glass_minutes / 60,
-            "documents": list(IDENTITY_DOCUMENT_LABELS.items()),
+            "documents": list(IdentityDocument.labels().items()),
             "oids": [(o.value, o.label) for o in InsOid]}
 
 
@@ -195,10 +195,10 @@ def _patient_context(db: Any, actor: Actor, request: Request, patient_id: uuid.U
             "recorders": service.recorder_names(db, history),
             "can_write": role_allows(actor.role, Permission.PATIENT_WRITE) and not vigilance,
             "is_officer": role_allows(actor.role, Permission.IDENTITY_MERGE),
-            "purposes": list(CONSENT_PURPOSE_LABELS.items()), "sources": list(CONSENT_SOURCE_LABELS.items()),
-            "documents": list(IDENTITY_DOCUMENT_LABELS.items()), "oids": [(o.value, o.label) for o in InsOid],
-            "attributes": [a.value for a in IdentityAttribute], "purpose_labels": CONSENT_PURPOSE_LABELS,
-            "source_labels": CONSENT_SOURCE_LABELS, "error": None, "message": None, **extra}
+            "purposes": list(ConsentPurpose.labels().items()), "sources": list(ConsentSource.labels().items()),
+            "documents": list(IdentityDocument.labels().items()), "oids": [(o.value, o.label) for o in InsOid],
+            "attributes": [a.value for a in IdentityAttribute], "purpose_labels": ConsentPurpose.labels(),
+            "source_labels": ConsentSource.labels(), "error": None, "message": None, **extra}
 
 
 def _patient_error(request: Request, db: Any, actor: Actor, patient_id: uuid.UUID, exc: MaillageError) -> Response:

@@ -194,9 +194,3 @@ def recent_merges(session: Session, limit: int = 50) -> Sequence[IdentityMerge]:
     return session.scalars(select(IdentityMerge).order_by(IdentityMerge.merged_at.desc()).limit(limit)).all()
 
 
-def merges_of(session: Session, patient_id: uuid.UUID) -> Sequence[IdentityMerge]:
-    return session.scalars(
-        select(IdentityMerge).where(or_(IdentityMerge.kept_patient_id == patient_id,
-                                        IdentityMerge.merged_patient_id == patient_id))
-        .order_by(IdentityMerge.merged_at.desc())
-    ).all()

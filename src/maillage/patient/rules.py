@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from stdnum.fr import nir as stdnum_nir
 
 from maillage.exceptions import InvalidTransition, PermissionDenied, ValidationFailed
+from maillage.kit.enums import LabelledEnum
 
 
 def fail(field_name: str, message: str) -> ValidationFailed:
@@ -170,13 +171,13 @@ def validate_nia(value: object, *, field: str = "nia") -> Nir:
 # --- INS -------------------------------------------------------------------------------------------------
 
 
-class InsOid(enum.StrEnum):
+class InsOid(LabelledEnum):
     """Assigning authorities of the INS matricule (FR Core ``FRCorePatientINSProfile``; DOMAIN §1.2)."""
 
-    NIR = "1.2.250.1.213.1.4.8"
-    NIA = "1.2.250.1.213.1.4.9"
-    TEST = "1.2.250.1.213.1.4.10"
-    DEMO = "1.2.250.1.213.1.4.11"
+    NIR = "1.2.250.1.213.1.4.8", "INS-NIR"
+    NIA = "1.2.250.1.213.1.4.9", "INS-NIA"
+    TEST = "1.2.250.1.213.1.4.10", "INS-NIR de test"
+    DEMO = "1.2.250.1.213.1.4.11", "INS-NIR de démonstration"
 
     @property
     def fhir_use(self) -> str:
@@ -187,17 +188,7 @@ class InsOid(enum.StrEnum):
     def system(self) -> str:
         return f"urn:oid:{self.value}"
 
-    @property
-    def label(self) -> str:
-        return INS_OID_LABELS[self]
 
-
-INS_OID_LABELS: dict[InsOid, str] = {
-    InsOid.NIR: "INS-NIR",
-    InsOid.NIA: "INS-NIA",
-    InsOid.TEST: "INS-NIR de test",
-    InsOid.DEMO: "INS-NIR de démonstration",
-}
 # The legacy calculated INS (INS-C): never created again (DOMAIN §1.2).
 INS_C_OID = "1.2.250.1.213.1.4.2"
 
@@ -245,21 +236,17 @@ def make_ins(matricule: object, oid: object, *, field: str = "ins") -> Ins:
 # --- Identity status -------------------------------------------------------------------------------------
 
 
-class IdentityStatus(enum.StrEnum):
+class IdentityStatus(LabelledEnum):
     """Reliability of a patient's identity (FR Core CodeSystem ``fr-core-cs-fiabilite-identite``; RNIV).
 
     The status follows from two facts: the INS was retrieved or verified with the INSi teleservice, and the
     identity was checked against a high-trust identity document. Qualified = both (DOMAIN §1.2).
     """
 
-    PROV = "PROV"
-    RECUP = "RECUP"
-    VALI = "VALI"
-    QUAL = "QUAL"
-
-    @property
-    def label(self) -> str:
-        return IDENTITY_STATUS_LABELS[self]
+    PROV = "PROV", "Identité provisoire"
+    RECUP = "RECUP", "Identité récupérée"
+    VALI = "VALI", "Identité validée"
+    QUAL = "QUAL", "Identité qualifiée"
 
     @property
     def insi_checked(self) -> bool:
@@ -268,14 +255,6 @@ class IdentityStatus(enum.StrEnum):
     @property
     def document_checked(self) -> bool:
         return self in (IdentityStatus.VALI, IdentityStatus.QUAL)
-
-
-IDENTITY_STATUS_LABELS: dict[IdentityStatus, str] = {
-    IdentityStatus.PROV: "Identité provisoire",
-    IdentityStatus.RECUP: "Identité récupérée",
-    IdentityStatus.VALI: "Identité validée",
-    IdentityStatus.QUAL: "Identité qualifiée",
-}
 
 
 class IdentityAttribute(enum.StrEnum):

@@ -7,25 +7,21 @@ that status the field is null and ``matricule_masked`` says why (DOMAIN §1.2, `
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from maillage.kit.dates import IsoDate
+from maillage.kit.enums import LabelledEnum
 
 
-class ConsentPurpose(enum.StrEnum):
+class ConsentPurpose(LabelledEnum):
     """What a patient consents to, or objects to."""
 
-    TELEEXPERTISE = "teleexpertise"
-    TELECONSULTATION = "teleconsultation"
-    TELESURVEILLANCE = "telesurveillance"
-    DATA_REUSE = "data_reuse"
-
-    @property
-    def label(self) -> str:
-        return CONSENT_PURPOSE_LABELS[self]
+    TELEEXPERTISE = "teleexpertise", "Téléexpertise"
+    TELECONSULTATION = "teleconsultation", "Téléconsultation"
+    TELESURVEILLANCE = "telesurveillance", "Télésurveillance"
+    DATA_REUSE = "data_reuse", "Réutilisation des données (pilotage et recherche)"
 
     @property
     def opt_out(self) -> bool:
@@ -36,64 +32,27 @@ class ConsentPurpose(enum.StrEnum):
         return self is ConsentPurpose.DATA_REUSE
 
 
-CONSENT_PURPOSE_LABELS: dict[ConsentPurpose, str] = {
-    ConsentPurpose.TELEEXPERTISE: "Téléexpertise",
-    ConsentPurpose.TELECONSULTATION: "Téléconsultation",
-    ConsentPurpose.TELESURVEILLANCE: "Télésurveillance",
-    ConsentPurpose.DATA_REUSE: "Réutilisation des données (pilotage et recherche)",
-}
+class ConsentDecision(LabelledEnum):
+    CONSENT = "consent", "Consentement"
+    OBJECTION = "objection", "Opposition"
 
 
-class ConsentDecision(enum.StrEnum):
-    CONSENT = "consent"
-    OBJECTION = "objection"
-
-    @property
-    def label(self) -> str:
-        return "Consentement" if self is ConsentDecision.CONSENT else "Opposition"
+class ConsentSource(LabelledEnum):
+    ORAL = "oral", "Recueilli oralement"
+    WRITTEN = "written", "Écrit signé"
+    PATIENT_PORTAL = "patient_portal", "Exprimé par le patient en ligne"
+    LEGAL_REPRESENTATIVE = "legal_representative", "Représentant légal"
 
 
-class ConsentSource(enum.StrEnum):
-    ORAL = "oral"
-    WRITTEN = "written"
-    PATIENT_PORTAL = "patient_portal"
-    LEGAL_REPRESENTATIVE = "legal_representative"
-
-    @property
-    def label(self) -> str:
-        return CONSENT_SOURCE_LABELS[self]
-
-
-CONSENT_SOURCE_LABELS: dict[ConsentSource, str] = {
-    ConsentSource.ORAL: "Recueilli oralement",
-    ConsentSource.WRITTEN: "Écrit signé",
-    ConsentSource.PATIENT_PORTAL: "Exprimé par le patient en ligne",
-    ConsentSource.LEGAL_REPRESENTATIVE: "Représentant légal",
-}
-
-
-class IdentityDocument(enum.StrEnum):
+class IdentityDocument(LabelledEnum):
     """High-trust identity documents of the RNIV (passport, identity card, residence permit; for a minor, the birth
     certificate or the family record book)."""
 
-    PASSPORT = "passport"
-    IDENTITY_CARD = "identity_card"
-    RESIDENCE_PERMIT = "residence_permit"
-    BIRTH_CERTIFICATE = "birth_certificate"
-    FAMILY_RECORD_BOOK = "family_record_book"
-
-    @property
-    def label(self) -> str:
-        return IDENTITY_DOCUMENT_LABELS[self]
-
-
-IDENTITY_DOCUMENT_LABELS: dict[IdentityDocument, str] = {
-    IdentityDocument.PASSPORT: "Passeport",
-    IdentityDocument.IDENTITY_CARD: "Carte nationale d'identité",
-    IdentityDocument.RESIDENCE_PERMIT: "Titre de séjour",
-    IdentityDocument.BIRTH_CERTIFICATE: "Extrait d'acte de naissance (mineur)",
-    IdentityDocument.FAMILY_RECORD_BOOK: "Livret de famille (mineur)",
-}
+    PASSPORT = "passport", "Passeport"
+    IDENTITY_CARD = "identity_card", "Carte nationale d'identité"
+    RESIDENCE_PERMIT = "residence_permit", "Titre de séjour"
+    BIRTH_CERTIFICATE = "birth_certificate", "Extrait d'acte de naissance (mineur)"
+    FAMILY_RECORD_BOOK = "family_record_book", "Livret de famille (mineur)"
 
 
 class TraitsIn(BaseModel):

@@ -12,11 +12,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from maillage.directory.specialties import REQUIREMENT_LABELS, URGENCY_LABELS
+from maillage.directory.specialties import Requirement, Urgency
 from maillage.document.uploads import Upload, read_upload
 from maillage.exceptions import MaillageError, NotFound, ValidationFailed
 from maillage.kit.clock import PARIS, now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.kit.ids import as_uuid
 from maillage.kit.templating import templates
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
@@ -43,8 +44,8 @@ EVENT_LABELS = {
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    base = {"status_labels": rules.STATUS_LABELS, "urgency_labels": URGENCY_LABELS, "event_labels": EVENT_LABELS,
-            "orientation_labels": rules.ORIENTATION_LABELS, "now": now(),
+    base = {"status_labels": rules.Status.labels(), "urgency_labels": Urgency.labels(), "event_labels": EVENT_LABELS,
+            "orientation_labels": rules.Orientation.labels(), "now": now(),
             "admission_labels": {a.value: a.label for a in rules.AdmissionStatus}}
     return templates().TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
@@ -69,7 +70,7 @@ def home(request: Request, db: DbSession, actor: Requester) -> Response:
 def _new(request: Request, db: DbSession, actor: Actor, form: dict[str, Any], error: str | None = None) -> Response:
     options = service.new_request_options(db, actor, context=audit_context(request))
     return render(request, "teleexpertise/new.html", {
-        "options": options, "form": form, "error": error, "requirement_labels": REQUIREMENT_LABELS},
+        "options": options, "form": form, "error": error, "requirement_labels": Requirement.labels()},
         status_code=422 if error else 200)
 
 
@@ -203,10 +204,7 @@ def assign_from_worklist(line_id: uuid.UUID, request_id: uuid.UUID, request: Req
     """A coordinator gives a request of the worklist to one of the line's specialists."""
 
     def assign() -> None:
-        try:
-            target = uuid.UUID(to_professional_id)
-        except ValueError:
-            raise ValidationFailed("Choisissez un spécialiste de la ligne.") from None
+        target = as_uuid(to_professional_id, invalid=ValidationFailed("Choisissez un spécialiste de la ligne."))
         service.assign(db, actor, request_id, target, context=audit_context(request))
 
     return _act(db, assign, done=f"{BASE}/lignes/{line_id}",

@@ -9,53 +9,41 @@ by a specialist). Maillage's internal statuses map one to one onto that pair (``
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass
 from decimal import Decimal
 
 from maillage.exceptions import InvalidTransition, ValidationFailed
+from maillage.kit.enums import LabelledEnum
 
 
-class Status(enum.StrEnum):
-    DRAFT = "draft"                                # brouillon
-    PUBLISHED = "published"                        # publiée : en attente d'un spécialiste
-    IN_PROGRESS = "in_progress"                    # en cours : prise en charge par un spécialiste
-    AWAITING_INFORMATION = "awaiting_information"  # en attente d'un complément du requérant
-    COMPLETED = "completed"                        # avis rendu
-    DECLINED = "declined"                          # refusée par la ligne (hors champ, urgence vitale…)
-    CANCELLED = "cancelled"                        # annulée par le requérant
+class Status(LabelledEnum):
+    DRAFT = "draft", "Brouillon"
+    PUBLISHED = "published", "En attente d'un spécialiste"
+    IN_PROGRESS = "in_progress", "En cours d'expertise"  # taken by a specialist
+    AWAITING_INFORMATION = "awaiting_information", "Complément demandé au requérant"
+    COMPLETED = "completed", "Avis rendu"
+    DECLINED = "declined", "Refusée"  # by the line (out of scope, vital emergency…)
+    CANCELLED = "cancelled", "Annulée"  # by the requester
 
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS = {
-    Status.DRAFT: "Brouillon",
-    Status.PUBLISHED: "En attente d'un spécialiste",
-    Status.IN_PROGRESS: "En cours d'expertise",
-    Status.AWAITING_INFORMATION: "Complément demandé au requérant",
-    Status.COMPLETED: "Avis rendu",
-    Status.DECLINED: "Refusée",
-    Status.CANCELLED: "Annulée",
-}
 
 TERMINAL = frozenset({Status.COMPLETED, Status.DECLINED, Status.CANCELLED})
 OPEN = frozenset({Status.PUBLISHED, Status.IN_PROGRESS, Status.AWAITING_INFORMATION})
 
 
-class Action(enum.StrEnum):
-    SUBMIT = "submit"              # requester: draft → published
-    CLAIM = "claim"                # specialist takes it from the pool
-    ASSIGN = "assign"              # coordinator gives it to a specialist
-    HAND_BACK = "hand_back"        # specialist returns it to the pool (reason)
-    TRANSFER = "transfer"          # specialist passes it to a colleague (reason)
-    ASK = "ask"                    # specialist asks the requester for more information
-    REPLY = "reply"                # requester answers the question
-    ANSWER = "answer"              # specialist signs the opinion
-    DECLINE = "decline"            # the line declines (reason seen by the requester at once)
-    CANCEL = "cancel"              # requester withdraws
-    REROUTE = "reroute"            # absence rerouting: a named request goes back to the line's pool
+class Action(LabelledEnum):
+    """What a person does to a request; the label is the verb a refusal message uses ("Impossible de …")."""
+
+    SUBMIT = "submit", "envoyer"  # requester: draft → published
+    CLAIM = "claim", "prendre en charge"  # specialist takes it from the pool
+    ASSIGN = "assign", "attribuer"  # coordinator gives it to a specialist
+    HAND_BACK = "hand_back", "remettre dans la file"  # specialist returns it to the pool (reason)
+    TRANSFER = "transfer", "confier à un confrère"  # specialist passes it to a colleague (reason)
+    ASK = "ask", "demander un complément"  # specialist asks the requester for more information
+    REPLY = "reply", "répondre"  # requester answers the question
+    ANSWER = "answer", "rendre l'avis"  # specialist signs the opinion
+    DECLINE = "decline", "refuser"  # the line declines (reason seen by the requester at once)
+    CANCEL = "cancel", "annuler"  # requester withdraws
+    REROUTE = "reroute", "réorienter vers la file"  # absence rerouting: a named request goes back to the line's pool
 
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
@@ -79,14 +67,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.AWAITING_INFORMATION, Action.DECLINE): Status.DECLINED,
 }
 
-ACTION_LABELS = {
-    Action.SUBMIT: "envoyer", Action.CLAIM: "prendre en charge", Action.ASSIGN: "attribuer",
-    Action.HAND_BACK: "remettre dans la file", Action.TRANSFER: "confier à un confrère",
-    Action.ASK: "demander un complément", Action.REPLY: "répondre", Action.ANSWER: "rendre l'avis",
-    Action.DECLINE: "refuser", Action.CANCEL: "annuler", Action.REROUTE: "réorienter vers la file",
-}
-
-ACTIONS_NEEDING_REASON = frozenset({Action.HAND_BACK, Action.TRANSFER, Action.DECLINE, Action.CANCEL})
+ACTION_LABELS: dict[Action, str] = Action.labels()
 
 
 def next_status(current: Status, action: Action) -> Status:
@@ -94,7 +75,7 @@ def next_status(current: Status, action: Action) -> Status:
     target = TRANSITIONS.get((current, action))
     if target is None:
         raise InvalidTransition(
-            f"Impossible de {ACTION_LABELS[action]} une demande au statut « {current.label} »."
+            f"Impossible de {action.label} une demande au statut « {current.label} »."
         )
     return target
 
@@ -115,13 +96,9 @@ def fhir_status(status: Status) -> tuple[str, str | None]:
 # -- Urgency and due times -----------------------------------------------------------------------------
 
 
-class Urgency(enum.StrEnum):
-    ROUTINE = "routine"   # programmée
-    URGENT = "urgent"     # urgente (the line commits to a shorter delay; vital emergencies go to the 15)
-
-    @property
-    def label(self) -> str:
-        return {"routine": "Programmée", "urgent": "Urgente"}[self.value]
+class Urgency(LabelledEnum):
+    ROUTINE = "routine", "Programmée"
+    URGENT = "urgent", "Urgente"  # the line commits to a shorter delay; vital emergencies go to the 15
 
 
 @dataclass(frozen=True)
@@ -162,33 +139,18 @@ def reminder_at(due: dt.datetime, committed_hours: int) -> dt.datetime:
 # -- Opinion and orientation ---------------------------------------------------------------------------
 
 
-class Orientation(enum.StrEnum):
-    ADVICE_ONLY = "advice_only"                         # conseil sans autre suite
-    ACT_RELEVANT = "act_relevant"                       # acte pertinent (nommé)
-    ACT_NOT_RELEVANT = "act_not_relevant"               # acte non pertinent (nommé)
-    TELECONSULTATION = "teleconsultation"               # téléconsultation à programmer
-    CONSULTATION = "consultation"                       # consultation en présentiel (avec délai)
-    SCHEDULED_HOSPITALISATION = "scheduled_hospitalisation"
-    URGENT_TRANSFER = "urgent_transfer"                 # transfert urgent
-
-    @property
-    def label(self) -> str:
-        return ORIENTATION_LABELS[self]
+class Orientation(LabelledEnum):
+    ADVICE_ONLY = "advice_only", "Conseil, sans autre suite"
+    ACT_RELEVANT = "act_relevant", "Acte pertinent"  # the act is named
+    ACT_NOT_RELEVANT = "act_not_relevant", "Acte non pertinent"  # the act is named
+    TELECONSULTATION = "teleconsultation", "Téléconsultation à programmer"
+    CONSULTATION = "consultation", "Consultation en présentiel"  # with a delay
+    SCHEDULED_HOSPITALISATION = "scheduled_hospitalisation", "Hospitalisation programmée"
+    URGENT_TRANSFER = "urgent_transfer", "Transfert urgent"
 
     @property
     def opens_admission(self) -> bool:
         return self in (Orientation.SCHEDULED_HOSPITALISATION, Orientation.URGENT_TRANSFER)
-
-
-ORIENTATION_LABELS = {
-    Orientation.ADVICE_ONLY: "Conseil, sans autre suite",
-    Orientation.ACT_RELEVANT: "Acte pertinent",
-    Orientation.ACT_NOT_RELEVANT: "Acte non pertinent",
-    Orientation.TELECONSULTATION: "Téléconsultation à programmer",
-    Orientation.CONSULTATION: "Consultation en présentiel",
-    Orientation.SCHEDULED_HOSPITALISATION: "Hospitalisation programmée",
-    Orientation.URGENT_TRANSFER: "Transfert urgent",
-}
 
 
 def check_opinion(
@@ -205,19 +167,12 @@ def check_opinion(
     return problems
 
 
-class AdmissionStatus(enum.StrEnum):
-    REQUESTED = "requested"   # demandée
-    ACCEPTED = "accepted"     # acceptée, avec date
-    REFUSED = "refused"       # refusée, avec motif
-    ARRIVED = "arrived"       # patient arrivé
-    CANCELLED = "cancelled"
-
-    @property
-    def label(self) -> str:
-        return {
-            "requested": "Demandée", "accepted": "Acceptée", "refused": "Refusée",
-            "arrived": "Patient arrivé", "cancelled": "Annulée",
-        }[self.value]
+class AdmissionStatus(LabelledEnum):
+    REQUESTED = "requested", "Demandée"
+    ACCEPTED = "accepted", "Acceptée"  # with a date
+    REFUSED = "refused", "Refusée"  # with a reason
+    ARRIVED = "arrived", "Patient arrivé"
+    CANCELLED = "cancelled", "Annulée"
 
 
 ADMISSION_TRANSITIONS: dict[AdmissionStatus, frozenset[AdmissionStatus]] = {

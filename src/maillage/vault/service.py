@@ -290,10 +290,6 @@ def _blob_row(session: Session, blob_id: uuid.UUID, object_type: str, object_id:
     return row
 
 
-def get_blob_ref(session: Session, blob_id: uuid.UUID, *, object_type: str, object_id: str) -> BlobRef:
-    return _ref(_blob_row(session, blob_id, object_type, object_id))
-
-
 def list_blobs(session: Session, *, object_type: str, object_id: str) -> list[BlobRef]:
     _check_object(object_type, object_id)
     rows = session.execute(

@@ -3,21 +3,17 @@ and the reference values a physician sets at enrolment. No I/O."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Literal
 
+from maillage.kit.enums import LabelledEnum
 from maillage.monitoring.rules.measures import MEASURES, format_value
 
 
-class Severity(enum.StrEnum):
-    RED = "red"
-    ORANGE = "orange"
-    GREEN = "green"  # reading received, nothing to report
-
-    @property
-    def label(self) -> str:
-        return {"red": "Rouge", "orange": "Orange", "green": "Vert"}[self.value]
+class Severity(LabelledEnum):
+    RED = "red", "Rouge"
+    ORANGE = "orange", "Orange"
+    GREEN = "green", "Vert"  # reading received, nothing to report
 
     @property
     def rank(self) -> int:

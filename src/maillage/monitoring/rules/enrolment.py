@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from maillage.exceptions import InvalidTransition, ValidationFailed
+from maillage.kit.enums import LabelledEnum
+from maillage.kit.months import add_months
 
 
-class EnrolmentStatus(enum.StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    ENDED = "ended"
-
-    @property
-    def label(self) -> str:
-        return {"active": "Suivi actif", "paused": "Suivi suspendu", "ended": "Suivi terminé"}[self.value]
+class EnrolmentStatus(LabelledEnum):
+    ACTIVE = "active", "Suivi actif"
+    PAUSED = "paused", "Suivi suspendu"
+    ENDED = "ended", "Suivi terminé"
 
 
 ENROLMENT_TRANSITIONS: dict[tuple[EnrolmentStatus, str], EnrolmentStatus] = {
@@ -45,17 +42,6 @@ END_REASONS = {
     "other": "Autre motif",
 }
 MAX_PRESCRIPTION_MONTHS = 12  # CSS R162-100: a telesurveillance prescription lasts at most one year
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    days_in_month = [31, 29 if _leap(year) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-    return dt.date(year, month, min(day.day, days_in_month))
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def prescription_end(prescribed_on: dt.date, months: int) -> dt.date:

@@ -4,29 +4,25 @@ month and the days monitored in it (DOMAIN.md §2.4). No I/O."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from maillage.exceptions import ValidationFailed
-from maillage.monitoring.rules.enrolment import add_months
+from maillage.kit.enums import LabelledEnum
+from maillage.kit.months import add_months, month_end, month_start
 
 if TYPE_CHECKING:
     from maillage.monitoring.rules.programmes import Programme
 
 
-class ForfaitLevel(enum.StrEnum):
+class ForfaitLevel(LabelledEnum):
     """Operator forfait (arrêté 16 May 2023 art. 2 as replaced by arrêté 21 Dec 2023, DOMAIN.md §2.4)."""
 
-    LEVEL_1 = "1"
-    LEVEL_2 = "2"
-    ENHANCED_1 = "enhanced_1"  # forfait majoré niveau 1
-    ENHANCED_2 = "enhanced_2"  # forfait majoré niveau 2
-
-    @property
-    def label(self) -> str:
-        return FORFAIT_LABELS[self]
+    LEVEL_1 = "1", "Forfait opérateur niveau 1"
+    LEVEL_2 = "2", "Forfait opérateur niveau 2"
+    ENHANCED_1 = "enhanced_1", "Forfait opérateur majoré niveau 1"
+    ENHANCED_2 = "enhanced_2", "Forfait opérateur majoré niveau 2"
 
 
 FORFAIT_AMOUNTS_CENTS: dict[ForfaitLevel, int] = {
@@ -34,12 +30,6 @@ FORFAIT_AMOUNTS_CENTS: dict[ForfaitLevel, int] = {
     ForfaitLevel.LEVEL_2: 2800,
     ForfaitLevel.ENHANCED_1: 5600,
     ForfaitLevel.ENHANCED_2: 7000,
-}
-FORFAIT_LABELS = {
-    ForfaitLevel.LEVEL_1: "Forfait opérateur niveau 1",
-    ForfaitLevel.LEVEL_2: "Forfait opérateur niveau 2",
-    ForfaitLevel.ENHANCED_1: "Forfait opérateur majoré niveau 1",
-    ForfaitLevel.ENHANCED_2: "Forfait opérateur majoré niveau 2",
 }
 
 
@@ -87,14 +77,6 @@ def check_enhanced_period(programme: Programme, existing: Sequence[EnhancedPerio
             raise ValidationFailed("Cette période chevauche une période de forfait majoré existante.")
     if new.ends_on > prescription_ends_on:
         raise ValidationFailed("La période de forfait majoré dépasse la fin de la prescription.")
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def month_end(day: dt.date) -> dt.date:
-    return add_months(month_start(day), 1) - dt.timedelta(days=1)
 
 
 def forfait_for_month(programme: Programme, month: dt.date, enhanced: Sequence[EnhancedPeriod]) -> ForfaitLevel:

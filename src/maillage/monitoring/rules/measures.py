@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from maillage.kit.clock import PARIS
+from maillage.kit.numbers import fr_number
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -129,8 +130,7 @@ def convert(measure: Measure, value: float, unit: str) -> float:
 
 def format_value(measure: Measure | str, value: float) -> str:
     m = MEASURES[measure] if isinstance(measure, str) else measure
-    text = f"{value:.{m.decimals}f}".replace(".", ",")
-    return f"{text} {m.unit_label}"
+    return f"{fr_number(value, m.decimals)} {m.unit_label}"
 
 
 class _ReadingFields(NamedTuple):
