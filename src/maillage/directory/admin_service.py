@@ -34,11 +34,13 @@ from maillage.security.policy import Permission, role_allows
 
 
 def require_admin(actor: Actor | None) -> None:
+    """Refuse a person without ``directory.admin``; ``None`` is the console (an operator on the server)."""
     if actor is not None and not role_allows(actor.role, Permission.DIRECTORY_ADMIN):
         raise PermissionDenied("Seule l'administration tient l'annuaire à jour.")
 
 
 def audit_fields(actor: Actor | None) -> dict[str, Any]:
+    """Who made a change, for its audit entry: the actor, or the console."""
     if actor is None:
         return {"actor_id": None, "actor_role": "cli", "establishment_id": None}
     return actor.audit_fields
