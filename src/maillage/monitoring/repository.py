@@ -138,6 +138,22 @@ def devices_of_enrolment(session: Session, enrolment_id: uuid.UUID,
     return list(session.scalars(stmt.order_by(MonitoringDevice.identifier)))
 
 
+def team_devices(session: Session, team_ids: Sequence[uuid.UUID],
+                 ) -> list[tuple[MonitoringDevice, MonitoringEnrolment | None]]:
+    """The active devices of these teams, each with the enrolment it is lent to now (None when free)."""
+    if not team_ids:
+        return []
+    a = MonitoringDeviceAssignment
+    rows = session.execute(
+        select(MonitoringDevice, MonitoringEnrolment)
+        .outerjoin(a, a.active_device_id == MonitoringDevice.id)
+        .outerjoin(MonitoringEnrolment, MonitoringEnrolment.id == a.enrolment_id)
+        .where(MonitoringDevice.team_id.in_(list(team_ids)), MonitoringDevice.active.is_(True))
+        .order_by(MonitoringDevice.label, MonitoringDevice.identifier)
+    ).all()
+    return [(d, e) for d, e in rows]
+
+
 def current_assignments_of_enrolment(session: Session, enrolment_id: uuid.UUID) -> list[MonitoringDeviceAssignment]:
     return list(session.scalars(select(MonitoringDeviceAssignment).where(
         MonitoringDeviceAssignment.enrolment_id == enrolment_id,
