@@ -34,8 +34,8 @@ def cared_patient(db: Any, user: Any, index: int = 0) -> uuid.UUID:
 
 def enrol_form(client: Any, world: World, patient_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
     form = {"csrf_token": csrf_token(client), "programme": "heart_failure", "patient_id": str(patient_id),
-            "team_id": str(world.team.id), "prescribed_on": admin.today().isoformat(), "duration_months": "6", "consent": "1",
-            "references.dry_weight": "62,5"}
+            "team_id": str(world.team.id), "prescribed_on": admin.today().isoformat(), "duration_months": "6",
+            "consent": "1", "references.dry_weight": "62,5"}
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
 
