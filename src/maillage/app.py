@@ -23,6 +23,7 @@ from maillage.document import endpoints as document_endpoints
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
+from maillage.monitoring import admin_pages as monitoring_admin_pages
 from maillage.monitoring import endpoints as monitoring_endpoints
 from maillage.monitoring import pages as monitoring_pages
 from maillage.monitoring import setup as monitoring_setup
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(authz_pages.router)
     app.include_router(monitoring_endpoints.router)
     app.include_router(monitoring_pages.router)
+    app.include_router(monitoring_admin_pages.router)
     app.include_router(directory_endpoints.public_router)  # before the pages: /offre/catalogue.json
     app.include_router(directory_endpoints.router)
     app.include_router(directory_pages.router)

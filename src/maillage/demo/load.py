@@ -39,6 +39,7 @@ from maillage.models.directory import (
     SpecialtyLineMember,
 )
 from maillage.models.patient import Patient, PatientConsent
+from maillage.monitoring.demo_data import seed_demo_monitoring
 from maillage.patient import service as patients
 from maillage.patient.rules import normalise_name as normalise_person_name
 from maillage.security.roles import ROLE_LABELS
@@ -178,6 +179,7 @@ def build_demo(session: Session, departement: str = DEFAULT_DEPARTEMENT, seed: i
                                        source="oral", recorded_by=recorder,
                                        recorded_at=at - dt.timedelta(days=30 - index)))
     session.flush()
+    seed_demo_monitoring(session, plan.id_for, plan.departement.code, users)
     counts: dict[str, int] = {}
     for e in plan.establishments:
         counts[e.kind.value] = counts.get(e.kind.value, 0) + 1

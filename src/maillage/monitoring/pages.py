@@ -24,7 +24,7 @@ from maillage.kit import charts
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
-from maillage.monitoring import live, service
+from maillage.monitoring import administration, live, service
 from maillage.monitoring import repository as repo
 from maillage.monitoring.patient_file import PatientFile, patient_file
 from maillage.monitoring.rules.adherence import ADHERENCE_MINIMUM
@@ -141,6 +141,7 @@ def acknowledge_green(request: Request, db: DbSession, actor: Triage) -> Respons
 def enrolments(request: Request, db: DbSession, actor: Triage) -> Response:
     items = service.my_enrolments(db, actor, audit_context(request))
     return templates().TemplateResponse(request, "monitoring/enrolments.html", {
+        "may_enrol": role_allows(actor.role, Permission.MONITORING_ENROL),
         "enrolments": items, "labels": service.labels(db, actor, [e.id for e in items]),
         "statuses": {s.value: s.label for s in EnrolmentStatus}})
 
@@ -177,11 +178,14 @@ def patient_page(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor
                  jours: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
     file = patient_file(db, actor, enrolment_id, days=jours, context=audit_context(request))
     label = service.labels(db, actor, [enrolment_id]).get(enrolment_id, ("", ""))
+    may_enrol = role_allows(actor.role, Permission.MONITORING_ENROL)
     return templates().TemplateResponse(request, "monitoring/patient.html", {
         "file": file, "label": label, "charts": _charts(file), "periods": PERIODS, "days": jours,
         "statuses": {s.value: s.label for s in EnrolmentStatus}, "pause_reasons": PAUSE_REASONS,
         "end_reasons": END_REASONS, "forfait_labels": {f.value: f.label for f in ForfaitLevel},
-        "may_enrol": role_allows(actor.role, Permission.MONITORING_ENROL),
+        "may_enrol": may_enrol, "references": administration.reference_fields(file.programme,
+                                                                            file.enrolment.reference_values),
+        "free_devices": administration.free_devices_for(db, file.enrolment) if may_enrol else [],
     })
 
 

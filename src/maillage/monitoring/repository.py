@@ -63,6 +63,14 @@ def members(session: Session, team_id: uuid.UUID) -> list[tuple[MonitoringTeamMe
     return [(m, u) for m, u in rows]
 
 
+def teams_of(session: Session, user_id: uuid.UUID) -> list[MonitoringTeam]:
+    """The teams the user is a member of, by name."""
+    return list(session.scalars(
+        select(MonitoringTeam).join(MonitoringTeamMember, MonitoringTeamMember.team_id == MonitoringTeam.id)
+        .where(MonitoringTeamMember.user_id == user_id).order_by(MonitoringTeam.name)
+    ))
+
+
 def user_by_id(session: Session, user_id: uuid.UUID) -> UserAccount | None:
     return session.get(UserAccount, user_id)
 
@@ -87,6 +95,22 @@ def devices_of_enrolment(session: Session, enrolment_id: uuid.UUID,
     if current_only:
         stmt = stmt.where(MonitoringDeviceAssignment.active_device_id.is_not(None))
     return list(session.scalars(stmt.order_by(MonitoringDevice.identifier)))
+
+
+def team_devices(session: Session, team_ids: Sequence[uuid.UUID],
+                 ) -> list[tuple[MonitoringDevice, MonitoringEnrolment | None]]:
+    """The active devices of these teams, each with the enrolment it is lent to now (None when free)."""
+    if not team_ids:
+        return []
+    a = MonitoringDeviceAssignment
+    rows = session.execute(
+        select(MonitoringDevice, MonitoringEnrolment)
+        .outerjoin(a, a.active_device_id == MonitoringDevice.id)
+        .outerjoin(MonitoringEnrolment, MonitoringEnrolment.id == a.enrolment_id)
+        .where(MonitoringDevice.team_id.in_(list(team_ids)), MonitoringDevice.active.is_(True))
+        .order_by(MonitoringDevice.label, MonitoringDevice.identifier)
+    ).all()
+    return [(d, e) for d, e in rows]
 
 
 def current_assignments_of_enrolment(session: Session, enrolment_id: uuid.UUID) -> list[MonitoringDeviceAssignment]:

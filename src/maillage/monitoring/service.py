@@ -202,10 +202,12 @@ def enrol(session: Session, actor: Actor, data: Any, context: AuditContext | Non
     at = now()
     today = _as_date(at)
     if data.prescribed_on > today:
-        raise ValidationFailed("La date de prescription ne peut pas être dans le futur.")
+        raise ValidationFailed("La date de prescription ne peut pas être dans le futur.",
+                               details=[{"field": "prescribed_on", "message": "Date future."}])
     ends_on = prescription_end(data.prescribed_on, data.duration_months)
     if ends_on < today:
-        raise ValidationFailed("Cette prescription est déjà échue.")
+        raise ValidationFailed("Cette prescription est déjà échue.",
+                               details=[{"field": "prescribed_on", "message": "Prescription échue."}])
     if repo.open_enrolment(session, data.patient_id, programme.key) is not None:
         raise Conflict("Ce patient est déjà suivi dans ce programme.")
     consent_at = data.consent_at or at

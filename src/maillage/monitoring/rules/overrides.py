@@ -80,14 +80,11 @@ def check_overrides(programme: Programme, overrides: Mapping[str, Any]) -> dict[
                 problems.append({"field": f"overrides.{key}.{param}", "message": "Valeur numérique attendue."})
                 continue
             number = float(raw)
-            if isinstance(rule, SilenceRule) and param == "hours":
-                low, high = MIN_SILENCE_HOURS, programme.max_silence_hours
-                if not low <= number <= high:
-                    problems.append({"field": f"overrides.{key}.{param}", "message": f"Délai hors limites ({low:g} "
-                                     f"à {high:g} h pour ce programme) : {programme.silence_bound}."})
-                    continue
-            else:
-                low, high = PARAM_BOUNDS[param] if param in PARAM_BOUNDS else _param_bounds(rule, param)
+            low, high = param_bounds(programme, rule, param)
+            if isinstance(rule, SilenceRule) and param == "hours" and not low <= number <= high:
+                problems.append({"field": f"overrides.{key}.{param}", "message": f"Délai hors limites ({low:g} "
+                                 f"à {high:g} h pour ce programme) : {programme.silence_bound}."})
+                continue
             if not low <= number <= high:
                 problems.append({"field": f"overrides.{key}.{param}",
                                  "message": f"Valeur hors limites ({low:g} à {high:g})."})
@@ -100,7 +97,12 @@ def check_overrides(programme: Programme, overrides: Mapping[str, Any]) -> dict[
     return out
 
 
-def _param_bounds(rule: Rule, param: str) -> tuple[float, float]:
+def param_bounds(programme: Programme, rule: Rule, param: str) -> tuple[float, float]:
+    """The bounds an operator may set a rule's parameter within, for this programme (shown by the settings page)."""
+    if isinstance(rule, SilenceRule) and param == "hours":
+        return MIN_SILENCE_HOURS, programme.max_silence_hours
+    if param in PARAM_BOUNDS:
+        return PARAM_BOUNDS[param]
     measure = MEASURES[rule.measure]
     if param == "value":
         return measure.low, measure.high
