@@ -4,8 +4,8 @@ the team's devices, replacing a patient's device, and the settings form of an en
 per-patient thresholds, in French, with defaults and bounds).
 
 The changes themselves go through ``service`` (``enrol``, ``register_device``, ``update_settings``) or, for handing
-over a device, through ``assign_device`` here, on the service's own access check: the same rules, access checks and audit as the API. Split from ``service.py`` to keep each
-module to one subject.
+over a device, through ``assign_device`` here, on the service's own access check: the same rules, access checks and
+audit as the API. Split from ``service.py`` to keep each module to one subject.
 """
 
 from __future__ import annotations
