@@ -63,8 +63,8 @@ class TestDepartementOutlines:
                                                                                     strict=True))
 
     def test_the_map_draws_the_outline_beneath_the_communes(self):
-        from maillage.kit import charts
         from maillage.analytics.communes import departement_outlines
+        from maillage.kit import charts
 
         territory = communes.synthetic_communes(30, seed=2, departements=1)
         points = [charts.MapPoint(r.code_insee, r.nom, r.latitude, r.longitude, int(r.population), 3.0)
