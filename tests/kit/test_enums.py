@@ -39,6 +39,9 @@ class TestLabelledEnum:
         with pytest.raises(ValueError):
             Colour("Rouge")
 
+    def test_the_label_of_a_value_or_the_value_itself_when_unknown(self):
+        assert Colour.label_of("red") == "Rouge" and Colour.label_of("mauve") == "mauve"
+
     def test_labels_follow_the_declaration_order(self):
         assert Colour.labels() == {Colour.RED: "Rouge", Colour.LIGHT_BLUE: "Bleu clair"}
         assert list(Colour.labels()) == [Colour.RED, Colour.LIGHT_BLUE]

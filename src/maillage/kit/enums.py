@@ -10,6 +10,7 @@ with both, in one place::
     Severity.RED == "red"          # a str enum: compares, hashes and serialises as its value
     Severity("red").label          # "Rouge"
     Severity.labels()              # {Severity.RED: "Rouge", Severity.ORANGE: "Orange"}
+    Severity.label_of("blue")      # "blue": an unknown code is shown as it is
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ class LabelledEnum(enum.StrEnum):
     @property
     def label(self) -> str:
         return self._label
+
+    @classmethod
+    def label_of(cls, value: str) -> str:
+        """The label of ``value``, or ``value`` itself when no member has it (a code stored by an older version or
+        read from an import is shown as it is rather than refused)."""
+        try:
+            return cls(value).label
+        except ValueError:
+            return value
 
     @classmethod
     def labels(cls) -> dict[Self, str]:
