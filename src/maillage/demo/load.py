@@ -20,6 +20,7 @@ from maillage.authz import service as authz
 from maillage.config import get_settings
 from maillage.demo import territory
 from maillage.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret, seed_accounts
+from maillage.demo.monitoring import seed_demo_monitoring
 from maillage.demo.patients import plan_patients
 from maillage.demo.territory_plan import TerritoryPlan
 from maillage.directory import admin_service as directory_admin
@@ -39,7 +40,6 @@ from maillage.models.directory import (
     SpecialtyLineMember,
 )
 from maillage.models.patient import Patient, PatientConsent
-from maillage.monitoring.demo_data import seed_demo_monitoring
 from maillage.patient import service as patients
 from maillage.patient.rules import normalise_name as normalise_person_name
 from maillage.security.roles import ROLE_LABELS

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from maillage import demo
 from maillage.auth import service as auth
+from maillage.demo import load as demo
+from maillage.demo.monitoring import DEVICES
 from maillage.monitoring import administration as admin
-from maillage.monitoring.demo_data import DEVICES
 
 
 class TestSeedDemoMonitoring:
