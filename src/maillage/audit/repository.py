@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, delete, func, insert, or_, select, text
+from sqlalchemy import RowMapping, Table, delete, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from maillage.audit.rules import AuditFilters, ChainStart
@@ -178,9 +178,6 @@ def rows_between(session: Session, since: dt.datetime, until: dt.datetime,
         result.close()
 
 
-def count_entries(session: Session) -> int:
-    return int(session.execute(select(func.count()).select_from(ENTRY)).scalar_one())
-
 
 def insert_anchor(session: Session, *, created_at: dt.datetime, through_seq: int, through_hash: str,
                   purged_count: int, cutoff: dt.datetime, retention_days: int) -> int:
@@ -239,4 +236,3 @@ def recent_break_glass(session: Session, since: dt.datetime, limit: int) -> list
             .where(AuditEntry.break_glass.is_(True), AuditEntry.occurred_at >= since)
             .order_by(AuditEntry.seq.desc()).limit(limit))
     return list(session.scalars(stmt))
-

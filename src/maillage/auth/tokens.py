@@ -14,7 +14,7 @@ from maillage.auth.account_events import settings_or_default
 from maillage.auth.rules import TOKEN_PREFIXES
 from maillage.auth.service import SESSION_TOUCH_SECONDS, actor_for
 from maillage.config import Settings
-from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
+from maillage.exceptions import Conflict, NotFound, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.tokens import hash_token, new_token
 from maillage.models.auth import ApiToken, DeviceCredential, UserAccount
@@ -163,8 +163,3 @@ def resolve_device(session: Session, secret: str) -> DeviceActor | None:
         row.last_used_at = at
         session.flush()
     return DeviceActor(row.id, row.device_identifier, row.establishment_id)
-
-
-def ensure_not_device(actor: object) -> None:
-    if isinstance(actor, DeviceActor):
-        raise PermissionDenied("Un appareil ne peut que transmettre des mesures.")

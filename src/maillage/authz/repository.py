@@ -101,11 +101,6 @@ def end_relationships(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def relationships_of_patient(session: Session, patient_id: uuid.UUID) -> Sequence[CareRelationship]:
-    return session.scalars(
-        select(CareRelationship).where(CareRelationship.patient_id == patient_id).order_by(CareRelationship.starts_at)
-    ).all()
-
 
 def break_glass_to_review(session: Session, limit: int = 200) -> Sequence[BreakGlassAccess]:
     return session.scalars(

@@ -34,6 +34,7 @@ from maillage.config import Settings, get_settings
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.http import after_rollback
+from maillage.kit.ids import as_uuid
 from maillage.models.authz import BreakGlassAccess, CareRelationship
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
@@ -48,15 +49,6 @@ class AccessGrant:
     patient_id: uuid.UUID
     purpose: Purpose
     break_glass: BreakGlassAccess | None = None
-
-
-def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFound() from exc
 
 
 def record_refusal(
@@ -103,7 +95,7 @@ def access_patient(
     needed = permission or (Permission.PATIENT_READ if reading else Permission.PATIENT_WRITE)
     if not role_allows(actor.role, needed):
         raise PermissionDenied()
-    pid = _as_uuid(patient_id)
+    pid = as_uuid(patient_id)
     purpose = Purpose(purpose)
     at = now()
     glass: BreakGlassAccess | None = None
@@ -244,7 +236,7 @@ def break_glass(
     problems = break_glass_reason_problems(reason, s.break_glass_min_reason_chars)
     if problems:
         raise ValidationFailed("Motif insuffisant.", details=[{"field": "reason", "message": m} for m in problems])
-    pid = _as_uuid(patient_id)
+    pid = as_uuid(patient_id)
     if not repo.patient_exists(session, pid):
         raise NotFound()
     at = now()

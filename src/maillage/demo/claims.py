@@ -30,9 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.spatial import cKDTree
 
-from maillage.analytics import rules, snds
+from maillage.analytics import snds
 from maillage.analytics.warehouse import Warehouse
 from maillage.exceptions import ValidationFailed
+from maillage.kit.months import add_months
 
 MIN_ROWS = 1_000
 MAX_ROWS = 1_200_000_000
@@ -488,7 +489,7 @@ def generate_claims(
             progress(n)
 
     first_flux = dt.date(year, 1, 1)
-    last_flux = rules.add_months(dt.date(year, 12, 1), FLUX_LAG_PROBS.size - 1 + 2)  # longest lag + re-billing
+    last_flux = add_months(dt.date(year, 12, 1), FLUX_LAG_PROBS.size - 1 + 2)  # longest lag + re-billing
     manifest = warehouse.update_manifest(
         source="synthetic",
         synthetic=True,

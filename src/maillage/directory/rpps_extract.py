@@ -62,7 +62,6 @@ RPPS_COLUMNS = {
     "sector_code": "Code secteur d'activité",
     "sector_label": "Libellé secteur d'activité",
 }
-RPPS_FIELD_COUNT = 52
 
 
 @dataclass(frozen=True, slots=True)

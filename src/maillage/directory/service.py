@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 from maillage.directory import repository as repo
 from maillage.directory import rules
 from maillage.directory.specialties import (
-    AUDIENCE_LABELS,
-    REQUIREMENT_LABELS,
     SPECIALTY_SYSTEM,
     Audience,
     Modality,
@@ -163,16 +161,13 @@ class LineView:
 
     @property
     def audience_labels(self) -> list[str]:
-        return [AUDIENCE_LABELS[Audience(a)] for a in self.audiences]
+        return [Audience.label_of(a) for a in self.audiences]
 
     @property
     def requirement_labels(self) -> list[str]:
         labels = []
         for code in self.line.requirements or []:
-            try:
-                label = REQUIREMENT_LABELS[Requirement(code)]
-            except ValueError:
-                label = code
+            label = Requirement.label_of(code)
             if code == Requirement.PHOTO and self.line.min_photos:
                 label = f"{label} : au moins {self.line.min_photos}"
             labels.append(label)
@@ -374,11 +369,3 @@ def find_professional_by_rpps(session: Session, rpps: str) -> Professional:
     if found is None:
         raise NotFound(f"Aucun professionnel de l'annuaire n'a le RPPS {number}.")
     return found
-
-
-def territory_counts(session: Session) -> dict[str, int]:
-    return repo.count_establishments_by_kind(session)
-
-
-def lines_for(session: Session, establishment: Establishment) -> list[LineView]:
-    return line_views(session, repo.search_lines(session, establishment_id=establishment.id))

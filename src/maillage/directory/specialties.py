@@ -133,7 +133,6 @@ class Audience(LabelledEnum):
     GHT_HOSPITALS = "ght_hospitals", "Établissements du GHT"
 
 
-AUDIENCE_LABELS: dict[Audience, str] = Audience.labels()
 
 
 class Modality(LabelledEnum):
@@ -152,7 +151,6 @@ class Requirement(LabelledEnum):
     VITAL_SIGNS = "vital_signs", "Constantes du jour (pression artérielle, pouls, température, saturation)"
 
 
-REQUIREMENT_LABELS: dict[Requirement, str] = Requirement.labels()
 
 
 def format_delay(minutes: int) -> str:

@@ -35,7 +35,6 @@ def format_date(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else "—"
 
 
-format_euros = fr_euros  # the name teleexpertise.service imports; kit.numbers.fr_euros is the formatter
 
 
 @lru_cache(maxsize=1)

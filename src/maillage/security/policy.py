@@ -58,7 +58,3 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 def role_allows(role: Role, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
-
-
-def roles_with(permission: Permission) -> frozenset[Role]:
-    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from maillage.exceptions import NotFound
 from maillage.kit.clock import PARIS, now
+from maillage.kit.ids import as_uuid
 from maillage.models.directory import SpecialtyLine
 from maillage.security.actor import Actor
 from maillage.security.policy import Permission
@@ -123,7 +124,7 @@ def coordination(session: Session, actor: Actor, *, line_id: uuid.UUID | str | N
     recomputed here for the lines whose snapshot is missing or stale. A line the coordinator is not part of: 404."""
     steps.need(actor, Permission.TELEEXPERTISE_COORDINATE)
     lines = repo.lines_of_user(session, actor.user_id)
-    detailed = steps.as_uuid(line_id) if line_id is not None else (lines[0].id if lines else None)
+    detailed = as_uuid(line_id) if line_id is not None else (lines[0].id if lines else None)
     if detailed is not None and detailed not in {ln.id for ln in lines}:
         raise NotFound("Ligne de spécialité introuvable.")
     rows = _current_snapshot(session, [ln.id for ln in lines], days, [detailed] if detailed else [])

@@ -14,6 +14,7 @@ from maillage.authz import service as authz
 from maillage.authz.rules import Purpose
 from maillage.exceptions import NotFound
 from maillage.kit.clock import now
+from maillage.kit.ids import as_uuid
 from maillage.models.auth import UserAccount
 from maillage.models.directory import SpecialtyLine
 from maillage.models.document import Document
@@ -82,7 +83,7 @@ def worklist(session: Session, actor: Actor, line_id: uuid.UUID | str, *, limit:
              context: AuditContext | None = None) -> list[TeleexpertiseRequest]:
     """The open requests of a line the actor answers, by urgency then due time; another line is NotFound."""
     steps.need(actor, Permission.TELEEXPERTISE_ANSWER)
-    lid = steps.as_uuid(line_id)
+    lid = as_uuid(line_id)
     if actor.user_id not in repo.line_user_ids(session, lid):
         raise NotFound("Ligne de spécialité introuvable.")
     rows = repo.worklist(session, lid, limit=limit, offset=offset)
@@ -125,7 +126,7 @@ class AdmissionRow:
 
 
 def _line_of_staff(session: Session, actor: Actor, line_id: uuid.UUID | str) -> uuid.UUID:
-    lid = steps.as_uuid(line_id)
+    lid = as_uuid(line_id)
     if actor.user_id not in repo.line_user_ids(session, lid):
         raise NotFound("Ligne de spécialité introuvable.")
     return lid

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from maillage.authz.rules import Purpose
 from maillage.exceptions import Conflict, PermissionDenied
 from maillage.kit.clock import PARIS
+from maillage.kit.numbers import fr_euros
 from maillage.kit.pdf import FAMILY, UnicodePDF
-from maillage.kit.templating import format_euros
 from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
@@ -130,7 +130,7 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
     admission = None
     if d.admission is not None:
         admission = f"{Orientation(d.admission.orientation).label} - {AdmissionStatus(d.admission.status).label}"
-    acts = [f"{a.code} — {format_euros(a.amount)} — {a.act_date.strftime('%d/%m/%Y')} — "
+    acts = [f"{a.code} — {fr_euros(a.amount)} — {a.act_date.strftime('%d/%m/%Y')} — "
             f"{'facturable' if a.billable else 'non facturable : ' + a.reason}" for a in d.acts]
     return render_pdf(ReportData(
         patient=view.display_name, patient_birth_date=view.patient.birth_date,

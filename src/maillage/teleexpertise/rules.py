@@ -67,7 +67,6 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.AWAITING_INFORMATION, Action.DECLINE): Status.DECLINED,
 }
 
-ACTION_LABELS: dict[Action, str] = Action.labels()
 
 
 def next_status(current: Status, action: Action) -> Status:

@@ -12,6 +12,7 @@ from maillage.authz import service as authz
 from maillage.authz.rules import Purpose, RelationshipKind, RequestParties
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
+from maillage.kit.ids import as_uuid
 from maillage.models.teleexpertise import (
     TeleexpertiseEvent,
     TeleexpertiseRequest,
@@ -35,15 +36,6 @@ def need(actor: Actor, permission: Permission) -> None:
         raise PermissionDenied()
 
 
-def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound() from None
-
-
 def event(session: Session, req: TeleexpertiseRequest, actor: Actor | None, action: str, *,
           from_status: str | None = None, to_status: str | None = None, target: uuid.UUID | None = None,
           reason: str | None = None) -> None:
@@ -56,7 +48,7 @@ def reason_text(reason: str | None, action: Action) -> str:
     text = " ".join((reason or "").split())
     if len(text) < MIN_REASON_CHARS:
         raise ValidationFailed(
-            f"Indiquez un motif pour {rules.ACTION_LABELS[action]} ({MIN_REASON_CHARS} caractères au moins).",
+            f"Indiquez un motif pour {action.label} ({MIN_REASON_CHARS} caractères au moins).",
             details=[{"field": "reason", "message": "Motif obligatoire."}])
     return text
 

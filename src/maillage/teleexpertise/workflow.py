@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from maillage.authz import service as authz
 from maillage.authz.rules import Purpose, RelationshipKind
 from maillage.config import Settings
-from maillage.directory.specialties import REQUIREMENT_LABELS, Requirement
+from maillage.directory.specialties import Requirement
 from maillage.document import service as documents
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
@@ -120,10 +120,7 @@ def missing_for_submission(session: Session, req: TeleexpertiseRequest, line: Sp
                 problems.append({"field": "photos", "message": f"Cette ligne demande au moins {wanted} "
                                  f"photographie(s) ; {photos} jointe(s)."})
         elif code not in req.provided:
-            try:
-                label = REQUIREMENT_LABELS[Requirement(code)]
-            except ValueError:
-                label = code
+            label = Requirement.label_of(code)
             problems.append({"field": "provided", "message": f"Élément requis par la ligne : {label}."})
     if not consent_now and not patients.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
         problems.append({"field": "consent", "message": "Le consentement du patient à la téléexpertise n'est pas "
