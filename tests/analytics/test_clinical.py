@@ -30,7 +30,7 @@ from maillage.models.monitoring import (
 )
 from maillage.models.patient import Patient, PatientConsent
 from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
-from maillage.patient import service as patients
+from maillage.patient import vigilance
 from tests.fixtures.factories import make_user
 
 TODAY = dt.datetime(2026, 3, 31, 12, 0, tzinfo=dt.UTC)
@@ -246,7 +246,7 @@ class TestObjectionsFollowIdentityMerges:
 
         assert extracted_requests("avant") == (2, 0)  # two separate records: the survivor's own choice is silent
         officer = auth.actor_for(db, make_user(db, "identity_officer"))
-        patients.merge_patients(db, officer, kept_id=survivor.id, merged_id=duplicate.id, reason="Même personne")
+        vigilance.merge_patients(db, officer, kept_id=survivor.id, merged_id=duplicate.id, reason="Même personne")
         assert extracted_requests("apres") == (1, 1)  # the survivor's request is excluded, the other kept
         assert str(survivor.id) in clinical.data_reuse_objections(db)
 

@@ -45,7 +45,7 @@ from maillage.analytics.extract import (
 )
 from maillage.exceptions import NotFound
 from maillage.kit.clock import now
-from maillage.patient import service as patients
+from maillage.patient import consent
 
 UNKNOWN = "Non renseigné"
 TE_REQUESTS_TABLE = "OP_TELEEXPERTISE_DEMANDES"
@@ -139,11 +139,11 @@ def _establishment_names(session: Any, ids: Iterable[Any]) -> dict[Any, str]:
 # --- objections ----------------------------------------------------------------------------------------------------
 def data_reuse_objections(session: Any) -> list[str]:
     """The patients who object to the reuse of their data, by the patient's own rule
-    (``maillage.patient.service.objects_to_data_reuse``): a person's latest ``data_reuse`` choice, on whichever of
+    (``maillage.patient.consent.objects_to_data_reuse``): a person's latest ``data_reuse`` choice, on whichever of
     their merged records, decides, and it covers every record merged into the same person."""
     if session is None or not _has_table(session, "patient_consent"):
         return []  # no consent table on this installation: no objection can have been recorded
-    return sorted(str(p) for p in patients.objects_to_data_reuse(session))
+    return sorted(str(p) for p in consent.objects_to_data_reuse(session))
 
 
 register_objection_source("patient-data-reuse", data_reuse_objections)

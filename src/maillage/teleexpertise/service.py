@@ -42,6 +42,7 @@ from maillage.models.teleexpertise import (
     TeleexpertiseMessage,
     TeleexpertiseRequest,
 )
+from maillage.patient import consent, views
 from maillage.patient import service as patients
 from maillage.patient.schemas import ConsentPurpose
 from maillage.teleexpertise import notify, report, rules
@@ -262,7 +263,7 @@ def missing_for_submission(session: Session, req: TeleexpertiseRequest, line: Sp
             except ValueError:
                 label = code
             problems.append({"field": "provided", "message": f"Élément requis par la ligne : {label}."})
-    if not consent_now and not patients.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
+    if not consent_now and not consent.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
         problems.append({"field": "consent", "message": "Le consentement du patient à la téléexpertise n'est pas "
                          "enregistré : recueillez-le et attestez-le."})
     return problems
@@ -287,10 +288,10 @@ def submit(session: Session, actor: Actor, request_id: uuid.UUID | str, *, conse
     problems = missing_for_submission(session, req, line, consent_now=consent_recorded_now)
     if problems:
         raise ValidationFailed("La demande est incomplète.", details=problems)
-    if consent_recorded_now and not patients.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
-        patients.record_consent(session, actor, req.patient_id,
-                                SimpleNamespace(purpose="teleexpertise", decision="consent", source="oral"),
-                                context=context)
+    if consent_recorded_now and not consent.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
+        consent.record_consent(session, actor, req.patient_id,
+                               SimpleNamespace(purpose="teleexpertise", decision="consent", source="oral"),
+                               context=context)
     at = now()
     before, after = _move(session, req, Action.SUBMIT, values={
         "submitted_at": at, "committed_minutes": minutes,
@@ -596,7 +597,7 @@ def patient_name(session: Session, actor: Actor, req: TeleexpertiseRequest,
 
 @dataclass(frozen=True)
 class NewRequestOptions:
-    patients: list[patients.PatientView]
+    patients: list[views.PatientView]
     lines: list[SpecialtyLine]
 
 
