@@ -123,25 +123,31 @@ def seed(url: str) -> tuple[str, list[str], list[str], str]:
     engine.dispose()
     now = dt.datetime.now(dt.UTC)
     start = now - dt.timedelta(days=30)
-    devices, enrolments, states, assignments = io.StringIO(), io.StringIO(), io.StringIO(), io.StringIO()
+    patients, devices, enrolments = io.StringIO(), io.StringIO(), io.StringIO()
+    states, assignments = io.StringIO(), io.StringIO()
     scales: list[str] = []
     oximeters: list[str] = []
     for i in range(PATIENTS + PROBES):
         probe = i >= PATIENTS
         ident = f"OXI-{i}" if probe else f"SCALE-{i}"
         (oximeters if probe else scales).append(ident)
-        did, eid = uuid.uuid4(), uuid.uuid4()
+        did, eid, pid = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        patients.write(f"{pid}\tBANC{i:06d}\tCLAIRE\t1950-01-01\tF\t87085\tBANC{i:06d}\tCLAIRE\t"
+                       f"BANC{i:06d}|CLAIRE\tPROV\t[]\t{start.isoformat()}\t{start.isoformat()}\n")
         programme = "respiratory_oxygen" if probe else "heart_failure"
         refs = "{}" if probe else '{"dry_weight": 80.0}'
         devices.write(f"{did}\t{ident}\tdevice\tAppareil\t{team_id}\t{gateway_id}\t\\N\tt\t{now.isoformat()}\n")
         enrolments.write(
-            f"{eid}\t{uuid.uuid4()}\t{team_id}\t{programme}\tactive\t{start.date()}\t\\N\t12\t{start.date()}\t"
+            f"{eid}\t{pid}\t{team_id}\t{programme}\tactive\t{start.date()}\t\\N\t12\t{start.date()}\t"
             f"{(start + dt.timedelta(days=360)).date()}\t{start.isoformat()}\t{refs}\t{{}}\t[]\t{start.isoformat()}\t"
             f"\\N\t\\N\t\\N\t{start.isoformat()}\t{start.isoformat()}\n")
         states.write(f"{eid}\t{{}}\t{(now + dt.timedelta(days=2)).isoformat()}\t{start.isoformat()}\n")
         assignments.write(f"{uuid.uuid4()}\t{eid}\t{did}\t{did}\t{start.isoformat()}\t\\N\n")
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         for table, cols, buf in (
+            ("patient", "id, birth_name, given_names, birth_date, sex, birthplace, birth_name_norm, "
+             "first_given_name_norm, duplicate_key, identity_status, identity_attributes, created_at, updated_at",
+             patients),
             ("monitoring_device", "id, identifier, kind, label, team_id, gateway_id, credential_id, active, created_at",
              devices),
             ("monitoring_enrolment", "id, patient_id, team_id, programme, status, prescribed_on, prescriber_id, "

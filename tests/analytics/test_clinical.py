@@ -18,6 +18,7 @@ from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import MASKED, determinable_cells, margin_equations, publish
 from maillage.analytics.indicators import TOTAL
 from maillage.analytics.warehouse import Warehouse
+from maillage.auth import service as auth
 from maillage.kit.clock import frozen
 from maillage.models.directory import Establishment, SpecialtyLine
 from maillage.models.monitoring import (
@@ -30,6 +31,7 @@ from maillage.models.monitoring import (
 )
 from maillage.models.patient import Patient, PatientConsent
 from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
+from maillage.patient import vigilance
 from tests.fixtures.factories import make_user
 
 TODAY = dt.datetime(2026, 3, 31, 12, 0, tzinfo=dt.UTC)
@@ -217,6 +219,39 @@ class TestExtraction:
             extract.KeyRing(tmp_path / "k.keys"), extractors=catalogue.EXTRACTORS,
             objection_sources=catalogue.OBJECTION_SOURCES, only=["teleexpertise-demandes", "telesurveillance-suivi"])
         assert set(report.skipped) == {"teleexpertise-demandes", "telesurveillance-suivi"} and not report.tables
+
+
+class TestObjectionsFollowIdentityMerges:
+    def test_an_objection_on_a_merged_away_duplicate_excludes_the_survivors_facts(self, db, tmp_path):
+        """The extraction applies the patient package's rule: an objection recorded on a duplicate record covers
+        the person, so once the duplicate is merged into the survivor the survivor's rows leave the warehouse."""
+        hospital, ehpad = Establishment(kind="hospital", name="CH Guéret"), Establishment(kind="ehpad", name="EHPAD")
+        db.add_all([hospital, ehpad])
+        db.flush()
+        derm = SpecialtyLine(establishment_id=hospital.id, specialty_code="SM15", title="Dermatologie")
+        db.add(derm)
+        db.flush()
+        requester = make_user(db)
+        survivor, duplicate, other = patient(db), patient(db), patient(db)
+        for p in (survivor, other):
+            request(db, p=p, line=derm, requester=requester, establishment=ehpad, submitted=at(dt.date(2026, 1, 5)),
+                    status="completed", answered_after_h=2, orientation="advice_only")
+        object_to_reuse(db, duplicate)
+        keyring = extract.KeyRing(tmp_path / "cles" / "pseudonymes.keys")
+
+        def extracted_requests(name: str) -> tuple[int, int]:
+            warehouse = Warehouse(tmp_path / name)
+            with frozen(TODAY):
+                report = extract.run_extraction(extract.ExtractionContext(session=db), warehouse, keyring,
+                                                only=["teleexpertise-demandes"])
+            return (report.tables[clinical.TE_REQUESTS_TABLE],
+                    report.excluded_rows[clinical.TE_REQUESTS_TABLE])
+
+        assert extracted_requests("avant") == (2, 0)  # two separate records: the survivor's own choice is silent
+        officer = auth.actor_for(db, make_user(db, "identity_officer"))
+        vigilance.merge_patients(db, officer, kept_id=survivor.id, merged_id=duplicate.id, reason="Même personne")
+        assert extracted_requests("apres") == (1, 1)  # the survivor's request is excluded, the other kept
+        assert str(survivor.id) in clinical.data_reuse_objections(db)
 
 
 class TestTeleexpertiseIndicator:

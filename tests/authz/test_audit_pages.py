@@ -152,7 +152,7 @@ class TestWhoSawThisPatient:
         assert str(doctor.id) not in self._trail_of(client, unseen.patient.id), "a list that did not show them"
 
     def test_the_trail_of_a_surviving_record_shows_who_saw_the_record_merged_into_it(self, client, db):
-        from maillage.patient import service as patients
+        from maillage.patient import vigilance
         from tests.fixtures.factories import make_user
         from tests.fixtures.web import sign_in
         from tests.patient.test_service import actor, create, insert_record, physician, traits
@@ -164,8 +164,8 @@ class TestWhoSawThisPatient:
         service.record(db, action="search", object_type="monitoring_alert", actor_id=str(nurse.id),
                        actor_role="nurse", list_patients=[twin.id])
         db.commit()
-        patients.merge_patients(db, actor(db, officer), kept_id=kept.patient.id, merged_id=twin.id,
-                                reason="Même personne")
+        vigilance.merge_patients(db, actor(db, officer), kept_id=kept.patient.id, merged_id=twin.id,
+                                 reason="Même personne")
         db.commit()
 
         sign_in(client, db, admin)

@@ -16,7 +16,7 @@ from maillage.models.authz import BreakGlassAccess
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, current_actor
 from tests.authz.test_service import existing_patient
-from tests.fixtures.factories import make_user
+from tests.fixtures.factories import make_patient_id, make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 
 
@@ -37,7 +37,7 @@ def patient_app(app):
 
 class TestRefusedAccess:
     def test_triplet_on_a_patient_endpoint(self, patient_app, client, db):
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         authz.grant_relationship(db, user_id=make_user(db, "physician").id, patient_id=patient, kind="attending")
         assert_triplet(client, db, "GET", f"/api/probe/patients/{patient}",
                        wrong_role_user=make_user(db, "analyst"), outsider_user=make_user(db, "physician"))
@@ -45,7 +45,7 @@ class TestRefusedAccess:
     def test_a_refused_access_is_audited_even_though_the_request_rolls_back(self, patient_app, client, db):
         outsider = make_user(db, "physician")
         sign_in(client, db, outsider)
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         response = client.get(f"/api/probe/patients/{patient}", headers={"x-request-id": "req-refused-0001"})
         assert response.status_code == 404
         entries = db.scalars(select(AuditEntry).where(AuditEntry.patient_id == str(patient))).all()
@@ -54,7 +54,7 @@ class TestRefusedAccess:
 
     def test_an_allowed_access_is_audited_with_the_request_id_and_address(self, patient_app, client, db):
         user = make_user(db, "physician")
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         authz.grant_relationship(db, user_id=user.id, patient_id=patient, kind="attending")
         sign_in(client, db, user)
         response = client.get(f"/api/probe/patients/{patient}", headers={"x-request-id": "req-allowed-0001"})
@@ -96,7 +96,7 @@ class TestBreakGlassEndpoints:
     def test_the_form_refuses_a_vague_reason_in_french_and_stores_nothing(self, client, db):
         user = make_user(db, "physician")
         sign_in(client, db, user)
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         page = client.get(f"/acces-urgence?patient={patient}", headers={"accept": "text/html"})
         assert page.status_code == 200 and "bris de glace" in page.text
         response = client.post("/acces-urgence", headers={"accept": "text/html"},

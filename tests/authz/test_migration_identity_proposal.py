@@ -13,6 +13,7 @@ from maillage.models.authz import CareRelationship
 from tests.conftest import run_migrations
 from tests.test_migrations import empty_engine  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 
+UNDER_TEST = "20261207_0110"
 BEFORE = "20261207_0140"  # the revision before 20261207_0110
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 REL = CareRelationship.__table__
@@ -35,7 +36,7 @@ class TestIdentityProposalRelationships:
                 conn.execute(REL.insert().values(id=uuid.uuid4(), user_id=user, patient_id=uuid.uuid4(), kind=kind,
                                                  source_type=source, source_id="1", starts_at=T0))
         with empty_engine.begin() as conn:
-            run_migrations(conn)
+            run_migrations(conn, UNDER_TEST)  # not further: 20261207_0200 refuses these patient-less relationships
             assert _relationships(conn) == {"care_unit": ("identity_proposal_ended", False),
                                             "requester": ("teleexpertise", True)}
         with empty_engine.begin() as conn:

@@ -21,7 +21,7 @@ from maillage.patient import service as patients
 from maillage.patient.rules import synthetic_identities
 from maillage.patient.schemas import PatientCreate
 from maillage.security.policy import ROLE_PERMISSIONS, Permission, role_allows
-from tests.fixtures.factories import make_user
+from tests.fixtures.factories import make_patient_id, make_user
 
 IDENTITIES = synthetic_identities("tests-authz-service", 6)
 
@@ -65,7 +65,7 @@ class TestPolicyTable:
 class TestAccessPatient:
     def test_a_current_relationship_grants_access_and_writes_an_audit_entry(self, db):
         user = make_user(db, "physician")
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         authz.grant_relationship(db, user_id=user.id, patient_id=patient, kind=RelationshipKind.EXPERT,
                                  source_type="teleexpertise", source_id="42")
         grant = authz.access_patient(db, actor_of(db, user), patient, Purpose.TELEEXPERTISE)
@@ -80,7 +80,7 @@ class TestAccessPatient:
         with pytest.raises(NotFound) as unknown:
             authz.access_patient(db, actor_of(db, user), uuid.uuid4(), Purpose.CARE)
         other = make_user(db, "physician")
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         authz.grant_relationship(db, user_id=other.id, patient_id=patient, kind="attending")
         with pytest.raises(NotFound) as hidden:
             authz.access_patient(db, actor_of(db, user), patient, Purpose.CARE)
@@ -93,7 +93,7 @@ class TestAccessPatient:
 
     def test_an_ended_or_future_relationship_grants_nothing(self, db):
         user = make_user(db, "nurse")
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         with clock.frozen(T0) as c:
             authz.grant_relationship(db, user_id=user.id, patient_id=patient, kind="care_team",
                                      source_type="monitoring", source_id="7",
@@ -108,7 +108,7 @@ class TestAccessPatient:
 
     def test_ending_the_source_ends_the_access(self, db):
         user = make_user(db, "physician")
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         authz.grant_relationship(db, user_id=user.id, patient_id=patient, kind="expert",
                                  source_type="teleexpertise", source_id="9")
         assert authz.end_relationships(db, source_type="teleexpertise", source_id="9") == 1
@@ -117,7 +117,7 @@ class TestAccessPatient:
 
     def test_granting_twice_for_the_same_source_is_idempotent(self, db):
         user = make_user(db, "physician")
-        patient = uuid.uuid4()
+        patient = make_patient_id(db)
         a = authz.grant_relationship(db, user_id=user.id, patient_id=patient, kind="requester",
                                      source_type="teleexpertise", source_id="1")
         b = authz.grant_relationship(db, user_id=user.id, patient_id=patient, kind="requester",
@@ -126,7 +126,7 @@ class TestAccessPatient:
 
     def test_accessible_patients_scopes_lists(self, db):
         user = make_user(db, "physician")
-        mine, theirs = uuid.uuid4(), uuid.uuid4()
+        mine, theirs = make_patient_id(db), make_patient_id(db)
         authz.grant_relationship(db, user_id=user.id, patient_id=mine, kind="attending")
         authz.grant_relationship(db, user_id=make_user(db).id, patient_id=theirs, kind="attending")
         assert set(db.scalars(authz.accessible_patients(actor_of(db, user)))) == {mine}

@@ -12,6 +12,7 @@ from maillage.directory import service
 from maillage.models.authz import CareRelationship
 from maillage.models.directory import Establishment, SpecialtyLine
 from maillage.models.patient import Patient
+from maillage.patient import consent, vigilance
 from maillage.patient import service as patients
 
 
@@ -43,12 +44,12 @@ class TestBuildDemo:
     def test_the_identity_officer_has_the_planted_duplicates_to_review(self, db):
         build_demo(db, "87", 1)
         officer = auth.actor_for(db, auth.get_user(db, "idv.fournier"))
-        reasons = sorted(p.reason for p in patients.potential_duplicates(db, officer))
+        reasons = sorted(p.reason for p in vigilance.potential_duplicates(db, officer))
         assert reasons == ["close_traits", "same_traits"]
 
     def test_some_demo_patients_object_to_data_reuse(self, db):
         build_demo(db, "87", 1)
-        assert patients.objects_to_data_reuse(db)
+        assert consent.objects_to_data_reuse(db)
 
     def test_care_relationships_are_only_those_of_the_plan(self, db):
         summary = build_demo(db, "87", 1)

@@ -19,7 +19,7 @@ from maillage.models.vault import Blob
 from maillage.security.actor import Actor
 from maillage.vault.blobstore import LocalBlobStore, use_blobstore
 from maillage.vault.keys import DirectoryKeyRing, use_keyring
-from tests.fixtures.factories import make_user
+from tests.fixtures.factories import make_patient_id, make_user
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -62,7 +62,7 @@ def actor_of(db, user) -> Actor:
 
 def caring_physician(db, role: str = "physician", patient_id: uuid.UUID | None = None) -> Care:
     user = make_user(db, role)
-    patient = patient_id or uuid.uuid4()
+    patient = patient_id or make_patient_id(db)
     authz.grant_relationship(db, user_id=user.id, patient_id=patient, kind="attending")
     return Care(user=user, actor=actor_of(db, user), patient_id=patient)
 

@@ -21,7 +21,7 @@ from maillage.monitoring import service
 from maillage.monitoring.ingest import Incoming
 from maillage.monitoring.schemas import EnrolmentCreate
 from maillage.security.actor import Actor
-from tests.fixtures.factories import make_user
+from tests.fixtures.factories import make_patient_id, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def enrol_patient(db: Any, world_physician: Actor, team: MonitoringTeam, *, prog
                   devices: list[str] | None = None, references: dict[str, float] | None = None,
                   patient_id: uuid.UUID | None = None, care_team: list[uuid.UUID] | None = None,
                   **extra: Any) -> MonitoringEnrolment:
-    pid = patient_id or uuid.uuid4()
+    pid = patient_id or make_patient_id(db)
     authz.grant_relationship(db, user_id=world_physician.user_id, patient_id=pid, kind="attending")
     data = EnrolmentCreate(
         patient_id=pid, team_id=team.id, programme=programme, prescribed_on=now().date() - dt.timedelta(days=1),

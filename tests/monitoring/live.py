@@ -30,6 +30,7 @@ from maillage.models.monitoring import MonitoringDeviceAssignment, MonitoringEnr
 from maillage.monitoring import service
 from maillage.monitoring.schemas import EnrolmentCreate
 from tests.conftest import postgres_url, run_migrations
+from tests.fixtures.factories import make_patient_id
 
 PASSWORD = "Correct-Horse-Battery-9"
 TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -98,7 +99,7 @@ def seed_world(sessions: sessionmaker[Session], *, backdate_days: int = 10, suff
         physician = auth.actor_for(db, physician_user)
         identifier = f"SCALE-LIVE{suffix}"
         registered = service.register_device(db, physician, team_id=team.id, identifier=identifier, label="Balance")
-        patient_id = uuid.uuid4()
+        patient_id = make_patient_id(db)
         authz.grant_relationship(db, user_id=physician.user_id, patient_id=patient_id, kind="attending")
         enrolment = service.enrol(db, physician, EnrolmentCreate(
             patient_id=patient_id, team_id=team.id, programme="heart_failure", prescribed_on=now().date(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,7 +10,7 @@ from sqlalchemy import func, select
 from maillage.kit.clock import now
 from maillage.models.monitoring import MonitoringAlert, MonitoringReading
 from maillage.monitoring import ingest as pipeline
-from tests.fixtures.factories import make_user
+from tests.fixtures.factories import make_patient_id, make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in, sign_out
 from tests.monitoring.conftest import World, weights
 
@@ -248,7 +247,7 @@ class TestEnrolmentRoutes:
     def test_enrol_through_the_api(self, client, db, world: World) -> None:
         from maillage.authz import service as authz
 
-        pid = uuid.uuid4()
+        pid = make_patient_id(db)
         authz.grant_relationship(db, user_id=world.physician.user_id, patient_id=pid, kind="attending")
         db.commit()
         sign_in(client, db, world.users["physician"])
@@ -265,7 +264,7 @@ class TestEnrolmentRoutes:
         from maillage.authz import service as authz
         from maillage.models.monitoring import MonitoringEnrolment
 
-        pid = uuid.uuid4()
+        pid = make_patient_id(db)
         authz.grant_relationship(db, user_id=world.physician.user_id, patient_id=pid, kind="attending")
         db.commit()
         sign_in(client, db, world.users["physician"])
@@ -286,7 +285,7 @@ class TestEnrolmentRoutes:
         from maillage.authz import service as authz
 
         other = make_user(db, "physician")
-        authz.grant_relationship(db, user_id=other.id, patient_id=uuid.uuid4(), kind="attending")
+        authz.grant_relationship(db, user_id=other.id, patient_id=make_patient_id(db), kind="attending")
         assert_triplet(client, db, "POST", f"/api/monitoring/enrolments/{world.enrolment.id}/pause",
                        json={"reason": "holidays"}, wrong_role_user=world.users["outsider_nurse"],
                        outsider_user=other)

@@ -26,7 +26,7 @@ from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import service
 from maillage.monitoring.rules.programmes import get_programme
 from maillage.monitoring.schemas import EnrolmentCreate
-from tests.fixtures.factories import make_patient
+from tests.fixtures.factories import make_patient, make_patient_id
 from tests.monitoring.conftest import World, actor, enrol_patient, register, weights
 
 
@@ -78,7 +78,7 @@ class TestEnrol:
 
     def test_at_most_one_year_of_prescription(self, db, world: World) -> None:
         """CSS R162-100; the schema refuses it too, the service does not rely on it."""
-        pid = uuid.uuid4()
+        pid = make_patient_id(db)
         authz.grant_relationship(db, user_id=world.physician.user_id, patient_id=pid, kind="attending")
         data = EnrolmentCreate.model_construct(
             patient_id=pid, team_id=world.team.id, programme="heart_failure", prescribed_on=now().date(),

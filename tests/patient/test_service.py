@@ -30,7 +30,7 @@ from maillage.models import audit as audit_models
 from maillage.models.audit import AuditEntry
 from maillage.models.authz import CareRelationship
 from maillage.models.patient import Patient, PatientConsent
-from maillage.patient import service
+from maillage.patient import consent, service, views, vigilance
 from maillage.patient.rules import InsOid, normalise_name, synthetic_identities
 from maillage.patient.schemas import AttachRequest, ConsentCreate, IdentityCheck, PatientCreate
 from tests.fixtures.factories import make_user
@@ -69,22 +69,22 @@ def ins_of(index: int) -> dict[str, str]:
     return {"ins_matricule": ins.matricule.value, "ins_oid": ins.oid.value}
 
 
-def create(db: Any, user: Any, index: int = 0, **fields: Any) -> service.PatientView:
+def create(db: Any, user: Any, index: int = 0, **fields: Any) -> views.PatientView:
     return service.create_patient(db, actor(db, user), PatientCreate(**{**traits(index), **fields}))
 
 
-def qualified(db: Any, user: Any, index: int = 0, **fields: Any) -> service.PatientView:
+def qualified(db: Any, user: Any, index: int = 0, **fields: Any) -> views.PatientView:
     return create(db, user, index, **ins_of(index), insi_checked=True, identity_document="identity_card", **fields)
 
 
 def insert_record(db: Any, index: int, *, status: str = "PROV", **changes: Any) -> Patient:
     """A record written outside the service (a legacy import), to test what the identity officer sees."""
     t = traits(index, **changes)
-    st = service.traits_of(Patient(birth_name=t["birth_name"], given_names=t["given_names"],
-                                   birth_date=t["birth_date"], sex=t["sex"], birthplace=t["birthplace"]))
+    st = views.traits_of(Patient(birth_name=t["birth_name"], given_names=t["given_names"],
+                                 birth_date=t["birth_date"], sex=t["sex"], birthplace=t["birthplace"]))
     p = Patient(birth_name=st.birth_name, given_names=" ".join(st.given_names), birth_date=st.birth_date,
                 sex=st.sex.value, birthplace=st.birthplace, birth_name_norm=normalise_name(st.birth_name),
-                first_given_name_norm=normalise_name(st.first_given_name), duplicate_key=service.key_text(st),
+                first_given_name_norm=normalise_name(st.first_given_name), duplicate_key=views.key_text(st),
                 identity_status=status, identity_attributes=[])
     db.add(p)
     db.flush()
@@ -225,7 +225,7 @@ class TestAttachToPatient:
             with pytest.raises(NotFound):
                 service.get_patient(db, actor(db, intruder), pid)
             with pytest.raises(NotFound):
-                service.consent_history(db, actor(db, intruder), pid)
+                consent.consent_history(db, actor(db, intruder), pid)
             for purpose in (Purpose.MONITORING, Purpose.TELEEXPERTISE, Purpose.CARE):
                 with pytest.raises(NotFound):
                     authz.access_patient(db, actor(db, intruder), pid, purpose)
@@ -278,8 +278,8 @@ class TestAttachToPatient:
         owner, intruder = physician(db), physician(db)
         existing = create(db, owner)
         pid = existing.patient.id
-        service.record_consent(db, actor(db, owner), pid, ConsentCreate(purpose="teleexpertise", decision="consent",
-                                                                          source="oral"))
+        consent.record_consent(db, actor(db, owner), pid, ConsentCreate(purpose="teleexpertise", decision="consent",
+                                                                        source="oral"))
         line = make_line(db, answering=[professional_user(db, specialty="SM15")], requirements=[])
         with clock.frozen(dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)) as c:
             service.attach_to_patient(db, actor(db, intruder), AttachRequest(**traits(0), reason=REASON),
@@ -320,8 +320,8 @@ class TestAttachToPatient:
         owner = physician(db)
         kept = create(db, owner, 0)
         merged = insert_record(db, 0, birthplace="75115")
-        service.merge_patients(db, actor(db, officer), kept_id=kept.patient.id, merged_id=merged.id,
-                               reason="Même personne, lieu de naissance mal saisi")
+        vigilance.merge_patients(db, actor(db, officer), kept_id=kept.patient.id, merged_id=merged.id,
+                                 reason="Même personne, lieu de naissance mal saisi")
         with pytest.raises(NotFound):
             service.attach_to_patient(db, actor(db, physician(db)), AttachRequest(**traits(0, birthplace="75115"),
                                                                                   reason=REASON), settings=settings)
@@ -333,7 +333,7 @@ class TestGetPatient:
         view = create(db, user, **ins_of(0), insi_checked=True)
         read = service.get_patient(db, actor(db, user), view.patient.id)
         assert read.patient.identity_status == "RECUP"
-        assert read.matricule is None and read.matricule_display == service.MASKED_MATRICULE
+        assert read.matricule is None and read.matricule_display == views.MASKED_MATRICULE
         assert read.ins["matricule"] is None and read.ins["matricule_shared"] is False
 
     def test_the_matricule_is_shown_for_a_qualified_identity(self, db):
@@ -452,13 +452,13 @@ class TestConsents:
         user = physician(db)
         view = create(db, user)
         a = actor(db, user)
-        service.record_consent(db, a, view.patient.id, ConsentCreate(purpose="teleexpertise", decision="consent"))
-        service.record_consent(db, a, view.patient.id, ConsentCreate(purpose="teleexpertise", decision="objection",
-                                                                      source="written"))
-        history = service.consent_history(db, a, view.patient.id)
+        consent.record_consent(db, a, view.patient.id, ConsentCreate(purpose="teleexpertise", decision="consent"))
+        consent.record_consent(db, a, view.patient.id, ConsentCreate(purpose="teleexpertise", decision="objection",
+                                                                     source="written"))
+        history = consent.consent_history(db, a, view.patient.id)
         assert [c.decision for c in history] == ["objection", "consent"]
         assert all(c.recorded_by == user.id for c in history)
-        states = {s.purpose.value: s for s in service.consent_states(history)}
+        states = {s.purpose.value: s for s in consent.consent_states(history)}
         assert states["teleexpertise"].label == "Opposition enregistrée"
         assert states["data_reuse"].label == "Pas d'opposition"
         assert states["telesurveillance"].label == "Non recueilli"
@@ -467,19 +467,19 @@ class TestConsents:
         user = physician(db)
         view = create(db, user)
         with pytest.raises(ValidationFailed):
-            service.record_consent(db, actor(db, user), view.patient.id,
+            consent.record_consent(db, actor(db, user), view.patient.id,
                                    ConsentCreate(purpose="marketing", decision="consent"))
 
     def test_objects_to_data_reuse_lists_the_patients_whose_latest_choice_is_an_objection(self, db):
         user = physician(db)
         a = actor(db, user)
         objecting, changed_mind, silent = (create(db, user, i).patient.id for i in range(3))
-        service.record_consent(db, a, objecting, ConsentCreate(purpose="data_reuse", decision="objection"))
-        service.record_consent(db, a, changed_mind, ConsentCreate(purpose="data_reuse", decision="objection"))
-        latest = service.record_consent(db, a, changed_mind, ConsentCreate(purpose="data_reuse", decision="consent"))
+        consent.record_consent(db, a, objecting, ConsentCreate(purpose="data_reuse", decision="objection"))
+        consent.record_consent(db, a, changed_mind, ConsentCreate(purpose="data_reuse", decision="objection"))
+        latest = consent.record_consent(db, a, changed_mind, ConsentCreate(purpose="data_reuse", decision="consent"))
         latest.recorded_at = latest.recorded_at + dt.timedelta(seconds=1)
         db.flush()
-        excluded = service.objects_to_data_reuse(db)
+        excluded = consent.objects_to_data_reuse(db)
         assert objecting in excluded and changed_mind not in excluded and silent not in excluded
 
     def test_an_objection_on_a_merged_record_excludes_the_whole_person(self, db):
@@ -489,18 +489,18 @@ class TestConsents:
         db.add(PatientConsent(patient_id=twin.id, purpose="data_reuse", decision="objection", source="oral"))
         db.flush()
         officer = actor(db, make_user(db, "identity_officer"))
-        service.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id, reason="Même personne")
-        assert {kept.patient.id, twin.id} <= service.objects_to_data_reuse(db)
+        vigilance.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id, reason="Même personne")
+        assert {kept.patient.id, twin.id} <= consent.objects_to_data_reuse(db)
 
     def test_has_consent_reads_the_latest_choice(self, db):
         user = physician(db)
         view = create(db, user)
         from maillage.patient.schemas import ConsentPurpose
 
-        assert not service.has_consent(db, view.patient.id, ConsentPurpose.TELECONSULTATION)
-        service.record_consent(db, actor(db, user), view.patient.id,
+        assert not consent.has_consent(db, view.patient.id, ConsentPurpose.TELECONSULTATION)
+        consent.record_consent(db, actor(db, user), view.patient.id,
                                ConsentCreate(purpose="teleconsultation", decision="consent"))
-        assert service.has_consent(db, view.patient.id, ConsentPurpose.TELECONSULTATION)
+        assert consent.has_consent(db, view.patient.id, ConsentPurpose.TELECONSULTATION)
 
 
 class TestPotentialDuplicates:
@@ -508,7 +508,7 @@ class TestPotentialDuplicates:
         first = insert_record(db, 0)
         second = insert_record(db, 0, birth_name=traits(0)["birth_name"].lower())
         officer = actor(db, make_user(db, "identity_officer"))
-        pairs = service.potential_duplicates(db, officer)
+        pairs = vigilance.potential_duplicates(db, officer)
         assert [({p.first.patient.id, p.second.patient.id}, p.reason) for p in pairs] == [
             ({first.id, second.id}, "same_traits")]
         entry = audit_entries(db, actor_id=str(officer.user_id), action="search")[-1]
@@ -520,24 +520,24 @@ class TestPotentialDuplicates:
         name = traits(1)["birth_name"]
         insert_record(db, 1)
         insert_record(db, 1, birth_name=name[:-1] + ("Z" if name[-1] != "Z" else "Y"))
-        pairs = service.potential_duplicates(db, actor(db, make_user(db, "identity_officer")))
+        pairs = vigilance.potential_duplicates(db, actor(db, make_user(db, "identity_officer")))
         assert [(p.reason, p.differing) for p in pairs] == [("close_traits", ["birth_name"])]
 
     def test_people_born_the_same_day_with_other_names_are_not_listed(self, db):
         insert_record(db, 2)
         insert_record(db, 3, birth_date=traits(2)["birth_date"])
-        assert service.potential_duplicates(db, actor(db, make_user(db, "identity_officer"))) == []
+        assert vigilance.potential_duplicates(db, actor(db, make_user(db, "identity_officer"))) == []
 
     def test_a_pair_declared_distinct_leaves_the_worklist_and_is_flagged_homonym(self, db):
         a, b = insert_record(db, 0), insert_record(db, 0, birth_name=traits(0)["birth_name"].lower())
         officer = actor(db, make_user(db, "identity_officer"))
-        service.mark_distinct(db, officer, a.id, b.id)
-        assert service.potential_duplicates(db, officer) == []
+        vigilance.mark_distinct(db, officer, a.id, b.id)
+        assert vigilance.potential_duplicates(db, officer) == []
         assert "HOMD" in db.get(Patient, a.id).identity_attributes
 
     def test_only_the_identity_officer_sees_the_worklist(self, db):
         with pytest.raises(PermissionDenied):
-            service.potential_duplicates(db, actor(db, physician(db)))
+            vigilance.potential_duplicates(db, actor(db, physician(db)))
 
 
 class TestMergeAndUnmerge:
@@ -547,8 +547,8 @@ class TestMergeAndUnmerge:
         twin = insert_record(db, 0, birth_name=traits(0)["birth_name"].title())
         authz.grant_relationship(db, user_id=nurse.id, patient_id=twin.id, kind="care_unit")
         officer = actor(db, make_user(db, "identity_officer"))
-        merge = service.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id,
-                                       reason="Même personne, traits vérifiés")
+        merge = vigilance.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id,
+                                         reason="Même personne, traits vérifiés")
         assert db.get(Patient, twin.id).merged_into_id == kept.patient.id
         assert merge.relationships_copied == 1
         assert service.get_patient(db, actor(db, nurse), kept.patient.id).patient.id == kept.patient.id
@@ -564,9 +564,9 @@ class TestMergeAndUnmerge:
         twin = insert_record(db, 0, birth_name=traits(0)["birth_name"].title())
         authz.grant_relationship(db, user_id=nurse.id, patient_id=twin.id, kind="care_unit")
         officer = actor(db, make_user(db, "identity_officer"))
-        merge = service.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id,
-                                       reason="Même personne")
-        undone = service.unmerge_patients(db, officer, merge.id, "Erreur : jumeaux")
+        merge = vigilance.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id,
+                                         reason="Même personne")
+        undone = vigilance.unmerge_patients(db, officer, merge.id, "Erreur : jumeaux")
         assert undone.unmerged_at is not None and undone.unmerge_reason == "Erreur : jumeaux"
         assert db.get(Patient, twin.id).merged_into_id is None
         with pytest.raises(NotFound):
@@ -578,33 +578,35 @@ class TestMergeAndUnmerge:
         kept = create(db, physician(db), 0)
         twin = insert_record(db, 0, birth_name=traits(0)["birth_name"].title())
         officer = actor(db, make_user(db, "identity_officer"))
-        merge = service.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id, reason="Même personne")
-        service.unmerge_patients(db, officer, merge.id, "Annulation")
+        merge = vigilance.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id,
+                                         reason="Même personne")
+        vigilance.unmerge_patients(db, officer, merge.id, "Annulation")
         with pytest.raises(Exception, match="déjà été annulée"):
-            service.unmerge_patients(db, officer, merge.id, "Annulation")
+            vigilance.unmerge_patients(db, officer, merge.id, "Annulation")
 
     def test_the_less_reliable_record_may_not_be_kept(self, db):
         qual = qualified(db, physician(db), 0)
         twin = insert_record(db, 0, birth_name=traits(0)["birth_name"].title())
         officer = actor(db, make_user(db, "identity_officer"))
         with pytest.raises(ValidationFailed, match="plus fiable"):
-            service.merge_patients(db, officer, kept_id=twin.id, merged_id=qual.patient.id, reason="Même personne")
+            vigilance.merge_patients(db, officer, kept_id=twin.id, merged_id=qual.patient.id, reason="Même personne")
 
     def test_a_merged_record_cannot_be_changed_any_more(self, db):
         owner = physician(db)
         kept = create(db, owner, 0)
         twin = create(db, owner, 1)
         officer = actor(db, make_user(db, "identity_officer"))
-        service.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.patient.id, reason="Même personne")
+        vigilance.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.patient.id,
+                                 reason="Même personne")
         with pytest.raises(Exception, match="fusionné"):
-            service.record_consent(db, actor(db, owner), twin.patient.id,
+            consent.record_consent(db, actor(db, owner), twin.patient.id,
                                    ConsentCreate(purpose="teleexpertise", decision="consent"))
 
     def test_only_the_identity_officer_merges(self, db):
         owner = physician(db)
         a, b = create(db, owner, 0), create(db, owner, 1)
         with pytest.raises(PermissionDenied):
-            service.merge_patients(db, actor(db, owner), kept_id=a.patient.id, merged_id=b.patient.id, reason="x" * 9)
+            vigilance.merge_patients(db, actor(db, owner), kept_id=a.patient.id, merged_id=b.patient.id, reason="x" * 9)
 
 
 class TestUpdatePatient:

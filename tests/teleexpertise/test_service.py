@@ -29,9 +29,10 @@ from maillage.models.audit import AuditEntry, AuditEntryPatient
 from maillage.models.authz import CareRelationship
 from maillage.models.directory import Establishment, SpecialtyLine, SpecialtyLineCommitment, SpecialtyLineMember
 from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
+from maillage.patient import consent
 from maillage.patient import service as patients
 from maillage.patient.rules import InsOid, synthetic_identities
-from maillage.patient.schemas import PatientCreate
+from maillage.patient.schemas import ConsentPurpose, PatientCreate
 from maillage.teleexpertise import service
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
 from tests.conftest import postgresql_only
@@ -199,7 +200,7 @@ class TestSubmit:
             req = submitted(db, w)
         assert (req.status, req.assignee_id, req.committed_minutes) == ("published", None, 48 * 60)
         assert req.due_at == T0 + dt.timedelta(hours=48)
-        assert patients.has_consent(db, w.patient_id, patients.ConsentPurpose.TELEEXPERTISE)
+        assert consent.has_consent(db, w.patient_id, ConsentPurpose.TELEEXPERTISE)
         assert "submit" in audit_actions(db, req.id)
 
     def test_a_consent_already_on_file_is_enough(self, db):

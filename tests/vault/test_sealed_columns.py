@@ -31,7 +31,7 @@ from maillage.models.document import Document
 from maillage.models.monitoring import MonitoringAlert
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import service as monitoring
-from maillage.patient import service as patients
+from maillage.patient import vigilance
 from maillage.teleexpertise import service as teleexpertise
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn
 from maillage.vault import service as vault
@@ -220,9 +220,9 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
     kept = qualified(db, owner, 0)
     twin = insert_record(db, 0, birth_name=traits(0)["birth_name"].title())
     officer = actor(db, make_user(db, "identity_officer"))
-    merge = patients.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id,
-                                    reason=m["identity_merge.reason"])
-    patients.unmerge_patients(db, officer, merge.id, m["identity_merge.unmerge_reason"])
+    merge = vigilance.merge_patients(db, officer, kept_id=kept.patient.id, merged_id=twin.id,
+                                     reason=m["identity_merge.reason"])
+    vigilance.unmerge_patients(db, officer, merge.id, m["identity_merge.unmerge_reason"])
     # Break the glass (its reason goes to the access and to the audit trail), then its review.
     emergency = make_user(db, "physician")
     access = authz.break_glass(db, actor(db, emergency), kept.patient.id,

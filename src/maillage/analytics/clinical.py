@@ -3,8 +3,8 @@
 Extractors (listed in ``catalogue``, run by ``maillage analytics extract`` and the worker job) read
 the operational tables of tele-expertise (``models/teleexpertise.py``) and telesurveillance
 (``models/monitoring.py``) and hand raw patient ids to the extraction, which pseudonymises them (HMAC) and drops
-the patients who objected to the reuse of their data. The objection source is the patient's consents: the latest
-``data_reuse`` decision of each patient, when it is an objection.
+the patients who objected to the reuse of their data. The objection source is the patient package's rule
+(``objects_to_data_reuse``): the latest ``data_reuse`` decision of each person, following identity merges.
 
 Warehouse tables written here:
 
@@ -43,6 +43,7 @@ from maillage.analytics.extract import (
 )
 from maillage.exceptions import NotFound
 from maillage.kit.clock import now
+from maillage.patient import consent
 
 UNKNOWN = "Non renseigné"
 TE_REQUESTS_TABLE = "OP_TELEEXPERTISE_DEMANDES"
@@ -135,21 +136,12 @@ def _establishment_names(session: Any, ids: Iterable[Any]) -> dict[Any, str]:
 
 # --- objections ----------------------------------------------------------------------------------------------------
 def data_reuse_objections(session: Any) -> list[str]:
-    """Patients whose latest ``data_reuse`` decision is an objection (consents are only ever added)."""
+    """The patients who object to the reuse of their data, by the patient's own rule
+    (``maillage.patient.consent.objects_to_data_reuse``): a person's latest ``data_reuse`` choice, on whichever of
+    their merged records, decides, and it covers every record merged into the same person."""
     if session is None or not _has_table(session, "patient_consent"):
         return []  # no consent table on this installation: no objection can have been recorded
-    from maillage.models.patient import PatientConsent
-
-    rows = session.execute(
-        select(PatientConsent.patient_id, PatientConsent.decision, PatientConsent.recorded_at, PatientConsent.id)
-        .where(PatientConsent.purpose == "data_reuse")
-    ).all()
-    latest: dict[Any, tuple[Any, str]] = {}
-    for patient_id, decision, recorded_at, row_id in rows:
-        key = (_utc(recorded_at), str(row_id))
-        if patient_id not in latest or key > latest[patient_id][0]:
-            latest[patient_id] = (key, decision)
-    return sorted(str(p) for p, (_, decision) in latest.items() if decision == "objection")
+    return sorted(str(p) for p in consent.objects_to_data_reuse(session))
 
 
 # --- tele-expertise extractors ------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ class CareRelationship(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
-    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     source_type: Mapped[str | None] = mapped_column(String(64), default=None)
     source_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -1,7 +1,7 @@
 """Patient documents (``maillage.document``): metadata here, content encrypted in the vault (``vault_blob``).
 
-``patient_id`` has no foreign key yet: the ``patient`` table comes from another migration branch; the
-key is added once both branches are merged. ``owner_type``/``owner_id`` say what the document is
+``patient_id`` references the patient record (``ON DELETE RESTRICT``: a record with documents is never
+deleted; duplicates are merged, not removed). ``owner_type``/``owner_id`` say what the document is
 attached to (the patient's record itself, a tele-expertise request, …). A deleted document keeps its
 row (who uploaded and deleted what, when) and loses its content: ``blob_id`` is null exactly when
 ``deleted_at`` is set.
@@ -33,7 +33,7 @@ class Document(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patient.id", ondelete="RESTRICT"))
     owner_type: Mapped[str] = mapped_column(String(60))
     owner_id: Mapped[str] = mapped_column(String(100))
     display_name: Mapped[str] = mapped_column(SealedText("document.display_name"))

@@ -1,8 +1,12 @@
 """Telesurveillance: operator teams, devices, enrolments (with pauses and assigned devices), readings, the
 per-patient rule state, alerts and their history, green receipts, escalation notifications, monthly forfaits.
 
-``patient_id`` columns are plain UUIDs without a foreign key for now: the patient table is being built by
-another capability, and the key is added once both have landed.
+Enrolments and alerts reference the patient record (``ON DELETE RESTRICT``). Readings and forfaits carry a
+``patient_id`` without a key: they hang on their enrolment, which has one. A reading carries ``patient_id`` only
+so that the patient's timeline reads one index; a foreign key there would make every reading insert of the
+ingestion's hot path check (and on PostgreSQL share-lock) the patient row, for an id the ingestion copies from the
+enrolment it has just resolved. Readings have no foreign key to their enrolment either, for the same reason
+(revision 20261128_1750). See ``docs/monitoring.md``.
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ class MonitoringEnrolment(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # no foreign key yet: see the module docstring
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patient.id", ondelete="RESTRICT"))
     team_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("monitoring_team.id"), index=True)
     programme: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
@@ -197,7 +201,7 @@ class MonitoringReading(Base):
     device_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # no foreign key: checked at ingest (see above)
     external_id: Mapped[str] = mapped_column(String(128))
     enrolment_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # no foreign key: checked at ingest (see above)
-    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # no foreign key: copied from the enrolment (module doc)
     measure: Mapped[str] = mapped_column(String(24))
     value: Mapped[float] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(16))
@@ -235,6 +239,9 @@ class MonitoringAlert(Base):
     No foreign key on ``enrolment_id``, as on the reading: alerts are written by ingestion and the scheduled check
     from the enrolment they have just read, and enrolments are never deleted (they end). The referential check
     looked the enrolment up and locked its row for each new alert, about a third of the alert's insert.
+    ``patient_id`` does reference the patient record (issue 16: an alert is about a person). That check costs about
+    a third of an alert's insert (``benchmarks/monitoring_alert_patient_key.py``), paid only when an alert opens:
+    a repeated alert is an update that leaves ``patient_id`` alone.
     """
 
     __tablename__ = "monitoring_alert"
@@ -254,7 +261,7 @@ class MonitoringAlert(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     enrolment_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # no foreign key: written from a row just read (above)
-    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patient.id", ondelete="RESTRICT"))
     team_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     condition: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(8))

@@ -1,11 +1,12 @@
 """JSON API of patient identity (``/api/patients/...``): the same rules as the pages.
 
-Every route that touches a patient goes through ``maillage.patient.service``, hence ``access_patient``: a patient
-the caller has no care relationship with is 404, as if it did not exist. The INS matricule is returned only for a
-qualified identity. Creating a patient whose strict traits or INS match an existing record answers 409 with the
-same neutral body whichever matched: no id, no status (``details.existing_patient_id`` only for a caller who may
-already see that record). To join it without a care act, ``POST /api/patients/attach`` with the five strict traits
-and a written reason opens an exceptional, time-limited access flagged for the administrator's review.
+Every route that touches a patient goes through the package's use cases (``service``, ``consent``,
+``vigilance``), hence ``access_patient``: a patient the caller has no care relationship with is 404, as if it did
+not exist. The INS matricule is returned only for a qualified identity. Creating a patient whose strict traits or
+INS match an existing record answers 409 with the same neutral body whichever matched: no id, no status
+(``details.existing_patient_id`` only for a caller who may already see that record). To join it without a care
+act, ``POST /api/patients/attach`` with the five strict traits and a written reason opens an exceptional,
+time-limited access flagged for the administrator's review.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from maillage.authz.rules import Purpose
 from maillage.kit.dates import IsoDate
 from maillage.kit.http import DbSession, UnitOfWorkRoute
-from maillage.patient import service
+from maillage.patient import consent, service, views, vigilance
 from maillage.patient.schemas import (
     AttachRequest,
     ConsentCreate,
@@ -65,7 +66,7 @@ class AttributesWrite(BaseModel):
     attributes: list[str] = Field(default_factory=list, max_length=5, description="DOUT, FICT, HOMD, DOUB, COLP")
 
 
-def summary(view: service.PatientView) -> PatientSummary:
+def summary(view: views.PatientView) -> PatientSummary:
     return PatientSummary(
         id=view.patient.id, birth_name=view.patient.birth_name, used_name=view.patient.used_name,
         given_names=view.patient.given_names, birth_date=view.patient.birth_date, sex=view.patient.sex,
@@ -74,7 +75,7 @@ def summary(view: service.PatientView) -> PatientSummary:
     )
 
 
-def read(view: service.PatientView) -> PatientRead:
+def read(view: views.PatientView) -> PatientRead:
     p = view.patient
     return PatientRead(
         **summary(view).model_dump(), birthplace=p.birthplace, used_given_name=p.used_given_name,
@@ -85,7 +86,7 @@ def read(view: service.PatientView) -> PatientRead:
     )
 
 
-def pair(p: service.DuplicatePair) -> DuplicatePairRead:
+def pair(p: vigilance.DuplicatePair) -> DuplicatePairRead:
     return DuplicatePairRead(first=summary(p.first), second=summary(p.second), reason=p.reason,
                              reason_label=p.reason_label, differing_traits=p.differing)
 
@@ -96,35 +97,35 @@ def pair(p: service.DuplicatePair) -> DuplicatePairRead:
 @router.get("/identity-vigilance/duplicates", response_model=list[DuplicatePairRead],
             summary="Doublons potentiels (référent identitovigilance)", responses=ERRORS)
 def duplicates(request: Request, db: DbSession, actor: Officer) -> list[DuplicatePairRead]:
-    return [pair(p) for p in service.potential_duplicates(db, actor, context=audit_context(request))]
+    return [pair(p) for p in vigilance.potential_duplicates(db, actor, context=audit_context(request))]
 
 
 @router.get("/identity-vigilance/merges", response_model=list[MergeRead], summary="Fusions récentes",
             responses=ERRORS)
 def merges(request: Request, db: DbSession, actor: Officer) -> list[MergeRead]:
-    return [MergeRead.model_validate(m) for m in service.recent_merges(db, actor, context=audit_context(request))]
+    return [MergeRead.model_validate(m) for m in vigilance.recent_merges(db, actor, context=audit_context(request))]
 
 
 @router.post("/identity-vigilance/merges", response_model=MergeRead, status_code=201,
              summary="Fusionner deux dossiers d'une même personne", responses={**ERRORS, 409: {"description":
                                                                                         "Dossier déjà fusionné"}})
 def merge(body: MergeCreate, request: Request, db: DbSession, actor: Officer) -> MergeRead:
-    m = service.merge_patients(db, actor, kept_id=body.kept_patient_id, merged_id=body.merged_patient_id,
-                               reason=body.reason, context=audit_context(request))
+    m = vigilance.merge_patients(db, actor, kept_id=body.kept_patient_id, merged_id=body.merged_patient_id,
+                                 reason=body.reason, context=audit_context(request))
     return MergeRead.model_validate(m)
 
 
 @router.post("/identity-vigilance/merges/{merge_id}/undo", response_model=MergeRead, summary="Annuler une fusion",
              responses={**ERRORS, 409: {"description": "Fusion déjà annulée"}})
 def unmerge(merge_id: uuid.UUID, body: UnmergeRequest, request: Request, db: DbSession, actor: Officer) -> MergeRead:
-    return MergeRead.model_validate(service.unmerge_patients(db, actor, merge_id, body.reason,
-                                                             context=audit_context(request)))
+    return MergeRead.model_validate(vigilance.unmerge_patients(db, actor, merge_id, body.reason,
+                                                               context=audit_context(request)))
 
 
 @router.post("/identity-vigilance/distinct", status_code=204, summary="Déclarer deux dossiers distincts (homonymes)",
              responses=ERRORS)
 def distinct(body: DistinctPair, request: Request, db: DbSession, actor: Officer) -> Response:
-    service.mark_distinct(db, actor, body.first_patient_id, body.second_patient_id, context=audit_context(request))
+    vigilance.mark_distinct(db, actor, body.first_patient_id, body.second_patient_id, context=audit_context(request))
     return Response(status_code=204)
 
 
@@ -196,10 +197,10 @@ def identity_attributes(patient_id: uuid.UUID, body: AttributesWrite, request: R
 @router.get("/{patient_id}/consents", response_model=ConsentsRead, summary="Consentements et oppositions",
             responses=ERRORS)
 def consents(patient_id: uuid.UUID, request: Request, db: DbSession, actor: Reader) -> ConsentsRead:
-    history = service.consent_history(db, actor, patient_id, context=audit_context(request))
+    history = consent.consent_history(db, actor, patient_id, context=audit_context(request))
     return ConsentsRead(
         current=[ConsentState(purpose=s.purpose.value, purpose_label=s.purpose_label, decision=s.decision,
-                              label=s.label, recorded_at=s.recorded_at) for s in service.consent_states(history)],
+                              label=s.label, recorded_at=s.recorded_at) for s in consent.consent_states(history)],
         history=[ConsentRead.model_validate(c) for c in history],
     )
 
@@ -208,5 +209,5 @@ def consents(patient_id: uuid.UUID, request: Request, db: DbSession, actor: Read
              summary="Enregistrer un consentement ou une opposition", responses=ERRORS)
 def record_consent(patient_id: uuid.UUID, body: ConsentCreate, request: Request, db: DbSession,
                    actor: Writer) -> ConsentRead:
-    return ConsentRead.model_validate(service.record_consent(db, actor, patient_id, body,
+    return ConsentRead.model_validate(consent.record_consent(db, actor, patient_id, body,
                                                              context=audit_context(request)))

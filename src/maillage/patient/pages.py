@@ -15,7 +15,8 @@ from maillage.authz.rules import Purpose
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
 from maillage.kit.templating import templates
-from maillage.patient import service
+from maillage.patient import consent, service
+from maillage.patient import vigilance as identity_vigilance
 from maillage.patient.rules import IdentityAttribute, InsOid
 from maillage.patient.schemas import (
     AttachRequest,
@@ -190,9 +191,9 @@ def _patient_context(db: Any, actor: Actor, request: Request, patient_id: uuid.U
                      **extra: Any) -> dict[str, Any]:
     purpose = Purpose.IDENTITY_VIGILANCE if vigilance else Purpose.CARE
     view = service.get_patient(db, actor, patient_id, purpose=purpose, context=audit_context(request))
-    history = service.consent_history(db, actor, patient_id, context=audit_context(request)) if not vigilance else []
-    return {"view": view, "states": service.consent_states(history), "history": history, "vigilance": vigilance,
-            "recorders": service.recorder_names(db, history),
+    history = consent.consent_history(db, actor, patient_id, context=audit_context(request)) if not vigilance else []
+    return {"view": view, "states": consent.consent_states(history), "history": history, "vigilance": vigilance,
+            "recorders": consent.recorder_names(db, history),
             "can_write": role_allows(actor.role, Permission.PATIENT_WRITE) and not vigilance,
             "is_officer": role_allows(actor.role, Permission.IDENTITY_MERGE),
             "purposes": list(ConsentPurpose.labels().items()), "sources": list(ConsentSource.labels().items()),
@@ -223,7 +224,7 @@ def consent_submit(request: Request, patient_id: uuid.UUID, db: DbSession, actor
                    decision: Annotated[str, Form(max_length=16)] = "",
                    source: Annotated[str, Form(max_length=32)] = "oral") -> Response:
     try:
-        service.record_consent(db, actor, patient_id, ConsentCreate(purpose=purpose, decision=decision, source=source),
+        consent.record_consent(db, actor, patient_id, ConsentCreate(purpose=purpose, decision=decision, source=source),
                                context=audit_context(request))
     except MaillageError as exc:
         if exc.status_code == 404:
@@ -253,9 +254,10 @@ def verification_submit(request: Request, patient_id: uuid.UUID, db: DbSession, 
 
 
 def _worklist(db: Any, actor: Actor, request: Request, **extra: Any) -> dict[str, Any]:
-    merges = service.recent_merges(db, actor, context=audit_context(request))
-    return {"pairs": service.potential_duplicates(db, actor, context=audit_context(request)), "merges": merges,
-            "parties": service.merge_parties(db, merges), "error": None, "message": None, **extra}
+    merges = identity_vigilance.recent_merges(db, actor, context=audit_context(request))
+    pairs = identity_vigilance.potential_duplicates(db, actor, context=audit_context(request))
+    return {"pairs": pairs, "merges": merges, "parties": identity_vigilance.merge_parties(db, merges), "error": None,
+            "message": None, **extra}
 
 
 def _worklist_error(request: Request, db: Any, actor: Actor, exc: MaillageError) -> Response:
@@ -277,8 +279,8 @@ def merge_submit(request: Request, db: DbSession, actor: Officer, kept_patient_i
                  merged_patient_id: Annotated[uuid.UUID, Form()],
                  reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
     try:
-        service.merge_patients(db, actor, kept_id=kept_patient_id, merged_id=merged_patient_id, reason=reason,
-                               context=audit_context(request))
+        identity_vigilance.merge_patients(db, actor, kept_id=kept_patient_id, merged_id=merged_patient_id,
+                                          reason=reason, context=audit_context(request))
     except MaillageError as exc:
         if exc.status_code == 404:
             raise
@@ -290,7 +292,7 @@ def merge_submit(request: Request, db: DbSession, actor: Officer, kept_patient_i
 def unmerge_submit(request: Request, merge_id: uuid.UUID, db: DbSession, actor: Officer,
                    reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
     try:
-        service.unmerge_patients(db, actor, merge_id, reason, context=audit_context(request))
+        identity_vigilance.unmerge_patients(db, actor, merge_id, reason, context=audit_context(request))
     except MaillageError as exc:
         if exc.status_code == 404:
             raise
@@ -301,6 +303,6 @@ def unmerge_submit(request: Request, merge_id: uuid.UUID, db: DbSession, actor: 
 @router.post("/identitovigilance/distincts", response_class=HTMLResponse)
 def distinct_submit(request: Request, db: DbSession, actor: Officer, first_patient_id: Annotated[uuid.UUID, Form()],
                     second_patient_id: Annotated[uuid.UUID, Form()]) -> Response:
-    service.mark_distinct(db, actor, first_patient_id, second_patient_id, context=audit_context(request))
+    identity_vigilance.mark_distinct(db, actor, first_patient_id, second_patient_id, context=audit_context(request))
     return RedirectResponse("/identitovigilance?message=distincts", status_code=303)
 

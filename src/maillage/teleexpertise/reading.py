@@ -26,6 +26,7 @@ from maillage.models.teleexpertise import (
     TeleexpertiseRequest,
 )
 from maillage.patient import service as patients
+from maillage.patient import views
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission
@@ -106,7 +107,7 @@ def patient_name(session: Session, actor: Actor, req: TeleexpertiseRequest,
 
 @dataclass(frozen=True)
 class NewRequestOptions:
-    patients: list[patients.PatientView]
+    patients: list[views.PatientView]
     lines: list[SpecialtyLine]
 
 

@@ -28,7 +28,7 @@ from maillage.models.teleexpertise import (
     TeleexpertiseMessage,
     TeleexpertiseRequest,
 )
-from maillage.patient import service as patients
+from maillage.patient import consent
 from maillage.patient.schemas import ConsentPurpose
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
@@ -122,7 +122,7 @@ def missing_for_submission(session: Session, req: TeleexpertiseRequest, line: Sp
         elif code not in req.provided:
             label = Requirement.label_of(code)
             problems.append({"field": "provided", "message": f"Élément requis par la ligne : {label}."})
-    if not consent_now and not patients.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
+    if not consent_now and not consent.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
         problems.append({"field": "consent", "message": "Le consentement du patient à la téléexpertise n'est pas "
                          "enregistré : recueillez-le et attestez-le."})
     return problems
@@ -147,10 +147,10 @@ def submit(session: Session, actor: Actor, request_id: uuid.UUID | str, *, conse
     problems = missing_for_submission(session, req, line, consent_now=consent_recorded_now)
     if problems:
         raise ValidationFailed("La demande est incomplète.", details=problems)
-    if consent_recorded_now and not patients.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
-        patients.record_consent(session, actor, req.patient_id,
-                                SimpleNamespace(purpose="teleexpertise", decision="consent", source="oral"),
-                                context=context)
+    if consent_recorded_now and not consent.has_consent(session, req.patient_id, ConsentPurpose.TELEEXPERTISE):
+        consent.record_consent(session, actor, req.patient_id,
+                               SimpleNamespace(purpose="teleexpertise", decision="consent", source="oral"),
+                               context=context)
     at = now()
     before, after = steps.move(session, req, Action.SUBMIT, values={
         "submitted_at": at, "committed_minutes": minutes,
