@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from maillage.auth import service as auth
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose, RelationshipKind, RequestParties, is_request_party
+from maillage.authz.rules import RelationshipKind, RequestParties, is_request_party
 from maillage.config import Settings
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.kit import clock
@@ -21,6 +21,7 @@ from maillage.patient import service as patients
 from maillage.patient.rules import synthetic_identities
 from maillage.patient.schemas import PatientCreate
 from maillage.security.policy import ROLE_PERMISSIONS, Permission, role_allows
+from maillage.security.purposes import Purpose
 from tests.fixtures.factories import make_patient_id, make_user
 
 IDENTITIES = synthetic_identities("tests-authz-service", 6)

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from maillage.audit import rules as audit_rules
 from maillage.auth import service as auth
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose
 from maillage.demo.territory_plan import demo_rpps
 from maillage.directory import admin_service as directory_admin
 from maillage.directory import service as directory
@@ -33,6 +32,7 @@ from maillage.models.patient import Patient, PatientConsent
 from maillage.patient import consent, service, views, vigilance
 from maillage.patient.rules import InsOid, normalise_name, synthetic_identities
 from maillage.patient.schemas import AttachRequest, ConsentCreate, IdentityCheck, PatientCreate
+from maillage.security.purposes import Purpose
 from tests.fixtures.factories import make_user
 
 IDENTITIES = synthetic_identities("tests-patient-service", 12, oid=InsOid.TEST)

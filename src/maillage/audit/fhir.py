@@ -19,7 +19,7 @@ from typing import IO, Any
 from fhir.resources.R4B.auditevent import AuditEvent
 
 from maillage.audit.rules import Entry, action_label, format_timestamp
-from maillage.security.roles import ROLE_LABELS, Role
+from maillage.security.roles import Role
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
@@ -77,7 +77,7 @@ def event_type(entry: Entry) -> dict[str, str]:
 
 def _role_label(role: str) -> str:
     try:
-        return ROLE_LABELS[Role(role)]
+        return Role(role).label
     except ValueError:
         return role
 

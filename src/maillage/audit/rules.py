@@ -19,6 +19,8 @@ from typing import Any
 
 from maillage.exceptions import ValidationFailed
 from maillage.kit.clock import PARIS
+from maillage.kit.enums import LabelledEnum
+from maillage.security.purposes import Purpose
 
 GENESIS_HASH = "0" * 64
 
@@ -58,17 +60,10 @@ FORBIDDEN_DETAIL_KEYS = frozenset({
 })
 
 
-class Outcome(enum.StrEnum):
-    SUCCESS = "success"
-    DENIED = "denied"
-    FAILURE = "failure"
-
-
-OUTCOME_LABELS: dict[str, str] = {
-    Outcome.SUCCESS: "Réussi",
-    Outcome.DENIED: "Refusé",
-    Outcome.FAILURE: "Échec",
-}
+class Outcome(LabelledEnum):
+    SUCCESS = "success", "Réussi"
+    DENIED = "denied", "Refusé"
+    FAILURE = "failure", "Échec"
 
 ACTION_LABELS: dict[str, str] = {
     "read": "Consultation",
@@ -92,19 +87,6 @@ ACTION_LABELS: dict[str, str] = {
     "review": "Revue",
 }
 
-# The purposes of maillage.authz.rules.Purpose, as the page shows them.
-PURPOSE_LABELS: dict[str, str] = {
-    "care": "Soins",
-    "teleexpertise": "Téléexpertise",
-    "teleconsultation": "Téléconsultation",
-    "monitoring": "Télésurveillance",
-    "prescription": "Prescription",
-    "coordination": "Coordination",
-    "identity_vigilance": "Identitovigilance",
-    "billing": "Facturation",
-    "emergency": "Urgence",
-}
-
 PSEUDO_ROLE_LABELS: dict[str, str] = {
     "cli": "Exploitation (ligne de commande)",
     "system": "Système",
@@ -116,13 +98,13 @@ def action_label(action: str) -> str:
 
 
 def outcome_label(outcome: str) -> str:
-    return OUTCOME_LABELS.get(outcome, outcome)
+    return Outcome.label_of(outcome)
 
 
 def purpose_label(purpose: str | None) -> str:
     if not purpose:
         return "—"
-    return PURPOSE_LABELS.get(purpose, purpose)
+    return Purpose.label_of(purpose)
 
 
 # -- canonical form and hashing -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from maillage.auth import second_factor, service, tokens
 from maillage.config import get_settings
 from maillage.exceptions import MaillageError
 from maillage.kit.db import make_engine, make_sessionmaker
-from maillage.security.roles import ROLE_LABELS, Role
+from maillage.security.roles import Role
 
 user_app = typer.Typer(help="Comptes des professionnels.", no_args_is_help=True)
 device_app = typer.Typer(help="Identifiants des appareils connectés et passerelles (ingestion seulement).",
@@ -76,7 +76,7 @@ def create(
         user = service.create_user(db, username=username, display_name=name, role=role, password=password,
                                    email=email, one_time_password=True, settings=settings)
         _audit_cli(db, "create", "user_account", str(user.id))
-    out.print(f"Compte « {user.username} » créé ({ROLE_LABELS[Role(user.role)]}).")
+    out.print(f"Compte « {user.username} » créé ({Role.label_of(user.role)}).")
     if not password_stdin:
         out.print(f"Mot de passe initial : {password}")
     out.print(f"Ce mot de passe est à usage unique : valable {settings.one_time_password_hours} heures, il devra être "
@@ -90,7 +90,7 @@ def list_users() -> None:
         table = Table("Identifiant", "Nom", "Rôle", "État", "Double authentification")
         for u in repo.list_users(db, limit=10_000):
             state = "désactivé" if u.status != "active" else ("verrouillé" if u.locked_until else "actif")
-            table.add_row(u.username, u.display_name, ROLE_LABELS.get(Role(u.role), u.role), state,
+            table.add_row(u.username, u.display_name, Role.label_of(u.role), state,
                           "activée" if u.totp_enrolled_at else "à enrôler")
         out.print(table)
 

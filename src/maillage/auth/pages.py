@@ -25,7 +25,7 @@ from maillage.models.auth import AuthSession, UserAccount
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, current_actor, require
 from maillage.security.policy import ROLE_PERMISSIONS, Permission
-from maillage.security.roles import ROLE_LABELS, Role
+from maillage.security.roles import Role
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -323,7 +323,7 @@ AdminActor = Annotated[Actor, Depends(require(Permission.USERS_ADMIN))]
 
 def _users_page(request: Request, db: Any, **extra: Any) -> Response:
     return render(request, "auth/users.html", {"users": repo.list_users(db), "now": now(),
-                                               "role_labels": ROLE_LABELS, "one_time": None, **extra})
+                                               "role_labels": Role.labels(), "one_time": None, **extra})
 
 
 @router.get("/admin/comptes", response_class=HTMLResponse)

@@ -19,7 +19,7 @@ from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.deps import require
 from maillage.security.policy import Permission
-from maillage.security.roles import ROLE_LABELS, Role
+from maillage.security.roles import Role
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 AuditReader = Annotated[Actor, Depends(require(Permission.AUDIT_READ))]
@@ -29,7 +29,7 @@ def role_label(role: str | None) -> str:
     if not role:
         return "—"
     try:
-        return ROLE_LABELS[Role(role)]
+        return Role(role).label
     except ValueError:
         return rules.PSEUDO_ROLE_LABELS.get(role, role)
 

@@ -8,19 +8,7 @@ import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-
-class Purpose(enum.StrEnum):
-    """Why patient data is accessed (recorded in every audit entry)."""
-
-    CARE = "care"                      # soins : prise en charge directe
-    TELEEXPERTISE = "teleexpertise"
-    TELECONSULTATION = "teleconsultation"
-    MONITORING = "monitoring"
-    PRESCRIPTION = "prescription"
-    COORDINATION = "coordination"
-    IDENTITY_VIGILANCE = "identity_vigilance"
-    BILLING = "billing"
-    EMERGENCY = "emergency"            # bris de glace
+from maillage.kit.enums import LabelledEnum
 
 
 class RelationshipKind(enum.StrEnum):
@@ -36,25 +24,11 @@ class RelationshipKind(enum.StrEnum):
     ATTENDING = "attending"            # médecin traitant, référent
 
 
-class BreakGlassGround(enum.StrEnum):
+class BreakGlassGround(LabelledEnum):
     """Why an access without a care relationship was opened (both kinds expire and are reviewed)."""
 
-    EMERGENCY = "emergency"              # bris de glace : urgence
-    IDENTITY_ATTACH = "identity_attach"  # rattachement à une identité déjà connue, sans acte de soins
-
-
-BREAK_GLASS_GROUND_LABELS = {
-    BreakGlassGround.EMERGENCY: "Urgence",
-    BreakGlassGround.IDENTITY_ATTACH: "Rattachement à une identité existante",
-}
-
-
-PURPOSE_LABELS = {
-    Purpose.CARE: "Soins", Purpose.TELEEXPERTISE: "Téléexpertise", Purpose.TELECONSULTATION: "Téléconsultation",
-    Purpose.MONITORING: "Télésurveillance", Purpose.PRESCRIPTION: "Prescription",
-    Purpose.COORDINATION: "Coordination", Purpose.IDENTITY_VIGILANCE: "Identitovigilance",
-    Purpose.BILLING: "Facturation", Purpose.EMERGENCY: "Accès d'urgence (bris de glace)",
-}
+    EMERGENCY = "emergency", "Urgence"  # bris de glace
+    IDENTITY_ATTACH = "identity_attach", "Rattachement à une identité existante"  # sans acte de soins
 
 
 def break_glass_reason_problems(reason: str, min_chars: int) -> list[str]:

@@ -24,7 +24,6 @@ from maillage.audit.service import record
 from maillage.authz import repository as repo
 from maillage.authz.rules import (
     BreakGlassGround,
-    Purpose,
     RelationshipKind,
     RequestParties,
     break_glass_reason_problems,
@@ -39,6 +38,7 @@ from maillage.models.authz import BreakGlassAccess, CareRelationship
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
+from maillage.security.purposes import Purpose
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,6 @@ from maillage.models.directory import (
 from maillage.models.patient import Patient, PatientConsent
 from maillage.patient import service as patients
 from maillage.patient.rules import normalise_name as normalise_person_name
-from maillage.security.roles import ROLE_LABELS
 
 DEFAULT_DEPARTEMENT = "87"
 DEFAULT_SEED = 1
@@ -206,7 +205,7 @@ def _print_summary(console: Any, summary: DemoSummary) -> None:
         console.print(f"  {note}")
     console.print("Comptes (mot de passe commun : " f"[bold]{DEMO_PASSWORD}[/bold]) :")
     for a in DEMO_ACCOUNTS:
-        console.print(f"  {a.username:<15} {ROLE_LABELS[a.role]:<45} clé TOTP {demo_totp_secret(a.username)}")
+        console.print(f"  {a.username:<15} {a.role.label:<45} clé TOTP {demo_totp_secret(a.username)}")
     console.print("Code à six chiffres du moment : .venv/bin/maillage user demo-code IDENTIFIANT "
                   "(ou ajoutez la clé TOTP à votre application d'authentification).")
 

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from maillage.authz.rules import Purpose
 from maillage.document import rules, service
 from maillage.document.schemas import DocumentRead
 from maillage.document.uploads import UPLOAD_BODY, Upload, read_upload
@@ -22,6 +21,7 @@ from maillage.kit.pagination import Page, PageParams, page_params
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
+from maillage.security.purposes import Purpose
 
 router = APIRouter(tags=["documents"], route_class=UnitOfWorkRoute)
 

@@ -19,7 +19,6 @@ import uuid
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose
 from maillage.config import Settings, get_settings
 from maillage.document import inspect, repository, rules
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
@@ -32,6 +31,7 @@ from maillage.models.document import Document
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
+from maillage.security.purposes import Purpose
 from maillage.vault import service as vault
 
 log = get_logger("maillage.document")

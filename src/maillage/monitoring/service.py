@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from maillage.audit.service import record
 from maillage.auth import tokens
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose, RelationshipKind
+from maillage.authz.rules import RelationshipKind
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import PARIS, now
 from maillage.kit.logging import get_logger
@@ -65,6 +65,7 @@ from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
+from maillage.security.purposes import Purpose
 from maillage.security.roles import Role
 
 log = get_logger("maillage.monitoring")

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose
 from maillage.exceptions import NotFound, ValidationFailed
 from maillage.kit.clock import now
 from maillage.models.patient import Patient, PatientConsent
@@ -22,6 +21,7 @@ from maillage.patient.schemas import ConsentDecision, ConsentPurpose, ConsentSou
 from maillage.patient.service import active_record
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
+from maillage.security.purposes import Purpose
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from maillage.authz.rules import Purpose
 from maillage.kit.dates import IsoDate
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.patient import consent, service, views, vigilance
@@ -41,6 +40,7 @@ from maillage.patient.schemas import (
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
+from maillage.security.purposes import Purpose
 
 router = APIRouter(prefix="/api/patients", tags=["patients"], route_class=UnitOfWorkRoute)
 Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]

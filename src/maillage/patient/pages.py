@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from maillage.authz.rules import Purpose
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
 from maillage.kit.templating import templates
@@ -30,6 +29,7 @@ from maillage.patient.schemas import (
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission, role_allows
+from maillage.security.purposes import Purpose
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]

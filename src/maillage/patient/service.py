@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from maillage.audit.service import record
 from maillage.authz import service as authz
-from maillage.authz.rules import BreakGlassGround, Purpose, RelationshipKind, break_glass_reason_problems
+from maillage.authz.rules import BreakGlassGround, RelationshipKind, break_glass_reason_problems
 from maillage.config import Settings, get_settings
 from maillage.directory import communes
 from maillage.directory import service as directory
@@ -49,6 +49,7 @@ from maillage.patient.views import PatientView, key_text, patient_views
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
+from maillage.security.purposes import Purpose
 
 log = get_logger("maillage.patient")
 

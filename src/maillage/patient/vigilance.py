@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from maillage.audit.service import record
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose
 from maillage.exceptions import Conflict, NotFound, ValidationFailed
 from maillage.kit.clock import now
 from maillage.models.patient import IdentityMerge, IdentityPairReview, Patient
@@ -28,6 +27,7 @@ from maillage.patient.views import PatientView, patient_views, traits_of
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission
+from maillage.security.purposes import Purpose
 
 DUPLICATE_REASONS = {
     "same_ins": "Même matricule INS",

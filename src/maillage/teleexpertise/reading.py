@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose
 from maillage.exceptions import NotFound
 from maillage.kit.clock import now
 from maillage.kit.ids import as_uuid
@@ -30,6 +29,7 @@ from maillage.patient import views
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission
+from maillage.security.purposes import Purpose
 from maillage.teleexpertise import notify, steps
 from maillage.teleexpertise import repository as repo
 from maillage.teleexpertise.rules import Status

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from maillage.authz.rules import Purpose
 from maillage.exceptions import Conflict, PermissionDenied
 from maillage.kit.clock import PARIS
 from maillage.kit.numbers import fr_euros
@@ -22,6 +21,7 @@ from maillage.kit.pdf import FAMILY, UnicodePDF
 from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
+from maillage.security.purposes import Purpose
 from maillage.teleexpertise import reading, steps
 from maillage.teleexpertise.rules import AdmissionStatus, Orientation, Status
 

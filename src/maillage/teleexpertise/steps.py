@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose, RelationshipKind, RequestParties
+from maillage.authz.rules import RelationshipKind, RequestParties
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.ids import as_uuid
@@ -20,6 +20,7 @@ from maillage.models.teleexpertise import (
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
+from maillage.security.purposes import Purpose
 from maillage.teleexpertise import repository as repo
 from maillage.teleexpertise import rules
 from maillage.teleexpertise.rules import Action, Status

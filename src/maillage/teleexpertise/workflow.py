@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
-from maillage.authz.rules import Purpose, RelationshipKind
+from maillage.authz.rules import RelationshipKind
 from maillage.config import Settings
 from maillage.directory.specialties import Requirement
 from maillage.document import service as documents
@@ -33,6 +33,7 @@ from maillage.patient.schemas import ConsentPurpose
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission
+from maillage.security.purposes import Purpose
 from maillage.teleexpertise import acts, notify, rules, steps
 from maillage.teleexpertise import repository as repo
 from maillage.teleexpertise.rules import Action, AdmissionStatus, Orientation, Status
