@@ -125,6 +125,31 @@ def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E
     eng.dispose()
 
 
+@pytest.fixture(params=BACKENDS)
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an empty database of each backend (PostgreSQL: a schema of its own), for migration tests."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'mig.sqlite3'}")
+        yield eng
+        eng.dispose()
+        return
+    url = postgres_url()
+    if url is None:
+        skip_or_fail("MAILLAGE_REQUIRE_POSTGRES", "PostgreSQL non configuré : MAILLAGE_TEST_DATABASE_URL absent")
+    assert url is not None
+    schema = f"mig_{os.getpid()}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = make_engine(f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}")
+    yield eng
+    eng.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
 @pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
     conn = engine.connect()

@@ -15,8 +15,8 @@ from maillage.authz.deps import audit_context, current_actor
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.audit import AuditEntry
 from maillage.models.authz import BreakGlassAccess
-from tests.authz.test_service import existing_patient
 from tests.fixtures.factories import make_user
+from tests.fixtures.patients import existing_patient
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 
 
