@@ -4,13 +4,18 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core by default; PYTEST_WORKERS=0 runs the suite in this process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
 .DEFAULT_GOAL := help
-.PHONY: help install run worker demo test lint typecheck pytest bench fuzz clean
+.PHONY: help install run worker demo test check lint typecheck pytest bench fuzz clean
 
 help:
 	@echo "make run    installe, migre, charge la démonstration et sert Maillage sur http://127.0.0.1:8000"
-	@echo "make test   installe puis lance ruff, mypy, les contrats d'import et toute la suite de tests"
+	@echo "make test   installe puis lance ruff, mypy, les contrats d'import et toute la suite de tests (durée affichée)"
+	@echo "make check  avant un commit : ruff, mypy, les contrats d'import et les tests de ce qui a changé par rapport"
+	@echo "            à main (src/maillage/<paquet>/ -> tests/<paquet>/, tests modifiés ; scripts/changed_tests.py)"
 	@echo "make worker lance l'exécuteur des tâches de fond"
 	@echo "make bench  lance les mesures de performance (benchmarks/)"
 	@echo "make fuzz   fuzzing de toute l'API (Schemathesis) avec un budget plus large que make test"
@@ -40,9 +45,24 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The same steps as before, one after the other (a failure stops the run), with the total time printed at the end.
+test: $(STAMP)
+	@start=$$(date +%s); status=0; \
+	$(MAKE) --no-print-directory lint typecheck pytest || status=$$?; \
+	elapsed=$$(( $$(date +%s) - start )); \
+	echo "make test : $$(( elapsed / 60 )) min $$(( elapsed % 60 )) s au total (ruff, mypy, contrats d'import, pytest)"; \
+	exit $$status
+
+# Lint, types (mypy's incremental cache), import contracts (lint-imports' cache), then the tests of what changed.
+check: $(STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/ruff check src tests migrations benchmarks && $(BIN)/lint-imports && $(BIN)/mypy || exit $$?; \
+	paths=$$($(BIN)/python scripts/changed_tests.py) || exit $$?; \
+	if [ -z "$$paths" ]; then echo "make check : aucun test ne couvre ce changement"; \
+	else echo "make check : tests de" $$paths; $(BIN)/python -m pytest -q $(PYTEST_PARALLEL) $(PYTEST_ARGS) $$paths || exit $$?; fi; \
+	echo "make check : $$(( $$(date +%s) - start )) s au total"
 
 bench: $(STAMP)
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

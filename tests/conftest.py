@@ -4,17 +4,25 @@ Every database test runs on SQLite (always) and on PostgreSQL when ``MAILLAGE_TE
 set; ``MAILLAGE_REQUIRE_POSTGRES=1`` (CI) turns a missing PostgreSQL into a failure instead of a skip.
 The schema is built by running the Alembic migrations; each test runs inside a transaction that is
 rolled back, with the code under test committing to savepoints.
+
+Under pytest-xdist (``make test`` runs ``-n auto``) each worker gets a PostgreSQL database of its own, named after
+the configured one with the worker's id appended, created when the worker starts and dropped when it ends; every
+helper that reads ``MAILLAGE_TEST_DATABASE_URL`` then works in the worker's database. SQLite files, temporary
+folders and server ports are per worker already (``tmp_path``, free ports). The run's wall-clock time is printed
+at the end of the summary.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.config import Settings
@@ -63,6 +71,75 @@ def reset_postgres_schema(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
+
+
+# -- One PostgreSQL database per xdist worker; the run's time printed at the end --------------------------------
+
+DATABASE_URL_VARIABLE = "MAILLAGE_TEST_DATABASE_URL"
+_STARTED = pytest.StashKey[float]()
+_WORKER_DATABASE = pytest.StashKey[tuple[str, str]]()  # (configured URL, name of the worker's database)
+_OUTCOMES = (("passed", "réussis"), ("failed", "en échec"), ("error", "en erreur"), ("skipped", "ignorés"))
+
+
+def xdist_worker() -> str | None:
+    """The id of this pytest-xdist worker (``gw0``, ``gw1`` ...), or None in the controller or a plain run."""
+    return os.environ.get("PYTEST_XDIST_WORKER") or None
+
+
+def _administer(url: str, *statements: str) -> None:
+    admin = make_engine(normalise_url(make_url(url).set(database="postgres").render_as_string(hide_password=False)),
+                        pool=False)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STARTED] = time.monotonic()
+    worker, url = xdist_worker(), os.environ.get(DATABASE_URL_VARIABLE, "").strip()
+    if worker is None or not url:
+        return
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    _administer(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    config.stash[_WORKER_DATABASE] = (url, name)
+    os.environ[DATABASE_URL_VARIABLE] = base.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    created = config.stash.get(_WORKER_DATABASE, None)
+    if created is not None:
+        url, name = created
+        os.environ[DATABASE_URL_VARIABLE] = url
+        _administer(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    if xdist_worker() is not None:
+        return
+    elapsed = round(time.monotonic() - config.stash[_STARTED])
+    counts = ", ".join(f"{len(terminalreporter.stats[key])} {label}" for key, label in _OUTCOMES
+                       if terminalreporter.stats.get(key))
+    workers = getattr(config.option, "numprocesses", None)
+    terminalreporter.write_sep("=", f"tests : {elapsed // 60} min {elapsed % 60:02d} s ({elapsed} s) de bout en bout, "
+                                    f"{counts or 'aucun test'}" + (f", {workers} processus (-n)" if workers else ""))
+
+
+# Tests that share one resource of the machine run on one xdist worker, one after the other (``--dist loadgroup``):
+# two bridges subscribed to the machine's broker at once would each receive the other's readings.
+SHARED_RESOURCE_GROUPS = {
+    "tests/monitoring/test_mqtt.py::TestBridgeOnTheMachinesBroker": "machine-mqtt-broker",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for prefix, group in SHARED_RESOURCE_GROUPS.items():
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -123,6 +200,31 @@ def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E
         run_migrations(conn)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an empty database of each backend (PostgreSQL: a schema of its own), for migration tests."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'mig.sqlite3'}")
+        yield eng
+        eng.dispose()
+        return
+    url = postgres_url()
+    if url is None:
+        skip_or_fail("MAILLAGE_REQUIRE_POSTGRES", "PostgreSQL non configuré : MAILLAGE_TEST_DATABASE_URL absent")
+    assert url is not None
+    schema = f"mig_{os.getpid()}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = make_engine(f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}")
+    yield eng
+    eng.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 
 import pytest
@@ -12,34 +11,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from maillage.kit.db import make_engine
 from maillage.models import Base
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
-from tests.conftest import ROOT, postgres_url, run_migrations, skip_or_fail
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_engine(request, tmp_path):
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'mig.sqlite3'}")
-        yield eng
-        eng.dispose()
-        return
-    url = postgres_url()
-    if url is None:
-        skip_or_fail("MAILLAGE_REQUIRE_POSTGRES", "PostgreSQL non configuré : MAILLAGE_TEST_DATABASE_URL absent")
-    schema = f"mig_{os.getpid()}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = make_engine(f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}")
-    yield eng
-    eng.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
+from tests.conftest import ROOT, run_migrations
 
 
 def _tables(eng) -> set[str]:

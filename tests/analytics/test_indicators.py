@@ -14,7 +14,7 @@ from maillage.analytics import service, snds
 from maillage.analytics.catalogue import all_indicators, get_indicator
 from maillage.analytics.warehouse import Warehouse
 from maillage.exceptions import NotFound, ValidationFailed
-from tests.analytics.test_rules import prs_line
+from tests.fixtures.snds import prs_line
 
 A, B, C, D, E = (f"SYN{c * 14}" for c in "ABCDE")
 

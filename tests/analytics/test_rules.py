@@ -10,20 +10,7 @@ import pyarrow as pa
 import pytest
 
 from maillage.analytics import rules, snds
-
-
-def prs_line(n: int, **overrides: Any) -> dict[str, Any]:
-    line: dict[str, Any] = {
-        "FLX_DIS_DTD": dt.date(2025, 3, 1), "FLX_TRT_DTD": dt.date(2025, 3, 5), "FLX_EMT_TYP": 1,
-        "FLX_EMT_NUM": 1, "FLX_EMT_ORD": 0, "ORG_CLE_NUM": "01C001", "DCT_ORD_NUM": n, "PRS_ORD_NUM": 1,
-        "REM_TYP_AFF": 1, "BEN_NIR_PSA": "SYNAAAAAAAAAAAAAA", "BEN_RNG_GEM": 1, "BEN_AMA_COD": 40,
-        "BEN_RES_DPT": "001", "BEN_RES_COM": "001", "PRS_NAT_REF": 1111, "PSE_SPE_COD": 1,
-        "PFS_EXE_NUM": "SYNPS000000000001", "EXE_SOI_DTD": dt.date(2025, 2, 10),
-        "EXE_SOI_DTF": dt.date(2025, 2, 10), "PRS_ACT_QTE": 1, "PRS_PAI_MNT": 30.0, "CPL_MAJ_TOP": 0,
-        "DPN_QLF": 0,
-    }
-    line.update(overrides)
-    return line
+from tests.fixtures.snds import prs_line
 
 
 def table_of(definition: snds.TableDef, rows: list[dict[str, Any]]) -> Any:

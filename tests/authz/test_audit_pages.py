@@ -132,8 +132,8 @@ class TestWhoSawThisPatient:
     def test_a_physicians_list_of_patients_appears_in_the_patients_trail(self, client, db):
         from maillage.authz import service as authz
         from tests.fixtures.factories import make_user
+        from tests.fixtures.patients import create, physician
         from tests.fixtures.web import sign_in
-        from tests.patient.test_service import create, physician
 
         colleague = physician(db)
         seen, unseen = create(db, colleague, 0), create(db, colleague, 1)
@@ -154,8 +154,8 @@ class TestWhoSawThisPatient:
     def test_the_trail_of_a_surviving_record_shows_who_saw_the_record_merged_into_it(self, client, db):
         from maillage.patient import vigilance
         from tests.fixtures.factories import make_user
+        from tests.fixtures.patients import actor, create, insert_record, physician, traits
         from tests.fixtures.web import sign_in
-        from tests.patient.test_service import actor, create, insert_record, physician, traits
 
         kept = create(db, physician(db), 0)
         twin = insert_record(db, 0, birth_name=traits(0)["birth_name"].title())

@@ -15,8 +15,8 @@ from maillage.models.audit import AuditEntry
 from maillage.models.authz import BreakGlassAccess
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, current_actor
-from tests.authz.test_service import existing_patient
 from tests.fixtures.factories import make_patient_id, make_user
+from tests.fixtures.patients import existing_patient
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
 from tests.conftest import run_migrations
-from tests.test_migrations import empty_engine  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 
 UNDER_TEST = "20261207_0110"
 BEFORE = "20261207_0140"  # the revision before 20261207_0110
@@ -26,7 +25,7 @@ def _relationships(conn) -> dict[str, tuple[str, bool]]:
 
 class TestIdentityProposalRelationships:
     def test_joins_by_traits_end_other_relationships_stay_and_the_downgrade_reopens_them(
-            self, empty_engine):  # noqa: F811
+            self, empty_engine):
         with empty_engine.begin() as conn:
             run_migrations(conn, BEFORE)
             user = uuid.uuid4()

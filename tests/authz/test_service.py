@@ -17,29 +17,16 @@ from maillage.kit import clock
 from maillage.kit.http import AFTER_ROLLBACK
 from maillage.models.audit import AuditEntry
 from maillage.models.authz import BreakGlassAccess
-from maillage.patient import service as patients
-from maillage.patient.rules import synthetic_identities
-from maillage.patient.schemas import PatientCreate
 from maillage.security.policy import ROLE_PERMISSIONS, Permission, role_allows
 from maillage.security.purposes import Purpose
 from tests.fixtures.factories import make_patient_id, make_user
-
-IDENTITIES = synthetic_identities("tests-authz-service", 6)
+from tests.fixtures.patients import existing_patient
 
 T0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
 
 def actor_of(db, user):
     return auth.actor_for(db, user)
-
-
-def existing_patient(db, index: int = 0) -> uuid.UUID:
-    """A real record, created by another physician (the actor under test has no relationship with it)."""
-    t = IDENTITIES[index].traits
-    view = patients.create_patient(db, actor_of(db, make_user(db, "physician")), PatientCreate(
-        birth_name=t.birth_name, given_names=" ".join(t.given_names), birth_date=t.birth_date, sex=t.sex.value,
-        birthplace=t.birthplace))
-    return view.patient.id
 
 
 @pytest.fixture

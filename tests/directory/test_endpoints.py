@@ -8,8 +8,7 @@ import uuid
 import pytest
 
 from maillage.models.directory import Professional
-from tests.directory.test_import_service import RPPS_FILE
-from tests.directory.test_service import admin, hospital, line_data, professional
+from tests.fixtures.directory import RPPS_FILE, admin, hospital, line_data, professional
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 

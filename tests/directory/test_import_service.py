@@ -7,8 +7,6 @@ The sample files are the parser's fixtures (tests/fixtures/data, fake people and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -17,11 +15,8 @@ from maillage.directory import import_service, imports
 from maillage.exceptions import PermissionDenied, ValidationFailed
 from maillage.models.audit import AuditEntry
 from maillage.models.directory import Establishment, Professional, ProfessionalRole
+from tests.fixtures.directory import FINESS_FILE, RPPS_FILE
 from tests.fixtures.factories import make_user
-
-DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
-RPPS_FILE = DATA / "PS_LibreAcces_Personne_activite_sample.txt"
-FINESS_FILE = DATA / "etalab-cs1100507-stock-sample.csv"
 
 
 def rpps_lines() -> list[bytes]:

@@ -9,8 +9,7 @@ import pytest
 
 from maillage.directory import admin_service
 from maillage.models.directory import Professional
-from tests.directory.test_import_service import RPPS_FILE
-from tests.directory.test_service import admin, hospital, line_data, professional
+from tests.fixtures.directory import RPPS_FILE, admin, hospital, line_data, professional
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in, sign_out
 

@@ -7,56 +7,21 @@ Rules: FINESS key and GHT roles (directory.rules; DOMAIN §1.4, §8); IdNat_PS d
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from maillage.auth import service as auth
-from maillage.demo.territory_plan import demo_finess, demo_rpps
+from maillage.demo.territory_plan import demo_rpps
 from maillage.directory import admin_service, service
-from maillage.directory.schemas import EstablishmentCreate, ProfessionalCreate, SpecialtyLineWrite
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.models.audit import AuditEntry
 from maillage.models.auth import UserEstablishment
-from maillage.models.directory import CareUnit, Ght
+from maillage.models.directory import CareUnit
+from tests.fixtures.directory import admin, hospital, line_data, professional, serial
 from tests.fixtures.factories import make_user
-
-_n = itertools.count(700)
-
-
-def admin(db: Any) -> Any:
-    return auth.actor_for(db, make_user(db, "administrator"))
-
-
-def ght(db: Any) -> Ght:
-    g = Ght(code=f"GHT-T-{next(_n)}", name="GHT de test", departement="87")
-    db.add(g)
-    db.flush()
-    return g
-
-
-def hospital(db: Any, actor: Any = None, **changes: Any) -> Any:
-    g = ght(db)
-    data = {"name": "Centre hospitalier de test", "kind": "hospital", "finess_et": demo_finess(next(_n)),
-            "public": True, "ght_id": g.id, "ght_role": "support", "commune_insee": "87085", **changes}
-    return admin_service.create_establishment(db, actor, EstablishmentCreate(**data))
-
-
-def professional(db: Any, actor: Any = None, **changes: Any) -> Any:
-    data = {"rpps": demo_rpps(next(_n)), "last_name": "Martin", "first_name": "Claire", "profession_code": "10",
-            "specialty_code": "SM15", **changes}
-    return admin_service.create_professional(db, actor, ProfessionalCreate(**data))
-
-
-def line_data(establishment_id: uuid.UUID, **changes: Any) -> SpecialtyLineWrite:
-    data = {"establishment_id": establishment_id, "specialty_code": "SM15", "title": "Dermatologie : avis sur photo",
-            "summary": "Lésions cutanées", "requirements": ["photo"], "min_photos": 1,
-            "commitments": {"routine": 7 * 24 * 60, "urgent": 48 * 60}, **changes}
-    return SpecialtyLineWrite(**data)
 
 
 class TestCreateEstablishment:
@@ -96,7 +61,7 @@ class TestCreateProfessional:
 
     def test_an_rpps_with_a_wrong_key_is_kept_with_a_warning(self, db):
         """Soft check only (DOMAIN §1.3)."""
-        good = demo_rpps(next(_n))
+        good = demo_rpps(next(serial))
         bad = good[:-1] + str((int(good[-1]) + 1) % 10)
         p = professional(db, rpps=bad)
         assert p.rpps == bad and "Luhn" in p.identifier_warnings[0]

@@ -14,8 +14,8 @@ from maillage.models.audit import AuditEntry
 from maillage.models.authz import CareRelationship
 from maillage.models.patient import Patient
 from tests.fixtures.factories import make_user
+from tests.fixtures.patients import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
-from tests.patient.test_service import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
 
 
 def body(index: int = 0, **changes):

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from maillage.models.patient import IdentityMerge, PatientConsent
 from tests.fixtures.factories import make_user
+from tests.fixtures.patients import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
-from tests.patient.test_service import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
 
 HTML = {"accept": "text/html"}
 

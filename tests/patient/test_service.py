@@ -9,7 +9,6 @@ identity vigilance); DESIGN "Security model" (404 without a care relationship, e
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,12 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from maillage.audit import rules as audit_rules
-from maillage.auth import service as auth
 from maillage.authz import service as authz
 from maillage.demo.territory_plan import demo_rpps
-from maillage.directory import admin_service as directory_admin
 from maillage.directory import service as directory
-from maillage.directory.schemas import ProfessionalCreate
 from maillage.exceptions import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit import clock
 from maillage.models import audit as audit_models
@@ -30,65 +26,21 @@ from maillage.models.audit import AuditEntry
 from maillage.models.authz import CareRelationship
 from maillage.models.patient import Patient, PatientConsent
 from maillage.patient import consent, service, views, vigilance
-from maillage.patient.rules import InsOid, normalise_name, synthetic_identities
-from maillage.patient.schemas import AttachRequest, ConsentCreate, IdentityCheck, PatientCreate
+from maillage.patient.rules import InsOid
+from maillage.patient.schemas import AttachRequest, ConsentCreate, IdentityCheck
 from maillage.security.purposes import Purpose
 from tests.fixtures.factories import make_user
-
-IDENTITIES = synthetic_identities("tests-patient-service", 12, oid=InsOid.TEST)
-_rpps = itertools.count(500)
-
-
-# --- Builders shared by the patient tests ------------------------------------------------------------------
-
-
-def actor(db: Any, user: Any) -> Any:
-    return auth.actor_for(db, user)
-
-
-def physician(db: Any, *, with_professional: bool = True) -> Any:
-    """A physician account tied to a professional of the directory (a GP, SM54)."""
-    user = make_user(db, "physician")
-    if with_professional:
-        p = directory_admin.create_professional(db, None, ProfessionalCreate(
-            rpps=demo_rpps(next(_rpps)), last_name=f"TEST{user.username[-4:]}", first_name="Anne",
-            profession_code="10", specialty_code="SM54"))
-        directory_admin.link_account(db, user, professional_id=p.id, establishment_ids=[])
-    return user
-
-
-def traits(index: int = 0, **changes: Any) -> dict[str, Any]:
-    t = IDENTITIES[index].traits
-    base = {"birth_name": t.birth_name, "given_names": " ".join(t.given_names), "birth_date": t.birth_date,
-            "sex": t.sex.value, "birthplace": t.birthplace}
-    return {**base, **changes}
-
-
-def ins_of(index: int) -> dict[str, str]:
-    ins = IDENTITIES[index].ins
-    return {"ins_matricule": ins.matricule.value, "ins_oid": ins.oid.value}
-
-
-def create(db: Any, user: Any, index: int = 0, **fields: Any) -> views.PatientView:
-    return service.create_patient(db, actor(db, user), PatientCreate(**{**traits(index), **fields}))
-
-
-def qualified(db: Any, user: Any, index: int = 0, **fields: Any) -> views.PatientView:
-    return create(db, user, index, **ins_of(index), insi_checked=True, identity_document="identity_card", **fields)
-
-
-def insert_record(db: Any, index: int, *, status: str = "PROV", **changes: Any) -> Patient:
-    """A record written outside the service (a legacy import), to test what the identity officer sees."""
-    t = traits(index, **changes)
-    st = views.traits_of(Patient(birth_name=t["birth_name"], given_names=t["given_names"],
-                                 birth_date=t["birth_date"], sex=t["sex"], birthplace=t["birthplace"]))
-    p = Patient(birth_name=st.birth_name, given_names=" ".join(st.given_names), birth_date=st.birth_date,
-                sex=st.sex.value, birthplace=st.birthplace, birth_name_norm=normalise_name(st.birth_name),
-                first_given_name_norm=normalise_name(st.first_given_name), duplicate_key=views.key_text(st),
-                identity_status=status, identity_attributes=[])
-    db.add(p)
-    db.flush()
-    return p
+from tests.fixtures.patients import (
+    IDENTITIES,
+    REASON,
+    actor,
+    create,
+    ins_of,
+    insert_record,
+    physician,
+    qualified,
+    traits,
+)
 
 
 def listed_patients(db: Any, entry: AuditEntry) -> list[str]:
@@ -203,9 +155,6 @@ class TestCreatePatient:
             create(db, physician(db), attending_rpps=demo_rpps(999_999))
 
 
-REASON = "Patiente vue en consultation non programmée, antécédents nécessaires"
-
-
 class TestAttachToPatient:
     def test_a_physician_who_knows_the_traits_gets_no_care_relationship(self, db, settings):
         """The attack: a physician with no link to the patient types the five strict traits, is refused as a
@@ -251,7 +200,7 @@ class TestAttachToPatient:
         relationship."""
         from maillage.teleexpertise import service as teleexpertise
         from maillage.teleexpertise.schemas import RequestCreate
-        from tests.teleexpertise.test_service import make_line, professional_user
+        from tests.fixtures.teleexpertise import make_line, professional_user
 
         owner, gp = physician(db), physician(db)
         existing = create(db, owner)
@@ -273,7 +222,7 @@ class TestAttachToPatient:
         no longer be sent afterwards."""
         from maillage.teleexpertise import service as teleexpertise
         from maillage.teleexpertise.schemas import RequestCreate
-        from tests.teleexpertise.test_service import make_line, professional_user
+        from tests.fixtures.teleexpertise import make_line, professional_user
 
         owner, intruder = physician(db), physician(db)
         existing = create(db, owner)

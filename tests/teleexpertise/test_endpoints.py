@@ -11,8 +11,8 @@ from maillage.kit.clock import today_paris
 from maillage.models.audit import AuditEntry
 from maillage.teleexpertise.rules import tariff_for
 from tests.fixtures.factories import make_user
+from tests.fixtures.teleexpertise import photo, submitted, world
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in, sign_out
-from tests.teleexpertise.test_service import photo, submitted, world
 
 
 def post(client, url, json=None, **kw):
@@ -124,7 +124,7 @@ class TestAuthorization:
 class TestCompteRendu:
     def test_the_requester_downloads_the_pdf_and_an_outsider_gets_404(self, client, db):
         from maillage.teleexpertise import service
-        from tests.teleexpertise.test_service import OPINION, claimed
+        from tests.fixtures.teleexpertise import OPINION, claimed
 
         w = world(db)
         req = claimed(db, w)

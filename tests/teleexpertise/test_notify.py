@@ -22,7 +22,7 @@ from maillage.teleexpertise import notify, service, tasks
 from maillage.teleexpertise.schemas import MessageIn
 from maillage.worker import registry
 from tests.fixtures.smtp import smtp_peer
-from tests.teleexpertise.test_service import OPINION, T0, claimed, submitted, world
+from tests.fixtures.teleexpertise import OPINION, T0, claimed, submitted, world
 
 SETTINGS = Settings(environment="test", secret_key="t" * 40, public_url="https://maillage.ght.test",
                     smtp_from="Maillage <ne-pas-repondre@ght.test>")

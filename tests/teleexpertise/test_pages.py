@@ -9,8 +9,8 @@ import re
 import pytest
 
 from tests.fixtures.factories import make_user
+from tests.fixtures.teleexpertise import OPINION, claimed, photo, submitted, world
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
-from tests.teleexpertise.test_service import OPINION, claimed, photo, submitted, world
 
 HTML = {"accept": "text/html"}
 

@@ -22,7 +22,7 @@ from maillage.teleexpertise import service
 from maillage.teleexpertise.rules import OPEN, Orientation, Status
 from maillage.teleexpertise.schemas import MessageIn
 from tests.conftest import postgres_url, run_migrations, skip_or_fail
-from tests.teleexpertise.test_service import OPINION, World, claimed, draft, make_line, submitted, world
+from tests.fixtures.teleexpertise import OPINION, World, claimed, draft, make_line, submitted, world
 
 NOW = dt.datetime(2026, 6, 15, 9, 30, 0, 123456, tzinfo=dt.UTC)
 RANKS = {"very_urgent": 0, "urgent": 1, "routine": 2}

@@ -7,127 +7,27 @@ Sources: DOMAIN.md §4 (HAS workflow: consent, the requis decides, traceability)
 from __future__ import annotations
 
 import datetime as dt
-import io
-import itertools
 import threading
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from PIL import Image
 from sqlalchemy import func, select
 
-from maillage.auth import service as auth
-from maillage.demo.territory_plan import demo_rpps
-from maillage.directory import admin_service as directory_admin
-from maillage.directory.schemas import ProfessionalCreate
 from maillage.exceptions import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import frozen
 from maillage.models.audit import AuditEntry, AuditEntryPatient
 from maillage.models.authz import CareRelationship
-from maillage.models.directory import Establishment, SpecialtyLine, SpecialtyLineCommitment, SpecialtyLineMember
 from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
 from maillage.patient import consent
-from maillage.patient import service as patients
-from maillage.patient.rules import InsOid, synthetic_identities
-from maillage.patient.schemas import ConsentPurpose, PatientCreate
+from maillage.patient.schemas import ConsentPurpose
 from maillage.teleexpertise import service
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
 from tests.conftest import postgresql_only
 from tests.fixtures.factories import make_user
 from tests.fixtures.scratch import scratch_postgres_engine
-
-IDENTITIES = synthetic_identities("tests-teleexpertise", 8, oid=InsOid.TEST)
-_rpps = itertools.count(700)
-_patients = itertools.count(0)
-T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
-
-
-# --- Builders shared by the tele-expertise tests -------------------------------------------------------------
-
-
-def professional_user(db: Any, role: str = "physician", specialty: str = "SM54") -> Any:
-    user = make_user(db, role)
-    p = directory_admin.create_professional(db, None, ProfessionalCreate(
-        rpps=demo_rpps(next(_rpps)), last_name=f"TE{user.username[-4:]}", first_name="Anne",
-        profession_code="10", specialty_code=specialty))
-    directory_admin.link_account(db, user, professional_id=p.id, establishment_ids=[])
-    return user
-
-
-def make_line(db: Any, *, answering: list[Any], backups: list[Any] = (), requirements: list[str] | None = None,
-              min_photos: int = 1, title: str = "Dermatologie") -> SpecialtyLine:
-    e = Establishment(kind="hospital", name=f"CH {title}")
-    db.add(e)
-    db.flush()
-    line = SpecialtyLine(establishment_id=e.id, specialty_code="SM15", title=title,
-                         requirements=["photo"] if requirements is None else requirements, min_photos=min_photos)
-    db.add(line)
-    db.flush()
-    db.add_all([SpecialtyLineCommitment(line_id=line.id, urgency="routine", response_minutes=48 * 60),
-                SpecialtyLineCommitment(line_id=line.id, urgency="urgent", response_minutes=4 * 60)])
-    for role, users in (("answering", answering), ("backup", backups)):
-        for u in users:
-            db.add(SpecialtyLineMember(line_id=line.id, professional_id=u.person_id, role=role))
-    db.flush()
-    return line
-
-
-def actor(db: Any, user: Any) -> Any:
-    return auth.actor_for(db, user)
-
-
-def photo() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 120, 90)).save(out, format="PNG")
-    return out.getvalue()
-
-
-@dataclass
-class World:
-    requester: Any
-    expert: Any
-    colleague: Any
-    backup: Any
-    outsider: Any
-    line: SpecialtyLine
-    other_line: SpecialtyLine
-    patient_id: uuid.UUID
-
-    def a(self, db: Any, user: Any) -> Any:
-        return actor(db, user)
-
-
-def world(db: Any, **line_kw: Any) -> World:
-    requester = professional_user(db)
-    expert, colleague, backup, outsider = (professional_user(db, specialty="SM15") for _ in range(4))
-    line = make_line(db, answering=[expert, colleague], backups=[backup], **line_kw)
-    other = make_line(db, answering=[outsider], title="Cardiologie", requirements=[])
-    t = IDENTITIES[next(_patients) % len(IDENTITIES)].traits
-    view = patients.create_patient(db, actor(db, requester), PatientCreate(
-        birth_name=t.birth_name, given_names=" ".join(t.given_names), birth_date=t.birth_date, sex=t.sex.value,
-        birthplace=t.birthplace))
-    return World(requester, expert, colleague, backup, outsider, line, other, view.patient.id)
-
-
-def draft(db: Any, w: World, **changes: Any) -> Any:
-    data = {"patient_id": w.patient_id, "line_id": w.line.id, "question": "Lésion pigmentée évolutive du dos ?",
-            **changes}
-    return service.create_request(db, w.a(db, w.requester), RequestCreate(**data))
-
-
-def submitted(db: Any, w: World, **changes: Any) -> Any:
-    req = draft(db, w, **changes)
-    service.add_attachment(db, w.a(db, w.requester), req.id, filename="lesion.png", data=photo(),
-                           declared_type="image/png")
-    return service.submit(db, w.a(db, w.requester), req.id, consent_recorded_now=True)
-
-
-def claimed(db: Any, w: World, **changes: Any) -> Any:
-    req = submitted(db, w, **changes)
-    return service.claim(db, w.a(db, w.expert), req.id)
+from tests.fixtures.teleexpertise import OPINION, T0, actor, claimed, draft, submitted, world
 
 
 def audit_actions(db: Any, request_id: uuid.UUID) -> list[str]:
@@ -146,7 +46,6 @@ def relationship_kinds(db: Any, request_id: uuid.UUID, user_id: uuid.UUID, *, cu
     return list(db.scalars(stmt))
 
 
-OPINION = OpinionIn(answer="Naevus atypique : exérèse conseillée.", orientation="advice_only")
 
 
 # --- Tests ---------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from maillage.kit.clock import frozen
 from maillage.models.teleexpertise import TeleexpertiseNotification
 from maillage.teleexpertise import notify, service, tasks
 from maillage.worker import registry
-from tests.teleexpertise.test_service import OPINION, T0, claimed, submitted, world
+from tests.fixtures.teleexpertise import OPINION, T0, claimed, submitted, world
 
 
 def notices(db, request_id, kind):

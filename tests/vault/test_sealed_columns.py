@@ -40,10 +40,10 @@ from maillage.vault.columns import PREFIX, sealed_columns
 from tests.conftest import run_migrations
 from tests.corpus.make_corpus import _pdf, _report_objects, _stream
 from tests.fixtures.factories import make_user
+from tests.fixtures.patients import insert_record, qualified, traits
+from tests.fixtures.patients import physician as patient_physician
+from tests.fixtures.teleexpertise import actor, draft, photo, world
 from tests.monitoring.conftest import backdate, enrol_patient, register, weights
-from tests.patient.test_service import insert_record, qualified, traits
-from tests.patient.test_service import physician as patient_physician
-from tests.teleexpertise.test_service import actor, draft, photo, world
 from tests.vault.conftest import FreshDatabase
 
 IDENTITY = "identity trait or its comparison form, in clear for identity matching and duplicate search (DOMAIN §1.2)"
