@@ -56,10 +56,11 @@ test: $(STAMP)
 	exit $$status
 
 # Lint, types (mypy's incremental cache), import contracts (lint-imports' cache), then the tests of what changed.
+# CHECK_BASE=<branch or commit> compares with it instead of main (CHECK_BASE=HEAD: only what is not committed yet).
 check: $(STAMP)
 	@start=$$(date +%s); \
 	$(BIN)/ruff check src tests migrations benchmarks && $(BIN)/lint-imports && $(BIN)/mypy || exit $$?; \
-	paths=$$($(BIN)/python scripts/changed_tests.py) || exit $$?; \
+	paths=$$($(BIN)/python scripts/changed_tests.py $(if $(CHECK_BASE),--base $(CHECK_BASE))) || exit $$?; \
 	if [ -z "$$paths" ]; then echo "make check : aucun test ne couvre ce changement"; \
 	else echo "make check : tests de" $$paths; $(BIN)/python -m pytest -q $(PYTEST_PARALLEL) $(PYTEST_ARGS) $$paths || exit $$?; fi; \
 	echo "make check : $$(( $$(date +%s) - start )) s au total"
