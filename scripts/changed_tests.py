@@ -3,8 +3,11 @@
 A change is every file that differs from the merge base with ``main`` (or with ``--base``), committed or not,
 plus the untracked files. Each maps to tests:
 
-- ``src/maillage/<package>/...``  -> ``tests/<package>/`` and ``tests/e2e/test_<package>.py`` when they exist;
-- ``src/maillage/<module>.py``    -> ``tests/test_<module>.py`` (or ``tests/<module>/``) when it exists;
+- ``src/maillage/<package>/...``  -> ``tests/<package>/`` and ``tests/e2e/test_<package>*.py`` when they exist, and
+  the same for every package that imports the changed module, directly or not (the import graph of grimp, which
+  import-linter uses): a change to the kit, the security core or the models runs nearly everything, as it should;
+- ``src/maillage/<module>.py``    -> ``tests/test_<module>.py`` (or ``tests/<module>/``) when it exists, and the
+  tests of its importers;
 - ``migrations/...``              -> ``tests/test_migrations.py``;
 - ``tests/**/test_*.py``          -> the file itself;
 - any other file under ``tests/`` (a builder in ``tests/fixtures/``, a package's ``conftest.py`` or helper)
@@ -51,13 +54,31 @@ def importers(module: str) -> list[Path]:
     return [path for path in TESTS.rglob("test_*.py") if pattern.search(path.read_text(encoding="utf-8"))]
 
 
+def importing_packages(module: str) -> set[str]:
+    """The top-level packages of ``maillage`` with a module that imports ``module``, directly or not."""
+    import grimp
+
+    graph = grimp.build_graph("maillage", cache_dir=None)
+    if module not in graph.modules:
+        return set()
+    return {name.split(".")[1] for name in graph.find_downstream_modules(module) if name.count(".") >= 1}
+
+
+def package_tests(name: str) -> set[Path]:
+    """A package's tests: its directory, its module test and its browser tests (``tests/e2e/test_<name>*.py``)."""
+    return {TESTS / name, TESTS / f"test_{name}.py", *(TESTS / "e2e").glob(f"test_{name}*.py")}
+
+
 def tests_for(changed: str) -> set[Path]:
     path = ROOT / changed
     parts = Path(changed).parts
     found: set[Path] = set()
-    if parts[:2] == ("src", "maillage") and len(parts) >= 3:
-        name = Path(parts[2]).stem
-        found |= {TESTS / name, TESTS / f"test_{name}.py", TESTS / "e2e" / f"test_{name}.py"}
+    if parts[:2] == ("src", "maillage") and len(parts) >= 3 and path.suffix == ".py":
+        module = ".".join(Path(changed).with_suffix("").parts[1:]).removesuffix(".__init__")
+        for name in {Path(parts[2]).stem} | importing_packages(module):
+            found |= package_tests(name)
+    elif parts[:2] == ("src", "maillage") and len(parts) >= 3:
+        found |= package_tests(Path(parts[2]).stem)  # a template or static file: its package's tests
     elif parts[:1] == ("migrations",):
         found.add(TESTS / "test_migrations.py")
     elif parts[:1] == ("tests",) and path.suffix == ".py":

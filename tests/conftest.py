@@ -29,6 +29,9 @@ from maillage.config import Settings
 from maillage.kit.db import make_engine, normalise_url
 
 ROOT = Path(__file__).resolve().parents[1]
+# For the processes a test starts (servers, workers): this checkout's own sources first (a worktree's, not an
+# installed copy's), then the root for ``tests``.
+CHILD_PYTHONPATH = os.pathsep.join(str(p) for p in (ROOT / "src", ROOT) if p.is_dir())
 
 # Test suites create thousands of accounts: the cheapest Argon2 parameters keep that fast. Production refuses
 # this profile (config.Settings); tests/auth/test_service.py checks the default parameters separately.
@@ -103,7 +106,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker is None or not url:
         return
     base = make_url(url)
-    name = f"{base.database}_{worker}"
+    if not base.database:
+        raise pytest.UsageError(f"{DATABASE_URL_VARIABLE} must name a database: each worker gets a copy of it")
+    # The run's id too: two runs against the same server (two checkouts) must not drop each other's databases.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8]
+    name = f"{base.database}_{run}_{worker}" if run else f"{base.database}_{worker}"
     _administer(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     config.stash[_WORKER_DATABASE] = (url, name)
     os.environ[DATABASE_URL_VARIABLE] = base.set(database=name).render_as_string(hide_password=False)

@@ -75,10 +75,17 @@ def _rewrite_sqlite_definition(table: str, add: bool) -> None:
             raise RuntimeError(f"clé étrangère {_fk(table)} introuvable dans la définition de la table {table}")
     version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
     bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    bind.execute(sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :t"),
-                 {"sql": new, "t": table})
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+    try:
+        bind.execute(sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :t"),
+                     {"sql": new, "t": table})
+        bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+    # The checks SQLite's procedure asks for: the file is sound and the new key holds for every row; otherwise the
+    # exception rolls the whole migration back (the rewrite included).
+    problems = [row[0] for row in bind.exec_driver_sql("PRAGMA quick_check").all() if row[0] != "ok"]
+    if problems or bind.exec_driver_sql(f'PRAGMA foreign_key_check("{table}")').first() is not None:
+        raise RuntimeError(f"table {table} : contrôle après modification en échec ({'; '.join(problems[:3])})")
 
 
 def upgrade() -> None:

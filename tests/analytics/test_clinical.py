@@ -243,6 +243,8 @@ class TestObjectionsFollowIdentityMerges:
             warehouse = Warehouse(tmp_path / name)
             with frozen(TODAY):
                 report = extract.run_extraction(extract.ExtractionContext(session=db), warehouse, keyring,
+                                                extractors=catalogue.EXTRACTORS,
+                                                objection_sources=catalogue.OBJECTION_SOURCES,
                                                 only=["teleexpertise-demandes"])
             return (report.tables[clinical.TE_REQUESTS_TABLE],
                     report.excluded_rows[clinical.TE_REQUESTS_TABLE])

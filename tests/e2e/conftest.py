@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CHILD_PYTHONPATH, ROOT
 
 
 def free_port() -> int:
@@ -37,10 +37,8 @@ class LiveServer:
 
 def start_server(var_dir: Path, extra_env: dict[str, str] | None = None, demo: bool = True) -> LiveServer:
     port = free_port()
-    # The checkout's own sources first (a worktree's, not an installed copy's), then the root for ``tests``.
-    path = os.pathsep.join(str(p) for p in (ROOT / "src", ROOT) if p.is_dir())
     env = {**os.environ, "MAILLAGE_VAR_DIR": str(var_dir), "MAILLAGE_ENVIRONMENT": "development",
-           "PYTHONPATH": path, **(extra_env or {})}
+           "PYTHONPATH": CHILD_PYTHONPATH, **(extra_env or {})}
     env.pop("MAILLAGE_DATABASE_URL", None) if "MAILLAGE_DATABASE_URL" not in (extra_env or {}) else None
     args = [sys.executable, "-m", "maillage.cli", "serve", "--port", str(port)]
     if demo:

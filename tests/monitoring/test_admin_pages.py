@@ -6,18 +6,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from maillage.authz import service as authz
+from maillage.exceptions import NotFound, PermissionDenied
 from maillage.models.audit import AuditEntry
+from maillage.models.authz import CareRelationship
 from maillage.models.monitoring import MonitoringDevice, MonitoringDeviceAssignment, MonitoringEnrolment
 from maillage.monitoring import administration as admin
 from maillage.monitoring import service
+from maillage.monitoring.schemas import EnrolmentCreate
 from maillage.patient import service as patients
 from maillage.patient.rules import InsOid, synthetic_identities
 from maillage.patient.schemas import PatientCreate
-from tests.fixtures.factories import make_user
+from tests.fixtures.factories import make_patient_id, make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
-from tests.monitoring.conftest import World, actor, register
+from tests.monitoring.conftest import World, actor, enrol_patient, register
 
 IDENTITIES = synthetic_identities("tests-monitoring-admin", 4, oid=InsOid.TEST)
 HTML = {"accept": "text/html"}
@@ -228,9 +233,7 @@ class TestPatientDevices:
                                         "device_assigned": str(devices["SCALE-2"])}
 
     def test_a_device_lent_to_someone_else_cannot_be_assigned(self, client, db, world: World):
-        other = uuid.uuid4()
-        from tests.monitoring.conftest import enrol_patient
-
+        other = make_patient_id(db)
         register(db, world.physician, world.team, "SCALE-3")
         enrol_patient(db, world.physician, world.team, patient_id=other, devices=["SCALE-3"])
         db.commit()
@@ -300,3 +303,93 @@ class TestSettingsPage:
         db.commit()
         assert_triplet(client, db, "GET", f"/telesurveillance/suivis/{world.enrolment.id}/reglages",
                        wrong_role_user=world.users["outsider_nurse"], outsider_user=outsider, page=True)
+
+
+def entries_by(db: Any, user: Any) -> list[AuditEntry]:
+    db.expire_all()
+    return list(db.scalars(select(AuditEntry).where(AuditEntry.actor_id == str(user.id)).order_by(AuditEntry.seq)))
+
+
+class TestWhatAReviewFound:
+    """The attacks of the review of these pages, each written as a test."""
+
+    def test_a_refused_form_keeps_the_audit_of_the_patients_it_shows_again(self, client, db, world: World):
+        patient_id = cared_patient(db, world.users["nurse"])
+        db.commit()
+        sign_in(client, db, world.users["nurse"])
+        before = len(entries_by(db, world.users["nurse"]))
+        response = client.post("/telesurveillance/inscrire", headers=HTML,
+                               data=enrol_form(client, world, patient_id, consent=None))
+        assert response.status_code == 422 and IDENTITIES[0].traits.birth_name.upper() in response.text
+        listed = [e for e in entries_by(db, world.users["nurse"])[before:]
+                  if e.object_type == "patient" and e.action == "search"]
+        assert listed, "the patients listed again on the refused form must stay in the audit"
+        assert enrolments_of(db, patient_id) == []
+
+    def test_a_refused_settings_form_keeps_the_audit_of_the_enrolment_read(self, client, db, world: World):
+        db.commit()
+        sign_in(client, db, world.users["nurse"])
+        before = len(entries_by(db, world.users["nurse"]))
+        response = client.post(f"/telesurveillance/suivis/{world.enrolment.id}/reglages", headers=HTML,
+                               data={"csrf_token": csrf_token(client), "references.dry_weight": "abc"})
+        assert response.status_code == 422
+        reads = [e for e in entries_by(db, world.users["nurse"])[before:] if e.object_id == str(world.enrolment.id)]
+        assert reads and all(e.patient_id == str(world.patient_id) for e in reads)
+
+    def test_someone_outside_the_team_neither_sees_nor_hands_over_its_devices(self, client, db, world: World):
+        register(db, world.physician, world.team, "FREE-9")
+        outsider = make_user(db, "coordinating_nurse")
+        authz.grant_relationship(db, user_id=outsider.id, patient_id=world.patient_id, kind="attending")
+        db.commit()
+        sign_in(client, db, outsider)
+        page = client.get(f"/telesurveillance/suivis/{world.enrolment.id}", headers=HTML)
+        assert page.status_code == 200 and "FREE-9" not in page.text
+        response = client.post(f"/telesurveillance/suivis/{world.enrolment.id}/appareils", headers=HTML,
+                               data={"csrf_token": csrf_token(client), "identifier": "FREE-9"})
+        assert response.status_code == 404
+        db.expire_all()
+        device = db.scalar(select(MonitoringDevice).where(MonitoringDevice.identifier == "FREE-9"))
+        assert db.scalar(select(MonitoringDeviceAssignment).where(
+            MonitoringDeviceAssignment.device_id == device.id)) is None
+        with pytest.raises(NotFound):
+            admin.replace_device(db, actor(db, outsider), world.enrolment.id, "SCALE-1", "FREE-9")
+
+    def test_an_exceptional_access_cannot_become_an_enrolment(self, client, db, world: World):
+        patient_id = make_patient_id(db)
+        authz.break_glass(db, world.physician, patient_id, "Appel du SAMU pour décompensation, dossier nécessaire")
+        db.commit()
+        assert patient_id not in {c.id for c in admin.enrol_choices(db, world.physician,
+                                                                             "heart_failure").patients}
+        data = EnrolmentCreate(patient_id=patient_id, team_id=world.team.id, programme="heart_failure",
+                               prescribed_on=admin.today(), duration_months=6, consent=True,
+                               references={"dry_weight": 70.0})
+        with pytest.raises(PermissionDenied):
+            service.enrol(db, world.physician, data)
+        db.rollback()
+        assert enrolments_of(db, patient_id) == []
+        assert db.scalar(select(CareRelationship).where(CareRelationship.patient_id == patient_id)) is None
+
+    def test_a_settings_change_is_audited_with_what_changed(self, client, db, world: World):
+        db.commit()
+        sign_in(client, db, world.users["nurse"])
+        before = len(entries_by(db, world.users["nurse"]))
+        response = client.post(f"/telesurveillance/suivis/{world.enrolment.id}/reglages", follow_redirects=False,
+                               data={"csrf_token": csrf_token(client), "references.dry_weight": "79,5",
+                                     "overrides.weight_over_dry.gain": "1,5",
+                                     "overrides.weight_over_dry.enabled": "1",
+                                     "overrides.weight_gain_3d.enabled": "1"})
+        assert response.status_code == 303
+        details = [e.details for e in entries_by(db, world.users["nurse"])[before:]
+                   if e.action == "update" and e.details and "dry_weight" in e.details]
+        assert details and details[0]["dry_weight"] == "80.0 → 79.5"
+        assert "1.5" in details[0]["weight_over_dry"]
+
+    def test_handing_a_device_over_is_audited_with_the_device(self, client, db, world: World):
+        register(db, world.physician, world.team, "SCALE-7")
+        db.commit()
+        sign_in(client, db, world.users["nurse"])
+        client.post(f"/telesurveillance/suivis/{world.enrolment.id}/appareils", follow_redirects=False,
+                    data={"csrf_token": csrf_token(client), "identifier": "SCALE-7"})
+        assigned = [e for e in entries_by(db, world.users["nurse"]) if e.details
+                    and e.details.get("device_assigned")]
+        assert assigned and assigned[-1].patient_id == str(world.patient_id)

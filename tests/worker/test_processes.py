@@ -17,7 +17,7 @@ from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.models import Job, JobStatus
 from maillage.worker import enqueue_job
 from maillage.worker.runner import Worker, WorkerConfig
-from tests.conftest import ROOT, postgres_url, run_migrations, skip_or_fail
+from tests.conftest import CHILD_PYTHONPATH, ROOT, postgres_url, run_migrations, skip_or_fail
 from tests.worker import jobs_for_tests
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,7 @@ class TestConcurrentWorkers:
 
 def _start_worker(url: str, announce: Path | None, once: bool) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MAILLAGE_DATABASE_URL": url, "MAILLAGE_WORKER_POLL_SECONDS": "0.05",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": CHILD_PYTHONPATH}
     env.pop("MAILLAGE_TEST_JOB_ANNOUNCE", None)
     if announce is not None:
         env["MAILLAGE_TEST_JOB_ANNOUNCE"] = str(announce)

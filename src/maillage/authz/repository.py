@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Select, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
@@ -26,6 +26,16 @@ def has_current_relationship(session: Session, user_id: uuid.UUID, patient_id: u
         exists().where(CareRelationship.patient_id == patient_id, *_current_relationship(user_id, at))  # type: ignore[arg-type]
     )
     return bool(session.scalar(stmt))
+
+
+def cared_for_ids(session: Session, user_id: uuid.UUID, patient_ids: Iterable[uuid.UUID],
+                  at: dt.datetime) -> set[uuid.UUID]:
+    """Those of ``patient_ids`` the user has a current care relationship with (a break-the-glass access is not one)."""
+    wanted = list(set(patient_ids))
+    if not wanted:
+        return set()
+    return set(session.scalars(select(CareRelationship.patient_id).where(
+        CareRelationship.patient_id.in_(wanted), *_current_relationship(user_id, at))))  # type: ignore[arg-type]
 
 
 def current_access_ends(session: Session, user_id: uuid.UUID, patient_id: uuid.UUID,

@@ -162,6 +162,12 @@ def access_ends_at(session: Session, actor: Actor, patient_id: uuid.UUID) -> dt.
     return max(ends, default=at)
 
 
+def cared_for(session: Session, actor: Actor, patient_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``patient_ids`` the actor cares for now through a relationship, not through an exceptional access:
+    what may found a lasting commitment (an enrolment that grants the care team relationships)."""
+    return repo.cared_for_ids(session, actor.user_id, patient_ids, now())
+
+
 def accessible_patients(actor: Actor, at: dt.datetime | None = None) -> Select[tuple[uuid.UUID]]:
     """Subquery of patient ids the actor may see now, for scoping lists and searches in repositories."""
     return repo.accessible_patient_ids(actor.user_id, at or now())

@@ -57,6 +57,11 @@ Fields = Annotated[dict[str, Any], Depends(form_fields)]
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """The page. A refused form is shown again with its errors: its failed change was rolled back first (or never
+    written), and what the page read to be shown again (the patients listed, the enrolment, the devices naming
+    patients) was audited since, in entries that must be kept although the answer is an error."""
+    if status_code >= 400:
+        request.state.commit_on_error = True
     return templates().TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -81,6 +81,8 @@ def enrol_choices(session: Session, actor: Actor, programme_key: str,
     members and free devices. Enrolment itself checks again (``service.enrol``)."""
     service._need(actor, Permission.MONITORING_ENROL)
     views = patients.my_patients(session, actor, context)
+    cared = authz.cared_for(session, actor, [v.patient.id for v in views])
+    views = [v for v in views if v.patient.id in cared]  # an exceptional access cannot found an enrolment
     followed = {e.patient_id for e in repo.enrolments_visible(session, authz.accessible_patients(actor))
                 if e.programme == programme_key}
     day = today()
@@ -141,8 +143,11 @@ def team_devices(session: Session, actor: Actor, context: AuditContext | None = 
 # -- A patient's devices ----------------------------------------------------------------------------------------
 
 
-def free_devices_for(session: Session, enrolment: MonitoringEnrolment) -> list[MonitoringDevice]:
-    """The free devices of the enrolment's team (to assign one; the caller has already reached the enrolment)."""
+def free_devices_for(session: Session, actor: Actor, enrolment: MonitoringEnrolment) -> list[MonitoringDevice]:
+    """The free devices of the enrolment's team, to a member of that team (the caller has already reached the
+    enrolment); someone who follows the patient from outside the team sees none."""
+    if repo.membership(session, enrolment.team_id, actor.user_id) is None:
+        return []
     return [d for d, e in repo.team_devices(session, [enrolment.team_id]) if e is None]
 
 
@@ -156,9 +161,15 @@ def assign_device(session: Session, actor: Actor, enrolment_id: uuid.UUID, ident
     """Hand a free device of the team to the patient from now (the enrolment's access is checked and audited)."""
     enrolment = service._enrolment_for(session, actor, enrolment_id, action="update",
                                        permission=Permission.MONITORING_ENROL, context=context, lock=True)
+    service._require_member(session, actor, enrolment.team_id)  # the team's devices are its members' to hand over
     if enrolment.status == "ended":
         raise Conflict("Ce suivi est terminé.")
-    service._assign(session, enrolment, identifier, now())
+    at = now()
+    service._assign(session, enrolment, identifier, at)
+    device = repo.device_by_identifier(session, identifier.strip())
+    record(session, action="update", object_type=service.ENROLMENT, object_id=str(enrolment.id),
+           patient_id=str(enrolment.patient_id), purpose=service.PURPOSE.value, context=context,
+           details={"device_assigned": str(device.id) if device else None}, **actor.audit_fields)
 
 
 def replace_device(session: Session, actor: Actor, enrolment_id: uuid.UUID, old_identifier: str,
@@ -167,6 +178,7 @@ def replace_device(session: Session, actor: Actor, enrolment_id: uuid.UUID, old_
     another patient from now on), the new one is assigned from now; audited with both devices."""
     enrolment = service._enrolment_for(session, actor, enrolment_id, action="update",
                                        permission=Permission.MONITORING_ENROL, context=context, lock=True)
+    service._require_member(session, actor, enrolment.team_id)
     if enrolment.status == "ended":
         raise Conflict("Ce suivi est terminé.")
     old = repo.device_by_identifier(session, old_identifier.strip())

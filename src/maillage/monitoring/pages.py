@@ -185,7 +185,7 @@ def patient_page(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor
         "end_reasons": END_REASONS, "forfait_labels": {f.value: f.label for f in ForfaitLevel},
         "may_enrol": may_enrol, "references": administration.reference_fields(file.programme,
                                                                             file.enrolment.reference_values),
-        "free_devices": administration.free_devices_for(db, file.enrolment) if may_enrol else [],
+        "free_devices": administration.free_devices_for(db, actor, file.enrolment) if may_enrol else [],
     })
 
 

@@ -59,7 +59,7 @@ from maillage.monitoring.rules.forfaits import (
     forfait_for_month,
     monitored_days,
 )
-from maillage.monitoring.rules.overrides import check_overrides, check_references
+from maillage.monitoring.rules.overrides import check_overrides, check_references, settings_changes
 from maillage.monitoring.rules.programmes import Programme, get_programme
 from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
@@ -182,9 +182,9 @@ def register_device(session: Session, actor: Actor, *, team_id: uuid.UUID, ident
 
 
 def _access(session: Session, actor: Actor, patient_id: uuid.UUID, *, action: str, object_type: str,
-            object_id: str | None, permission: Permission, context: AuditContext | None) -> None:
-    authz.access_patient(session, actor, patient_id, PURPOSE, action=action, object_type=object_type,
-                         object_id=object_id, permission=permission, context=context)
+            object_id: str | None, permission: Permission, context: AuditContext | None) -> authz.AccessGrant:
+    return authz.access_patient(session, actor, patient_id, PURPOSE, action=action, object_type=object_type,
+                                object_id=object_id, permission=permission, context=context)
 
 
 def enrol(session: Session, actor: Actor, data: Any, context: AuditContext | None = None) -> MonitoringEnrolment:
@@ -193,8 +193,13 @@ def enrol(session: Session, actor: Actor, data: Any, context: AuditContext | Non
     _need(actor, Permission.MONITORING_ENROL)
     team = _require_member(session, actor, data.team_id)
     programme = get_programme(data.programme)
-    _access(session, actor, data.patient_id, action="create", object_type=ENROLMENT, object_id=None,
-            permission=Permission.MONITORING_ENROL, context=context)
+    grant = _access(session, actor, data.patient_id, action="create", object_type=ENROLMENT, object_id=None,
+                    permission=Permission.MONITORING_ENROL, context=context)
+    if grant.break_glass is not None:
+        # Enrolling grants the whole care team lasting relationships: an exceptional access, which expires and is
+        # reviewed, must not turn into them.
+        raise PermissionDenied("Un accès exceptionnel ne permet pas d'inclure ce patient en télésurveillance : "
+                               "l'inclusion demande une prise en charge (médecin traitant, équipe de soins).")
     if not data.consent:
         raise ValidationFailed("Le consentement du patient à la télésurveillance doit être recueilli.",
                                details=[{"field": "consent", "message": "Consentement obligatoire."}])
@@ -282,12 +287,16 @@ def update_settings(session: Session, actor: Actor, enrolment_id: uuid.UUID, *,
     if enrolment.status == "ended":
         raise Conflict("Ce suivi est terminé.")
     programme = get_programme(enrolment.programme)
+    before = (dict(enrolment.reference_values), dict(enrolment.overrides))
     if references is not None:
         enrolment.reference_values = check_references(programme, {**enrolment.reference_values, **references})
     if overrides is not None:
         enrolment.overrides = check_overrides(programme, overrides)
     enrolment.updated_at = now()
     _refresh_due(session, enrolment)
+    record(session, action="update", object_type=ENROLMENT, object_id=str(enrolment.id),
+           patient_id=str(enrolment.patient_id), purpose=PURPOSE.value, context=context, **actor.audit_fields,
+           details=settings_changes(*before, enrolment.reference_values, enrolment.overrides))
     session.flush()
     return enrolment
 

@@ -129,3 +129,18 @@ def resolve_rules(programme: Programme, references: Mapping[str, float],
             change["hours"] = programme.max_silence_hours  # a period stored before the bound existed
         out.append(replace(rule, **change) if change else rule)
     return tuple(out)
+
+
+def settings_changes(references_before: Mapping[str, Any], overrides_before: Mapping[str, Any],
+                     references_after: Mapping[str, Any],
+                     overrides_after: Mapping[str, Any]) -> dict[str, str | int | bool | None]:
+    """What a change of an enrolment's settings changed, old → new, as flat audit details (numbers and switches
+    only, both checked): ``{"dry_weight": "62.0 → 60.0", "weight_gain_3d": "{} → {'kg': 1.5}"}``, so that whoever
+    asks later why an alert did not fire finds when its threshold moved and by whom."""
+    out: dict[str, str | int | bool | None] = {}
+    for before, after in ((references_before, references_after), (overrides_before, overrides_after)):
+        for key in sorted(set(before) | set(after)):
+            old, new = before.get(key), after.get(key)
+            if old != new:
+                out[key[:64]] = f"{old if old is not None else '—'} → {new if new is not None else '—'}"[:256]
+    return out
