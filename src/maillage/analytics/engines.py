@@ -7,6 +7,7 @@ Spark is the optional extra ``maillage[spark]``; one SparkSession per process, b
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,9 @@ from maillage.exceptions import ServiceUnavailable, ValidationFailed
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 
 _spark_lock = threading.Lock()
+# The SIGINT handler in place before Spark installed its own (which cancels Spark jobs and, once the context is
+# stopped, fails on every Ctrl-C): given back when the session stops.
+_sigint_before: Any = None
 _spark_session: Any = None
 
 
@@ -67,6 +71,9 @@ def spark_session(config: EngineConfig) -> Any:
         )
         for key, value in config.spark_conf:
             builder = builder.config(key, value)
+        global _sigint_before
+        if threading.current_thread() is threading.main_thread():
+            _sigint_before = signal.getsignal(signal.SIGINT)
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         _spark_session = session
@@ -79,6 +86,8 @@ def stop_spark() -> None:
         if _spark_session is not None:
             _spark_session.stop()
             _spark_session = None
+            if _sigint_before is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, _sigint_before)
 
 
 def connect(config: EngineConfig) -> Any:
