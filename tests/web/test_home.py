@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
 from maillage.security.context import AuditContext
 from maillage.teleexpertise import service as teleexpertise
 from maillage.teleexpertise.schemas import MessageIn
@@ -10,6 +14,23 @@ from tests.fixtures.factories import make_user
 from tests.fixtures.teleexpertise import actor, claimed, submitted, world
 
 CONTEXT = AuditContext(request_id="test", address="testclient")
+
+
+@contextmanager
+def counted_selects(db):
+    """Count the SELECT statements sent through the session's connection while the block runs."""
+    found: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            found.append(statement)
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def labels(items: list[HomeItem]) -> dict[str, tuple[int, str]]:
@@ -38,6 +59,18 @@ class TestWaitingItems:
         w = world(db)
         submitted(db, w)
         assert waiting_items(db, actor(db, make_user(db, "analyst")), CONTEXT) == []
+
+    def test_the_number_of_queries_does_not_grow_with_the_requests_waiting(self, db):
+        w = world(db)
+        submitted(db, w)
+        with counted_selects(db) as one:
+            waiting_items(db, actor(db, w.expert), CONTEXT)
+        for _ in range(3):
+            submitted(db, w)
+        with counted_selects(db) as four:
+            found = labels(waiting_items(db, actor(db, w.expert), CONTEXT))
+        assert found[f"demandes à traiter — {w.line.title}"][0] == 4
+        assert len(four) == len(one)
 
     def test_an_item_says_singular_or_plural_from_its_count(self):
         assert HomeItem(1, "alerte rouge", "alertes rouges", "/").label == "alerte rouge"
