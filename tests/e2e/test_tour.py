@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from maillage.demo.accounts import DEMO_ACCOUNTS
-from maillage.web.nav import NAV
+from maillage.web.nav import items_for
 from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tour")]  # one server, contexts reused
@@ -37,19 +37,9 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
 }
 
 
-def nav_paths(role: str | None) -> list[str]:
-    """The navigation a role sees (nav.nav_items' rule): public entries, entries for everyone signed in, its own."""
-    out = []
-    for item in NAV:
-        public = item.roles is not None and len(item.roles) == 0
-        if public or (role is not None and (item.roles is None or role in item.roles)):
-            out.append(item.href)
-    return out
-
-
 def tour_params() -> list[Any]:
-    cases = [("", path) for path in [*nav_paths(None), "/composants"]]
-    cases += [(a.username, path) for a in DEMO_ACCOUNTS for path in nav_paths(a.role.value)]
+    cases = [("", item.href) for item in items_for(None, signed_in=False)] + [("", "/composants")]
+    cases += [(a.username, item.href) for a in DEMO_ACCOUNTS for item in items_for(a.role, signed_in=True)]
     return [pytest.param(user, path, id=f"{user or 'visiteur'}:{path}",
                          marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[(user, path)], strict=False)]
                          if (user, path) in KNOWN_FAILURES else [])
