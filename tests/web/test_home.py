@@ -6,11 +6,12 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
+from maillage.authz import service as authz
 from maillage.security.context import AuditContext
 from maillage.teleexpertise import service as teleexpertise
 from maillage.teleexpertise.schemas import MessageIn
 from maillage.web.home import HomeItem, indicators_refreshed, waiting_items
-from tests.fixtures.factories import make_user
+from tests.fixtures.factories import make_patient_id, make_user
 from tests.fixtures.teleexpertise import actor, claimed, submitted, world
 
 CONTEXT = AuditContext(request_id="test", address="testclient")
@@ -59,6 +60,13 @@ class TestWaitingItems:
         w = world(db)
         submitted(db, w)
         assert waiting_items(db, actor(db, make_user(db, "analyst")), CONTEXT) == []
+
+    def test_the_administrator_sees_the_emergency_accesses_to_review(self, db):
+        physician = make_user(db, "physician")
+        authz.break_glass(db, actor(db, physician), make_patient_id(db),
+                          "Patient inconscient aux urgences, médecin traitant injoignable")
+        found = labels(waiting_items(db, actor(db, make_user(db, "administrator")), CONTEXT))
+        assert found["accès en urgence à revoir"] == (1, "/admin/audit")
 
     def test_the_number_of_queries_does_not_grow_with_the_requests_waiting(self, db):
         w = world(db)
