@@ -22,6 +22,7 @@ from tests.fixtures.web import csrf_token, sign_in, sign_out
 PUBLIC = {
     ("GET", "/"),                            # home page
     ("GET", "/favicon.ico"),                 # the site's icon, a static file
+    ("GET", "/composants"),                  # components reference, no data; development only, else 404
     ("GET", "/connexion"),                   # login form
     ("POST", "/connexion"),
     ("GET", "/connexion/code"),              # second factor (needs a pending session, else redirects)

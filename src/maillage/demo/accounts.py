@@ -23,22 +23,30 @@ DEMO_PASSWORD = "Demo-Maillage-2026"  # noqa: S105 - a published demo password, 
 
 @dataclass(frozen=True)
 class DemoAccount:
+    """A demo account; ``job`` says what the person does in the territory, as the console lists it (two physicians
+    share a role but not a job: the GP asks, the hospital's dermatologist answers)."""
+
     username: str
     display_name: str
     role: Role
+    job: str
 
 
 DEMO_ACCOUNTS = [
-    DemoAccount("dr.martin", "Dr Claire Martin (dermatologue, hôpital support)", Role.PHYSICIAN),
-    DemoAccount("dr.dupont", "Dr Paul Dupont (médecin généraliste)", Role.PHYSICIAN),
-    DemoAccount("sf.garnier", "Léa Garnier (sage-femme)", Role.MIDWIFE),
-    DemoAccount("ide.leroy", "Sophie Leroy (infirmière, EHPAD)", Role.NURSE),
-    DemoAccount("idec.bernard", "Julien Bernard (infirmier de coordination)", Role.COORDINATING_NURSE),
-    DemoAccount("pharma.petit", "Inès Petit (pharmacienne)", Role.PHARMACIST),
-    DemoAccount("fact.moreau", "Marc Moreau (bureau des entrées)", Role.BILLING_OFFICER),
-    DemoAccount("analyste.roux", "Nadia Roux (analyste ARS)", Role.ANALYST),
-    DemoAccount("idv.fournier", "Hugo Fournier (cellule d'identitovigilance)", Role.IDENTITY_OFFICER),
-    DemoAccount("admin", "Administration Maillage", Role.ADMINISTRATOR),
+    DemoAccount("dr.martin", "Dr Claire Martin (dermatologue, hôpital support)", Role.PHYSICIAN,
+                "dermatologue de l'hôpital support"),
+    DemoAccount("dr.dupont", "Dr Paul Dupont (médecin généraliste)", Role.PHYSICIAN, "médecin généraliste"),
+    DemoAccount("sf.garnier", "Léa Garnier (sage-femme)", Role.MIDWIFE, "sage-femme"),
+    DemoAccount("ide.leroy", "Sophie Leroy (infirmière, EHPAD)", Role.NURSE, "infirmière d'EHPAD"),
+    DemoAccount("idec.bernard", "Julien Bernard (infirmier de coordination)", Role.COORDINATING_NURSE,
+                "infirmier de coordination (télésurveillance)"),
+    DemoAccount("pharma.petit", "Inès Petit (pharmacienne)", Role.PHARMACIST, "pharmacienne"),
+    DemoAccount("fact.moreau", "Marc Moreau (bureau des entrées)", Role.BILLING_OFFICER,
+                "agent de facturation (bureau des entrées)"),
+    DemoAccount("analyste.roux", "Nadia Roux (analyste ARS)", Role.ANALYST, "analyste de l'ARS"),
+    DemoAccount("idv.fournier", "Hugo Fournier (cellule d'identitovigilance)", Role.IDENTITY_OFFICER,
+                "référent de la cellule d'identitovigilance"),
+    DemoAccount("admin", "Administration Maillage", Role.ADMINISTRATOR, "administrateur de la plateforme"),
 ]
 
 

@@ -205,7 +205,7 @@ def _print_summary(console: Any, summary: DemoSummary) -> None:
         console.print(f"  {note}")
     console.print("Comptes (mot de passe commun : " f"[bold]{DEMO_PASSWORD}[/bold]) :")
     for a in DEMO_ACCOUNTS:
-        console.print(f"  {a.username:<15} {a.role.label:<45} clé TOTP {demo_totp_secret(a.username)}")
+        console.print(f"  {a.username:<15} {a.job:<45} clé TOTP {demo_totp_secret(a.username)}")
     console.print("Code à six chiffres du moment : .venv/bin/maillage user demo-code IDENTIFIANT "
                   "(ou ajoutez la clé TOTP à votre application d'authentification).")
 

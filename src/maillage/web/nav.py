@@ -35,13 +35,18 @@ NAV: list[NavItem] = [
 ]
 
 
-def nav_items(request: Request) -> list[NavItem]:
-    actor: Any = getattr(request.state, "actor", None)
-    role = getattr(actor, "role", None)
+def items_for(role: str | None, signed_in: bool) -> list[NavItem]:
+    """The entries a visitor (not signed in) or a signed-in role sees: public ones, then everyone's, then its own.
+    Only capabilities with pages are listed."""
     items = []
     for item in NAV:
         public = item.roles is not None and len(item.roles) == 0
-        allowed = actor is not None and (item.roles is None or role in item.roles)
+        allowed = signed_in and (item.roles is None or role in item.roles)
         if public or allowed:
             items.append(item)
     return items
+
+
+def nav_items(request: Request) -> list[NavItem]:
+    actor: Any = getattr(request.state, "actor", None)
+    return items_for(getattr(actor, "role", None), actor is not None)

@@ -7,17 +7,60 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from maillage.kit.http import UnitOfWorkRoute
+from maillage.analytics.pages import warehouse_of
+from maillage.exceptions import NotFound
+from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
+from maillage.security.actor import Actor
+from maillage.security.deps import audit_context
+from maillage.security.roles import Role
+from maillage.web import home as waiting
 
 FAVICON = Path(__file__).resolve().parent / "static" / "favicon.svg"
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
 
+# What a person with nothing waiting may do next: a sentence and a link to the page where it starts.
+NEXT_STEP: dict[Role, tuple[str, str, str]] = {
+    Role.PHYSICIAN: ("Aucune demande ni alerte ne vous attend. Pour solliciter l'avis d'un spécialiste :",
+                     "/teleexpertise/nouvelle", "Nouvelle demande de téléexpertise"),
+    Role.MIDWIFE: ("Aucune demande ne vous attend. Pour solliciter l'avis d'un spécialiste :",
+                   "/teleexpertise/nouvelle", "Nouvelle demande de téléexpertise"),
+    Role.NURSE: ("Aucune alerte ni question ne vous attend. Pour solliciter l'avis d'un spécialiste :",
+                 "/teleexpertise/nouvelle", "Nouvelle demande de téléexpertise"),
+    Role.COORDINATING_NURSE: ("Aucune alerte ni question ne vous attend. Pour suivre vos patients télésurveillés :",
+                              "/telesurveillance", "Télésurveillance"),
+    Role.PHARMACIST: ("Aucune question ne vous attend. Pour solliciter l'avis d'un spécialiste :",
+                      "/teleexpertise/nouvelle", "Nouvelle demande de téléexpertise"),
+    Role.BILLING_OFFICER: ("Rien ne vous attend pour l'instant. Pour retrouver un établissement ou un professionnel :",
+                           "/annuaire", "Annuaire"),
+    Role.ANALYST: ("Aucun indicateur n'est encore calculé. Le catalogue dit comment les calculer :",
+                   "/pilotage", "Pilotage"),
+    Role.IDENTITY_OFFICER: ("Aucune paire d'identités n'attend votre examen. Les fusions récentes sont ici :",
+                            "/identitovigilance", "Identitovigilance"),
+    Role.ADMINISTRATOR: ("Aucun accès en urgence n'attend de revue. Pour gérer les comptes :",
+                         "/admin/comptes", "Comptes"),
+}
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> HTMLResponse:
-    return templates().TemplateResponse(request, "web/home.html", {})
+def home(request: Request, db: DbSession) -> HTMLResponse:
+    """Signed out: what Maillage is. Signed in: what waits for me now, each a count and a link, or what to do."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is None:
+        return templates().TemplateResponse(request, "web/home.html", {})
+    items = waiting.waiting_items(db, actor, audit_context(request), warehouse_of(request).results_dir)
+    return templates().TemplateResponse(request, "web/home.html", {
+        "items": items, "next_step": NEXT_STEP.get(actor.role)})
+
+
+@router.get("/composants", response_class=HTMLResponse)
+def components(request: Request) -> HTMLResponse:
+    """The reference page of the shared components, in development only (elsewhere: the same 404 as missing)."""
+    if request.app.state.settings.environment != "development":
+        raise NotFound("Page introuvable.")
+    return templates().TemplateResponse(request, "web/components.html", {})
 
 
 

@@ -1,0 +1,123 @@
+"""What waits for a signed-in person now, for the home page: one item per kind of work, each a count and a link.
+
+Each item asks its capability's own reading function (through ``authz``, audited as that function already is) and
+only when the actor's role holds the permission it needs, so a role never sees an item of a capability it cannot
+open. Every item is one query or one small fixed set of queries (one per specialty line the actor answers): no
+query per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from maillage.authz import service as authz
+from maillage.monitoring import service as monitoring
+from maillage.patient import vigilance
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.policy import Permission, role_allows
+from maillage.teleexpertise import service as teleexpertise
+from maillage.teleexpertise.rules import AdmissionStatus, Status
+
+# A list read to count is read up to this many rows; beyond, the home says "au moins".
+COUNT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class HomeItem:
+    """One kind of work waiting: ``count`` of ``singular``/``plural``, a link, and a tone for urgent items."""
+
+    count: int
+    singular: str
+    plural: str
+    href: str
+    tone: str = ""  # "", "danger", "warning", "info"
+    capped: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.singular if self.count == 1 else self.plural
+
+
+def _teleexpertise_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    items: list[HomeItem] = []
+    if role_allows(actor.role, Permission.TELEEXPERTISE_ANSWER):
+        for line in teleexpertise.my_lines(session, actor):
+            rows = teleexpertise.worklist(session, actor, line.id, limit=COUNT_LIMIT, offset=0, context=context)
+            href = f"/teleexpertise/lignes/{line.id}"
+            to_answer = [r for r in rows if r.status in (Status.PUBLISHED, Status.IN_PROGRESS)]
+            overdue = [r for r in to_answer if teleexpertise.is_overdue(r)]
+            capped = len(rows) == COUNT_LIMIT
+            items.append(HomeItem(len(to_answer), f"demande à traiter — {line.title}",
+                                  f"demandes à traiter — {line.title}", href, "", capped))
+            items.append(HomeItem(len(overdue), f"demande en retard — {line.title}",
+                                  f"demandes en retard — {line.title}", href, "danger", capped))
+            admissions = teleexpertise.line_admissions(session, actor, line.id, limit=COUNT_LIMIT, context=context)
+            waiting = [a for a in admissions if a.admission.status == AdmissionStatus.REQUESTED]
+            items.append(HomeItem(len(waiting), f"admission à décider — {line.title}",
+                                  f"admissions à décider — {line.title}", f"{href}/admissions", "warning"))
+    if role_allows(actor.role, Permission.TELEEXPERTISE_REQUEST):
+        mine = teleexpertise.my_requests(session, actor, limit=COUNT_LIMIT, offset=0, context=context)
+        asked = [r for r in mine if r.status == Status.AWAITING_INFORMATION]
+        href = f"/teleexpertise/demandes/{asked[0].id}" if len(asked) == 1 else "/teleexpertise"
+        items.append(HomeItem(len(asked), "question d'un spécialiste à laquelle répondre",
+                              "questions de spécialistes auxquelles répondre", href, "warning"))
+    return items
+
+
+ALERT_LABELS = {
+    "red": ("alerte rouge", "alertes rouges", "danger"),
+    "orange": ("alerte orange", "alertes orange", "warning"),
+    "missing": ("patient sans données transmises", "patients sans données transmises", "info"),
+    "green": ("alerte verte à acquitter", "alertes vertes à acquitter", ""),
+}
+
+
+def _monitoring_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    if not role_allows(actor.role, Permission.MONITORING_TRIAGE):
+        return []
+    worklist = monitoring.worklist(session, actor, context=context)
+    return [HomeItem(len(worklist.groups.get(group, [])), singular, plural, "/telesurveillance", tone)
+            for group, (singular, plural, tone) in ALERT_LABELS.items()]
+
+
+def _identity_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    if not role_allows(actor.role, Permission.IDENTITY_MERGE):
+        return []
+    pairs = vigilance.potential_duplicates(session, actor, context=context)
+    return [HomeItem(len(pairs), "paire d'identités à examiner", "paires d'identités à examiner",
+                     "/identitovigilance", "warning")]
+
+
+def _break_glass_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    if not role_allows(actor.role, Permission.AUDIT_READ):
+        return []
+    accesses = authz.break_glass_to_review(session, actor)
+    return [HomeItem(len(accesses), "accès en urgence à revoir", "accès en urgence à revoir", "/admin/audit",
+                     "danger")]
+
+
+def indicators_refreshed(results_dir: Path) -> int:
+    """How many indicators have a stored result in the warehouse (computed by the demo or ``maillage analytics``)."""
+    if not results_dir.is_dir():
+        return 0
+    return sum(1 for folder in results_dir.iterdir() if folder.is_dir() and any(folder.glob("*.json")))
+
+
+SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
+    _teleexpertise_items, _monitoring_items, _identity_items, _break_glass_items,
+]
+
+
+def waiting_items(session: Session, actor: Actor, context: AuditContext,
+                  results_dir: Path | None = None) -> list[HomeItem]:
+    """What waits for the actor now, in the order of the home page: only the kinds with something waiting."""
+    items = [item for source in SOURCES for item in source(session, actor, context)]
+    if results_dir is not None and role_allows(actor.role, Permission.ANALYTICS_READ):
+        items.append(HomeItem(indicators_refreshed(results_dir), "indicateur à jour", "indicateurs à jour",
+                              "/pilotage", "info"))
+    return [item for item in items if item.count]
