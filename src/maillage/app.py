@@ -31,7 +31,7 @@ from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
 from maillage.teleexpertise import endpoints as teleexpertise_endpoints
 from maillage.teleexpertise import pages as teleexpertise_pages
-from maillage.web import apidocs, health, pages
+from maillage.web import apidocs, health, pages, patient_banner
 from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
 from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
 from maillage.web.metrics import Metrics, MetricsMiddleware
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
 
     env: Any = templates().env
     env.globals["nav_items"] = nav_items
+    patient_banner.install(env)
 
     install_error_handlers(app)
     # Innermost first: the shield catches what the handlers did not; the request context wraps all.

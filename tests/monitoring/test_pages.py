@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from html import unescape
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +13,8 @@ from maillage.kit.clock import now
 from maillage.models.monitoring import MonitoringAlert, MonitoringEnrolment
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import live, pages
+from maillage.patient import service as patients
+from maillage.security.purposes import Purpose
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 from tests.monitoring.conftest import World, weights
@@ -98,6 +101,15 @@ class TestPatientPage:
                           headers={"accept": "text/html"}).text
         assert "<svg" in html and "<polyline" in html and 'stroke-dasharray="6 4"' in html
         assert "Poids sec" in html and "Prise de poids rapide" in html
+
+    def test_the_patient_banner_heads_the_page(self, client, db, world: World) -> None:
+        view = patients.get_patient(db, world.nurse, world.patient_id, purpose=Purpose.MONITORING)
+        sign_in(client, db, world.users["nurse"])
+        html = unescape(client.get(f"/telesurveillance/suivis/{world.enrolment.id}",
+                                   headers={"accept": "text/html"}).text)
+        banner = html[html.index('class="patient-banner"'):html.index("</section>")]
+        assert view.display_name in banner and view.born_label in banner and view.age_label in banner
+        assert view.identity_status_label in banner and str(world.patient_id) not in banner
 
     def test_triplet(self, client, db, world: World) -> None:
         db.commit()

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from maillage.patient import service as patients
 from tests.fixtures.factories import make_user
 from tests.fixtures.teleexpertise import OPINION, claimed, photo, submitted, world
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
@@ -113,6 +114,81 @@ class TestRequestPage:
         db.commit()
         assert_triplet(client, db, "POST", f"/teleexpertise/demandes/{req.id}/prendre",
                        wrong_role_user=make_user(db, "analyst"), outsider_user=w.outsider, page=True)
+
+
+def patient_of(db, w):
+    return patients.get_patient(db, w.a(db, w.requester), w.patient_id)
+
+
+class TestListsSayWhoAndWhat:
+    def test_mes_demandes_shows_the_patient_the_specialty_the_status_and_the_date(self, client, db):
+        w = world(db)
+        submitted(db, w)
+        view = patient_of(db, w)
+        db.commit()
+        sign_in(client, db, w.requester)
+        text = body(client.get("/teleexpertise", headers=HTML))
+        mine = text[text.index("Mes demandes"):]
+        row = mine[mine.index("<tbody>"):mine.index("</tbody>")]
+        first = view.patient.used_given_name or view.patient.given_names.split(" ")[0]
+        assert view.patient.birth_name.upper() in row and first in row
+        assert w.line.title in row and "En attente d'un spécialiste" in row and "envoyée le" in row
+        assert f"{view.sex_label}, {view.age_label}" in row
+
+    def test_the_worklist_shows_the_requester_the_establishment_the_patient_s_age_and_sex_and_urgency(
+            self, client, db):
+        w = world(db)
+        req = submitted(db, w, urgency="urgent")
+        view = patient_of(db, w)
+        db.commit()
+        sign_in(client, db, w.expert)
+        text = body(client.get(f"/teleexpertise/lignes/{w.line.id}", headers=HTML))
+        row = text[text.index("<tbody>"):text.index("</tbody>")]
+        assert w.requester.display_name in row and f"{view.sex_label}, {view.age_label}" in row
+        assert "Urgent" in row and f"/teleexpertise/demandes/{req.id}" in row
+        assert view.patient.birth_name.upper() not in row  # no identity before the request is taken
+
+    def test_the_request_page_shows_the_banner_to_the_parties_and_age_and_sex_before_it_is_taken(self, client, db):
+        w = world(db)
+        req = submitted(db, w)
+        view = patient_of(db, w)
+        db.commit()
+        url = f"/teleexpertise/demandes/{req.id}"
+        sign_in(client, db, w.expert)
+        before = body(client.get(url, headers=HTML))
+        assert 'class="patient-banner"' not in before and f"{view.sex_label.lower()}, {view.age_label}" in before
+        assert w.requester.display_name in before
+        post_form(client, f"{url}/prendre")
+        page = body(client.get(url, headers=HTML))
+        banner = page[page.index('class="patient-banner"'):page.index("</section>")]
+        assert view.display_name in banner and view.age_label in banner and view.identity_status_label in banner
+        assert ("Née le" if view.patient.sex == "F" else "Né le") in banner and "né(e)" not in page
+        assert str(w.patient_id) not in banner and "Statut FHIR" not in page
+
+    def test_the_specialist_has_one_primary_button_and_confirmed_destructive_actions(self, client, db):
+        w = world(db)
+        req = claimed(db, w)
+        db.commit()
+        sign_in(client, db, w.expert)
+        page = body(client.get(f"/teleexpertise/demandes/{req.id}", headers=HTML))
+        primaries = re.findall(r'<button type="submit" class="primary">([^<]*)</button>', page)
+        assert primaries == ["Signer et rendre l'avis"]
+        assert '<details class="confirm">\n    <summary>Refuser la demande…</summary>' in page
+        assert '<details class="confirm">\n    <summary>Remettre la demande dans la file…</summary>' in page
+        assert 'class="danger">Confirmer le refus</button>' in page
+
+    def test_the_consent_box_stays_checked_after_a_refused_sending(self, client, db):
+        w = world(db)
+        db.commit()
+        sign_in(client, db, w.requester)
+        created = post_form(client, "/teleexpertise/nouvelle", {
+            "patient_id": str(w.patient_id), "line_id": str(w.line.id), "urgency": "routine",
+            "question": "Lésion du dos qui saigne : avis ?"})
+        refused = post_form(client, f"{created.headers['location']}/envoyer", {"consent": "1"})
+        assert refused.status_code == 422
+        assert re.search(r'name="consent" value="1" checked', refused.text)
+        fresh = client.get(created.headers["location"], headers=HTML)
+        assert not re.search(r'name="consent" value="1" checked', fresh.text)
 
 
 class TestWorklistAndBoard:

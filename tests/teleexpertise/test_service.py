@@ -424,6 +424,26 @@ class TestCompteRendu:
         assert "TE2 — 23,00 € — 02/03/2026 — facturable" in text and "RQD — 10,00 € — 02/03/2026" in text
         assert "EUR" not in text
 
+    def test_the_pdf_states_the_banner_s_facts_agreed_with_the_sex(self, db):
+        """The same facts as the pages' patient banner: "Née le"/"Né le", age, sex, INS status, médecin traitant."""
+        import io as _io
+
+        from pypdf import PdfReader
+
+        from maillage.patient import service as patients
+
+        with frozen(T0):
+            w = world(db)
+            req = claimed(db, w)
+            service.answer(db, w.a(db, w.expert), req.id, OPINION)
+            pdf = service.compte_rendu(db, w.a(db, w.requester), req.id)
+            view = patients.get_patient(db, w.a(db, w.requester), w.patient_id)
+            born, age = view.born_label, view.age_label
+        text = " ".join(" ".join(page.extract_text() for page in PdfReader(_io.BytesIO(pdf)).pages).split())
+        assert f"{born} : {view.patient.birth_date.strftime('%d/%m/%Y')} ({age})" in text
+        assert view.sex_label in text and view.identity_status_label in text and "Médecin traitant" in text
+        assert "né(e)" not in text
+
     def test_every_french_character_and_the_euro_sign_print_as_typed(self, db):
         """The standard PDF fonts are Latin-1: the embedded DejaVu Sans prints œ, ’, « », the euro sign and more."""
         import io as _io

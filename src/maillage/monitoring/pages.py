@@ -31,9 +31,11 @@ from maillage.monitoring.rules.adherence import ADHERENCE_MINIMUM
 from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, EnrolmentStatus
 from maillage.monitoring.rules.forfaits import ForfaitLevel
 from maillage.monitoring.rules.measures import MEASURES
+from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission, role_allows
+from maillage.security.purposes import Purpose
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Triage = Annotated[Actor, Depends(require(Permission.MONITORING_TRIAGE))]
@@ -186,6 +188,9 @@ def patient_page(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor
         "may_enrol": may_enrol, "references": administration.reference_fields(file.programme,
                                                                             file.enrolment.reference_values),
         "free_devices": administration.free_devices_for(db, actor, file.enrolment) if may_enrol else [],
+        "patient": patients.get_patient(db, actor, file.enrolment.patient_id, purpose=Purpose.MONITORING,
+                                        context=audit_context(request))
+        if role_allows(actor.role, Permission.PATIENT_READ) else None,  # the banner (web/_patient_banner.html)
     })
 
 

@@ -4,6 +4,7 @@ records the caller was already given by ``maillage.patient.service``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from maillage.directory import communes
 from maillage.directory import service as directory
 from maillage.exceptions import ValidationFailed
+from maillage.kit.clock import today_paris
 from maillage.models.directory import Professional
 from maillage.models.patient import Patient
 from maillage.patient.rules import (
@@ -102,6 +104,16 @@ class PatientView:
         return "Féminin" if self.patient.sex == "F" else "Masculin"
 
     @property
+    def born_label(self) -> str:
+        """"Née le" or "Né le", agreed with the recorded sex."""
+        return "Née le" if self.patient.sex == "F" else "Né le"
+
+    @property
+    def age_label(self) -> str:
+        """The age today in Paris: "3 mois" under two years, else "76 ans"."""
+        return age_label(self.patient.birth_date, today_paris())
+
+    @property
     def commune_name(self) -> str | None:
         return _commune_name(self.patient.commune_insee)
 
@@ -125,6 +137,15 @@ class PatientView:
             return IdentityDocument(self.patient.identity_document).label
         except ValueError:
             return self.patient.identity_document
+
+
+def age_label(birth: dt.date, today: dt.date) -> str:
+    """A patient's age in French: whole months under two years ("1 mois", "18 mois"), else whole years."""
+    months = (today.year - birth.year) * 12 + today.month - birth.month - (today.day < birth.day)
+    months = max(months, 0)
+    if months < 24:
+        return f"{months} mois"
+    return f"{months // 12} ans"
 
 
 def _commune_name(code: str | None) -> str | None:

@@ -62,7 +62,8 @@ def home(request: Request, db: DbSession, actor: Requester) -> Response:
     rows = service.my_requests(db, actor, limit=100, offset=0, context=audit_context(request))
     lines = service.my_lines(db, actor) if role_allows(actor.role, Permission.TELEEXPERTISE_ANSWER) else []
     return render(request, "teleexpertise/home.html", {
-        "requests": rows, "lines": lines, "unread": notify.unread_count(db, actor),
+        "requests": rows, "facts": service.list_facts(db, actor, rows), "lines": lines,
+        "unread": notify.unread_count(db, actor),
         "notifications": notify.recent(db, actor, limit=20), "notification_labels": notify.KIND_LABELS,
         "can_coordinate": bool(lines) and role_allows(actor.role, Permission.TELEEXPERTISE_COORDINATE)})
 
@@ -103,16 +104,17 @@ def new_submit(
 
 
 def _detail(request: Request, db: DbSession, actor: Actor, request_id: uuid.UUID, error: str | None = None,
-            status_code: int = 200) -> Response:
+            status_code: int = 200, form: dict[str, str] | None = None) -> Response:
+    """The request page: the patient banner for the parties, what the other forms need, a refused form's values."""
     d = service.get_request(db, actor, request_id, context=audit_context(request))
     req = d.request
     staff = actor.user_id != req.requester_id and role_allows(actor.role, Permission.TELEEXPERTISE_ANSWER)
     return render(request, "teleexpertise/request.html", {
-        "d": d, "req": req, "error": error,
-        "patient_name": service.patient_name(db, actor, req, audit_context(request)),
+        "d": d, "req": req, "error": error, "form": form or {},
+        "patient": service.patient_view(db, actor, req, audit_context(request)),
+        "facts": service.list_facts(db, actor, [req])[req.id],
         "is_requester": actor.user_id == req.requester_id, "is_assignee": actor.user_id == req.assignee_id,
         "is_staff": staff, "overdue": service.is_overdue(req), "orientations": list(rules.Orientation),
-        "fhir": rules.fhir_status(rules.Status(req.status)),
     }, status_code=status_code)
 
 
@@ -121,11 +123,12 @@ def request_page(request_id: uuid.UUID, request: Request, db: DbSession, actor: 
     return _detail(request, db, actor, request_id)
 
 
-def _after(request: Request, db: DbSession, actor: Actor, request_id: uuid.UUID, exc: MaillageError | None) -> Response:
+def _after(request: Request, db: DbSession, actor: Actor, request_id: uuid.UUID, exc: MaillageError | None,
+           form: dict[str, str] | None = None) -> Response:
     if exc is None:
         return RedirectResponse(f"{BASE}/demandes/{request_id}", status_code=303)
     db.rollback()
-    return _detail(request, db, actor, request_id, error=_message(exc), status_code=exc.status_code)
+    return _detail(request, db, actor, request_id, error=_message(exc), status_code=exc.status_code, form=form)
 
 
 @router.post(f"{BASE}/demandes/{{request_id}}/piece-jointe", response_class=HTMLResponse)
@@ -177,7 +180,7 @@ def act(
     except MaillageError as exc:
         if exc.status_code == 404:
             raise
-        return _after(request, db, actor, request_id, exc)
+        return _after(request, db, actor, request_id, exc, form={"consent": consent})
     return _after(request, db, actor, request_id, None)
 
 
@@ -188,7 +191,8 @@ def _worklist(request: Request, db: DbSession, actor: Actor, line_id: uuid.UUID,
     assignable = (service.assignable_specialists(db, actor, line_id)
                   if role_allows(actor.role, Permission.TELEEXPERTISE_COORDINATE) else [])
     return render(request, "teleexpertise/worklist.html", {
-        "rows": rows, "line": line, "overdue": {r.id for r in rows if service.is_overdue(r)},
+        "rows": rows, "facts": service.list_facts(db, actor, rows), "line": line,
+        "overdue": {r.id for r in rows if service.is_overdue(r)},
         "assignable": assignable, "error": error}, status_code=status_code)
 
 

@@ -24,6 +24,8 @@ from maillage.models.teleexpertise import (
     TeleexpertiseMessage,
     TeleexpertiseRequest,
 )
+from maillage.patient import labels as patient_labels
+from maillage.patient import repository as patient_repo
 from maillage.patient import service as patients
 from maillage.patient import views
 from maillage.security.actor import Actor
@@ -93,16 +95,48 @@ def worklist(session: Session, actor: Actor, line_id: uuid.UUID | str, *, limit:
     return rows
 
 
-def patient_name(session: Session, actor: Actor, req: TeleexpertiseRequest,
-                 context: AuditContext | None = None) -> str | None:
-    """The patient's display name for a party with a care relationship (requester, specialist), else None."""
+def patient_view(session: Session, actor: Actor, req: TeleexpertiseRequest,
+                 context: AuditContext | None = None) -> views.PatientView | None:
+    """The patient (for the banner) for a party with a care relationship (requester, specialist), else None."""
     if actor.user_id not in (req.requester_id, req.assignee_id):
         return None
     try:
-        return patients.get_patient(session, actor, req.patient_id, purpose=Purpose.TELEEXPERTISE,
-                                    context=context).display_name
+        return patients.get_patient(session, actor, req.patient_id, purpose=Purpose.TELEEXPERTISE, context=context)
     except NotFound:
         return None
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What a list row says about a request besides its status: who, for whom, to which line."""
+
+    line: str
+    requester: str
+    establishment: str | None
+    patient: str | None  # "NOM Prénom" when the actor may see the patient now
+    age: str
+    sex: str
+
+
+def list_facts(session: Session, actor: Actor, rows: list[TeleexpertiseRequest]) -> dict[uuid.UUID, RowFacts]:
+    """Per request of a list the service already returned and audited (``my_requests``, ``worklist``): the line, the
+    requester and their establishment, the patient's age and sex (what triage needs), and the patient's name only
+    where the actor may see the patient now (``patient.labels.short_labels``, under ``authz``)."""
+    lines = {lid: repo.line(session, lid) for lid in {r.line_id for r in rows}}
+    users = repo.users_by_ids(session, [r.requester_id for r in rows])
+    places = repo.establishment_names(session, [r.requester_establishment_id for r in rows])
+    people = patient_repo.patients_by_ids(session, [r.patient_id for r in rows])
+    names = patient_labels.short_labels(session, actor, people.keys())
+    out = {}
+    for r in rows:
+        line, user, person = lines.get(r.line_id), users.get(r.requester_id), people.get(r.patient_id)
+        view = views.PatientView(person) if person is not None else None
+        out[r.id] = RowFacts(
+            line=line.title if line else "—", requester=user.display_name if user else "—",
+            establishment=places.get(r.requester_establishment_id) if r.requester_establishment_id else None,
+            patient=names.get(r.patient_id), age=view.age_label if view else "—",
+            sex=view.sex_label if view else "—")
+    return out
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,11 @@ class ReportData:
     delay_days: int | None
     admission: str | None
     acts: list[str]
+    patient_born: str = "Né le"  # agreed with the known sex: "Née le" / "Né le"
+    patient_age: str | None = None
+    patient_sex: str | None = None
+    patient_ins: str | None = None  # "2 95 ... (Identité qualifiée)"
+    patient_attending: str | None = None
 
 
 def render_pdf(data: ReportData) -> bytes:
@@ -74,8 +79,16 @@ def render_pdf(data: ReportData) -> bytes:
     pdf.multi_cell(0, 9, "Compte rendu de téléexpertise", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, "", 10)
     heading("Patient")
-    born = f", né(e) le {data.patient_birth_date.strftime('%d/%m/%Y')}" if data.patient_birth_date else ""
-    pdf.multi_cell(0, 5, data.patient + born, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, "B", 10)
+    pdf.multi_cell(0, 5, data.patient, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, "", 10)
+    if data.patient_birth_date:
+        age = f" ({data.patient_age})" if data.patient_age else ""
+        line(data.patient_born, data.patient_birth_date.strftime("%d/%m/%Y") + age)
+    if data.patient_sex:
+        line("Sexe", data.patient_sex)
+    line("INS", data.patient_ins or "non renseigné")
+    line("Médecin traitant", data.patient_attending or "non déclaré")
     heading("Professionnels")
     line("Requérant", data.requester)
     line("Requis (spécialiste)", f"{data.expert} - {data.line}")
@@ -133,7 +146,9 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
     acts = [f"{a.code} — {fr_euros(a.amount)} — {a.act_date.strftime('%d/%m/%Y')} — "
             f"{'facturable' if a.billable else 'non facturable : ' + a.reason}" for a in d.acts]
     return render_pdf(ReportData(
-        patient=view.display_name, patient_birth_date=view.patient.birth_date,
+        patient=view.display_name, patient_birth_date=view.patient.birth_date, patient_born=view.born_label,
+        patient_age=view.age_label, patient_sex=view.sex_label, patient_attending=view.attending_name,
+        patient_ins=f"{view.matricule_display or 'non renseigné'} ({view.identity_status_label})",
         line=d.line.title if d.line else "-", requester=name(req.requester_id), expert=name(req.signed_by),
         submitted_at=req.submitted_at, signed_at=req.signed_at, urgency=req.urgency, question=req.question,
         clinical_context=req.clinical_context,

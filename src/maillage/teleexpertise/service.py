@@ -33,14 +33,16 @@ from maillage.teleexpertise.reading import (
     Assignable,
     NewRequestOptions,
     RequestDetail,
+    RowFacts,
     assignable_specialists,
     get_request,
     is_overdue,
     line_admissions,
+    list_facts,
     my_lines,
     my_requests,
     new_request_options,
-    patient_name,
+    patient_view,
     worklist,
 )
 from maillage.teleexpertise.report import compte_rendu
@@ -65,9 +67,10 @@ from maillage.teleexpertise.workflow import (
 __all__ = [
     "BOARD_DAYS", "BOARD_REFRESH_EVERY", "BOARD_STALE_AFTER", "MIN_QUESTION_CHARS", "MIN_REASON_CHARS", "OBJECT_TYPE",
     "SOURCE_TYPE", "UNKNOWN_ESTABLISHMENT", "WATCHED", "AdmissionRow", "Assignable", "BoardRow", "Coordination",
-    "EstablishmentBoard", "LineBoard", "NewRequestOptions", "RequestDetail", "add_attachment", "answer", "ask",
-    "assign", "assignable_specialists", "board", "cancel", "claim", "compte_rendu", "coordination", "create_request",
-    "decline", "escalate_overdue", "get_request", "hand_back", "is_overdue", "line_admissions",
-    "missing_for_submission", "my_lines", "my_requests", "new_request_options", "patient_name", "record_acts",
+    "EstablishmentBoard", "LineBoard", "NewRequestOptions", "RequestDetail", "RowFacts", "add_attachment", "answer",
+    "ask", "assign", "assignable_specialists", "board", "cancel", "claim", "compte_rendu", "coordination",
+    "create_request", "decline", "escalate_overdue", "get_request", "hand_back", "is_overdue", "line_admissions",
+    "list_facts",
+    "missing_for_submission", "my_lines", "my_requests", "new_request_options", "patient_view", "record_acts",
     "refresh_board", "reply", "send_reminders", "submit", "transfer", "update_admission", "worklist",
 ]
