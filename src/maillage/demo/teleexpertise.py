@@ -18,20 +18,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFilter
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maillage.auth import service as auth
-from maillage.kit.clock import FrozenClock, frozen, now
+from maillage.kit.clock import FrozenClock, frozen
 from maillage.models.auth import UserAccount
-from maillage.models.authz import CareRelationship
 from maillage.models.directory import SpecialtyLine
 from maillage.security.actor import Actor
 from maillage.teleexpertise import service as te
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
 
 SPECIALIST = "dr.martin"
-HISTORY_DAYS = 400  # the demo's care relationships start before its oldest request
 
 
 @dataclass(frozen=True)
@@ -151,12 +149,10 @@ _REASONS = {
 }
 
 
-def seed_demo_teleexpertise(session: Session, id_for: Callable[[str], uuid.UUID], seed: int) -> int:
-    """Write the demo's tele-expertise requests through the services (the caller commits); their count."""
+def seed_demo_teleexpertise(session: Session, id_for: Callable[[str], uuid.UUID], seed: int, day: dt.datetime) -> int:
+    """Write the demo's tele-expertise requests through the services, dated back from ``day`` (the demo day's
+    midnight, UTC); the caller commits. Returns how many."""
     rng = random.Random(f"maillage-demo-teleexpertise:{seed}")
-    day = now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    session.execute(update(CareRelationship).where(CareRelationship.source_type == "demo")
-                    .values(starts_at=day - dt.timedelta(days=HISTORY_DAYS)))
     users = {u.username: u for u in session.scalars(select(UserAccount))}
     actors = {name: auth.actor_for(session, users[name]) for name in ("dr.dupont", "ide.leroy", SPECIALIST)}
     lines = {line.specialty_code: line for line in session.scalars(select(SpecialtyLine))}
