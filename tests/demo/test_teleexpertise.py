@@ -3,6 +3,7 @@ seed, so that the GP, the EHPAD nurse and the specialist each find work waiting.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 from sqlalchemy import func, select
@@ -10,7 +11,9 @@ from sqlalchemy import func, select
 from maillage.auth import service as auth
 from maillage.demo import load as demo
 from maillage.demo.teleexpertise import CASES, lesion_photo
+from maillage.kit.clock import frozen
 from maillage.models.document import Document
+from maillage.models.monitoring import MonitoringAlert, MonitoringReading
 from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseAdmission, TeleexpertiseRequest
 from maillage.teleexpertise import service as te
 from maillage.teleexpertise.rules import AdmissionStatus, Orientation, Status
@@ -48,3 +51,31 @@ class TestDemoTeleexpertise:
     def test_photographs_are_the_same_for_the_same_seed(self):
         assert lesion_photo(random.Random(1)) == lesion_photo(random.Random(1))
         assert lesion_photo(random.Random(1)) != lesion_photo(random.Random(2))
+
+
+class TestDeterminism:
+    def test_the_same_seed_on_the_same_day_gives_the_same_activity(self, db):
+        def fingerprint() -> tuple[list[tuple[object, ...]], ...]:
+            requests = db.execute(select(
+                TeleexpertiseRequest.id, TeleexpertiseRequest.status, TeleexpertiseRequest.question,
+                TeleexpertiseRequest.orientation, TeleexpertiseRequest.due_at, TeleexpertiseRequest.signed_at)
+                .order_by(TeleexpertiseRequest.id)).all()
+            photos = db.execute(select(Document.owner_id, Document.sha256, Document.uploaded_at)
+                                .order_by(Document.owner_id, Document.uploaded_at, Document.sha256)).all()
+            readings = db.execute(select(MonitoringReading.patient_id, MonitoringReading.measure,
+                                         MonitoringReading.value, MonitoringReading.taken_at)
+                                  .order_by(MonitoringReading.taken_at, MonitoringReading.measure)).all()
+            alerts = db.execute(select(MonitoringAlert.condition, MonitoringAlert.severity, MonitoringAlert.status,
+                                       MonitoringAlert.opened_at, MonitoringAlert.escalated_at)
+                                .order_by(MonitoringAlert.opened_at, MonitoringAlert.condition)).all()
+            return [tuple(r) for r in requests], [tuple(r) for r in photos], [tuple(r) for r in readings], \
+                [tuple(r) for r in alerts]
+
+        day = dt.datetime(2026, 11, 20, 10, 30, tzinfo=dt.UTC)
+        with frozen(day):
+            demo.build_demo(db, "87", 1)
+            first = fingerprint()
+            db.rollback()
+            demo.build_demo(db, "87", 1)
+            second = fingerprint()
+        assert all(first) and first == second
