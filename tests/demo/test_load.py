@@ -51,7 +51,11 @@ class TestBuildDemo:
         build_demo(db, "87", 1)
         assert consent.objects_to_data_reuse(db)
 
-    def test_care_relationships_are_only_those_of_the_plan(self, db):
+    def test_care_relationships_are_only_those_of_the_plan_and_of_its_activity(self, db):
         summary = build_demo(db, "87", 1)
         expected = sum(len(p.care_accounts) for p in plan_patients(summary.plan))
-        assert db.scalar(select(func.count()).select_from(CareRelationship)) == expected
+        sources = dict(db.execute(select(CareRelationship.source_type, func.count())
+                                  .group_by(CareRelationship.source_type)).all())
+        assert sources.pop("demo") == expected
+        # The rest come from the demo's activity, played through the services (requests, enrolments).
+        assert set(sources) == {"teleexpertise_request", "monitoring_enrolment"}

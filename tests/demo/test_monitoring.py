@@ -1,11 +1,16 @@
-"""Telesurveillance's part of the demo: the support hospital's team, its members and its free devices."""
+"""Telesurveillance's part of the demo: the support hospital's team, its members, its devices (one of each kind
+still free), and the weeks of follow-up of the coordinating nurse's patients."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from maillage.auth import service as auth
 from maillage.demo import load as demo
-from maillage.demo.monitoring import DEVICES
+from maillage.demo.monitoring import DEVICES, FOLLOW_UPS
+from maillage.models.monitoring import MonitoringAlert
 from maillage.monitoring import administration as admin
+from maillage.monitoring import service as monitoring
 
 
 class TestSeedDemoMonitoring:
@@ -17,11 +22,33 @@ class TestSeedDemoMonitoring:
         assert team.team.id == summary.plan.id_for("monitoring/team")
         assert team.team.establishment_id == summary.plan.id_for("support")
         assert sorted(role for _, role in team.members) == ["infirmier·e", "médecin"]
-        assert [d.label for d in team.free_devices] == sorted(d.label for d in DEVICES)
-        assert len(choices.patients) == 3 and not any(p.followed for p in choices.patients)
+        lent = {key for f in FOLLOW_UPS for key in f.devices}
+        assert [d.label for d in team.free_devices] == sorted(d.label for d in DEVICES if d.key not in lent)
+        assert {d.identifier.split("-")[0] for d in team.free_devices} == {"BAL", "TEN", "OXY", "GLY"}
+        # Followed in heart failure: patient-15 only; the others can still be enrolled (the browser test does).
+        assert len(choices.patients) == 3 and sum(p.followed for p in choices.patients) == 1
 
-    def test_the_devices_page_lists_every_demo_device_as_free(self, db):
+    def test_the_devices_page_lists_every_demo_device_lent_or_free(self, db):
         demo.build_demo(db, "87", 1)
         bernard = auth.actor_for(db, auth.get_user(db, "idec.bernard"))
         [team] = admin.team_devices(db, bernard)
-        assert len(team.rows) == len(DEVICES) and not any(r.lent for r in team.rows)
+        assert len(team.rows) == len(DEVICES)
+        assert sum(1 for r in team.rows if r.lent) == sum(len(f.devices) for f in FOLLOW_UPS)
+
+
+class TestDemoFollowUp:
+    def test_alerts_of_every_colour_missing_data_acknowledged_and_escalated(self, db):
+        demo.build_demo(db, "87", 1)
+        alerts = db.scalars(select(MonitoringAlert)).all()
+        assert {a.severity for a in alerts} == {"red", "orange", "green"}
+        assert {a.status for a in alerts} == {"open", "closed"}
+        assert any(a.condition.startswith("no_") and a.status == "open" for a in alerts)  # data missing
+        assert any(a.escalated_at is not None for a in alerts)
+        assert any(a.status == "closed" and a.severity == "red" for a in alerts)
+
+    def test_the_nurses_worklist_is_not_empty(self, db):
+        demo.build_demo(db, "87", 1)
+        bernard = auth.actor_for(db, auth.get_user(db, "idec.bernard"))
+        worklist = monitoring.worklist(db, bernard)
+        assert worklist.count >= 3
+        assert len(monitoring.my_enrolments(db, bernard)) == len(FOLLOW_UPS)

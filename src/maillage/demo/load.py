@@ -20,6 +20,7 @@ from maillage.authz import service as authz
 from maillage.config import get_settings
 from maillage.demo import territory
 from maillage.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret, seed_accounts
+from maillage.demo.activity import seed_demo_activity
 from maillage.demo.monitoring import seed_demo_monitoring
 from maillage.demo.patients import plan_patients
 from maillage.demo.territory_plan import TerritoryPlan
@@ -179,6 +180,7 @@ def build_demo(session: Session, departement: str = DEFAULT_DEPARTEMENT, seed: i
                                        recorded_at=at - dt.timedelta(days=30 - index)))
     session.flush()
     seed_demo_monitoring(session, plan.id_for, plan.departement.code, users)
+    seed_demo_activity(session, plan.id_for, plan.seed)
     counts: dict[str, int] = {}
     for e in plan.establishments:
         counts[e.kind.value] = counts.get(e.kind.value, 0) + 1

@@ -126,7 +126,9 @@ def _after(db: DbSession, actor: Actor, request_id: uuid.UUID, request: Request)
 
 
 @router.post("/requests/{request_id}/attachments", status_code=201, response_model=DocumentRead,
-             summary="Joindre un fichier (photo, compte rendu)", openapi_extra=UPLOAD_BODY, responses=ERRORS)
+             summary="Joindre un fichier (photo, compte rendu)", openapi_extra=UPLOAD_BODY,
+             responses={**ERRORS, 415: {"description": "Format de fichier refusé (le message dit ce qu'est réellement "
+                                                       "le fichier)"}})
 def attach(request_id: uuid.UUID, request: Request, db: DbSession, actor: Requester,
            upload: Annotated[Upload, Depends(read_upload)]) -> DocumentRead:
     doc = service.add_attachment(db, actor, request_id, filename=upload.filename, data=upload.data,

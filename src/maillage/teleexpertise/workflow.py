@@ -50,9 +50,10 @@ log = get_logger(__name__)
 # --- Draft and submission --------------------------------------------------------------------------------------
 
 
-def create_request(session: Session, actor: Actor, data: RequestCreate,
-                   context: AuditContext | None = None) -> TeleexpertiseRequest:
-    """A draft request by a requester who already cares for the patient."""
+def create_request(session: Session, actor: Actor, data: RequestCreate, context: AuditContext | None = None, *,
+                   request_id: uuid.UUID | None = None) -> TeleexpertiseRequest:
+    """A draft request by a requester who already cares for the patient (``request_id``: a stable id, for the
+    demo's deterministic activity; a new one otherwise)."""
     steps.need(actor, Permission.TELEEXPERTISE_REQUEST)
     line = repo.line(session, data.line_id)
     if line is None or not (line.active and line.published and line.teleexpertise):
@@ -65,7 +66,7 @@ def create_request(session: Session, actor: Actor, data: RequestCreate,
     if unknown:
         raise ValidationFailed("Élément joint déclaré inconnu.", details=[
             {"field": "provided", "message": f"Codes attendus : {', '.join(r.value for r in Requirement)}."}])
-    request_id = uuid.uuid4()
+    request_id = request_id or uuid.uuid4()
     grant = authz.access_patient(session, actor, data.patient_id, Purpose.TELEEXPERTISE, action="create",
                                  object_type=steps.OBJECT_TYPE, object_id=str(request_id),
                                  permission=Permission.TELEEXPERTISE_REQUEST, context=context)
