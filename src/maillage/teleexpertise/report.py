@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from maillage.exceptions import Conflict, PermissionDenied
+from maillage.kit import french
 from maillage.kit.clock import PARIS
 from maillage.kit.numbers import fr_euros
 from maillage.kit.pdf import FAMILY, UnicodePDF
@@ -49,6 +50,7 @@ class ReportData:
     delay_days: int | None
     admission: str | None
     acts: list[str]
+    patient_sex: str | None = None  # "M" or "F" (INS); the birth line agrees with it
 
 
 def render_pdf(data: ReportData) -> bytes:
@@ -74,7 +76,8 @@ def render_pdf(data: ReportData) -> bytes:
     pdf.multi_cell(0, 9, "Compte rendu de téléexpertise", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, "", 10)
     heading("Patient")
-    born = f", né(e) le {data.patient_birth_date.strftime('%d/%m/%Y')}" if data.patient_birth_date else ""
+    born = (f", {french.agree(data.patient_sex, 'né', 'née')} le {data.patient_birth_date.strftime('%d/%m/%Y')}"
+            if data.patient_birth_date else "")
     pdf.multi_cell(0, 5, data.patient + born, new_x="LMARGIN", new_y="NEXT")
     heading("Professionnels")
     line("Requérant", data.requester)
@@ -133,7 +136,7 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
     acts = [f"{a.code} — {fr_euros(a.amount)} — {a.act_date.strftime('%d/%m/%Y')} — "
             f"{'facturable' if a.billable else 'non facturable : ' + a.reason}" for a in d.acts]
     return render_pdf(ReportData(
-        patient=view.display_name, patient_birth_date=view.patient.birth_date,
+        patient=view.display_name, patient_birth_date=view.patient.birth_date, patient_sex=view.patient.sex,
         line=d.line.title if d.line else "-", requester=name(req.requester_id), expert=name(req.signed_by),
         submitted_at=req.submitted_at, signed_at=req.signed_at, urgency=req.urgency, question=req.question,
         clinical_context=req.clinical_context,
