@@ -169,8 +169,8 @@ class TestWorklistAndBoard:
         assert "Par établissement demandeur" in page and re.search(r"Chiffres calculés à \d\d:\d\d", page)
         rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>"
                           r"<td>(.*?)</td><td>(.*?)</td><td>(\d+)</td><td>(.*?)</td></tr>", page)
-        assert rows == [("EHPAD Les Tilleuls", "2", "0", "2", "2.0 h", "6.0 h", "0", "Consultation en présentiel : 2"),
-                        ("Sans établissement de rattachement", "1", "0", "1", "10.0 h", "10.0 h", "0",
+        assert rows == [("EHPAD Les Tilleuls", "2", "0", "2", "2 h", "6 h", "0", "Consultation en présentiel : 2"),
+                        ("Sans établissement de rattachement", "1", "0", "1", "10 h", "10 h", "0",
                          "Consultation en présentiel : 1")]
         other = client.get(f"/teleexpertise/coordination?ligne={w.other_line.id}", headers=HTML)
         assert other.status_code == 404  # a line the coordinator is not part of
