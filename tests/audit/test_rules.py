@@ -378,7 +378,7 @@ class TestCheckCheckpoints:
         assert fault is not None and "inférieur au précédent" in fault.message
 
 
-class TestLabels:
+class TestObjectTypeAndStepLabels:
     def test_object_types_read_in_french_and_an_unknown_one_as_itself(self):
         assert rules.object_type_label("teleexpertise_request") == "Demande de téléexpertise"
         assert rules.object_type_label("monitoring_enrolment") == "Inclusion en télésurveillance"

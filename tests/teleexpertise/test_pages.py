@@ -33,6 +33,7 @@ class TestHome:
         sign_in(client, db, w.requester)
         page = client.get("/teleexpertise", headers=HTML)
         assert page.status_code == 200 and "Mes demandes" in body(page) and "En attente d'un spécialiste" in body(page)
+        assert "Non urgent, envoyée le" in body(page), "no space nor line break before the comma"
         sign_in(client, db, w.expert)
         expert_home = body(client.get("/teleexpertise", headers=HTML))
         assert "Dermatologie" in expert_home and "Nouvelle demande qui vous est adressée" in expert_home
@@ -56,7 +57,7 @@ class TestNewRequest:
         assert created.status_code == 303, created.text[:500]
         url = created.headers["location"]
         refused = post_form(client, f"{url}/envoyer", {"consent": "1"})
-        assert refused.status_code == 422 and "photographie" in body(refused)
+        assert refused.status_code == 422 and "au moins 1 photographie ; 0 jointe à ce jour" in body(refused)
         attached = post_form(client, f"{url}/piece-jointe", files={"file": ("dos.png", photo(), "image/png")})
         assert attached.status_code == 303, attached.text[:500]
         sent = post_form(client, f"{url}/envoyer", {"consent": "1"})
