@@ -19,6 +19,7 @@ from maillage.exceptions import Conflict, InvalidTransition, NotFound, Permissio
 from maillage.kit.clock import frozen
 from maillage.models.audit import AuditEntry, AuditEntryPatient
 from maillage.models.authz import CareRelationship
+from maillage.models.patient import Patient
 from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
 from maillage.patient import consent
 from maillage.patient.schemas import ConsentPurpose
@@ -423,6 +424,8 @@ class TestCompteRendu:
         assert w.expert.display_name in text and "02/03/2026 à 09:00" in text
         assert "TE2 — 23,00 € — 02/03/2026 — facturable" in text and "RQD — 10,00 € — 02/03/2026" in text
         assert "EUR" not in text
+        born = "née le" if db.get(Patient, req.patient_id).sex == "F" else "né le"
+        assert born in text and "né(e)" not in text, "the birth line agrees with the known sex"
 
     def test_every_french_character_and_the_euro_sign_print_as_typed(self, db):
         """The standard PDF fonts are Latin-1: the embedded DejaVu Sans prints œ, ’, « », the euro sign and more."""
