@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from maillage.auth import repository as repo
-from maillage.auth import second_factor, service
+from maillage.auth import rules, second_factor, service
 from maillage.auth import tokens as auth_tokens
 from maillage.auth.middleware import bind_csrf_to_session, clear_session_cookie, set_session_cookie
 from maillage.exceptions import MaillageError, NotFound, PermissionDenied
@@ -257,7 +257,7 @@ def _account_page(request: Request, db: Any, user: UserAccount, status_code: int
         "password_changed": False,
         "scopes": sorted(((p.value, PERMISSION_LABELS[p]) for p in ROLE_PERMISSIONS[Role(user.role)]),
                          key=lambda scope: scope[1]),
-        "scope_label": permission_label,
+        "scope_label": permission_label, "describe_user_agent": rules.describe_user_agent,
     }
     context.update(extra)
     return render(request, "auth/account.html", context, status_code)
