@@ -231,3 +231,15 @@ class TestReadableTrail:
         assert "Entrées 5 à 6 sur 6" in last and "page 3 sur 3" in last
         beyond = self._table(client, "taille=2&page=9")
         assert "au-delà de la dernière" in beyond and 'href="?taille=2"' in beyond
+
+    def test_the_actors_establishment_is_named(self, as_admin, db, client):
+        from maillage.models.directory import Establishment
+
+        place = Establishment(kind="ehpad", name="EHPAD Les Tilleuls")
+        db.add(place)
+        db.flush()
+        service.record(db, action="read", object_type="patient", patient_id="p-7", actor_id="u-7",
+                       actor_role="nurse", establishment_id=str(place.id))
+        db.commit()
+        table = self._table(client)
+        assert "EHPAD Les Tilleuls" in table and f">Établissement {place.id}<" not in table
