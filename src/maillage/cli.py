@@ -14,6 +14,7 @@ from maillage.auth import cli as auth_cli
 from maillage.config import get_settings
 from maillage.demo import cli as demo_cli
 from maillage.directory import cli as directory_cli
+from maillage.kit import french
 from maillage.monitoring import cli as monitoring_cli
 from maillage.vault import cli as vault_cli
 
@@ -151,7 +152,8 @@ def worker(
     )
     if once:
         stats = runner.run_until_idle()
-        console.print(f"{stats.done} tâche(s) terminée(s), {stats.retried} à réessayer, {stats.failed} en échec.")
+        console.print(f"{french.count(stats.done, 'tâche terminée', 'tâches terminées')}, {stats.retried} à réessayer, "
+                      f"{stats.failed} en échec.")
         return
     runner.run_forever()
 

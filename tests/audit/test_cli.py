@@ -49,7 +49,7 @@ class TestVerify:
         assert result.exit_code == 1
         assert "Chaîne d'audit rompue" in result.stderr
         assert f"entrée n° 2 (id {cli_db.entry_id(2)})" in result.stderr
-        assert "1 entrée(s) intègre(s) avant la rupture" in result.stderr
+        assert "1 entrée intègre avant la rupture" in result.stderr
 
     def test_says_where_the_last_checkpoint_stands_and_what_it_does_not_cover_yet(self, cli_db):
         cli_db.record(3)
@@ -61,7 +61,7 @@ class TestVerify:
         assert "Scellée par la clé d'audit depuis l'entrée n° 1." in result.stdout
         assert "Dernier point de contrôle signé : n° 1 du " in result.stdout
         assert "(entrée n° 3), 1 au total" in result.stdout
-        assert "2 entrée(s) écrite(s) depuis, non encore couvertes contre une suppression" in result.stdout
+        assert "2 entrées écrites depuis, non encore couvertes contre une suppression" in result.stdout
 
     def test_warns_when_the_last_checkpoint_is_older_than_two_intervals_and_entries_followed(self, cli_db):
         with clock.frozen(START) as c:
@@ -115,7 +115,7 @@ class TestCheckpoint:
             result = invoke("checkpoint")
             assert result.exit_code == 0, result.output
             assert "Point de contrôle signé écrit : n° 1 du " in result.stdout
-            assert "(entrée n° 4), 4 entrée(s) vérifiée(s)" in result.stdout
+            assert "(entrée n° 4), 4 entrées vérifiées" in result.stdout
             assert [r["seq"] for r in store.read()] == [4]
             assert "rien à signer" in invoke("checkpoint").stdout
             assert "1 au total" in invoke("verify").stdout
@@ -153,7 +153,7 @@ class TestExport:
         target = tmp_path / "traces.json"
         result = invoke("export", "--from", "2026-01-05", "--to", "2026-01-05", "--output", str(target))
         assert result.exit_code == 0, result.output
-        assert "2 trace(s) exportée(s) du 05/01/2026 au 05/01/2026" in result.stdout
+        assert "2 traces exportées du 05/01/2026 au 05/01/2026" in result.stdout
         bundle = Bundle.model_validate_json(target.read_text(encoding="utf-8"))
         assert bundle.type == "collection" and len(bundle.entry) == 2
         assert json.loads(target.read_text(encoding="utf-8"))["entry"][0]["resource"]["resourceType"] == "AuditEvent"
@@ -186,7 +186,7 @@ class TestPurge:
         with clock.frozen(at):
             result = invoke("purge")
         assert result.exit_code == 0, result.output
-        assert "3 trace(s) purgée(s) (jusqu'au n° 3), ancre de purge n° 1. Conservation : 183 jours." in result.stdout
+        assert "3 traces purgées (jusqu'au n° 3), ancre de purge n° 1. Conservation : 183 jours." in result.stdout
         verified = invoke("verify")
         assert verified.exit_code == 0, verified.output
         assert "Chaîne d'audit intègre : 3 entrées vérifiées" in verified.stdout
@@ -224,5 +224,5 @@ class TestVerifyLists:
         cli_db.as_dba("INSERT INTO audit_entry_patient (patient_id, entry_id) VALUES ('p-2', :e)", e=entry)
         result = invoke("verify-lists")
         assert result.exit_code == 1
-        assert "entrée n° 1 : 1 patient(s) attendu(s), 2 trouvé(s)" in result.output
+        assert "entrée n° 1 : 1 patient attendu, 2 trouvés" in result.output
         assert invoke("verify").exit_code == 0, "the chain alone does not see it: hence this command"

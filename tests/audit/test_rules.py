@@ -376,3 +376,21 @@ class TestCheckCheckpoints:
         records.append(dataclasses.replace(back, sig=rules.checkpoint_signature(KEY, back)).record())
         _, fault = rules.check_checkpoints(records, {"k1": KEY})
         assert fault is not None and "inférieur au précédent" in fault.message
+
+
+class TestObjectTypeAndStepLabels:
+    def test_object_types_read_in_french_and_an_unknown_one_as_itself(self):
+        assert rules.object_type_label("teleexpertise_request") == "Demande de téléexpertise"
+        assert rules.object_type_label("monitoring_enrolment") == "Inclusion en télésurveillance"
+        assert rules.object_type_label("new_thing") == "new_thing"
+        assert rules.object_type_label(None) == "—"
+
+    def test_the_tele_expertise_steps_and_account_events_have_french_labels(self):
+        for action in ("claim", "assign", "hand_back", "ask", "reply", "decline", "acknowledge", "password_change",
+                       "admin_reset_2fa"):
+            assert rules.action_label(action) != action
+
+
+class TestActorFilter:
+    def test_a_display_name_keeps_its_inner_spaces_once(self):
+        assert rules.parse_filters(actor="  Claire   Martin ").actor_id == "Claire Martin"

@@ -155,6 +155,20 @@ class TestAccountPages:
         me = client.get("/api/auth/me", headers={"authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["scopes"] == ["patient.read"]
 
+    def test_tokens_and_their_choices_are_described_in_french_not_by_raw_scopes(self, client, db):
+        """Issue 17: the account page showed raw scopes such as ``break_glass.use``; they stay in the API."""
+        user = make_user(db, "physician")
+        sign_in(client, db, user)
+        page = post_form(client, "/compte/jetons", {"name": "Mon script", "days": "30",
+                                                    "scopes": ["patient.read", "break_glass.use"]})
+        assert page.status_code == 200
+        shown = page.text.split("Jetons d'accès personnels")[1]
+        visible = shown.replace('value="break_glass.use"', "").replace('value="patient.read"', "")
+        assert "break_glass.use" not in visible and "patient.read" not in visible
+        assert "Accéder en urgence à un dossier (bris de glace)" in shown
+        assert "Consulter les dossiers des patients suivis" in shown
+        assert 'name="scopes" value="break_glass.use"' in shown, "the form still posts the scope itself"
+
 
 class TestApiTokens:
     def test_tokens_api_triplet(self, client, db):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maillage.auth.rules import lockout_minutes, password_problems, username_problems
+from maillage.auth.rules import describe_user_agent, lockout_minutes, password_problems, username_problems
 
 
 class TestPasswordProblems:
@@ -47,3 +47,25 @@ class TestUsernameProblems:
     @pytest.mark.parametrize("name", ["ab", "héloïse", "a b", "x" * 65, "<script>"])
     def test_odd_usernames_are_refused(self, name):
         assert username_problems(name)
+
+
+class TestDescribeUserAgent:
+    """The account page names a session's browser as its owner knows it, never by the raw header."""
+
+    @pytest.mark.parametrize(("header", "described"), [
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0", "Firefox sous Windows"),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+         "Safari/537.36 Edg/131.0.0.0", "Edge sous Windows"),
+        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+         "Safari/605.1.15", "Safari sous macOS"),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+         "Version/17.5 Mobile/15E148 Safari/604.1", "Safari sur iPhone"),
+        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile "
+         "Safari/537.36", "Chrome sur Android"),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 "
+         "Safari/537.36", "Chrome sous Linux"),
+        ("testclient", "Navigateur non reconnu"),
+        (None, "—"),
+    ])
+    def test_a_header_reads_as_browser_and_system(self, header, described):
+        assert describe_user_agent(header) == described

@@ -172,3 +172,74 @@ class TestWhoSawThisPatient:
         trail = self._trail_of(client, kept.patient.id)
         assert "dossier fusionné" in trail and str(twin.id) in trail
         assert nurse.display_name in trail and f"dont {twin.id}" in trail
+
+
+class TestReadableTrail:
+    """Issue 17: people's names and French labels instead of UUIDs and English codes; find an actor by name; pages
+    that say where they are."""
+
+    @pytest.fixture
+    def martin(self, db):
+        from tests.fixtures.factories import make_user
+
+        user = make_user(db, "physician", username="dr.martin", display_name="Dr Claire Martin")
+        service.record(db, action="claim", object_type="teleexpertise_request", object_id=str(uuid.uuid4()),
+                       patient_id="p-9", actor_id=str(user.id), actor_role="physician", purpose="teleexpertise")
+        service.record(db, action="read", object_type="patient", patient_id="p-8", actor_id="u-3",
+                       actor_role="nurse")
+        db.commit()
+        return user
+
+    def _table(self, client, query=""):
+        response = client.get(f"/admin/audit?{query}", headers=HTML)
+        assert response.status_code == 200
+        return response.text.split('id="traces"')[1]
+
+    def test_actors_are_named_with_their_role_and_objects_actions_and_purposes_in_french(self, as_admin, martin,
+                                                                                          client):
+        table = self._table(client)
+        assert "Dr Claire Martin" in table and "Médecin" in table
+        assert "Demande de téléexpertise" in table and "Prise en charge" in table and "Téléexpertise" in table
+        assert "teleexpertise_request" not in table and ">claim<" not in table
+        assert f">{martin.id}<" not in table, "the account's id is a link target, not text"
+        assert f'href="?acteur={martin.id}"' in table
+
+    @pytest.mark.parametrize("typed", ["dr.martin", "DR.MARTIN", "Martin", "claire martin", "  Claire   Martin "])
+    def test_the_actor_filter_finds_an_account_by_username_or_display_name(self, as_admin, martin, client, typed):
+        table = self._table(client, f"acteur={typed}")
+        assert "Prise en charge" in table and "p-8" not in table
+
+    def test_the_actor_filter_still_takes_an_id_and_finds_nothing_for_a_stranger(self, as_admin, martin, client):
+        assert "Prise en charge" in self._table(client, f"acteur={martin.id}")
+        assert "p-8" in self._table(client, "acteur=u-3")
+        assert "Aucune trace ne correspond" in self._table(client, "acteur=dr.dupont")
+
+    def test_an_actor_search_is_audited_with_the_number_of_accounts_it_matched(self, as_admin, martin, client, db):
+        client.get("/admin/audit?acteur=martin", headers=HTML)
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "search")).one()
+        assert entry.details is not None
+        assert (entry.details["filter_actor_id"], entry.details["filter_actor_accounts"]) == ("martin", 1)
+
+    def test_the_page_says_which_entries_it_shows_out_of_how_many(self, as_admin, db, client):
+        for i in range(5):
+            service.record(db, action="read", object_type="patient", patient_id=f"p-{i}")
+        db.commit()
+        first = self._table(client, "taille=2")
+        assert "Entrées 1 à 2 sur 5" in first and "page 1 sur 3" in first
+        # The first view is traced: six entries when the last page is read.
+        last = self._table(client, "taille=2&page=3")
+        assert "Entrées 5 à 6 sur 6" in last and "page 3 sur 3" in last
+        beyond = self._table(client, "taille=2&page=9")
+        assert "au-delà de la dernière" in beyond and 'href="?taille=2"' in beyond
+
+    def test_the_actors_establishment_is_named(self, as_admin, db, client):
+        from maillage.models.directory import Establishment
+
+        place = Establishment(kind="ehpad", name="EHPAD Les Tilleuls")
+        db.add(place)
+        db.flush()
+        service.record(db, action="read", object_type="patient", patient_id="p-7", actor_id="u-7",
+                       actor_role="nurse", establishment_id=str(place.id))
+        db.commit()
+        table = self._table(client)
+        assert "EHPAD Les Tilleuls" in table and f">Établissement {place.id}<" not in table

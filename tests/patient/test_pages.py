@@ -185,3 +185,19 @@ class TestVigilancePage:
                                                              "merged_patient_id": str(kept.patient.id),
                                                              "reason": "Même personne"})
         assert answer.status_code == 422 and "plus fiable" in answer.text
+
+
+class TestFrenchAgreement:
+    """Issue 17: "Féminin, né·e le…" when the sex is known; the birth line agrees with it."""
+
+    def test_the_patient_page_and_my_patients_say_ne_or_nee_from_the_known_sex(self, client, db):
+        user = physician(db)
+        views = [create(db, user, index) for index in (0, 2)]  # a man and a woman
+        sign_in(client, db, user)
+        for view in views:
+            page = client.get(f"/patients/{view.patient.id}", headers=HTML)
+            assert page.status_code == 200
+            expected = "née le" if view.patient.sex == "F" else "né le"
+            assert f", {expected} " in page.text and "né·e le" not in page.text
+        listing = client.get("/patients", headers=HTML).text
+        assert "né·e le" not in listing and ("née le" in listing or "né le" in listing)

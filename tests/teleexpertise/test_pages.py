@@ -34,6 +34,7 @@ class TestHome:
         sign_in(client, db, w.requester)
         page = client.get("/teleexpertise", headers=HTML)
         assert page.status_code == 200 and "Mes demandes" in body(page) and "En attente d'un spécialiste" in body(page)
+        assert "Non urgent, envoyée le" in body(page), "no space nor line break before the comma"
         sign_in(client, db, w.expert)
         expert_home = body(client.get("/teleexpertise", headers=HTML))
         assert "Dermatologie" in expert_home and "Nouvelle demande qui vous est adressée" in expert_home
@@ -57,7 +58,7 @@ class TestNewRequest:
         assert created.status_code == 303, created.text[:500]
         url = created.headers["location"]
         refused = post_form(client, f"{url}/envoyer", {"consent": "1"})
-        assert refused.status_code == 422 and "photographie" in body(refused)
+        assert refused.status_code == 422 and "au moins 1 photographie ; 0 jointe à ce jour" in body(refused)
         attached = post_form(client, f"{url}/piece-jointe", files={"file": ("dos.png", photo(), "image/png")})
         assert attached.status_code == 303, attached.text[:500]
         sent = post_form(client, f"{url}/envoyer", {"consent": "1"})
@@ -245,8 +246,8 @@ class TestWorklistAndBoard:
         assert "Par établissement demandeur" in page and re.search(r"Chiffres calculés à \d\d:\d\d", page)
         rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>"
                           r"<td>(.*?)</td><td>(.*?)</td><td>(\d+)</td><td>(.*?)</td></tr>", page)
-        assert rows == [("EHPAD Les Tilleuls", "2", "0", "2", "2.0 h", "6.0 h", "0", "Consultation en présentiel : 2"),
-                        ("Sans établissement de rattachement", "1", "0", "1", "10.0 h", "10.0 h", "0",
+        assert rows == [("EHPAD Les Tilleuls", "2", "0", "2", "2 h", "6 h", "0", "Consultation en présentiel : 2"),
+                        ("Sans établissement de rattachement", "1", "0", "1", "10 h", "10 h", "0",
                          "Consultation en présentiel : 1")]
         other = client.get(f"/teleexpertise/coordination?ligne={w.other_line.id}", headers=HTML)
         assert other.status_code == 404  # a line the coordinator is not part of

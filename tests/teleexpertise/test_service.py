@@ -19,6 +19,7 @@ from maillage.exceptions import Conflict, InvalidTransition, NotFound, Permissio
 from maillage.kit.clock import frozen
 from maillage.models.audit import AuditEntry, AuditEntryPatient
 from maillage.models.authz import CareRelationship
+from maillage.models.patient import Patient
 from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
 from maillage.patient import consent
 from maillage.patient.schemas import ConsentPurpose
@@ -423,6 +424,8 @@ class TestCompteRendu:
         assert w.expert.display_name in text and "02/03/2026 à 09:00" in text
         assert "TE2 — 23,00 € — 02/03/2026 — facturable" in text and "RQD — 10,00 € — 02/03/2026" in text
         assert "EUR" not in text
+        born = "Née le" if db.get(Patient, req.patient_id).sex == "F" else "Né le"
+        assert born in text and "né(e)" not in text, "the birth line agrees with the known sex"
 
     def test_the_pdf_states_the_banner_s_facts_agreed_with_the_sex(self, db):
         """The same facts as the pages' patient banner: "Née le"/"Né le", age, sex, INS status, médecin traitant."""

@@ -66,7 +66,7 @@ class TestStatus:
         result = invoke("status")
         assert result.exit_code == 0, result.output
         assert f"Clé active : {active}" in result.stdout
-        assert f"{active} : 2 clé(s) de données (active)" in result.stdout
+        assert f"{active} : 2 clés de données (active)" in result.stdout
 
 
 class TestRotate:
@@ -75,7 +75,7 @@ class TestRotate:
         assert result.exit_code == 0, result.output
         ring = DirectoryKeyRing(env.key_dir)
         assert f"Nouvelle clé active : {ring.active().id}" in result.stdout
-        assert "0 clé(s) de données ré-emballée(s)." in result.stdout
+        assert "0 clé de données ré-emballée." in result.stdout
 
     def test_a_rotation_rewraps_everything_and_commits(self, env):
         invoke("rotate")
@@ -86,9 +86,9 @@ class TestRotate:
         new = DirectoryKeyRing(env.key_dir).active().id
         assert new != old
         assert f"Nouvelle clé active : {new}" in result.stdout
-        assert "2 clé(s) de données ré-emballée(s)." in result.stdout
+        assert "2 clés de données ré-emballées." in result.stdout
         assert f"depuis {old} : 2" in result.stdout
-        assert "0 clé(s)" in invoke("rotate", "--rewrap-only").stdout  # committed: nothing left to do
+        assert "0 clé de données" in invoke("rotate", "--rewrap-only").stdout  # committed: nothing left to do
         assert unseal(env, "m1") == b"a"
 
     def test_with_keys_from_the_environment_a_new_key_cannot_be_created(self, env, monkeypatch):
@@ -111,12 +111,12 @@ class TestRetire:
         DirectoryKeyRing(env.key_dir).add_active()  # a new key, data keys not yet re-wrapped
         refused = invoke("retire", old)
         assert refused.exit_code == 1
-        assert "protège encore 2 clé(s) de données" in refused.stderr
+        assert "protège encore 2 clés de données" in refused.stderr
         assert "Aucune clé à retirer" in invoke("retire").stdout
         invoke("rotate", "--rewrap-only")
         result = invoke("retire")
         assert result.exit_code == 0, result.output
-        assert f"1 clé(s) retirée(s) : {old}" in result.stdout
+        assert f"1 clé retirée : {old}" in result.stdout
         assert (env.key_dir / "retired" / f"kek-{old}.key").exists()
         assert unseal(env, "m2") == b"b"
 

@@ -22,6 +22,7 @@ from maillage.audit import keys, service
 from maillage.audit.rules import Checkpoint, paris_day_start
 from maillage.config import get_settings
 from maillage.exceptions import MaillageError
+from maillage.kit import french
 from maillage.kit.clock import now
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.security.context import AuditContext
@@ -96,7 +97,7 @@ def verify(
     if report.broken is not None:
         err.print(f"[bold red]Chaîne d'audit rompue[/bold red] : {escape(report.broken.message)} "
                   "(audit chain BROKEN)", soft_wrap=True)
-        err.print(f"{report.checked} entrée(s) intègre(s) avant la rupture.")
+        err.print(f"{french.count(report.checked, 'entrée intègre', 'entrées intègres')} avant la rupture.")
         raise typer.Exit(EXIT_BROKEN)
     out.print(f"Chaîne d'audit intègre : {report.checked} entrées vérifiées (audit chain OK)", soft_wrap=True)
     if report.start.anchor_id is not None:
@@ -117,8 +118,10 @@ def verify(
                   "processus « maillage worker ».", soft_wrap=True)
     else:
         out.print(f"Dernier point de contrôle signé : {_checkpoint_label(report.last_checkpoint)}, "
-                  f"{report.checkpoints} au total ({escape(report.store)}) ; {report.after_last_checkpoint} "
-                  "entrée(s) écrite(s) depuis, non encore couvertes contre une suppression.", soft_wrap=True)
+                  f"{report.checkpoints} au total ({escape(report.store)}) ; "
+                  f"{french.count(report.after_last_checkpoint, 'entrée écrite', 'entrées écrites')} depuis, "
+                  f"{french.plural(report.after_last_checkpoint, 'non encore couverte', 'non encore couvertes')} "
+                  "contre une suppression.", soft_wrap=True)
         interval = dt.timedelta(minutes=get_settings().audit_checkpoint_minutes)
         taken = dt.datetime.strptime(report.last_checkpoint.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
         if report.after_last_checkpoint and now() - taken > 2 * interval:
@@ -136,7 +139,8 @@ def checkpoint() -> None:
         result = service.write_checkpoint(session)
     if result.written is not None:
         out.print(f"Point de contrôle signé écrit : {_checkpoint_label(result.written)}, "
-                  f"{result.checked} entrée(s) vérifiée(s) ({escape(result.store)}).", soft_wrap=True)
+                  f"{french.count(result.checked, 'entrée vérifiée', 'entrées vérifiées')} "
+                  f"({escape(result.store)}).", soft_wrap=True)
     elif result.last is not None:
         out.print(f"Aucune nouvelle entrée depuis le point de contrôle {_checkpoint_label(result.last)} : "
                   "rien à signer.", soft_wrap=True)
@@ -188,7 +192,8 @@ def export(
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
-    out.print(f"{count} trace(s) exportée(s) du {first:%d/%m/%Y} au {last:%d/%m/%Y} dans {output}.", soft_wrap=True)
+    out.print(f"{french.count(count, 'trace exportée', 'traces exportées')} du {first:%d/%m/%Y} au {last:%d/%m/%Y} "
+              f"dans {output}.", soft_wrap=True)
 
 
 @app.command("purge")
@@ -205,7 +210,7 @@ def purge(
     if result.purged == 0:
         out.print(f"Aucune trace antérieure au {result.cutoff:%d/%m/%Y %H:%M} UTC à purger.")
         return
-    out.print(f"{result.purged} trace(s) purgée(s) (jusqu'au n° {result.through_seq}), "
+    out.print(f"{french.count(result.purged, 'trace purgée', 'traces purgées')} (jusqu'au n° {result.through_seq}), "
               f"ancre de purge n° {result.anchor_id}. Conservation : {days} jours.", soft_wrap=True)
 
 
@@ -221,11 +226,12 @@ def verify_lists(
     with unit_of_work() as session:
         mismatches = service.verify_list_patients(session, batch_size=batch_size)
     if mismatches:
-        err.print(f"[bold red]Listes de patients altérées[/bold red] : {len(mismatches)} lecture(s) de liste.",
-                  soft_wrap=True)
+        reads = french.count(len(mismatches), "lecture de liste", "lectures de liste")
+        err.print(f"[bold red]Listes de patients altérées[/bold red] : {reads}.", soft_wrap=True)
         for m in mismatches[:20]:
             where = f"entrée n° {m.seq}" if m.seq is not None else f"entrée {m.entry_id} (qui ne liste aucun patient)"
-            expected = f"{m.expected} patient(s) attendu(s)" if m.expected is not None else "aucun patient attendu"
-            err.print(f"  {where} : {expected}, {m.found} trouvé(s)", soft_wrap=True)
+            expected = (french.count(m.expected, "patient attendu", "patients attendus") if m.expected is not None
+                        else "aucun patient attendu")
+            err.print(f"  {where} : {expected}, {french.count(m.found, 'trouvé')}", soft_wrap=True)
         raise typer.Exit(EXIT_BROKEN)
     out.print("Patients des lectures de listes conformes à la chaîne d'audit.", soft_wrap=True)

@@ -8,12 +8,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, delete, insert, or_, select, text
+from sqlalchemy import RowMapping, Table, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from maillage.audit.rules import AuditFilters, ChainStart
 from maillage.models.audit import AuditAnchor, AuditEntry, AuditEntryPatient
 from maillage.models.auth import UserAccount
+from maillage.models.directory import Establishment
 from maillage.models.patient import IdentityMerge
 
 ENTRY = cast(Table, AuditEntry.__table__)
@@ -138,16 +139,45 @@ def merged_into(session: Session, patient_id: str) -> list[str]:
 
 def actor_names(session: Session, actor_ids: Sequence[str]) -> dict[str, str]:
     """Display names of the accounts behind these audit actor ids (ids that are not accounts are left out)."""
-    ids: set[uuid.UUID] = set()
-    for raw in actor_ids:
-        try:
-            ids.add(uuid.UUID(raw))
-        except (TypeError, ValueError):
-            continue
+    ids = _uuids(actor_ids)
     if not ids:
         return {}
     rows = session.execute(select(UserAccount.id, UserAccount.display_name).where(UserAccount.id.in_(ids)))
     return {str(i): name for i, name in rows}
+
+
+def _uuids(raw_ids: Sequence[str | None]) -> set[uuid.UUID]:
+    ids: set[uuid.UUID] = set()
+    for raw in raw_ids:
+        try:
+            ids.add(uuid.UUID(str(raw)))
+        except (TypeError, ValueError):
+            continue
+    return ids
+
+
+def establishment_names(session: Session, establishment_ids: Sequence[str]) -> dict[str, str]:
+    """Names of the establishments behind these audit establishment ids (unknown ids are left out)."""
+    ids = _uuids(establishment_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Establishment.id, Establishment.name).where(Establishment.id.in_(ids)))
+    return {str(i): name for i, name in rows}
+
+
+MAX_MATCHED_ACTORS = 50
+
+
+def accounts_matching(session: Session, query: str) -> list[str]:
+    """Ids of the accounts whose username or display name contains ``query`` (case-insensitive), at most 50."""
+    needle = query.strip().lower()
+    if not needle:
+        return []
+    stmt = (select(UserAccount.id)
+            .where(or_(func.lower(UserAccount.username).contains(needle, autoescape=True),
+                       func.lower(UserAccount.display_name).contains(needle, autoescape=True)))
+            .order_by(UserAccount.username).limit(MAX_MATCHED_ACTORS))
+    return [str(i) for i in session.scalars(stmt)]
 
 
 @contextmanager
@@ -210,25 +240,37 @@ def patient_seen(patient_id: str, merged: Sequence[str] = ()) -> Any:
     return or_(AuditEntry.patient_id.in_(ids), AuditEntry.id.in_(listed))
 
 
-def search(session: Session, filters: AuditFilters, merged: Sequence[str] = ()) -> list[AuditEntry]:
-    """One page of entries, newest first; one row more than the page size tells whether a next page exists.
-
-    By patient: the entries about them and the list reads that returned them, and the same for the records
-    ``merged`` into theirs.
-    """
-    stmt = select(AuditEntry)
+def _filtered(stmt: Any, filters: AuditFilters, merged: Sequence[str], actor_ids: Sequence[str]) -> Any:
     if filters.patient_id is not None:
         stmt = stmt.where(patient_seen(filters.patient_id, merged))
     if filters.actor_id is not None:
-        stmt = stmt.where(AuditEntry.actor_id == filters.actor_id)
+        stmt = stmt.where(AuditEntry.actor_id.in_([filters.actor_id, *actor_ids]))
     if filters.since is not None:
         stmt = stmt.where(AuditEntry.occurred_at >= filters.since)
     if filters.until is not None:
         stmt = stmt.where(AuditEntry.occurred_at < filters.until)
     if filters.break_glass_only:
         stmt = stmt.where(AuditEntry.break_glass.is_(True))
+    return stmt
+
+
+def search(session: Session, filters: AuditFilters, merged: Sequence[str] = (),
+           actor_ids: Sequence[str] = ()) -> list[AuditEntry]:
+    """One page of entries, newest first; one row more than the page size tells whether a next page exists.
+
+    By patient: the entries about them and the list reads that returned them, and the same for the records
+    ``merged`` into theirs. By actor: the entries whose actor id is the one typed or one of ``actor_ids`` (the
+    accounts whose name matched it).
+    """
+    stmt = _filtered(select(AuditEntry), filters, merged, actor_ids)
     stmt = stmt.order_by(AuditEntry.seq.desc()).offset(filters.offset).limit(filters.page_size + 1)
     return list(session.scalars(stmt))
+
+
+def count(session: Session, filters: AuditFilters, merged: Sequence[str] = (), actor_ids: Sequence[str] = ()) -> int:
+    """How many entries the filters select, all pages together."""
+    return int(session.scalar(_filtered(select(func.count()).select_from(AuditEntry), filters, merged,
+                                         actor_ids)) or 0)
 
 
 def recent_break_glass(session: Session, since: dt.datetime, limit: int) -> list[AuditEntry]:

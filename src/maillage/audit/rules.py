@@ -85,6 +85,60 @@ ACTION_LABELS: dict[str, str] = {
     "break_glass": "Accès en urgence",
     "purge": "Purge des traces",
     "review": "Revue",
+    "unmerge": "Annulation d'une fusion d'identités",
+    "attach": "Rattachement à une identité existante",
+    "submit": "Envoi",
+    "claim": "Prise en charge",
+    "assign": "Attribution",
+    "transfer": "Transfert",
+    "hand_back": "Remise dans la file",
+    "ask": "Demande de précisions",
+    "reply": "Réponse aux précisions",
+    "answer": "Réponse",
+    "decline": "Refus",
+    "cancel": "Annulation",
+    "propose": "Proposition",
+    "acknowledge": "Acquittement",
+    "ingest": "Réception de mesures",
+    "calcul": "Calcul",
+    "revoke": "Révocation",
+    "password_change": "Changement de mot de passe",
+    "admin_unlock": "Déverrouillage du compte",
+    "admin_disable": "Désactivation du compte",
+    "admin_reset_password": "Réinitialisation du mot de passe",
+    "admin_reset_2fa": "Réinitialisation de la double authentification",
+}
+
+# What an entry is about, in French (``object_type``; values recorded by the capabilities, kept in English).
+OBJECT_TYPE_LABELS: dict[str, str] = {
+    "patient": "Dossier patient",
+    "patient_identity": "Identité du patient",
+    "identity_merge": "Fusion d'identités",
+    "consent": "Consentement",
+    "document": "Document",
+    "note": "Note",
+    "message": "Message",
+    "observation": "Mesure",
+    "break_glass": "Accès en urgence",
+    "user_account": "Compte utilisateur",
+    "api_token": "Jeton d'accès",
+    "device_credential": "Identifiant d'appareil",
+    "professional": "Professionnel",
+    "establishment": "Établissement",
+    "specialty_line": "Ligne de téléexpertise",
+    "directory_rpps": "Annuaire RPPS",
+    "directory_finess": "Annuaire FINESS",
+    "teleexpertise_request": "Demande de téléexpertise",
+    "monitoring_enrolment": "Inclusion en télésurveillance",
+    "monitoring_alert": "Alerte de télésurveillance",
+    "monitoring_team": "Équipe de télésurveillance",
+    "monitoring_device": "Appareil de télésurveillance",
+    "monitoring_batch": "Lot de mesures",
+    "monitoring_green_receipt": "Accusé de réception (mesures normales)",
+    "monitoring_adherence": "Observance",
+    "analytics_indicator": "Indicateur",
+    "audit": "Traces d'accès",
+    "audit_anchor": "Ancre de purge des traces",
 }
 
 PSEUDO_ROLE_LABELS: dict[str, str] = {
@@ -95,6 +149,12 @@ PSEUDO_ROLE_LABELS: dict[str, str] = {
 
 def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
+
+
+def object_type_label(object_type: str | None) -> str:
+    if not object_type:
+        return "—"
+    return OBJECT_TYPE_LABELS.get(object_type, object_type)
 
 
 def outcome_label(outcome: str) -> str:
@@ -392,7 +452,7 @@ MAX_PAGE_SIZE = 200
 @dataclass(frozen=True)
 class AuditFilters:
     patient_id: str | None = None
-    actor_id: str | None = None
+    actor_id: str | None = None  # as typed: an actor id, a username or part of a display name
     since: dt.datetime | None = None   # inclusive, UTC
     until: dt.datetime | None = None   # exclusive, UTC
     break_glass_only: bool = False
@@ -428,6 +488,17 @@ def _parse_id(raw: str, label: str) -> str | None:
     return value
 
 
+def _parse_actor(raw: str) -> str | None:
+    """An actor id, a username or part of a display name: spaces inside are kept (single), 64 characters at most."""
+    value = " ".join(raw.split())
+    if not value:
+        return None
+    if len(value) > 64 or not value.isprintable():
+        raise ValidationFailed("L'acteur recherché n'est pas valide : un identifiant, un nom d'utilisateur ou un nom "
+                               "de 64 caractères au plus.")
+    return value
+
+
 def _parse_positive(raw: str, label: str, default: int) -> int:
     raw = raw.strip()
     if not raw:
@@ -451,7 +522,7 @@ def parse_filters(*, patient: str = "", actor: str = "", since: str = "", until:
         raise ValidationFailed("Le numéro de page est trop grand.")
     return AuditFilters(
         patient_id=_parse_id(patient, "L'identifiant du patient"),
-        actor_id=_parse_id(actor, "L'identifiant de l'acteur"),
+        actor_id=_parse_actor(actor),
         since=paris_day_start(first) if first else None,
         until=paris_day_start(last + dt.timedelta(days=1)) if last else None,
         break_glass_only=break_glass.strip() in ("1", "on", "true"),

@@ -471,6 +471,23 @@ class SearchResult:
     merged_ids: list[str] = field(default_factory=list)
     # For each list read shown (by entry id): the patients it returned.
     list_patients: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    # How many entries the filters select, all pages together.
+    total: int = 0
+    # Names of the establishments behind the establishment ids shown, by id.
+    establishment_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def first_number(self) -> int:
+        """The rank of the page's first entry among all the selected ones (0 when there is none)."""
+        return self.filters.offset + 1 if self.entries else 0
+
+    @property
+    def last_number(self) -> int:
+        return self.filters.offset + len(self.entries)
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.filters.page_size))
 
 
 def search_trail(session: Session, filters: AuditFilters, *, actor: Actor,
@@ -482,7 +499,10 @@ def search_trail(session: Session, filters: AuditFilters, *, actor: Actor,
     Looking at the trail is itself traced (action ``search`` on ``audit``).
     """
     merged = repository.merged_into(session, filters.patient_id) if filters.patient_id is not None else []
-    found = repository.search(session, filters, merged)
+    # The actor filter takes an id, a username or part of a display name.
+    accounts = repository.accounts_matching(session, filters.actor_id) if filters.actor_id is not None else []
+    found = repository.search(session, filters, merged, accounts)
+    total = repository.count(session, filters, merged, accounts)
     review = repository.recent_break_glass(session, now() - dt.timedelta(days=BREAK_GLASS_REVIEW_DAYS),
                                            BREAK_GLASS_REVIEW_LIMIT)
     entries = found[: filters.page_size]
@@ -490,16 +510,25 @@ def search_trail(session: Session, filters: AuditFilters, *, actor: Actor,
     lists = [e.id for e in entries
              if e.action == rules.LIST_ACTION and e.details and rules.LIST_DIGEST_KEY in e.details]
     listed = repository.list_patients_of(session, lists)
+    places = repository.establishment_names(session, [e.establishment_id for e in entries if e.establishment_id])
     who = actor.audit_fields
     details: dict[str, DetailValue] = {"filter_actor_id": filters.actor_id,
                                        "break_glass_only": filters.break_glass_only,
                                        "page": filters.page, "results": len(entries)}
     if merged:
         details["merged_records"] = len(merged)
+    if filters.actor_id is not None:
+        details["filter_actor_accounts"] = len(accounts)
     record(session, action="search", object_type="audit", patient_id=filters.patient_id,
            actor_id=who["actor_id"], actor_role=who["actor_role"], establishment_id=who["establishment_id"],
            context=context, details=details)
-    return SearchResult(filters, entries, len(found) > filters.page_size, review, names, merged, listed)
+    return SearchResult(filters, entries, len(found) > filters.page_size, review, names, merged, listed, total,
+                        places)
+
+
+def account_names(session: Session, actor_ids: Iterable[str]) -> dict[str, str]:
+    """Display names of the accounts behind these ids (for the pages that show who did what)."""
+    return repository.actor_names(session, [i for i in actor_ids if i])
 
 
 # -- the patients of list reads -----------------------------------------------------------------------

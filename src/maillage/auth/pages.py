@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from maillage.auth import repository as repo
-from maillage.auth import second_factor, service
+from maillage.auth import rules, second_factor, service
 from maillage.auth import tokens as auth_tokens
 from maillage.auth.middleware import bind_csrf_to_session, clear_session_cookie, set_session_cookie
 from maillage.exceptions import MaillageError, NotFound, PermissionDenied
@@ -24,7 +24,7 @@ from maillage.kit.templating import templates
 from maillage.models.auth import AuthSession, UserAccount
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, current_actor, require
-from maillage.security.policy import ROLE_PERMISSIONS, Permission
+from maillage.security.policy import PERMISSION_LABELS, ROLE_PERMISSIONS, Permission, permission_label
 from maillage.security.roles import Role
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -254,7 +254,10 @@ def _account_page(request: Request, db: Any, user: UserAccount, status_code: int
     context: dict[str, Any] = {
         "user": user, "sessions": repo.active_sessions_of(db, user.id, now()),
         "tokens": repo.tokens_of(db, user.id), "new_token": None, "password_error": None, "password_details": [],
-        "password_changed": False, "scopes": sorted(p.value for p in ROLE_PERMISSIONS[Role(user.role)]),
+        "password_changed": False,
+        "scopes": sorted(((p.value, PERMISSION_LABELS[p]) for p in ROLE_PERMISSIONS[Role(user.role)]),
+                         key=lambda scope: scope[1]),
+        "scope_label": permission_label, "describe_user_agent": rules.describe_user_agent,
     }
     context.update(extra)
     return render(request, "auth/account.html", context, status_code)

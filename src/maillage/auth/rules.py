@@ -85,3 +85,24 @@ def username_problems(username: str) -> list[str]:
     if any(c not in USERNAME_ALLOWED for c in name):
         problems.append("L'identifiant ne peut contenir que des lettres sans accent, chiffres et . _ - @")
     return problems
+
+
+# A session's browser, as its owner recognises it ("Firefox sous Windows"), from its User-Agent header. Order
+# matters: Edge and Opera announce Chrome, Chrome announces Safari; Android announces Linux, iOS announces Mac OS.
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def describe_user_agent(user_agent: str | None) -> str:
+    """"Firefox sous Windows", "Safari sur iPhone", or "Navigateur non reconnu" (never the raw header)."""
+    text = user_agent or ""
+    browser = next((name for marker, name in _BROWSERS if marker in text), None)
+    system = next((name for marker, name in _SYSTEMS if marker in text), None)
+    if browser and system:
+        on = "sur" if system in ("Android", "iPhone", "iPad") else "sous"
+        return f"{browser} {on} {system}"
+    if browser or system:
+        return browser or f"Navigateur sous {system}"
+    return "Navigateur non reconnu" if text else "—"

@@ -49,8 +49,9 @@ def audit_page(
 ) -> HTMLResponse:
     raw = {"patient": patient, "acteur": acteur, "du": du, "au": au, "urgence": urgence, "taille": taille}
     context = {"raw": raw, "role_label": role_label, "action_label": rules.action_label,
-               "outcome_label": rules.outcome_label, "purpose_label": rules.purpose_label,
-               "max_page_size": rules.MAX_PAGE_SIZE}
+               "object_type_label": rules.object_type_label, "outcome_label": rules.outcome_label,
+               "purpose_label": rules.purpose_label, "max_page_size": rules.MAX_PAGE_SIZE,
+               "default_page_size": rules.DEFAULT_PAGE_SIZE}
     try:
         filters = rules.parse_filters(patient=patient, actor=acteur, since=du, until=au, break_glass=urgence,
                                       page=page, size=taille)
@@ -63,7 +64,10 @@ def audit_page(
     kept = {key: value for key, value in raw.items() if value.strip()}
     previous_url = f"?{urlencode({**kept, 'page': filters.page - 1})}" if filters.page > 1 else None
     next_url = f"?{urlencode({**kept, 'page': filters.page + 1})}" if result.has_next else None
+    first_url = f"?{urlencode(kept)}" if kept else "/admin/audit"
+    unreviewed = authz.break_glass_to_review(db, actor)
+    names = {**result.actor_names, **service.account_names(db, [str(a.user_id) for a in unreviewed])}
     return templates().TemplateResponse(request, "authz/audit_trail.html", {
         **context, "error": None, "result": result, "previous_url": previous_url, "next_url": next_url,
-        "unreviewed": authz.break_glass_to_review(db, actor),
+        "first_url": first_url, "unreviewed": unreviewed, "names": names,
     })

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
+from maillage.kit import french
 from maillage.kit.clock import PARIS
 from maillage.kit.numbers import fr_euros, fr_number
 
@@ -48,4 +49,10 @@ def templates() -> Jinja2Templates:
     env.filters["date"] = format_date
     env.filters["euros"] = fr_euros
     env.filters["number"] = fr_number
+    # French wording: {{ n | plural("photographie") }}, {{ n | counted("alerte ouverte", "alertes ouvertes") }},
+    # {{ sex | agree("né", "née") }}, {{ hours | duration }}.
+    env.filters["plural"] = french.plural
+    env.filters["counted"] = french.count
+    env.filters["agree"] = french.agree
+    env.filters["duration"] = french.duration_hours
     return Jinja2Templates(env=env)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from maillage.directory import communes
 from maillage.directory import service as directory
 from maillage.exceptions import ValidationFailed
+from maillage.kit import french
 from maillage.kit.clock import today_paris
 from maillage.models.directory import Professional
 from maillage.models.patient import Patient
@@ -95,7 +96,7 @@ class PatientView:
         used = self.patient.used_name
         name = self.patient.birth_name.upper()
         if used and normalise_name(used) != self.patient.birth_name_norm:
-            name = f"{used.upper()} (né·e {self.patient.birth_name.upper()})"
+            name = f"{used.upper()} ({french.agree(self.patient.sex, 'né', 'née')} {self.patient.birth_name.upper()})"
         first = self.patient.used_given_name or self.patient.given_names.split(" ")[0]
         return f"{name} {first}"
 

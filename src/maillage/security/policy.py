@@ -58,3 +58,35 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 def role_allows(role: Role, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+# What each permission lets one do, in French: the account page describes a token's scopes with these.
+PERMISSION_LABELS: dict[Permission, str] = {
+    P.PATIENT_READ: "Consulter les dossiers des patients suivis",
+    P.PATIENT_WRITE: "Créer et modifier les dossiers des patients",
+    P.IDENTITY_MERGE: "Fusionner des identités de patients (identitovigilance)",
+    P.TELEEXPERTISE_REQUEST: "Demander une téléexpertise",
+    P.TELEEXPERTISE_ANSWER: "Répondre aux demandes de téléexpertise",
+    P.TELEEXPERTISE_COORDINATE: "Coordonner une ligne de téléexpertise",
+    P.TELECONSULTATION_RUN: "Mener une téléconsultation",
+    P.MONITORING_TRIAGE: "Traiter les alertes de télésurveillance",
+    P.MONITORING_ENROL: "Inclure des patients en télésurveillance",
+    P.PRESCRIPTION_WRITE: "Prescrire",
+    P.PRESCRIPTION_DISPENSE: "Délivrer des prescriptions",
+    P.BILLING_EXPORT: "Exporter la facturation",
+    P.ANALYTICS_READ: "Consulter les indicateurs du territoire",
+    P.DIRECTORY_READ: "Consulter l'annuaire",
+    P.DIRECTORY_ADMIN: "Administrer l'annuaire",
+    P.BREAK_GLASS: "Accéder en urgence à un dossier (bris de glace)",
+    P.AUDIT_READ: "Consulter les traces d'accès",
+    P.USERS_ADMIN: "Administrer les comptes",
+    P.KEYS_ADMIN: "Administrer les clés de chiffrement",
+}
+
+
+def permission_label(value: str) -> str:
+    """The French description of a permission (a token scope); an unknown value is returned as is."""
+    try:
+        return PERMISSION_LABELS[Permission(value)]
+    except ValueError:
+        return value

@@ -19,6 +19,7 @@ from maillage.config import Settings
 from maillage.directory.specialties import Requirement
 from maillage.document import service as documents
 from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
+from maillage.kit import french
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
 from maillage.models.directory import SpecialtyLine
@@ -119,8 +120,9 @@ def missing_for_submission(session: Session, req: TeleexpertiseRequest, line: Sp
             photos = sum(1 for d in repo.attachments(session, req.id) if d.media_type.startswith("image/"))
             wanted = max(1, line.min_photos)
             if photos < wanted:
-                problems.append({"field": "photos", "message": f"Cette ligne demande au moins {wanted} "
-                                 f"photographie(s) ; {photos} jointe(s)."})
+                problems.append({"field": "photos", "message": f"Cette ligne demande au moins "
+                                 f"{french.count(wanted, 'photographie')} ; "
+                                 f"{french.count(photos, 'jointe')} à ce jour."})
         elif code not in req.provided:
             label = Requirement.label_of(code)
             problems.append({"field": "provided", "message": f"Élément requis par la ligne : {label}."})

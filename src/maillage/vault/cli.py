@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from maillage.config import get_settings
 from maillage.exceptions import MaillageError
-from maillage.kit import crypto
+from maillage.kit import crypto, french
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.vault import service
 from maillage.vault.keys import ENV_VARIABLE, DirectoryKeyRing, KeyRing, encode_key, load_keyring, new_kek_id
@@ -67,11 +67,12 @@ def status() -> None:
     for kek_id in keyring.ids():
         count = usage.get(kek_id, 0)
         note = " (active)" if kek_id == active_id else (" — inutilisée, peut être retirée" if count == 0 else "")
-        out.print(f"  {kek_id} : {count} clé(s) de données{note}")
+        out.print(f"  {kek_id} : {french.count(count, 'clé de données', 'clés de données')}{note}")
     missing = {kek_id: count for kek_id, count in usage.items() if not keyring.has(kek_id)}
     if missing:
         for kek_id, count in sorted(missing.items()):
-            err.print(f"[red]Clé absente du trousseau :[/red] {kek_id} protège {count} clé(s) de données illisibles.")
+            unreadable = french.count(count, "clé de données illisible", "clés de données illisibles")
+            err.print(f"[red]Clé absente du trousseau :[/red] {kek_id} protège {unreadable}.")
         raise typer.Exit(code=1)
 
 
@@ -98,12 +99,13 @@ def rotate(
         out.print(f"Nouvelle clé active : {report.active_kek_id}")
     else:
         out.print(f"Clé active : {report.active_kek_id}")
-    out.print(f"{report.rewrapped} clé(s) de données ré-emballée(s).")
+    out.print(f"{french.count(report.rewrapped, 'clé de données ré-emballée', 'clés de données ré-emballées')}.")
     for kek_id, count in sorted(report.by_previous_kek.items()):
         out.print(f"  depuis {kek_id} : {count}")
     if report.changed_meanwhile:
         out.print(
-            f"{report.changed_meanwhile} valeur(s) modifiée(s) pendant la rotation : relancez "
+            f"{french.count(report.changed_meanwhile, 'valeur modifiée', 'valeurs modifiées')} pendant la rotation : "
+            "relancez "
             "« maillage keys rotate --rewrap-only » pour les reprendre."
         )
 
@@ -128,7 +130,7 @@ def retire(
     if not retired:
         out.print("Aucune clé à retirer : toutes les clés du trousseau sont utilisées.")
         return
-    out.print(f"{len(retired)} clé(s) retirée(s) : {', '.join(retired)}")
+    out.print(f"{french.count(len(retired), 'clé retirée', 'clés retirées')} : {', '.join(retired)}")
     if isinstance(keyring, DirectoryKeyRing):
         out.print(
             f"Fichiers déplacés dans {keyring.key_dir / 'retired'} : détruisez-les quand plus aucune "

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from maillage.exceptions import Conflict, NotFound, PayloadTooLarge, ValidationFailed
-from maillage.kit import crypto
+from maillage.kit import crypto, french
 from maillage.kit.clock import now
 from maillage.kit.logging import get_logger
 from maillage.models.vault import Blob, SealedValue
@@ -538,7 +538,8 @@ def retire_key(keyring: KeyRing, session: Session, kek_id: str) -> None:
     in_use = key_usage(session, [kek_id]).get(kek_id, 0)
     if in_use:
         raise Conflict(
-            f"La clé « {kek_id} » protège encore {in_use} clé(s) de données : lancez « maillage keys rotate » "
+            f"La clé « {kek_id} » protège encore "
+            f"{french.count(in_use, 'clé de données', 'clés de données')} : lancez « maillage keys rotate » "
             "avant de la retirer."
         )
     keyring.retire(kek_id)
