@@ -34,11 +34,11 @@ class TestHome:
         sign_in(client, db, w.requester)
         page = client.get("/teleexpertise", headers=HTML)
         assert page.status_code == 200 and "Mes demandes" in body(page) and "En attente d'un spécialiste" in body(page)
-        assert "Non urgent, envoyée le" in body(page), "no space nor line break before the comma"
+        assert "envoyée le" in body(page) and " , " not in body(page), "no space before a comma"
         sign_in(client, db, w.expert)
         expert_home = body(client.get("/teleexpertise", headers=HTML))
         assert "Dermatologie" in expert_home and "Nouvelle demande qui vous est adressée" in expert_home
-        assert 'aria-label="1 non lues"' in expert_home
+        assert 'aria-label="1 non lue"' in expert_home, "the count agrees: one unread notification"
 
     def test_the_home_page_has_its_triplet(self, client, db):
         assert_triplet(client, db, "GET", "/teleexpertise", wrong_role_user=make_user(db, "analyst"),
