@@ -72,23 +72,19 @@ def extract_command(
     only: Annotated[str, typer.Option("--seulement", help="Extracteurs à lancer, séparés par des virgules")] = "",
     entrepot: WarehouseOption = None,
 ) -> None:
-    """Copie les faits pseudonymisés de la base opérationnelle dans l'entrepôt (patients opposés exclus)."""
-    from maillage.analytics import catalogue, extract
+    """Copie les faits pseudonymisés de la base opérationnelle dans l'entrepôt (patients opposés exclus), puis
+    recalcule les indicateurs. Peut tourner pendant que le serveur tourne : la lecture ne bloque aucune écriture."""
+    from maillage.analytics import catalogue, extract, service
     from maillage.config import get_settings
-    from maillage.kit.db import make_engine, make_sessionmaker
 
     warehouse = open_warehouse(entrepot)
-    settings = get_settings()
-    sessions = make_sessionmaker(make_engine(settings.effective_database_url))
     try:
-        with sessions() as session:
-            report = extract.run_extraction(
-                extract.ExtractionContext(session=session), warehouse, extract.keyring_from_settings(warehouse),
-                extractors=catalogue.EXTRACTORS, objection_sources=catalogue.OBJECTION_SOURCES,
-                only=[n for n in only.split(",") if n] or None,
-                progress=lambda name: console.print(f"  extrait : {name}"),
-            )
-            session.rollback()  # read only: nothing to commit on the operational side
+        report = extract.extract_from_database(
+            get_settings().effective_database_url, warehouse, extractors=catalogue.EXTRACTORS,
+            objection_sources=catalogue.OBJECTION_SOURCES, only=[n for n in only.split(",") if n] or None,
+            progress=lambda name: console.print(f"  extrait : {name}"),
+        )
+        refreshed = service.refresh_results(warehouse, _engine(None, None))
     except MaillageError as exc:
         fail(exc)
         return
@@ -97,6 +93,7 @@ def extract_command(
     for name, reason in report.skipped.items():
         console.print(f"[yellow]{name} non extrait :[/yellow] {reason}")
     console.print(f"Clé de pseudonymisation : version {report.key_version}.")
+    console.print(f"Indicateurs recalculés et contrôlés : {', '.join(sorted(refreshed)) or 'aucun'}.")
 
 
 @app.command("rotate-key")

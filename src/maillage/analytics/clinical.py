@@ -103,7 +103,9 @@ ALERTS_SCHEMA = pa.schema([
 
 
 def _has_table(session: Any, name: str) -> bool:
-    return bool(inspect(session.get_bind()).has_table(name))
+    # On the session's own connection: a second connection would wait behind the session's transaction (SQLite
+    # takes its lock at BEGIN) and fail with "database is locked".
+    return bool(inspect(session.connection()).has_table(name))
 
 
 def _session(context: ExtractionContext, *tables: str) -> Any:

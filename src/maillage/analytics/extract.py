@@ -221,10 +221,31 @@ def run_extraction(context: ExtractionContext, warehouse: Warehouse, keyring: Ke
 
 
 # --- built-in extractors (the clinical ones live in ``clinical``) --------------------------------------------------
+def territory_departements(session: Any) -> list[str]:
+    """The départements of the territory's GHTs in the operational database (none: no GHT recorded)."""
+    if session is None:
+        return []
+    from sqlalchemy import inspect, select
+
+    from maillage.models.directory import Ght
+
+    if not inspect(session.connection()).has_table(Ght.__tablename__):
+        return []
+    return sorted({d for d in session.scalars(select(Ght.departement)) if d})
+
+
 def _fetch_communes(context: ExtractionContext) -> pa.Table:
+    """The communes of the territory's départements (all of France when no GHT is recorded)."""
+    import pandas as pd
+
     from maillage.analytics.communes import load_real_communes
 
-    frame = context.communes if context.communes is not None else load_real_communes()
+    if context.communes is not None:
+        frame = context.communes
+    else:
+        departements = territory_departements(context.session)
+        frames = [load_real_communes(d) for d in departements] if departements else [load_real_communes()]
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return pa.Table.from_pandas(frame, schema=snds.COMMUNES.schema, preserve_index=False)
 
 
@@ -233,5 +254,26 @@ COMMUNES_EXTRACTOR = Extractor(
     table="COMMUNES",
     schema=snds.COMMUNES.schema,
     fetch=_fetch_communes,
-    description="Communes du territoire (code INSEE, département, population, coordonnées).",
+    description="Communes des départements du territoire (code INSEE, département, population, coordonnées).",
 )
+
+
+def extract_from_database(url: str, warehouse: Warehouse, *, extractors: Sequence[Extractor],
+                          objection_sources: Sequence[ObjectionSource], only: Iterable[str] | None = None,
+                          progress: Callable[[str], None] | None = None) -> ExtractionReport:
+    """The extraction on a read-only connection of its own, safe beside a running server.
+
+    Every read happens in one read-only transaction: on SQLite it begins DEFERRED and takes no write lock (WAL
+    lets the server keep writing and the extraction sees one snapshot); on PostgreSQL it is READ ONLY."""
+    from maillage.kit.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url, read_only=True, pool=False)
+    try:
+        with make_sessionmaker(engine)() as session:
+            report = run_extraction(ExtractionContext(session=session), warehouse, keyring_from_settings(warehouse),
+                                    extractors=extractors, objection_sources=objection_sources, only=only,
+                                    progress=progress)
+            session.rollback()
+    finally:
+        engine.dispose()
+    return report

@@ -11,12 +11,13 @@ import io
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from maillage.analytics import audit, engines
@@ -215,3 +216,61 @@ def export(code: str, params: Mapping[str, Any] | None, warehouse: Warehouse, co
                  filters={"departement": departement, "periodes": periodes}, rows=len(frame), fmt=fmt,
                  run_id=provenance.run_id)
     return Export(content, media_type, f"{stem}.{fmt}", provenance, len(frame))
+
+
+# --- results kept ready for the pages ----------------------------------------------------------------------------
+def data_year(warehouse: Warehouse, indicator: Indicator) -> int | None:
+    """The year an indicator's default run should cover: the care year of a synthetic SNDS, else the latest year
+    found in the date columns of its operational tables (None: keep the indicator's own default)."""
+    if "ER_PRS_F" in indicator.tables:
+        year = warehouse.manifest().get("care_year")
+        return int(year) if year else None
+    latest: int | None = None
+    for name in indicator.tables:
+        if not warehouse.has_table(name):
+            continue
+        table = warehouse.read_table(name)
+        for column in table.schema:
+            if pa.types.is_date(column.type) and table.num_rows:
+                high = pc.max(table.column(column.name)).as_py()
+                if high is not None and (latest is None or high.year > latest):
+                    latest = high.year
+    return latest
+
+
+def refresh_results(warehouse: Warehouse, config: engines.EngineConfig, gate_config: GateConfig | None = None,
+                    *, codes: Iterable[str] | None = None) -> dict[str, str]:
+    """Compute, store and gate every indicator whose tables the warehouse holds, with its default parameters on
+    the year of its data, so that the pages read a stored result instead of computing one. Returns the run id of
+    each indicator refreshed (indicators lacking a table are left out)."""
+    from maillage.analytics.catalogue import all_indicators
+
+    config_gate = gate_config or gate_config_from_settings()
+    wanted = set(codes) if codes is not None else None
+    done: dict[str, str] = {}
+    for indicator in all_indicators():
+        if wanted is not None and indicator.code not in wanted:
+            continue
+        if any(not warehouse.has_table(t) for t in indicator.tables):
+            continue
+        year = data_year(warehouse, indicator)
+        result = run_indicator(indicator.code, {"annee": year} if year else None, warehouse, config)
+        gated_result(warehouse, result, config_gate)
+        done[indicator.code] = result.provenance.run_id
+    return done
+
+
+def default_year(warehouse: Warehouse, code: str) -> int | None:
+    """The newest year stored for ``code`` with otherwise default parameters (what a page shows by default)."""
+    indicator = get_indicator(code)
+    folder = warehouse.results_dir / code
+    if not folder.is_dir():
+        return None
+    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in indicator.resolve_params(None).items()}
+    years = []
+    for meta in folder.glob("*.json"):
+        parameters = json.loads(meta.read_text(encoding="utf-8")).get("parameters", {})
+        year = parameters.get("annee")
+        if year is not None and parameters == {**defaults, "annee": year} and meta.with_suffix(".parquet").exists():
+            years.append(int(year))
+    return max(years) if years else None

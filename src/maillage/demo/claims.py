@@ -143,7 +143,26 @@ def _planar(communes: pd.DataFrame) -> np.ndarray:
     return np.column_stack([6371.0 * lon * math.cos(lat0), 6371.0 * lat])
 
 
-def build_world(communes: pd.DataFrame, rows: int, seed: int, year: int) -> World:
+def _gp_communes(rng: np.random.Generator, pop: np.ndarray, n_gp: int, group: int,
+                 practices: np.ndarray) -> np.ndarray:
+    """The commune of practice of each GP, sorted.
+
+    ``group`` 1: GPs scattered one by one, drawn towards the larger communes (population^1.3), so that many small
+    towns have one or two. ``group`` > 1: GPs work in group practices of at least ``group`` doctors, drawn in
+    proportion to the population, with a practice in each commune of ``practices`` (indexes) first."""
+    if group <= 1:
+        weight = pop**1.3
+        return np.sort(rng.choice(pop.size, size=n_gp, p=weight / weight.sum())).astype(np.int32)
+    n_practices = max(1, n_gp // group, practices.size)
+    drawn = rng.choice(pop.size, size=max(0, n_practices - practices.size), p=pop / pop.sum())
+    where = np.concatenate([practices.astype(np.int64), drawn])
+    extra = max(0, n_gp - group * n_practices)
+    sizes = group + rng.multinomial(extra, np.full(n_practices, 1.0 / n_practices))
+    return np.sort(np.repeat(where, sizes)).astype(np.int32)
+
+
+def build_world(communes: pd.DataFrame, rows: int, seed: int, year: int, *, gp_group: int = 1,
+                practice_communes: tuple[str, ...] = ()) -> World:
     rng = np.random.default_rng([seed, 1])
     n_com = len(communes)
     n_ben = max(50, rows // LINES_PER_BENEFICIARY)
@@ -161,8 +180,9 @@ def build_world(communes: pd.DataFrame, rows: int, seed: int, year: int) -> Worl
 
     # GPs concentrate in the larger communes; every commune is served by its nearest commune having GPs.
     n_gp = max(1, n_ben // BENEFICIARIES_PER_GP)
-    gp_weight = pop**1.3
-    gp_commune = np.sort(rng.choice(n_com, size=n_gp, p=gp_weight / gp_weight.sum())).astype(np.int32)
+    codes = communes["code_insee"].to_numpy()
+    practices = np.flatnonzero(np.isin(codes, np.array(sorted(set(practice_communes)), dtype=object)))
+    gp_commune = _gp_communes(rng, pop, n_gp, gp_group, practices)
     with_gp = np.unique(gp_commune)
     xy = _planar(communes)
     _, nearest = cKDTree(xy[with_gp]).query(xy, k=1)
@@ -444,10 +464,14 @@ def generate_claims(
     chunk_rows: int = DEFAULT_CHUNK,
     progress: ProgressFn | None = None,
     territory: str = "",
+    gp_group: int = 1,
+    practice_communes: tuple[str, ...] = (),
 ) -> GenerationReport:
     """Write a coherent synthetic SNDS of ``rows`` ER_PRS_F lines into ``warehouse`` (replacing its tables).
 
-    ``progress`` is called with the number of ER_PRS_F lines written after each chunk.
+    ``progress`` is called with the number of ER_PRS_F lines written after each chunk. ``gp_group`` and
+    ``practice_communes``: see ``_gp_communes`` (the demo groups its GPs and puts a practice where its directory
+    has one).
     """
     if not MIN_ROWS <= rows <= MAX_ROWS:
         raise ValidationFailed(f"Le nombre de lignes doit être compris entre {MIN_ROWS:_} et {MAX_ROWS:_}."
@@ -456,7 +480,9 @@ def generate_claims(
         raise ValidationFailed("La taille des lots doit être d'au moins 1 000 lignes.")
     if not 2000 <= year <= 2100:
         raise ValidationFailed("Année de soins invalide.")
-    world = build_world(communes, rows, seed, year)
+    if gp_group < 1:
+        raise ValidationFailed("Un cabinet compte au moins un médecin.")
+    world = build_world(communes, rows, seed, year, gp_group=gp_group, practice_communes=practice_communes)
     for name in snds.TABLES:
         warehouse.reset_table(name)
     warehouse.write_table("COMMUNES", pa.Table.from_pandas(communes, schema=snds.COMMUNES.schema,

@@ -29,6 +29,7 @@ from maillage.directory import service as directory
 from maillage.directory.specialties import Audience, profession_label, specialty_label
 from maillage.kit.clock import now
 from maillage.kit.db import make_engine, make_sessionmaker
+from maillage.kit.numbers import fr_number
 from maillage.models.auth import UserAccount
 from maillage.models.directory import (
     CareUnit,
@@ -230,4 +231,17 @@ def load_demo_if_empty(console: Any, departement: str = DEFAULT_DEPARTEMENT, see
     finally:
         engine.dispose()
     _print_summary(console, summary)
+    _load_analytics(console, settings, summary.plan)
     return True
+
+
+def _load_analytics(console: Any, settings: Any, plan: TerritoryPlan) -> None:
+    """A year of synthetic claims for the territory, the demo's activity extracted, the indicators computed."""
+    from maillage.analytics.warehouse import default_warehouse
+    from maillage.demo.analytics import build_demo_analytics
+
+    done = build_demo_analytics(settings.effective_database_url, default_warehouse(), plan)
+    console.print(f"Pilotage : {fr_number(done.claim_lines, 0)} prestations SYNTHÉTIQUES de {done.care_year} pour "
+                  f"{fr_number(done.beneficiaries, 0)} bénéficiaires des {done.communes} communes du département "
+                  f"{done.departement}, {len(done.indicators)} indicateurs calculés "
+                  f"({fr_number(done.seconds['total'], 0)} s).")

@@ -74,11 +74,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool = True) -> Engine:
+def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool = True,
+                read_only: bool = False) -> Engine:
     """Create an engine with the platform's settings for each backend.
 
     SQLite gets WAL, enforced foreign keys and a busy timeout; PostgreSQL gets a statement timeout so that
     no query holds a connection for ever.
+
+    ``read_only`` is for readers that run beside the server (the analytics extract): every transaction is read
+    only on both backends, and on SQLite it begins DEFERRED instead of IMMEDIATE, so it takes no write lock. In
+    WAL mode such a reader sees one consistent snapshot while the server keeps writing, and never makes it wait.
     """
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
@@ -94,8 +99,14 @@ def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-    elif engine.dialect.name == "postgresql" and statement_timeout_ms:
+        if read_only:
+            event.listen(engine, "connect", _sqlite_query_only)
+            event.listen(engine, "begin", _sqlite_begin_deferred)
+        else:
+            event.listen(engine, "begin", _sqlite_begin)
+    elif engine.dialect.name == "postgresql" and read_only:
+        event.listen(engine, "begin", _postgresql_read_only)
+    if engine.dialect.name == "postgresql" and statement_timeout_ms:
         timeout = int(statement_timeout_ms)
 
         def _set_timeout(dbapi_connection: Any, _record: Any) -> None:
@@ -113,6 +124,21 @@ def _sqlite_begin(conn: Any) -> None:
     # if another writer committed in between, instead of waiting for the busy timeout. SQLite is the
     # embedded, single-machine default: serialising transactions costs little there.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def _sqlite_begin_deferred(conn: Any) -> None:
+    # A read-only transaction: DEFERRED takes a read snapshot at its first read and no write lock (WAL).
+    conn.exec_driver_sql("BEGIN DEFERRED")
+
+
+def _postgresql_read_only(conn: Any) -> None:
+    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def make_sessionmaker(bind: Any) -> sessionmaker[Session]:

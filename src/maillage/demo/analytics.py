@@ -1,0 +1,83 @@
+"""The demo's analytics: a year of SYNTHETIC claims for the demo's département, the demo's own activity extracted,
+every indicator computed and gated, so that the analyst's pages open on figures and read stored results.
+
+The claims cover the département only (its real communes and populations), one synthetic beneficiary per
+inhabitant and 18 care lines each a year (the national rate), so that commune figures are large enough to pass the
+small-cell gate where a real département's would. The general practitioners work in group practices of at least
+three, one of them in each commune where the demo's directory has a GP practice: the APL then counts them, and the
+professional rule of the gate (no figure that shows one or two doctors' activity) masks nothing it would not have
+to. Same département and seed, same claims and same figures.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from maillage.analytics import catalogue, engines, extract, service
+from maillage.analytics.communes import load_real_communes
+from maillage.analytics.indicators import CURRENT_YEAR_DEFAULT
+from maillage.analytics.warehouse import Warehouse
+from maillage.demo.claims import LINES_PER_BENEFICIARY, MAX_ROWS, MIN_ROWS, generate_claims
+from maillage.demo.territory_plan import TerritoryPlan
+from maillage.directory import rules as directory_rules
+
+CARE_YEAR = CURRENT_YEAR_DEFAULT
+GP_GROUP = 3  # the professional threshold of the gate: a group practice shows no one doctor's activity
+CHUNK_ROWS = 1_000_000  # bounded memory: about 0.7 GB at the peak
+
+
+@dataclass(frozen=True)
+class DemoAnalytics:
+    departement: str
+    care_year: int
+    communes: int
+    claim_lines: int
+    beneficiaries: int
+    indicators: tuple[str, ...]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def claim_rows(population: int) -> int:
+    """A year of care lines for ``population`` inhabitants, within the generator's bounds."""
+    return max(MIN_ROWS, min(MAX_ROWS, population * LINES_PER_BENEFICIARY))
+
+
+def gp_practice_communes(plan: TerritoryPlan) -> tuple[str, ...]:
+    """The communes where the demo's directory places a general practitioner in a city practice."""
+    city = {directory_rules.EstablishmentKind.CITY_PRACTICE, directory_rules.EstablishmentKind.HEALTH_CENTRE}
+    found = {plan.establishment(p.establishment_key).commune.insee for p in plan.professionals
+             if p.specialty_code == "SM54" and plan.establishment(p.establishment_key).kind in city}
+    return tuple(sorted(found))
+
+
+def build_demo_analytics(database_url: str, warehouse: Warehouse, plan: TerritoryPlan,
+                         progress: Callable[[str], None] | None = None) -> DemoAnalytics:
+    """Fill ``warehouse`` for the demo territory of ``plan`` (its département and seed), replacing what it held."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    for folder in (warehouse.tables_dir, warehouse.results_dir):
+        if folder.exists():
+            shutil.rmtree(folder)
+    communes = load_real_communes(plan.departement.code)
+    rows = claim_rows(int(communes["population"].sum()))
+    report = generate_claims(warehouse, communes, rows=rows, seed=plan.seed, year=CARE_YEAR,
+                             chunk_rows=CHUNK_ROWS, territory=plan.departement.code, gp_group=GP_GROUP,
+                             practice_communes=gp_practice_communes(plan))
+    seconds["claims"] = time.perf_counter() - started
+    if progress is not None:
+        progress("prestations synthétiques")
+    mark = time.perf_counter()
+    extract.extract_from_database(database_url, warehouse, extractors=catalogue.EXTRACTORS,
+                                  objection_sources=catalogue.OBJECTION_SOURCES)
+    seconds["extract"] = time.perf_counter() - mark
+    if progress is not None:
+        progress("activité de la plateforme")
+    mark = time.perf_counter()
+    done = service.refresh_results(warehouse, engines.config_from_settings())
+    seconds["indicators"] = time.perf_counter() - mark
+    seconds["total"] = time.perf_counter() - started
+    return DemoAnalytics(departement=plan.departement.code, care_year=CARE_YEAR, communes=len(communes),
+                         claim_lines=report.rows, beneficiaries=report.beneficiaries, indicators=tuple(sorted(done)), seconds=seconds)
