@@ -80,4 +80,5 @@ def build_demo_analytics(database_url: str, warehouse: Warehouse, plan: Territor
     seconds["indicators"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return DemoAnalytics(departement=plan.departement.code, care_year=CARE_YEAR, communes=len(communes),
-                         claim_lines=report.rows, beneficiaries=report.beneficiaries, indicators=tuple(sorted(done)), seconds=seconds)
+                         claim_lines=report.rows, beneficiaries=report.beneficiaries,
+                         indicators=tuple(sorted(done)), seconds=seconds)
