@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Request
@@ -38,6 +40,44 @@ from maillage.security.policy import Permission
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Analyst = Annotated[Actor, Depends(require(Permission.ANALYTICS_READ))]
 MAX_BARS = 30
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Paged:
+    """One page of a long list, and what the page says about it (« 51 à 100 sur 195 »)."""
+
+    items: list[Any]
+    total: int
+    page: int
+    pages: int
+    first: int
+    last: int
+    previous_url: str | None
+    next_url: str | None
+
+
+def paged(request: Request, items: list[Any], page: str, size: int = PAGE_SIZE) -> Paged:
+    """The ``page``-th slice of ``items`` (1 when absent, malformed or past the end)."""
+    pages = max(1, -(-len(items) // size))
+    number = int(page) if page.isdigit() and 1 <= int(page) <= pages else 1
+    start = (number - 1) * size
+    chunk = items[start:start + size]
+
+    def url(n: int) -> str:
+        return f"{request.url.path}?{urlencode({**request.query_params, 'page': str(n)})}"
+
+    return Paged(items=chunk, total=len(items), page=number, pages=pages, first=start + 1 if chunk else 0,
+                 last=start + len(chunk), previous_url=url(number - 1) if number > 1 else None,
+                 next_url=url(number + 1) if number < pages else None)
+
+
+def territory_departement(warehouse: Warehouse, requested: str) -> str:
+    """The département asked for, else the warehouse's only one (a territory of one département opens on it)."""
+    if requested or not warehouse.has_table("COMMUNES"):
+        return requested
+    found = set(warehouse.read_table("COMMUNES").column("departement").unique().to_pylist())
+    return found.pop() if len(found) == 1 else ""
 
 
 def _settings(request: Request) -> Any:
@@ -83,7 +123,7 @@ def _names(warehouse: Warehouse) -> tuple[dict[str, str], pd.DataFrame]:
 def _empty_warehouse(request: Request, warehouse: Warehouse) -> HTMLResponse | None:
     if warehouse.table_names():
         return None
-    return templates().TemplateResponse(request, "analytics/vide.html", {"root": str(warehouse.root)})
+    return templates().TemplateResponse(request, "analytics/vide.html", {})
 
 
 @router.get("/pilotage", response_class=HTMLResponse)
@@ -95,9 +135,12 @@ def catalogue_page(request: Request, actor: Analyst) -> HTMLResponse:
     })
 
 
-def _parse_year(annee: str) -> dict[str, Any]:
+def _parse_year(annee: str, warehouse: Warehouse | None = None, code: str = "") -> dict[str, Any]:
+    """The year asked for; without one, the newest year whose results are stored (the indicator's default when
+    none is)."""
     if not annee:
-        return {}
+        stored = service.default_year(warehouse, code) if warehouse is not None and code else None
+        return {"annee": stored} if stored else {}
     if not annee.isdigit() or not 2000 <= int(annee) <= 2100:
         raise ValidationFailed("Année invalide.")
     return {"annee": int(annee)}
@@ -188,15 +231,15 @@ def _group_page(request: Request, db: DbSession, actor: Actor, indicator: Indica
 
 @router.get("/pilotage/indicateurs/{code}", response_class=HTMLResponse)
 def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, annee: str = "",
-                   departement: str = "") -> HTMLResponse:
+                   departement: str = "", page: str = "") -> HTMLResponse:
     indicator = get_indicator(code)
     warehouse = warehouse_of(request)
     empty = _empty_warehouse(request, warehouse)
     if empty is not None:
         return empty
-    departement = departement.strip().upper()
+    departement = territory_departement(warehouse, departement.strip().upper())
     try:
-        params = _parse_year(annee)
+        params = _parse_year(annee, warehouse, code)
         gated, provenance = service.published(code, params, warehouse, engine_of(request), gate_of(request))
     except MaillageError as exc:
         return templates().TemplateResponse(request, "analytics/indicateur.html", {
@@ -233,10 +276,13 @@ def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, a
         if "niveau_geo" in gated.frame.columns else []
     filters = {"departement": departement, "annee": annee}
     _audit(request, db, actor, action="read", code=code, provenance=provenance, filters=filters, rows=len(selection))
+    listed = geo.assign(_nom=[names.get(c, c) for c in geo.code_geo]).sort_values(["_nom", "code_geo"]) \
+        if departement else geo.sort_values("code_geo")
+    pager = paged(request, display_rows(listed, indicator, lambda r: names.get(r["code_geo"], r["code_geo"])
+                                        if departement else f"Département {r['code_geo']}"), page)
     return templates().TemplateResponse(request, "analytics/indicateur.html", {
-        "indicator": indicator, "chart": chart, "series": series,
-        "rows": display_rows(geo, indicator, lambda r: names.get(r["code_geo"], r["code_geo"]) if departement
-                             else f"Département {r['code_geo']}"),
+        "indicator": indicator, "chart": chart if bars else None, "series": series, "pager": pager,
+        "rows": pager.items,
         "totals": display_rows(totals, indicator, lambda r: area),
         "bands": display_rows(bands, indicator, lambda r: r["tranche_age"]), "area": area,
         "row_header": "Commune" if departement else "Département", "bands_title": f"Par tranche d'âge ({area})",
@@ -252,7 +298,7 @@ def export_route(request: Request, db: DbSession, actor: Analyst, code: str, for
                  annee: str = "", departement: str = "") -> Response:
     get_indicator(code)
     warehouse = warehouse_of(request)
-    done = service.export(code, _parse_year(annee), warehouse, engine_of(request), fmt=format,
+    done = service.export(code, _parse_year(annee, warehouse, code), warehouse, engine_of(request), fmt=format,
                           actor=str(actor.user_id), departement=departement.strip().upper() or None,
                           gate_config=gate_of(request))
     platform_audit.record(
@@ -283,15 +329,15 @@ def _outlines(warehouse: Warehouse, departements: tuple[str, ...]) -> dict[str, 
 
 
 @router.get("/pilotage/carte", response_class=HTMLResponse)
-def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", departement: str = ""
-             ) -> HTMLResponse:
+def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", departement: str = "",
+             page: str = "") -> HTMLResponse:
     indicator = get_indicator("apl-mg")
     warehouse = warehouse_of(request)
     empty = _empty_warehouse(request, warehouse)
     if empty is not None:
         return empty
-    departement = departement.strip().upper()
-    params = _parse_year(annee)
+    departement = territory_departement(warehouse, departement.strip().upper())
+    params = _parse_year(annee, warehouse, "apl-mg")
     gated, provenance = service.published("apl-mg", params, warehouse, engine_of(request), gate_of(request))
     names, communes = _names(warehouse)
     rows = gated.select(departement=departement or None)
@@ -302,20 +348,22 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
         charts.MapPoint(r.code_geo, r.nom, float(r.latitude), float(r.longitude), int(r.population_municipale),
                         _value(r.apl), _value(r.desert) == 1)
         for r in rows.itertuples(index=False)
-    ]
+    ] if len(rows) else []
     threshold = float(provenance.parameters.get("seuil_desert", 2.5))
     breaks = [threshold, 3.0, 3.5, 4.0, 5.0]
     shown = tuple(sorted(set(rows.departement_x if "departement_x" in rows.columns else rows.departement)))
     svg = charts.commune_map("APL aux médecins généralistes par commune", points, breaks,
-                             "consultations/an/hab. standardisé", outlines=_outlines(warehouse, shown))
-    deserts = rows[rows.desert.fillna(0).eq(1)].sort_values("apl")
+                             "consultations/an/hab. standardisé", outlines=_outlines(warehouse, shown)) \
+        if points else None
+    deserts = rows[rows.desert.fillna(0).eq(1)].sort_values(["apl", "nom"])
     departements = sorted({c[:3] if c.startswith("97") else c[:2] for c in names}) if names else []
     share = (deserts.population.sum() / rows.population.sum()) if len(rows) and rows.population.sum() else 0.0
     hidden = int(rows.apl.isna().sum())
     _audit(request, db, actor, action="read", code="apl-mg", provenance=provenance,
            filters={"departement": departement, "annee": annee, "page": "carte"}, rows=len(rows))
     return templates().TemplateResponse(request, "analytics/carte.html", {
-        "indicator": indicator, "map": svg, "deserts": deserts, "provenance": provenance, "departement": departement,
+        "indicator": indicator, "map": svg, "deserts": paged(request, list(deserts.itertuples()), page),
+        "desert_count": len(deserts), "provenance": provenance, "departement": departement,
         "departements": departements, "annee": str(provenance.parameters.get("annee", "")),
         "share": share, "threshold": threshold, "manifest": warehouse.manifest(), "communes": len(rows),
         "hidden": hidden,

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from maillage.analytics import catalogue, engines, extract, service
 from maillage.analytics.communes import load_real_communes
 from maillage.analytics.indicators import CURRENT_YEAR_DEFAULT
 from maillage.analytics.warehouse import Warehouse
-from maillage.demo.claims import LINES_PER_BENEFICIARY, MAX_ROWS, MIN_ROWS, generate_claims
+from maillage.demo.claims import LINES_PER_BENEFICIARY, MAX_ROWS, MIN_ROWS, GenerationReport, generate_claims
 from maillage.demo.territory_plan import TerritoryPlan
 from maillage.directory import rules as directory_rules
 
@@ -53,11 +52,9 @@ def gp_practice_communes(plan: TerritoryPlan) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def build_demo_analytics(database_url: str, warehouse: Warehouse, plan: TerritoryPlan,
-                         progress: Callable[[str], None] | None = None) -> DemoAnalytics:
-    """Fill ``warehouse`` for the demo territory of ``plan`` (its département and seed), replacing what it held."""
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
+def fill_claims(warehouse: Warehouse, plan: TerritoryPlan) -> tuple[int, GenerationReport]:
+    """Replace the warehouse's content by a year of synthetic claims for the département of ``plan``; returns the
+    number of communes and the generator's report."""
     for folder in (warehouse.tables_dir, warehouse.results_dir):
         if folder.exists():
             shutil.rmtree(folder)
@@ -66,19 +63,25 @@ def build_demo_analytics(database_url: str, warehouse: Warehouse, plan: Territor
     report = generate_claims(warehouse, communes, rows=rows, seed=plan.seed, year=CARE_YEAR,
                              chunk_rows=CHUNK_ROWS, territory=plan.departement.code, gp_group=GP_GROUP,
                              practice_communes=gp_practice_communes(plan))
+    return len(communes), report
+
+
+def build_demo_analytics(database_url: str, warehouse: Warehouse, plan: TerritoryPlan) -> DemoAnalytics:
+    """Fill ``warehouse`` for the demo territory of ``plan`` (its département and seed), replacing what it held:
+    the claims, then the demo's activity read from the operational database at ``database_url`` (on a read-only
+    connection, like ``maillage analytics extract``), then every indicator computed, stored and gated."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    communes, report = fill_claims(warehouse, plan)
     seconds["claims"] = time.perf_counter() - started
-    if progress is not None:
-        progress("prestations synthétiques")
     mark = time.perf_counter()
     extract.extract_from_database(database_url, warehouse, extractors=catalogue.EXTRACTORS,
                                   objection_sources=catalogue.OBJECTION_SOURCES)
     seconds["extract"] = time.perf_counter() - mark
-    if progress is not None:
-        progress("activité de la plateforme")
     mark = time.perf_counter()
     done = service.refresh_results(warehouse, engines.config_from_settings())
     seconds["indicators"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
-    return DemoAnalytics(departement=plan.departement.code, care_year=CARE_YEAR, communes=len(communes),
+    return DemoAnalytics(departement=plan.departement.code, care_year=CARE_YEAR, communes=communes,
                          claim_lines=report.rows, beneficiaries=report.beneficiaries,
                          indicators=tuple(sorted(done)), seconds=seconds)

@@ -149,12 +149,14 @@ def _gp_communes(rng: np.random.Generator, pop: np.ndarray, n_gp: int, group: in
 
     ``group`` 1: GPs scattered one by one, drawn towards the larger communes (population^1.3), so that many small
     towns have one or two. ``group`` > 1: GPs work in group practices of at least ``group`` doctors, drawn in
-    proportion to the population, with a practice in each commune of ``practices`` (indexes) first."""
+    proportion to the square root of the population (rural group practices too), with a practice in each commune
+    of ``practices`` (indexes) first."""
     if group <= 1:
         weight = pop**1.3
         return np.sort(rng.choice(pop.size, size=n_gp, p=weight / weight.sum())).astype(np.int32)
     n_practices = max(1, n_gp // group, practices.size)
-    drawn = rng.choice(pop.size, size=max(0, n_practices - practices.size), p=pop / pop.sum())
+    spread = np.sqrt(pop)  # rural group practices too, as the maisons de santé are
+    drawn = rng.choice(pop.size, size=max(0, n_practices - practices.size), p=spread / spread.sum())
     where = np.concatenate([practices.astype(np.int64), drawn])
     extra = max(0, n_gp - group * n_practices)
     sizes = group + rng.multinomial(extra, np.full(n_practices, 1.0 / n_practices))
