@@ -36,6 +36,28 @@ class TestGenerateClaims:
         communes = Warehouse(tmp_path / "w").read_table("COMMUNES").column("departement").to_pylist()
         assert set(communes) == {"2A"}
 
+    def test_without_a_territory_the_recorded_ght_s_departement_is_used(self, tmp_path, monkeypatch):
+        import sqlite3
+
+        from maillage.config import get_settings
+
+        monkeypatch.setenv("MAILLAGE_VAR_DIR", str(tmp_path / "var"))
+        monkeypatch.delenv("MAILLAGE_DATABASE_URL", raising=False)
+        get_settings.cache_clear()
+        try:
+            assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+            with sqlite3.connect(tmp_path / "var" / "maillage.sqlite3") as con:
+                con.execute("INSERT INTO ght (id, code, name, departement, created_at) VALUES "
+                            "('0123456789abcdef0123456789abcdef', 'GHT-48', 'GHT Lozère', '48', '2026-01-01')")
+            result = runner.invoke(app, ["analytics", "generate-claims", "--rows", "1000", "--entrepot",
+                                         str(tmp_path / "w")])
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        assert "Territoire : 48." in result.output
+        communes = Warehouse(tmp_path / "w").read_table("COMMUNES").column("departement").to_pylist()
+        assert set(communes) == {"48"}
+
     def test_too_few_rows_is_a_french_error(self, tmp_path):
         result = runner.invoke(app, ["analytics", "generate-claims", "--rows", "10", "--territoire", "synthetique",
                                      "--entrepot", str(tmp_path / "w")])

@@ -20,7 +20,8 @@ def generate_claims_command(
     seed: Annotated[int, typer.Option("--seed", help="Graine du générateur")] = 1,
     annee: Annotated[int, typer.Option("--annee", help="Année des soins")] = 2025,
     territoire: Annotated[str, typer.Option(
-        "--territoire", help="france, un code de département (01, 2A…) ou synthetique")] = "france",
+        "--territoire", help="france, un code de département (01, 2A…) ou synthetique ; par défaut le département "
+                             "du territoire enregistré (GHT), sinon france")] = "",
     communes_synthetiques: Annotated[int, typer.Option(
         "--communes-synthetiques", help="Nombre de communes pour --territoire synthetique")] = 300,
     lots: Annotated[int, typer.Option("--lots", help="Lignes par fichier Parquet")] = 2_000_000,
@@ -34,6 +35,7 @@ def generate_claims_command(
     from maillage.demo.communes import synthetic_communes
 
     try:
+        territoire = territoire or _recorded_territory()
         if territoire == "synthetique":
             communes = synthetic_communes(communes_synthetiques, seed=seed)
         else:
@@ -47,6 +49,26 @@ def generate_claims_command(
     except MaillageError as exc:
         fail(exc)
         return
+    console.print(f"Territoire : {'France entière' if territoire == 'france' else territoire}.")
     console.print(f"Données SYNTHÉTIQUES écrites dans {warehouse.root} : {fr_number(report.rows, 0)} prestations, "
                   f"{fr_number(report.beneficiaries, 0)} bénéficiaires, {fr_number(report.stays, 0)} séjours, "
                   f"{fr_number(len(communes), 0)} communes.")
+
+
+def _recorded_territory() -> str:
+    """The département of the GHT recorded in the operational database (read only), else « france »."""
+    from maillage.analytics.extract import territory_departements
+    from maillage.config import get_settings
+    from maillage.kit.db import make_engine, make_sessionmaker
+
+    from sqlalchemy.exc import OperationalError
+
+    engine = make_engine(get_settings().effective_database_url, read_only=True, pool=False)
+    try:
+        with make_sessionmaker(engine)() as session:
+            found = territory_departements(session)
+    except OperationalError:  # no operational database here (yet)
+        found = []
+    finally:
+        engine.dispose()
+    return found[0] if len(found) == 1 else "france"
