@@ -20,9 +20,8 @@ from maillage.worker.registry import job
 def extract_job(session: Session, only: str = "") -> dict[str, Any]:
     warehouse = default_warehouse()
     names = [n for n in only.split(",") if n] or None
-    from maillage.config import get_settings
-
-    report = extract.extract_from_database(get_settings().effective_database_url, warehouse,
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)  # the worker's own database
+    report = extract.extract_from_database(url, warehouse,
                                            extractors=catalogue.EXTRACTORS,
                                            objection_sources=catalogue.OBJECTION_SOURCES, only=names)
     refreshed = service.refresh_results(warehouse, engines.config_from_settings())

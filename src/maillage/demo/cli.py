@@ -57,11 +57,11 @@ def generate_claims_command(
 
 def _recorded_territory() -> str:
     """The département of the GHT recorded in the operational database (read only), else « france »."""
+    from sqlalchemy.exc import OperationalError
+
     from maillage.analytics.extract import territory_departements
     from maillage.config import get_settings
     from maillage.kit.db import make_engine, make_sessionmaker
-
-    from sqlalchemy.exc import OperationalError
 
     engine = make_engine(get_settings().effective_database_url, read_only=True, pool=False)
     try:
