@@ -110,6 +110,40 @@ class TestIndicatorPage:
         assert journal[-1]["indicator"] == "apl-mg" and journal[-1]["actor"] == str(as_analyst.user_id)
 
 
+class TestLongListsAndEmptySelections:
+    def test_the_commune_table_pages_and_says_which_rows_it_shows(self, as_analyst, client, territory):
+        communes_01 = int((territory.departement == "01").sum())
+        first = client.get("/pilotage/indicateurs/consultations-mg?departement=01&annee=2025", headers=HTML).text
+        assert f"Communes 1 à {min(50, communes_01)} sur {communes_01}" in first
+
+    def test_a_page_past_the_end_falls_back_to_the_first(self, as_analyst, client):
+        body = client.get("/pilotage/indicateurs/consultations-mg?departement=01&page=999", headers=HTML).text
+        assert "Communes 1 à" in body
+
+    def test_a_year_without_results_says_so_instead_of_an_empty_chart(self, as_analyst, client):
+        body = client.get("/pilotage/indicateurs/apl-mg?annee=2031", headers=HTML).text
+        assert "Aucun résultat pour cette sélection (année 2031)" in body and "<svg" not in body
+        body = client.get("/pilotage/carte?annee=2031", headers=HTML).text  # no claims that year: no APL of 0
+        assert "aucune\nactivité de médecin généraliste" in body and "data-commune=" not in body
+        assert "Aucun résultat pour cette sélection" in client.get("/pilotage/indicateurs/apl-mg?annee=2031&"
+                                                                  "departement=01", headers=HTML).text
+
+    def test_a_selection_where_every_cell_is_masked_says_why(self, as_analyst, app, client, monkeypatch):
+        strict = app.state.settings.model_copy(update={"small_cell_threshold": 10**9})
+        monkeypatch.setattr(app.state, "settings", strict)
+        body = client.get("/pilotage/indicateurs/telemedecine?annee=2025", headers=HTML).text
+        assert "rien n'en est publié" in body
+
+    def test_no_command_line_or_server_path_on_an_empty_warehouse(self, as_analyst, client, settings, tmp_path):
+        import shutil
+
+        shutil.rmtree(settings.warehouse_dir / "tables")
+        for path in ("/pilotage", "/pilotage/indicateurs/apl-mg", "/pilotage/carte"):
+            body = client.get(path, headers=HTML).text
+            assert "encore vide" in body
+            assert "maillage analytics" not in body and "<code>" not in body and str(tmp_path) not in body
+
+
 class TestMapPage:
     def test_draws_every_commune_and_lists_the_deserts(self, as_analyst, client, territory):
         response = client.get("/pilotage/carte", headers=HTML)

@@ -164,6 +164,13 @@ def _value(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
 
 
+def _has_supply(apl_rows: pd.DataFrame) -> bool:
+    """Whether the claims of the year show any GP activity near these communes: some APL above 0, or masked (the
+    gate masks a score only where a small supply is within reach)."""
+    apl = apl_rows["apl"]
+    return bool(len(apl_rows)) and bool((apl.isna() | (apl > 0)).any())
+
+
 def display_rows(frame: pd.DataFrame, indicator: Indicator, label: Any) -> list[dict[str, Any]]:
     """Rows ready to show: a label, every measure formatted the French way (« — » when masked), the secret."""
     rows = []
@@ -251,6 +258,8 @@ def indicator_page(request: Request, db: DbSession, actor: Analyst, code: str, a
     selection = gated.select(departement=departement or None)
     year = str(provenance.parameters.get("annee", ""))
     geo = _geo_rows(selection, departement, indicator, year)
+    if indicator.code == "apl-mg" and not _has_supply(geo):
+        geo = geo.iloc[0:0]  # no GP activity in that year's claims: an APL of 0 everywhere would be a false alarm
     measure = indicator.main_measure
     decimals = next((m.decimals for m in indicator.measures if m.name == measure), None) or 0
     ordered = geo.sort_values(measure, ascending=indicator.code == "apl-mg", na_position="last").head(MAX_BARS)
@@ -344,6 +353,9 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
     rows = rows[rows.niveau_geo == "commune"].merge(
         communes.rename(columns={"code_insee": "code_geo", "population": "population_municipale"}),
         on="code_geo", how="inner")
+    no_supply = len(rows) > 0 and not _has_supply(rows)
+    if no_supply:
+        rows = rows.iloc[0:0]
     points = [
         charts.MapPoint(r.code_geo, r.nom, float(r.latitude), float(r.longitude), int(r.population_municipale),
                         _value(r.apl), _value(r.desert) == 1)
@@ -366,6 +378,6 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
         "desert_count": len(deserts), "provenance": provenance, "departement": departement,
         "departements": departements, "annee": str(provenance.parameters.get("annee", "")),
         "share": share, "threshold": threshold, "manifest": warehouse.manifest(), "communes": len(rows),
-        "hidden": hidden,
+        "hidden": hidden, "no_supply": no_supply,
     })
 
