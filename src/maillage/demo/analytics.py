@@ -2,8 +2,8 @@
 every indicator computed and gated, so that the analyst's pages open on figures and read stored results.
 
 The claims cover the département only (its real communes and populations), one synthetic beneficiary per
-inhabitant and 18 care lines each a year (the national rate), so that commune figures are large enough to pass the
-small-cell gate where a real département's would. The general practitioners work in group practices of at least
+inhabitant (a sample of 400,000 in the most populous départements) and 18 care lines each a year (the national
+rate), so that commune figures are large enough to pass the small-cell gate where a real département's would. The general practitioners work in group practices of at least
 three, one of them in each commune where the demo's directory has a GP practice: the APL then counts them, and the
 professional rule of the gate (no figure that shows one or two doctors' activity) masks nothing it would not have
 to. Same département and seed, same claims and same figures.
@@ -26,6 +26,9 @@ from maillage.directory import rules as directory_rules
 CARE_YEAR = CURRENT_YEAR_DEFAULT
 GP_GROUP = 3  # the professional threshold of the gate: a group practice shows no one doctor's activity
 CHUNK_ROWS = 1_000_000  # bounded memory: about 0.7 GB at the peak
+# One beneficiary per inhabitant up to this many (Haute-Vienne has 373,167); a larger département gets a sample of
+# this size spread by population, so that the demo stays within a minute and a gigabyte (Nord: 2.6 M inhabitants).
+MAX_BENEFICIARIES = 400_000
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,9 @@ class DemoAnalytics:
 
 
 def claim_rows(population: int) -> int:
-    """A year of care lines for ``population`` inhabitants, within the generator's bounds."""
-    return max(MIN_ROWS, min(MAX_ROWS, population * LINES_PER_BENEFICIARY))
+    """A year of care lines for ``population`` inhabitants (at most ``MAX_BENEFICIARIES``), within the generator's
+    bounds."""
+    return max(MIN_ROWS, min(MAX_ROWS, min(population, MAX_BENEFICIARIES) * LINES_PER_BENEFICIARY))
 
 
 def gp_practice_communes(plan: TerritoryPlan) -> tuple[str, ...]:
