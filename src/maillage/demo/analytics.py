@@ -3,10 +3,11 @@ every indicator computed and gated, so that the analyst's pages open on figures 
 
 The claims cover the département only (its real communes and populations), one synthetic beneficiary per
 inhabitant (a sample of 400,000 in the most populous départements) and 18 care lines each a year (the national
-rate), so that commune figures are large enough to pass the small-cell gate where a real département's would. The general practitioners work in group practices of at least
-three, one of them in each commune where the demo's directory has a GP practice: the APL then counts them, and the
-professional rule of the gate (no figure that shows one or two doctors' activity) masks nothing it would not have
-to. Same département and seed, same claims and same figures.
+rate), so that commune figures are large enough to pass the small-cell gate where a real département's would. The
+general practitioners work in group practices of at least three, one of them in each commune where the demo's
+directory has a GP practice: the APL then counts them, and the professional rule of the gate (no figure that shows
+one or two doctors' activity) masks nothing it would not have to. Same département and seed, same claims and same
+figures.
 """
 
 from __future__ import annotations
