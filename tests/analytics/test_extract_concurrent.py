@@ -105,3 +105,16 @@ class TestExtractBesideTheServer:
                 session.rollback()
         finally:
             engine.dispose()
+
+
+class TestReadOnlyEngine:
+    def test_every_transaction_of_a_read_only_engine_refuses_writes_on_both_backends(self, engine):
+        reader = make_engine(engine.url.render_as_string(hide_password=False), read_only=True, pool=False)
+        try:
+            with reader.connect() as conn:
+                assert conn.execute(select(func.count()).select_from(Ght)).scalar() is not None
+                with pytest.raises(Exception, match=r"read-only|readonly"):
+                    conn.execute(text("INSERT INTO ght (id, code, name, departement, created_at) VALUES "
+                                      "('0123456789abcdef0123456789abcdef', 'RO', 'RO', '87', '2026-01-01')"))
+        finally:
+            reader.dispose()
