@@ -3,14 +3,36 @@ matricule, consents), the identity-vigilance worklist; the authorization triplet
 
 from __future__ import annotations
 
+import html
+import re
+
 from sqlalchemy import select
 
 from maillage.models.patient import IdentityMerge, PatientConsent
+from maillage.web.patient_banner import banner
 from tests.fixtures.factories import make_user
 from tests.fixtures.patients import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 
 HTML = {"accept": "text/html"}
+
+
+def banner_of(page: str) -> str:
+    """The text of the page's patient banner (web/_patient_banner.html), unescaped; fails without one."""
+    found = re.findall(r'<section class="patient-banner".*?</section>', page, re.S)
+    assert len(found) == 1, "one patient banner expected"
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found[0])).split())
+
+
+def assert_banner_facts(page: str, view) -> None:
+    """The banner states the facts the shared banner function gives for this patient: the same as elsewhere."""
+    text = banner_of(page)
+    facts = banner(view)
+    assert facts is not None
+    for value in (facts.name, facts.born, facts.age, facts.sex, facts.identity_status, facts.attending):
+        if value:
+            assert value in text, value
+    assert (facts.ins or "non renseigné") in text
 
 
 def form(client, url, data):
@@ -158,6 +180,38 @@ class TestPatientPage:
         assert "Identité qualifiée" in page.text and IDENTITIES[0].ins.matricule.formatted() in page.text
 
 
+class TestPatientBanner:
+    """Issue 17: every page about one patient opens with the shared banner, with the same facts as elsewhere."""
+
+    def test_the_patient_page_shows_the_banner(self, client, db):
+        user = physician(db)
+        views = [qualified(db, user), create(db, user, 2)]
+        sign_in(client, db, user)
+        for view in views:
+            page = client.get(f"/patients/{view.patient.id}", headers=HTML)
+            assert page.status_code == 200
+            assert_banner_facts(page.text, view)
+
+    def test_the_page_shown_again_after_a_refused_consent_or_check_keeps_the_banner(self, client, db):
+        user = physician(db)
+        view = create(db, user)
+        sign_in(client, db, user)
+        refused = form(client, f"/patients/{view.patient.id}/consentements", {"purpose": "teleexpertise",
+                                                                               "decision": "peut-être"})
+        assert refused.status_code == 422
+        assert_banner_facts(refused.text, view)
+        checked = form(client, f"/patients/{view.patient.id}/verification", {"ins_matricule": "123"})
+        assert checked.status_code == 422
+        assert_banner_facts(checked.text, view)
+
+    def test_the_identity_officer_sees_the_banner_on_the_record_opened_for_vigilance(self, client, db):
+        view = create(db, physician(db))
+        sign_in(client, db, make_user(db, "identity_officer"))
+        page = client.get(f"/patients/{view.patient.id}", params={"finalite": "identitovigilance"}, headers=HTML)
+        assert page.status_code == 200
+        assert_banner_facts(page.text, view)
+
+
 class TestVigilancePage:
     def test_the_officer_sees_the_pair_merges_it_and_undoes_the_merge(self, client, db):
         first = insert_record(db, 0)
@@ -197,7 +251,9 @@ class TestFrenchAgreement:
         for view in views:
             page = client.get(f"/patients/{view.patient.id}", headers=HTML)
             assert page.status_code == 200
-            expected = "née le" if view.patient.sex == "F" else "né le"
-            assert f", {expected} " in page.text and "né·e le" not in page.text
+            expected = "Née le" if view.patient.sex == "F" else "Né le"
+            assert f"{expected} " in banner_of(page.text) and "né·e le" not in page.text.lower()
+            title = "Dossier de la patiente" if view.patient.sex == "F" else "Dossier du patient"
+            assert f"<h1>{title}</h1>" in page.text
         listing = client.get("/patients", headers=HTML).text
         assert "né·e le" not in listing and ("née le" in listing or "né le" in listing)

@@ -29,9 +29,18 @@ class TestHome:
         assert f'href="/teleexpertise/lignes/{w.line.id}"' in text and "demande à traiter" in text
 
     def test_nothing_waiting_says_what_to_do(self, client, db):
+        sign_in(client, db, make_user(db, "identity_officer"))
+        text = html.unescape(client.get("/", headers=HTML).text)
+        assert "Aucune paire d'identités n'attend votre examen" in text and 'class="empty-state"' in text
+        assert 'href="/identitovigilance"' in text
+
+    def test_a_role_whose_capability_is_not_there_yet_is_told_what_it_can_do_today(self, client, db):
         sign_in(client, db, make_user(db, "billing_officer"))
         text = html.unescape(client.get("/", headers=HTML).text)
-        assert "Rien ne vous attend" in text and 'href="/annuaire"' in text
+        assert "Ce que vous pouvez faire aujourd'hui" in text and 'class="empty-state"' not in text
+        for href in ("/annuaire", "/offre", "/compte"):
+            assert f'href="{href}"' in text
+        assert "factur" not in text.lower().split("<main", 1)[1]  # nothing announced before it exists
 
     def test_no_page_nor_menu_mentions_a_capability_without_pages(self, client, db):
         sign_in(client, db, make_user(db, "physician"))
