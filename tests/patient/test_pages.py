@@ -6,9 +6,10 @@ from __future__ import annotations
 import html
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from maillage.models.patient import IdentityMerge, PatientConsent
+from maillage.models.directory import Professional
+from maillage.models.patient import IdentityMerge, Patient, PatientConsent
 from maillage.web.patient_banner import banner
 from tests.fixtures.factories import make_user
 from tests.fixtures.patients import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
@@ -178,6 +179,65 @@ class TestPatientPage:
         assert answer.status_code == 303
         page = client.get(f"/patients/{view.patient.id}", headers=HTML)
         assert "Identité qualifiée" in page.text and IDENTITIES[0].ins.matricule.formatted() in page.text
+
+
+def rpps_of(db, user) -> str:
+    """The RPPS number of the professional ``physician()`` tied to this account."""
+    return db.scalar(select(Professional.rpps).where(Professional.last_name.ilike(f"TEST{user.username[-4:]}")))
+
+
+class TestPickers:
+    """Issue 17: the creation form asks for names, not codes; the codes stay what the form submits."""
+
+    def test_the_form_has_no_code_to_type(self, client, db):
+        sign_in(client, db, physician(db))
+        page = client.get("/patients/nouveau", headers=HTML).text
+        assert "Code INSEE de la commune" not in page and "RPPS" not in page
+        assert 'name="commune_insee_q"' in page and 'name="attending_rpps_q"' in page
+
+    def test_the_search_step_without_javascript_lists_choices_and_keeps_what_was_typed(self, client, db):
+        gp = physician(db)
+        db.commit()
+        sign_in(client, db, gp)
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "commune_insee_q": "ambazac",
+                                                     "attending_rpps_q": "anne", "chercher": "commune_insee"})
+        assert answer.status_code == 200
+        text = html.unescape(answer.text)
+        assert 'value="87002"' in text and "Ambazac (Haute-Vienne)" in text
+        assert 'value="ambazac"' in text and f'value="{traits(0)["birth_name"]}"' in text
+        rpps = rpps_of(db, gp)
+        assert f'name="attending_rpps" value="{rpps}"' in text  # the other picker searched too
+
+    def test_the_chosen_codes_are_saved_and_shown_as_names(self, client, db):
+        gp = physician(db)
+        db.commit()
+        rpps = rpps_of(db, gp)
+        sign_in(client, db, gp)
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "commune_insee_q": "ambazac",
+                                                     "commune_insee": "87002", "attending_rpps": rpps})
+        assert answer.status_code == 303
+        page = html.unescape(client.get(answer.headers["location"], headers=HTML).text)
+        assert "Ambazac" in page and "Dr Anne TEST" in page
+
+    def test_an_unknown_code_is_a_clear_error_that_keeps_what_was_typed_and_creates_nothing(self, client, db):
+        sign_in(client, db, physician(db))
+        before = db.scalar(select(func.count()).select_from(Patient))
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "commune_insee_q": "ambaz",
+                                                     "commune_insee": "99999"})
+        assert answer.status_code == 422
+        text = html.unescape(answer.text)
+        assert "ne correspond à aucune commune" in text and "Choisissez dans la liste" in text
+        assert 'value="ambaz"' in text and f'value="{traits(0)["given_names"]}"' in text
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "attending_rpps": "10000000000"})
+        assert answer.status_code == 422 and "Choisissez dans la liste" in html.unescape(answer.text)
+        assert db.scalar(select(func.count()).select_from(Patient)) == before
+
+    def test_a_name_typed_but_not_chosen_is_not_lost(self, client, db):
+        sign_in(client, db, physician(db))
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "commune_insee_q": "ambazac"})
+        assert answer.status_code == 422
+        text = html.unescape(answer.text)
+        assert "sans choisir dans la liste" in text and 'value="87002"' in text and 'value="ambazac"' in text
 
 
 class TestPatientBanner:

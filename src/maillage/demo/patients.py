@@ -35,12 +35,12 @@ class PatientPlan:
 def plan_patients(plan: TerritoryPlan) -> list[PatientPlan]:
     """Synthetic patients of the territory: born in its largest communes and elsewhere, living in it.
 
-    The first eight are dr.dupont's patients (he is their médecin traitant) with qualified identities; six live
-    near the first EHPAD, where ide.leroy cares for them (pharma.petit, the pharmacist who serves the EHPAD, for
-    two of them); three are followed by idec.bernard's telesurveillance unit, and so are one of dr.dupont's and one
-    of the EHPAD's, so that the GP's and the EHPAD nurse's worklists show alerts; sf.garnier follows the first
-    three women after them. Two more records are the same people typed again at another admission, without INS (one with the same
-    traits, accents and case aside; one with a letter changed in the birth name): the identity officer's
+    The first eight are dr.dupont's patients (he is their médecin traitant) with qualified identities; six live near the
+    first EHPAD, where ide.leroy cares for them (pharma.petit, the pharmacist who serves the EHPAD, for two of
+    them); three are followed by idec.bernard's telesurveillance unit, and so are one of dr.dupont's and one of the
+    EHPAD's, so that the GP's and the EHPAD nurse's worklists show alerts; sf.garnier follows the first three women
+    after them. Two more records are the same people typed again at another admission, without INS (one with the
+    same traits, accents and case aside; one with a letter changed in the birth name): the identity officer's
     worklist shows them.
     """
     code, seed = plan.departement.code, plan.seed

@@ -1,11 +1,12 @@
 """Tele-expertise's part of the demo: months of requests between the demo GP, the EHPAD nurse (and a few from the
-midwife, the pharmacist and the coordinating nurse) and the support hospital's lines, in every state (draft, sent, taken, question asked and answered, opinion signed with each
-orientation, admission to decide and decided, cancelled, declined, overdue), with their photographs.
+midwife, the pharmacist and the coordinating nurse) and the support hospital's lines, in every state (draft, sent,
+taken, question asked and answered, opinion signed with each orientation, admission to decide and decided, cancelled,
+declined, overdue), with their photographs.
 
-Every step goes through the tele-expertise services with the clock frozen at a past time, so the timeline, the
-audit trail, the care relationships, the notifications and the acts are the ones real use writes. Request ids come
-from the territory plan (``id_for``), texts and photographs from a seeded RNG: the same département and seed give
-the same requests, dated from the day the demo is built.
+Every step goes through the tele-expertise services with the clock frozen at a past time, so the timeline, the audit
+trail, the care relationships, the notifications and the acts are the ones real use writes. Request ids come from the
+territory plan (``id_for``), texts and photographs from a seeded RNG: the same département and seed give the same
+requests, dated from the day the demo is built.
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ def _first_patient(session: Session, user_id: uuid.UUID) -> uuid.UUID:
     """The first (in the plan's order) demo patient the user was given care of at load time."""
     rows = session.execute(select(CareRelationship.source_id, CareRelationship.patient_id).where(
         CareRelationship.user_id == user_id, CareRelationship.source_type == "demo")).all()
-    return min((int(key.rsplit("-", 1)[1]), patient_id) for key, patient_id in rows if key.startswith("patient-"))[1]
+    return min((int(key.rsplit("-", 1)[1]), patient_id) for key, patient_id in rows
+               if key and key.startswith("patient-"))[1]
 
 
 def _play(session: Session, case: Case, clock: FrozenClock, rng: random.Random, actors: Mapping[str, Actor],

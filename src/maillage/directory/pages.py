@@ -4,14 +4,15 @@ and the public offer catalogue (``/offre``, no login)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from maillage.directory import import_service, imports, rules, service
+from maillage.directory import import_service, imports, pickers, rules, service
 from maillage.directory.specialties import SPECIALTIES, Audience, Modality
-from maillage.exceptions import MaillageError
+from maillage.exceptions import MaillageError, ValidationFailed
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
 from maillage.kit.templating import templates
 from maillage.security.actor import Actor
@@ -62,6 +63,34 @@ def directory_search(request: Request, db: DbSession, actor: Reader, q: str = ""
         context["mine"] = service.search_lines(db, professional_id=me.id)
     template = "directory/_results.html" if is_htmx(request) else "directory/search.html"
     return render(request, template, context, status_code=422 if context["error"] else 200)
+
+
+def _picker_from(request: Request, search_url: str, choices: Callable[[str], list[tuple[str, str]]],
+                 name: Callable[[str], str | None]) -> Response:
+    """The choices fragment of a picker for ``champ``: what was typed is ``<champ>_q``, the chosen code ``<champ>``
+    (kept checked, named, when it is known)."""
+    champ = request.query_params.get("champ", "")
+    if not pickers.FIELD.match(champ):
+        raise ValidationFailed("Champ inconnu.", details=[{"field": "champ", "message": "Nom de champ invalide."}])
+    query = request.query_params.get(f"{champ}_q", "")[:100]
+    code = request.query_params.get(champ, "")[:20]
+    label = name(code) if code else None
+    picker = pickers.Picker(champ, "", "", search_url, query=query, selected=code if label else "",
+                            selected_label=label or "", choices=choices(query), searched=bool(query.strip()))
+    return render(request, "web/_picker_choices.html", {"picker": picker})
+
+
+@router.get("/communes/choix", response_class=HTMLResponse)
+def commune_picker(request: Request) -> Response:
+    """Communes whose name matches what was typed, as a picker's choices. Public: the communes are open data."""
+    return _picker_from(request, "/communes/choix", pickers.commune_choices, pickers.commune_name)
+
+
+@router.get("/annuaire/choix/medecins", response_class=HTMLResponse)
+def physician_picker(request: Request, db: DbSession, actor: Reader) -> Response:
+    """Physicians of the directory whose name matches, as a picker's choices (the value is the RPPS number)."""
+    return _picker_from(request, "/annuaire/choix/medecins", lambda q: pickers.professional_choices(db, q),
+                        lambda code: pickers.professional_name(db, code))
 
 
 @router.get("/annuaire/lignes", response_class=HTMLResponse)
