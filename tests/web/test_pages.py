@@ -54,10 +54,13 @@ class TestComponents:
         settings = Settings(environment="development", var_dir=tmp_path / "var", log_json=True, secret_key="t" * 40)
         with TestClient(create_app(settings, sessions), base_url="http://127.0.0.1") as c:
             page = c.get("/composants", headers=HTML)
+            searched = c.get("/composants", params={"c_commune_q": "ambazac", "chercher": "c_commune"},
+                             headers=HTML)
         assert page.status_code == 200
         for marker in ('class="danger"', 'class="secondary"', "<caption>", 'class="empty-state"', 'class="check"',
-                       'class="field-error"'):
+                       'class="field-error"', 'class="picker"'):
             assert marker in page.text
+        assert 'value="87002"' in searched.text and "Ambazac (Haute-Vienne)" in searched.text  # without JavaScript
 
     def test_the_reference_page_is_missing_outside_development(self, client):
         assert client.get("/composants", headers=HTML).status_code == 404

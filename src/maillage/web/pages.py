@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from maillage.analytics.pages import warehouse_of
+from maillage.directory import pickers
 from maillage.exceptions import NotFound
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
@@ -72,11 +73,16 @@ def home(request: Request, db: DbSession) -> HTMLResponse:
 
 
 @router.get("/composants", response_class=HTMLResponse)
-def components(request: Request) -> HTMLResponse:
+def components(request: Request, c_commune_q: str = "", c_commune: str = "") -> HTMLResponse:
     """The reference page of the shared components, in development only (elsewhere: the same 404 as missing)."""
     if request.app.state.settings.environment != "development":
         raise NotFound("Page introuvable.")
-    return templates().TemplateResponse(request, "web/components.html", {})
+    query, label = c_commune_q[:100], pickers.commune_name(c_commune[:5]) if c_commune else None
+    example = pickers.Picker("c_commune", "Commune de résidence", "Nom de la commune", "/communes/choix",
+                             none_label="Non renseignée", query=query, searched=bool(query.strip()),
+                             choices=pickers.commune_choices(query), selected=c_commune[:5] if label else "",
+                             selected_label=label or "")
+    return templates().TemplateResponse(request, "web/components.html", {"picker": example})
 
 
 
