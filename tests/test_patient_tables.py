@@ -5,6 +5,11 @@ merges and reviewed pairs) are queried by those two packages only. Any other mod
 them: ``authz.access_patient`` for one patient, ``patient.labels`` or the patient service for names, so that every
 read is scoped by the actor and audited. The check reads the source (no import): a module breaks the rule when it
 imports the identity models, or when one of its SQL strings names an identity table.
+
+The patient package's repository (``maillage.patient.repository``) reads those tables with no actor and no audit: it
+is the package's own. Another package asks a function of the patient package whose name says its scope (e.g.
+``patient.labels.age_and_sex_for_audited_request_rows``); importing the repository from outside ``maillage.patient``
+and ``maillage.authz`` breaks the rule too.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ ALLOWED = {
     "maillage.audit.repository": "\"who saw this patient\" follows identity merges; the audit sits below the patient "
                                  "package in the layers and cannot call it",
 }
+
+
+PATIENT_REPOSITORY = "maillage.patient.repository"
+# Modules outside the owners that may import the patient repository, each with the reason. None today: a new entry
+# must say why a scoped function of the patient package would not do.
+REPOSITORY_ALLOWED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,30 @@ def violations_in(source: str, module: str) -> list[Violation]:
     return sorted(found, key=lambda v: v.line)
 
 
+def repository_imports_in(source: str, module: str) -> list[Violation]:
+    """Imports of the patient repository: ``from maillage.patient import repository``, ``from
+    maillage.patient.repository import x``, ``import maillage.patient.repository``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names: set[str] = set()
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            names = {alias.name for alias in node.names}
+        if any(n == PATIENT_REPOSITORY or n.startswith(PATIENT_REPOSITORY + ".") for n in names):
+            found.append(Violation(module, node.lineno, f"imports {PATIENT_REPOSITORY}"))
+    return found
+
+
+def scan_repository_imports(src: Path) -> list[Violation]:
+    found = []
+    for path in sorted((src / "maillage").rglob("*.py")):
+        module = module_name(src, path)
+        if not any(module == owner or module.startswith(owner + ".") for owner in (*OWNERS, *REPOSITORY_ALLOWED)):
+            found.extend(repository_imports_in(path.read_text(encoding="utf-8"), module))
+    return found
+
+
 def scan(src: Path) -> list[Violation]:
     found = []
     for path in sorted((src / "maillage").rglob("*.py")):
@@ -97,6 +132,19 @@ def scan(src: Path) -> list[Violation]:
 def test_no_module_outside_patient_and_authz_reads_the_identity_tables():
     found = scan(ROOT / "src")
     assert not found, "\n".join(map(str, found))
+
+
+def test_no_module_outside_patient_and_authz_imports_the_patient_repository():
+    found = scan_repository_imports(ROOT / "src")
+    assert not found, "\n".join(map(str, found))
+
+
+def test_every_module_allowed_the_repository_still_imports_it():
+    src = ROOT / "src"
+    for allowed in REPOSITORY_ALLOWED:
+        paths = [p for p in (src / "maillage").rglob("*.py") if module_name(src, p) == allowed]
+        assert paths and any(repository_imports_in(p.read_text(encoding="utf-8"), allowed) for p in paths), \
+            f"{allowed} no longer imports the patient repository: remove its exception"
 
 
 def test_every_allowed_module_exists_and_still_needs_its_exception():
@@ -144,3 +192,21 @@ class TestTheCheckCatchesAPlantedViolation:
     def test_a_column_named_after_the_patient_is_no_violation(self):
         assert violations_in('Q = "SELECT patient_id FROM monitoring_alert JOIN patient_id_map m ON true"', "m") == []
         assert violations_in('FK = "patient.id"', "m") == []
+
+    def test_an_import_of_the_patient_repository_fails(self, tmp_path):
+        src = self._copy(tmp_path)
+        (src / "maillage" / "teleexpertise" / "_probe.py").write_text(
+            "from maillage.patient import repository as patient_repo\n")
+        (src / "maillage" / "monitoring" / "_probe.py").write_text(
+            "import maillage.patient.repository\nfrom maillage.patient.repository import patients_by_ids\n"
+            "from maillage.patient import labels, views\n")
+        found = [str(v) for v in scan_repository_imports(src)]
+        assert found == ["maillage.monitoring._probe:1: imports maillage.patient.repository",
+                         "maillage.monitoring._probe:2: imports maillage.patient.repository",
+                         "maillage.teleexpertise._probe:1: imports maillage.patient.repository"]
+
+    def test_the_patient_package_and_authz_may_import_their_repository(self):
+        assert repository_imports_in("from maillage.patient import repository as repo\n", "m")  # found...
+        src = ROOT / "src"
+        assert all(not v.module.startswith(("maillage.patient", "maillage.authz"))
+                   for v in scan_repository_imports(src))  # ...but the owners are not scanned

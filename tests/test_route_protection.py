@@ -23,6 +23,7 @@ PUBLIC = {
     ("GET", "/"),                            # home page
     ("GET", "/favicon.ico"),                 # the site's icon, a static file
     ("GET", "/composants"),                  # components reference, no data; development only, else 404
+    ("GET", "/communes/choix"),              # a picker's communes: open data (COG), no patient nor account data
     ("GET", "/connexion"),                   # login form
     ("POST", "/connexion"),
     ("GET", "/connexion/code"),              # second factor (needs a pending session, else redirects)

@@ -25,6 +25,7 @@ from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
 from maillage.monitoring import admin_pages as monitoring_admin_pages
 from maillage.monitoring import endpoints as monitoring_endpoints
+from maillage.monitoring import offer as monitoring_offer
 from maillage.monitoring import pages as monitoring_pages
 from maillage.monitoring import setup as monitoring_setup
 from maillage.patient import endpoints as patient_endpoints
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     env: Any = templates().env
     env.globals["nav_items"] = nav_items
     patient_banner.install(env)
+    directory_pages.OFFER_SECTIONS[:] = [monitoring_offer.offer_section]  # telesurveillance on /offre
 
     install_error_handlers(app)
     # Innermost first: the shield catches what the handlers did not; the request context wraps all.

@@ -25,8 +25,9 @@ class TestSeedDemoMonitoring:
         lent = {key for f in FOLLOW_UPS for key in f.devices}
         assert [d.label for d in team.free_devices] == sorted(d.label for d in DEVICES if d.key not in lent)
         assert {d.identifier.split("-")[0] for d in team.free_devices} == {"BAL", "TEN", "OXY", "GLY"}
-        # Followed in heart failure: patient-15 only; the others can still be enrolled (the browser test does).
-        assert len(choices.patients) == 3 and sum(p.followed for p in choices.patients) == 1
+        # Followed in heart failure: three of the five; the others can still be enrolled (the browser test does).
+        followed = sum(1 for f in FOLLOW_UPS if f.programme == "heart_failure")
+        assert len(choices.patients) == 5 and sum(p.followed for p in choices.patients) == followed < 5
 
     def test_the_devices_page_lists_every_demo_device_lent_or_free(self, db):
         demo.build_demo(db, "87", 1)
@@ -52,3 +53,9 @@ class TestDemoFollowUp:
         worklist = monitoring.worklist(db, bernard)
         assert worklist.count >= 3
         assert len(monitoring.my_enrolments(db, bernard)) == len(FOLLOW_UPS)
+
+    def test_the_gp_and_the_ehpad_nurse_each_have_an_open_alert_of_a_patient_they_follow(self, db):
+        demo.build_demo(db, "87", 1)
+        for username in ("dr.dupont", "ide.leroy"):
+            actor = auth.actor_for(db, auth.get_user(db, username))
+            assert monitoring.worklist(db, actor).count >= 1, username

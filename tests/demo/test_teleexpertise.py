@@ -47,6 +47,14 @@ class TestDemoTeleexpertise:
             actor = auth.actor_for(db, auth.get_user(db, username))
             mine = te.my_requests(db, actor, limit=100, offset=0)
             assert Status.AWAITING_INFORMATION in {r.status for r in mine} and Status.DRAFT in {r.status for r in mine}
+        # The midwife and the coordinating nurse each have a question to answer and a signed opinion; the
+        # pharmacist, a request waiting in the geriatrics pool.
+        for username in ("sf.garnier", "idec.bernard"):
+            actor = auth.actor_for(db, auth.get_user(db, username))
+            statuses = {r.status for r in te.my_requests(db, actor, limit=100, offset=0)}
+            assert {Status.AWAITING_INFORMATION, Status.COMPLETED} <= statuses, username
+        petit = auth.actor_for(db, auth.get_user(db, "pharma.petit"))
+        assert Status.PUBLISHED in {r.status for r in te.my_requests(db, petit, limit=100, offset=0)}
 
     def test_photographs_are_the_same_for_the_same_seed(self):
         assert lesion_photo(random.Random(1)) == lesion_photo(random.Random(1))

@@ -3,12 +3,16 @@ page, and the public offer catalogue readable without an account."""
 
 from __future__ import annotations
 
+import html
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from maillage.directory import admin_service
-from maillage.models.directory import Professional
+from maillage.kit.clock import now
+from maillage.models.directory import Professional, SpecialtyLine
+from maillage.models.monitoring import MonitoringTeam
 from tests.fixtures.directory import RPPS_FILE, admin, hospital, line_data, professional
 from tests.fixtures.factories import make_user
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in, sign_out
@@ -114,6 +118,35 @@ class TestPublicOffer:
         db.commit()
         page = client.get("/offre", params={"pour": "ehpad"}, headers=HTML)
         assert "Dermatologie : avis sur photo" in page.text and "Psychiatrie" not in page.text
+
+    def test_nothing_is_announced_before_it_exists(self, client, db, territory):
+        """Issue 17: a line may declare teleconsultation (kept in the directory and its API), but no page names a
+        modality Maillage does not run; without a telesurveillance team, the offer names no telesurveillance."""
+        admin_service.save_line(db, admin(db), line_data(territory["establishment"].id, specialty_code="SM42",
+                                                   title="Psychiatrie", requirements=[], min_photos=0,
+                                                   teleconsultation=True))
+        db.commit()
+        sign_out(client)
+        for path in ("/offre", *(f"/offre/{line.id}" for line in db.scalars(select(SpecialtyLine)))):
+            page = client.get(path, headers=HTML)
+            assert page.status_code == 200
+            assert "consultation" not in page.text.lower(), path
+            assert "télésurveillance" not in page.text.lower(), path
+        sign_in(client, db, territory["user"])
+        lines = db.scalars(select(SpecialtyLine)).all()
+        for path in ("/annuaire/lignes", *(f"/annuaire/lignes/{line.id}" for line in lines)):
+            assert "consultation" not in client.get(path, headers=HTML).text.lower(), path
+
+    def test_the_telesurveillance_programmes_are_offered_once_a_team_runs_them(self, client, db, territory):
+        db.add(MonitoringTeam(establishment_id=territory["establishment"].id, name="Unité de télésurveillance",
+                              active=True, created_at=now()))
+        db.commit()
+        sign_out(client)
+        text = html.unescape(client.get("/offre", headers=HTML).text)
+        assert "Télésurveillance : les programmes" in text
+        assert "Unité de télésurveillance (Centre hospitalier de Limoges)" in text
+        assert "Insuffisance cardiaque chronique" in text and "poids (quotidienne)" in text
+        assert "JORF" not in text
 
     def test_an_unpublished_or_unknown_line_is_404(self, client, db, territory):
         assert client.get(f"/offre/{uuid.uuid4()}", headers=HTML).status_code == 404

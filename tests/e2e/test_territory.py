@@ -86,5 +86,6 @@ class TestDemoGeneralPractitioner:
         result.first.click()
         page.wait_for_url("**/patients/*")
         assert page.get_by_text("Identité qualifiée").first.is_visible()
-        assert page.get_by_text(matricule).is_visible()
+        assert page.locator(".patient-banner").get_by_text(matricule).is_visible()  # the banner states it
+        assert page.get_by_text(matricule, exact=True).is_visible()  # and the identity section
         assert page.get_by_role("heading", name="Consentements et oppositions").is_visible()

@@ -3,14 +3,37 @@ matricule, consents), the identity-vigilance worklist; the authorization triplet
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import html
+import re
 
-from maillage.models.patient import IdentityMerge, PatientConsent
+from sqlalchemy import func, select
+
+from maillage.models.directory import Professional
+from maillage.models.patient import IdentityMerge, Patient, PatientConsent
+from maillage.web.patient_banner import banner
 from tests.fixtures.factories import make_user
 from tests.fixtures.patients import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
 from tests.fixtures.web import assert_triplet, csrf_token, sign_in
 
 HTML = {"accept": "text/html"}
+
+
+def banner_of(page: str) -> str:
+    """The text of the page's patient banner (web/_patient_banner.html), unescaped; fails without one."""
+    found = re.findall(r'<section class="patient-banner".*?</section>', page, re.S)
+    assert len(found) == 1, "one patient banner expected"
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found[0])).split())
+
+
+def assert_banner_facts(page: str, view) -> None:
+    """The banner states the facts the shared banner function gives for this patient: the same as elsewhere."""
+    text = banner_of(page)
+    facts = banner(view)
+    assert facts is not None
+    for value in (facts.name, facts.born, facts.age, facts.sex, facts.identity_status, facts.attending):
+        if value:
+            assert value in text, value
+    assert (facts.ins or "non renseigné") in text
 
 
 def form(client, url, data):
@@ -158,6 +181,97 @@ class TestPatientPage:
         assert "Identité qualifiée" in page.text and IDENTITIES[0].ins.matricule.formatted() in page.text
 
 
+def rpps_of(db, user) -> str:
+    """The RPPS number of the professional ``physician()`` tied to this account."""
+    return db.scalar(select(Professional.rpps).where(Professional.last_name.ilike(f"TEST{user.username[-4:]}")))
+
+
+class TestPickers:
+    """Issue 17: the creation form asks for names, not codes; the codes stay what the form submits."""
+
+    def test_the_form_has_no_code_to_type(self, client, db):
+        sign_in(client, db, physician(db))
+        page = client.get("/patients/nouveau", headers=HTML).text
+        assert "Code INSEE de la commune" not in page and "RPPS" not in page
+        assert 'name="commune_insee_q"' in page and 'name="attending_rpps_q"' in page
+
+    def test_the_search_step_without_javascript_lists_choices_and_keeps_what_was_typed(self, client, db):
+        gp = physician(db)
+        db.commit()
+        sign_in(client, db, gp)
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "commune_insee_q": "ambazac",
+                                                     "attending_rpps_q": "anne", "chercher": "commune_insee"})
+        assert answer.status_code == 200
+        text = html.unescape(answer.text)
+        assert 'value="87002"' in text and "Ambazac (Haute-Vienne)" in text
+        assert 'value="ambazac"' in text and f'value="{traits(0)["birth_name"]}"' in text
+        rpps = rpps_of(db, gp)
+        assert f'name="attending_rpps" value="{rpps}"' in text  # the other picker searched too
+
+    def test_the_chosen_codes_are_saved_and_shown_as_names(self, client, db):
+        gp = physician(db)
+        db.commit()
+        rpps = rpps_of(db, gp)
+        sign_in(client, db, gp)
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "commune_insee_q": "ambazac",
+                                                     "commune_insee": "87002", "attending_rpps": rpps})
+        assert answer.status_code == 303
+        page = html.unescape(client.get(answer.headers["location"], headers=HTML).text)
+        assert "Ambazac" in page and "Dr Anne TEST" in page
+
+    def test_an_unknown_code_is_a_clear_error_that_keeps_what_was_typed_and_creates_nothing(self, client, db):
+        sign_in(client, db, physician(db))
+        before = db.scalar(select(func.count()).select_from(Patient))
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "commune_insee_q": "ambaz",
+                                                     "commune_insee": "99999"})
+        assert answer.status_code == 422
+        text = html.unescape(answer.text)
+        assert "ne correspond à aucune commune" in text and "Choisissez dans la liste" in text
+        assert 'value="ambaz"' in text and f'value="{traits(0)["given_names"]}"' in text
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "attending_rpps": "10000000000"})
+        assert answer.status_code == 422 and "Choisissez dans la liste" in html.unescape(answer.text)
+        assert db.scalar(select(func.count()).select_from(Patient)) == before
+
+    def test_a_name_typed_but_not_chosen_is_not_lost(self, client, db):
+        sign_in(client, db, physician(db))
+        answer = form(client, "/patients/nouveau", {**trait_form(0), "commune_insee_q": "ambazac"})
+        assert answer.status_code == 422
+        text = html.unescape(answer.text)
+        assert "sans choisir dans la liste" in text and 'value="87002"' in text and 'value="ambazac"' in text
+
+
+class TestPatientBanner:
+    """Issue 17: every page about one patient opens with the shared banner, with the same facts as elsewhere."""
+
+    def test_the_patient_page_shows_the_banner(self, client, db):
+        user = physician(db)
+        views = [qualified(db, user), create(db, user, 2)]
+        sign_in(client, db, user)
+        for view in views:
+            page = client.get(f"/patients/{view.patient.id}", headers=HTML)
+            assert page.status_code == 200
+            assert_banner_facts(page.text, view)
+
+    def test_the_page_shown_again_after_a_refused_consent_or_check_keeps_the_banner(self, client, db):
+        user = physician(db)
+        view = create(db, user)
+        sign_in(client, db, user)
+        refused = form(client, f"/patients/{view.patient.id}/consentements", {"purpose": "teleexpertise",
+                                                                               "decision": "peut-être"})
+        assert refused.status_code == 422
+        assert_banner_facts(refused.text, view)
+        checked = form(client, f"/patients/{view.patient.id}/verification", {"ins_matricule": "123"})
+        assert checked.status_code == 422
+        assert_banner_facts(checked.text, view)
+
+    def test_the_identity_officer_sees_the_banner_on_the_record_opened_for_vigilance(self, client, db):
+        view = create(db, physician(db))
+        sign_in(client, db, make_user(db, "identity_officer"))
+        page = client.get(f"/patients/{view.patient.id}", params={"finalite": "identitovigilance"}, headers=HTML)
+        assert page.status_code == 200
+        assert_banner_facts(page.text, view)
+
+
 class TestVigilancePage:
     def test_the_officer_sees_the_pair_merges_it_and_undoes_the_merge(self, client, db):
         first = insert_record(db, 0)
@@ -197,7 +311,9 @@ class TestFrenchAgreement:
         for view in views:
             page = client.get(f"/patients/{view.patient.id}", headers=HTML)
             assert page.status_code == 200
-            expected = "née le" if view.patient.sex == "F" else "né le"
-            assert f", {expected} " in page.text and "né·e le" not in page.text
+            expected = "Née le" if view.patient.sex == "F" else "Né le"
+            assert f"{expected} " in banner_of(page.text) and "né·e le" not in page.text.lower()
+            title = "Dossier de la patiente" if view.patient.sex == "F" else "Dossier du patient"
+            assert f"<h1>{title}</h1>" in page.text
         listing = client.get("/patients", headers=HTML).text
         assert "né·e le" not in listing and ("née le" in listing or "né le" in listing)

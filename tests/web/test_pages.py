@@ -29,9 +29,18 @@ class TestHome:
         assert f'href="/teleexpertise/lignes/{w.line.id}"' in text and "demande à traiter" in text
 
     def test_nothing_waiting_says_what_to_do(self, client, db):
+        sign_in(client, db, make_user(db, "identity_officer"))
+        text = html.unescape(client.get("/", headers=HTML).text)
+        assert "Aucune paire d'identités n'attend votre examen" in text and 'class="empty-state"' in text
+        assert 'href="/identitovigilance"' in text
+
+    def test_a_role_whose_capability_is_not_there_yet_is_told_what_it_can_do_today(self, client, db):
         sign_in(client, db, make_user(db, "billing_officer"))
         text = html.unescape(client.get("/", headers=HTML).text)
-        assert "Rien ne vous attend" in text and 'href="/annuaire"' in text
+        assert "Ce que vous pouvez faire aujourd'hui" in text and 'class="empty-state"' not in text
+        for href in ("/annuaire", "/offre", "/compte"):
+            assert f'href="{href}"' in text
+        assert "factur" not in text.lower().split("<main", 1)[1]  # nothing announced before it exists
 
     def test_no_page_nor_menu_mentions_a_capability_without_pages(self, client, db):
         sign_in(client, db, make_user(db, "physician"))
@@ -45,10 +54,13 @@ class TestComponents:
         settings = Settings(environment="development", var_dir=tmp_path / "var", log_json=True, secret_key="t" * 40)
         with TestClient(create_app(settings, sessions), base_url="http://127.0.0.1") as c:
             page = c.get("/composants", headers=HTML)
+            searched = c.get("/composants", params={"c_commune_q": "ambazac", "chercher": "c_commune"},
+                             headers=HTML)
         assert page.status_code == 200
         for marker in ('class="danger"', 'class="secondary"', "<caption>", 'class="empty-state"', 'class="check"',
-                       'class="field-error"'):
+                       'class="field-error"', 'class="picker"'):
             assert marker in page.text
+        assert 'value="87002"' in searched.text and "Ambazac (Haute-Vienne)" in searched.text  # without JavaScript
 
     def test_the_reference_page_is_missing_outside_development(self, client):
         assert client.get("/composants", headers=HTML).status_code == 404

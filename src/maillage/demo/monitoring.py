@@ -2,7 +2,8 @@
 nurse and the hospital's demo physician) and the devices it lends, then (``seed_demo_follow_up``) weeks of follow-up
 of the coordinating nurse's patients: enrolments in the heart-failure, oxygen and diabetes programmes, readings sent
 through the ingestion service so that the engine raises its alerts (red, orange, green, missing data), some of them
-acknowledged or escalated. At least one device of each kind stays free for the enrolment page, and one followed
+acknowledged or escalated; one of the followed patients is the demo GP's and one lives at the EHPAD, so their
+worklists have alerts too. At least one device of each kind stays free for the enrolment page, and one followed
 patient stays out of the heart-failure programme (the enrolment browser test enrols one).
 
 Rows are written with stable ids derived from the territory's plan: the same département and seed always give the
@@ -44,7 +45,7 @@ class DemoDevice:
 
 DEVICES = (
     *(DemoDevice(f"scale-{n}", f"Balance connectée n° {n}", f"BAL-{n:04d}") for n in range(1, 5)),
-    *(DemoDevice(f"bp-{n}", f"Tensiomètre connecté n° {n}", f"TEN-{n:04d}") for n in range(1, 4)),
+    *(DemoDevice(f"bp-{n}", f"Tensiomètre connecté n° {n}", f"TEN-{n:04d}") for n in range(1, 5)),
     *(DemoDevice(f"oximeter-{n}", f"Oxymètre de pouls n° {n}", f"OXY-{n:04d}") for n in range(1, 3)),
     *(DemoDevice(f"glucometer-{n}", f"Lecteur de glycémie connecté n° {n}", f"GLY-{n:04d}") for n in range(1, 3)),
 )
@@ -84,8 +85,12 @@ class FollowUp:
     last_day: int
 
 
+# The last three days of a heart-failure follow-up raise a weight alert; a span (first_day - last_day) of 3 modulo 4
+# keeps the nurse's rounds (_triage) off those days, so the alert is still open on the demo day.
 FOLLOW_UPS = (
     FollowUp("patient-15", "heart_failure", ("scale-1", "bp-1"), {"dry_weight": 74.0}, 45, 1),
+    FollowUp("patient-4", "heart_failure", ("scale-2", "bp-2"), {"dry_weight": 81.0}, 32, 1),  # dr.dupont's patient
+    FollowUp("patient-9", "heart_failure", ("scale-3", "bp-3"), {"dry_weight": 68.5}, 36, 1),  # an EHPAD resident
     FollowUp("patient-16", "respiratory_oxygen", ("oximeter-1",), {"spo2_target": 92.0}, 38, 4),
     FollowUp("patient-17", "diabetes", ("glucometer-1",),
              {"hypo_threshold": 54.0, "glucose_target_low": 70.0, "glucose_target_high": 250.0}, 30, 1),

@@ -13,6 +13,9 @@ from maillage.directory import communes
 from maillage.patient.rules import IdentityStatus, InsOid, StrictTraits, SyntheticIdentity, synthetic_identities
 
 DEMO_PATIENTS = 40
+# Indexes of the patients in the telesurveillance unit's care (idec.bernard): one of dr.dupont's, one EHPAD resident
+# and three more (maillage.demo.monitoring enrols them).
+TELESURVEILLED = (3, 8, 14, 15, 16)
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,12 @@ class PatientPlan:
 def plan_patients(plan: TerritoryPlan) -> list[PatientPlan]:
     """Synthetic patients of the territory: born in its largest communes and elsewhere, living in it.
 
-    The first eight are dr.dupont's patients (he is their médecin traitant) with qualified identities; six live
-    near the first EHPAD, where ide.leroy cares for them; three are followed by idec.bernard's telesurveillance
-    unit. Two more records are the same people typed again at another admission, without INS (one with the same
-    traits, accents and case aside; one with a letter changed in the birth name): the identity officer's
+    The first eight are dr.dupont's patients (he is their médecin traitant) with qualified identities; six live near the
+    first EHPAD, where ide.leroy cares for them (pharma.petit, the pharmacist who serves the EHPAD, for two of
+    them); three are followed by idec.bernard's telesurveillance unit, and so are one of dr.dupont's and one of the
+    EHPAD's, so that the GP's and the EHPAD nurse's worklists show alerts; sf.garnier follows the first three women
+    after them. Two more records are the same people typed again at another admission, without INS (one with the
+    same traits, accents and case aside; one with a letter changed in the birth name): the identity officer's
     worklist shows them.
     """
     code, seed = plan.departement.code, plan.seed
@@ -49,6 +54,7 @@ def plan_patients(plan: TerritoryPlan) -> list[PatientPlan]:
     ehpad_commune = plan.establishment("ehpad-1").commune.insee
     statuses = (IdentityStatus.PROV, IdentityStatus.RECUP, IdentityStatus.VALI, IdentityStatus.QUAL)
     plans: list[PatientPlan] = []
+    midwife_patients = 0
     for index, identity in enumerate(identities):
         care: list[tuple[str, str]] = []
         consents: list[tuple[str, str]] = []
@@ -70,11 +76,14 @@ def plan_patients(plan: TerritoryPlan) -> list[PatientPlan]:
         if 8 <= index < 14:
             commune = ehpad_commune
             care.append(("ide.leroy", "care_unit"))
-        if index in (14, 15, 16):
+        if index in (8, 9):
+            care.append(("pharma.petit", "care_unit"))
+        if index in TELESURVEILLED:
             care.append(("idec.bernard", "care_team"))
             consents.append(("telesurveillance", "consent"))
-        if identity.traits.sex.value == "F" and 17 <= index < 22:
+        if identity.traits.sex.value == "F" and index >= 17 and midwife_patients < 3:
             care.append(("sf.garnier", "care_unit"))
+            midwife_patients += 1
         plans.append(PatientPlan(
             key=f"patient-{index + 1}", identity=identity, status=status,
             has_ins=status in (IdentityStatus.RECUP, IdentityStatus.QUAL),

@@ -1,11 +1,12 @@
-"""Tele-expertise's part of the demo: months of requests between the demo GP, the EHPAD nurse and the support
-hospital's lines, in every state (draft, sent, taken, question asked and answered, opinion signed with each
-orientation, admission to decide and decided, cancelled, declined, overdue), with their photographs.
+"""Tele-expertise's part of the demo: months of requests between the demo GP, the EHPAD nurse (and a few from the
+midwife, the pharmacist and the coordinating nurse) and the support hospital's lines, in every state (draft, sent,
+taken, question asked and answered, opinion signed with each orientation, admission to decide and decided, cancelled,
+declined, overdue), with their photographs.
 
-Every step goes through the tele-expertise services with the clock frozen at a past time, so the timeline, the
-audit trail, the care relationships, the notifications and the acts are the ones real use writes. Request ids come
-from the territory plan (``id_for``), texts and photographs from a seeded RNG: the same département and seed give
-the same requests, dated from the day the demo is built.
+Every step goes through the tele-expertise services with the clock frozen at a past time, so the timeline, the audit
+trail, the care relationships, the notifications and the acts are the ones real use writes. Request ids come from the
+territory plan (``id_for``), texts and photographs from a seeded RNG: the same département and seed give the same
+requests, dated from the day the demo is built.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from maillage.auth import service as auth
 from maillage.kit.clock import FrozenClock, frozen
 from maillage.models.auth import UserAccount
+from maillage.models.authz import CareRelationship
 from maillage.models.directory import SpecialtyLine
 from maillage.security.actor import Actor
 from maillage.teleexpertise import service as te
@@ -40,7 +42,7 @@ class Case:
     key: str
     line: str
     requester: str
-    patient: int
+    patient: int | None  # None: the requester's first demo patient (the midwife's depend on the identities drawn)
     days_ago: float
     steps: tuple[str, ...]
     urgency: str = "routine"
@@ -97,7 +99,16 @@ CASES = (
     Case("cancelled-sent", "cardiologie", "dr.dupont", 3, 21, ("submit", "cancel")),
     Case("declined-pool", "dermatologie", "dr.dupont", 2, 48, ("submit", "decline")),
     Case("declined-taken", "dermatologie", "ide.leroy", 8, 24, ("submit", "claim", "decline")),
+    # The midwife's and the coordinating nurse's: each a question of the specialist to answer, an opinion signed.
+    Case("question-garnier", "dermatologie", "sf.garnier", None, 2, ("submit", "claim", "ask")),
+    Case("advice-garnier", "dermatologie", "sf.garnier", None, 58, _SIGNED, orientation="advice_only"),
+    # The pharmacist attaches no file (the dermatology line wants photographs): a medication review in geriatrics.
+    Case("sent-petit", "geriatrie", "pharma.petit", 9, 1, _SENT),
+    Case("cancelled-petit", "cardiologie", "pharma.petit", 8, 15, ("submit", "cancel")),
+    Case("question-bernard", "dermatologie", "idec.bernard", 14, 1.5, ("submit", "claim", "ask")),
+    Case("advice-bernard", "dermatologie", "idec.bernard", 15, 36, _SIGNED, orientation="advice_only"),
 )
+REQUESTERS = sorted({c.requester for c in CASES})
 
 _QUESTIONS = {
     "dermatologie": (
@@ -154,7 +165,7 @@ def seed_demo_teleexpertise(session: Session, id_for: Callable[[str], uuid.UUID]
     midnight, UTC); the caller commits. Returns how many."""
     rng = random.Random(f"maillage-demo-teleexpertise:{seed}")
     users = {u.username: u for u in session.scalars(select(UserAccount))}
-    actors = {name: auth.actor_for(session, users[name]) for name in ("dr.dupont", "ide.leroy", SPECIALIST)}
+    actors = {name: auth.actor_for(session, users[name]) for name in (*REQUESTERS, SPECIALIST)}
     lines = {line.specialty_code: line for line in session.scalars(select(SpecialtyLine))}
     line_ids = {key: id_for(f"line/{key}") for key in _QUESTIONS}
     requirements = {key: [r for r in (line.requirements or []) if r != "photo"] for line in lines.values()
@@ -163,18 +174,29 @@ def seed_demo_teleexpertise(session: Session, id_for: Callable[[str], uuid.UUID]
         start = day - dt.timedelta(days=case.days_ago) + dt.timedelta(hours=8 + rng.randint(0, 9),
                                                                        minutes=rng.randint(0, 59))
         with frozen(start) as clock:
-            _play(session, case, clock, rng, actors, id_for, line_ids[case.line], requirements[case.line],
+            patient_id = (id_for(f"patient-{case.patient + 1}") if case.patient is not None
+                          else _first_patient(session, users[case.requester].id))
+            _play(session, case, clock, rng, actors, patient_id, id_for, line_ids[case.line], requirements[case.line],
                   gap_hours=min(20.0, case.days_ago * 24 / (len(case.steps) + 2)))
     session.flush()
     return len(CASES)
 
 
+def _first_patient(session: Session, user_id: uuid.UUID) -> uuid.UUID:
+    """The first (in the plan's order) demo patient the user was given care of at load time."""
+    rows = session.execute(select(CareRelationship.source_id, CareRelationship.patient_id).where(
+        CareRelationship.user_id == user_id, CareRelationship.source_type == "demo")).all()
+    return min((int(key.rsplit("-", 1)[1]), patient_id) for key, patient_id in rows
+               if key and key.startswith("patient-"))[1]
+
+
 def _play(session: Session, case: Case, clock: FrozenClock, rng: random.Random, actors: Mapping[str, Actor],
-          id_for: Callable[[str], uuid.UUID], line_id: uuid.UUID, provided: list[str], *, gap_hours: float) -> None:
+          patient_id: uuid.UUID, id_for: Callable[[str], uuid.UUID], line_id: uuid.UUID, provided: list[str], *,
+          gap_hours: float) -> None:
     requester, specialist = actors[case.requester], actors[SPECIALIST]
     question, context = rng.choice(_QUESTIONS[case.line])
     req = te.create_request(session, requester, RequestCreate(
-        patient_id=id_for(f"patient-{case.patient + 1}"), line_id=line_id, urgency=case.urgency, question=question,
+        patient_id=patient_id, line_id=line_id, urgency=case.urgency, question=question,
         clinical_context=context, provided=provided), request_id=id_for(f"teleexpertise/{case.key}"))
     if case.line == "dermatologie":
         for n in range(1 + rng.randint(0, 1)):

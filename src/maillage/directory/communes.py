@@ -10,6 +10,8 @@ import enum
 import functools
 import gzip
 import io
+import re
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 
@@ -129,3 +131,43 @@ def get_commune(insee: str) -> Commune:
     if commune is None:
         raise fail("code_commune", f"Code commune : « {insee} » ne correspond à aucune commune actuelle.")
     return commune
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, hyphens or apostrophes, ``st``/``ste`` spelt out: how people type a name."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
+    words = re.sub(r"[-'’\s]+", " ", bare).split()
+    return " ".join({"st": "saint", "ste": "sainte"}.get(w, w) for w in words)
+
+
+@functools.cache
+def _folded_names() -> tuple[tuple[str, Commune], ...]:
+    return tuple((_folded(c.name), c) for c in _all_communes())
+
+
+def search_communes(query: str, limit: int = 12) -> list[Commune]:
+    """Current communes whose name matches what was typed (accents, case, hyphens and "St" aside): the exact name
+    first, then names that start with it, then names with a word that does, then the rest; the most populated first
+    within each. Nothing for fewer than two letters."""
+    wanted = _folded(query)[:80]
+    if len(wanted.replace(" ", "")) < 2:
+        return []
+    ranked: list[tuple[int, int, str, Commune]] = []
+    for name, commune in _folded_names():
+        if wanted not in name:
+            continue
+        rank = 0 if name == wanted else 1 if name.startswith(wanted) else 2 if f" {wanted}" in f" {name}" else 3
+        ranked.append((rank, -commune.population, commune.insee, commune))
+    ranked.sort(key=lambda r: r[:3])
+    return [r[3] for r in ranked[:limit]]
+
+
+@functools.cache
+def departement_names() -> dict[str, str]:
+    return {d.code: d.name for d in load_departements()}
+
+
+def commune_label(commune: Commune) -> str:
+    """How a commune is named to people: ``Saint-Junien (Haute-Vienne)``; the code stays out of sight."""
+    departement = departement_names().get(commune.departement)
+    return f"{commune.name} ({departement})" if departement else commune.name

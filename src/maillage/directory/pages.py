@@ -4,14 +4,17 @@ and the public offer catalogue (``/offre``, no login)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
-from maillage.directory import import_service, imports, rules, service
+from maillage.directory import import_service, imports, pickers, rules, service
 from maillage.directory.specialties import SPECIALTIES, Audience, Modality
-from maillage.exceptions import MaillageError
+from maillage.exceptions import MaillageError, ValidationFailed
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
 from maillage.kit.templating import templates
 from maillage.security.actor import Actor
@@ -64,6 +67,34 @@ def directory_search(request: Request, db: DbSession, actor: Reader, q: str = ""
     return render(request, template, context, status_code=422 if context["error"] else 200)
 
 
+def _picker_from(request: Request, search_url: str, choices: Callable[[str], list[tuple[str, str]]],
+                 name: Callable[[str], str | None]) -> Response:
+    """The choices fragment of a picker for ``champ``: what was typed is ``<champ>_q``, the chosen code ``<champ>``
+    (kept checked, named, when it is known)."""
+    champ = request.query_params.get("champ", "")
+    if not pickers.FIELD.match(champ):
+        raise ValidationFailed("Champ inconnu.", details=[{"field": "champ", "message": "Nom de champ invalide."}])
+    query = request.query_params.get(f"{champ}_q", "")[:100]
+    code = request.query_params.get(champ, "")[:20]
+    label = name(code) if code else None
+    picker = pickers.Picker(champ, "", "", search_url, query=query, selected=code if label else "",
+                            selected_label=label or "", choices=choices(query), searched=bool(query.strip()))
+    return render(request, "web/_picker_choices.html", {"picker": picker})
+
+
+@router.get("/communes/choix", response_class=HTMLResponse)
+def commune_picker(request: Request) -> Response:
+    """Communes whose name matches what was typed, as a picker's choices. Public: the communes are open data."""
+    return _picker_from(request, "/communes/choix", pickers.commune_choices, pickers.commune_name)
+
+
+@router.get("/annuaire/choix/medecins", response_class=HTMLResponse)
+def physician_picker(request: Request, db: DbSession, actor: Reader) -> Response:
+    """Physicians of the directory whose name matches, as a picker's choices (the value is the RPPS number)."""
+    return _picker_from(request, "/annuaire/choix/medecins", lambda q: pickers.professional_choices(db, q),
+                        lambda code: pickers.professional_name(db, code))
+
+
 @router.get("/annuaire/lignes", response_class=HTMLResponse)
 def lines_page(request: Request, db: DbSession, actor: Reader, pour: str = "", specialite: str = "",
                modalite: str = "") -> Response:
@@ -77,7 +108,7 @@ def lines_page(request: Request, db: DbSession, actor: Reader, pour: str = "", s
     mine = service.search_lines(db, professional_id=me.id) if me else []
     return render(request, "directory/lines.html", {
         **_common(), "lines": lines, "mine": mine, "pour": pour, "specialite": specialite, "modalite": modalite,
-        "modalities": [(m.value, m.label) for m in Modality], "error": error,
+        "error": error,
     }, status_code=422 if error else 200)
 
 
@@ -127,20 +158,42 @@ def import_submit(request: Request, db: DbSession, actor: Admin,
 # --- Public offer catalogue --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class OfferItem:
+    title: str
+    summary: str
+    facts: list[tuple[str, str]]  # (what, in French) shown under the item
+
+
+@dataclass(frozen=True)
+class OfferSection:
+    """A part of the public offer that another capability adds (telesurveillance's programmes)."""
+
+    title: str
+    lead: str
+    items: list[OfferItem]
+
+
+# Sections of the public offer added by capabilities above the directory (which cannot import them), wired by the
+# application at start. A section function returns None when its capability offers nothing in the territory yet.
+OFFER_SECTIONS: list[Callable[[Session], OfferSection | None]] = []
+
+
 @router.get("/offre", response_class=HTMLResponse)
-def offer_page(request: Request, db: DbSession, pour: str = "", modalite: str = "") -> Response:
-    """The GHT's telemedicine offer, readable by anyone, on a phone: what each line answers, for whom, how fast,
-    and how to send a request."""
+def offer_page(request: Request, db: DbSession, pour: str = "") -> Response:
+    """The GHT's telemedicine offer, readable by anyone, on a phone: what each tele-expertise line answers, for
+    whom, how fast, how to send a request, then what the other capabilities offer (telesurveillance programmes).
+    Only what Maillage runs is named."""
     error = None
     try:
-        lines = service.search_lines(db, audience=pour or None, modality=modalite or None, published_only=True,
-                                     limit=200)
+        lines = service.search_lines(db, audience=pour or None, modality=Modality.TELEEXPERTISE.value,
+                                     published_only=True, limit=200)
     except MaillageError as exc:
         lines, error = [], exc.message
+    sections = [s for s in (section(db) for section in OFFER_SECTIONS) if s is not None]
     return render(request, "directory/offer.html", {
-        "lines": lines, "ghts": service.ghts(db), "pour": pour, "modalite": modalite, "error": error,
+        "lines": lines, "ghts": service.ghts(db), "pour": pour, "error": error, "sections": sections,
         "audiences": [(a.value, a.label) for a in Audience],
-        "modalities": [(m.value, m.label) for m in Modality],
     }, status_code=422 if error else 200)
 
 

@@ -205,6 +205,20 @@ def professionals_by_ids(session: Session, ids: Iterable[uuid.UUID]) -> dict[uui
     return found
 
 
+def places_of_professionals(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Establishment]]:
+    """Where each professional practises (primary place first), in one query for a short list of professionals."""
+    wanted = list(set(ids))[:CHUNK]
+    rows = session.execute(
+        select(ProfessionalRole.professional_id, Establishment)
+        .join(Establishment, Establishment.id == ProfessionalRole.establishment_id)
+        .where(ProfessionalRole.professional_id.in_(wanted))
+        .order_by(ProfessionalRole.is_primary.desc(), Establishment.name)).all()
+    found: dict[uuid.UUID, list[Establishment]] = {}
+    for professional_id, establishment in rows:
+        found.setdefault(professional_id, []).append(establishment)
+    return found
+
+
 def roles_of_professional(session: Session, professional_id: uuid.UUID) -> Sequence[ProfessionalRole]:
     return session.scalars(
         select(ProfessionalRole).where(ProfessionalRole.professional_id == professional_id)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from maillage.directory import repository as repo
 from maillage.directory import rules
 from maillage.directory.specialties import (
+    AVAILABLE_MODALITIES,
     SPECIALTY_SYSTEM,
     Audience,
     Modality,
@@ -151,7 +152,8 @@ class LineView:
 
     @property
     def modality_labels(self) -> list[str]:
-        return [Modality(m).label for m in self.modalities]
+        """The modalities the pages name: only those Maillage runs (``AVAILABLE_MODALITIES``)."""
+        return [m.label for m in AVAILABLE_MODALITIES if m.value in self.modalities]
 
     @property
     def audiences(self) -> list[str]:

@@ -140,6 +140,11 @@ class Modality(LabelledEnum):
     TELECONSULTATION = "teleconsultation", "Téléconsultation"
 
 
+# The modalities Maillage runs today. A line may declare teleconsultation (the directory and its API keep it), but no
+# page names a modality before Maillage has it.
+AVAILABLE_MODALITIES = (Modality.TELEEXPERTISE,)
+
+
 class Requirement(LabelledEnum):
     """What a request to a line must carry (checked by the tele-expertise workflow when a request is sent)."""
 

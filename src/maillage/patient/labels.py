@@ -1,5 +1,5 @@
 """Short patient labels ("NOM Prénom") for lists that another capability shows (a monitoring worklist, its
-enrolments), read under the actor's access.
+enrolments), read under the actor's access; and the age and sex of the patients of a tele-expertise list.
 
 Only the patients the actor may see now (``authz.accessible_patients``) get a name; the list that shows them is
 audited by the service that built it (``authz.audit_list``), so this read adds no entry of its own.
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
 from maillage.patient import repository as repo
+from maillage.patient import views
 from maillage.security.actor import Actor
 
 
@@ -25,3 +27,23 @@ def short_labels(session: Session, actor: Actor, patient_ids: Iterable[uuid.UUID
         first = used_given or (given or "").split(" ")[0]
         out[pid] = f"{(used or birth or '').upper()} {first}".strip()
     return out
+
+
+@dataclass(frozen=True)
+class AgeAndSex:
+    age: str  # "76 ans"
+    sex: str  # "Féminin"
+
+
+def age_and_sex_for_audited_request_rows(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID,
+                                                                                                    AgeAndSex]:
+    """The age and sex, and nothing that names or identifies them, of the patients of tele-expertise list rows that
+    the tele-expertise service has already authorised and audited (``authz.audit_list``, with these patients' ids):
+    what line staff who are parties to a request (its pool, ADR 0011) need to triage it, as the requester wrote it.
+
+    Scope: only for such rows. Names go through ``short_labels`` (under the actor's access); one patient's record
+    through the patient service (``authz.access_patient``). No entry of its own: the list's entry covers this read.
+    """
+    found = repo.patients_by_ids(session, patient_ids)
+    return {pid: AgeAndSex(age=view.age_label, sex=view.sex_label)
+            for pid, view in ((pid, views.PatientView(p)) for pid, p in found.items())}

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from maillage.directory import pickers
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
 from maillage.kit.templating import templates
@@ -103,9 +104,51 @@ def search_page(request: Request, db: DbSession, actor: Reader, ins: str = "", n
 # --- Creation and attachment ---------------------------------------------------------------------------------
 
 
+# The creation form's pickers: the code submitted, the name of what was typed (``<field>_q``), and which
+# ``ValidationFailed`` detail fields are theirs.
+PICKER_ERRORS = {"commune_insee": ("commune_insee", "code_commune"),
+                 "attending_rpps": ("attending_rpps", "attending_professional_id")}
+
+
+def _pickers(db: Any, form: dict[str, Any], errors: dict[str, str] | None = None) -> dict[str, pickers.Picker]:
+    """The residence commune and médecin traitant pickers, with what was typed, the choices it finds and the code
+    chosen (an unknown code is not kept: the error says so and the person chooses again)."""
+    errors = errors or {}
+    commune = pickers.Picker(
+        "commune_insee", "Commune de résidence", "Nom de la commune", "/communes/choix",
+        none_label="Non renseignée",
+        nothing_found="Aucune commune de ce nom : vérifiez l'orthographe (tapez le nom, pas le code postal).")
+    attending = pickers.Picker(
+        "attending_rpps", "Médecin traitant", "Nom du médecin", "/annuaire/choix/medecins", none_label="Non déclaré",
+        nothing_found="Aucun médecin de l'annuaire ne porte ce nom : vérifiez l'orthographe.")
+    for picker, find, name in ((commune, pickers.commune_choices, pickers.commune_name),
+                               (attending, lambda q: pickers.professional_choices(db, q),
+                                lambda code: pickers.professional_name(db, code))):
+        picker.query = str(form.get(f"{picker.field}_q") or "")[:100]
+        picker.searched = bool(picker.query.strip())
+        picker.choices = find(picker.query) if picker.searched else []
+        code = str(form.get(picker.field) or "")
+        label = name(code) if code else None
+        picker.selected, picker.selected_label = (code, label) if label else ("", "")
+        picker.error = errors.get(picker.field)
+    return {"commune": commune, "attending": attending}
+
+
+def _picker_errors(exc: MaillageError) -> dict[str, str]:
+    details = exc.details if isinstance(exc.details, list) else []
+    found: dict[str, str] = {}
+    for d in details:
+        for picker_field, detail_fields in PICKER_ERRORS.items():
+            if isinstance(d, dict) and d.get("field") in detail_fields:
+                found[picker_field] = f"{d.get('message') or exc.message} Choisissez dans la liste."
+    return found
+
+
 def _new_context(request: Request, actor: Actor, form: dict[str, Any] | None = None, error: str | None = None,
-                 proposal: dict[str, Any] | None = None, attach_error: str | None = None) -> dict[str, Any]:
+                 proposal: dict[str, Any] | None = None, attach_error: str | None = None, db: Any = None,
+                 picker_errors: dict[str, str] | None = None) -> dict[str, Any]:
     return {"form": form or {}, "error": error, "proposal": proposal, "attach_error": attach_error,
+            "pickers": _pickers(db, form or {}, picker_errors),
             "can_attach": role_allows(actor.role, Permission.BREAK_GLASS),
             "attach_hours": request.app.state.settings.break_glass_minutes / 60,
             "documents": list(IdentityDocument.labels().items()),
@@ -113,8 +156,8 @@ def _new_context(request: Request, actor: Actor, form: dict[str, Any] | None = N
 
 
 @router.get("/patients/nouveau", response_class=HTMLResponse)
-def new_page(request: Request, actor: Writer) -> Response:
-    return render(request, "patient/new.html", _new_context(request, actor))
+def new_page(request: Request, db: DbSession, actor: Writer) -> Response:
+    return render(request, "patient/new.html", _new_context(request, actor, db=db))
 
 
 @router.post("/patients/nouveau", response_class=HTMLResponse)
@@ -127,11 +170,23 @@ def new_submit(
     insi_checked: Annotated[str, Form(max_length=5)] = "", identity_document: Annotated[str, Form(max_length=32)] = "",
     phone: Annotated[str, Form(max_length=30)] = "", commune_insee: Annotated[str, Form(max_length=5)] = "",
     attending_rpps: Annotated[str, Form(max_length=20)] = "",
+    commune_insee_q: Annotated[str, Form(max_length=100)] = "",
+    attending_rpps_q: Annotated[str, Form(max_length=100)] = "",
+    chercher: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     form = {"birth_name": birth_name, "given_names": given_names, "birth_date": birth_date, "sex": sex,
             "birthplace": birthplace, "used_name": used_name, "ins_matricule": ins_matricule, "ins_oid": ins_oid,
             "insi_checked": insi_checked, "identity_document": identity_document, "phone": phone,
-            "commune_insee": commune_insee, "attending_rpps": attending_rpps}
+            "commune_insee": commune_insee, "attending_rpps": attending_rpps, "commune_insee_q": commune_insee_q,
+            "attending_rpps_q": attending_rpps_q}
+    if chercher:  # the pickers' search step, without JavaScript: the same form, with the choices found
+        return render(request, "patient/new.html", _new_context(request, actor, form, db=db))
+    unchosen = {f: "Vous avez tapé un nom sans choisir dans la liste : choisissez, ou videz la recherche."
+                for f in PICKER_ERRORS if form[f"{f}_q"].strip() and not form[f]}
+    if unchosen:
+        return render(request, "patient/new.html", _new_context(
+            request, actor, form, "Le formulaire contient une erreur : voir « Commune de résidence » ou « Médecin "
+            "traitant ».", db=db, picker_errors=unchosen), status_code=422)
     try:
         data = PatientCreate(
             birth_name=birth_name, given_names=given_names, birth_date=birth_date, sex=sex, birthplace=birthplace,
@@ -141,7 +196,7 @@ def new_submit(
             phone=phone or None, commune_insee=commune_insee or None, attending_rpps=attending_rpps or None,
         )
     except ValidationError as exc:
-        return render(request, "patient/new.html", _new_context(request, actor, form, _form_error(exc)),
+        return render(request, "patient/new.html", _new_context(request, actor, form, _form_error(exc), db=db),
                       status_code=422)
     try:
         view = service.create_patient(db, actor, data, context=audit_context(request))
@@ -149,11 +204,11 @@ def new_submit(
         # The refusal is audited after the rollback of this request. The page says nothing of the existing record
         # (its id only to a caller who may already see it) and offers the exceptional, reviewed access.
         proposal = {"message": exc.message, **(exc.details if isinstance(exc.details, dict) else {})}
-        return render(request, "patient/new.html", _new_context(request, actor, form, None, proposal),
+        return render(request, "patient/new.html", _new_context(request, actor, form, None, proposal, db=db),
                       status_code=409)
     except MaillageError as exc:
-        return render(request, "patient/new.html", _new_context(request, actor, form, _message(exc)),
-                      status_code=exc.status_code)
+        return render(request, "patient/new.html", _new_context(
+            request, actor, form, _message(exc), db=db, picker_errors=_picker_errors(exc)), status_code=exc.status_code)
     return RedirectResponse(f"/patients/{view.patient.id}", status_code=303)
 
 
@@ -175,12 +230,13 @@ def attach_submit(
                                          settings=request.app.state.settings)
     except ValidationError as exc:
         return render(request, "patient/new.html",
-                      _new_context(request, actor, form, None, proposal, _form_error(exc)), status_code=422)
+                      _new_context(request, actor, form, None, proposal, _form_error(exc), db=db), status_code=422)
     except MaillageError as exc:
         if exc.status_code == 404:
             raise  # no record with these traits: the same answer as any record out of reach
         return render(request, "patient/new.html",
-                      _new_context(request, actor, form, None, proposal, _message(exc)), status_code=exc.status_code)
+                      _new_context(request, actor, form, None, proposal, _message(exc), db=db),
+                      status_code=exc.status_code)
     return RedirectResponse(f"/patients/{view.patient.id}", status_code=303)
 
 

@@ -25,7 +25,6 @@ from maillage.models.teleexpertise import (
     TeleexpertiseRequest,
 )
 from maillage.patient import labels as patient_labels
-from maillage.patient import repository as patient_repo
 from maillage.patient import service as patients
 from maillage.patient import views
 from maillage.security.actor import Actor
@@ -120,22 +119,21 @@ class RowFacts:
 
 def list_facts(session: Session, actor: Actor, rows: list[TeleexpertiseRequest]) -> dict[uuid.UUID, RowFacts]:
     """Per request of a list the service already returned and audited (``my_requests``, ``worklist``): the line, the
-    requester and their establishment, the patient's age and sex (what triage needs), and the patient's name only
+    requester and their establishment, the patient's age and sex (what triage needs, read by
+    ``patient.labels.age_and_sex_for_audited_request_rows`` for these audited rows), and the patient's name only
     where the actor may see the patient now (``patient.labels.short_labels``, under ``authz``)."""
     lines = {lid: repo.line(session, lid) for lid in {r.line_id for r in rows}}
     users = repo.users_by_ids(session, [r.requester_id for r in rows])
     places = repo.establishment_names(session, [r.requester_establishment_id for r in rows])
-    people = patient_repo.patients_by_ids(session, [r.patient_id for r in rows])
+    people = patient_labels.age_and_sex_for_audited_request_rows(session, [r.patient_id for r in rows])
     names = patient_labels.short_labels(session, actor, people.keys())
     out = {}
     for r in rows:
         line, user, person = lines.get(r.line_id), users.get(r.requester_id), people.get(r.patient_id)
-        view = views.PatientView(person) if person is not None else None
         out[r.id] = RowFacts(
             line=line.title if line else "—", requester=user.display_name if user else "—",
             establishment=places.get(r.requester_establishment_id) if r.requester_establishment_id else None,
-            patient=names.get(r.patient_id), age=view.age_label if view else "—",
-            sex=view.sex_label if view else "—")
+            patient=names.get(r.patient_id), age=person.age if person else "—", sex=person.sex if person else "—")
     return out
 
 

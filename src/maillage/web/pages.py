@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from maillage.analytics.pages import warehouse_of
+from maillage.directory import pickers
 from maillage.exceptions import NotFound
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.templating import templates
@@ -31,16 +32,32 @@ NEXT_STEP: dict[Role, tuple[str, str, str]] = {
                  "/teleexpertise/nouvelle", "Nouvelle demande de téléexpertise"),
     Role.COORDINATING_NURSE: ("Aucune alerte ni question ne vous attend. Pour suivre vos patients télésurveillés :",
                               "/telesurveillance", "Télésurveillance"),
-    Role.PHARMACIST: ("Aucune question ne vous attend. Pour solliciter l'avis d'un spécialiste :",
-                      "/teleexpertise/nouvelle", "Nouvelle demande de téléexpertise"),
-    Role.BILLING_OFFICER: ("Rien ne vous attend pour l'instant. Pour retrouver un établissement ou un professionnel :",
-                           "/annuaire", "Annuaire"),
     Role.ANALYST: ("Aucun indicateur n'est encore calculé. Le catalogue dit comment les calculer :",
                    "/pilotage", "Pilotage"),
     Role.IDENTITY_OFFICER: ("Aucune paire d'identités n'attend votre examen. Les fusions récentes sont ici :",
                             "/identitovigilance", "Identitovigilance"),
     Role.ADMINISTRATOR: ("Aucun accès en urgence n'attend de revue. Pour gérer les comptes :",
                          "/admin/comptes", "Comptes"),
+}
+
+
+# A role whose own capability is not in Maillage yet (billing, dispensing): when nothing waits, the home says plainly
+# what the person can do today (nothing announced), each a link.
+TODAY: dict[Role, list[tuple[str, str, str]]] = {
+    Role.BILLING_OFFICER: [
+        ("/annuaire", "Annuaire", "retrouver un établissement, un professionnel ou une ligne de téléexpertise du "
+                                  "territoire"),
+        ("/offre", "Offre de télémédecine", "voir ce que chaque spécialité de l'hôpital support propose"),
+        ("/compte", "Mon compte", "changer votre mot de passe et voir vos sessions ouvertes"),
+    ],
+    Role.PHARMACIST: [
+        ("/teleexpertise/nouvelle", "Nouvelle demande de téléexpertise", "solliciter l'avis d'un spécialiste de "
+                                                                         "l'hôpital support sur un patient que vous "
+                                                                         "suivez"),
+        ("/teleexpertise", "Téléexpertise", "suivre vos demandes et lire les avis rendus"),
+        ("/patients", "Patients", "retrouver les patients que vous suivez"),
+        ("/annuaire", "Annuaire", "retrouver un établissement, un professionnel ou une ligne de téléexpertise"),
+    ],
 }
 
 
@@ -52,15 +69,20 @@ def home(request: Request, db: DbSession) -> HTMLResponse:
         return templates().TemplateResponse(request, "web/home.html", {})
     items = waiting.waiting_items(db, actor, audit_context(request), warehouse_of(request).results_dir)
     return templates().TemplateResponse(request, "web/home.html", {
-        "items": items, "next_step": NEXT_STEP.get(actor.role)})
+        "items": items, "next_step": NEXT_STEP.get(actor.role), "today": TODAY.get(actor.role)})
 
 
 @router.get("/composants", response_class=HTMLResponse)
-def components(request: Request) -> HTMLResponse:
+def components(request: Request, c_commune_q: str = "", c_commune: str = "") -> HTMLResponse:
     """The reference page of the shared components, in development only (elsewhere: the same 404 as missing)."""
     if request.app.state.settings.environment != "development":
         raise NotFound("Page introuvable.")
-    return templates().TemplateResponse(request, "web/components.html", {})
+    query, label = c_commune_q[:100], pickers.commune_name(c_commune[:5]) if c_commune else None
+    example = pickers.Picker("c_commune", "Commune de résidence", "Nom de la commune", "/communes/choix",
+                             none_label="Non renseignée", query=query, searched=bool(query.strip()),
+                             choices=pickers.commune_choices(query), selected=c_commune[:5] if label else "",
+                             selected_label=label or "")
+    return templates().TemplateResponse(request, "web/components.html", {"picker": example})
 
 
 
