@@ -38,10 +38,7 @@ SERIOUS = ("serious", "critical")
 
 # (username or "" for a visitor, path) → why that single page is expected to fail the tour, naming the issue item.
 # Not strict: the page's owner fixing it must not break the tour.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("admin", "/admin/audit"): "issue 17 item 5 (audit page, rewritten in its own branch): its scrolling table "
-                               "wrapper is not keyboard-focusable (axe scrollable-region-focusable, serious)",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 # What makes a main page empty: the shared empty state, a table without a body row, or nothing under the title.
 EMPTY_CHECK = """() => {
@@ -61,11 +58,6 @@ EMPTY_CHECK = """() => {
 # Pages whose emptiness is expected, with the reason. Nothing else is exempted: an empty page is fixed in the demo.
 EMPTY_BY_DESIGN: dict[tuple[str, str], str] = {
     ("", "/composants"): "the components' reference page shows the empty-state component on purpose",
-}
-# The analyst's pages are filled by the analytics branch (demo-time results, issue 17 item 2): empty on this branch
-# only. TO REMOVE when that branch is merged.
-ANALYTICS_NOT_FILLED_YET: dict[tuple[str, str], str] = {
-    ("analyste.roux", "/"): "no indicator computed at demo time yet: the home's empty state",
 }
 
 
@@ -102,7 +94,7 @@ class Visitor:
         response = self.page.goto(self.url + path, wait_until="load")
         if response is None:
             return [f"pas de réponse pour {path}"]
-        empty = [] if (username, path) in EMPTY_BY_DESIGN | ANALYTICS_NOT_FILLED_YET else self.emptiness()
+        empty = [] if (username, path) in EMPTY_BY_DESIGN else self.emptiness()
         self.page.add_script_tag(url=self.url + AXE_URL_PATH)
         violations = self.page.evaluate(
             "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
