@@ -34,7 +34,7 @@ from maillage.teleexpertise import pages as teleexpertise_pages
 from maillage.web import apidocs, health, pages, patient_banner
 from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
 from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
-from maillage.web.metrics import Metrics, MetricsMiddleware
+from maillage.web.metrics import Metrics, MetricsMiddleware, install_statement_counter
 from maillage.web.middleware import RequestContextMiddleware
 from maillage.web.nav import nav_items
 
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.state.settings = settings
     app.state.sessionmaker = sessions
     monitoring_setup.configure(app, settings, owns_engine)  # batch runner, live worklist's after-commit hook
+    install_statement_counter()
     metrics = Metrics()
     metrics.add_queue_collector(sessions)
     app.state.metrics = metrics
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(LimitsMiddleware, render=render_error)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, server_timing=settings.server_timing)
     app.add_middleware(RequestContextMiddleware)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

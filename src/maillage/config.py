@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     # Database
     statement_timeout_ms: int = 30_000
+    # A `Server-Timing: sql;dur=…;desc="N"` header on each response: the request's SQL statements and their time
+    # (maillage.web.metrics). Off by default: timings help an attacker; benchmarks/web_load.py turns it on.
+    server_timing: bool = False
 
     # Audit trail: access traces kept at least six rolling months (CSP, DOMAIN.md §7.2); the purge refuses less
     audit_retention_days: int = Field(default=183, ge=1)
