@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,8 +56,16 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     owns_engine = sessions is None
     if sessions is None:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms)
+        engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms,
+                             pool_size=settings.web_threads + settings.db_pool_extra)
         sessions = make_sessionmaker(engine)
+    threads = settings.web_threads
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The synchronous routes' threads: as many as the pool has connections for them (settings.web_threads).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
 
     app = FastAPI(
         title="Maillage",
@@ -66,6 +77,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         openapi_url=apidocs.OPENAPI_URL if settings.operator_pages_open else None,
         dependencies=[Depends(csrf_protect)],
         responses=COMMON_RESPONSES,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.sessionmaker = sessions

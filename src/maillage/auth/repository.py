@@ -50,7 +50,12 @@ def establishments_of(session: Session, user_id: uuid.UUID) -> list[UserEstablis
 
 
 def session_by_token_hash(session: Session, token_hash: str) -> AuthSession | None:
-    return session.scalar(select(AuthSession).where(AuthSession.token_hash == token_hash))
+    """The session of a cookie, with its account loaded by the same query (``user_by_id`` then sends none)."""
+    row = session.execute(
+        select(AuthSession, UserAccount).outerjoin(UserAccount, UserAccount.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == token_hash)
+    ).first()
+    return None if row is None else row[0]
 
 
 def active_sessions_of(session: Session, user_id: uuid.UUID, at: dt.datetime) -> Sequence[AuthSession]:
@@ -71,7 +76,12 @@ def revoke_sessions_of(session: Session, user_id: uuid.UUID, at: dt.datetime) ->
 
 
 def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
-    return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+    """A token, with its account (personal tokens) loaded by the same query (``user_by_id`` then sends none)."""
+    row = session.execute(
+        select(ApiToken, UserAccount).outerjoin(UserAccount, UserAccount.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash)
+    ).first()
+    return None if row is None else row[0]
 
 
 def tokens_of(session: Session, user_id: uuid.UUID) -> Sequence[ApiToken]:

@@ -7,7 +7,7 @@ acknowledged write is durable; any exception or error status rolls the whole req
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -16,15 +16,21 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's session. Opening it sends nothing (the first statement checks a connection out), so this runs
+    on the event loop: one thread hop fewer per request than a sync dependency, and another at its end."""
     factory = request.app.state.sessionmaker
     session: Session = factory()
     request.state.db = session
     try:
         yield session
     finally:
-        # Anything not committed by the route (error, exception) is rolled back here.
-        session.close()
+        # Anything not committed by the route (error, exception) is rolled back here: that is a round trip, made
+        # in a thread; a session whose transaction already ended only forgets its objects.
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 DbSession = Annotated[Session, Depends(get_db)]
