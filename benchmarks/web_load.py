@@ -387,6 +387,8 @@ class Sample:
     driver_cpu: float = 0.0  # share of one core the load driver itself used
     cpu: dict[str, float] = field(default_factory=dict)  # seconds used by the serve processes and by PostgreSQL
     requests: int = 0  # every request of the level, warm-up included (the CPU covers them all)
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # "route: status or exception"
+    retries: int = 0  # GETs sent again after the server closed an idle keep-alive connection
 
 
 async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, seconds: float, seed: int,
@@ -412,14 +414,21 @@ async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, second
             began = time.perf_counter()
             timing = None
             try:
-                if target.kind == "session":
-                    response = await account.client.get(target.url)
-                else:
-                    response = await anonymous.get(target.url, headers=auth if target.kind == "token" else None)
+                client = account.client if target.kind == "session" else anonymous
+                headers = auth if target.kind == "token" else None
+                try:
+                    response = await client.get(target.url, headers=headers)
+                except httpx.RemoteProtocolError:
+                    # The server closed a keep-alive connection idle for its timeout just as it was reused: a
+                    # browser sends an idempotent GET again on a new connection, and so does this driver (counted).
+                    sample.retries += 1
+                    response = await client.get(target.url, headers=headers)
                 ok = response.status_code == 200
+                kind = str(response.status_code)
                 timing = SERVER_TIMING.search(response.headers.get("server-timing", ""))
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 ok = False
+                kind = type(exc).__name__
             ended = time.perf_counter()
             sample.requests += 1
             if began >= record_from and ended <= deadline:
@@ -428,6 +437,7 @@ async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, second
                     sample.statements[target.label].append((int(timing.group(2)), float(timing.group(1))))
                 if not ok:
                     sample.errors[target.group] += 1
+                    sample.failures[f"{target.label} : {kind}"] += 1
 
     cpu = time.process_time()
     await asyncio.gather(*(virtual_user(i) for i in range(users)))
@@ -509,6 +519,13 @@ def report(results: dict[int, Sample], workers: int) -> None:
         top = max(results)
         print(f"  p99 > {P99_LIMIT_MS:.0f} ms à partir de : "
               + (f"{crossed} clients simultanés" if crossed else f"jamais jusqu'à {top} clients simultanés"))
+    retries = {users: s.retries for users, s in results.items() if s.retries}
+    if retries:
+        print(f"\n[{workers} processus] GET renvoyés sur une connexion neuve (connexion inactive fermée par le "
+              f"serveur au moment de sa reprise), par palier : {retries}")
+    failures = {users: dict(s.failures) for users, s in results.items() if s.failures}
+    if failures:
+        print(f"\n[{workers} processus] Erreurs, par palier : {failures}")
     labels = sorted({label for s in results.values() for label in s.statements})
     print(f"\n[{workers} processus] Requêtes SQL par requête HTTP, par route (moyenne ; temps SQL moyen en ms), "
           "par palier")
