@@ -7,7 +7,16 @@ missing). Everything happens in a fresh schema of that database, dropped at the 
 the demo territory; the demo accounts sign in through the real login pages (password, then TOTP) and
 create a bearer token each; then closed-loop virtual users (no think time) replay a realistic mix for
 `MAILLAGE_BENCH_SECONDS` (default 10) at each concurrency of `MAILLAGE_BENCH_LEVELS` (default
-1,2,4,8,16,32,64). Traffic goes to 127.0.0.1 only.
+1,2,4,8,16,32,64). `MAILLAGE_BENCH_WORKERS` (default 1,2) lists the numbers of serve processes to measure, one
+after the other on the same database (`maillage serve --workers N`); each account signs in once (the TOTP replay
+rule refuses a second sign-in within one 30-second step) and its session and token serve every virtual user of
+that account, in every configuration. Traffic goes to 127.0.0.1 only.
+
+Printed per level: requests/s and p50/p95/p99 for the whole mix and per group (pages, each API prefix); the SQL
+statements per request and their time, by route (the `Server-Timing` header the serve process adds when
+`MAILLAGE_SERVER_TIMING=true`); and the CPU time per request of the serve processes (all of them, with their batch
+children) and of the PostgreSQL backends of the benchmark's database, read from /proc: far less sensitive to the
+other loads of a shared machine than requests/s.
 
 The mix: a professional's browsing (home, login page, account page) and API reads, with whichever read
 endpoints the OpenAPI document offers when the benchmark runs: every GET of `/api/` without required
@@ -46,13 +55,18 @@ from _machine import cpu_model
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from maillage.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret
 from maillage.kit.db import normalise_url
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVER_TIMING = re.compile(r'sql;dur=([0-9.]+);desc="(\d+)"')
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/web_load_bench"
 DEFAULT_LEVELS = (1, 2, 4, 8, 16, 32, 64)
+DEFAULT_WORKERS = (1, 2)
 P99_LIMIT_MS = 250.0
 TERMS = random.Random(8)  # the same search terms from one run to the next
 HOST = "127.0.0.1"
@@ -116,17 +130,19 @@ class Server:
             self.process.wait()
 
 
-def start_server(database_url: str, var_dir: Path) -> Server:
+def start_server(database_url: str, var_dir: Path, secret_key: str, workers: int) -> Server:
     port = free_port()
     var_dir.mkdir(parents=True, exist_ok=True)
     log = var_dir / "serve.log"
     env = {
         **os.environ, "MAILLAGE_DATABASE_URL": database_url, "MAILLAGE_VAR_DIR": str(var_dir),
         "MAILLAGE_ENVIRONMENT": "development", "MAILLAGE_RATE_LIMIT_ENABLED": "false",
-        "MAILLAGE_SECRET_KEY": secrets.token_urlsafe(32), "MAILLAGE_LOG_LEVEL": "INFO",
+        "MAILLAGE_SECRET_KEY": secret_key, "MAILLAGE_LOG_LEVEL": "INFO", "MAILLAGE_SERVER_TIMING": "true",
     }
     args = [sys.executable, "-m", "maillage.cli", "serve", "--host", HOST, "--port", str(port), "--demo"]
-    with log.open("wb") as out:
+    if workers > 1:
+        args += ["--workers", str(workers)]
+    with log.open("ab") as out:
         process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, f"http://{HOST}:{port}", log)
     deadline = time.monotonic() + 300
@@ -141,6 +157,65 @@ def start_server(database_url: str, var_dir: Path) -> Server:
         time.sleep(0.3)
     server.stop()
     raise RuntimeError("maillage serve n'a pas répondu sur /readyz en 300 s")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process, from /proc (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (the serve processes and their batch children)."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents[ppid].append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
+
+
+def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (the serve processes' pools)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [int(p) for p in conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).scalars()]
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class CpuProbe:
+    """CPU used during a level by the serve processes and by the database's backends (seconds)."""
+
+    server_root: int
+    database_url: str
+    start: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        return {"server": {p: _cpu_seconds(p) for p in process_tree(self.server_root)},
+                "postgres": {p: _cpu_seconds(p) for p in backend_pids(self.database_url)}}
+
+    def begin(self) -> None:
+        self.start = self.snapshot()
+
+    def end(self) -> dict[str, float]:
+        now = self.snapshot()
+        return {side: sum(v - self.start[side].get(p, 0.0) for p, v in now[side].items()) for side in now}
 
 
 # --- Who browses, and what -----------------------------------------------------------------------------------
@@ -172,22 +247,36 @@ class Plan:
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-async def sign_in(base_url: str, username: str, role: str, limits: httpx.Limits) -> Account:
-    """The real login: the form, the password, the TOTP code, then a personal token from the API."""
-    client = httpx.AsyncClient(base_url=base_url, timeout=60, follow_redirects=False, limits=limits)
-    page = await client.get("/connexion")
+async def csrf_of(client: httpx.AsyncClient, path: str) -> str:
+    """The CSRF token a page carries: it is bound to the browser's session, so it changes at each sign-in step."""
+    page = await client.get(path)
     found = CSRF_INPUT.search(page.text)
     if found is None:
-        raise RuntimeError("jeton CSRF absent de la page de connexion")
-    csrf = found.group(1)
+        raise RuntimeError(f"jeton CSRF absent de la page {path} ({page.status_code})")
+    return found.group(1)
+
+
+async def sign_in(base_url: str, username: str, role: str, limits: httpx.Limits) -> Account:
+    """The real login: the form, the password, the TOTP code, then a personal token from the API.
+
+    Called once per account: the session (cookie) and the token serve every virtual user of the account. A code
+    already used in this 30-second step (the replay rule) is answered by waiting for the next step."""
+    client = httpx.AsyncClient(base_url=base_url, timeout=60, follow_redirects=False, limits=limits)
+    csrf = await csrf_of(client, "/connexion")
     step = await client.post("/connexion", data={"username": username, "password": DEMO_PASSWORD,
                                                  "csrf_token": csrf, "suite": "/"})
     if step.status_code != 303:
         raise RuntimeError(f"connexion de {username} refusée ({step.status_code})")
-    done = await client.post("/connexion/code", data={"code": pyotp.TOTP(demo_totp_secret(username)).now(),
-                                                      "csrf_token": csrf, "suite": "/"})
+    totp = pyotp.TOTP(demo_totp_secret(username))
+    for _attempt in range(2):
+        csrf = await csrf_of(client, "/connexion/code")  # the session now exists: its own CSRF token
+        done = await client.post("/connexion/code", data={"code": totp.now(), "csrf_token": csrf, "suite": "/"})
+        if done.status_code != 401 or "déjà" not in done.text:
+            break
+        await asyncio.sleep(30.5 - time.time() % 30)  # this step's code was used: the next step's
     if done.status_code != 303:
         raise RuntimeError(f"second facteur de {username} refusé ({done.status_code})")
+    csrf = await csrf_of(client, "/compte")
     issued = await client.post("/api/auth/tokens", json={"name": "benchmark", "expires_in_days": 1},
                                headers={"X-CSRF-Token": csrf})
     if issued.status_code != 201:
@@ -293,13 +382,20 @@ async def build_plan(base_url: str, anonymous: httpx.AsyncClient, limits: httpx.
 class Sample:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    statements: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
     elapsed: float = 0.0
     driver_cpu: float = 0.0  # share of one core the load driver itself used
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds used by the serve processes and by PostgreSQL
+    requests: int = 0  # every request of the level, warm-up included (the CPU covers them all)
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # "route: status or exception"
+    retries: int = 0  # GETs sent again after the server closed an idle keep-alive connection
 
 
-async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, seconds: float, seed: int) -> Sample:
+async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, seconds: float, seed: int,
+                    probe: CpuProbe) -> Sample:
     sample = Sample()
     warmup = min(1.0, seconds / 10)
+    probe.begin()
     start = time.perf_counter()
     record_from = start + warmup
     deadline = record_from + seconds
@@ -316,24 +412,38 @@ async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, second
                 return
             target = rng.choices(targets, weights)[0]
             began = time.perf_counter()
+            timing = None
             try:
-                if target.kind == "session":
-                    response = await account.client.get(target.url)
-                else:
-                    response = await anonymous.get(target.url, headers=auth if target.kind == "token" else None)
+                client = account.client if target.kind == "session" else anonymous
+                headers = auth if target.kind == "token" else None
+                try:
+                    response = await client.get(target.url, headers=headers)
+                except httpx.RemoteProtocolError:
+                    # The server closed a keep-alive connection idle for its timeout just as it was reused: a
+                    # browser sends an idempotent GET again on a new connection, and so does this driver (counted).
+                    sample.retries += 1
+                    response = await client.get(target.url, headers=headers)
                 ok = response.status_code == 200
-            except httpx.HTTPError:
+                kind = str(response.status_code)
+                timing = SERVER_TIMING.search(response.headers.get("server-timing", ""))
+            except httpx.HTTPError as exc:
                 ok = False
+                kind = type(exc).__name__
             ended = time.perf_counter()
+            sample.requests += 1
             if began >= record_from and ended <= deadline:
                 sample.latencies[target.group].append(ended - began)
+                if timing is not None:
+                    sample.statements[target.label].append((int(timing.group(2)), float(timing.group(1))))
                 if not ok:
                     sample.errors[target.group] += 1
+                    sample.failures[f"{target.label} : {kind}"] += 1
 
     cpu = time.process_time()
     await asyncio.gather(*(virtual_user(i) for i in range(users)))
     sample.elapsed = seconds
     sample.driver_cpu = (time.process_time() - cpu) / (time.perf_counter() - start)
+    sample.cpu = probe.end()
     return sample
 
 
@@ -343,21 +453,34 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
 
-async def measure(base_url: str, levels: list[int], seconds: float) -> tuple[Plan, dict[int, Sample]]:
-    limits = httpx.Limits(max_connections=max(levels) + 8, max_keepalive_connections=max(levels) + 8)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as anonymous:
-        plan = await build_plan(base_url, anonymous, limits)
-        results = {}
-        try:
-            for users in levels:
-                results[users] = await run_level(plan, anonymous, users, seconds, seed=users)
-        finally:
-            for account in plan.accounts:
-                await account.client.aclose()
-    return plan, results
+async def build(base_url: str) -> tuple[Plan, httpx.AsyncClient]:
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    anonymous = httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits)
+    return await build_plan(base_url, anonymous, limits), anonymous
 
 
-def report(plan: Plan, results: dict[int, Sample]) -> None:
+def repoint(plan: Plan, anonymous: httpx.AsyncClient, base_url: str) -> None:
+    """The next serve configuration listens elsewhere; sessions and tokens live in the database and still hold."""
+    anonymous.base_url = httpx.URL(base_url)
+    for account in plan.accounts:
+        account.client.base_url = httpx.URL(base_url)
+
+
+async def measure(plan: Plan, anonymous: httpx.AsyncClient, levels: list[int], seconds: float,
+                  probe: CpuProbe) -> dict[int, Sample]:
+    results = {}
+    for users in levels:
+        results[users] = await run_level(plan, anonymous, users, seconds, seed=users, probe=probe)
+    return results
+
+
+async def close(plan: Plan, anonymous: httpx.AsyncClient) -> None:
+    for account in plan.accounts:
+        await account.client.aclose()
+    await anonymous.aclose()
+
+
+def report_mix(plan: Plan) -> None:
     mix: dict[str, float] = defaultdict(float)
     for targets in plan.targets.values():
         for t in targets:
@@ -366,12 +489,15 @@ def report(plan: Plan, results: dict[int, Sample]) -> None:
     print("Mélange (part des requêtes, tous comptes confondus) :")
     for label, weight in sorted(mix.items()):
         print(f"  {100 * weight / total:5.1f} %  {label}")
+
+
+def report(results: dict[int, Sample], workers: int) -> None:
     groups = [*sorted({g for s in results.values() for g in s.latencies}), "ensemble"]
     for group in groups:
-        print(f"\nGroupe {group}")
-        driver = f" {'CPU pilote':>10}" if group == "ensemble" else ""
+        print(f"\n[{workers} processus] Groupe {group}")
+        extra = f" {'CPU pilote':>10} {'CPU serve/req':>13} {'CPU PG/req':>10}" if group == "ensemble" else ""
         print(f"  {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requêtes':>9} {'erreurs':>8}"
-              + driver)
+              + extra)
         crossed = None
         for users, sample in results.items():
             if group == "ensemble":
@@ -383,12 +509,38 @@ def report(plan: Plan, results: dict[int, Sample]) -> None:
             p99 = percentile(values, 99)
             if crossed is None and p99 > P99_LIMIT_MS:
                 crossed = users
-            cpu = f" {100 * sample.driver_cpu:>9.0f}%" if group == "ensemble" else ""
+            cpu = ""
+            if group == "ensemble":
+                per = 1e3 / max(sample.requests, 1)
+                cpu = (f" {100 * sample.driver_cpu:>9.0f}% {sample.cpu['server'] * per:>10.2f} ms"
+                       f" {sample.cpu['postgres'] * per:>7.2f} ms")
             print(f"  {users:>7} {len(values) / sample.elapsed:>8.1f} {percentile(values, 50):>8.1f} "
                   f"{percentile(values, 95):>8.1f} {p99:>8.1f} {len(values):>9} {errors:>8}{cpu}")
         top = max(results)
         print(f"  p99 > {P99_LIMIT_MS:.0f} ms à partir de : "
               + (f"{crossed} clients simultanés" if crossed else f"jamais jusqu'à {top} clients simultanés"))
+    retries = {users: s.retries for users, s in results.items() if s.retries}
+    if retries:
+        print(f"\n[{workers} processus] GET renvoyés sur une connexion neuve (connexion inactive fermée par le "
+              f"serveur au moment de sa reprise), par palier : {retries}")
+    failures = {users: dict(s.failures) for users, s in results.items() if s.failures}
+    if failures:
+        print(f"\n[{workers} processus] Erreurs, par palier : {failures}")
+    labels = sorted({label for s in results.values() for label in s.statements})
+    print(f"\n[{workers} processus] Requêtes SQL par requête HTTP, par route (moyenne ; temps SQL moyen en ms), "
+          "par palier")
+    print(f"  {'route':<48}" + "".join(f" {f'{u} cl.':>13}" for u in results))
+    for label in labels:
+        cells = []
+        for sample in results.values():
+            seen = sample.statements.get(label, [])
+            if not seen:
+                cells.append(f" {'-':>13}")
+                continue
+            count = sum(n for n, _ in seen) / len(seen)
+            ms = sum(d for _, d in seen) / len(seen)
+            cells.append(f" {count:>5.1f} ({ms:>5.1f})")
+        print(f"  {label[:48]:<48}" + "".join(cells))
 
 
 def main() -> int:
@@ -400,6 +552,8 @@ def main() -> int:
     seconds = float(os.environ.get("MAILLAGE_BENCH_SECONDS", "") or 10)
     levels = [int(x) for x in (os.environ.get("MAILLAGE_BENCH_LEVELS", "") or "").split(",") if x.strip()]
     levels = levels or list(DEFAULT_LEVELS)
+    workers = [int(x) for x in (os.environ.get("MAILLAGE_BENCH_WORKERS", "") or "").split(",") if x.strip()]
+    workers = workers or list(DEFAULT_WORKERS)
     try:
         version = ensure_database(url)
     except OperationalError as exc:
@@ -408,26 +562,47 @@ def main() -> int:
         return 0
     schema = f"bench_web_{os.getpid()}"
     run_sql(url, f'CREATE SCHEMA "{schema}"')
+    database_url = with_schema(url, schema)
+    secret_key = secrets.token_urlsafe(32)
     server = None
+    loop = asyncio.new_event_loop()
+    plan: Plan | None = None
+    anonymous: httpx.AsyncClient | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="maillage-web-load-") as tmp:
-            started = time.perf_counter()
-            server = start_server(with_schema(url, schema), Path(tmp) / "var")
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                    text=True, check=False).stdout.strip() or "?"
             print(f"Machine : {cpu_model()}, {os.cpu_count()} cœur(s), charge moyenne au départ {load} ; "
-                  f"Python {platform.python_version()} ; PostgreSQL {version} (local)")
-            print(f"Serveur : 1 processus `maillage serve` (uvicorn) sur {server.url}, base migrée et démonstration "
-                  f"chargée en {time.perf_counter() - started:.0f} s ; limiteur de débit coupé ; journaux INFO")
+                  f"Python {platform.python_version()} ; PostgreSQL {version} (local) ; code {commit}")
             print(f"Charge : clients en boucle fermée sans temps de réflexion, {seconds:.0f} s par palier "
-                  f"(après {min(1.0, seconds / 10):.1f} s de chauffe), paliers {', '.join(map(str, levels))}\n")
-            plan, results = asyncio.run(measure(server.url, levels, seconds))
-            report(plan, results)
+                  f"(après {min(1.0, seconds / 10):.1f} s de chauffe), paliers {', '.join(map(str, levels))} ; "
+                  f"processus serve : {', '.join(map(str, workers))}\n")
+            for count in workers:
+                started = time.perf_counter()
+                server = start_server(database_url, Path(tmp) / "var", secret_key, count)
+                print(f"Serveur : {count} processus `maillage serve"
+                      f"{f' --workers {count}' if count > 1 else ''}` (uvicorn) sur {server.url}, prêt en "
+                      f"{time.perf_counter() - started:.0f} s (migrations et démonstration au premier) ; "
+                      "limiteur de débit coupé ; journaux INFO")
+                if plan is None or anonymous is None:
+                    plan, anonymous = loop.run_until_complete(build(server.url))
+                    report_mix(plan)
+                else:
+                    repoint(plan, anonymous, server.url)
+                probe = CpuProbe(server.process.pid, url)
+                results = loop.run_until_complete(measure(plan, anonymous, levels, seconds, probe))
+                report(results, count)
+                print()
+                server.stop()
+                server = None
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-            print(f"\nCharge moyenne de la machine à la fin : {load} (machine partagée : sous charge, ces chiffres "
+            print(f"Charge moyenne de la machine à la fin : {load} (machine partagée : sous charge, ces chiffres "
                   "sont des minorants)")
-            server.stop()
-            server = None
     finally:
+        if plan is not None and anonymous is not None:
+            loop.run_until_complete(close(plan, anonymous))
+        loop.close()
         if server is not None:
             server.stop()
         run_sql(url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +38,7 @@ from maillage.teleexpertise import pages as teleexpertise_pages
 from maillage.web import apidocs, health, pages, patient_banner
 from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
 from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
-from maillage.web.metrics import Metrics, MetricsMiddleware
+from maillage.web.metrics import Metrics, MetricsMiddleware, install_statement_counter
 from maillage.web.middleware import RequestContextMiddleware
 from maillage.web.nav import nav_items
 
@@ -54,8 +57,16 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     owns_engine = sessions is None
     if sessions is None:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms)
+        engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms,
+                             pool_size=settings.web_threads + settings.db_pool_extra)
         sessions = make_sessionmaker(engine)
+    threads = settings.web_threads
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The synchronous routes' threads: as many as the pool has connections for them (settings.web_threads).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
 
     app = FastAPI(
         title="Maillage",
@@ -67,10 +78,12 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         openapi_url=apidocs.OPENAPI_URL if settings.operator_pages_open else None,
         dependencies=[Depends(csrf_protect)],
         responses=COMMON_RESPONSES,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.sessionmaker = sessions
     monitoring_setup.configure(app, settings, owns_engine)  # batch runner, live worklist's after-commit hook
+    install_statement_counter()
     metrics = Metrics()
     metrics.add_queue_collector(sessions)
     app.state.metrics = metrics
@@ -86,7 +99,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(LimitsMiddleware, render=render_error)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, server_timing=settings.server_timing)
     app.add_middleware(RequestContextMiddleware)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

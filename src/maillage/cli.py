@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -93,6 +93,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port d'écoute")] = None,
     migrate: Annotated[bool, typer.Option(help="Appliquer les migrations avant de démarrer")] = True,
     demo: Annotated[bool, typer.Option(help="Charger le territoire de démonstration si la base est vide")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64,
+        help="Processus serveurs sur le même port (un par cœur : Python n'exécute qu'un fil à la fois par "
+             "processus). Les migrations et la démonstration sont faites une fois, avant leur démarrage.")] = 1,
 ) -> None:
     """Démarre le serveur web (pages et API JSON ; les objets connectés y envoient aussi leurs mesures en FHIR)."""
     import uvicorn
@@ -104,7 +108,7 @@ def serve(
     from maillage.vault.keys import check_keys_ready
 
     check_keys_ready()
-    check_audit_keys_ready()
+    check_audit_keys_ready()  # in development, creates the key here, once, before any serve process reads it
     if migrate:
         upgrade_database()
     if demo:
@@ -113,11 +117,18 @@ def serve(
         load_demo_if_empty(console)
     host = host or settings.host
     port = port or settings.port
-    console.print(f"Maillage écoute sur http://{host}:{port}/  (API : http://{host}:{port}/api/docs)")
+    console.print(f"Maillage écoute sur http://{host}:{port}/  (API : http://{host}:{port}/api/docs)"
+                  + (f", {workers} processus" if workers > 1 else ""))
     # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer. The application reads
     # proxy headers itself, from MAILLAGE_TRUSTED_PROXIES only (maillage.web.middleware.resolve_client).
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
-                proxy_headers=False)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "access_log": False,
+                               "proxy_headers": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Several processes: uvicorn starts each from the factory, which reads the same settings from the environment
+    # and opens its own engine and batch pool (docs/adr/0012-web-tier-under-load.md).
+    uvicorn.run("maillage.app:create_app", factory=True, workers=workers, **options)
 
 
 @app.command()

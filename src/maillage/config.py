@@ -38,6 +38,16 @@ class Settings(BaseSettings):
 
     # Database
     statement_timeout_ms: int = 30_000
+    # A `Server-Timing: sql;dur=…;desc="N"` header on each response: the request's SQL statements and their time
+    # (maillage.web.metrics). Off by default: timings help an attacker; benchmarks/web_load.py turns it on.
+    server_timing: bool = False
+    # Threads per serve process that run the synchronous routes and their database work (anyio's pool, 40 by
+    # default), and the database connections each process keeps for them: one per thread, plus a few for the
+    # work done outside them (the live worklist's checks, metrics). Python runs one thread at a time: more threads
+    # than this only queue on the interpreter lock while holding connections, and the audit chain's lock with
+    # them (docs/adr/0012-web-tier-under-load.md).
+    web_threads: int = Field(default=12, ge=1, le=256)
+    db_pool_extra: int = Field(default=4, ge=0, le=256)
 
     # Audit trail: access traces kept at least six rolling months (CSP, DOMAIN.md §7.2); the purge refuses less
     audit_retention_days: int = Field(default=183, ge=1)

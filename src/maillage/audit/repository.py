@@ -51,6 +51,36 @@ def acquire_chain_lock(session: Session) -> None:
         session.execute(text("UPDATE audit_anchor SET id = id WHERE 1 = 0"))
 
 
+_PG_LOCK_THEN_HEAD = (  # 1096107092 is AUDIT_LOCK_NAMESPACE (a test holds them equal)
+    "SELECT pg_advisory_xact_lock(CAST(1096107092 AS bigint) * 4294967296 "
+    "+ CAST(CAST(CAST('audit_entry' AS regclass) AS oid) AS bigint)); "
+    "SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1"
+)
+
+
+def lock_chain_and_read_head(session: Session) -> tuple[int, str]:
+    """``acquire_chain_lock`` then ``chain_head``: on PostgreSQL in one round trip, as two statements of one query
+    string. Under READ COMMITTED each statement takes its own snapshot when it starts, so the head is read after
+    the lock is granted and sees the previous holder's commit, exactly as when the two are sent one by one; the
+    lock is held one round trip less (it is held until the commit, and every appender waits for it)."""
+    if dialect_name(session) != "postgresql":
+        acquire_chain_lock(session)
+        return chain_head(session)
+    driver = session.connection().connection.dbapi_connection
+    assert driver is not None
+    cursor: Any = driver.cursor()
+    try:
+        cursor.execute(_PG_LOCK_THEN_HEAD)  # no parameters: the simple query protocol, which allows two statements
+        cursor.nextset()
+        last = cursor.fetchone()
+    finally:
+        cursor.close()
+    if last is not None:
+        return int(last[0]), str(last[1])
+    start = chain_start(session)
+    return start.seq, start.hash
+
+
 def chain_start(session: Session) -> ChainStart:
     """The anchor of the latest purge, or the genesis."""
     anchor = session.execute(

@@ -152,8 +152,7 @@ def append_to_chain(session: Session, rows: list[dict[str, Any]]) -> None:
     Holds the chain lock until the transaction ends. One HMAC-SHA256 per entry, with a key already in memory.
     """
     key = get_audit_keys().active
-    repository.acquire_chain_lock(session)
-    seq, prev = repository.chain_head(session)
+    seq, prev = repository.lock_chain_and_read_head(session)
     for row in rows:
         seq += 1
         row["seq"] = seq

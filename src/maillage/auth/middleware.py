@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.auth import service
 from maillage.auth import tokens as auth_tokens
-from maillage.auth.rules import CSRF_COOKIE, TOKEN_PREFIXES
+from maillage.auth.rules import CSRF_COOKIE
 from maillage.config import Settings
 from maillage.exceptions import PermissionDenied
 from maillage.kit.logging import bind_context
@@ -79,14 +79,14 @@ class AuthenticationMiddleware:
 
         def resolve() -> None:
             with sessions() as db:
+                bind = db.get_bind()
+                if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+                    # Who is calling is two indexed reads (the token or session with its account, then the
+                    # account's establishments) and, now and then, one update of the last use: no BEGIN / COMMIT
+                    # round trips around them, on every request.
+                    db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 if auth_header.lower().startswith("bearer "):
                     secret = auth_header[7:].strip()
-                    bind = db.get_bind()
-                    if (secret.startswith(TOKEN_PREFIXES["device"]) and isinstance(bind, Engine)
-                            and bind.dialect.name == "postgresql"):
-                        # A device's lookup is one indexed read (and, now and then, one update of its last use):
-                        # no BEGIN / COMMIT round trips around it on the ingestion path.
-                        db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                     device = auth_tokens.resolve_device(db, secret)
                     if device is not None:
                         state["device"] = device

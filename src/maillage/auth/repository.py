@@ -49,8 +49,13 @@ def establishments_of(session: Session, user_id: uuid.UUID) -> list[UserEstablis
     )
 
 
-def session_by_token_hash(session: Session, token_hash: str) -> AuthSession | None:
-    return session.scalar(select(AuthSession).where(AuthSession.token_hash == token_hash))
+def session_by_token_hash(session: Session, token_hash: str) -> tuple[AuthSession, UserAccount | None] | None:
+    """The session of a cookie and its account, in one query."""
+    row = session.execute(
+        select(AuthSession, UserAccount).outerjoin(UserAccount, UserAccount.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == token_hash)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def active_sessions_of(session: Session, user_id: uuid.UUID, at: dt.datetime) -> Sequence[AuthSession]:
@@ -70,8 +75,13 @@ def revoke_sessions_of(session: Session, user_id: uuid.UUID, at: dt.datetime) ->
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
-    return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+def token_by_hash(session: Session, token_hash: str) -> tuple[ApiToken, UserAccount | None] | None:
+    """A token and its account (personal tokens; None for a service token), in one query."""
+    row = session.execute(
+        select(ApiToken, UserAccount).outerjoin(UserAccount, UserAccount.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def tokens_of(session: Session, user_id: uuid.UUID) -> Sequence[ApiToken]:

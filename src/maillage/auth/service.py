@@ -393,13 +393,15 @@ def resolve_session(
     s = settings_or_default(settings)
     if not token or len(token) > 200:
         return None
-    auth_session = repo.session_by_token_hash(session, hash_token(token))
-    if auth_session is None or auth_session.revoked_at is not None:
+    found = repo.session_by_token_hash(session, hash_token(token))
+    if found is None:
+        return None
+    auth_session, user = found
+    if auth_session.revoked_at is not None:
         return None
     at = now()
     if auth_session.expires_at <= at or auth_session.last_seen_at + dt.timedelta(minutes=s.session_idle_minutes) <= at:
         return None
-    user = repo.user_by_id(session, auth_session.user_id)
     if user is None or user.status != "active":
         return None
     if touch and (at - auth_session.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:

@@ -99,15 +99,17 @@ def revoke_token(session: Session, token_id: uuid.UUID, owner: UserAccount) -> N
 def resolve_token(session: Session, secret: str) -> Actor | None:
     if not secret.startswith((TOKEN_PREFIXES["personal"], TOKEN_PREFIXES["service"])) or len(secret) > 200:
         return None
-    row = repo.token_by_hash(session, hash_token(secret))
+    found = repo.token_by_hash(session, hash_token(secret))
     at = now()
-    if row is None or row.revoked_at is not None or row.expires_at <= at:
+    if found is None:
+        return None
+    row, user = found
+    if row.revoked_at is not None or row.expires_at <= at:
         return None
     if row.last_used_at is None or (at - row.last_used_at).total_seconds() >= SESSION_TOUCH_SECONDS:
         row.last_used_at = at
         session.flush()
     if row.kind == "personal":
-        user = repo.user_by_id(session, row.user_id) if row.user_id else None
         if user is None or user.status != "active":
             return None
         scopes = frozenset(row.scopes or [])

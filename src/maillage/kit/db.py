@@ -75,11 +75,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool = True,
-                read_only: bool = False) -> Engine:
+                read_only: bool = False, pool_size: int | None = None) -> Engine:
     """Create an engine with the platform's settings for each backend.
 
     SQLite gets WAL, enforced foreign keys and a busy timeout; PostgreSQL gets a statement timeout so that
-    no query holds a connection for ever.
+    no query holds a connection for ever. ``pool_size``: the connections kept open (SQLAlchemy's default is 5,
+    plus 10 opened and closed again on demand: under load, a new PostgreSQL backend per request); as many again
+    may be opened for a burst.
 
     ``read_only`` is for readers that run beside the server (the analytics extract): every transaction is read
     only on both backends, and on SQLite it begins DEFERRED instead of IMMEDIATE, so it takes no write lock. In
@@ -96,6 +98,9 @@ def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool
         kwargs["pool_pre_ping"] = True
     if not pool:
         kwargs["poolclass"] = NullPool
+    elif pool_size is not None and not url.startswith("sqlite"):
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = pool_size
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -7,7 +7,10 @@ acknowledged write is durable; any exception or error status rolls the whole req
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -15,16 +18,26 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+# The request's session, for the thread that runs a sync route (it inherits the request's context).
+_request_session: ContextVar[Session | None] = ContextVar("maillage_request_session", default=None)
 
-def get_db(request: Request) -> Iterator[Session]:
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's session. Opening it sends nothing (the first statement checks a connection out), so this runs
+    on the event loop: one thread hop fewer per request than a sync dependency, and another at its end."""
     factory = request.app.state.sessionmaker
     session: Session = factory()
     request.state.db = session
+    _request_session.set(session)  # set in the request's own task: no other request sees it
     try:
         yield session
     finally:
-        # Anything not committed by the route (error, exception) is rolled back here.
-        session.close()
+        # Anything not committed by the route (error, exception) is rolled back here: that is a round trip, made
+        # in a thread; a session whose transaction already ended only forgets its objects.
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 DbSession = Annotated[Session, Depends(get_db)]
@@ -55,12 +68,35 @@ def _commit(session: Session) -> None:
     session.commit()
 
 
+def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A sync route that returns normally commits in the thread that ran it, instead of in a second hop to a thread
+    after it. A returned error response (status 400 and up) is left to the boundary, which rolls back or, with
+    ``commit_on_error``, commits; an exception never reaches the commit."""
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        session = _request_session.get()
+        if (session is not None and session.in_transaction()
+                and not (isinstance(result, Response) and result.status_code >= 400)):
+            _commit(session)
+        return result
+
+    return run
+
+
 class UnitOfWorkRoute(APIRoute):
     """Commit when the handler succeeds, before the response leaves; roll back otherwise.
 
     A handler that answers an error status but must keep its writes (a failed login increments a
-    counter) sets ``request.state.commit_on_error = True``.
+    counter) sets ``request.state.commit_on_error = True``. A sync handler's commit happens at the end of its own
+    thread (``_committing``); what is still open after the response is built is committed here.
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if inspect.isfunction(endpoint) and not inspect.iscoroutinefunction(endpoint):
+            endpoint = _committing(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         original = super().get_route_handler()
@@ -76,7 +112,8 @@ class UnitOfWorkRoute(APIRoute):
             session = getattr(request.state, "db", None)
             if session is not None:
                 if response.status_code < 400 or getattr(request.state, "commit_on_error", False):
-                    await run_in_threadpool(_commit, session)
+                    if session.in_transaction():  # else committed already, at the end of the route's thread
+                        await run_in_threadpool(_commit, session)
                 else:
                     await run_in_threadpool(_rollback, session)
             return response

@@ -1,17 +1,71 @@
-"""Prometheus metrics: request counts and latencies per route template, and the job queue depth."""
+"""Prometheus metrics: request counts and latencies per route template, the SQL statements each route sends, and
+the job queue depth.
+
+SQL per request: a listener on every ``Engine`` (``install_statement_counter``, registered by ``create_app``) counts
+the statements a request sends and their time into a ``DbUse`` held in a context variable that ``MetricsMiddleware``
+sets for the request; the threads that run sync routes and dependencies inherit it (anyio copies the context).
+Besides the Prometheus counter, ``settings.server_timing`` puts them in a ``Server-Timing: sql;dur=…;desc="N"``
+response header (off by default), which is how ``benchmarks/web_load.py`` counts statements per route with any
+number of serve processes.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import Engine, event
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.worker.queue import counts_by_status, queue_depth
+
+
+@dataclass
+class DbUse:
+    """The SQL statements one request sent, and the time they took (seconds, as the driver saw them)."""
+
+    statements: int = 0
+    seconds: float = 0.0
+
+
+_current: ContextVar[DbUse | None] = ContextVar("maillage_request_db_use", default=None)
+_STARTED = "maillage.metrics.statement_started"
+
+
+def _before_cursor_execute(conn: Any, _cursor: Any, _statement: Any, _parameters: Any, _context: Any,
+                           _executemany: bool) -> None:
+    use = _current.get()
+    if use is not None:
+        use.statements += 1
+        conn.info[_STARTED] = time.perf_counter()
+
+
+def _after_cursor_execute(conn: Any, _cursor: Any, _statement: Any, _parameters: Any, _context: Any,
+                          _executemany: bool) -> None:
+    use = _current.get()
+    started = conn.info.pop(_STARTED, None)
+    if use is not None and started is not None:
+        use.seconds += time.perf_counter() - started
+
+
+def install_statement_counter() -> None:
+    """Count each request's SQL statements (on every engine of the process). Idempotent."""
+    for name, listener in (("before_cursor_execute", _before_cursor_execute),
+                           ("after_cursor_execute", _after_cursor_execute)):
+        if not event.contains(Engine, name, listener):
+            event.listen(Engine, name, listener)
+
+
+def current_db_use() -> DbUse | None:
+    """What the current request has sent to the database so far (None outside a request)."""
+    return _current.get()
 
 
 class Metrics:
@@ -24,6 +78,10 @@ class Metrics:
         self.latency = Histogram(
             "maillage_http_request_duration_seconds", "HTTP request duration", ["method", "route"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.statements = Counter(
+            "maillage_db_statements_total", "SQL statements sent while serving requests", ["method", "route"],
             registry=self.registry,
         )
 
@@ -50,9 +108,10 @@ class _QueueCollector(Collector):
 
 
 class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, server_timing: bool = False) -> None:
         self.app = app
         self.metrics = metrics
+        self.server_timing = server_timing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,17 +119,24 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = {"code": 500}
+        use = DbUse()
+        token = _current.set(use)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                if self.server_timing:
+                    MutableHeaders(scope=message).append(
+                        "server-timing", f'sql;dur={use.seconds * 1000:.3f};desc="{use.statements}"')
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            _current.reset(token)
             route = scope.get("route")
             template = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static") else "other")
             method = scope.get("method", "GET")
             self.metrics.requests.labels(method, template, str(status["code"])).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            self.metrics.statements.labels(method, template).inc(use.statements)
