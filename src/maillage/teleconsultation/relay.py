@@ -96,7 +96,10 @@ def _put(queue: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
 
 
 def _is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+    """Whether the session's database is PostgreSQL reached through an engine (a session bound to one connection,
+    as the tests' are, keeps its messages in process: its transaction never really commits)."""
+    bind = session.get_bind()
+    return isinstance(bind, Engine) and bind.dialect.name == "postgresql"
 
 
 def publish_on_commit(session: Session, topic: str, message: dict[str, Any]) -> None:

@@ -101,6 +101,7 @@ class LinkRefusal(LabelledEnum):
     EXPIRED = "expired", "Ce lien a expiré : l'heure du rendez-vous est passée."
     CLOSED = "closed", "Ce rendez-vous n'a plus lieu (annulé, reporté ou terminé)."
     OTHER_APPOINTMENT = "other_appointment", "Ce lien ne donne pas accès à ce rendez-vous."
+    NO_CONSENT = "no_consent", "Donnez d'abord votre accord à la téléconsultation."
 
 
 def link_refusal(*, at: dt.datetime, starts_at: dt.datetime, ends_at: dt.datetime, status: Status,

@@ -26,13 +26,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from maillage.auth import service as auth_service
+from maillage.authz import service as authz
 from maillage.config import Settings
 from maillage.exceptions import MaillageError
 from maillage.kit.http import AFTER_ROLLBACK
 from maillage.security.context import AuditContext
 from maillage.security.deps import SESSION_COOKIE
+from maillage.security.purposes import Purpose
 from maillage.teleconsultation import booking, patient_link, relay
-from maillage.teleconsultation.rules import Status
+from maillage.teleconsultation import repository as repo
+from maillage.teleconsultation.rules import LinkRefusal, Status
 
 router = APIRouter()
 
@@ -82,11 +85,22 @@ def enter(sessions: sessionmaker[Session], settings: Settings, appointment_id: u
                 found = auth_service.resolve_session(db, session_token, settings=settings)
                 if found is not None and found[0].mfa_passed and not found[1].must_change_password:
                     actor = auth_service.actor_for(db, found[1], found[0])
-                    appt = booking.load(db, actor, appointment_id, action="join", context=context)
-                    if appt.practitioner_id == actor.user_id:
+                    appt = repo.appointment(db, appointment_id)
+                    if appt is not None and appt.practitioner_id == actor.user_id:
+                        appt = booking.load(db, actor, appointment_id, action="join", context=context)
                         entry = Entry(PRACTITIONER, appt.status)
+                    elif not patient_secret:
+                        # Not the practitioner (the requester too stays out of the room): the answer of a room that
+                        # does not exist, audited.
+                        authz.record_refusal(db, actor, action="join", object_type=booking.OBJECT_TYPE,
+                                             object_id=str(appointment_id),
+                                             patient_id=appt.patient_id if appt else None,
+                                             purpose=Purpose.TELECONSULTATION, context=context)
             if entry is None and patient_secret:
                 ps = patient_link.resolve(db, patient_secret, appointment_id, action="join", context=context)
+                if ps.appointment.consent_at is None:
+                    raise patient_link.refuse(db, LinkRefusal.NO_CONSENT, action="join", appt=ps.appointment,
+                                              link_id=ps.link.id, context=context)
                 patient_link.audit_patient(db, action="join", appt=ps.appointment, link_id=ps.link.id, context=context)
                 entry = Entry(PATIENT, ps.appointment.status)
         except (MaillageError, patient_link.LinkRefused):
