@@ -13,7 +13,18 @@ use cases, re-exported from their subject module.
 from __future__ import annotations
 
 from maillage.teleconsultation.availability import RangeIn, add_range, free_slots, line_offers, my_lines, my_ranges
-from maillage.teleconsultation.booking import BookingIn, Booked, Row, admit, book, cancel, day, end, my_bookings, no_show
+from maillage.teleconsultation.booking import (
+    Booked,
+    BookingIn,
+    Row,
+    admit,
+    book,
+    cancel,
+    day,
+    end,
+    my_bookings,
+    no_show,
+)
 from maillage.teleconsultation.patient_link import consent, open_link
 
 __all__ = [
