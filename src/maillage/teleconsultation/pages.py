@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from maillage.auth.middleware import cookie_is_secure
+from maillage.authz import service as authz
 from maillage.exceptions import MaillageError, ValidationFailed
 from maillage.kit import french
 from maillage.kit.clock import now, today_paris
@@ -200,7 +201,10 @@ def _appointment_page(request: Request, db: Session, actor: Actor, appointment_i
                       link: str | None = None, error: str | None = None, status_code: int = 200) -> Response:
     context = audit_context(request)
     appt = booking.load(db, actor, appointment_id, action="read", context=context)
-    view = patients.get_patient(db, actor, appt.patient_id, purpose=Purpose.TELECONSULTATION, context=context)
+    # The patient's banner while the actor may see the patient (a cancelled appointment ends the practitioner's
+    # relationship: the appointment stays readable, the patient no longer).
+    view = (patients.get_patient(db, actor, appt.patient_id, purpose=Purpose.TELECONSULTATION, context=context)
+            if authz.has_access(db, actor, appt.patient_id) else None)
     users = repo.users_by_ids(db, [appt.practitioner_id, appt.requester_id])
     line = repo.line(db, appt.line_id)
     return render(request, "teleconsultation/appointment.html", {
