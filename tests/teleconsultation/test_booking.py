@@ -218,3 +218,41 @@ class TestConcurrentBookings:
             with make() as s:
                 rows = s.scalars(select(TeleconsultationAppointment)).all()
                 assert len(rows) == 1 and rows[0].starts_at == FIRST_SLOT
+
+
+def opinion(db: Any, c: Any, orientation: str = "teleconsultation") -> Any:
+    """A request of the GP for the patient, answered by the specialist with ``orientation``."""
+    from maillage.teleexpertise import service as te
+    from maillage.teleexpertise.schemas import OpinionIn, RequestCreate
+
+    req = te.create_request(db, c.a(db, c.gp), RequestCreate(patient_id=c.patient_id, line_id=c.line.id,
+                                                             question="Eczéma résistant : avis ?"))
+    te.submit(db, c.a(db, c.gp), req.id, consent_recorded_now=True)
+    te.claim(db, c.a(db, c.specialist), req.id)
+    return te.answer(db, c.a(db, c.specialist), req.id, OpinionIn(
+        answer="Je propose une téléconsultation pour examiner les lésions.", orientation=orientation))
+
+
+class TestFromAnOpinion:
+    def test_a_booking_follows_the_gps_opinion_oriented_to_teleconsultation(self, db):
+        with frozen(MONDAY_9H):
+            c = clinic(db)
+            req = opinion(db, c)
+            appt = booking.book(db, c.a(db, c.gp), booking.BookingIn(
+                patient_id=c.patient_id, practitioner_id=c.specialist.id, line_id=c.line.id, starts_at=FIRST_SLOT,
+                teleexpertise_request_id=req.id)).appointment
+            assert appt.teleexpertise_request_id == req.id
+
+    def test_another_orientation_or_another_requesters_request_is_refused(self, db):
+        with frozen(MONDAY_9H):
+            c = clinic(db)
+            advice = opinion(db, c, orientation="advice_only")
+            with pytest.raises(ValidationFailed, match="n'oriente pas"):
+                booking.book(db, c.a(db, c.gp), booking.BookingIn(
+                    patient_id=c.patient_id, practitioner_id=c.specialist.id, line_id=c.line.id,
+                    starts_at=FIRST_SLOT, teleexpertise_request_id=advice.id))
+            req = opinion(db, c)
+            with pytest.raises(NotFound):
+                booking.book(db, c.a(db, c.specialist), booking.BookingIn(
+                    patient_id=c.patient_id, practitioner_id=c.specialist.id, line_id=c.line.id,
+                    starts_at=FIRST_SLOT, teleexpertise_request_id=req.id))

@@ -98,3 +98,26 @@ class TestBooking:
                            wrong_role_user=make_user(db, "analyst"), outsider_user=c.colleague, page=True)
             assert_triplet(client, db, "GET", f"/api/teleconsultation/appointments/{appt.id}",
                            wrong_role_user=make_user(db, "analyst"), outsider_user=c.outsider)
+
+
+class TestFromTheRequestPage:
+    def test_the_request_page_offers_the_booking_and_then_shows_it(self, client, db):
+        from tests.teleconsultation.test_booking import opinion
+
+        with frozen(MONDAY_9H):
+            c = clinic(db)
+            req = opinion(db, c)
+            db.commit()
+            sign_in(client, db, c.gp)
+            page = body(client.get(f"/teleexpertise/demandes/{req.id}", headers=HTML))
+            link = f"/teleconsultation/reserver?patient_id={c.patient_id}&line_id={c.line.id}&demande={req.id}"
+            assert f'href="{link}"' in page and "Réserver la téléconsultation" in page
+            offered = body(client.get(link, headers=HTML))
+            assert "rattaché à la demande" in offered
+            slot = re.search(r'name="slot" value="([^"]+)"', offered).group(1)
+            created = post_form(client, "/teleconsultation/reserver", {
+                "patient_id": str(c.patient_id), "line_id": str(c.line.id), "slot": slot, "demande": str(req.id)})
+            assert created.status_code == 201 and "Avis de téléexpertise" in body(created)
+            page = body(client.get(f"/teleexpertise/demandes/{req.id}", headers=HTML))
+            assert "Téléconsultation du 02/03/2026 10:00 : <strong>réservée" in page
+            assert "Réserver la téléconsultation" not in page

@@ -24,6 +24,7 @@ from maillage.kit.clock import now, today_paris
 from maillage.kit.ids import as_uuid
 from maillage.kit.tokens import hash_token, new_token
 from maillage.models.teleconsultation import TeleconsultationAppointment, TeleconsultationLink
+from maillage.models.teleexpertise import TeleexpertiseRequest
 from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
@@ -46,6 +47,7 @@ class BookingIn:
     line_id: uuid.UUID
     starts_at: dt.datetime
     reason: str = ""
+    teleexpertise_request_id: uuid.UUID | None = None  # the opinion that oriented to this teleconsultation
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,10 @@ def book(session: Session, actor: Actor, data: BookingIn, context: AuditContext 
     slot = next((s for s in offered if s.starts_at == starts_at), None)
     if slot is None:
         raise Conflict("Ce créneau n'est plus libre : choisissez-en un autre.")
+    origin = _opinion(session, actor, data) if data.teleexpertise_request_id else None
     appt = TeleconsultationAppointment(
-        id=appointment_id, patient_id=grant.patient_id, practitioner_id=data.practitioner_id, line_id=data.line_id,
+        id=appointment_id, patient_id=grant.patient_id, teleexpertise_request_id=origin,
+        practitioner_id=data.practitioner_id, line_id=data.line_id,
         requester_id=actor.user_id, place=slot.place, starts_at=slot.starts_at, ends_at=slot.ends_at,
         status=Status.BOOKED.value, reason=reason, created_at=now(), updated_at=now())
     session.add(appt)
@@ -134,6 +138,18 @@ def book(session: Session, actor: Actor, data: BookingIn, context: AuditContext 
     token = issue_link(session, appt, actor)
     announce(session, appt)
     return Booked(appt, token)
+
+
+def _opinion(session: Session, actor: Actor, data: BookingIn) -> uuid.UUID:
+    """The tele-expertise request a booking follows: the actor's own, for this patient, answered with the orientation
+    "teleconsultation to schedule"; else a French error (another's request is NotFound, as if it did not exist)."""
+    req = session.get(TeleexpertiseRequest, data.teleexpertise_request_id)
+    if req is None or req.requester_id != actor.user_id:
+        raise NotFound("Demande de téléexpertise introuvable.")
+    if req.patient_id != data.patient_id or req.status != "completed" or req.orientation != "teleconsultation":
+        raise ValidationFailed("Cette demande de téléexpertise n'oriente pas ce patient vers une téléconsultation.",
+                               details=[{"field": "teleexpertise_request_id", "message": "Demande non liée."}])
+    return req.id
 
 
 def new_link(session: Session, actor: Actor, appointment_id: uuid.UUID | str,

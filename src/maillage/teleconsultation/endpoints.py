@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from maillage.exceptions import ValidationFailed
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.models.teleconsultation import TeleconsultationAppointment, TeleconsultationAvailability
 from maillage.security.actor import Actor
@@ -77,6 +78,8 @@ class BookingCreate(BaseModel):
     line_id: uuid.UUID
     starts_at: AwareDatetime
     reason: str = Field(default="", max_length=2000)
+    teleexpertise_request_id: uuid.UUID | None = Field(
+        default=None, description="La demande de téléexpertise dont l'avis oriente vers cette téléconsultation")
 
 
 class ReasonIn(BaseModel):
@@ -91,6 +94,7 @@ class AppointmentRead(BaseModel):
     practitioner_id: uuid.UUID
     requester_id: uuid.UUID
     line_id: uuid.UUID
+    teleexpertise_request_id: uuid.UUID | None
     place: str
     starts_at: dt.datetime
     ends_at: dt.datetime
@@ -151,7 +155,8 @@ def line_slots(line_id: uuid.UUID, actor: Practitioner, db: DbSession,
 def book(body: BookingCreate, request: Request, db: DbSession, actor: Practitioner) -> BookingRead:
     booked = booking.book(db, actor, booking.BookingIn(
         patient_id=body.patient_id, practitioner_id=body.practitioner_id, line_id=body.line_id,
-        starts_at=body.starts_at, reason=body.reason), context=audit_context(request))
+        starts_at=body.starts_at, reason=body.reason, teleexpertise_request_id=body.teleexpertise_request_id),
+        context=audit_context(request))
     return BookingRead(appointment=_appointment(booked.appointment), patient_link_token=booked.link)
 
 
@@ -189,6 +194,11 @@ def no_show(appointment_id: uuid.UUID, request: Request, db: DbSession, actor: P
 @router.get("/day", response_model=list[AppointmentRead], summary="Ma journée de téléconsultations (praticien)",
             responses=ERRORS)
 def day(request: Request, db: DbSession, actor: Practitioner,
-        on: Annotated[dt.date | None, Query(description="Date (Paris), aujourd'hui par défaut")] = None,
+        on: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                        description="Date AAAA-MM-JJ (Paris), aujourd'hui par défaut")] = None,
         ) -> list[AppointmentRead]:
-    return [_appointment(r.appointment) for r in booking.day(db, actor, on, context=audit_context(request))]
+    try:
+        date = dt.date.fromisoformat(on) if on else None
+    except ValueError:
+        raise ValidationFailed("Date invalide.", details=[{"field": "on", "message": "Date AAAA-MM-JJ."}]) from None
+    return [_appointment(r.appointment) for r in booking.day(db, actor, date, context=audit_context(request))]

@@ -151,7 +151,7 @@ def remove_range(range_id: uuid.UUID, db: DbSession, actor: Practitioner) -> Res
 
 
 def _booking_page(request: Request, db: Session, actor: Actor, patient_id: str, line_id: str,
-                  error: str | None = None) -> Response:
+                  error: str | None = None, origin: str = "") -> Response:
     mine = patients.my_patients(db, actor, context=audit_context(request))
     lines = repo.teleconsultation_lines(db)
     offers: list[availability.Offer] = []
@@ -160,30 +160,35 @@ def _booking_page(request: Request, db: Session, actor: Actor, patient_id: str, 
         offers = availability.line_offers(db, chosen_line.id)
     return render(request, "teleconsultation/book.html", {
         "patients": mine, "lines": lines, "patient_id": patient_id, "line": chosen_line, "offers": offers,
-        "error": error}, status_code=409 if error else 200)
+        "error": error, "origin": origin}, status_code=409 if error else 200)
 
 
 @router.get(f"{BASE}/reserver", response_class=HTMLResponse)
 def book_page(request: Request, db: DbSession, actor: Practitioner, patient_id: str = "",
-              line_id: str = "") -> Response:
-    return _booking_page(request, db, actor, patient_id[:36], line_id[:36])
+              line_id: str = "", demande: str = "") -> Response:
+    """Choose the patient and the line, then a free slot; ``demande``: the tele-expertise request whose opinion
+    oriented to this teleconsultation (the booking is linked to it)."""
+    return _booking_page(request, db, actor, patient_id[:36], line_id[:36], origin=demande[:36])
 
 
 @router.post(f"{BASE}/reserver", response_class=HTMLResponse)
 def book(request: Request, db: DbSession, actor: Practitioner, patient_id: Annotated[str, Form(max_length=36)],
          line_id: Annotated[str, Form(max_length=36)], slot: Annotated[str, Form(max_length=80)],
-         reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+         reason: Annotated[str, Form(max_length=2000)] = "",
+         demande: Annotated[str, Form(max_length=36)] = "") -> Response:
     try:
         practitioner, _, start = slot.partition("|")
         data = booking.BookingIn(patient_id=as_uuid(patient_id), practitioner_id=as_uuid(practitioner),
-                                 line_id=as_uuid(line_id), starts_at=dt.datetime.fromisoformat(start), reason=reason)
+                                 line_id=as_uuid(line_id), starts_at=dt.datetime.fromisoformat(start), reason=reason,
+                                 teleexpertise_request_id=as_uuid(demande) if demande else None)
     except (ValueError, MaillageError):
-        return _booking_page(request, db, actor, patient_id, line_id, "Choisissez un patient et un créneau.")
+        return _booking_page(request, db, actor, patient_id, line_id, "Choisissez un patient et un créneau.",
+                             origin=demande)
     try:
         booked = booking.book(db, actor, data, context=audit_context(request))
     except MaillageError as exc:
         db.rollback()
-        return _booking_page(request, db, actor, patient_id, line_id, _message(exc))
+        return _booking_page(request, db, actor, patient_id, line_id, _message(exc), origin=demande)
     return _appointment_page(request, db, actor, booked.appointment.id, link=_link_url(request, booked.link),
                              status_code=201)
 
