@@ -4,9 +4,10 @@ Revision ID: 20261207_0500
 Revises: 20261207_0200
 Create Date: 2026-12-07 05:00:00+00:00
 
-Three tables: a practitioner's availability ranges (weekly, one-off additions, absences), the appointments booked
+Four tables: a practitioner's availability ranges (weekly, one-off additions, absences), the appointments booked
 in them (one live appointment per practitioner and start: a partial unique index, on both engines, makes double
-booking impossible), and the patient's links (hashes only).
+booking impossible; with the signed report), the patient's links (hashes only), and the acts recorded when the
+report is signed (TCG, priced at the act's date).
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ def upgrade() -> None:
     sa.Column('arrived_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('admitted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('report', sa.Text(), nullable=True),
+    sa.Column('report_prescriptions', sa.Text(), nullable=True),
+    sa.Column('report_incidents', sa.Text(), nullable=True),
+    sa.Column('report_signed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('report_document_id', sa.Uuid(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -75,6 +81,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_teleconsultation_appointment_patient_id_patient'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['practitioner_id'], ['user_account.id'], name=op.f('fk_teleconsultation_appointment_practitioner_id_user_account'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['requester_id'], ['user_account.id'], name=op.f('fk_teleconsultation_appointment_requester_id_user_account'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['report_document_id'], ['document.id'], name=op.f('fk_teleconsultation_appointment_report_document_id_document'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['teleexpertise_request_id'], ['teleexpertise_request.id'], name=op.f('fk_teleconsultation_appointment_teleexpertise_request_id_teleexpertise_request'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_teleconsultation_appointment'))
     )
@@ -102,10 +109,33 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('teleconsultation_link', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_teleconsultation_link_appointment_id'), ['appointment_id'], unique=False)
-
+    op.create_table('teleconsultation_act',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('appointment_id', sa.Uuid(), nullable=False),
+    sa.Column('patient_id', sa.Uuid(), nullable=False),
+    sa.Column('professional_user_id', sa.Uuid(), nullable=False),
+    sa.Column('code', sa.String(length=8), nullable=False),
+    sa.Column('act_date', sa.Date(), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=8, scale=2), nullable=False),
+    sa.Column('tariff_source', sa.String(length=200), nullable=False),
+    sa.Column('exported_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("code in ('TCG', 'TC')", name=op.f('ck_teleconsultation_act_code_known')),
+    sa.CheckConstraint('amount >= 0', name=op.f('ck_teleconsultation_act_amount_non_negative')),
+    sa.ForeignKeyConstraint(['appointment_id'], ['teleconsultation_appointment.id'], name=op.f('fk_teleconsultation_act_appointment_id_teleconsultation_appointment'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_teleconsultation_act_patient_id_patient'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['professional_user_id'], ['user_account.id'], name=op.f('fk_teleconsultation_act_professional_user_id_user_account'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_teleconsultation_act')),
+    sa.UniqueConstraint('appointment_id', 'code', name=op.f('uq_teleconsultation_act_appointment_id_code'))
+    )
+    with op.batch_alter_table('teleconsultation_act', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_teleconsultation_act_appointment_id'), ['appointment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_teleconsultation_act_patient_id'), ['patient_id'], unique=False)
+        batch_op.create_index('ix_teleconsultation_act_professional_date', ['professional_user_id', 'act_date'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("teleconsultation_act")
     op.drop_table("teleconsultation_link")
     op.drop_table("teleconsultation_appointment")
     op.drop_table("teleconsultation_availability")

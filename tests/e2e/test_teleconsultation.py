@@ -2,16 +2,19 @@
 range; dr.dupont (GP) books its first slot for one of their patients and gets the patient's link; the patient opens
 it in a browser of their own, consents and waits; the dermatologist's day shows them waiting (live) and admits them;
 both pages reach a connected RTCPeerConnection and each receives video frames (getStats: framesDecoded > 0, from
-Chromium's fake camera); the dermatologist ends the consultation and the patient's page says so."""
+Chromium's fake camera); the dermatologist ends the consultation (the patient's page says so), writes and signs the
+report: TCG 25 € recorded today, and the GP reads the PDF."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from maillage.kit.clock import PARIS
 from tests.conftest import CHROMIUM_FLAGS, chromium_path
@@ -65,8 +68,12 @@ class TestTeleconsultationInTheBrowser:
         url = live_server.url
         start, end = next_range()
         with signed_in(media_browser, url, "dr.martin") as doctor:
-            # The dermatologist publishes a one-off range from the next five minutes.
+            # The dermatologist withdraws the demo's weekly ranges and publishes a one-off range from the next five
+            # minutes.
             doctor.goto(url + "/teleconsultation/disponibilites")
+            while doctor.get_by_role("button", name="Retirer").count():
+                doctor.get_by_role("button", name="Retirer").first.click()
+                doctor.wait_for_load_state()
             doctor.get_by_role("radio", name="Ajout ponctuel").check()
             doctor.get_by_label("Date (ajout ponctuel ou absence)").fill(start.date().isoformat())
             doctor.get_by_label("Début").fill(start.strftime("%H:%M"))
@@ -129,6 +136,24 @@ class TestTeleconsultationInTheBrowser:
                 assert "Terminée" in doctor.locator("#appointment-status").inner_text()
                 patient.wait_for_selector("#room[data-status='done']", timeout=15_000)
                 assert "La consultation est terminée" in patient.locator("#room-message").inner_text()
+
+                # The dermatologist writes and signs the report: a PDF in the patient's file, TCG recorded today.
+                doctor.get_by_label("Compte rendu de la consultation").fill(
+                    "Eczéma en nette amélioration sous dermocorticoïde ; poursuite huit jours puis arrêt.")
+                doctor.get_by_label("Actes et prescriptions").fill("Émollient matin et soir.")
+                doctor.get_by_role("button", name="Signer le compte rendu").click()
+                doctor.wait_for_load_state()
+                today = dt.datetime.now(PARIS).date().strftime("%d/%m/%Y")
+                recorded = doctor.locator("section[aria-labelledby='compte-rendu']").inner_text()
+                assert "TCG" in recorded and "25,00" in recorded and today in recorded
+
+                # The GP reads the PDF from the appointment's page.
+                page.goto(doctor.url)
+                href = page.get_by_role("link", name="Compte rendu (PDF)").get_attribute("href")
+                pdf = page.request.get(url + href)
+                assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+                text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
+                assert "Compte rendu de téléconsultation" in text and "Eczéma en nette amélioration" in text
 
                 # The link opened once: opening it again opens nothing.
                 again = patient_context.new_page()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy import text as text_sql
 
 from maillage.exceptions import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.clock import frozen
@@ -256,3 +257,67 @@ class TestFromAnOpinion:
                 booking.book(db, c.a(db, c.specialist), booking.BookingIn(
                     patient_id=c.patient_id, practitioner_id=c.specialist.id, line_id=c.line.id,
                     starts_at=FIRST_SLOT, teleexpertise_request_id=req.id))
+
+
+class TestReport:
+    def ended(self, db: Any) -> tuple[Any, Any]:
+        import datetime as dt
+
+        from maillage.teleconsultation import patient_link
+
+        with frozen(MONDAY_9H) as clock:
+            c = clinic(db)
+            booked = book(db, c)
+            clock.advance(FIRST_SLOT - MONDAY_9H - dt.timedelta(minutes=5))
+            _, secret = patient_link.open_link(db, booked.link)
+            patient_link.consent(db, secret, teleconsultation=True, third_party=False)
+            clock.advance(dt.timedelta(minutes=6))
+            booking.admit(db, c.a(db, c.specialist), booked.appointment.id)
+            clock.advance(dt.timedelta(minutes=15))
+            booking.end(db, c.a(db, c.specialist), booked.appointment.id)
+        return c, booked.appointment
+
+    def test_the_practitioner_signs_once_the_pdf_is_a_document_the_gp_reads_and_tcg_is_recorded(self, db):
+        import datetime as dt
+        import io
+        from decimal import Decimal
+
+        from pypdf import PdfReader
+
+        from maillage.document import service as documents
+        from maillage.models.teleconsultation import TeleconsultationAct
+        from maillage.security.purposes import Purpose
+        from maillage.teleconsultation import report
+
+        c, appt = self.ended(db)
+        with frozen(FIRST_SLOT + dt.timedelta(minutes=30)):
+            data = report.ReportIn(report="Eczéma en nette amélioration sous dermocorticoïde.",
+                                   prescriptions="Émollient deux fois par jour.")
+            with pytest.raises(PermissionDenied):
+                report.sign(db, c.a(db, c.gp), appt.id, data)
+            with pytest.raises(ValidationFailed):
+                report.sign(db, c.a(db, c.specialist), appt.id, report.ReportIn(report="Court"))
+            signed = report.sign(db, c.a(db, c.specialist), appt.id, data)
+            assert signed.report_signed_at is not None and signed.report_document_id is not None
+            with pytest.raises(Conflict):
+                report.sign(db, c.a(db, c.specialist), appt.id, data)
+            content = documents.read(db, c.a(db, c.gp), signed.report_document_id, Purpose.TELECONSULTATION)
+            raw = content[1] if isinstance(content, tuple) else content
+            text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(raw)).pages)
+            assert "Compte rendu de téléconsultation" in text and "Eczéma en nette amélioration" in text
+            assert "TCG" in text and "25,00" in text
+            acts = db.scalars(select(TeleconsultationAct)).all()
+            assert [(a.code, a.amount, a.act_date) for a in acts] == [("TCG", Decimal("25.00"), FIRST_SLOT.date())]
+            raw_report = db.execute(text_sql("select report from teleconsultation_appointment where id = :id"),
+                                    {"id": appt.id if db.get_bind().dialect.name == "postgresql"
+                                     else appt.id.hex}).scalar()
+            assert raw_report.startswith("vault1:"), "the report is sealed at rest"
+
+    def test_no_report_before_the_end(self, db):
+        with frozen(MONDAY_9H):
+            from maillage.teleconsultation import report
+
+            c = clinic(db)
+            appt = book(db, c).appointment
+            with pytest.raises(Conflict, match="terminée"):
+                report.sign(db, c.a(db, c.specialist), appt.id, report.ReportIn(report="x" * 40))

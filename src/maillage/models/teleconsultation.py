@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
@@ -15,8 +16,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     String,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -102,6 +105,19 @@ class TeleconsultationAppointment(Base):
     arrived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     admitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The compte rendu (CSP R6316-4): the practitioner's report, the acts and prescriptions made, the technical
+    # incidents; sealed at rest. Signed once; the signed PDF is a document of the patient.
+    report: Mapped[str | None] = mapped_column(SealedText("teleconsultation_appointment.report"), default=None,
+                                               deferred=True, deferred_group="report_text")
+    report_prescriptions: Mapped[str | None] = mapped_column(
+        SealedText("teleconsultation_appointment.report_prescriptions"), default=None, deferred=True,
+        deferred_group="report_text")
+    report_incidents: Mapped[str | None] = mapped_column(
+        SealedText("teleconsultation_appointment.report_incidents"), default=None, deferred=True,
+        deferred_group="report_text")
+    report_signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    report_document_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("document.id", ondelete="SET NULL"), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
@@ -125,3 +141,28 @@ class TeleconsultationLink(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class TeleconsultationAct(Base):
+    """A teleconsultation act recorded when the report is signed (TCG for the practitioner), priced at the act's date
+    from the dated tariff table (``maillage.directory.tariffs``); the billing export reads this table."""
+
+    __tablename__ = "teleconsultation_act"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "code"),
+        CheckConstraint("code in ('TCG', 'TC')", name="code_known"),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        Index("ix_teleconsultation_act_professional_date", "professional_user_id", "act_date"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_appointment.id", ondelete="RESTRICT"), index=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
+    professional_user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="RESTRICT"))
+    code: Mapped[str] = mapped_column(String(8))
+    act_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    tariff_source: Mapped[str] = mapped_column(String(200))
+    exported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)

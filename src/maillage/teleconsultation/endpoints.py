@@ -20,6 +20,7 @@ from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
 from maillage.teleconsultation import availability, booking, rules
+from maillage.teleconsultation import report as reports
 from maillage.teleconsultation.rules import Kind
 
 router = APIRouter(prefix="/api/teleconsultation", tags=["téléconsultation"], route_class=UnitOfWorkRoute)
@@ -106,6 +107,15 @@ class AppointmentRead(BaseModel):
     arrived_at: dt.datetime | None
     admitted_at: dt.datetime | None
     ended_at: dt.datetime | None
+    report_signed_at: dt.datetime | None
+    report_document_id: uuid.UUID | None
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    report: str = Field(min_length=1, max_length=reports.MAX_CHARS, description="Le compte rendu")
+    prescriptions: str = Field(default="", max_length=reports.MAX_CHARS, description="Actes et prescriptions")
+    incidents: str = Field(default="", max_length=reports.MAX_CHARS, description="Incidents techniques")
 
 
 class BookingRead(BaseModel):
@@ -189,6 +199,15 @@ def end(appointment_id: uuid.UUID, request: Request, db: DbSession, actor: Pract
              summary="Déclarer le patient absent (praticien, créneau commencé)", responses=ERRORS)
 def no_show(appointment_id: uuid.UUID, request: Request, db: DbSession, actor: Practitioner) -> AppointmentRead:
     return _appointment(booking.no_show(db, actor, appointment_id, context=audit_context(request)))
+
+
+@router.post("/appointments/{appointment_id}/report", response_model=AppointmentRead,
+             summary="Signer le compte rendu (praticien, consultation terminée) : PDF au dossier, acte TCG",
+             responses=ERRORS)
+def sign_report(appointment_id: uuid.UUID, body: ReportIn, request: Request, db: DbSession,
+                actor: Practitioner) -> AppointmentRead:
+    data = reports.ReportIn(report=body.report, prescriptions=body.prescriptions, incidents=body.incidents)
+    return _appointment(reports.sign(db, actor, appointment_id, data, context=audit_context(request)))
 
 
 @router.get("/day", response_model=list[AppointmentRead], summary="Ma journée de téléconsultations (praticien)",

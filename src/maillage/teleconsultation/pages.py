@@ -28,7 +28,7 @@ from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import availability, booking, patient_link, relay, rules
+from maillage.teleconsultation import availability, booking, patient_link, relay, report, rules
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Kind, Status
 from maillage.teleconsultation.signalling import PATIENT_COOKIE
@@ -203,7 +203,8 @@ def _link_url(request: Request, token: str) -> str:
 
 
 def _appointment_page(request: Request, db: Session, actor: Actor, appointment_id: uuid.UUID | str, *,
-                      link: str | None = None, error: str | None = None, status_code: int = 200) -> Response:
+                      link: str | None = None, error: str | None = None, status_code: int = 200,
+                      form: dict[str, str] | None = None) -> Response:
     context = audit_context(request)
     appt = booking.load(db, actor, appointment_id, action="read", context=context)
     # The patient's banner while the actor may see the patient (a cancelled appointment ends the practitioner's
@@ -216,7 +217,8 @@ def _appointment_page(request: Request, db: Session, actor: Actor, appointment_i
         "appt": appt, "view": view, "practitioner": users.get(appt.practitioner_id),
         "requester": users.get(appt.requester_id), "line": line, "link": link, "error": error,
         "is_practitioner": appt.practitioner_id == actor.user_id, "is_requester": appt.requester_id == actor.user_id,
-        "terminal": Status(appt.status) in rules.TERMINAL}, status_code=status_code)
+        "terminal": Status(appt.status) in rules.TERMINAL, "acts": report.acts_of(db, appt.id),
+        "form": form or {}}, status_code=status_code)
 
 
 @router.get(f"{BASE}/rdv/{{appointment_id}}", response_class=HTMLResponse)
@@ -258,6 +260,23 @@ def cancel(request: Request, appointment_id: uuid.UUID, db: DbSession, actor: Pr
            reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
     return _step(request, db, actor, appointment_id,
                  lambda: booking.cancel(db, actor, appointment_id, reason, context=audit_context(request)))
+
+
+@router.post(f"{BASE}/rdv/{{appointment_id}}/compte-rendu", response_class=HTMLResponse)
+def sign_report(request: Request, appointment_id: uuid.UUID, db: DbSession, actor: Practitioner,
+                text: Annotated[str, Form(max_length=report.MAX_CHARS)] = "",
+                prescriptions: Annotated[str, Form(max_length=report.MAX_CHARS)] = "",
+                incidents: Annotated[str, Form(max_length=report.MAX_CHARS)] = "") -> Response:
+    data = report.ReportIn(report=text, prescriptions=prescriptions, incidents=incidents)
+    try:
+        report.sign(db, actor, appointment_id, data, context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        db.rollback()
+        return _appointment_page(request, db, actor, appointment_id, error=_message(exc), status_code=exc.status_code,
+                                 form={"text": text, "prescriptions": prescriptions, "incidents": incidents})
+    return RedirectResponse(f"{BASE}/rdv/{appointment_id}", status_code=303)
 
 
 @router.post(f"{BASE}/rdv/{{appointment_id}}/lien", response_class=HTMLResponse)
