@@ -12,7 +12,11 @@ from maillage.demo import load as demo
 from maillage.demo.teleconsultation import STORIES
 from maillage.kit.clock import frozen
 from maillage.models.auth import UserAccount
-from maillage.models.teleconsultation import TeleconsultationAppointment, TeleconsultationAvailability
+from maillage.models.teleconsultation import (
+    TeleconsultationAct,
+    TeleconsultationAppointment,
+    TeleconsultationAvailability,
+)
 from maillage.security.context import AuditContext
 from maillage.web.home import waiting_items
 from tests.fixtures.teleconsultation import MONDAY_9H, book, clinic
@@ -30,6 +34,8 @@ class TestDemo:
         assert rows[0].id == summary.plan.id_for("teleconsultation/0")
         done = [r for r in rows if r.status == "done"]
         assert all(r.consent_at and r.admitted_at and r.ended_at and r.ended_at > r.admitted_at for r in done)
+        assert all(r.report_signed_at and r.report_document_id for r in done), "each held one has its report"
+        assert len(db.scalars(select(TeleconsultationAct)).all()) == len(done)
         assert db.scalar(select(TeleconsultationAvailability.id).limit(1)) is not None
         martin = db.scalar(select(UserAccount).where(UserAccount.username == "dr.martin"))
         assert {r.practitioner_id for r in rows} == {martin.id}

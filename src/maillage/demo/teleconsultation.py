@@ -1,6 +1,7 @@
 """Teleconsultation's part of the demo: dr.martin's weekly availability on the dermatology line, and appointments
 booked in it by dr.dupont for their patients: held and ended in the past weeks, one cancelled with its reason, one
-no-show, and the coming ones (booked, waiting for their day).
+no-show, and the coming ones (booked, waiting for their day). Each held one has its signed report (a PDF document
+of the patient) and its act (TCG).
 
 Every step goes through the teleconsultation services with the clock frozen at a past time (the booking the day
 before the slot, the link opened and the consent given a few minutes before it, the admission and the end), so the
@@ -38,6 +39,10 @@ REASONS = ("Contrôle d'un eczéma de contact sous traitement local.",
            "Suivi d'un psoriasis en plaques après changement de traitement.",
            "Réévaluation d'une acné sous isotrétinoïne.",
            "Suivi d'une lésion traitée par cryothérapie.")
+REPORTS = ("Lésions en nette amélioration sous traitement local ; poursuite huit jours puis espacement.",
+           "Évolution favorable, pas de nouvelle lésion ; arrêt progressif du traitement, contrôle dans trois mois.",
+           "Réponse partielle au traitement : majoration proposée, revoir en téléconsultation dans un mois.")
+PRESCRIPTIONS = ("Émollient matin et soir.", "Dermocorticoïde d'activité modérée, une application par jour.", "")
 CANCELLED = "Le patient a été hospitalisé : rendez-vous à reprogrammer à sa sortie."
 
 
@@ -80,5 +85,8 @@ def seed_demo_teleconsultation(session: Session, id_for: Callable[[str], uuid.UU
                 tc.admit(session, specialist, appointment)
                 clock.advance(dt.timedelta(minutes=rng.randint(9, 18)))
                 tc.end(session, specialist, appointment)
+                clock.advance(dt.timedelta(minutes=rng.randint(2, 6)))
+                tc.sign(session, specialist, appointment, tc.ReportIn(report=rng.choice(REPORTS),
+                                                                      prescriptions=rng.choice(PRESCRIPTIONS)))
     session.flush()
     return count
