@@ -176,7 +176,7 @@ async def signal(ws: WebSocket, appointment_id: uuid.UUID) -> None:
                     await run_in_threadpool(relay.publish_now, sessions, topic, message, me)
                 except relay.TooLarge:
                     await ws.send_json({"type": "error", "message": "Message trop volumineux."})
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, KeyError):  # gone, or a binary frame the protocol has not
             pass
         finally:
             sender_task.cancel()
