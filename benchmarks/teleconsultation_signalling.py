@@ -128,7 +128,8 @@ def seed_rooms(count: int) -> list[tuple[uuid.UUID, str, str]]:
             db.add(doctor)
             db.flush()
             appt = TeleconsultationAppointment(
-                id=uuid.uuid4(), patient_id=view.patient.id, practitioner_id=doctor.id, line_id=line.id, requester_id=requester.id,
+                id=uuid.uuid4(), patient_id=view.patient.id, practitioner_id=doctor.id, line_id=line.id,
+                requester_id=requester.id,
                 starts_at=start, ends_at=start + dt.timedelta(hours=2), status="in_consultation", reason="",
                 consent_at=start, arrived_at=start, admitted_at=start)
             db.add(appt)
