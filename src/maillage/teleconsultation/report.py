@@ -64,6 +64,7 @@ def render_pdf(*, patient: list[tuple[str, str]], practitioner: str, line: str, 
                appt: TeleconsultationAppointment, data: ReportIn, act: str, signed_at: dt.datetime) -> bytes:
     pdf = UnicodePDF(format="A4")
     pdf.set_title("Compte rendu de téléconsultation")
+    pdf.set_creation_date(signed_at)  # the signature's time: the same report gives the same file
     pdf.set_author("Maillage")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
