@@ -33,6 +33,9 @@ PUBLIC = {
     ("POST", "/deconnexion"),                # logging out needs no account
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),  # operators; production: token (test_operator_pages)
     ("GET", "/api/docs"), ("GET", "/api/docs/oauth2-redirect"), ("GET", "/api/openapi.json"),  # production: signed in
+    # The patient of a teleconsultation has no account: the link is the credential (opened once, hashed, within its
+    # window), then the link session's cookie; without them these answer a French refusal page (403), audited.
+    ("GET", "/tc/{token}"), ("GET", "/teleconsultation/patient"), ("POST", "/teleconsultation/patient/consentement"),
 }
 PUBLIC_PREFIXES = ("/offre",)  # the public telemedicine offer catalogue
 

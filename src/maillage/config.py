@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     job_backoff_base_seconds: float = 5.0
     job_backoff_max_seconds: float = 3600.0
 
+    # Teleconsultation: the ICE servers the browsers use (space-separated stun: / turn: URLs). None by default:
+    # peers on one network (and loopback) connect without.
+    teleconsultation_ice_servers: str = ""
+
     # Database
     statement_timeout_ms: int = 30_000
     # A `Server-Timing: sql;dur=…;desc="N"` header on each response: the request's SQL statements and their time

@@ -14,6 +14,7 @@ controls write a marker in a clear column and find it, so the search itself can 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import JSON, Engine, String, Table, Text, func, select, text, ty
 
 from maillage.authz import service as authz
 from maillage.config import Settings
+from maillage.kit.clock import frozen
 from maillage.kit.db import make_sessionmaker
 from maillage.kit.sealed import SealedText
 from maillage.models import Base
@@ -32,6 +34,9 @@ from maillage.models.monitoring import MonitoringAlert
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import service as monitoring
 from maillage.patient import vigilance
+from maillage.teleconsultation import booking as tc_booking
+from maillage.teleconsultation import patient_link
+from maillage.teleconsultation import report as tc_report
 from maillage.teleexpertise import service as teleexpertise
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn
 from maillage.vault import service as vault
@@ -42,6 +47,8 @@ from tests.corpus.make_corpus import _pdf, _report_objects, _stream
 from tests.fixtures.factories import make_user
 from tests.fixtures.patients import insert_record, qualified, traits
 from tests.fixtures.patients import physician as patient_physician
+from tests.fixtures.teleconsultation import FIRST_SLOT, MONDAY_9H, clinic
+from tests.fixtures.teleconsultation import book as tc_book
 from tests.fixtures.teleexpertise import actor, draft, photo, world
 from tests.monitoring.conftest import backdate, enrol_patient, register, weights
 from tests.vault.conftest import FreshDatabase
@@ -99,6 +106,13 @@ CLEAR: dict[str, str] = {
     "teleexpertise_act.tariff_source": "the tariff's legal source, the same for every act",
     "teleexpertise_act.reason": "the billing rule's verdict (rules.act_decision), fixed texts, no patient detail",
     "teleexpertise_notification.kind": CODE,
+    "teleconsultation_appointment.status": CODE,
+    "teleconsultation_appointment.place": "'remote' or a teleconsultation room's name, from the practitioner's "
+                                          "availability",
+    "teleconsultation_act.code": CODE,
+    "teleconsultation_act.tariff_source": "the dated tariff table's source, fixed texts",
+    "teleconsultation_link.token_hash": "SHA-256 of a random secret",
+    "teleconsultation_link.session_hash": "SHA-256 of a random secret",
 }
 
 
@@ -201,6 +215,23 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
                                  declared_type="image/png")
     teleexpertise.submit(db, actor(db, w.requester), other.id, consent_recorded_now=True)
     teleexpertise.decline(db, actor(db, w.colleague), other.id, m["teleexpertise_request.closing_reason"])
+    # Teleconsultation: a booking's reason, a cancellation's reason, the three texts of a signed report.
+    with frozen(MONDAY_9H) as clock:
+        c = clinic(db)
+        booked = tc_book(db, c, reason=m["teleconsultation_appointment.reason"])
+        other = tc_book(db, c, starts_at=FIRST_SLOT + dt.timedelta(minutes=20))
+        clock.advance(dt.timedelta(minutes=1))
+        tc_booking.cancel(db, c.a(db, c.gp), other.appointment.id, m["teleconsultation_appointment.closing_reason"])
+        clock.advance(FIRST_SLOT - clock.now - dt.timedelta(minutes=5))
+        _, secret = patient_link.open_link(db, booked.link)
+        patient_link.consent(db, secret, teleconsultation=True, third_party=False)
+        tc_booking.admit(db, c.a(db, c.specialist), booked.appointment.id)
+        clock.advance(dt.timedelta(minutes=15))
+        tc_booking.end(db, c.a(db, c.specialist), booked.appointment.id)
+        tc_report.sign(db, c.a(db, c.specialist), booked.appointment.id, tc_report.ReportIn(
+            report=m["teleconsultation_appointment.report"],
+            prescriptions=m["teleconsultation_appointment.report_prescriptions"],
+            incidents=m["teleconsultation_appointment.report_incidents"]))
     # Telesurveillance: an alert acknowledged with a comment (the alert and its history).
     users = {"admin": make_user(db, "administrator"), "physician": make_user(db, "physician"),
              "nurse": make_user(db, "coordinating_nurse")}

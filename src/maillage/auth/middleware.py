@@ -21,6 +21,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.auth import service
@@ -133,11 +134,14 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send_wrapper)
 
 
-async def csrf_protect(request: Request) -> None:
+async def csrf_protect(request: HTTPConnection) -> None:
     """Refuse an unsafe request authenticated by cookie unless it carries the page's CSRF token.
 
-    Requests authenticated by a bearer token carry no ambient credential and need no CSRF token.
+    Requests authenticated by a bearer token carry no ambient credential and need no CSRF token. A WebSocket has no
+    method and no form: its route checks the handshake's ``Origin`` itself (the teleconsultation signalling).
     """
+    if not isinstance(request, Request):
+        return
     if request.method not in UNSAFE_METHODS or getattr(request.state, "auth_via", None) == "token":
         return
     if getattr(request.state, "device", None) is not None:

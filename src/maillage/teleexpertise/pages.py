@@ -23,6 +23,7 @@ from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission, role_allows
 from maillage.teleexpertise import notify, rules, service
+from maillage.teleexpertise import repository as repo
 from maillage.teleexpertise.schemas import AdmissionUpdate, MessageIn, OpinionIn, RequestCreate
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -41,6 +42,13 @@ EVENT_LABELS = {
     "admission_cancelled": "Admission annulée", "reminder": "Rappel d'échéance envoyé",
     "escalation": "Échéance dépassée : coordination et astreinte prévenues",
 }
+
+
+# The states of a teleconsultation booked from an opinion, as the request page names them (the teleconsultation
+# package is a sibling this one does not import).
+TELECONSULTATION_STATES = {"booked": "réservée", "waiting": "patient en salle d'attente", "in_consultation": "en cours",
+                           "done": "réalisée", "cancelled": "annulée", "rescheduled": "reportée",
+                           "no_show": "patient absent"}
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -115,6 +123,9 @@ def _detail(request: Request, db: DbSession, actor: Actor, request_id: uuid.UUID
         "facts": service.list_facts(db, actor, [req])[req.id],
         "is_requester": actor.user_id == req.requester_id, "is_assignee": actor.user_id == req.assignee_id,
         "is_staff": staff, "overdue": service.is_overdue(req), "orientations": list(rules.Orientation),
+        "teleconsultations": repo.teleconsultations_of(db, req.id)
+        if req.orientation == rules.Orientation.TELECONSULTATION else [],
+        "teleconsultation_states": TELECONSULTATION_STATES,
     }, status_code=status_code)
 
 

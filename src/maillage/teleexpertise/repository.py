@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from maillage.models.auth import UserAccount
 from maillage.models.directory import Establishment, SpecialtyLine, SpecialtyLineCommitment, SpecialtyLineMember
 from maillage.models.document import Document
+from maillage.models.teleconsultation import TeleconsultationAppointment
 from maillage.models.teleexpertise import (
     TeleexpertiseAct,
     TeleexpertiseAdmission,
@@ -441,3 +442,10 @@ def line_members(session: Session, line_id: uuid.UUID,
         .distinct().order_by(UserAccount.display_name)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+def teleconsultations_of(session: Session, request_id: uuid.UUID) -> list[TeleconsultationAppointment]:
+    """The teleconsultations booked from a request's opinion (orientation "teleconsultation to schedule")."""
+    return list(session.scalars(select(TeleconsultationAppointment)
+                                .where(TeleconsultationAppointment.teleexpertise_request_id == request_id)
+                                .order_by(TeleconsultationAppointment.starts_at)))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
+from maillage.directory.tariffs import TARIFFS as TARIFFS
+from maillage.directory.tariffs import Tariff as Tariff
+from maillage.directory.tariffs import tariff_for as tariff_for
 from maillage.exceptions import InvalidTransition, ValidationFailed
 from maillage.kit.enums import LabelledEnum
 
@@ -196,31 +198,8 @@ def next_admission_status(current: AdmissionStatus, target: AdmissionStatus) -> 
 # -- Billing: NGAP codes, dated tariffs, caps ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Tariff:
-    code: str
-    amount: Decimal
-    valid_from: dt.date
-    valid_to: dt.date | None  # inclusive
-    source: str
-
-
-TARIFFS: tuple[Tariff, ...] = (
-    # Avenant 9 (UNCAM decision of 13 Jan 2022), single level since 1 Apr 2022 (DOMAIN.md §2.3).
-    Tariff("TE2", Decimal("20.00"), dt.date(2022, 4, 1), dt.date(2025, 12, 31),
-           "Avenant 9, décision UNCAM du 13 janvier 2022"),
-    # Convention médicale 2024: TE2 raised to 23 € from 1 Jan 2026 (DOMAIN.md §2.3).
-    Tariff("TE2", Decimal("23.00"), dt.date(2026, 1, 1), None, "Convention médicale 2024"),
-    Tariff("RQD", Decimal("10.00"), dt.date(2022, 4, 1), None, "Avenant 9, décision UNCAM du 13 janvier 2022"),
-)
-
-
-def tariff_for(code: str, act_date: dt.date, table: tuple[Tariff, ...] = TARIFFS) -> Tariff:
-    """The tariff of ``code`` in force on ``act_date`` (the act's date, never the billing date)."""
-    for t in table:
-        if t.code == code and t.valid_from <= act_date and (t.valid_to is None or act_date <= t.valid_to):
-            return t
-    raise ValidationFailed(f"Aucun tarif {code} en vigueur le {act_date.strftime('%d/%m/%Y')}.")
+# The dated tariff table (``Tariff``, ``TARIFFS``, ``tariff_for``) is shared with teleconsultation: it lives in
+# ``maillage.directory.tariffs`` and is re-exported here.
 
 
 # Professions allowed to request (RQD) and to answer (TE2), DOMAIN.md §2.3.

@@ -20,6 +20,8 @@ from maillage.patient import vigilance
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
+from maillage.teleconsultation import service as teleconsultation
+from maillage.teleconsultation.rules import Status as TcStatus
 from maillage.teleexpertise import service as teleexpertise
 from maillage.teleexpertise.rules import AdmissionStatus, Status
 
@@ -85,6 +87,19 @@ def _monitoring_items(session: Session, actor: Actor, context: AuditContext) -> 
             for group, (singular, plural, tone) in ALERT_LABELS.items()]
 
 
+def _teleconsultation_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    """The practitioner's teleconsultations of today still to hold, and the patients waiting now."""
+    if not role_allows(actor.role, Permission.TELECONSULTATION_RUN):
+        return []
+    day = teleconsultation.day(session, actor, context=context)
+    ahead = [r for r in day if r.appointment.status in (TcStatus.BOOKED, TcStatus.WAITING, TcStatus.IN_CONSULTATION)]
+    waiting = [r for r in day if r.appointment.status == TcStatus.WAITING]
+    return [HomeItem(len(waiting), "patient en salle d'attente", "patients en salle d'attente", "/teleconsultation",
+                     "warning"),
+            HomeItem(len(ahead), "téléconsultation aujourd'hui", "téléconsultations aujourd'hui",
+                     "/teleconsultation")]
+
+
 def _identity_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
     if not role_allows(actor.role, Permission.IDENTITY_MERGE):
         return []
@@ -109,7 +124,7 @@ def indicators_refreshed(results_dir: Path) -> int:
 
 
 SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
-    _teleexpertise_items, _monitoring_items, _identity_items, _break_glass_items,
+    _teleexpertise_items, _teleconsultation_items, _monitoring_items, _identity_items, _break_glass_items,
 ]
 
 

@@ -25,6 +25,7 @@ NAV: list[NavItem] = [
     NavItem("Annuaire", "/annuaire", None),
     NavItem("Téléexpertise", "/teleexpertise", frozenset({"physician", "midwife", "nurse", "coordinating_nurse",
                                                           "pharmacist"})),
+    NavItem("Téléconsultation", "/teleconsultation", frozenset({"physician", "midwife", "nurse"})),
     NavItem("Télésurveillance", "/telesurveillance", frozenset({"physician", "nurse", "coordinating_nurse"})),
     NavItem("Identitovigilance", "/identitovigilance", frozenset({"identity_officer"})),
     NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),

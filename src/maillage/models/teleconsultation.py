@@ -1,0 +1,168 @@
+"""Teleconsultation: a practitioner's availability, the appointments booked in it and the patient's links.
+
+Statuses and availability rules are those of ``maillage.teleconsultation.rules``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from maillage.kit.clock import now
+from maillage.kit.db import Base, UTCDateTime, new_id
+from maillage.kit.sealed import SealedText
+
+STATUSES_SQL = "'booked', 'waiting', 'in_consultation', 'done', 'cancelled', 'rescheduled', 'no_show'"
+# Statuses that hold their slot: the appointment's start is then unique for its practitioner.
+HOLDS_SLOT_SQL = "status not in ('cancelled', 'rescheduled')"
+
+
+class TeleconsultationAvailability(Base):
+    """One range of a practitioner's availability: weekly (a weekday), an addition on one day, or an absence.
+
+    Times are minutes from midnight, Paris time (the practitioner's wall clock); an absence covers every line and
+    place of the practitioner on that day between its two times."""
+
+    __tablename__ = "teleconsultation_availability"
+    __table_args__ = (
+        CheckConstraint("kind in ('weekly', 'extra', 'absence')", name="kind_known"),
+        CheckConstraint("start_minute >= 0 and start_minute < end_minute and end_minute <= 1440",
+                        name="minutes_ordered"),
+        CheckConstraint("(kind = 'weekly' and weekday between 0 and 6 and day is null) or "
+                        "(kind <> 'weekly' and weekday is null and day is not null)", name="weekday_or_day"),
+        CheckConstraint("(kind = 'absence' and slot_minutes is null and line_id is null) or "
+                        "(kind <> 'absence' and slot_minutes between 5 and 120 and line_id is not null)",
+                        name="slots_or_absence"),
+        Index("ix_teleconsultation_availability_practitioner", "practitioner_id", "kind"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
+    line_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("specialty_line.id", ondelete="CASCADE"), default=None, index=True)
+    place: Mapped[str] = mapped_column(String(100), default="remote")
+    kind: Mapped[str] = mapped_column(String(8))
+    weekday: Mapped[int | None] = mapped_column(SmallInteger, default=None)  # 0 Monday … 6 Sunday
+    day: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    start_minute: Mapped[int] = mapped_column(SmallInteger)
+    end_minute: Mapped[int] = mapped_column(SmallInteger)
+    slot_minutes: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class TeleconsultationAppointment(Base):
+    """A slot of a practitioner booked for a patient by a requester; its state follows ``rules.Status``."""
+
+    __tablename__ = "teleconsultation_appointment"
+    __table_args__ = (
+        CheckConstraint(f"status in ({STATUSES_SQL})", name="status_known"),
+        CheckConstraint("starts_at < ends_at", name="slot_ordered"),
+        # Double booking is impossible: one live appointment per practitioner and start. Two concurrent bookings of
+        # one slot: the second insert waits for the first transaction, then fails on this index (exactly one wins).
+        Index("uq_teleconsultation_appointment_slot", "practitioner_id", "starts_at", unique=True,
+              postgresql_where=text(HOLDS_SLOT_SQL), sqlite_where=text(HOLDS_SLOT_SQL)),
+        Index("ix_teleconsultation_appointment_practitioner_day", "practitioner_id", "starts_at"),
+        Index("ix_teleconsultation_appointment_requester", "requester_id", "starts_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="RESTRICT"))
+    line_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("specialty_line.id", ondelete="RESTRICT"))
+    requester_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="RESTRICT"))
+    teleexpertise_request_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("teleexpertise_request.id", ondelete="SET NULL"), default=None, index=True)
+    place: Mapped[str] = mapped_column(String(100), default="remote")
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    # Sealed (encrypted at rest): the reason of the consultation, and the reason of a cancellation or rescheduling.
+    reason: Mapped[str] = mapped_column(SealedText("teleconsultation_appointment.reason"), default="")
+    closing_reason: Mapped[str | None] = mapped_column(
+        SealedText("teleconsultation_appointment.closing_reason"), default=None)
+    rescheduled_to_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    third_party_present: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    arrived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    admitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The compte rendu (CSP R6316-4): the practitioner's report, the acts and prescriptions made, the technical
+    # incidents; sealed at rest. Signed once; the signed PDF is a document of the patient.
+    report: Mapped[str | None] = mapped_column(SealedText("teleconsultation_appointment.report"), default=None,
+                                               deferred=True, deferred_group="report_text")
+    report_prescriptions: Mapped[str | None] = mapped_column(
+        SealedText("teleconsultation_appointment.report_prescriptions"), default=None, deferred=True,
+        deferred_group="report_text")
+    report_incidents: Mapped[str | None] = mapped_column(
+        SealedText("teleconsultation_appointment.report_incidents"), default=None, deferred=True,
+        deferred_group="report_text")
+    report_signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    report_document_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("document.id", ondelete="SET NULL"), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class TeleconsultationLink(Base):
+    """The patient's way in: a random token handed once to the requester, stored as its SHA-256 only.
+
+    Opening it (once) starts a link session, a second random secret kept in a cookie (its hash stored here) that
+    opens that appointment's pages and room only, within the link's window."""
+
+    __tablename__ = "teleconsultation_link"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_appointment.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class TeleconsultationAct(Base):
+    """A teleconsultation act recorded when the report is signed (TCG for the practitioner), priced at the act's date
+    from the dated tariff table (``maillage.directory.tariffs``); the billing export reads this table."""
+
+    __tablename__ = "teleconsultation_act"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "code"),
+        CheckConstraint("code in ('TCG', 'TC')", name="code_known"),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        Index("ix_teleconsultation_act_professional_date", "professional_user_id", "act_date"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_appointment.id", ondelete="RESTRICT"), index=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
+    professional_user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="RESTRICT"))
+    code: Mapped[str] = mapped_column(String(8))
+    act_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    tariff_source: Mapped[str] = mapped_column(String(200))
+    exported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)

@@ -1,0 +1,63 @@
+"""Teleconsultation's part of the demo (availability and appointments in every outcome, through the services, the
+same for the same seed) and the practitioner's home-page items."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from maillage.auth import service as auth
+from maillage.demo import load as demo
+from maillage.demo.teleconsultation import STORIES
+from maillage.kit.clock import frozen
+from maillage.models.auth import UserAccount
+from maillage.models.teleconsultation import (
+    TeleconsultationAct,
+    TeleconsultationAppointment,
+    TeleconsultationAvailability,
+)
+from maillage.security.context import AuditContext
+from maillage.web.home import waiting_items
+from tests.fixtures.teleconsultation import MONDAY_9H, book, clinic
+
+DEMO_DAY = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)  # a Monday
+
+
+class TestDemo:
+    def test_the_demo_has_availability_and_appointments_in_every_outcome_with_stable_ids(self, db):
+        with frozen(DEMO_DAY):
+            summary = demo.build_demo(db, "87", 1)
+        rows = list(db.scalars(select(TeleconsultationAppointment).order_by(TeleconsultationAppointment.starts_at)))
+        assert len(rows) == len(STORIES)
+        assert {r.status for r in rows} == {"done", "cancelled", "no_show", "booked"}
+        assert rows[0].id == summary.plan.id_for("teleconsultation/0")
+        done = [r for r in rows if r.status == "done"]
+        assert all(r.consent_at and r.admitted_at and r.ended_at and r.ended_at > r.admitted_at for r in done)
+        assert all(r.report_signed_at and r.report_document_id for r in done), "each held one has its report"
+        assert len(db.scalars(select(TeleconsultationAct)).all()) == len(done)
+        assert db.scalar(select(TeleconsultationAvailability.id).limit(1)) is not None
+        martin = db.scalar(select(UserAccount).where(UserAccount.username == "dr.martin"))
+        assert {r.practitioner_id for r in rows} == {martin.id}
+        first = [(r.starts_at, r.status, r.patient_id) for r in rows]
+        db.rollback()
+        with frozen(DEMO_DAY):
+            demo.build_demo(db, "87", 1)
+        again = [(r.starts_at, r.status, r.patient_id) for r in db.scalars(
+            select(TeleconsultationAppointment).order_by(TeleconsultationAppointment.starts_at))]
+        assert again == first, "the same seed gives the same appointments"
+
+
+class TestHome:
+    def test_the_practitioner_sees_today_and_the_waiting_patients(self, db):
+        with frozen(MONDAY_9H):
+            c = clinic(db)
+            appt = book(db, c).appointment
+            items = waiting_items(db, auth.actor_for(db, c.specialist), AuditContext())
+            assert [(i.count, i.label) for i in items] == [(1, "téléconsultation aujourd'hui")]
+            appt.status = "waiting"
+            db.flush()
+            items = waiting_items(db, auth.actor_for(db, c.specialist), AuditContext())
+            assert [(i.count, i.label, i.href) for i in items] == [
+                (1, "patient en salle d'attente", "/teleconsultation"),
+                (1, "téléconsultation aujourd'hui", "/teleconsultation")]
