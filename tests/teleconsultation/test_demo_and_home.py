@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from maillage.auth import service as auth
 from maillage.demo import load as demo
-from maillage.demo.teleconsultation import STORIES
+from maillage.demo.teleconsultation import MORE_BOOKINGS, STORIES
 from maillage.kit.clock import frozen
 from maillage.models.auth import UserAccount
 from maillage.models.teleconsultation import (
@@ -29,7 +29,9 @@ class TestDemo:
         with frozen(DEMO_DAY):
             summary = demo.build_demo(db, "87", 1)
         rows = list(db.scalars(select(TeleconsultationAppointment).order_by(TeleconsultationAppointment.starts_at)))
-        assert len(rows) == len(STORIES)
+        assert len(rows) == len(STORIES) + len(MORE_BOOKINGS)
+        bookers = {r.requester_id for r in rows}
+        assert len(bookers) == 3, "the GP, the midwife and the EHPAD nurse book"
         assert {r.status for r in rows} == {"done", "cancelled", "no_show", "booked"}
         assert rows[0].id == summary.plan.id_for("teleconsultation/0")
         done = [r for r in rows if r.status == "done"]

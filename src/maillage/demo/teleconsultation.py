@@ -1,6 +1,8 @@
 """Teleconsultation's part of the demo: dr.martin's weekly availability on the dermatology line, and appointments
 booked in it by dr.dupont for their patients: held and ended in the past weeks, one cancelled with its reason, one
-no-show, and the coming ones (booked, waiting for their day). Each held one has its signed report (a PDF document
+no-show, and the coming ones (booked, waiting for their day); two on the demo day itself (a one-off range of that
+day, whatever its weekday), and one each booked by the midwife and the EHPAD nurse for a patient they follow. Each
+held one has its signed report (a PDF document
 of the patient) and its act (TCG).
 
 Every step goes through the teleconsultation services with the clock frozen at a past time (the booking the day
@@ -24,8 +26,10 @@ from sqlalchemy.orm import Session
 from maillage.auth import service as auth
 from maillage.kit.clock import frozen
 from maillage.models.auth import UserAccount
+from maillage.models.authz import CareRelationship
+from maillage.security.actor import Actor
 from maillage.teleconsultation import service as tc
-from maillage.teleconsultation.rules import Kind
+from maillage.teleconsultation.rules import PARIS, Kind
 
 SPECIALIST = "dr.martin"
 REQUESTER = "dr.dupont"
@@ -44,6 +48,10 @@ REPORTS = ("Lésions en nette amélioration sous traitement local ; poursuite hu
            "Réponse partielle au traitement : majoration proposée, revoir en téléconsultation dans un mois.")
 PRESCRIPTIONS = ("Émollient matin et soir.", "Dermocorticoïde d'activité modérée, une application par jour.", "")
 CANCELLED = "Le patient a été hospitalisé : rendez-vous à reprogrammer à sa sortie."
+# The demo day's own consultations, on a one-off range of that day (whatever its weekday), and the coming ones the
+# midwife and the EHPAD nurse booked for the patients they follow: (booker, days from the demo day, minimum hour).
+TODAY_RANGE = ("08:00", "19:00")
+MORE_BOOKINGS = (("dr.dupont", 0, 9), ("dr.dupont", 0, 15), ("sf.garnier", 3, 0), ("ide.leroy", 4, 0))
 
 
 def seed_demo_teleconsultation(session: Session, id_for: Callable[[str], uuid.UUID], seed: int,
@@ -88,5 +96,38 @@ def seed_demo_teleconsultation(session: Session, id_for: Callable[[str], uuid.UU
                 clock.advance(dt.timedelta(minutes=rng.randint(2, 6)))
                 tc.sign(session, specialist, appointment, tc.ReportIn(report=rng.choice(REPORTS),
                                                                       prescriptions=rng.choice(PRESCRIPTIONS)))
+    count += _more_bookings(session, id_for, rng, specialist, line_id, day)
     session.flush()
+    return count
+
+
+def _more_bookings(session: Session, id_for: Callable[[str], uuid.UUID], rng: random.Random, specialist: Actor,
+                   line_id: uuid.UUID, day: dt.datetime) -> int:
+    """The demo day's appointments (so the specialist's day is not empty whatever the weekday) and the coming ones
+    of the other bookers, each for a patient they care for."""
+    if day.weekday() not in {weekday for weekday, _, _ in WEEKLY}:  # a weekly day has its slots already
+        with frozen(day - dt.timedelta(days=1)):
+            tc.add_range(session, specialist, tc.RangeIn(kind=Kind.EXTRA, start=TODAY_RANGE[0], end=TODAY_RANGE[1],
+                                                         day=day.date(), slot_minutes=SLOT_MINUTES, line_id=line_id))
+    names = sorted({name for name, _, _ in MORE_BOOKINGS})
+    users = {u.username: u for u in session.scalars(select(UserAccount).where(UserAccount.username.in_(names)))}
+    count = 0
+    for n, (name, offset, hour) in enumerate(MORE_BOOKINGS):
+        booker = auth.actor_for(session, users[name])
+        patient_id = session.scalar(select(CareRelationship.patient_id).where(
+            CareRelationship.user_id == booker.user_id, CareRelationship.ends_at.is_(None))
+            .order_by(CareRelationship.patient_id).limit(1))
+        if patient_id is None:
+            continue
+        with frozen(day + dt.timedelta(hours=6)):
+            first_day = (day + dt.timedelta(days=offset)).date()
+            slots = [s for s in tc.free_slots(session, specialist.user_id, line_id=line_id, first_day=first_day,
+                                              days=7) if s.starts_at.astimezone(PARIS).hour >= hour]
+            if not slots:
+                continue
+            tc.book(session, booker, tc.BookingIn(
+                patient_id=patient_id, practitioner_id=specialist.user_id, line_id=line_id,
+                starts_at=slots[0].starts_at, reason=rng.choice(REASONS)),
+                appointment_id=id_for(f"teleconsultation/more-{n}"))
+            count += 1
     return count
