@@ -72,10 +72,14 @@ class TestDeterminism:
                                 .order_by(Document.owner_id, Document.uploaded_at, Document.sha256)).all()
             readings = db.execute(select(MonitoringReading.patient_id, MonitoringReading.measure,
                                          MonitoringReading.value, MonitoringReading.taken_at)
-                                  .order_by(MonitoringReading.taken_at, MonitoringReading.measure)).all()
+                                  .order_by(MonitoringReading.taken_at, MonitoringReading.measure,
+                                            MonitoringReading.patient_id, MonitoringReading.value)).all()
+            # Two patients' alerts may open at the same time for the same condition: the patient breaks the tie.
             alerts = db.execute(select(MonitoringAlert.condition, MonitoringAlert.severity, MonitoringAlert.status,
-                                       MonitoringAlert.opened_at, MonitoringAlert.escalated_at)
-                                .order_by(MonitoringAlert.opened_at, MonitoringAlert.condition)).all()
+                                       MonitoringAlert.opened_at, MonitoringAlert.escalated_at,
+                                       MonitoringAlert.patient_id)
+                                .order_by(MonitoringAlert.opened_at, MonitoringAlert.condition,
+                                          MonitoringAlert.patient_id)).all()
             return [tuple(r) for r in requests], [tuple(r) for r in photos], [tuple(r) for r in readings], \
                 [tuple(r) for r in alerts]
 
