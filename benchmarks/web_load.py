@@ -25,14 +25,18 @@ parameter gets a realistic term, and detail reads (`/…/{id}`) fed with ids fro
 replays only the reads its role is allowed (probed first), so errors mean a real failure.
 
 The rate limiter of the serve process is switched off (`MAILLAGE_RATE_LIMIT_ENABLED=false`): it would turn
-the higher levels into a measure of 429s. Logs stay at INFO, as in production. The load driver (asyncio
-+ httpx) runs on the same machine as the server and PostgreSQL, and takes its share of the CPU: the last
-table gives it ("CPU pilote", in percent of one core).
+the higher levels into a measure of 429s. Logs stay at INFO, as in production. The load driver runs on the same
+machine as the server and PostgreSQL, and takes its share of the CPU: the last table gives it ("CPU pilote", in
+percent of one core, and per request). It is built to cost little per request, since every millisecond it spends
+is taken from the server: one process, uvloop's event loop, aiohttp's client (HTTP parsed in C, keep-alive
+connections, a cookie jar per signed-in browser), URLs parsed once per server; httpx, used before, cost about
+2 ms of CPU per request at 8 clients and 5.6 ms at 64 (docs/adr/0013-web-tier-cpu-per-request.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import random
@@ -46,16 +50,20 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pyotp
+import uvloop
 from _machine import cpu_model
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+from yarl import URL
 
 from maillage.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret
 from maillage.kit.db import normalise_url
@@ -221,11 +229,37 @@ class CpuProbe:
 # --- Who browses, and what -----------------------------------------------------------------------------------
 
 
+def new_client(connections: int = 256) -> aiohttp.ClientSession:
+    """A browser-like client: keep-alive connections and a cookie jar (``unsafe``: the server is an IP address,
+    whose cookies aiohttp's jar refuses by default). No timeout but a generous total: a slow answer is a latency."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections, limit_per_host=connections, keepalive_timeout=60),
+        cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=60),
+        auto_decompress=False,
+    )
+
+
+@dataclass
+class Reply:
+    status: int
+    text: str
+    headers: Any  # the response's headers (case-insensitive)
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+async def fetch(client: aiohttp.ClientSession, method: str, url: str | URL, **kwargs: Any) -> Reply:
+    async with client.request(method, url, allow_redirects=False, **kwargs) as response:
+        body = await response.read()
+        return Reply(response.status, body.decode("utf-8", "replace"), response.headers)
+
+
 @dataclass
 class Account:
     username: str
     role: str
-    client: httpx.AsyncClient  # holds the browser session cookie
+    client: aiohttp.ClientSession  # holds the browser session cookie
     token: str = ""
 
 
@@ -247,40 +281,41 @@ class Plan:
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-async def csrf_of(client: httpx.AsyncClient, path: str) -> str:
+async def csrf_of(client: aiohttp.ClientSession, base_url: str, path: str) -> str:
     """The CSRF token a page carries: it is bound to the browser's session, so it changes at each sign-in step."""
-    page = await client.get(path)
+    page = await fetch(client, "GET", base_url + path)
     found = CSRF_INPUT.search(page.text)
     if found is None:
-        raise RuntimeError(f"jeton CSRF absent de la page {path} ({page.status_code})")
+        raise RuntimeError(f"jeton CSRF absent de la page {path} ({page.status})")
     return found.group(1)
 
 
-async def sign_in(base_url: str, username: str, role: str, limits: httpx.Limits) -> Account:
+async def sign_in(base_url: str, username: str, role: str) -> Account:
     """The real login: the form, the password, the TOTP code, then a personal token from the API.
 
     Called once per account: the session (cookie) and the token serve every virtual user of the account. A code
     already used in this 30-second step (the replay rule) is answered by waiting for the next step."""
-    client = httpx.AsyncClient(base_url=base_url, timeout=60, follow_redirects=False, limits=limits)
-    csrf = await csrf_of(client, "/connexion")
-    step = await client.post("/connexion", data={"username": username, "password": DEMO_PASSWORD,
-                                                 "csrf_token": csrf, "suite": "/"})
-    if step.status_code != 303:
-        raise RuntimeError(f"connexion de {username} refusée ({step.status_code})")
+    client = new_client()
+    csrf = await csrf_of(client, base_url, "/connexion")
+    step = await fetch(client, "POST", base_url + "/connexion", data={
+        "username": username, "password": DEMO_PASSWORD, "csrf_token": csrf, "suite": "/"})
+    if step.status != 303:
+        raise RuntimeError(f"connexion de {username} refusée ({step.status})")
     totp = pyotp.TOTP(demo_totp_secret(username))
     for _attempt in range(2):
-        csrf = await csrf_of(client, "/connexion/code")  # the session now exists: its own CSRF token
-        done = await client.post("/connexion/code", data={"code": totp.now(), "csrf_token": csrf, "suite": "/"})
-        if done.status_code != 401 or "déjà" not in done.text:
+        csrf = await csrf_of(client, base_url, "/connexion/code")  # the session now exists: its own CSRF token
+        done = await fetch(client, "POST", base_url + "/connexion/code",
+                           data={"code": totp.now(), "csrf_token": csrf, "suite": "/"})
+        if done.status != 401 or "déjà" not in done.text:
             break
         await asyncio.sleep(30.5 - time.time() % 30)  # this step's code was used: the next step's
-    if done.status_code != 303:
-        raise RuntimeError(f"second facteur de {username} refusé ({done.status_code})")
-    csrf = await csrf_of(client, "/compte")
-    issued = await client.post("/api/auth/tokens", json={"name": "benchmark", "expires_in_days": 1},
-                               headers={"X-CSRF-Token": csrf})
-    if issued.status_code != 201:
-        raise RuntimeError(f"jeton de {username} non créé ({issued.status_code})")
+    if done.status != 303:
+        raise RuntimeError(f"second facteur de {username} refusé ({done.status})")
+    csrf = await csrf_of(client, base_url, "/compte")
+    issued = await fetch(client, "POST", base_url + "/api/auth/tokens",
+                         json={"name": "benchmark", "expires_in_days": 1}, headers={"X-CSRF-Token": csrf})
+    if issued.status != 201:
+        raise RuntimeError(f"jeton de {username} non créé ({issued.status})")
     return Account(username, role, client, issued.json()["token"])
 
 
@@ -332,15 +367,15 @@ def api_candidates(document: dict[str, Any]) -> list[tuple[str, str, float]]:
     return out
 
 
-async def detail_urls(client: httpx.AsyncClient, token: str, template: str) -> list[str]:
+async def detail_urls(client: aiohttp.ClientSession, base_url: str, token: str, template: str) -> list[str]:
     """Fill the one ``{param}`` of ``/x/{x_id}`` or ``/x/{x_id}/y`` with ids listed at ``/x`` or ``/x/mine``."""
     match = re.fullmatch(r"([^{}]*)/\{[^}/]+\}([^{}]*)", template)
     if match is None:
         return []
     collection, rest = match.group(1), match.group(2)
     for listing_path in (collection, f"{collection}/mine"):
-        listing = await client.get(listing_path, headers={"Authorization": f"Bearer {token}"})
-        if listing.status_code != 200:
+        listing = await fetch(client, "GET", base_url + listing_path, headers={"Authorization": f"Bearer {token}"})
+        if listing.status != 200:
             continue
         body = listing.json()
         items = body.get("items", []) if isinstance(body, dict) else body
@@ -350,15 +385,15 @@ async def detail_urls(client: httpx.AsyncClient, token: str, template: str) -> l
     return []
 
 
-async def build_plan(base_url: str, anonymous: httpx.AsyncClient, limits: httpx.Limits) -> Plan:
+async def build_plan(base_url: str, anonymous: aiohttp.ClientSession) -> Plan:
     accounts = []
     seen_roles = set()
     for account in DEMO_ACCOUNTS:
         if account.role.value in seen_roles:
             continue
         seen_roles.add(account.role.value)
-        accounts.append(await sign_in(base_url, account.username, account.role.value, limits))
-    document = (await anonymous.get("/api/openapi.json")).json()
+        accounts.append(await sign_in(base_url, account.username, account.role.value))
+    document = (await fetch(anonymous, "GET", base_url + "/api/openapi.json")).json()
     candidates = api_candidates(document)
     plan = Plan(accounts)
     for account in accounts:
@@ -367,8 +402,8 @@ async def build_plan(base_url: str, anonymous: httpx.AsyncClient, limits: httpx.
                    Target("pages", "GET /compte", "/compte", 2, "session")]
         auth = {"Authorization": f"Bearer {account.token}"}
         for label, url, weight in candidates:
-            urls = await detail_urls(anonymous, account.token, url) if "{" in url else [url]
-            allowed = [u for u in urls if (await anonymous.get(u, headers=auth)).status_code == 200]
+            urls = await detail_urls(anonymous, base_url, account.token, url) if "{" in url else [url]
+            allowed = [u for u in urls if (await fetch(anonymous, "GET", base_url + u, headers=auth)).status == 200]
             for u in allowed:
                 targets.append(Target(group_of(u), label, u, weight / len(allowed), "token"))
         plan.targets[account.username] = targets
@@ -385,48 +420,55 @@ class Sample:
     statements: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
     elapsed: float = 0.0
     driver_cpu: float = 0.0  # share of one core the load driver itself used
+    driver_seconds: float = 0.0  # CPU seconds the load driver used during the level
     cpu: dict[str, float] = field(default_factory=dict)  # seconds used by the serve processes and by PostgreSQL
     requests: int = 0  # every request of the level, warm-up included (the CPU covers them all)
     failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # "route: status or exception"
     retries: int = 0  # GETs sent again after the server closed an idle keep-alive connection
 
 
-async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, seconds: float, seed: int,
-                    probe: CpuProbe) -> Sample:
+async def run_level(plan: Plan, anonymous: aiohttp.ClientSession, base_url: str, users: int, seconds: float,
+                    seed: int, probe: CpuProbe) -> Sample:
     sample = Sample()
     warmup = min(1.0, seconds / 10)
+    urls = {t.url: URL(base_url + t.url) for targets in plan.targets.values() for t in targets}  # parsed once
     probe.begin()
     start = time.perf_counter()
     record_from = start + warmup
     deadline = record_from + seconds
 
+    async def get(client: aiohttp.ClientSession, url: URL, headers: dict[str, str] | None) -> tuple[int, str]:
+        async with client.get(url, headers=headers, allow_redirects=False) as response:
+            await response.read()
+            return response.status, response.headers.get("server-timing", "")
+
     async def virtual_user(index: int) -> None:
         rng = random.Random(seed * 1000 + index)
         account = plan.accounts[index % len(plan.accounts)]
         targets = plan.targets[account.username]
-        weights = [t.weight for t in targets]
+        weights = list(accumulate(t.weight for t in targets))
         auth = {"Authorization": f"Bearer {account.token}"}
         while True:
             now = time.perf_counter()
             if now >= deadline:
                 return
-            target = rng.choices(targets, weights)[0]
+            target = rng.choices(targets, cum_weights=weights)[0]
             began = time.perf_counter()
             timing = None
             try:
                 client = account.client if target.kind == "session" else anonymous
                 headers = auth if target.kind == "token" else None
                 try:
-                    response = await client.get(target.url, headers=headers)
-                except httpx.RemoteProtocolError:
+                    status, server_timing = await get(client, urls[target.url], headers)
+                except aiohttp.ServerDisconnectedError:
                     # The server closed a keep-alive connection idle for its timeout just as it was reused: a
                     # browser sends an idempotent GET again on a new connection, and so does this driver (counted).
                     sample.retries += 1
-                    response = await client.get(target.url, headers=headers)
-                ok = response.status_code == 200
-                kind = str(response.status_code)
-                timing = SERVER_TIMING.search(response.headers.get("server-timing", ""))
-            except httpx.HTTPError as exc:
+                    status, server_timing = await get(client, urls[target.url], headers)
+                ok = status == 200
+                kind = str(status)
+                timing = SERVER_TIMING.search(server_timing)
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 ok = False
                 kind = type(exc).__name__
             ended = time.perf_counter()
@@ -442,7 +484,8 @@ async def run_level(plan: Plan, anonymous: httpx.AsyncClient, users: int, second
     cpu = time.process_time()
     await asyncio.gather(*(virtual_user(i) for i in range(users)))
     sample.elapsed = seconds
-    sample.driver_cpu = (time.process_time() - cpu) / (time.perf_counter() - start)
+    sample.driver_seconds = time.process_time() - cpu
+    sample.driver_cpu = sample.driver_seconds / (time.perf_counter() - start)
     sample.cpu = probe.end()
     return sample
 
@@ -453,31 +496,25 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
 
-async def build(base_url: str) -> tuple[Plan, httpx.AsyncClient]:
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    anonymous = httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits)
-    return await build_plan(base_url, anonymous, limits), anonymous
+async def build(base_url: str) -> tuple[Plan, aiohttp.ClientSession]:
+    anonymous = new_client()
+    return await build_plan(base_url, anonymous), anonymous
 
 
-def repoint(plan: Plan, anonymous: httpx.AsyncClient, base_url: str) -> None:
-    """The next serve configuration listens elsewhere; sessions and tokens live in the database and still hold."""
-    anonymous.base_url = httpx.URL(base_url)
-    for account in plan.accounts:
-        account.client.base_url = httpx.URL(base_url)
-
-
-async def measure(plan: Plan, anonymous: httpx.AsyncClient, levels: list[int], seconds: float,
+async def measure(plan: Plan, anonymous: aiohttp.ClientSession, base_url: str, levels: list[int], seconds: float,
                   probe: CpuProbe) -> dict[int, Sample]:
+    """Each level at ``base_url``: the next serve configuration listens elsewhere, and the sessions and tokens,
+    which live in the database, still hold there (the cookie jars keep cookies by host, not by port)."""
     results = {}
     for users in levels:
-        results[users] = await run_level(plan, anonymous, users, seconds, seed=users, probe=probe)
+        results[users] = await run_level(plan, anonymous, base_url, users, seconds, seed=users, probe=probe)
     return results
 
 
-async def close(plan: Plan, anonymous: httpx.AsyncClient) -> None:
+async def close(plan: Plan, anonymous: aiohttp.ClientSession) -> None:
     for account in plan.accounts:
-        await account.client.aclose()
-    await anonymous.aclose()
+        await account.client.close()
+    await anonymous.close()
 
 
 def report_mix(plan: Plan) -> None:
@@ -495,7 +532,8 @@ def report(results: dict[int, Sample], workers: int) -> None:
     groups = [*sorted({g for s in results.values() for g in s.latencies}), "ensemble"]
     for group in groups:
         print(f"\n[{workers} processus] Groupe {group}")
-        extra = f" {'CPU pilote':>10} {'CPU serve/req':>13} {'CPU PG/req':>10}" if group == "ensemble" else ""
+        extra = (f" {'CPU pilote':>10} {'pilote/req':>10} {'CPU serve/req':>13} {'CPU PG/req':>10}"
+                 if group == "ensemble" else "")
         print(f"  {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requêtes':>9} {'erreurs':>8}"
               + extra)
         crossed = None
@@ -512,7 +550,8 @@ def report(results: dict[int, Sample], workers: int) -> None:
             cpu = ""
             if group == "ensemble":
                 per = 1e3 / max(sample.requests, 1)
-                cpu = (f" {100 * sample.driver_cpu:>9.0f}% {sample.cpu['server'] * per:>10.2f} ms"
+                cpu = (f" {100 * sample.driver_cpu:>9.0f}% {sample.driver_seconds * per:>7.2f} ms"
+                       f" {sample.cpu['server'] * per:>10.2f} ms"
                        f" {sample.cpu['postgres'] * per:>7.2f} ms")
             print(f"  {users:>7} {len(values) / sample.elapsed:>8.1f} {percentile(values, 50):>8.1f} "
                   f"{percentile(values, 95):>8.1f} {p99:>8.1f} {len(values):>9} {errors:>8}{cpu}")
@@ -565,9 +604,9 @@ def main() -> int:
     database_url = with_schema(url, schema)
     secret_key = secrets.token_urlsafe(32)
     server = None
-    loop = asyncio.new_event_loop()
+    loop = uvloop.new_event_loop()  # the driver's own CPU per request counts against the server's
     plan: Plan | None = None
-    anonymous: httpx.AsyncClient | None = None
+    anonymous: aiohttp.ClientSession | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="maillage-web-load-") as tmp:
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -588,10 +627,8 @@ def main() -> int:
                 if plan is None or anonymous is None:
                     plan, anonymous = loop.run_until_complete(build(server.url))
                     report_mix(plan)
-                else:
-                    repoint(plan, anonymous, server.url)
                 probe = CpuProbe(server.process.pid, url)
-                results = loop.run_until_complete(measure(plan, anonymous, levels, seconds, probe))
+                results = loop.run_until_complete(measure(plan, anonymous, server.url, levels, seconds, probe))
                 report(results, count)
                 print()
                 server.stop()

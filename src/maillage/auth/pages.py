@@ -232,7 +232,7 @@ def logout(request: Request, db: DbSession) -> Response:
 # -- My account -------------------------------------------------------------------------------------------
 
 
-def account_actor(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+async def account_actor(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
     """The account pages manage credentials: a browser session with its second factor passed, nothing else
     (a personal token, whatever its scopes, or a service token is refused)."""
     if getattr(request.state, "auth_via", None) != "cookie" or actor.session_id is None:

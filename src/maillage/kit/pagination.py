@@ -19,7 +19,7 @@ class PageParams(BaseModel):
     offset: int = 0
 
 
-def page_params(
+async def page_params(  # async: no I/O, so no hop to a worker thread
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Nombre d'éléments par page (200 au plus)")]
     = DEFAULT_PAGE_SIZE,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Décalage depuis le début")] = 0,

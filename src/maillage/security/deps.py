@@ -7,11 +7,16 @@ on ``request.state.actor``. Routes declare what they need:
 
 Anonymous → 401 (a redirect to the login page for a browser), authenticated without the permission → 403.
 Tests may override ``current_actor`` with ``app.dependency_overrides``.
+
+The dependencies a route declares are ``async def``: they only read what the middleware resolved, and FastAPI runs a
+plain ``def`` dependency in a worker thread, a hand-off to the thread pool and back (about a tenth of a millisecond
+of the interpreter each, and a wait for the interpreter lock under load) for a few attribute reads
+(docs/adr/0013-web-tier-cpu-per-request.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -44,7 +49,7 @@ session_cookie = APIKeyCookie(
 )
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     _token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_token)] = None,
     _session: Annotated[str | None, Security(session_cookie)] = None,
@@ -55,8 +60,8 @@ def current_actor(
     return actor
 
 
-def require(permission: Permission) -> Callable[[Actor], Actor]:
-    def dependency(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
+    async def dependency(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         if not role_allows(actor.role, permission):
             raise PermissionDenied()
         if actor.scopes and permission.value not in actor.scopes:
