@@ -250,6 +250,10 @@ def messages(session: Session, thread_id: uuid.UUID, *, limit: int) -> list[Mess
     return rows
 
 
+def first_message(session: Session, thread_id: uuid.UUID) -> Message | None:
+    return session.scalars(select(Message).where(Message.thread_id == thread_id).order_by(Message.seq).limit(1)).first()
+
+
 def get_message(session: Session, message_id: uuid.UUID) -> Message | None:
     return session.get(Message, message_id)
 

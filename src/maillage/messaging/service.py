@@ -529,6 +529,29 @@ def _participant_views(session: Session, parts: Sequence[MessageParticipant]) ->
     return out
 
 
+def first_message_id(session: Session, thread_id: uuid.UUID) -> uuid.UUID:
+    """The first message of a thread just created (its attachment goes there)."""
+    first = repo.first_message(session, thread_id)
+    if first is None:
+        raise NotFound()
+    return first.id
+
+
+def message_thread_id(session: Session, actor: Actor, message_id: uuid.UUID) -> uuid.UUID:
+    """The thread of a message the actor may reach (for a page to go back to it); ``NotFound`` otherwise."""
+    access, _ = _own_message(session, actor, message_id, "read", None)
+    return access.thread.id
+
+
+def attachment_thread_id(session: Session, actor: Actor, attachment_id: uuid.UUID) -> uuid.UUID:
+    access, _ = _attachment(session, actor, attachment_id, "read", None)
+    return access.thread.id
+
+
+def participant_name(session: Session, participant: MessageParticipant) -> str:
+    return _participant_views(session, [participant])[0].name
+
+
 def open_thread(session: Session, actor: Actor, thread_id: uuid.UUID | str,
                 context: AuditContext | None = None) -> ThreadView:
     """The thread as its page shows it (audited for a patient thread); the actor's read mark moves to its last
