@@ -38,7 +38,7 @@ def start(client, db, m):
 class TestExchangeOverHttp:
     def test_a_gp_writes_to_the_line_a_dermatologist_reads_answers_and_files_the_photo(self, client, db):
         m = msg_world(db)
-        thread, message_id, attachment_id = start(client, db, m)
+        thread, _, attachment_id = start(client, db, m)
         tid = thread["id"]
 
         sign_in(client, db, m.dermatologist)

@@ -102,7 +102,8 @@ async def read_upload(request: Request) -> Upload:
 
 
 
-async def read_form_with_upload(request: Request, fields: tuple[str, ...]) -> tuple[dict[str, list[str]], Upload | None]:
+async def read_form_with_upload(request: Request,
+                                fields: tuple[str, ...]) -> tuple[dict[str, list[str]], Upload | None]:
     """A page's multipart form: the values of the text ``fields`` it names (a list each: a field may repeat), and at
     most one file in ``file`` (None when the person chose none). Parsed in memory, like ``read_upload``."""
     form = await _form(request)

@@ -8,8 +8,8 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlencode
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
