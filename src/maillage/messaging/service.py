@@ -115,8 +115,11 @@ def _reach(session: Session, actor: Actor, thread_id: uuid.UUID | str, *, action
     if thread.patient_id is not None:
         if through.team_id is not None:
             _grant_late_member(session, actor, thread, through, context)
+        # Taking part in a thread (reading, answering) is coordination: every clinical role may, the pharmacist
+        # included; what writes to the record itself (filing into the documents) asks for more on its own path.
         authz.access_patient(session, actor, thread.patient_id, PURPOSE, action=action, object_type=object_type,
-                             object_id=object_id or str(thread.id), context=context)
+                             object_id=object_id or str(thread.id), permission=Permission.PATIENT_READ,
+                             context=context)
     return Access(thread, through, teams)
 
 
@@ -219,7 +222,7 @@ def create_thread(session: Session, actor: Actor, data: NewThread, *, context: A
     thread_id = new_id()
     if data.patient_id is not None:
         authz.access_patient(session, actor, data.patient_id, PURPOSE, action="create", object_type=OBJECT_TYPE,
-                             object_id=str(thread_id), context=context)
+                             object_id=str(thread_id), permission=Permission.PATIENT_READ, context=context)
     at = now()
     thread = MessageThread(id=thread_id, kind=rules.thread_kind(len(people), len(teams)).value, subject=subject,
                            subject_terms=rules.subject_terms(subject_key(settings), subject),
