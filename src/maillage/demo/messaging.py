@@ -106,7 +106,7 @@ THREADS = (
             Step("idec.bernard", "read", 2),
             Step("idec.bernard", "write", 0.1, "J'y serai, avec le point sur les patients en télésurveillance."),
             Step("sf.garnier", "read", 6),
-            Step("sf.garnier", "write", 0.2, "Présente également. Je propose d'ajouter le suivi post-natal à domicile."),
+            Step("sf.garnier", "write", 0.2, "Présente. Je propose d'ajouter le suivi post-natal à domicile."),
         )),
 )
 
