@@ -90,8 +90,7 @@ def _inbox_context(request: Request, db: Session, actor: Actor) -> dict[str, Any
 @router.get(BASE, response_class=HTMLResponse)
 def inbox(request: Request, db: DbSession, actor: Professional) -> Response:
     context = _inbox_context(request, db, actor)
-    options = service.new_thread_options(db, actor, context=audit_context(request))
-    context["patients"] = options.patients
+    context["patients"] = service.my_patients(db, actor, context=audit_context(request))
     return render(request, "messaging/inbox.html", context, status_code=422 if context["error"] else 200)
 
 

@@ -23,6 +23,7 @@ from maillage.models.messaging import (
     MessageRevision,
     MessageThread,
 )
+from maillage.models.patient import Patient
 
 Team = tuple[TeamKind, uuid.UUID]
 
@@ -148,6 +149,26 @@ def participants(session: Session, thread_id: uuid.UUID, *, current_only: bool =
     if current_only:
         q = q.where(MessageParticipant.removed_at.is_(None))
     return list(session.scalars(q.order_by(MessageParticipant.added_at, MessageParticipant.id)))
+
+
+def participants_of(session: Session, thread_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[MessageParticipant]]:
+    """The current participants of several threads, in one query."""
+    out: dict[uuid.UUID, list[MessageParticipant]] = {t: [] for t in thread_ids}
+    if not thread_ids:
+        return out
+    for p in session.scalars(select(MessageParticipant).where(
+            MessageParticipant.thread_id.in_(list(thread_ids)), MessageParticipant.removed_at.is_(None))
+            .order_by(MessageParticipant.added_at, MessageParticipant.id)):
+        out[p.thread_id].append(p)
+    return out
+
+
+def visible_patients(session: Session, patient_ids: Sequence[uuid.UUID],
+                     scope: Select[tuple[uuid.UUID]]) -> list[Patient]:
+    """Those of ``patient_ids`` within ``scope`` (``authz.accessible_patients``), in one query."""
+    if not patient_ids:
+        return []
+    return list(session.scalars(select(Patient).where(Patient.id.in_(list(patient_ids)), Patient.id.in_(scope))))
 
 
 def membership(session: Session, thread_id: uuid.UUID, user_id: uuid.UUID,

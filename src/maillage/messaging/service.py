@@ -644,20 +644,18 @@ def inbox(session: Session, actor: Actor, *, limit: int = 50, offset: int = 0, s
     teams = repo.teams_of(session, actor.user_id, actor.role.value)
     rows = repo.thread_rows(session, actor.user_id, teams, limit=limit, offset=offset, filters=filters)
     patient_ids = sorted({r.thread.patient_id for r in rows if r.thread.patient_id}, key=str)
-    visible = [pid for pid in patient_ids if authz.has_access(session, actor, pid)]
-    views: dict[uuid.UUID, PatientView] = {}
-    if visible:
-        found = [p for p in (session.get(Patient, pid) for pid in visible) if p is not None]
-        views = {v.patient.id: v for v in patient_views(session, found)}
+    found = repo.visible_patients(session, patient_ids, authz.accessible_patients(actor))
+    views = {v.patient.id: v for v in patient_views(session, found)}
+    visible = sorted(views, key=str)
     if patient_ids or (search and search.patient_id):
         authz.audit_list(session, actor, object_type=OBJECT_TYPE, count=len(rows), purpose=PURPOSE,
                          patient_ids=visible, context=context)
-    names: dict[uuid.UUID, list[str]] = {}
-    for r in rows:
-        parts = _participant_views(session, repo.participants(session, r.thread.id))
-        names[r.thread.id] = [p.name for p in parts if p.participant.user_id != actor.user_id]
+    parts = repo.participants_of(session, [r.thread.id for r in rows])
+    named = _participant_views(session, [p for ps in parts.values() for p in ps])
+    name_of = {v.participant.id: v.name for v in named}
     return [InboxRow(r.thread, rules.unread(r.thread.last_seq, r.last_read_seq),
-                     views.get(r.thread.patient_id) if r.thread.patient_id else None, names[r.thread.id])
+                     views.get(r.thread.patient_id) if r.thread.patient_id else None,
+                     [name_of[p.id] for p in parts[r.thread.id] if p.user_id != actor.user_id])
             for r in rows]
 
 
@@ -679,6 +677,12 @@ class NewThreadOptions:
     patients: list[PatientView]
     people: list[UserAccount]
     teams: list[tuple[TeamKind, uuid.UUID, str]]
+
+
+def my_patients(session: Session, actor: Actor, context: AuditContext | None = None) -> list[PatientView]:
+    """The patients the actor follows: the search's and the new message's patient picker."""
+    _require(actor)
+    return patients.my_patients(session, actor, context=context)
 
 
 def new_thread_options(session: Session, actor: Actor, context: AuditContext | None = None) -> NewThreadOptions:
