@@ -26,6 +26,8 @@ from maillage.document import endpoints as document_endpoints
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
+from maillage.messaging import endpoints as messaging_endpoints
+from maillage.messaging import pages as messaging_pages
 from maillage.monitoring import admin_pages as monitoring_admin_pages
 from maillage.monitoring import endpoints as monitoring_endpoints
 from maillage.monitoring import offer as monitoring_offer
@@ -129,4 +131,6 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(teleconsultation_endpoints.router)
     app.include_router(teleconsultation_pages.router)
     app.include_router(teleconsultation_signalling.router)
+    app.include_router(messaging_endpoints.router)
+    app.include_router(messaging_pages.router)
     return app

@@ -103,7 +103,7 @@ def end_relationships(
     conditions = [
         CareRelationship.source_type == source_type,
         CareRelationship.source_id == source_id,
-        CareRelationship.ends_at.is_(None),
+        or_(CareRelationship.ends_at.is_(None), CareRelationship.ends_at > at),  # a bounded one ends now too
     ]
     if user_id is not None:
         conditions.append(CareRelationship.user_id == user_id)

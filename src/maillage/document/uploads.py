@@ -99,3 +99,26 @@ async def read_upload(request: Request) -> Upload:
                       title=title if isinstance(title, str) else None)
     finally:
         await form.close()
+
+
+
+async def read_form_with_upload(request: Request,
+                                fields: tuple[str, ...]) -> tuple[dict[str, list[str]], Upload | None]:
+    """A page's multipart form: the values of the text ``fields`` it names (a list each: a field may repeat), and at
+    most one file in ``file`` (None when the person chose none). Parsed in memory, like ``read_upload``."""
+    form = await _form(request)
+    try:
+        values = {name: [v for v in form.getlist(name) if isinstance(v, str)] for name in fields}
+        chosen = [(key, f) for key, f in form.multi_items() if isinstance(f, UploadFile) and f.filename]
+        if len(chosen) > 1:
+            raise FileRefused(Reason.TOO_MANY_FILES, f"{len(chosen)} fichiers reçus : envoyez un seul fichier par "
+                                                     "envoi, les autres ensuite.")
+        if not chosen:
+            return values, None
+        key, upload = chosen[0]
+        if key != FILE_FIELD:
+            raise FileRefused(Reason.NO_FILE, "Aucun fichier reçu dans le champ « file ».")
+        return values, Upload(filename=upload.filename, declared_type=upload.content_type, data=await upload.read(),
+                              title=None)
+    finally:
+        await form.close()

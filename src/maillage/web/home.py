@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
+from maillage.messaging import service as messaging
 from maillage.monitoring import service as monitoring
 from maillage.patient import vigilance
 from maillage.security.actor import Actor
@@ -100,6 +101,13 @@ def _teleconsultation_items(session: Session, actor: Actor, context: AuditContex
                      "/teleconsultation")]
 
 
+def _messaging_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    if not role_allows(actor.role, Permission.PATIENT_READ):
+        return []
+    return [HomeItem(messaging.unread_count(session, actor), "message non lu", "messages non lus", "/messagerie",
+                     "info")]
+
+
 def _identity_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
     if not role_allows(actor.role, Permission.IDENTITY_MERGE):
         return []
@@ -124,7 +132,8 @@ def indicators_refreshed(results_dir: Path) -> int:
 
 
 SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
-    _teleexpertise_items, _teleconsultation_items, _monitoring_items, _identity_items, _break_glass_items,
+    _teleexpertise_items, _teleconsultation_items, _monitoring_items, _messaging_items, _identity_items,
+    _break_glass_items,
 ]
 
 

@@ -27,6 +27,8 @@ NAV: list[NavItem] = [
                                                           "pharmacist"})),
     NavItem("Téléconsultation", "/teleconsultation", frozenset({"physician", "midwife", "nurse"})),
     NavItem("Télésurveillance", "/telesurveillance", frozenset({"physician", "nurse", "coordinating_nurse"})),
+    NavItem("Messagerie", "/messagerie", frozenset({"physician", "midwife", "nurse", "coordinating_nurse",
+                                                    "pharmacist"})),
     NavItem("Identitovigilance", "/identitovigilance", frozenset({"identity_officer"})),
     NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),
     NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),
