@@ -264,7 +264,8 @@ def acts_of_year(session: Session, user_id: uuid.UUID, year: int) -> list[tuple[
         select(TeleconsultationAct, own).join(Patient, Patient.id == TeleconsultationAct.patient_id)
         .join(UserAccount, UserAccount.id == TeleconsultationAct.professional_user_id)
         .where(TeleconsultationAct.professional_user_id == user_id,
-               TeleconsultationAct.act_date >= dt.date(year, 1, 1), TeleconsultationAct.act_date <= dt.date(year, 12, 31)))
+               TeleconsultationAct.act_date >= dt.date(year, 1, 1),
+               TeleconsultationAct.act_date <= dt.date(year, 12, 31)))
     return [(act, bool(is_own)) for act, is_own in rows]
 
 

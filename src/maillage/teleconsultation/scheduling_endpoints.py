@@ -20,7 +20,6 @@ from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
 from maillage.teleconsultation import aftercare, availability, booking, notices, scheduling
-from maillage.teleconsultation.rules import Kind
 from maillage.teleconsultation.endpoints import (
     ERRORS,
     AppointmentRead,
@@ -31,6 +30,7 @@ from maillage.teleconsultation.endpoints import (
     _appointment,
     _range,
 )
+from maillage.teleconsultation.rules import Kind
 
 router = APIRouter(prefix="/api/teleconsultation", tags=["téléconsultation"], route_class=UnitOfWorkRoute)
 Practitioner = Annotated[Actor, Depends(require(Permission.TELECONSULTATION_RUN))]
