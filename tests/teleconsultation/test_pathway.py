@@ -18,8 +18,9 @@ from maillage.teleconsultation.rules import FollowUp, Status
 class TestActCode:
     """DOMAIN.md §2.1: TCG for sector 1, OPTAM or the tariff opposable; TC for doctors with fee overruns."""
 
-    @pytest.mark.parametrize(("sector", "code"), [("sector_1", "TCG"), ("optam", "TCG"), (None, "TCG"),
-                                                  ("sector_2", "TC")])
+    @pytest.mark.parametrize(
+        ("sector", "code"), [("sector_1", "TCG"), ("optam", "TCG"), (None, "TCG"), ("sector_2", "TC")]
+    )
     def test_the_code_follows_the_fee_sector(self, sector, code):
         assert pathway.act_code(sector) == code
 
@@ -41,8 +42,14 @@ ON = dt.date(2026, 12, 7)
 
 
 def flags(**kw):
-    base = {"specialty_code": "SM15", "birth_date": ADULT, "on": ON, "detainee": False, "ehpad_resident": False,
-            "has_attending": True}
+    base = {
+        "specialty_code": "SM15",
+        "birth_date": ADULT,
+        "on": ON,
+        "detainee": False,
+        "ehpad_resident": False,
+        "has_attending": True,
+    }
     return pathway.pathway_flags(**{**base, **kw})
 
 
@@ -62,7 +69,10 @@ class TestPathwayFlags:
 
     def test_detainee_ehpad_and_no_attending_are_flagged_in_order(self):
         assert flags(detainee=True, ehpad_resident=True, has_attending=False) == [
-            Flag.DETAINEE, Flag.EHPAD_RESIDENT, Flag.NO_ATTENDING]
+            Flag.DETAINEE,
+            Flag.EHPAD_RESIDENT,
+            Flag.NO_ATTENDING,
+        ]
 
     def test_every_flag_has_a_french_label(self):
         assert all("parcours" in f.label for f in Flag)
@@ -73,8 +83,13 @@ class TestYearlyShare:
     traitant's teleconsultations with their own patients excluded."""
 
     def share(self, **kw):
-        base = {"year": 2026, "platform_counted": 0, "platform_excluded": 0, "declared_in_person": None,
-                "specialty_code": "SM15"}
+        base = {
+            "year": 2026,
+            "platform_counted": 0,
+            "platform_excluded": 0,
+            "declared_in_person": None,
+            "specialty_code": "SM15",
+        }
         return pathway.yearly_share(**{**base, **kw})
 
     def test_without_the_declared_activity_the_share_is_unknown(self):

@@ -53,12 +53,20 @@ class TestReschedule:
             assert old.status == "rescheduled" and old.rescheduled_to_id == moved.id
             assert old.closing_reason == "Le patient travaille à 10 h"
             assert moved.status == "booked" and moved.starts_at == LATER and moved.rescheduled_from_id == old.id
-            assert (moved.patient_id, moved.requester_id, moved.reason) == (old.patient_id, old.requester_id,
-                                                                           old.reason)
+            assert (moved.patient_id, moved.requester_id, moved.reason) == (
+                old.patient_id,
+                old.requester_id,
+                old.reason,
+            )
             link = db.scalar(select(TeleconsultationLink).where(TeleconsultationLink.appointment_id == moved.id))
             assert link is not None and link.revoked_at is None, "the patient's link follows"
-            sources = set(db.scalars(select(CareRelationship.source_id).where(
-                CareRelationship.user_id == c.specialist.id, CareRelationship.ends_at.is_(None))))
+            sources = set(
+                db.scalars(
+                    select(CareRelationship.source_id).where(
+                        CareRelationship.user_id == c.specialist.id, CareRelationship.ends_at.is_(None)
+                    )
+                )
+            )
             assert str(moved.id) in sources and str(old.id) not in sources
             notices = db.scalars(select(TeleconsultationNotice)).all()
             assert [(n.user_id, n.kind) for n in notices] == [(c.specialist.id, "rescheduled")]
@@ -131,8 +139,10 @@ class TestConcurrentReschedulings:
                         s.rollback()
                         outcomes.append("conflict")
 
-            threads = [threading.Thread(target=run, args=(c.gp, LATER)),
-                       threading.Thread(target=run, args=(c.specialist, LATER + dt.timedelta(minutes=20)))]
+            threads = [
+                threading.Thread(target=run, args=(c.gp, LATER)),
+                threading.Thread(target=run, args=(c.specialist, LATER + dt.timedelta(minutes=20))),
+            ]
             for t in threads:
                 t.start()
             for t in threads:
@@ -148,26 +158,47 @@ class TestCoordinator:
         with frozen(MONDAY_9H):
             c = clinic(db)
             boss = coordinator(db, c)
-            booked = scheduling.book_for(db, actor(db, boss), booking.BookingIn(
-                patient_id=c.patient_id, practitioner_id=c.specialist.id, line_id=c.line.id, starts_at=FIRST_SLOT,
-                reason="Contrôle"))
+            booked = scheduling.book_for(
+                db,
+                actor(db, boss),
+                booking.BookingIn(
+                    patient_id=c.patient_id,
+                    practitioner_id=c.specialist.id,
+                    line_id=c.line.id,
+                    starts_at=FIRST_SLOT,
+                    reason="Contrôle",
+                ),
+            )
             assert booked.appointment.booked_by_coordinator and booked.appointment.requester_id == boss.id
             assert booked.link.startswith("mlg_tc_")
-            assert db.scalar(select(TeleconsultationNotice.kind).where(
-                TeleconsultationNotice.user_id == c.specialist.id)) == "booked_for_you"
+            assert (
+                db.scalar(select(TeleconsultationNotice.kind).where(TeleconsultationNotice.user_id == c.specialist.id))
+                == "booked_for_you"
+            )
 
     def test_a_practitioner_outside_the_line_or_a_line_not_coordinated_is_refused(self, db):
         with frozen(MONDAY_9H):
             c = clinic(db)
             boss = coordinator(db, c)
             with pytest.raises(ValidationFailed, match="ligne"):
-                scheduling.book_for(db, actor(db, boss), booking.BookingIn(
-                    patient_id=c.patient_id, practitioner_id=c.outsider.id, line_id=c.line.id,
-                    starts_at=FIRST_SLOT))
+                scheduling.book_for(
+                    db,
+                    actor(db, boss),
+                    booking.BookingIn(
+                        patient_id=c.patient_id, practitioner_id=c.outsider.id, line_id=c.line.id, starts_at=FIRST_SLOT
+                    ),
+                )
             with pytest.raises(NotFound):
-                scheduling.book_for(db, c.a(db, c.gp), booking.BookingIn(
-                    patient_id=c.patient_id, practitioner_id=c.specialist.id, line_id=c.line.id,
-                    starts_at=FIRST_SLOT))
+                scheduling.book_for(
+                    db,
+                    c.a(db, c.gp),
+                    booking.BookingIn(
+                        patient_id=c.patient_id,
+                        practitioner_id=c.specialist.id,
+                        line_id=c.line.id,
+                        starts_at=FIRST_SLOT,
+                    ),
+                )
 
     def test_the_coordinator_sees_the_lines_appointments_and_reaches_them_audited(self, db):
         with frozen(MONDAY_9H) as clock:
@@ -182,21 +213,36 @@ class TestCoordinator:
                 scheduling.line_appointments(db, c.a(db, c.gp), c.line.id)
             clock.advance(dt.timedelta(minutes=1))
             moved = scheduling.reschedule(db, actor(db, boss), appt.id, LATER, "Réorganisation de la ligne")
-            notified = set(db.scalars(select(TeleconsultationNotice.user_id).where(
-                TeleconsultationNotice.appointment_id == moved.id)))
+            notified = set(
+                db.scalars(
+                    select(TeleconsultationNotice.user_id).where(TeleconsultationNotice.appointment_id == moved.id)
+                )
+            )
             assert notified == {c.gp.id, c.specialist.id}
 
     def test_the_coordinator_manages_a_practitioners_availability(self, db):
         with frozen(MONDAY_9H):
             c = clinic(db)
             boss = coordinator(db, c)
-            row = scheduling.add_range_for(db, actor(db, boss), c.specialist.id, availability.RangeIn(
-                kind=Kind.WEEKLY, start="14:00", end="15:00", weekday=1, slot_minutes=30, line_id=c.line.id))
+            row = scheduling.add_range_for(
+                db,
+                actor(db, boss),
+                c.specialist.id,
+                availability.RangeIn(
+                    kind=Kind.WEEKLY, start="14:00", end="15:00", weekday=1, slot_minutes=30, line_id=c.line.id
+                ),
+            )
             assert row.practitioner_id == c.specialist.id and row.created_by == boss.id
             assert len(scheduling.practitioner_ranges(db, actor(db, boss), c.specialist.id)) == 2
             scheduling.remove_range_for(db, actor(db, boss), c.specialist.id, row.id)
             with pytest.raises(NotFound):
-                scheduling.add_range_for(db, actor(db, boss), c.outsider.id, availability.RangeIn(
-                    kind=Kind.WEEKLY, start="14:00", end="15:00", weekday=1, slot_minutes=30, line_id=c.line.id))
+                scheduling.add_range_for(
+                    db,
+                    actor(db, boss),
+                    c.outsider.id,
+                    availability.RangeIn(
+                        kind=Kind.WEEKLY, start="14:00", end="15:00", weekday=1, slot_minutes=30, line_id=c.line.id
+                    ),
+                )
             with pytest.raises(NotFound):
                 scheduling.practitioner_ranges(db, c.a(db, c.gp), c.specialist.id)

@@ -50,9 +50,14 @@ def send_report(session: Session, actor: Actor, appt: TeleconsultationAppointmen
     session.refresh(appt)
     attending = repo.attending_account_ids(session, appt.patient_id)
     for user_id in sorted(attending - {appt.practitioner_id, appt.requester_id}):
-        authz.grant_relationship(session, user_id=user_id, patient_id=appt.patient_id,
-                                 kind=RelationshipKind.ATTENDING, source_type=booking.SOURCE_TYPE,
-                                 source_id=str(appt.id))
+        authz.grant_relationship(
+            session,
+            user_id=user_id,
+            patient_id=appt.patient_id,
+            kind=RelationshipKind.ATTENDING,
+            source_type=booking.SOURCE_TYPE,
+            source_id=str(appt.id),
+        )
     recipients = (attending | {appt.requester_id}) - {appt.practitioner_id}
     notices.notify(session, recipients, appt.id, "report_sent")
     notices.event(session, appt.id, "report_sent", actor.user_id)
@@ -65,8 +70,13 @@ class FollowUpIn:
     note: str = ""
 
 
-def order_follow_up(session: Session, actor: Actor, appointment_id: uuid.UUID | str, data: FollowUpIn,
-                    context: AuditContext | None = None) -> TeleconsultationAppointment:
+def order_follow_up(
+    session: Session,
+    actor: Actor,
+    appointment_id: uuid.UUID | str,
+    data: FollowUpIn,
+    context: AuditContext | None = None,
+) -> TeleconsultationAppointment:
     """The practitioner orders what comes next (another teleconsultation to book, an in-person consultation, a
     tele-expertise request), once the consultation is done; recorded with the appointment (the note sealed) and
     shown to the requester, who gets a notice."""
@@ -77,8 +87,10 @@ def order_follow_up(session: Session, actor: Actor, appointment_id: uuid.UUID | 
     rules.check_follow_up(rules.Status(appt.status), already=appt.follow_up_kind)
     note = " ".join(data.note.split())
     if len(note) > NOTE_MAX:
-        raise ValidationFailed(f"Précision trop longue ({NOTE_MAX} caractères au plus).",
-                               details=[{"field": "note", "message": "Trop long."}])
+        raise ValidationFailed(
+            f"Précision trop longue ({NOTE_MAX} caractères au plus).",
+            details=[{"field": "note", "message": "Trop long."}],
+        )
     at = now()
     if not repo.stamp_once(session, appt.id, "follow_up_at", at):  # of two concurrent orders, one wins
         raise Conflict("Une suite est déjà demandée pour cette téléconsultation.")
@@ -104,9 +116,13 @@ def flags_of(session: Session, appt: TeleconsultationAppointment) -> list[pathwa
         return []
     kinds = repo.establishment_kinds_of(session, appt.requester_id)
     return pathway.pathway_flags(
-        specialty_code=line.specialty_code if line else None, birth_date=patient.birth_date,
-        on=appt.starts_at.astimezone(rules.PARIS).date(), detainee="usmp" in kinds, ehpad_resident="ehpad" in kinds,
-        has_attending=patient.attending_professional_id is not None)
+        specialty_code=line.specialty_code if line else None,
+        birth_date=patient.birth_date,
+        on=appt.starts_at.astimezone(rules.PARIS).date(),
+        detainee="usmp" in kinds,
+        ehpad_resident="ehpad" in kinds,
+        has_attending=patient.attending_professional_id is not None,
+    )
 
 
 def share_of(session: Session, actor: Actor, year: int | None = None) -> pathway.Share:
@@ -118,18 +134,22 @@ def share_of(session: Session, actor: Actor, year: int | None = None) -> pathway
     declared = repo.activity(session, actor.user_id, year)
     professional = repo.professional_of(session, actor.user_id)
     return pathway.yearly_share(
-        year=year, platform_counted=len(acts) - excluded, platform_excluded=excluded,
+        year=year,
+        platform_counted=len(acts) - excluded,
+        platform_excluded=excluded,
         declared_in_person=declared.in_person_count if declared else None,
         declared_other_teleconsultations=declared.other_teleconsultations if declared else 0,
-        specialty_code=professional.specialty_code if professional else None)
+        specialty_code=professional.specialty_code if professional else None,
+    )
 
 
 YEAR_MIN = 2018  # teleconsultation reimbursed since 15 September 2018
 COUNT_MAX = 1_000_000
 
 
-def declare_activity(session: Session, actor: Actor, *, year: int, in_person: int,
-                     other_teleconsultations: int = 0) -> TeleconsultationActivity:
+def declare_activity(
+    session: Session, actor: Actor, *, year: int, in_person: int, other_teleconsultations: int = 0
+) -> TeleconsultationActivity:
     """The practitioner declares the year's in-person consultations (and teleconsultations made elsewhere), which the
     platform cannot see; a later declaration replaces the earlier one."""
     availability.need_run(actor)
@@ -137,12 +157,18 @@ def declare_activity(session: Session, actor: Actor, *, year: int, in_person: in
         raise ValidationFailed("Année hors bornes.", details=[{"field": "year", "message": "Année invalide."}])
     for field, value in (("in_person", in_person), ("other_teleconsultations", other_teleconsultations)):
         if not 0 <= value <= COUNT_MAX:
-            raise ValidationFailed("Indiquez un nombre d'actes positif ou nul.",
-                                   details=[{"field": field, "message": "Nombre invalide."}])
+            raise ValidationFailed(
+                "Indiquez un nombre d'actes positif ou nul.", details=[{"field": field, "message": "Nombre invalide."}]
+            )
     row = repo.activity(session, actor.user_id, year)
     if row is None:
-        row = TeleconsultationActivity(user_id=actor.user_id, year=year, in_person_count=in_person,
-                                       other_teleconsultations=other_teleconsultations, declared_at=now())
+        row = TeleconsultationActivity(
+            user_id=actor.user_id,
+            year=year,
+            in_person_count=in_person,
+            other_teleconsultations=other_teleconsultations,
+            declared_at=now(),
+        )
         session.add(row)
         try:
             with session.begin_nested():
@@ -164,8 +190,10 @@ class TimelineLine:
 
 def timeline(session: Session, appt: TeleconsultationAppointment) -> list[TimelineLine]:
     """The appointment's timeline (its access was checked by whoever loaded it)."""
-    return [TimelineLine(e.at, notices.EVENT_LABELS.get(e.kind, e.kind), e.other_appointment_id)
-            for e in repo.events_of(session, [appt.id])]
+    return [
+        TimelineLine(e.at, notices.EVENT_LABELS.get(e.kind, e.kind), e.other_appointment_id)
+        for e in repo.events_of(session, [appt.id])
+    ]
 
 
 def page_context(session: Session, actor: Actor, appt: TeleconsultationAppointment) -> dict[str, object]:
@@ -178,7 +206,11 @@ def page_context(session: Session, actor: Actor, appt: TeleconsultationAppointme
         "pathway_flags": flags_of(session, appt) if is_practitioner else [],
         "act_code": act_code_for(session, appt.practitioner_id) if is_practitioner else None,
         "can_reschedule": appt.status in ("booked", "waiting"),
-        "reschedule_slots": (availability.free_slots(session, appt.practitioner_id, line_id=appt.line_id,
-                                                     first_day=today_paris(), days=14)[:40]
-                             if appt.status in ("booked", "waiting") else []),
+        "reschedule_slots": (
+            availability.free_slots(
+                session, appt.practitioner_id, line_id=appt.line_id, first_day=today_paris(), days=14
+            )[:40]
+            if appt.status in ("booked", "waiting")
+            else []
+        ),
     }

@@ -68,13 +68,25 @@ def notify(session: Session, user_ids: Iterable[uuid.UUID | None], appointment_i
     return added
 
 
-def event(session: Session, appointment_id: uuid.UUID, kind: str, actor_user_id: uuid.UUID | None = None,
-          other_appointment_id: uuid.UUID | None = None) -> None:
+def event(
+    session: Session,
+    appointment_id: uuid.UUID,
+    kind: str,
+    actor_user_id: uuid.UUID | None = None,
+    other_appointment_id: uuid.UUID | None = None,
+) -> None:
     """A line of the appointment's timeline."""
     if kind not in EVENT_LABELS:
         raise ValueError(f"unknown event kind {kind!r}")
-    session.add(TeleconsultationEvent(appointment_id=appointment_id, kind=kind, actor_user_id=actor_user_id,
-                                      other_appointment_id=other_appointment_id, at=now()))
+    session.add(
+        TeleconsultationEvent(
+            appointment_id=appointment_id,
+            kind=kind,
+            actor_user_id=actor_user_id,
+            other_appointment_id=other_appointment_id,
+            at=now(),
+        )
+    )
     session.flush()
 
 
@@ -85,17 +97,20 @@ def email_key(notice_id: uuid.UUID) -> str:
 def email_text(kind: str, link: str) -> tuple[str, str]:
     """Subject and body of a notice's email: the kind of news and a link, nothing about the patient."""
     label = KIND_LABELS[kind]
-    body = ("Bonjour,\n\n"
-            f"{label}.\n"
-            "Pour en voir le détail, connectez-vous à Maillage :\n"
-            f"{link}\n\n"
-            "Ce message ne contient aucune donnée de santé : le rendez-vous se lit sur Maillage, après connexion.\n"
-            "Message automatique, merci de ne pas y répondre.\n")
+    body = (
+        "Bonjour,\n\n"
+        f"{label}.\n"
+        "Pour en voir le détail, connectez-vous à Maillage :\n"
+        f"{link}\n\n"
+        "Ce message ne contient aucune donnée de santé : le rendez-vous se lit sur Maillage, après connexion.\n"
+        "Message automatique, merci de ne pas y répondre.\n"
+    )
     return f"Maillage : {label}", body
 
 
-def email_notice(session: Session, notice_id: uuid.UUID, mailer: Mailer | None,
-                 settings: Settings | None = None) -> outbox.Outcome | None:
+def email_notice(
+    session: Session, notice_id: uuid.UUID, mailer: Mailer | None, settings: Settings | None = None
+) -> outbox.Outcome | None:
     """Email one notice to its recipient, once (the worker job's body); None if the notice no longer exists."""
     row = session.get(TeleconsultationNotice, notice_id)
     if row is None:
@@ -103,8 +118,9 @@ def email_notice(session: Session, notice_id: uuid.UUID, mailer: Mailer | None,
     s = settings or get_settings()
     link = s.base_url.rstrip("/") + APPOINTMENT_PAGE.format(appointment_id=row.appointment_id)
     subject, body = email_text(row.kind, link)
-    return outbox.deliver_once(session, key=email_key(row.id), user_id=row.user_id, subject=subject, text=body,
-                               mailer=mailer, settings=s)
+    return outbox.deliver_once(
+        session, key=email_key(row.id), user_id=row.user_id, subject=subject, text=body, mailer=mailer, settings=s
+    )
 
 
 def recent(session: Session, actor: Actor, limit: int = 20) -> list[TeleconsultationNotice]:

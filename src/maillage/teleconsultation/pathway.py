@@ -40,13 +40,15 @@ def act_code(fee_sector: str | None) -> str:
 # Specialities in direct access, as coded in the directory's specialty table (TRE_R38). Stomatology, oral and
 # maxillofacial surgery, neuropsychiatry and medical gynaecology are in direct access too but have no code in that
 # table yet: a line of theirs is not flagged.
-DIRECT_ACCESS_SPECIALTIES = frozenset({
-    "SM20",  # Gynécologie-obstétrique
-    "SM38",  # Ophtalmologie
-    "SM40",  # Pédiatrie
-    "SM42",  # Psychiatrie
-    "SM43",  # Psychiatrie, option enfant et adolescent
-})
+DIRECT_ACCESS_SPECIALTIES = frozenset(
+    {
+        "SM20",  # Gynécologie-obstétrique
+        "SM38",  # Ophtalmologie
+        "SM40",  # Pédiatrie
+        "SM42",  # Psychiatrie
+        "SM43",  # Psychiatrie, option enfant et adolescent
+    }
+)
 PSYCHIATRY = frozenset({"SM42", "SM43"})
 CHILD_AGE = 16
 
@@ -65,8 +67,15 @@ def age_on(birth_date: dt.date, on: dt.date) -> int:
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
 
 
-def pathway_flags(*, specialty_code: str | None, birth_date: dt.date, on: dt.date, detainee: bool,
-                  ehpad_resident: bool, has_attending: bool) -> list[Flag]:
+def pathway_flags(
+    *,
+    specialty_code: str | None,
+    birth_date: dt.date,
+    on: dt.date,
+    detainee: bool,
+    ehpad_resident: bool,
+    has_attending: bool,
+) -> list[Flag]:
     """The exceptions to the coordinated care pathway that apply to this teleconsultation, in a fixed order."""
     flags = []
     if specialty_code in DIRECT_ACCESS_SPECIALTIES:
@@ -119,8 +128,15 @@ class Share:
         return f"{int(self.cap * 100)} %"
 
 
-def yearly_share(*, year: int, platform_counted: int, platform_excluded: int, declared_in_person: int | None,
-                 declared_other_teleconsultations: int = 0, specialty_code: str | None) -> Share:
+def yearly_share(
+    *,
+    year: int,
+    platform_counted: int,
+    platform_excluded: int,
+    declared_in_person: int | None,
+    declared_other_teleconsultations: int = 0,
+    specialty_code: str | None,
+) -> Share:
     """The share of teleconsultations in the practitioner's activity of a calendar year.
 
     Numerator: the teleconsultations that count (those on the platform, except the médecin traitant's with their own
@@ -128,7 +144,8 @@ def yearly_share(*, year: int, platform_counted: int, platform_excluded: int, de
     included: they are activity) plus the declared in-person consultations. Without the declaration the platform
     cannot compute it (it sees only its own teleconsultations)."""
     if min(platform_counted, platform_excluded, declared_other_teleconsultations) < 0 or (
-            declared_in_person is not None and declared_in_person < 0):
+        declared_in_person is not None and declared_in_person < 0
+    ):
         raise ValidationFailed("Les nombres d'actes sont positifs ou nuls.")
     cap = cap_for(specialty_code)
     counted = platform_counted + declared_other_teleconsultations
@@ -136,5 +153,5 @@ def yearly_share(*, year: int, platform_counted: int, platform_excluded: int, de
         return Share(year, counted, platform_excluded, None, cap, None, ShareLevel.UNKNOWN)
     total = counted + platform_excluded + declared_in_person
     ratio = Decimal(counted) / Decimal(total) if total else Decimal(0)
-    level = (ShareLevel.OVER if ratio > cap else ShareLevel.NEAR if ratio >= cap * NEAR_CAP else ShareLevel.BELOW)
+    level = ShareLevel.OVER if ratio > cap else ShareLevel.NEAR if ratio >= cap * NEAR_CAP else ShareLevel.BELOW
     return Share(year, counted, platform_excluded, declared_in_person, cap, ratio, level)

@@ -39,17 +39,25 @@ LINE_NOT_FOUND = "Ligne de téléconsultation introuvable."
 LINE_DAYS_MAX = 31
 
 
-def reschedule(session: Session, actor: Actor, appointment_id: uuid.UUID | str, starts_at: dt.datetime,
-               reason: str, context: AuditContext | None = None) -> TeleconsultationAppointment:
+def reschedule(
+    session: Session,
+    actor: Actor,
+    appointment_id: uuid.UUID | str,
+    starts_at: dt.datetime,
+    reason: str,
+    context: AuditContext | None = None,
+) -> TeleconsultationAppointment:
     """Move an appointment not yet held to another free slot of its practitioner on its line; returns the new
     appointment. The patient's link follows."""
     appt = booking.load(session, actor, appointment_id, action="update", context=context)
-    text = rules.reason_text(reason, Action.RESCHEDULE)[:booking.REASON_MAX]
+    text = rules.reason_text(reason, Action.RESCHEDULE)[: booking.REASON_MAX]
     rules.next_status(Status(appt.status), Action.RESCHEDULE)  # a held or closed appointment: 409 before anything
     starts_at = starts_at if starts_at.tzinfo else starts_at.replace(tzinfo=dt.UTC)
     if starts_at == appt.starts_at:
-        raise ValidationFailed("Choisissez un autre créneau que celui du rendez-vous.",
-                               details=[{"field": "starts_at", "message": "Même créneau."}])
+        raise ValidationFailed(
+            "Choisissez un autre créneau que celui du rendez-vous.",
+            details=[{"field": "starts_at", "message": "Même créneau."}],
+        )
     day = starts_at.astimezone(rules.PARIS).date()
     if day < today_paris():
         raise Conflict("Ce créneau est passé : choisissez-en un autre.")
@@ -60,11 +68,22 @@ def reschedule(session: Session, actor: Actor, appointment_id: uuid.UUID | str, 
     new_id = uuid.uuid4()
     booking._move(session, appt, Action.RESCHEDULE, {"closing_reason": text, "rescheduled_to_id": new_id})
     moved = TeleconsultationAppointment(
-        id=new_id, patient_id=appt.patient_id, practitioner_id=appt.practitioner_id, line_id=appt.line_id,
-        requester_id=appt.requester_id, teleexpertise_request_id=appt.teleexpertise_request_id, place=slot.place,
-        starts_at=slot.starts_at, ends_at=slot.ends_at, status=Status.BOOKED.value, reason=appt.reason,
-        rescheduled_from_id=appt.id, booked_by_coordinator=appt.booked_by_coordinator, created_at=now(),
-        updated_at=now())
+        id=new_id,
+        patient_id=appt.patient_id,
+        practitioner_id=appt.practitioner_id,
+        line_id=appt.line_id,
+        requester_id=appt.requester_id,
+        teleexpertise_request_id=appt.teleexpertise_request_id,
+        place=slot.place,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        status=Status.BOOKED.value,
+        reason=appt.reason,
+        rescheduled_from_id=appt.id,
+        booked_by_coordinator=appt.booked_by_coordinator,
+        created_at=now(),
+        updated_at=now(),
+    )
     session.add(moved)
     try:
         with session.begin_nested():
@@ -72,11 +91,17 @@ def reschedule(session: Session, actor: Actor, appointment_id: uuid.UUID | str, 
     except IntegrityError:
         raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre : choisissez-en un autre.") from None
     repo.move_links(session, appt.id, moved.id)
-    authz.end_relationships(session, source_type=booking.SOURCE_TYPE, source_id=str(appt.id),
-                            user_id=appt.practitioner_id)
-    authz.grant_relationship(session, user_id=moved.practitioner_id, patient_id=moved.patient_id,
-                             kind=RelationshipKind.PARTICIPANT, source_type=booking.SOURCE_TYPE,
-                             source_id=str(moved.id))
+    authz.end_relationships(
+        session, source_type=booking.SOURCE_TYPE, source_id=str(appt.id), user_id=appt.practitioner_id
+    )
+    authz.grant_relationship(
+        session,
+        user_id=moved.practitioner_id,
+        patient_id=moved.patient_id,
+        kind=RelationshipKind.PARTICIPANT,
+        source_type=booking.SOURCE_TYPE,
+        source_id=str(moved.id),
+    )
     notices.event(session, appt.id, "rescheduled", actor.user_id, other_appointment_id=moved.id)
     notices.event(session, moved.id, "rescheduled_from", actor.user_id, other_appointment_id=appt.id)
     others = {moved.practitioner_id, moved.requester_id} - {actor.user_id}
@@ -103,12 +128,15 @@ def _coordinated_line(session: Session, actor: Actor, line_id: uuid.UUID | str) 
 
 def _line_practitioner(session: Session, line: SpecialtyLine, practitioner_id: uuid.UUID) -> None:
     if practitioner_id not in {u.id for u in repo.line_practitioners(session, line.id)}:
-        raise ValidationFailed("Ce praticien ne répond pas à cette ligne.",
-                               details=[{"field": "practitioner_id", "message": "Praticien hors de la ligne."}])
+        raise ValidationFailed(
+            "Ce praticien ne répond pas à cette ligne.",
+            details=[{"field": "practitioner_id", "message": "Praticien hors de la ligne."}],
+        )
 
 
-def book_for(session: Session, actor: Actor, data: booking.BookingIn,
-             context: AuditContext | None = None) -> booking.Booked:
+def book_for(
+    session: Session, actor: Actor, data: booking.BookingIn, context: AuditContext | None = None
+) -> booking.Booked:
     """The line's coordinator books a free slot of one of the line's practitioners for a patient they care for; the
     coordinator is the requester (they hand the link over); the practitioner gets a notice."""
     line = _coordinated_line(session, actor, data.line_id)
@@ -119,8 +147,15 @@ def book_for(session: Session, actor: Actor, data: booking.BookingIn,
     return booked
 
 
-def line_appointments(session: Session, actor: Actor, line_id: uuid.UUID | str, *, first_day: dt.date | None = None,
-                      days: int = 7, context: AuditContext | None = None) -> tuple[SpecialtyLine, list[booking.Row]]:
+def line_appointments(
+    session: Session,
+    actor: Actor,
+    line_id: uuid.UUID | str,
+    *,
+    first_day: dt.date | None = None,
+    days: int = 7,
+    context: AuditContext | None = None,
+) -> tuple[SpecialtyLine, list[booking.Row]]:
     """The appointments of a line the actor coordinates, over ``days`` days from ``first_day`` (one audit entry for
     the list, naming its patients)."""
     line = _coordinated_line(session, actor, line_id)
@@ -142,14 +177,16 @@ def _practitioner_of_my_lines(session: Session, actor: Actor, practitioner_id: u
     return theirs
 
 
-def practitioner_ranges(session: Session, actor: Actor,
-                        practitioner_id: uuid.UUID) -> list[TeleconsultationAvailability]:
+def practitioner_ranges(
+    session: Session, actor: Actor, practitioner_id: uuid.UUID
+) -> list[TeleconsultationAvailability]:
     _practitioner_of_my_lines(session, actor, practitioner_id)
     return repo.ranges_of(session, practitioner_id)
 
 
-def add_range_for(session: Session, actor: Actor, practitioner_id: uuid.UUID,
-                  data: availability.RangeIn) -> TeleconsultationAvailability:
+def add_range_for(
+    session: Session, actor: Actor, practitioner_id: uuid.UUID, data: availability.RangeIn
+) -> TeleconsultationAvailability:
     """The coordinator publishes a range for a practitioner of their line, on one of the lines they coordinate."""
     lines = _practitioner_of_my_lines(session, actor, practitioner_id)
     return availability.publish(session, practitioner_id, lines, data, created_by=actor.user_id)

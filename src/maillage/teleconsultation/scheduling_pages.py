@@ -17,7 +17,8 @@ from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
-from maillage.teleconsultation import aftercare, pathway, scheduling
+from maillage.models.directory import SpecialtyLine
+from maillage.teleconsultation import aftercare, booking, pathway, scheduling
 from maillage.teleconsultation.pages import BASE, _appointment_page, _message, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -26,9 +27,14 @@ Clinician = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
 
 
 @router.post(f"{BASE}/rdv/{{appointment_id}}/reporter", response_class=HTMLResponse)
-def reschedule(request: Request, appointment_id: uuid.UUID, db: DbSession, actor: Practitioner,
-               starts_at: Annotated[str, Form(max_length=40)] = "",
-               reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+def reschedule(
+    request: Request,
+    appointment_id: uuid.UUID,
+    db: DbSession,
+    actor: Practitioner,
+    starts_at: Annotated[str, Form(max_length=40)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
     """Move the appointment to the chosen free slot, with a reason; opens the new appointment's page."""
     try:
         try:
@@ -40,32 +46,45 @@ def reschedule(request: Request, appointment_id: uuid.UUID, db: DbSession, actor
         if exc.status_code == 404:
             raise
         db.rollback()
-        return _appointment_page(request, db, actor, appointment_id, error=_message(exc),
-                                 status_code=exc.status_code)
+        return _appointment_page(request, db, actor, appointment_id, error=_message(exc), status_code=exc.status_code)
     return RedirectResponse(f"{BASE}/rdv/{moved.id}", status_code=303)
 
 
 @router.post(f"{BASE}/rdv/{{appointment_id}}/suite", response_class=HTMLResponse)
-def follow_up(request: Request, appointment_id: uuid.UUID, db: DbSession, actor: Practitioner,
-              kind: Annotated[str, Form(max_length=20)] = "",
-              note: Annotated[str, Form(max_length=aftercare.NOTE_MAX)] = "") -> Response:
+def follow_up(
+    request: Request,
+    appointment_id: uuid.UUID,
+    db: DbSession,
+    actor: Practitioner,
+    kind: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=aftercare.NOTE_MAX)] = "",
+) -> Response:
     try:
-        aftercare.order_follow_up(db, actor, appointment_id, aftercare.FollowUpIn(kind, note),
-                                  context=audit_context(request))
+        aftercare.order_follow_up(
+            db, actor, appointment_id, aftercare.FollowUpIn(kind, note), context=audit_context(request)
+        )
     except MaillageError as exc:
         if exc.status_code == 404:
             raise
         db.rollback()
-        return _appointment_page(request, db, actor, appointment_id, error=_message(exc),
-                                 status_code=exc.status_code)
+        return _appointment_page(request, db, actor, appointment_id, error=_message(exc), status_code=exc.status_code)
     return RedirectResponse(f"{BASE}/rdv/{appointment_id}", status_code=303)
 
 
-def _share_page(request: Request, db: DbSession, actor: Actor, error: str | None = None,
-                status_code: int = 200) -> Response:
-    return render(request, "teleconsultation/share.html", {
-        "share": aftercare.share_of(db, actor), "levels": pathway.ShareLevel, "error": error,
-        "year": today_paris().year}, status_code=status_code)
+def _share_page(
+    request: Request, db: DbSession, actor: Actor, error: str | None = None, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "teleconsultation/share.html",
+        {
+            "share": aftercare.share_of(db, actor),
+            "levels": pathway.ShareLevel,
+            "error": error,
+            "year": today_paris().year,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get(f"{BASE}/activite", response_class=HTMLResponse)
@@ -76,16 +95,21 @@ def share_page(request: Request, db: DbSession, actor: Practitioner) -> Response
 
 
 @router.post(f"{BASE}/activite", response_class=HTMLResponse)
-def declare(request: Request, db: DbSession, actor: Practitioner,
-            in_person: Annotated[str, Form(max_length=9)] = "",
-            other_teleconsultations: Annotated[str, Form(max_length=9)] = "0") -> Response:
+def declare(
+    request: Request,
+    db: DbSession,
+    actor: Practitioner,
+    in_person: Annotated[str, Form(max_length=9)] = "",
+    other_teleconsultations: Annotated[str, Form(max_length=9)] = "0",
+) -> Response:
     try:
         try:
             counts = int(in_person), int(other_teleconsultations or "0")
         except ValueError:
             raise ValidationFailed("Indiquez des nombres entiers.") from None
-        aftercare.declare_activity(db, actor, year=today_paris().year, in_person=counts[0],
-                                   other_teleconsultations=counts[1])
+        aftercare.declare_activity(
+            db, actor, year=today_paris().year, in_person=counts[0], other_teleconsultations=counts[1]
+        )
     except MaillageError as exc:
         db.rollback()
         return _share_page(request, db, actor, error=_message(exc), status_code=exc.status_code)
@@ -98,9 +122,12 @@ def coordination(request: Request, db: DbSession, actor: Clinician, ligne: uuid.
     and its practitioners."""
     lines = scheduling.my_coordinated_lines(db, actor)
     chosen = ligne or (lines[0].id if lines else None)
-    line, rows, team = None, [], []
+    line: SpecialtyLine | None = None
+    rows: list[booking.Row] = []
+    team: list[scheduling.LinePractitioner] = []
     if chosen is not None:
         line, rows = scheduling.line_appointments(db, actor, chosen, context=audit_context(request))
         team = scheduling.line_team(db, actor, chosen)
-    return render(request, "teleconsultation/coordination.html", {
-        "lines": lines, "line": line, "rows": rows, "team": team})
+    return render(
+        request, "teleconsultation/coordination.html", {"lines": lines, "line": line, "rows": rows, "team": team}
+    )
