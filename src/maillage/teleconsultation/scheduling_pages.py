@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from maillage.exceptions import MaillageError, ValidationFailed
 from maillage.kit.clock import today_paris
 from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.models.directory import SpecialtyLine
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
-from maillage.models.directory import SpecialtyLine
 from maillage.teleconsultation import aftercare, booking, pathway, scheduling
 from maillage.teleconsultation.pages import BASE, _appointment_page, _message, render
 
