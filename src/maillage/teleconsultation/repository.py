@@ -272,3 +272,14 @@ def acts_of_year(session: Session, user_id: uuid.UUID, year: int) -> list[tuple[
 def activity(session: Session, user_id: uuid.UUID, year: int) -> TeleconsultationActivity | None:
     return session.scalar(select(TeleconsultationActivity).where(TeleconsultationActivity.user_id == user_id,
                                                                  TeleconsultationActivity.year == year))
+
+
+def count_line_appointments(session: Session, line_ids: Iterable[uuid.UUID], start: dt.datetime,
+                            end: dt.datetime) -> int:
+    """How many live appointments the lines hold between two instants (a count: no patient data)."""
+    ids = list(line_ids)
+    if not ids:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(TeleconsultationAppointment).where(
+        TeleconsultationAppointment.line_id.in_(ids), TeleconsultationAppointment.status.in_(("booked", "waiting")),
+        TeleconsultationAppointment.starts_at >= start, TeleconsultationAppointment.starts_at < end)) or 0)

@@ -46,6 +46,8 @@ def reschedule(
     starts_at: dt.datetime,
     reason: str,
     context: AuditContext | None = None,
+    *,
+    new_appointment_id: uuid.UUID | None = None,
 ) -> TeleconsultationAppointment:
     """Move an appointment not yet held to another free slot of its practitioner on its line; returns the new
     appointment. The patient's link follows."""
@@ -65,7 +67,7 @@ def reschedule(
     slot = next((s for s in offered if s.starts_at == starts_at), None)
     if slot is None:
         raise Conflict("Ce créneau n'est plus libre : choisissez-en un autre.")
-    new_id = uuid.uuid4()
+    new_id = new_appointment_id or uuid.uuid4()
     booking._move(session, appt, Action.RESCHEDULE, {"closing_reason": text, "rescheduled_to_id": new_id})
     moved = TeleconsultationAppointment(
         id=new_id,
@@ -210,3 +212,10 @@ class LinePractitioner:
 def line_team(session: Session, actor: Actor, line_id: uuid.UUID | str) -> list[LinePractitioner]:
     line = _coordinated_line(session, actor, line_id)
     return [LinePractitioner(u.id, u.display_name) for u in repo.line_practitioners(session, line.id)]
+
+
+def coming_on_my_lines(session: Session, actor: Actor, days: int = 7) -> int:
+    """How many appointments not yet held the actor's coordinated lines hold over the coming ``days`` days."""
+    lines = repo.coordinated_lines(session, actor.user_id)
+    start = now()
+    return repo.count_line_appointments(session, [ln.id for ln in lines], start, start + dt.timedelta(days=days))

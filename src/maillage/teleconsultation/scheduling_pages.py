@@ -18,7 +18,7 @@ from maillage.models.directory import SpecialtyLine
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
-from maillage.teleconsultation import aftercare, booking, pathway, scheduling
+from maillage.teleconsultation import aftercare, booking, notices, pathway, scheduling
 from maillage.teleconsultation.pages import BASE, _appointment_page, _message, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -131,3 +131,10 @@ def coordination(request: Request, db: DbSession, actor: Clinician, ligne: uuid.
     return render(
         request, "teleconsultation/coordination.html", {"lines": lines, "line": line, "rows": rows, "team": team}
     )
+
+
+@router.get(f"{BASE}/avis", response_class=HTMLResponse)
+def notices_page(request: Request, db: DbSession, actor: Clinician) -> Response:
+    """The actor's teleconsultation notices, the latest first; each opens its appointment (which marks it read)."""
+    return render(request, "teleconsultation/notices.html", {
+        "notices": notices.recent(db, actor, limit=50), "kind_labels_notice": notices.KIND_LABELS})
