@@ -37,8 +37,12 @@ class TestDemo:
         with frozen(DEMO_DAY):
             boss = auth.actor_for(db, db.scalar(select(UserAccount).where(UserAccount.username == COORDINATOR)))
             labels = {i.label: i.href for i in waiting_items(db, boss, AuditContext())}
-            assert labels.get("téléconsultation à venir sur vos lignes",
-                              labels.get("téléconsultations à venir sur vos lignes")) == "/teleconsultation/coordination"
+            assert (
+                labels.get(
+                    "téléconsultation à venir sur vos lignes", labels.get("téléconsultations à venir sur vos lignes")
+                )
+                == "/teleconsultation/coordination"
+            )
 
 
 class TestHome:

@@ -30,8 +30,9 @@ RESCHEDULE_REASON = "Le patient est retenu à l'heure prévue : il préfère le 
 FOLLOW_UP_NOTE = "Revoir les lésions en téléconsultation dans un mois, après la fin du traitement."
 
 
-def seed_demo_teleconsultation_aftercare(session: Session, id_for: Callable[[str], uuid.UUID],
-                                         day: dt.datetime) -> None:
+def seed_demo_teleconsultation_aftercare(
+    session: Session, id_for: Callable[[str], uuid.UUID], day: dt.datetime
+) -> None:
     """Write the demo's scheduling and after-care from ``day`` (the demo day's midnight, UTC); the caller commits."""
     line_id = id_for("line/dermatologie")
     coordinator = session.scalar(select(UserAccount).where(UserAccount.username == COORDINATOR))
@@ -53,11 +54,20 @@ def _reschedule(session: Session, id_for: Callable[[str], uuid.UUID]) -> None:
     requester = auth.actor_for(session, user)
     with frozen(appt.created_at + dt.timedelta(hours=2)):
         day = appt.starts_at.astimezone(PARIS).date()
-        later = [s for s in availability.free_slots(session, appt.practitioner_id, line_id=appt.line_id,
-                                                    first_day=day, days=7) if s.starts_at > appt.starts_at]
+        later = [
+            s
+            for s in availability.free_slots(session, appt.practitioner_id, line_id=appt.line_id, first_day=day, days=7)
+            if s.starts_at > appt.starts_at
+        ]
         if later:
-            scheduling.reschedule(session, requester, appt.id, later[0].starts_at, RESCHEDULE_REASON,
-                                  new_appointment_id=id_for(f"{RESCHEDULED}/rescheduled"))
+            scheduling.reschedule(
+                session,
+                requester,
+                appt.id,
+                later[0].starts_at,
+                RESCHEDULE_REASON,
+                new_appointment_id=id_for(f"{RESCHEDULED}/rescheduled"),
+            )
 
 
 def _follow_up(session: Session, id_for: Callable[[str], uuid.UUID]) -> None:
@@ -67,5 +77,6 @@ def _follow_up(session: Session, id_for: Callable[[str], uuid.UUID]) -> None:
         return
     practitioner = auth.actor_for(session, user)
     with frozen(appt.report_signed_at + dt.timedelta(minutes=1)):
-        aftercare.order_follow_up(session, practitioner, appt.id,
-                                  aftercare.FollowUpIn("teleconsultation", FOLLOW_UP_NOTE))
+        aftercare.order_follow_up(
+            session, practitioner, appt.id, aftercare.FollowUpIn("teleconsultation", FOLLOW_UP_NOTE)
+        )
