@@ -108,3 +108,61 @@ class TestCoordinationPage:
             assert "ne coordonnez aucune ligne" in body(client.get("/teleconsultation/coordination", headers=HTML))
             other = client.get(f"/teleconsultation/coordination?ligne={c.line.id}", headers=HTML)
             assert other.status_code == 404
+
+
+class TestCoordinatorBookingAndRanges:
+    def coordinator(self, db, c):
+        boss = professional_user(db)
+        db.add(SpecialtyLineMember(line_id=c.line.id, professional_id=boss.person_id, role="coordinator"))
+        authz.grant_relationship(db, user_id=boss.id, patient_id=c.patient_id, kind="care_unit")
+        return boss
+
+    def test_the_coordinator_books_a_slot_of_the_line_and_gets_the_link_once(self, client, db):
+        with frozen(MONDAY_9H):
+            c = clinic(db)
+            boss = self.coordinator(db, c)
+            db.commit()
+            sign_in(client, db, boss)
+            page = body(client.get(f"/teleconsultation/coordination/reserver?ligne={c.line.id}"
+                                   f"&patient_id={c.patient_id}", headers=HTML))
+            slot = re.search(r'name="slot" value="([^"]+)"', page).group(1)
+            refused = post_form(client, "/teleconsultation/coordination/reserver",
+                                {"ligne": str(c.line.id), "patient_id": str(c.patient_id)})
+            assert refused.status_code == 409 and "Choisissez un patient et un créneau" in body(refused)
+            done = post_form(client, "/teleconsultation/coordination/reserver",
+                             {"ligne": str(c.line.id), "patient_id": str(c.patient_id), "slot": slot,
+                              "reason": "Contrôle"})
+            assert done.status_code == 201 and "/tc/mlg_tc_" in done.text and "le praticien en est averti" in body(done)
+            sign_in(client, db, c.gp)
+            other = client.get(f"/teleconsultation/coordination/reserver?ligne={c.line.id}", headers=HTML)
+            assert other.status_code == 404
+
+    def test_the_coordinator_publishes_and_withdraws_a_practitioners_range(self, client, db):
+        with frozen(MONDAY_9H):
+            c = clinic(db)
+            boss = self.coordinator(db, c)
+            db.commit()
+            sign_in(client, db, boss)
+            url = f"/teleconsultation/coordination/praticiens/{c.specialist.id}"
+            assert "1 plage publiée" in body(client.get(url, headers=HTML))
+            bad = post_form(client, url, {"kind": "weekly", "weekday": "1", "start": "15:00", "end": "14:00",
+                                          "slot_minutes": "20", "line_id": str(c.line.id)})
+            assert bad.status_code == 422 and "L'heure de fin doit suivre" in body(bad)
+            ok = post_form(client, url, {"kind": "weekly", "weekday": "1", "start": "14:00", "end": "15:00",
+                                         "slot_minutes": "20", "line_id": str(c.line.id)})
+            assert ok.status_code == 303
+            page = body(client.get(url, headers=HTML))
+            assert "2 plages publiées" in page
+            range_id = re.findall(r"/plages/([0-9a-f-]{36})/retirer", page)[-1]
+            assert post_form(client, f"{url}/plages/{range_id}/retirer").status_code == 303
+            assert client.get(f"/teleconsultation/coordination/praticiens/{c.outsider.id}",
+                              headers=HTML).status_code == 404
+
+    def test_the_coordination_pages_have_their_triplet(self, client, db):
+        with frozen(MONDAY_9H):
+            c = clinic(db)
+            db.commit()
+            assert_triplet(client, db, "GET", f"/teleconsultation/coordination/praticiens/{c.specialist.id}",
+                           wrong_role_user=make_user(db, "analyst"), outsider_user=c.gp, page=True)
+            assert_triplet(client, db, "GET", f"/api/teleconsultation/lines/{c.line.id}/appointments",
+                           wrong_role_user=make_user(db, "analyst"), outsider_user=c.gp)

@@ -10,16 +10,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
-from maillage.exceptions import MaillageError, ValidationFailed
+from maillage.exceptions import MaillageError, NotFound, ValidationFailed
 from maillage.kit.clock import today_paris
 from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.kit.ids import as_uuid
 from maillage.models.directory import SpecialtyLine
+from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
-from maillage.teleconsultation import aftercare, booking, notices, pathway, scheduling
-from maillage.teleconsultation.pages import BASE, _appointment_page, _message, render
+from maillage.teleconsultation import aftercare, availability, booking, notices, pathway, scheduling
+from maillage.teleconsultation.pages import BASE, _appointment_page, _link_url, _message, render
+from maillage.teleconsultation.rules import Kind
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Practitioner = Annotated[Actor, Depends(require(Permission.TELECONSULTATION_RUN))]
@@ -138,3 +142,105 @@ def notices_page(request: Request, db: DbSession, actor: Clinician) -> Response:
     """The actor's teleconsultation notices, the latest first; each opens its appointment (which marks it read)."""
     return render(request, "teleconsultation/notices.html", {
         "notices": notices.recent(db, actor, limit=50), "kind_labels_notice": notices.KIND_LABELS})
+
+
+# --- The coordinator books and manages availability for the line's practitioners -----------------------------------
+
+
+def _coordinator_booking(request: Request, db: Session, actor: Actor, line_id: uuid.UUID, patient_id: str,
+                         error: str | None = None, status_code: int = 200) -> Response:
+    line = next((ln for ln in scheduling.my_coordinated_lines(db, actor) if ln.id == line_id), None)
+    if line is None:
+        raise NotFound(scheduling.LINE_NOT_FOUND)
+    team = {p.user_id for p in scheduling.line_team(db, actor, line.id)}
+    offers = [o for o in availability.line_offers(db, line.id) if o.practitioner_id in team]
+    return render(request, "teleconsultation/coordination_book.html", {
+        "line": line, "patients": patients.my_patients(db, actor, context=audit_context(request)),
+        "patient_id": patient_id, "offers": offers, "error": error}, status_code=409 if error else status_code)
+
+
+@router.get(f"{BASE}/coordination/reserver", response_class=HTMLResponse)
+def coordinator_book_page(request: Request, db: DbSession, actor: Clinician, ligne: uuid.UUID,
+                          patient_id: str = "") -> Response:
+    """The coordinator chooses a patient they care for and a free slot of one of the line's practitioners."""
+    return _coordinator_booking(request, db, actor, ligne, patient_id[:36])
+
+
+@router.post(f"{BASE}/coordination/reserver", response_class=HTMLResponse)
+def coordinator_book(request: Request, db: DbSession, actor: Clinician, ligne: Annotated[uuid.UUID, Form()],
+                     patient_id: Annotated[str, Form(max_length=36)] = "",
+                     slot: Annotated[str, Form(max_length=80)] = "",
+                     reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    try:
+        practitioner, _, start = slot.partition("|")
+        data = booking.BookingIn(patient_id=as_uuid(patient_id), practitioner_id=as_uuid(practitioner), line_id=ligne,
+                                 starts_at=dt.datetime.fromisoformat(start), reason=reason)
+    except (ValueError, MaillageError):
+        return _coordinator_booking(request, db, actor, ligne, patient_id, "Choisissez un patient et un créneau.")
+    try:
+        booked = scheduling.book_for(db, actor, data, context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        db.rollback()
+        return _coordinator_booking(request, db, actor, ligne, patient_id, _message(exc))
+    practitioner_name = next((p.name for p in scheduling.line_team(db, actor, ligne)
+                              if p.user_id == booked.appointment.practitioner_id), "")
+    return render(request, "teleconsultation/coordination_booked.html", {
+        "appt": booked.appointment, "link": _link_url(request, booked.link), "practitioner": practitioner_name,
+        "line_id": ligne}, status_code=201)
+
+
+def _ranges_page(request: Request, db: Session, actor: Actor, practitioner_id: uuid.UUID,
+                 error: str | None = None, form: dict[str, str] | None = None) -> Response:
+    ranges = scheduling.practitioner_ranges(db, actor, practitioner_id)
+    lines = [ln for ln in scheduling.my_coordinated_lines(db, actor)
+             if practitioner_id in {p.user_id for p in scheduling.line_team(db, actor, ln.id)}]
+    name = next((p.name for ln in lines for p in scheduling.line_team(db, actor, ln.id)
+                 if p.user_id == practitioner_id), "")
+    return render(request, "teleconsultation/coordination_ranges.html", {
+        "ranges": ranges, "lines": lines, "line_titles": {ln.id: ln.title for ln in lines}, "name": name,
+        "practitioner_id": practitioner_id, "error": error,
+        "form": form or {"kind": "weekly", "slot_minutes": "20"}}, status_code=422 if error else 200)
+
+
+@router.get(f"{BASE}/coordination/praticiens/{{practitioner_id}}", response_class=HTMLResponse)
+def coordinator_ranges(request: Request, practitioner_id: uuid.UUID, db: DbSession, actor: Clinician) -> Response:
+    """A practitioner's ranges, for the coordinator of one of their lines: publish, withdraw."""
+    return _ranges_page(request, db, actor, practitioner_id)
+
+
+@router.post(f"{BASE}/coordination/praticiens/{{practitioner_id}}", response_class=HTMLResponse)
+def coordinator_add_range(request: Request, practitioner_id: uuid.UUID, db: DbSession, actor: Clinician,
+                          kind: Annotated[str, Form(max_length=10)] = "weekly",
+                          start: Annotated[str, Form(max_length=5)] = "",
+                          end: Annotated[str, Form(max_length=5)] = "",
+                          weekday: Annotated[str, Form(max_length=1)] = "",
+                          day: Annotated[str, Form(max_length=10)] = "",
+                          slot_minutes: Annotated[str, Form(max_length=3)] = "",
+                          line_id: Annotated[str, Form(max_length=36)] = "") -> Response:
+    form = {"kind": kind, "start": start, "end": end, "weekday": weekday, "day": day, "slot_minutes": slot_minutes,
+            "line_id": line_id}
+    try:
+        try:
+            data = availability.RangeIn(
+                kind=Kind(kind), start=start, end=end, weekday=int(weekday) if weekday else None,
+                day=dt.date.fromisoformat(day) if day else None,
+                slot_minutes=int(slot_minutes) if slot_minutes else None,
+                line_id=as_uuid(line_id) if line_id else None)
+        except ValueError:
+            raise ValidationFailed("Vérifiez le type de plage, le jour, les heures et la durée d'un créneau.") from None
+        scheduling.add_range_for(db, actor, practitioner_id, data)
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        db.rollback()
+        return _ranges_page(request, db, actor, practitioner_id, _message(exc), form)
+    return RedirectResponse(f"{BASE}/coordination/praticiens/{practitioner_id}", status_code=303)
+
+
+@router.post(f"{BASE}/coordination/praticiens/{{practitioner_id}}/plages/{{range_id}}/retirer")
+def coordinator_remove_range(practitioner_id: uuid.UUID, range_id: uuid.UUID, db: DbSession,
+                             actor: Clinician) -> Response:
+    scheduling.remove_range_for(db, actor, practitioner_id, range_id)
+    return RedirectResponse(f"{BASE}/coordination/praticiens/{practitioner_id}", status_code=303)
