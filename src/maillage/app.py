@@ -37,6 +37,8 @@ from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
 from maillage.teleconsultation import endpoints as teleconsultation_endpoints
 from maillage.teleconsultation import pages as teleconsultation_pages
+from maillage.teleconsultation import scheduling_endpoints as teleconsultation_scheduling_endpoints
+from maillage.teleconsultation import scheduling_pages as teleconsultation_scheduling_pages
 from maillage.teleconsultation import signalling as teleconsultation_signalling
 from maillage.teleexpertise import endpoints as teleexpertise_endpoints
 from maillage.teleexpertise import pages as teleexpertise_pages
@@ -130,6 +132,8 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(teleexpertise_pages.router)
     app.include_router(teleconsultation_endpoints.router)
     app.include_router(teleconsultation_pages.router)
+    app.include_router(teleconsultation_scheduling_endpoints.router)
+    app.include_router(teleconsultation_scheduling_pages.router)
     app.include_router(teleconsultation_signalling.router)
     app.include_router(messaging_endpoints.router)
     app.include_router(messaging_pages.router)

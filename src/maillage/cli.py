@@ -40,6 +40,7 @@ TASK_MODULES = [
     "maillage.idempotency.service",
     "maillage.monitoring.tasks",
     "maillage.teleexpertise.tasks",
+    "maillage.teleconsultation.tasks",
     "maillage.analytics.tasks",
 ]
 

@@ -29,10 +29,10 @@ class TestDemo:
         with frozen(DEMO_DAY):
             summary = demo.build_demo(db, "87", 1)
         rows = list(db.scalars(select(TeleconsultationAppointment).order_by(TeleconsultationAppointment.starts_at)))
-        assert len(rows) == len(STORIES) + len(MORE_BOOKINGS)
+        assert len(rows) == len(STORIES) + len(MORE_BOOKINGS) + 1, "one coming appointment was rescheduled"
         bookers = {r.requester_id for r in rows}
         assert len(bookers) == 3, "the GP, the midwife and the EHPAD nurse book"
-        assert {r.status for r in rows} == {"done", "cancelled", "no_show", "booked"}
+        assert {r.status for r in rows} == {"done", "cancelled", "no_show", "booked", "rescheduled"}
         assert rows[0].id == summary.plan.id_for("teleconsultation/0")
         done = [r for r in rows if r.status == "done"]
         assert all(r.consent_at and r.admitted_at and r.ended_at and r.ended_at > r.admitted_at for r in done)

@@ -32,6 +32,11 @@ TARIFFS: tuple[Tariff, ...] = (
     # Teleconsultation of a physician in sector 1 or OPTAM, created by avenant 6 (reimbursed since 15 Sept 2018);
     # unchanged by the 2024 convention (DOMAIN.md §2.1).
     Tariff("TCG", Decimal("25.00"), dt.date(2018, 9, 15), None, "Avenant 6, inchangé par la convention médicale 2024"),
+    # Teleconsultation of a doctor billing with fee overruns (sector 2), created by the same avenant 6. DOMAIN.md
+    # §2.1 gives no amount of its own for TC: it is recorded at the TCG base (the teleconsultation is paid as the
+    # consultation it replaces, the overrun is not in the table) and marked to check against the current NGAP.
+    Tariff("TC", Decimal("25.00"), dt.date(2018, 9, 15), None,
+           "Avenant 6 (base de remboursement de TCG ; montant à vérifier dans la NGAP en vigueur)"),
 )
 
 

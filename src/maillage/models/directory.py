@@ -110,6 +110,8 @@ class Professional(Base):
     __table_args__ = (
         CheckConstraint("rpps is not null or adeli is not null", name="identifier_present"),
         CheckConstraint(f"source in ({SOURCES_SQL})", name="source_known"),
+        CheckConstraint("fee_sector is null or fee_sector in ('sector_1', 'optam', 'sector_2')",
+                        name="fee_sector_known"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -125,6 +127,8 @@ class Professional(Base):
     profession_label: Mapped[str | None] = mapped_column(String(100), default=None)
     specialty_code: Mapped[str | None] = mapped_column(String(8), default=None, index=True)
     specialty_label: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Conventional fee sector (sector_1, optam, sector_2): picks TCG or TC for a teleconsultation (DOMAIN.md §2.1).
+    fee_sector: Mapped[str | None] = mapped_column(String(16), default=None)
     mssante: Mapped[str | None] = mapped_column(String(254), default=None)
     phone: Mapped[str | None] = mapped_column(String(30), default=None)
     search_text: Mapped[str] = mapped_column(String(300), default="", index=True)
@@ -227,7 +231,9 @@ class SpecialtyLineMember(Base):
     __tablename__ = "specialty_line_member"
     __table_args__ = (
         UniqueConstraint("line_id", "professional_id", "role"),
-        CheckConstraint("role in ('answering', 'backup')", name="role_known"),
+        # coordinator: organises the line's teleconsultations (books for its practitioners, manages their
+        # availability, sees the line's appointments); answers no request.
+        CheckConstraint("role in ('answering', 'backup', 'coordinator')", name="role_known"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

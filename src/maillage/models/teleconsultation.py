@@ -32,6 +32,9 @@ from maillage.kit.sealed import SealedText
 STATUSES_SQL = "'booked', 'waiting', 'in_consultation', 'done', 'cancelled', 'rescheduled', 'no_show'"
 # Statuses that hold their slot: the appointment's start is then unique for its practitioner.
 HOLDS_SLOT_SQL = "status not in ('cancelled', 'rescheduled')"
+FOLLOW_UPS_SQL = "'teleconsultation', 'in_person', 'teleexpertise'"
+NOTICE_KINDS_SQL = ("'reminder_day', 'reminder_hour', 'rescheduled', 'report_sent', 'follow_up', "
+                    "'booked_for_you'")
 
 
 class TeleconsultationAvailability(Base):
@@ -82,6 +85,8 @@ class TeleconsultationAppointment(Base):
               postgresql_where=text(HOLDS_SLOT_SQL), sqlite_where=text(HOLDS_SLOT_SQL)),
         Index("ix_teleconsultation_appointment_practitioner_day", "practitioner_id", "starts_at"),
         Index("ix_teleconsultation_appointment_requester", "requester_id", "starts_at"),
+        CheckConstraint(f"follow_up_kind is null or follow_up_kind in ({FOLLOW_UPS_SQL})", name="follow_up_known"),
+        Index("ix_teleconsultation_appointment_line_day", "line_id", "starts_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -118,6 +123,16 @@ class TeleconsultationAppointment(Base):
     report_signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     report_document_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("document.id", ondelete="SET NULL"), default=None)
+    # Scheduling and after-care (teleconsultation/scheduling.py, reminders.py, aftercare.py).
+    rescheduled_from_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    booked_by_coordinator: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminder_day_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    reminder_hour_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    report_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    follow_up_kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    follow_up_note: Mapped[str | None] = mapped_column(SealedText("teleconsultation_appointment.follow_up_note"),
+                                                      default=None)
+    follow_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
@@ -166,3 +181,59 @@ class TeleconsultationAct(Base):
     tariff_source: Mapped[str] = mapped_column(String(200))
     exported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class TeleconsultationNotice(Base):
+    """An in-app notice about an appointment for one professional (a reminder, a rescheduling, the signed report,
+    a follow-up ordered): ids and a kind only, the appointment's page says the rest to whoever may read it. Its email,
+    when the platform sends mail, goes through the outbox (a link only)."""
+
+    __tablename__ = "teleconsultation_notice"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "user_id", "kind"),
+        CheckConstraint(f"kind in ({NOTICE_KINDS_SQL})", name="kind_known"),
+        Index("ix_teleconsultation_notice_user", "user_id", "read_at", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_appointment.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class TeleconsultationEvent(Base):
+    """The appointment's timeline: what happened to it, when, by whom (no free text: the reasons are sealed on the
+    appointment)."""
+
+    __tablename__ = "teleconsultation_event"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_appointment.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    other_appointment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class TeleconsultationActivity(Base):
+    """The practitioner's declared in-person activity of a calendar year (consultations and visits), the part of the
+    yearly teleconsultation share's denominator the platform cannot see (DOMAIN.md §2.1)."""
+
+    __tablename__ = "teleconsultation_activity"
+    __table_args__ = (
+        UniqueConstraint("user_id", "year"),
+        CheckConstraint("in_person_count >= 0", name="count_non_negative"),
+        CheckConstraint("other_teleconsultations >= 0", name="other_non_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    in_person_count: Mapped[int] = mapped_column(Integer)
+    other_teleconsultations: Mapped[int] = mapped_column(Integer, default=0)
+    declared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)

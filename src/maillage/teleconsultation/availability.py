@@ -50,11 +50,17 @@ def my_lines(session: Session, actor: Actor) -> list[SpecialtyLine]:
 def add_range(session: Session, actor: Actor, data: RangeIn) -> TeleconsultationAvailability:
     """Publish a range of the actor's own availability, on a teleconsultation line they answer."""
     need_run(actor)
+    return publish(session, actor.user_id, {ln.id for ln in my_lines(session, actor)}, data, created_by=actor.user_id)
+
+
+def publish(session: Session, practitioner_id: uuid.UUID, allowed_lines: set[uuid.UUID], data: RangeIn, *,
+            created_by: uuid.UUID) -> TeleconsultationAvailability:
+    """Publish a range of ``practitioner_id`` on one of ``allowed_lines`` (the caller decided who may)."""
     kind = Kind(data.kind)
     place = " ".join((data.place or rules.REMOTE).split())[:PLACE_MAX] or rules.REMOTE
     line_id = None
     if kind is not Kind.ABSENCE:
-        if data.line_id is None or data.line_id not in {ln.id for ln in my_lines(session, actor)}:
+        if data.line_id is None or data.line_id not in allowed_lines:
             raise ValidationFailed("Choisissez une ligne de téléconsultation à laquelle vous répondez.",
                                    details=[{"field": "line_id", "message": "Ligne hors de vos lignes."}])
         line_id = data.line_id
@@ -68,14 +74,14 @@ def add_range(session: Session, actor: Actor, data: RangeIn) -> Teleconsultation
         raise ValidationFailed(problems[0]["message"], details=problems)
     if candidate.day is not None and candidate.day < today_paris():
         raise ValidationFailed("La date est passée.", details=[{"field": "day", "message": "Date passée."}])
-    existing = [repo.as_range(r) for r in repo.ranges_of(session, actor.user_id)]
+    existing = [repo.as_range(r) for r in repo.ranges_of(session, practitioner_id)]
     if rules.overlaps(candidate, existing):
         raise ValidationFailed("Cette plage chevauche une plage déjà publiée le même jour.",
                                details=[{"field": "start", "message": "Plage en chevauchement."}])
     row = TeleconsultationAvailability(
-        practitioner_id=actor.user_id, line_id=line_id, place=place, kind=kind.value, weekday=candidate.weekday,
+        practitioner_id=practitioner_id, line_id=line_id, place=place, kind=kind.value, weekday=candidate.weekday,
         day=candidate.day, start_minute=candidate.start_minute, end_minute=candidate.end_minute,
-        slot_minutes=candidate.slot_minutes, created_by=actor.user_id, created_at=now())
+        slot_minutes=candidate.slot_minutes, created_by=created_by, created_at=now())
     session.add(row)
     session.flush()
     return row

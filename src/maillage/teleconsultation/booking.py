@@ -71,9 +71,12 @@ def announce(session: Session, appt: TeleconsultationAppointment) -> None:
     relay.publish_on_commit(session, day_topic(appt.practitioner_id), {**message, "appointment": str(appt.id)})
 
 
-def parties(appt: TeleconsultationAppointment) -> RequestParties:
+def parties(appt: TeleconsultationAppointment, session: Session | None = None) -> RequestParties:
+    """The requester and the practitioner; with a session, also the line's coordinators and, once the signed report
+    was sent, the patient's médecin traitant (``repo.appointment_readers``)."""
+    staff = (lambda: repo.appointment_readers(session, appt)) if session is not None else (lambda: ())
     return RequestParties(patient_id=appt.patient_id, draft=False, requester_id=appt.requester_id,
-                          assignee_id=appt.practitioner_id, named_expert_id=None, line_staff=lambda: ())
+                          assignee_id=appt.practitioner_id, named_expert_id=None, line_staff=staff)
 
 
 def load(session: Session, actor: Actor, appointment_id: uuid.UUID | str, *, action: str,
@@ -84,7 +87,7 @@ def load(session: Session, actor: Actor, appointment_id: uuid.UUID | str, *, act
     appt = repo.appointment(session, as_uuid(appointment_id))
     if appt is None:
         raise NotFound(NOT_FOUND)
-    authz.access_request(session, actor, parties(appt), action=action, object_type=OBJECT_TYPE,
+    authz.access_request(session, actor, parties(appt, session), action=action, object_type=OBJECT_TYPE,
                          object_id=str(appt.id), purpose=Purpose.TELECONSULTATION, context=context,
                          not_found=NOT_FOUND)
     return appt
@@ -102,10 +105,12 @@ def issue_link(session: Session, appt: TeleconsultationAppointment, actor: Actor
 
 
 def book(session: Session, actor: Actor, data: BookingIn, context: AuditContext | None = None, *,
-         appointment_id: uuid.UUID | None = None) -> Booked:
+         appointment_id: uuid.UUID | None = None, as_coordinator: bool = False) -> Booked:
     """Book a free slot of a practitioner for a patient the actor cares for; two bookings of one slot: one wins,
-    the other gets Conflict (the partial unique index on the practitioner and start)."""
-    availability.need_run(actor)
+    the other gets Conflict (the partial unique index on the practitioner and start). ``as_coordinator``: the
+    line's coordinator books (``scheduling.book_for`` checked it), who need not hold the teleconsultation role."""
+    if not as_coordinator:
+        availability.need_run(actor)
     reason = " ".join(data.reason.split())
     if len(reason) > REASON_MAX:
         raise ValidationFailed("Motif trop long.", details=[{"field": "reason", "message": "2000 caractères au plus."}])
@@ -126,7 +131,8 @@ def book(session: Session, actor: Actor, data: BookingIn, context: AuditContext 
         id=appointment_id, patient_id=grant.patient_id, teleexpertise_request_id=origin,
         practitioner_id=data.practitioner_id, line_id=data.line_id,
         requester_id=actor.user_id, place=slot.place, starts_at=slot.starts_at, ends_at=slot.ends_at,
-        status=Status.BOOKED.value, reason=reason, created_at=now(), updated_at=now())
+        status=Status.BOOKED.value, reason=reason, booked_by_coordinator=as_coordinator, created_at=now(),
+        updated_at=now())
     session.add(appt)
     try:
         with session.begin_nested():

@@ -28,7 +28,7 @@ from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import availability, booking, patient_link, relay, report, rules
+from maillage.teleconsultation import aftercare, availability, booking, patient_link, relay, report, rules
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Kind, Status
 from maillage.teleconsultation.signalling import PATIENT_COOKIE
@@ -218,7 +218,7 @@ def _appointment_page(request: Request, db: Session, actor: Actor, appointment_i
         "requester": users.get(appt.requester_id), "line": line, "link": link, "error": error,
         "is_practitioner": appt.practitioner_id == actor.user_id, "is_requester": appt.requester_id == actor.user_id,
         "terminal": Status(appt.status) in rules.TERMINAL, "acts": report.acts_of(db, appt.id),
-        "form": form or {}}, status_code=status_code)
+        "form": form or {}, **aftercare.page_context(db, actor, appt)}, status_code=status_code)
 
 
 @router.get(f"{BASE}/rdv/{{appointment_id}}", response_class=HTMLResponse)

@@ -27,11 +27,11 @@ from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import booking, rules
+from maillage.teleconsultation import aftercare, booking, rules
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Status
 
-ACT_CODE = "TCG"
+ACT_CODE = "TCG"  # the code of a practitioner in sector 1 or OPTAM; sector 2: TC (``aftercare.act_code_for``)
 MIN_REPORT_CHARS = 20
 MAX_CHARS = 20_000
 
@@ -129,7 +129,8 @@ def sign(session: Session, actor: Actor, appointment_id: uuid.UUID | str, data: 
     view = patients.get_patient(session, actor, appt.patient_id, purpose=Purpose.TELECONSULTATION, context=context)
     at = now()
     act_date = (appt.admitted_at or appt.starts_at).astimezone(rules.PARIS).date()
-    tariff = tariff_for(ACT_CODE, act_date)
+    code = aftercare.act_code_for(session, appt.practitioner_id)  # TCG, or TC in sector 2 (DOMAIN.md §2.1)
+    tariff = tariff_for(code, act_date)
     users = repo.users_by_ids(session, [appt.practitioner_id, appt.requester_id])
     line = repo.line(session, appt.line_id)
 
@@ -137,7 +138,7 @@ def sign(session: Session, actor: Actor, appointment_id: uuid.UUID | str, data: 
         user = users.get(user_id)
         return user.display_name if user else "-"
 
-    act_text = f"{ACT_CODE} — {fr_euros(tariff.amount)} — {act_date.strftime('%d/%m/%Y')} ({tariff.source})"
+    act_text = f"{code} — {fr_euros(tariff.amount)} — {act_date.strftime('%d/%m/%Y')} ({tariff.source})"
     pdf = render_pdf(
         patient=[("Nom", view.display_name),
                  (view.born_label, f"{view.patient.birth_date.strftime('%d/%m/%Y')} ({view.age_label})"),
@@ -159,8 +160,9 @@ def sign(session: Session, actor: Actor, appointment_id: uuid.UUID | str, data: 
     appt.updated_at = at
     session.add(TeleconsultationAct(
         appointment_id=appt.id, patient_id=appt.patient_id, professional_user_id=appt.practitioner_id,
-        code=ACT_CODE, act_date=act_date, amount=tariff.amount, tariff_source=tariff.source, created_at=at))
+        code=code, act_date=act_date, amount=tariff.amount, tariff_source=tariff.source, created_at=at))
     session.flush()
+    aftercare.send_report(session, actor, appt)
     return appt
 
 

@@ -7,15 +7,20 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from maillage.models.auth import UserAccount
-from maillage.models.directory import SpecialtyLine, SpecialtyLineMember
+from maillage.models.auth import UserAccount, UserEstablishment
+from maillage.models.directory import Establishment, Professional, SpecialtyLine, SpecialtyLineMember
+from maillage.models.patient import Patient
 from maillage.models.teleconsultation import (
+    TeleconsultationAct,
+    TeleconsultationActivity,
     TeleconsultationAppointment,
     TeleconsultationAvailability,
+    TeleconsultationEvent,
     TeleconsultationLink,
+    TeleconsultationNotice,
 )
 from maillage.teleconsultation.rules import Kind, Range
 
@@ -134,3 +139,147 @@ def revoke_links(session: Session, appointment_id: uuid.UUID, at: dt.datetime) -
     session.execute(update(TeleconsultationLink).where(TeleconsultationLink.appointment_id == appointment_id,
                                                        TeleconsultationLink.revoked_at.is_(None))
                     .values(revoked_at=at).execution_options(synchronize_session=False))
+
+
+# --- Scheduling and after-care -------------------------------------------------------------------------------------
+
+
+def line_coordinator_ids(session: Session, line_id: uuid.UUID) -> set[uuid.UUID]:
+    """Active accounts of the line's coordinators."""
+    return set(session.scalars(
+        select(UserAccount.id).join(SpecialtyLineMember, SpecialtyLineMember.professional_id == UserAccount.person_id)
+        .where(SpecialtyLineMember.line_id == line_id, SpecialtyLineMember.role == "coordinator",
+               UserAccount.status == "active")))
+
+
+def coordinated_lines(session: Session, user_id: uuid.UUID) -> list[SpecialtyLine]:
+    """The teleconsultation lines the user coordinates."""
+    return list(session.scalars(
+        select(SpecialtyLine).join(SpecialtyLineMember, SpecialtyLineMember.line_id == SpecialtyLine.id)
+        .join(UserAccount, UserAccount.person_id == SpecialtyLineMember.professional_id)
+        .where(UserAccount.id == user_id, SpecialtyLineMember.role == "coordinator",
+               SpecialtyLine.teleconsultation.is_(True), SpecialtyLine.active.is_(True))
+        .order_by(SpecialtyLine.title).distinct()))
+
+
+def attending_account_ids(session: Session, patient_id: uuid.UUID) -> set[uuid.UUID]:
+    """Active accounts of the patient's declared médecin traitant (none when not declared or not on the platform)."""
+    return set(session.scalars(
+        select(UserAccount.id).join(Patient, Patient.attending_professional_id == UserAccount.person_id)
+        .where(Patient.id == patient_id, UserAccount.status == "active")))
+
+
+def appointment_readers(session: Session, appt: TeleconsultationAppointment) -> set[uuid.UUID]:
+    """Who reads an appointment besides its requester and practitioner: the line's coordinators, and the patient's
+    médecin traitant once the signed report was sent to them."""
+    readers = line_coordinator_ids(session, appt.line_id)
+    if appt.report_sent_at is not None:
+        readers |= attending_account_ids(session, appt.patient_id)
+    return readers
+
+
+def line_appointments(session: Session, line_id: uuid.UUID, start: dt.datetime, end: dt.datetime,
+                      limit: int) -> list[TeleconsultationAppointment]:
+    return list(session.scalars(
+        select(TeleconsultationAppointment).where(
+            TeleconsultationAppointment.line_id == line_id,
+            TeleconsultationAppointment.starts_at >= start, TeleconsultationAppointment.starts_at < end)
+        .order_by(TeleconsultationAppointment.starts_at, TeleconsultationAppointment.practitioner_id).limit(limit)))
+
+
+def move_links(session: Session, from_id: uuid.UUID, to_id: uuid.UUID) -> int:
+    """The patient's live links follow a rescheduled appointment to its new slot."""
+    result = session.execute(update(TeleconsultationLink).where(TeleconsultationLink.appointment_id == from_id,
+                                                                TeleconsultationLink.revoked_at.is_(None))
+                             .values(appointment_id=to_id).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def stamp_once(session: Session, appointment_id: uuid.UUID, column: str, at: dt.datetime) -> bool:
+    """Set a timestamp column if it is still empty (a conditional UPDATE: of two workers, one wins)."""
+    col = getattr(TeleconsultationAppointment, column)
+    result = session.execute(update(TeleconsultationAppointment)
+                             .where(TeleconsultationAppointment.id == appointment_id, col.is_(None))
+                             .values({column: at}).execution_options(synchronize_session=False))
+    return getattr(result, "rowcount", 0) == 1
+
+
+def due_reminders(session: Session, column: str, start: dt.datetime, end: dt.datetime,
+                  limit: int = 500) -> list[TeleconsultationAppointment]:
+    """Live appointments starting in ``[start, end)`` whose reminder ``column`` is not sent yet."""
+    col = getattr(TeleconsultationAppointment, column)
+    return list(session.scalars(
+        select(TeleconsultationAppointment).where(
+            TeleconsultationAppointment.status.in_(("booked", "waiting")), col.is_(None),
+            TeleconsultationAppointment.starts_at >= start, TeleconsultationAppointment.starts_at < end)
+        .order_by(TeleconsultationAppointment.starts_at, TeleconsultationAppointment.id).limit(limit)))
+
+
+def notice(session: Session, appointment_id: uuid.UUID, user_id: uuid.UUID, kind: str) -> TeleconsultationNotice | None:
+    return session.scalar(select(TeleconsultationNotice).where(
+        TeleconsultationNotice.appointment_id == appointment_id, TeleconsultationNotice.user_id == user_id,
+        TeleconsultationNotice.kind == kind))
+
+
+def notices_of(session: Session, user_id: uuid.UUID, limit: int) -> list[TeleconsultationNotice]:
+    return list(session.scalars(
+        select(TeleconsultationNotice).where(TeleconsultationNotice.user_id == user_id)
+        .order_by(TeleconsultationNotice.created_at.desc(), TeleconsultationNotice.kind).limit(limit)))
+
+
+def unread_notices(session: Session, user_id: uuid.UUID) -> int:
+    return int(session.scalar(select(func.count()).select_from(TeleconsultationNotice).where(
+        TeleconsultationNotice.user_id == user_id, TeleconsultationNotice.read_at.is_(None))) or 0)
+
+
+def mark_notices_read(session: Session, user_id: uuid.UUID, appointment_id: uuid.UUID, at: dt.datetime) -> None:
+    session.execute(update(TeleconsultationNotice).where(
+        TeleconsultationNotice.user_id == user_id, TeleconsultationNotice.appointment_id == appointment_id,
+        TeleconsultationNotice.read_at.is_(None)).values(read_at=at).execution_options(synchronize_session=False))
+
+
+def events_of(session: Session, appointment_ids: Iterable[uuid.UUID]) -> list[TeleconsultationEvent]:
+    ids = list(appointment_ids)
+    return list(session.scalars(select(TeleconsultationEvent).where(TeleconsultationEvent.appointment_id.in_(ids))
+                                .order_by(TeleconsultationEvent.at, TeleconsultationEvent.kind)))
+
+
+def professional_of(session: Session, user_id: uuid.UUID) -> Professional | None:
+    return session.scalar(select(Professional).join(UserAccount, UserAccount.person_id == Professional.id)
+                          .where(UserAccount.id == user_id))
+
+
+def establishment_kinds_of(session: Session, user_id: uuid.UUID) -> set[str]:
+    return set(session.scalars(select(Establishment.kind).join(
+        UserEstablishment, UserEstablishment.establishment_id == Establishment.id)
+        .where(UserEstablishment.user_id == user_id)))
+
+
+def acts_of_year(session: Session, user_id: uuid.UUID, year: int) -> list[tuple[TeleconsultationAct, bool]]:
+    """The practitioner's teleconsultation acts of a calendar year, each with whether the practitioner is the
+    patient's médecin traitant (such acts are excluded from the yearly share)."""
+    own = and_(Patient.attending_professional_id.is_not(None),
+               Patient.attending_professional_id == UserAccount.person_id)
+    rows = session.execute(
+        select(TeleconsultationAct, own).join(Patient, Patient.id == TeleconsultationAct.patient_id)
+        .join(UserAccount, UserAccount.id == TeleconsultationAct.professional_user_id)
+        .where(TeleconsultationAct.professional_user_id == user_id,
+               TeleconsultationAct.act_date >= dt.date(year, 1, 1),
+               TeleconsultationAct.act_date <= dt.date(year, 12, 31)))
+    return [(act, bool(is_own)) for act, is_own in rows]
+
+
+def activity(session: Session, user_id: uuid.UUID, year: int) -> TeleconsultationActivity | None:
+    return session.scalar(select(TeleconsultationActivity).where(TeleconsultationActivity.user_id == user_id,
+                                                                 TeleconsultationActivity.year == year))
+
+
+def count_line_appointments(session: Session, line_ids: Iterable[uuid.UUID], start: dt.datetime,
+                            end: dt.datetime) -> int:
+    """How many live appointments the lines hold between two instants (a count: no patient data)."""
+    ids = list(line_ids)
+    if not ids:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(TeleconsultationAppointment).where(
+        TeleconsultationAppointment.line_id.in_(ids), TeleconsultationAppointment.status.in_(("booked", "waiting")),
+        TeleconsultationAppointment.starts_at >= start, TeleconsultationAppointment.starts_at < end)) or 0)

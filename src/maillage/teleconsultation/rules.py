@@ -251,3 +251,32 @@ def minutes_of(text: str) -> int:
 
 def clock_text(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+# -- Follow-up ------------------------------------------------------------------------------------------------------
+
+
+class FollowUp(LabelledEnum):
+    """What the practitioner orders after a teleconsultation (issue 19: another teleconsultation, an in-person
+    consultation, a tele-expertise)."""
+
+    TELECONSULTATION = "teleconsultation", "Nouvelle téléconsultation à programmer"
+    IN_PERSON = "in_person", "Consultation en présentiel à programmer"
+    TELEEXPERTISE = "teleexpertise", "Demande de téléexpertise à adresser"
+
+
+def follow_up_kind(value: str) -> FollowUp:
+    try:
+        return FollowUp(value)
+    except ValueError:
+        raise ValidationFailed("Choisissez la suite à donner.",
+                               details=[{"field": "kind", "message": "Suite inconnue."}]) from None
+
+
+def check_follow_up(status: Status, *, already: str | None) -> None:
+    """A follow-up is ordered once the consultation is done, and once."""
+    if status is not Status.DONE:
+        raise InvalidTransition(f"Une suite se demande une fois la consultation terminée : le rendez-vous est "
+                                f"« {status.label} ».")
+    if already is not None:
+        raise InvalidTransition("Une suite est déjà demandée pour cette téléconsultation.")

@@ -21,6 +21,8 @@ from maillage.patient import vigilance
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
+from maillage.teleconsultation import notices as tc_notices
+from maillage.teleconsultation import scheduling as tc_scheduling
 from maillage.teleconsultation import service as teleconsultation
 from maillage.teleconsultation.rules import Status as TcStatus
 from maillage.teleexpertise import service as teleexpertise
@@ -108,6 +110,17 @@ def _messaging_items(session: Session, actor: Actor, context: AuditContext) -> l
                      "info")]
 
 
+def _teleconsultation_aftercare_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    """Unread teleconsultation notices (reminders, reports sent, follow-ups…) and, for a line's coordinator, the
+    appointments of the coming week on their lines."""
+    if not role_allows(actor.role, Permission.PATIENT_READ):
+        return []
+    return [HomeItem(tc_notices.unread_count(session, actor), "avis de téléconsultation non lu",
+                     "avis de téléconsultation non lus", "/teleconsultation/avis", "info"),
+            HomeItem(tc_scheduling.coming_on_my_lines(session, actor), "téléconsultation à venir sur vos lignes",
+                     "téléconsultations à venir sur vos lignes", "/teleconsultation/coordination")]
+
+
 def _identity_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
     if not role_allows(actor.role, Permission.IDENTITY_MERGE):
         return []
@@ -132,8 +145,8 @@ def indicators_refreshed(results_dir: Path) -> int:
 
 
 SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
-    _teleexpertise_items, _teleconsultation_items, _monitoring_items, _messaging_items, _identity_items,
-    _break_glass_items,
+    _teleexpertise_items, _teleconsultation_items, _teleconsultation_aftercare_items, _monitoring_items,
+    _messaging_items, _identity_items, _break_glass_items,
 ]
 
 
