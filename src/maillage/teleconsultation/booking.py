@@ -29,7 +29,7 @@ from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import availability, relay, rules
+from maillage.teleconsultation import acts, availability, relay, rules
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Action, Status
 
@@ -72,8 +72,10 @@ def announce(session: Session, appt: TeleconsultationAppointment) -> None:
 
 
 def parties(appt: TeleconsultationAppointment) -> RequestParties:
+    # The assisting nurse (``assisted``) is a party too: they open the patient's side of the room.
+    nurse = (appt.assisting_nurse_id,) if appt.assisting_nurse_id else ()
     return RequestParties(patient_id=appt.patient_id, draft=False, requester_id=appt.requester_id,
-                          assignee_id=appt.practitioner_id, named_expert_id=None, line_staff=lambda: ())
+                          assignee_id=appt.practitioner_id, named_expert_id=None, line_staff=lambda: nurse)
 
 
 def load(session: Session, actor: Actor, appointment_id: uuid.UUID | str, *, action: str,
@@ -102,9 +104,10 @@ def issue_link(session: Session, appt: TeleconsultationAppointment, actor: Actor
 
 
 def book(session: Session, actor: Actor, data: BookingIn, context: AuditContext | None = None, *,
-         appointment_id: uuid.UUID | None = None) -> Booked:
+         appointment_id: uuid.UUID | None = None, patient_link: bool = True) -> Booked:
     """Book a free slot of a practitioner for a patient the actor cares for; two bookings of one slot: one wins,
-    the other gets Conflict (the partial unique index on the practitioner and start)."""
+    the other gets Conflict (the partial unique index on the practitioner and start). ``patient_link=False``: an
+    assisted consultation (``assisted``), the patient gets no link (``Booked.link`` is empty)."""
     availability.need_run(actor)
     reason = " ".join(data.reason.split())
     if len(reason) > REASON_MAX:
@@ -135,7 +138,7 @@ def book(session: Session, actor: Actor, data: BookingIn, context: AuditContext 
         raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre : choisissez-en un autre.") from None
     authz.grant_relationship(session, user_id=data.practitioner_id, patient_id=appt.patient_id,
                              kind=RelationshipKind.PARTICIPANT, source_type=SOURCE_TYPE, source_id=str(appt.id))
-    token = issue_link(session, appt, actor)
+    token = issue_link(session, appt, actor) if patient_link else ""
     announce(session, appt)
     return Booked(appt, token)
 
@@ -158,6 +161,9 @@ def new_link(session: Session, actor: Actor, appointment_id: uuid.UUID | str,
     appt = load(session, actor, appointment_id, action="update", context=context)
     if Status(appt.status) in rules.TERMINAL:
         raise Conflict("Ce rendez-vous n'a plus lieu : aucun lien ne peut être donné.")
+    if appt.assisting_nurse_id is not None:
+        raise Conflict("Téléconsultation assistée : le patient n'a pas de lien, l'infirmier(ère) qui l'accompagne "
+                       "ouvre la consultation depuis son compte.")
     return issue_link(session, appt, actor)
 
 
@@ -174,6 +180,8 @@ def cancel(session: Session, actor: Actor, appointment_id: uuid.UUID | str, reas
            context: AuditContext | None = None) -> TeleconsultationAppointment:
     """Cancel before the consultation, with a reason (requester or practitioner); the patient's link stops."""
     appt = load(session, actor, appointment_id, action="cancel", context=context)
+    if actor.user_id not in (appt.requester_id, appt.practitioner_id):
+        raise PermissionDenied("Seuls le demandeur et le praticien du rendez-vous peuvent l'annuler.")
     text = rules.reason_text(reason, Action.CANCEL)[:REASON_MAX]
     _move(session, appt, Action.CANCEL, {"closing_reason": text})
     repo.revoke_links(session, appt.id, now())
@@ -209,6 +217,7 @@ def end(session: Session, actor: Actor, appointment_id: uuid.UUID | str,
     appt = load(session, actor, appointment_id, action="end", context=context)
     _practitioner(actor, appt)
     _move(session, appt, Action.END, {"ended_at": now()})
+    acts.record_assistance(session, appt)
     return appt
 
 
@@ -236,6 +245,9 @@ def _rows(session: Session, actor: Actor, found: list[TeleconsultationAppointmen
         line = lines.get(a.line_id)
         out.append(Row(a, names.get(a.patient_id), other.display_name if other else "—", line.title if line else "—"))
     return out
+
+
+rows_for = _rows  # for the other views of the package (``assisted``)
 
 
 def day(session: Session, actor: Actor, on: dt.date | None = None, context: AuditContext | None = None) -> list[Row]:
