@@ -21,7 +21,7 @@ import pytest
 from pypdf import PdfReader
 
 from maillage.kit.clock import PARIS
-from tests.e2e.conftest import LiveServer, sign_in, signed_in, start_server
+from tests.e2e.conftest import LiveServer, signed_in, start_server
 from tests.e2e.test_teleconsultation import frames_decoded, media_browser, next_range
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("teleconsultation-assisted")]

@@ -42,9 +42,9 @@ def plan_patients(plan: TerritoryPlan) -> list[PatientPlan]:
     first EHPAD, where ide.leroy cares for them (pharma.petit, the pharmacist who serves the EHPAD, for two of
     them); three are followed by idec.bernard's telesurveillance unit, and so are one of dr.dupont's and one of the
     EHPAD's, so that the GP's and the EHPAD nurse's worklists show alerts; sf.garnier follows the first three women
-    after them; one is a detainee, cared for by the USMP's nurse. Two more records are the same people typed again at another admission, without INS (one with the
-    same traits, accents and case aside; one with a letter changed in the birth name): the identity officer's
-    worklist shows them.
+    after them; one is a detainee, cared for by the USMP's nurse. Two more records are the same people typed again at
+    another admission, without INS (one with the same traits, accents and case aside; one with a letter changed in
+    the birth name): the identity officer's worklist shows them.
     """
     code, seed = plan.departement.code, plan.seed
     rng = random.Random(f"maillage-demo-patients:{code}:{seed}")
