@@ -2,7 +2,7 @@
 attachments, read marks
 
 Revision ID: 20261207_0700
-Revises: 20261207_0500
+Revises: 20261207_0620
 Create Date: 2026-12-07 07:00:00+00:00
 
 Six tables. Subjects, bodies, reasons and attachment names are sealed text; attachment contents are vault blobs.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_0700"
-down_revision = "20261207_0500"
+down_revision = "20261207_0620"
 branch_labels = None
 depends_on = None
 

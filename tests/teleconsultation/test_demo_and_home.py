@@ -10,6 +10,7 @@ from sqlalchemy import select
 from maillage.auth import service as auth
 from maillage.demo import load as demo
 from maillage.demo.teleconsultation import MORE_BOOKINGS, STORIES
+from maillage.demo.teleconsultation_assisted import STORIES as ASSISTED
 from maillage.kit.clock import frozen
 from maillage.models.auth import UserAccount
 from maillage.models.teleconsultation import (
@@ -29,15 +30,17 @@ class TestDemo:
         with frozen(DEMO_DAY):
             summary = demo.build_demo(db, "87", 1)
         rows = list(db.scalars(select(TeleconsultationAppointment).order_by(TeleconsultationAppointment.starts_at)))
-        assert len(rows) == len(STORIES) + len(MORE_BOOKINGS) + 1, "one coming appointment was rescheduled"
+        assert len(rows) == len(STORIES) + len(MORE_BOOKINGS) + len(ASSISTED) + 1, "one coming appointment was rescheduled"
         bookers = {r.requester_id for r in rows}
-        assert len(bookers) == 3, "the GP, the midwife and the EHPAD nurse book"
+        assert len(bookers) == 4, "the GP, the midwife, the EHPAD nurse and the USMP's nurse book"
         assert {r.status for r in rows} == {"done", "cancelled", "no_show", "booked", "rescheduled"}
         assert rows[0].id == summary.plan.id_for("teleconsultation/0")
         done = [r for r in rows if r.status == "done"]
         assert all(r.consent_at and r.admitted_at and r.ended_at and r.ended_at > r.admitted_at for r in done)
         assert all(r.report_signed_at and r.report_document_id for r in done), "each held one has its report"
-        assert len(db.scalars(select(TeleconsultationAct)).all()) == len(done)
+        nurse_acts = [r for r in done if r.assistance]
+        assert len(nurse_acts) == 2, "the EHPAD's and the USMP's assisted consultations were held"
+        assert len(db.scalars(select(TeleconsultationAct)).all()) == len(done) + len(nurse_acts)
         assert db.scalar(select(TeleconsultationAvailability.id).limit(1)) is not None
         martin = db.scalar(select(UserAccount).where(UserAccount.username == "dr.martin"))
         assert {r.practitioner_id for r in rows} == {martin.id}

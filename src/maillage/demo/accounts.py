@@ -38,6 +38,8 @@ DEMO_ACCOUNTS = [
     DemoAccount("dr.dupont", "Dr Paul Dupont (médecin généraliste)", Role.PHYSICIAN, "médecin généraliste"),
     DemoAccount("sf.garnier", "Léa Garnier (sage-femme)", Role.MIDWIFE, "sage-femme"),
     DemoAccount("ide.leroy", "Sophie Leroy (infirmière, EHPAD)", Role.NURSE, "infirmière d'EHPAD"),
+    DemoAccount("ide.usmp", "Yanis Mercier (infirmier, unité sanitaire)", Role.NURSE,
+                "infirmier de l'unité sanitaire (USMP)"),
     DemoAccount("idec.bernard", "Julien Bernard (infirmier de coordination)", Role.COORDINATING_NURSE,
                 "infirmier de coordination (télésurveillance)"),
     DemoAccount("pharma.petit", "Inès Petit (pharmacienne)", Role.PHARMACIST, "pharmacienne"),

@@ -16,6 +16,9 @@ DEMO_PATIENTS = 40
 # Indexes of the patients in the telesurveillance unit's care (idec.bernard): one of dr.dupont's, one EHPAD resident
 # and three more (maillage.demo.monitoring enrols them).
 TELESURVEILLED = (3, 8, 14, 15, 16)
+# The detainee: cared for by the USMP's nurse (ide.usmp), the unit's physician as their médecin traitant, living in
+# the prison's commune where the département has one (a heart failure followed by telesurveillance).
+DETAINEE = 14
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,9 @@ def plan_patients(plan: TerritoryPlan) -> list[PatientPlan]:
     first EHPAD, where ide.leroy cares for them (pharma.petit, the pharmacist who serves the EHPAD, for two of
     them); three are followed by idec.bernard's telesurveillance unit, and so are one of dr.dupont's and one of the
     EHPAD's, so that the GP's and the EHPAD nurse's worklists show alerts; sf.garnier follows the first three women
-    after them. Two more records are the same people typed again at another admission, without INS (one with the
-    same traits, accents and case aside; one with a letter changed in the birth name): the identity officer's
-    worklist shows them.
+    after them; one is a detainee, cared for by the USMP's nurse. Two more records are the same people typed again at
+    another admission, without INS (one with the same traits, accents and case aside; one with a letter changed in
+    the birth name): the identity officer's worklist shows them.
     """
     code, seed = plan.departement.code, plan.seed
     rng = random.Random(f"maillage-demo-patients:{code}:{seed}")
@@ -78,6 +81,10 @@ def plan_patients(plan: TerritoryPlan) -> list[PatientPlan]:
             care.append(("ide.leroy", "care_unit"))
         if index in (8, 9):
             care.append(("pharma.petit", "care_unit"))
+        if index == DETAINEE:
+            care.append(("ide.usmp", "care_unit"))
+            if any(e.key == "usmp-1" for e in plan.establishments):
+                attending, commune = "usmp-1-medecin", plan.establishment("usmp-1").commune.insee
         if index in TELESURVEILLED:
             care.append(("idec.bernard", "care_team"))
             consents.append(("telesurveillance", "consent"))

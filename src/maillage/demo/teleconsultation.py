@@ -3,7 +3,8 @@ booked in it by dr.dupont for their patients: held and ended in the past weeks, 
 no-show, and the coming ones (booked, waiting for their day); two on the demo day itself (a one-off range of that
 day, whatever its weekday), and one each booked by the midwife and the EHPAD nurse for a patient they follow. Each
 held one has its signed report (a PDF document
-of the patient) and its act (TCG).
+of the patient) and its act (TCG). The assisted and escorted ones (the EHPAD's and the USMP's nurses) are in
+``maillage.demo.teleconsultation_assisted``.
 
 Every step goes through the teleconsultation services with the clock frozen at a past time (the booking the day
 before the slot, the link opened and the consent given a few minutes before it, the admission and the end), so the
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maillage.auth import service as auth
+from maillage.demo.teleconsultation_assisted import seed_demo_assisted
 from maillage.kit.clock import frozen
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
@@ -97,6 +99,7 @@ def seed_demo_teleconsultation(session: Session, id_for: Callable[[str], uuid.UU
                 tc.sign(session, specialist, appointment, tc.ReportIn(report=rng.choice(REPORTS),
                                                                       prescriptions=rng.choice(PRESCRIPTIONS)))
     count += _more_bookings(session, id_for, rng, specialist, line_id, day)
+    count += seed_demo_assisted(session, id_for, seed, specialist, line_id, day)
     session.flush()
     return count
 

@@ -447,7 +447,7 @@ def build_territory(departement: str = "87", seed: int = 1) -> TerritoryPlan:
             name=("GARNIER", "Léa") if index == 0 else None,
             civility="MME",
         )
-    for usmp in usmps:
+    for index, usmp in enumerate(usmps):
         b.add_professional(
             f"{usmp.key}-medecin",
             establishment=usmp.key,
@@ -464,7 +464,8 @@ def build_territory(departement: str = "87", seed: int = 1) -> TerritoryPlan:
             specialty=None,
             unit="Soins somatiques",
             function="Infirmier",
-            civility=None,
+            name=("MERCIER", "Yanis") if index == 0 else None,
+            civility="M" if index == 0 else None,
         )
     for index, ehpad in enumerate(ehpads):
         b.add_professional(
@@ -526,6 +527,8 @@ def build_territory(departement: str = "87", seed: int = 1) -> TerritoryPlan:
         AccountPlan("dr.dupont", "practice-1-mg-1", ("practice-1",)),
         AccountPlan("sf.garnier", "member-1-sage-femme", ("member-1",)),
         AccountPlan("ide.leroy", "ehpad-1-infirmier", ("ehpad-1",)),
+        # The first USMP's nurse, where the département has a prison (else an account of no establishment).
+        AccountPlan("ide.usmp", "usmp-1-infirmier" if usmps else None, ("usmp-1",) if usmps else ()),
         AccountPlan("idec.bernard", "idec", ("support",)),
         AccountPlan("pharma.petit", "pharmacy-1-titulaire", ("pharmacy-1",)),
         AccountPlan("fact.moreau", None, ("support",)),

@@ -1,7 +1,8 @@
 """The dated tariff table of the telemedicine acts (NGAP codes): the one table tele-expertise and teleconsultation
 price their acts from, at the act's date (never the billing date). A nomenclature, like the specialties: no I/O.
 
-Sources: DOMAIN.md §2.1 (teleconsultation) and §2.3 (tele-expertise).
+Sources: DOMAIN.md §2.1 (teleconsultation), §2.2 (the nurse's accompaniment of a teleconsultation) and §2.3
+(tele-expertise).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class Tariff:
     source: str
 
 
+NURSE_SOURCE = "NGAP art. 14.9.5, décision UNCAM du 18 juillet 2019 (avenant 6 infirmiers)"
+
 TARIFFS: tuple[Tariff, ...] = (
     # Avenant 9 (UNCAM decision of 13 Jan 2022), single level since 1 Apr 2022 (DOMAIN.md §2.3).
     Tariff("TE2", Decimal("20.00"), dt.date(2022, 4, 1), dt.date(2025, 12, 31),
@@ -37,6 +40,12 @@ TARIFFS: tuple[Tariff, ...] = (
     # consultation it replaces, the overrun is not in the table) and marked to check against the current NGAP.
     Tariff("TC", Decimal("25.00"), dt.date(2018, 9, 15), None,
            "Avenant 6 (base de remboursement de TCG ; montant à vérifier dans la NGAP en vigueur)"),
+    # The nurse who accompanies the patient during a teleconsultation (NGAP art. 14.9.5, UNCAM decision of 18 July
+    # 2019, avenant 6 of the nurses' convention), billable since January 2020 (DOMAIN.md §2.2): during a nursing
+    # visit already planned, in a place dedicated to teleconsultation, at a home visit organised for it.
+    Tariff("TLS", Decimal("10.00"), dt.date(2020, 1, 1), None, NURSE_SOURCE),
+    Tariff("TLL", Decimal("12.00"), dt.date(2020, 1, 1), None, NURSE_SOURCE),
+    Tariff("TLD", Decimal("15.00"), dt.date(2020, 1, 1), None, NURSE_SOURCE),
 )
 
 

@@ -35,6 +35,8 @@ HOLDS_SLOT_SQL = "status not in ('cancelled', 'rescheduled')"
 FOLLOW_UPS_SQL = "'teleconsultation', 'in_person', 'teleexpertise'"
 NOTICE_KINDS_SQL = ("'reminder_day', 'reminder_hour', 'rescheduled', 'report_sent', 'follow_up', "
                     "'booked_for_you'")
+# The nurse's accompaniment codes (NGAP art. 14.9.5), beside the practitioner's teleconsultation codes.
+ASSISTANCE_SQL = "'TLS', 'TLL', 'TLD'"
 
 
 class TeleconsultationAvailability(Base):
@@ -87,6 +89,8 @@ class TeleconsultationAppointment(Base):
         Index("ix_teleconsultation_appointment_requester", "requester_id", "starts_at"),
         CheckConstraint(f"follow_up_kind is null or follow_up_kind in ({FOLLOW_UPS_SQL})", name="follow_up_known"),
         Index("ix_teleconsultation_appointment_line_day", "line_id", "starts_at"),
+        CheckConstraint(f"assistance is null or assistance in ({ASSISTANCE_SQL})", name="assistance_known"),
+        CheckConstraint("(assistance is null) = (assisting_nurse_id is null)", name="assistance_has_nurse"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -97,6 +101,16 @@ class TeleconsultationAppointment(Base):
     teleexpertise_request_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("teleexpertise_request.id", ondelete="SET NULL"), default=None, index=True)
     place: Mapped[str] = mapped_column(String(100), default="remote")
+    # A teleconsultation room of an establishment (the USMP's room): the booking held it too (``assisted``).
+    place_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_place.id", ondelete="RESTRICT"), default=None, index=True)
+    # Assisted: a nurse with the patient opens the patient's side from their own account (no patient link), and the
+    # accompaniment code (TLS, TLL, TLD) for their billing record.
+    assistance: Mapped[str | None] = mapped_column(String(3), default=None)
+    assisting_nurse_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="RESTRICT"), default=None, index=True)
+    consent_recorded_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="booked")
@@ -158,14 +172,60 @@ class TeleconsultationLink(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+class TeleconsultationPlace(Base):
+    """A teleconsultation room of an establishment (the USMP's room, an EHPAD's dedicated room), managed by the
+    accounts acting for that establishment; its opening hours are ``TeleconsultationPlaceRange`` rows."""
+
+    __tablename__ = "teleconsultation_place"
+    __table_args__ = (UniqueConstraint("establishment_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    establishment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("establishment.id", ondelete="CASCADE"), index=True)
+    care_unit_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("care_unit.id", ondelete="SET NULL"), default=None)
+    name: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class TeleconsultationPlaceRange(Base):
+    """When a place is open: weekly (a weekday), an addition on one day, or a closure (``absence``) on one day;
+    minutes from midnight, Paris time, as a practitioner's ranges (``rules.place_open``)."""
+
+    __tablename__ = "teleconsultation_place_range"
+    __table_args__ = (
+        CheckConstraint("kind in ('weekly', 'extra', 'absence')", name="kind_known"),
+        CheckConstraint("start_minute >= 0 and start_minute < end_minute and end_minute <= 1440",
+                        name="minutes_ordered"),
+        CheckConstraint("(kind = 'weekly' and weekday between 0 and 6 and day is null) or "
+                        "(kind <> 'weekly' and weekday is null and day is not null)", name="weekday_or_day"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    place_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_place.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    weekday: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    day: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    start_minute: Mapped[int] = mapped_column(SmallInteger)
+    end_minute: Mapped[int] = mapped_column(SmallInteger)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
 class TeleconsultationAct(Base):
     """A teleconsultation act recorded when the report is signed (TCG for the practitioner), priced at the act's date
-    from the dated tariff table (``maillage.directory.tariffs``); the billing export reads this table."""
+    from the dated tariff table (``maillage.directory.tariffs``); the billing export reads this table. An assisted
+    consultation also records, when it ends, the nurse's accompaniment act (TLS, TLL or TLD) for the nurse."""
 
     __tablename__ = "teleconsultation_act"
     __table_args__ = (
         UniqueConstraint("appointment_id", "code"),
-        CheckConstraint("code in ('TCG', 'TC')", name="code_known"),
+        CheckConstraint(f"code in ('TCG', 'TC', {ASSISTANCE_SQL})", name="code_known"),
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         Index("ix_teleconsultation_act_professional_date", "professional_user_id", "act_date"),
     )

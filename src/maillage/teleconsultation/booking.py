@@ -29,7 +29,7 @@ from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import availability, relay, rules
+from maillage.teleconsultation import acts, availability, relay, rules
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Action, Status
 
@@ -72,9 +72,14 @@ def announce(session: Session, appt: TeleconsultationAppointment) -> None:
 
 
 def parties(appt: TeleconsultationAppointment, session: Session | None = None) -> RequestParties:
-    """The requester and the practitioner; with a session, also the line's coordinators and, once the signed report
-    was sent, the patient's médecin traitant (``repo.appointment_readers``)."""
-    staff = (lambda: repo.appointment_readers(session, appt)) if session is not None else (lambda: ())
+    """The requester and the practitioner; the assisting nurse (``assisted``: they open the patient's side of the
+    room); with a session, also the line's coordinators and, once the signed report was sent, the patient's médecin
+    traitant (``repo.appointment_readers``)."""
+    nurse = {appt.assisting_nurse_id} if appt.assisting_nurse_id else set()
+
+    def staff() -> set[uuid.UUID]:
+        return (repo.appointment_readers(session, appt) | nurse) if session is not None else nurse
+
     return RequestParties(patient_id=appt.patient_id, draft=False, requester_id=appt.requester_id,
                           assignee_id=appt.practitioner_id, named_expert_id=None, line_staff=staff)
 
@@ -105,10 +110,12 @@ def issue_link(session: Session, appt: TeleconsultationAppointment, actor: Actor
 
 
 def book(session: Session, actor: Actor, data: BookingIn, context: AuditContext | None = None, *,
-         appointment_id: uuid.UUID | None = None, as_coordinator: bool = False) -> Booked:
+         appointment_id: uuid.UUID | None = None, as_coordinator: bool = False, patient_link: bool = True) -> Booked:
     """Book a free slot of a practitioner for a patient the actor cares for; two bookings of one slot: one wins,
     the other gets Conflict (the partial unique index on the practitioner and start). ``as_coordinator``: the
-    line's coordinator books (``scheduling.book_for`` checked it), who need not hold the teleconsultation role."""
+    line's coordinator books (``scheduling.book_for`` checked it), who need not hold the teleconsultation role.
+    ``patient_link=False``: an assisted consultation (``assisted``), the patient gets no link (``Booked.link`` is
+    empty)."""
     if not as_coordinator:
         availability.need_run(actor)
     reason = " ".join(data.reason.split())
@@ -141,7 +148,7 @@ def book(session: Session, actor: Actor, data: BookingIn, context: AuditContext 
         raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre : choisissez-en un autre.") from None
     authz.grant_relationship(session, user_id=data.practitioner_id, patient_id=appt.patient_id,
                              kind=RelationshipKind.PARTICIPANT, source_type=SOURCE_TYPE, source_id=str(appt.id))
-    token = issue_link(session, appt, actor)
+    token = issue_link(session, appt, actor) if patient_link else ""
     announce(session, appt)
     return Booked(appt, token)
 
@@ -164,6 +171,9 @@ def new_link(session: Session, actor: Actor, appointment_id: uuid.UUID | str,
     appt = load(session, actor, appointment_id, action="update", context=context)
     if Status(appt.status) in rules.TERMINAL:
         raise Conflict("Ce rendez-vous n'a plus lieu : aucun lien ne peut être donné.")
+    if appt.assisting_nurse_id is not None:
+        raise Conflict("Téléconsultation assistée : le patient n'a pas de lien, l'infirmier(ère) qui l'accompagne "
+                       "ouvre la consultation depuis son compte.")
     return issue_link(session, appt, actor)
 
 
@@ -180,6 +190,8 @@ def cancel(session: Session, actor: Actor, appointment_id: uuid.UUID | str, reas
            context: AuditContext | None = None) -> TeleconsultationAppointment:
     """Cancel before the consultation, with a reason (requester or practitioner); the patient's link stops."""
     appt = load(session, actor, appointment_id, action="cancel", context=context)
+    if actor.user_id not in (appt.requester_id, appt.practitioner_id):
+        raise PermissionDenied("Seuls le demandeur et le praticien du rendez-vous peuvent l'annuler.")
     text = rules.reason_text(reason, Action.CANCEL)[:REASON_MAX]
     _move(session, appt, Action.CANCEL, {"closing_reason": text})
     repo.revoke_links(session, appt.id, now())
@@ -215,6 +227,7 @@ def end(session: Session, actor: Actor, appointment_id: uuid.UUID | str,
     appt = load(session, actor, appointment_id, action="end", context=context)
     _practitioner(actor, appt)
     _move(session, appt, Action.END, {"ended_at": now()})
+    acts.record_assistance(session, appt)
     return appt
 
 
@@ -242,6 +255,9 @@ def _rows(session: Session, actor: Actor, found: list[TeleconsultationAppointmen
         line = lines.get(a.line_id)
         out.append(Row(a, names.get(a.patient_id), other.display_name if other else "—", line.title if line else "—"))
     return out
+
+
+rows_for = _rows  # for the other views of the package (``assisted``)
 
 
 def day(session: Session, actor: Actor, on: dt.date | None = None, context: AuditContext | None = None) -> list[Row]:

@@ -28,7 +28,7 @@ from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import aftercare, availability, booking, patient_link, relay, report, rules
+from maillage.teleconsultation import aftercare, assisted, availability, booking, patient_link, places, relay, report, rules
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Kind, Status
 from maillage.teleconsultation.signalling import PATIENT_COOKIE
@@ -61,7 +61,9 @@ def home(request: Request, db: DbSession, actor: Practitioner) -> Response:
     context = audit_context(request)
     return render(request, "teleconsultation/home.html", {
         "day": booking.day(db, actor, context=context), "bookings": booking.my_bookings(db, actor, context=context),
-        "lines": availability.my_lines(db, actor), "today": today_paris()})
+        "lines": availability.my_lines(db, actor), "today": today_paris(),
+        "assisting": assisted.my_assisted(db, actor, context=context),
+        "has_rooms": bool(places.manageable_establishments(db, actor))})
 
 
 @router.get(f"{BASE}/journee", response_class=HTMLResponse)
@@ -218,7 +220,11 @@ def _appointment_page(request: Request, db: Session, actor: Actor, appointment_i
         "requester": users.get(appt.requester_id), "line": line, "link": link, "error": error,
         "is_practitioner": appt.practitioner_id == actor.user_id, "is_requester": appt.requester_id == actor.user_id,
         "terminal": Status(appt.status) in rules.TERMINAL, "acts": report.acts_of(db, appt.id),
-        "form": form or {}, **aftercare.page_context(db, actor, appt)}, status_code=status_code)
+        "form": form or {}, **aftercare.page_context(db, actor, appt),
+        "assisted": assisted.view(db, actor, appt), "assistances": rules.Assistance.labels(),
+        "nurses": assisted.nurses_for(db, appt.patient_id)
+        if appt.requester_id == actor.user_id and appt.status == Status.BOOKED and not appt.assisting_nurse_id
+        and view is not None else []}, status_code=status_code)
 
 
 @router.get(f"{BASE}/rdv/{{appointment_id}}", response_class=HTMLResponse)

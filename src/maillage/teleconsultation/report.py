@@ -27,7 +27,7 @@ from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import aftercare, booking, rules
+from maillage.teleconsultation import aftercare, assisted, booking, rules
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Status
 
@@ -61,7 +61,8 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def render_pdf(*, patient: list[tuple[str, str]], practitioner: str, line: str, requester: str,
-               appt: TeleconsultationAppointment, data: ReportIn, act: str, signed_at: dt.datetime) -> bytes:
+               appt: TeleconsultationAppointment, data: ReportIn, act: str, signed_at: dt.datetime,
+               nurse: str = "", recipients: str = "") -> bytes:
     pdf = UnicodePDF(format="A4")
     pdf.set_title("Compte rendu de téléconsultation")
     pdf.set_creation_date(signed_at)  # the signature's time: the same report gives the same file
@@ -89,11 +90,17 @@ def render_pdf(*, patient: list[tuple[str, str]], practitioner: str, line: str, 
     heading("Professionnels")
     line_of("Médecin téléconsultant", f"{practitioner} - {line}")
     line_of("Demandée par", requester)
+    if nurse:
+        line_of("Infirmier(ère) auprès du patient", nurse)
+    if recipients:
+        line_of("Compte rendu adressé aussi à", recipients)
     heading("Consultation")
     line_of("Date et heure de l'acte", _when(appt.admitted_at or appt.starts_at))
     line_of("Fin", _when(appt.ended_at))
     line_of("Lieu", "À distance (vidéo)" if appt.place == rules.REMOTE else appt.place)
     consent = f"Recueilli le {_when(appt.consent_at)}" if appt.consent_at else "Non recueilli par le lien du patient"
+    if appt.consent_at and appt.consent_recorded_by and nurse:
+        consent = f"Recueilli le {_when(appt.consent_at)} par {nurse}, pour le patient"
     if appt.third_party_present:
         consent += ", en présence d'un tiers accepté par le patient"
     line_of("Consentement du patient", consent)
@@ -131,7 +138,9 @@ def sign(session: Session, actor: Actor, appointment_id: uuid.UUID | str, data: 
     act_date = (appt.admitted_at or appt.starts_at).astimezone(rules.PARIS).date()
     code = aftercare.act_code_for(session, appt.practitioner_id)  # TCG, or TC in sector 2 (DOMAIN.md §2.1)
     tariff = tariff_for(code, act_date)
-    users = repo.users_by_ids(session, [appt.practitioner_id, appt.requester_id])
+    users = repo.users_by_ids(session, [u for u in (appt.practitioner_id, appt.requester_id,
+                                                    appt.assisting_nurse_id) if u])
+    recipients = assisted.send_report(session, appt)
     line = repo.line(session, appt.line_id)
 
     def name(user_id: uuid.UUID) -> str:
@@ -146,7 +155,9 @@ def sign(session: Session, actor: Actor, appointment_id: uuid.UUID | str, data: 
                  ("INS", f"{view.matricule_display or 'non renseigné'} ({view.identity_status_label})"),
                  ("Médecin traitant", view.attending_name or "non déclaré")],
         practitioner=name(appt.practitioner_id), line=line.title if line else "-", requester=name(appt.requester_id),
-        appt=appt, data=data, act=act_text, signed_at=at)
+        appt=appt, data=data, act=act_text, signed_at=at,
+        nurse=name(appt.assisting_nurse_id) if appt.assisting_nurse_id else "",
+        recipients=", ".join(f"{r.name} ({r.establishment})" for r in recipients))
     document = documents.store_upload(
         session, actor, patient_id=appt.patient_id, filename=f"compte-rendu-teleconsultation-{act_date}.pdf",
         data=pdf, declared_type="application/pdf", purpose=Purpose.TELECONSULTATION,

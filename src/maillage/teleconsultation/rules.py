@@ -237,6 +237,59 @@ def slots(ranges: Iterable[Range], first_day: dt.date, days: int, *, after: dt.d
     return out
 
 
+# -- Assisted consultations and places ------------------------------------------------------------------------------
+
+
+class Assistance(LabelledEnum):
+    """The nurse's accompaniment of a teleconsultation (NGAP art. 14.9.5, DOMAIN.md §2.2): the code recorded for
+    the nurse when the consultation ends, priced from the dated tariff table."""
+
+    TLS = "TLS", "Pendant un soin infirmier déjà prévu"
+    TLL = "TLL", "Dans un lieu dédié à la téléconsultation"
+    TLD = "TLD", "Visite à domicile organisée pour la téléconsultation"
+
+
+def assisted_refusal(*, at: dt.datetime, starts_at: dt.datetime, ends_at: dt.datetime,
+                     status: Status) -> LinkRefusal | None:
+    """Why the assisting nurse may not open the patient's side now (None: they may): the window and closed
+    appointments are those of the patient's link (the nurse stands in for it)."""
+    return session_refusal(at=at, starts_at=starts_at, ends_at=ends_at, status=status)
+
+
+def place_open(ranges: Iterable[Range], starts_at: dt.datetime, ends_at: dt.datetime) -> bool:
+    """Whether a place is open over ``[starts_at, ends_at)`` (UTC): one weekly range or addition of that Paris day
+    holds the whole interval and no closure (``absence``) of that day meets it. A place's ranges carry no slot
+    length: the practitioner's slot decides the length, the place only has to be open."""
+    local_start, local_end = starts_at.astimezone(PARIS), ends_at.astimezone(PARIS)
+    day = local_start.date()
+    if local_end.date() != day and local_end.timetz().replace(tzinfo=None) != dt.time():
+        return False
+    todays = [r for r in ranges if r.applies_to(day)]
+    if any(_at(day, r.start_minute) < ends_at and starts_at < _at(day, r.end_minute)
+           for r in todays if r.kind is Kind.ABSENCE):
+        return False
+    return any(_at(day, r.start_minute) <= starts_at and ends_at <= _at(day, r.end_minute)
+               for r in todays if r.kind is not Kind.ABSENCE)
+
+
+def place_free(starts_at: dt.datetime, ends_at: dt.datetime,
+               held: Iterable[tuple[dt.datetime, dt.datetime]]) -> bool:
+    """Whether no appointment ``held`` in the place meets ``[starts_at, ends_at)`` (touching ends do not meet)."""
+    return not any(start < ends_at and starts_at < end for start, end in held)
+
+
+def place_range_problems(r: Range) -> list[dict[str, str]]:
+    """What is wrong with a place's range (no slot length or line: a place is only open or closed)."""
+    problems: list[dict[str, str]] = []
+    if not (0 <= r.start_minute < r.end_minute <= 1440):
+        problems.append({"field": "end", "message": "L'heure de fin doit suivre l'heure de début, le même jour."})
+    if r.kind is Kind.WEEKLY and (r.weekday is None or not 0 <= r.weekday <= 6):
+        problems.append({"field": "weekday", "message": "Choisissez un jour de la semaine."})
+    if r.kind is not Kind.WEEKLY and r.day is None:
+        problems.append({"field": "day", "message": "Choisissez une date."})
+    return problems
+
+
 def minutes_of(text: str) -> int:
     """``"HH:MM"`` (``"24:00"`` for the end of the day) as minutes from midnight, or ValidationFailed."""
     try:

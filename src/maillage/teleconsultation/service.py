@@ -13,6 +13,7 @@ use cases, re-exported from their subject module.
 
 from __future__ import annotations
 
+from maillage.teleconsultation.assisted import my_assisted
 from maillage.teleconsultation.availability import RangeIn, add_range, free_slots, line_offers, my_lines, my_ranges
 from maillage.teleconsultation.booking import (
     Booked,
@@ -31,5 +32,6 @@ from maillage.teleconsultation.report import ReportIn, sign
 
 __all__ = [
     "Booked", "BookingIn", "RangeIn", "ReportIn", "Row", "add_range", "admit", "book", "cancel", "consent", "day",
-    "end", "free_slots", "line_offers", "my_bookings", "my_lines", "my_ranges", "no_show", "open_link", "sign",
+    "end", "free_slots", "line_offers", "my_assisted", "my_bookings", "my_lines", "my_ranges", "no_show", "open_link",
+    "sign",
 ]

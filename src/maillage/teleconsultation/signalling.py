@@ -2,8 +2,10 @@
 docs/teleconsultation.md.
 
 Who may enter: the appointment's practitioner (by their session cookie, second factor passed) and the patient (by
-the link session cookie of that appointment, within the link's window). Anyone else, or a page of another origin,
-is refused before the handshake completes (HTTP 403) and the refused attempt is audited. Entering is audited.
+the link session cookie of that appointment, within the link's window) or, for an assisted consultation, the
+assisting nurse on the patient's side (by their session cookie, within the same window, consent recorded). Anyone
+else, or a page of another origin, is refused before the handshake completes (HTTP 403) and the refused attempt is
+audited. Entering is audited.
 
 Messages pass through ``relay`` (PostgreSQL LISTEN/NOTIFY, or in process on SQLite), so the two peers may be
 connected to two different ``maillage serve`` processes. The server relays the WebRTC messages (offer, answer,
@@ -33,7 +35,7 @@ from maillage.kit.http import AFTER_ROLLBACK
 from maillage.security.context import AuditContext
 from maillage.security.deps import SESSION_COOKIE
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import booking, patient_link, relay
+from maillage.teleconsultation import assisted, booking, patient_link, relay
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import LinkRefusal, Status
 
@@ -89,6 +91,10 @@ def enter(sessions: sessionmaker[Session], settings: Settings, appointment_id: u
                     if appt is not None and appt.practitioner_id == actor.user_id:
                         appt = booking.load(db, actor, appointment_id, action="join", context=context)
                         entry = Entry(PRACTITIONER, appt.status)
+                    elif appt is not None and appt.assisting_nurse_id == actor.user_id:
+                        # The assisting nurse holds the patient's side (no patient link for that appointment).
+                        appt = assisted.enter_room(db, actor, appointment_id, context=context)
+                        entry = Entry(PATIENT, appt.status)
                     elif not patient_secret:
                         # Not the practitioner (the requester too stays out of the room): the answer of a room that
                         # does not exist, audited.

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
+from maillage.kit.clock import today_paris
 from maillage.messaging import service as messaging
 from maillage.monitoring import service as monitoring
 from maillage.patient import vigilance
@@ -119,6 +120,14 @@ def _teleconsultation_aftercare_items(session: Session, actor: Actor, context: A
                      "avis de téléconsultation non lus", "/teleconsultation/avis", "info"),
             HomeItem(tc_scheduling.coming_on_my_lines(session, actor), "téléconsultation à venir sur vos lignes",
                      "téléconsultations à venir sur vos lignes", "/teleconsultation/coordination")]
+def _assisted_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    """The nurse's assisted teleconsultations of today still to hold (they open them from their account)."""
+    if not role_allows(actor.role, Permission.TELECONSULTATION_RUN):
+        return []
+    rows = teleconsultation.my_assisted(session, actor, day=today_paris(), context=context)
+    ahead = [r for r in rows if r.appointment.status in (TcStatus.BOOKED, TcStatus.WAITING, TcStatus.IN_CONSULTATION)]
+    return [HomeItem(len(ahead), "téléconsultation assistée aujourd'hui", "téléconsultations assistées aujourd'hui",
+                     "/teleconsultation", "info")]
 
 
 def _identity_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
@@ -145,8 +154,8 @@ def indicators_refreshed(results_dir: Path) -> int:
 
 
 SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
-    _teleexpertise_items, _teleconsultation_items, _teleconsultation_aftercare_items, _monitoring_items,
-    _messaging_items, _identity_items, _break_glass_items,
+    _teleexpertise_items, _teleconsultation_items, _assisted_items, _teleconsultation_aftercare_items,
+    _monitoring_items, _messaging_items, _identity_items, _break_glass_items,
 ]
 
 
