@@ -9,9 +9,8 @@ Anonymous → 401 (a redirect to the login page for a browser), authenticated wi
 Tests may override ``current_actor`` with ``app.dependency_overrides``.
 
 The dependencies a route declares are ``async def``: they only read what the middleware resolved, and FastAPI runs a
-plain ``def`` dependency in a worker thread, a hand-off to the thread pool and back (about a tenth of a millisecond
-of the interpreter each, and a wait for the interpreter lock under load) for a few attribute reads
-(docs/adr/0013-web-tier-cpu-per-request.md).
+plain ``def`` dependency in a worker thread, a hand-off to the thread pool and back (a queue, a wake-up, a wait for
+the interpreter lock) for a few attribute reads (docs/adr/0013-web-tier-cpu-per-request.md).
 """
 
 from __future__ import annotations
