@@ -57,5 +57,6 @@ class TestBuildDemo:
         sources = dict(db.execute(select(CareRelationship.source_type, func.count())
                                   .group_by(CareRelationship.source_type)).all())
         assert sources.pop("demo") == expected
-        # The rest come from the demo's activity, played through the services (requests, enrolments, appointments).
-        assert set(sources) == {"teleexpertise_request", "monitoring_enrolment", "teleconsultation"}
+        # The rest come from the demo's activity, played through the services (requests, enrolments, appointments,
+        # the messaging threads that opened a patient to a professional added to them).
+        assert set(sources) == {"teleexpertise_request", "monitoring_enrolment", "teleconsultation", "message_thread"}
