@@ -31,7 +31,8 @@ class TestBuildDemo:
         build_demo(db, "87", 1)
         dupont = auth.actor_for(db, auth.get_user(db, "dr.dupont"))
         mine = patients.my_patients(db, dupont)
-        assert len(mine) == 8 and all(v.matricule_shared for v in mine)
+        # His eight (qualified identities), then the EHPAD resident the nurse's message opened to him for 30 days.
+        assert len(mine) == 9 and all(v.matricule_shared for v in mine[:8]) and not mine[8].matricule_shared
         found = patients.search_patients(db, dupont, ins=mine[0].matricule)
         assert [v.patient.id for v in found] == [mine[0].patient.id]
         martin = auth.get_user(db, "dr.martin")
@@ -57,5 +58,6 @@ class TestBuildDemo:
         sources = dict(db.execute(select(CareRelationship.source_type, func.count())
                                   .group_by(CareRelationship.source_type)).all())
         assert sources.pop("demo") == expected
-        # The rest come from the demo's activity, played through the services (requests, enrolments, appointments).
-        assert set(sources) == {"teleexpertise_request", "monitoring_enrolment", "teleconsultation"}
+        # The rest come from the demo's activity, played through the services (requests, enrolments, appointments,
+        # the messaging threads that opened a patient to a professional added to them).
+        assert set(sources) == {"teleexpertise_request", "monitoring_enrolment", "teleconsultation", "message_thread"}

@@ -86,7 +86,7 @@ def list_threads(
     rows = service.inbox(db, actor, limit=page.limit + 1, offset=page.offset, search=search,
                          context=audit_context(request), settings=request.app.state.settings)
     items = [ThreadSummary(id=r.thread.id, kind=r.thread.kind, subject=r.thread.subject,
-                           patient_id=r.thread.patient_id, patient=r.patient.display_name if r.patient else None,
+                           patient_id=r.thread.patient_id, patient=r.patient,
                            participants=r.participants, last_message_at=r.thread.last_message_at, unread=r.unread)
              for r in rows[: page.limit]]
     return Page[ThreadSummary](items=items, limit=page.limit, offset=page.offset, has_more=len(rows) > page.limit)

@@ -23,7 +23,6 @@ from maillage.models.messaging import (
     MessageRevision,
     MessageThread,
 )
-from maillage.models.patient import Patient
 
 Team = tuple[TeamKind, uuid.UUID]
 
@@ -161,14 +160,6 @@ def participants_of(session: Session, thread_ids: Sequence[uuid.UUID]) -> dict[u
             .order_by(MessageParticipant.added_at, MessageParticipant.id)):
         out[p.thread_id].append(p)
     return out
-
-
-def visible_patients(session: Session, patient_ids: Sequence[uuid.UUID],
-                     scope: Select[tuple[uuid.UUID]]) -> list[Patient]:
-    """Those of ``patient_ids`` within ``scope`` (``authz.accessible_patients``), in one query."""
-    if not patient_ids:
-        return []
-    return list(session.scalars(select(Patient).where(Patient.id.in_(list(patient_ids)), Patient.id.in_(scope))))
 
 
 def membership(session: Session, thread_id: uuid.UUID, user_id: uuid.UUID,

@@ -47,9 +47,9 @@ from maillage.models.messaging import (
     MessageRevision,
     MessageThread,
 )
-from maillage.models.patient import Patient
+from maillage.patient import labels as patient_labels
 from maillage.patient import service as patients
-from maillage.patient.views import PatientView, patient_views
+from maillage.patient.views import PatientView
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
@@ -583,9 +583,8 @@ def open_thread(session: Session, actor: Actor, thread_id: uuid.UUID | str,
                                         withdrawn_at=m.withdrawn_at, at=at),
             revisions=revisions.get(m.id, []), attachments=files.get(m.id, []), read_by=sorted(readers)))
     patient = None
-    if thread.patient_id is not None:
-        found = session.get(Patient, thread.patient_id)
-        patient = patient_views(session, [found])[0] if found else None
+    if thread.patient_id is not None:  # the banner: read through the patient service (audited as a patient read)
+        patient = patients.get_patient(session, actor, thread.patient_id, purpose=PURPOSE, context=context)
     participants = _participant_views(session, repo.participants(session, thread.id))
     through = None
     if access.through.team_id is not None:
@@ -597,7 +596,7 @@ def open_thread(session: Session, actor: Actor, thread_id: uuid.UUID | str,
 class InboxRow:
     thread: MessageThread
     unread: int
-    patient: PatientView | None
+    patient: str | None  # "NOM Prénom", for a patient the actor may see now
     participants: list[str]
 
 
@@ -644,9 +643,8 @@ def inbox(session: Session, actor: Actor, *, limit: int = 50, offset: int = 0, s
     teams = repo.teams_of(session, actor.user_id, actor.role.value)
     rows = repo.thread_rows(session, actor.user_id, teams, limit=limit, offset=offset, filters=filters)
     patient_ids = sorted({r.thread.patient_id for r in rows if r.thread.patient_id}, key=str)
-    found = repo.visible_patients(session, patient_ids, authz.accessible_patients(actor))
-    views = {v.patient.id: v for v in patient_views(session, found)}
-    visible = sorted(views, key=str)
+    labels = patient_labels.short_labels(session, actor, patient_ids)
+    visible = sorted(labels, key=str)
     if patient_ids or (search and search.patient_id):
         authz.audit_list(session, actor, object_type=OBJECT_TYPE, count=len(rows), purpose=PURPOSE,
                          patient_ids=visible, context=context)
@@ -654,7 +652,7 @@ def inbox(session: Session, actor: Actor, *, limit: int = 50, offset: int = 0, s
     named = _participant_views(session, [p for ps in parts.values() for p in ps])
     name_of = {v.participant.id: v.name for v in named}
     return [InboxRow(r.thread, rules.unread(r.thread.last_seq, r.last_read_seq),
-                     views.get(r.thread.patient_id) if r.thread.patient_id else None,
+                     labels.get(r.thread.patient_id) if r.thread.patient_id else None,
                      [name_of[p.id] for p in parts[r.thread.id] if p.user_id != actor.user_id])
             for r in rows]
 
