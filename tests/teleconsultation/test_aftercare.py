@@ -80,8 +80,8 @@ class TestReportSent:
         with frozen(AFTER):
             report.sign(db, c.a(db, c.specialist), appt.id, REPORT)
             assert set(db.scalars(select(TeleconsultationNotice.user_id))) == {c.gp.id}
-            flags = aftercare.flags_of(db, appt)
-            assert [f.value for f in flags] == ["no_attending"]
+            flags = {f.value for f in aftercare.flags_of(db, appt)}
+            assert "no_attending" in flags and "direct_access" not in flags, "a dermatologist is not in direct access"
 
     def test_a_sector_2_practitioner_records_tc(self, db):
         c, appt, _ = ended(db)

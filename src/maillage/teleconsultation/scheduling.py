@@ -37,6 +37,7 @@ from maillage.teleconsultation.rules import Action, Status
 
 LINE_NOT_FOUND = "Ligne de téléconsultation introuvable."
 LINE_DAYS_MAX = 31
+HORIZON = dt.timedelta(days=366)  # a new slot, or a list's first day, within a year (and no date arithmetic overflow)
 
 
 def reschedule(
@@ -55,6 +56,9 @@ def reschedule(
     text = rules.reason_text(reason, Action.RESCHEDULE)[: booking.REASON_MAX]
     rules.next_status(Status(appt.status), Action.RESCHEDULE)  # a held or closed appointment: 409 before anything
     starts_at = starts_at if starts_at.tzinfo else starts_at.replace(tzinfo=dt.UTC)
+    if not appt.starts_at - HORIZON <= starts_at <= appt.starts_at + HORIZON:
+        raise ValidationFailed("Choisissez un créneau dans l'année du rendez-vous.",
+                               details=[{"field": "starts_at", "message": "Créneau hors bornes."}])
     if starts_at == appt.starts_at:
         raise ValidationFailed(
             "Choisissez un autre créneau que celui du rendez-vous.",
@@ -161,6 +165,9 @@ def line_appointments(
     """The appointments of a line the actor coordinates, over ``days`` days from ``first_day`` (one audit entry for
     the list, naming its patients)."""
     line = _coordinated_line(session, actor, line_id)
+    if first_day is not None and abs((first_day - today_paris()).days) > HORIZON.days:
+        raise ValidationFailed("Choisissez une date dans l'année.", details=[{"field": "first_day",
+                                                                           "message": "Date hors bornes."}])
     if not 1 <= days <= LINE_DAYS_MAX:
         raise ValidationFailed(f"De 1 à {LINE_DAYS_MAX} jours.", details=[{"field": "days", "message": "Hors bornes."}])
     start_day = first_day or today_paris()

@@ -76,7 +76,7 @@ class ShareRead(BaseModel):
 
 
 class ActivityIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # a count is a JSON integer, not false nor "12"
     in_person: int = Field(ge=0, le=aftercare.COUNT_MAX)
     other_teleconsultations: int = Field(default=0, ge=0, le=aftercare.COUNT_MAX)
 
