@@ -34,6 +34,7 @@ from maillage.monitoring import setup as monitoring_setup
 from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
 from maillage.teleconsultation import endpoints as teleconsultation_endpoints
+from maillage.teleconsultation import guest_pages as teleconsultation_guest_pages
 from maillage.teleconsultation import pages as teleconsultation_pages
 from maillage.teleconsultation import signalling as teleconsultation_signalling
 from maillage.teleexpertise import endpoints as teleexpertise_endpoints
@@ -128,5 +129,6 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(teleexpertise_pages.router)
     app.include_router(teleconsultation_endpoints.router)
     app.include_router(teleconsultation_pages.router)
+    app.include_router(teleconsultation_guest_pages.router)
     app.include_router(teleconsultation_signalling.router)
     return app
