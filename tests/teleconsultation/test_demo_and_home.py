@@ -16,7 +16,9 @@ from maillage.models.teleconsultation import (
     TeleconsultationAct,
     TeleconsultationAppointment,
     TeleconsultationAvailability,
+    TeleconsultationQualitySample,
 )
+from maillage.teleconsultation import quality
 from maillage.security.context import AuditContext
 from maillage.web.home import waiting_items
 from tests.fixtures.teleconsultation import MONDAY_9H, book, clinic
@@ -38,6 +40,11 @@ class TestDemo:
         assert all(r.consent_at and r.admitted_at and r.ended_at and r.ended_at > r.admitted_at for r in done)
         assert all(r.report_signed_at and r.report_document_id for r in done), "each held one has its report"
         assert len(db.scalars(select(TeleconsultationAct)).all()) == len(done)
+        samples = db.scalars(select(TeleconsultationQualitySample)).all()
+        assert {s.appointment_id for s in samples} == {r.id for r in done}, "each held one has its quality figures"
+        assert all(r.admitted_at <= s.at <= r.ended_at for r in done for s in samples if s.appointment_id == r.id)
+        summary = quality.summary_of(db, done[0].id)
+        assert summary is not None and summary.rtt_median is not None and summary.resolution
         assert db.scalar(select(TeleconsultationAvailability.id).limit(1)) is not None
         martin = db.scalar(select(UserAccount).where(UserAccount.username == "dr.martin"))
         assert {r.practitioner_id for r in rows} == {martin.id}
