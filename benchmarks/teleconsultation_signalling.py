@@ -4,13 +4,16 @@ against one and then two `maillage serve` processes on PostgreSQL.
 Run: `.venv/bin/python benchmarks/teleconsultation_signalling.py`. It needs PostgreSQL:
 `MAILLAGE_BENCH_DATABASE_URL` (default `postgresql://postgres@127.0.0.1:5432/teleconsultation_signalling_bench`;
 the database is created afresh and dropped at the end). `MAILLAGE_BENCH_ROOMS` (default `100,250,500`): the numbers
-of concurrent rooms tried, in order; `MAILLAGE_BENCH_MESSAGES` (default 20): messages each practitioner sends.
+of concurrent rooms tried, in order; `MAILLAGE_BENCH_MESSAGES` (default 20): messages each practitioner sends;
+`MAILLAGE_BENCH_INTERVAL` (default 0.1): seconds between two messages of a room (a real room sends a few tens of
+messages in its first seconds, then nearly nothing: 0.1 s for 20 messages is the start of a call, 1 s a steadier
+rate).
 
 Setup (not measured): the first serve process migrates the database; the script then writes, for each room, a
 practitioner account with a live session and an appointment in consultation with its patient's link session (rows
 written directly: the booking path is not what is measured). Measured: every room's practitioner and patient
 connect their WebSockets (the practitioner to the first process; the patient to the first process, then to the
-second), wait until they meet, then the practitioner sends `offer` messages (one every 100 ms, rooms staggered) and
+second), wait until they meet, then the practitioner sends `offer` messages (one every interval, rooms staggered) and
 the patient receives them: the relay latency is receive time minus send time (one clock: both clients are in this
 process). A room is held when both sockets stay open and every message arrives. The clients are plain WebSocket
 clients (`websockets`) speaking the room's protocol; they run on the same machine as the servers and PostgreSQL.
@@ -144,7 +147,7 @@ def seed_rooms(count: int) -> list[tuple[uuid.UUID, str, str]]:
 
 
 async def run_room(doctor_url: str, patient_url: str, room: tuple[uuid.UUID, str, str], messages: int,
-                   delay: float, latencies: list[float]) -> bool:
+                   delay: float, latencies: list[float], interval: float) -> bool:
     from websockets.asyncio.client import connect
 
     appointment, token, secret = room
@@ -175,17 +178,18 @@ async def run_room(doctor_url: str, patient_url: str, room: tuple[uuid.UUID, str
                 message = await until(patient, "offer")
                 latencies.append((time.perf_counter() - float(message["sdp"].split()[1])) * 1000)
                 received += 1
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(interval)
             return received == messages
     except Exception:
         return False
 
 
 async def scenario(doctor_url: str, patient_url: str, rooms: list[tuple[uuid.UUID, str, str]],
-                   messages: int) -> tuple[int, list[float], float]:
+                   messages: int, interval: float) -> tuple[int, list[float], float]:
     latencies: list[float] = []
     started = time.perf_counter()
-    held = await asyncio.gather(*(run_room(doctor_url, patient_url, room, messages, (i % 100) / 1000, latencies)
+    held = await asyncio.gather(*(run_room(doctor_url, patient_url, room, messages,
+                                           interval * (i % 100) / 100, latencies, interval)
                                   for i, room in enumerate(rooms)))
     return sum(held), latencies, time.perf_counter() - started
 
@@ -199,6 +203,7 @@ def main() -> None:
     url = os.environ.get("MAILLAGE_BENCH_DATABASE_URL", DEFAULT_URL)
     levels = [int(x) for x in os.environ.get("MAILLAGE_BENCH_ROOMS", "100,250,500").split(",")]
     messages = int(os.environ.get("MAILLAGE_BENCH_MESSAGES", "20"))
+    interval = float(os.environ.get("MAILLAGE_BENCH_INTERVAL", "0.1"))
     recreate_database(url)
     var = Path(tempfile.mkdtemp(prefix="tc-bench-"))
     env = {**os.environ, "MAILLAGE_DATABASE_URL": url, "MAILLAGE_VAR_DIR": str(var),
@@ -208,7 +213,7 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     print(f"Machine : {cpu_model()}, {os.cpu_count()} cœurs, Python {platform.python_version()}, "
           f"charge {loadavg()}")
-    print(f"{messages} messages par salle, un toutes les 100 ms ; latence de relais en ms\n")
+    print(f"{messages} messages par salle, un toutes les {interval * 1000:.0f} ms ; latence de relais en ms\n")
     print(f"{'salles':>7} {'processus':>10} {'tenues':>7} {'p50':>8} {'p95':>8} {'p99':>8} {'durée s':>8}")
     try:
         first, process = start_server(env, migrate=True)
@@ -218,7 +223,7 @@ def main() -> None:
         for count in levels:
             rooms = seed_rooms(count)
             for label, patient_url in (("1", first), ("2", second)):
-                held, latencies, seconds = asyncio.run(scenario(first, patient_url, rooms, messages))
+                held, latencies, seconds = asyncio.run(scenario(first, patient_url, rooms, messages, interval))
                 print(f"{count:>7} {label:>10} {held:>7} {percentile(latencies, .5):>8.1f} "
                       f"{percentile(latencies, .95):>8.1f} {percentile(latencies, .99):>8.1f} {seconds:>8.1f}",
                       flush=True)

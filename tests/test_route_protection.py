@@ -36,6 +36,9 @@ PUBLIC = {
     # The patient of a teleconsultation has no account: the link is the credential (opened once, hashed, within its
     # window), then the link session's cookie; without them these answer a French refusal page (403), audited.
     ("GET", "/tc/{token}"), ("GET", "/teleconsultation/patient"), ("POST", "/teleconsultation/patient/consentement"),
+    # The third participant invited by link: the same, for their invitation only.
+    ("GET", "/tc/invite/{token}"), ("GET", "/teleconsultation/invite"),
+    ("POST", "/teleconsultation/invite/consentement"),
 }
 PUBLIC_PREFIXES = ("/offre",)  # the public telemedicine offer catalogue
 

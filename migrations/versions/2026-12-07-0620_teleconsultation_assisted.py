@@ -1,7 +1,7 @@
 """teleconsultation: assisted consultations (the nurse, TLS/TLL/TLD) and places (the USMP's room)
 
 Revision ID: 20261207_0620
-Revises: 20261207_0600
+Revises: 20261207_0610
 Create Date: 2026-12-07 06:20:00+00:00
 
 A place is a teleconsultation room of an establishment with its own opening ranges; an appointment may hold one, and
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_0620"
-down_revision = "20261207_0600"
+down_revision = "20261207_0610"
 branch_labels = None
 depends_on = None
 

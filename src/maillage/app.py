@@ -38,6 +38,7 @@ from maillage.patient import pages as patient_pages
 from maillage.teleconsultation import assisted_endpoints as teleconsultation_assisted_endpoints
 from maillage.teleconsultation import assisted_pages as teleconsultation_assisted_pages
 from maillage.teleconsultation import endpoints as teleconsultation_endpoints
+from maillage.teleconsultation import guest_pages as teleconsultation_guest_pages
 from maillage.teleconsultation import pages as teleconsultation_pages
 from maillage.teleconsultation import scheduling_endpoints as teleconsultation_scheduling_endpoints
 from maillage.teleconsultation import scheduling_pages as teleconsultation_scheduling_pages
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(teleconsultation_scheduling_pages.router)
     app.include_router(teleconsultation_assisted_endpoints.router)
     app.include_router(teleconsultation_assisted_pages.router)
+    app.include_router(teleconsultation_guest_pages.router)
     app.include_router(teleconsultation_signalling.router)
     app.include_router(messaging_endpoints.router)
     app.include_router(messaging_pages.router)

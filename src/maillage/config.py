@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # Teleconsultation: the ICE servers the browsers use (space-separated stun: / turn: URLs). None by default:
     # peers on one network (and loopback) connect without.
     teleconsultation_ice_servers: str = ""
+    # TURN with time-limited credentials (coturn's "use-auth-secret"): the secret shared with the TURN server, and
+    # how long a credential handed to a browser stays valid. Empty secret: the turn: URLs get no credential.
+    teleconsultation_turn_secret: SecretStr = SecretStr("")
+    teleconsultation_turn_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
 
     # Database
     statement_timeout_ms: int = 30_000

@@ -2,8 +2,10 @@
 range; dr.dupont (GP) books its first slot for one of their patients and gets the patient's link; the patient opens
 it in a browser of their own, consents and waits; the dermatologist's day shows them waiting (live) and admits them;
 both pages reach a connected RTCPeerConnection and each receives video frames (getStats: framesDecoded > 0, from
-Chromium's fake camera); the dermatologist ends the consultation (the patient's page says so), writes and signs the
-report: TCG 25 € recorded today, and the GP reads the PDF."""
+Chromium's fake camera); the dermatologist invites an interpreter by a one-time link: the interpreter, in a third
+browser, consents, the patient accepts their presence in the room, and the three peers connect (the interpreter
+receives the video of both others); the dermatologist ends the consultation (the patient's page says so), writes and
+signs the report: TCG 25 € recorded today, with the connection's quality figures, and the GP reads the PDF."""
 
 from __future__ import annotations
 
@@ -41,6 +43,30 @@ def media_browser(browser: Any) -> Iterator[Any]:
                                         args=CHROMIUM_FLAGS + MEDIA_FLAGS)
     yield media
     media.close()
+
+
+FRAMES_EACH = """async () => {
+  const room = window.maillageRoom; const peers = room ? room.peers() : [];
+  const counts = [];
+  for (const pc of peers) {
+    const stats = await pc.getStats(); let frames = 0;
+    stats.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "video") { frames += r.framesDecoded || 0; } });
+    counts.push(frames);
+  }
+  return counts;
+}"""
+
+
+def frames_from_each(page: Any, peers: int, within: float = 30.0) -> list[int]:
+    """The video frames decoded from each peer, once ``peers`` peers each gave some (or the last counts)."""
+    deadline = time.monotonic() + within
+    counts: list[int] = []
+    while time.monotonic() < deadline:
+        counts = list(page.evaluate(FRAMES_EACH))
+        if len(counts) >= peers and all(n > 0 for n in counts):
+            return counts
+        time.sleep(0.5)
+    return counts
 
 
 def frames_decoded(page: Any, within: float = 30.0) -> int:
@@ -130,6 +156,34 @@ class TestTeleconsultationInTheBrowser:
                 assert frames_decoded(patient) > 0, "the patient receives the dermatologist's video"
                 assert "Vous êtes en consultation" in patient.locator("#room-message").inner_text()
 
+                # The dermatologist invites an interpreter by a one-time link, without leaving the room.
+                doctor.get_by_label("À quel titre").select_option("interpreter")
+                doctor.get_by_role("button", name="Inviter").click()
+                guest_link = doctor.locator("#guest-link")
+                guest_link.wait_for(timeout=15_000)
+                assert "/tc/invite/mlg_tg_" in guest_link.input_value()
+                guest_context = media_browser.new_context(locale="fr-FR")
+                try:
+                    guest = guest_context.new_page()
+                    guest.goto(guest_link.input_value())
+                    assert "interprète" in guest.content() and patient_name not in guest.content()
+                    guest.get_by_label("J'accepte de participer à cette consultation").check()
+                    guest.get_by_role("button", name="Rejoindre la consultation").click()
+                    guest.wait_for_selector("#room[data-guest='asking']", timeout=15_000)
+
+                    # The patient is asked in the room, and accepts; the three peers connect.
+                    accept = patient.get_by_role("button", name="Accepter sa présence")
+                    accept.wait_for(timeout=15_000)
+                    assert "un ou une interprète" in patient.locator("#third-party").inner_text()
+                    accept.click()
+                    guest.wait_for_selector("#room[data-peers='2']", timeout=30_000)
+                    assert all(n > 0 for n in frames_from_each(guest, 2)), "the interpreter sees both others"
+                    doctor.wait_for_selector("#room[data-peers='2']", timeout=30_000)
+                    assert len(frames_from_each(doctor, 2)) == 2
+                    time.sleep(6)  # a quality sample (every five seconds) reaches the server
+                finally:
+                    guest_context.close()
+
                 # The dermatologist ends the consultation; the patient's page says so.
                 doctor.get_by_role("button", name="Terminer la consultation").click()
                 doctor.wait_for_load_state()
@@ -146,6 +200,8 @@ class TestTeleconsultationInTheBrowser:
                 today = dt.datetime.now(PARIS).date().strftime("%d/%m/%Y")
                 recorded = doctor.locator("section[aria-labelledby='compte-rendu']").inner_text()
                 assert "TCG" in recorded and "25,00" in recorded and today in recorded
+                figures = doctor.locator("section[aria-labelledby='qualite']").inner_text()
+                assert "mesure" in figures and "Temps aller-retour" in figures
 
                 # The GP reads the PDF from the appointment's page.
                 page.goto(doctor.url)

@@ -17,8 +17,10 @@ from maillage.models.teleconsultation import (
     TeleconsultationAct,
     TeleconsultationAppointment,
     TeleconsultationAvailability,
+    TeleconsultationQualitySample,
 )
 from maillage.security.context import AuditContext
+from maillage.teleconsultation import quality
 from maillage.web.home import waiting_items
 from tests.fixtures.teleconsultation import MONDAY_9H, book, clinic
 
@@ -30,7 +32,8 @@ class TestDemo:
         with frozen(DEMO_DAY):
             summary = demo.build_demo(db, "87", 1)
         rows = list(db.scalars(select(TeleconsultationAppointment).order_by(TeleconsultationAppointment.starts_at)))
-        assert len(rows) == len(STORIES) + len(MORE_BOOKINGS) + len(ASSISTED) + 1, "one coming appointment was rescheduled"
+        assert len(rows) == len(STORIES) + len(MORE_BOOKINGS) + len(ASSISTED) + 1, \
+            "one coming appointment was rescheduled"
         bookers = {r.requester_id for r in rows}
         assert len(bookers) == 4, "the GP, the midwife, the EHPAD nurse and the USMP's nurse book"
         assert {r.status for r in rows} == {"done", "cancelled", "no_show", "booked", "rescheduled"}
@@ -41,6 +44,12 @@ class TestDemo:
         nurse_acts = [r for r in done if r.assistance]
         assert len(nurse_acts) == 2, "the EHPAD's and the USMP's assisted consultations were held"
         assert len(db.scalars(select(TeleconsultationAct)).all()) == len(done) + len(nurse_acts)
+        samples = db.scalars(select(TeleconsultationQualitySample)).all()
+        assert {s.appointment_id for s in samples} == {r.id for r in done if not r.assistance}, \
+            "each held one of the stories has its quality figures"
+        assert all(r.admitted_at <= s.at <= r.ended_at for r in done for s in samples if s.appointment_id == r.id)
+        summary = quality.summary_of(db, next(r for r in done if not r.assistance).id)
+        assert summary is not None and summary.rtt_median is not None and summary.resolution
         assert db.scalar(select(TeleconsultationAvailability.id).limit(1)) is not None
         martin = db.scalar(select(UserAccount).where(UserAccount.username == "dr.martin"))
         assert {r.practitioner_id for r in rows} == {martin.id}

@@ -142,7 +142,9 @@ class TestSignalling:
                 client.cookies.set(PATIENT_COOKIE, patient_secret, path="/teleconsultation")
                 with client.websocket_connect(url, headers=ORIGIN) as patient:
                     welcome = receive_until(patient, "welcome")
+                    patient_id = welcome.pop("id")
                     assert welcome == {"type": "welcome", "role": "patient", "status": "waiting", "ice_servers": []}
+                    assert len(patient_id) == 32, "a random connection id: the peers address each other by it"
                     assert receive_until(doctor, "peer-joined")["role"] == "patient"
                     patient.send_json({"type": "offer", "n": 1, "sdp": "v=0 waiting"})
                     patient.send_json({"type": "present"})
@@ -155,8 +157,10 @@ class TestSignalling:
                     assert receive_until(patient, "state")["status"] == "in_consultation"
                     assert receive_until(doctor, "state")["status"] == "in_consultation"
                     doctor.send_json({"type": "offer", "n": 2, "sdp": "v=0 doctor", "extra": "dropped"})
-                    assert receive_until(patient, "offer") == {"type": "offer", "n": 2, "sdp": "v=0 doctor",
-                                                               "role": "practitioner"}
+                    offer = receive_until(patient, "offer")
+                    assert offer == {"type": "offer", "n": 2, "sdp": "v=0 doctor", "role": "practitioner",
+                                     "from": offer["from"]}
+                    assert offer["from"] != patient_id
                     patient.send_json({"type": "candidate", "n": 2, "candidate": {"candidate": "c", "x": {"y": 1}}})
                     assert receive_until(doctor, "candidate")["candidate"] == {"candidate": "c"}
                     patient.send_json({"type": "shout"})

@@ -104,8 +104,10 @@ class TestTwoProcesses:
                 doctor.send(json.dumps({"type": "offer", "n": 1, "sdp": sdp}))
                 assert receive(patient, "offer")["sdp"] == sdp
                 patient.send(json.dumps({"type": "answer", "n": 1, "sdp": "v=0 answer"}))
-                assert receive(doctor, "answer") == {"type": "answer", "n": 1, "sdp": "v=0 answer",
-                                                     "role": "patient"}
+                answer = receive(doctor, "answer")
+                assert answer == {"type": "answer", "n": 1, "sdp": "v=0 answer", "role": "patient",
+                                  "from": answer["from"]}
+                assert len(answer["from"]) == 32
                 with make() as db:
                     booking.end(db, actor(db, db.merge(w.expert)), booked.appointment.id)
                     db.commit()

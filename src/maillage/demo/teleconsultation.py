@@ -3,8 +3,9 @@ booked in it by dr.dupont for their patients: held and ended in the past weeks, 
 no-show, and the coming ones (booked, waiting for their day); two on the demo day itself (a one-off range of that
 day, whatever its weekday), and one each booked by the midwife and the EHPAD nurse for a patient they follow. Each
 held one has its signed report (a PDF document
-of the patient) and its act (TCG). The assisted and escorted ones (the EHPAD's and the USMP's nurses) are in
-``maillage.demo.teleconsultation_assisted``.
+of the patient) and its act (TCG), and the connection's quality figures the two browsers sampled during it (one
+sample every 30 seconds each, from their own seeded RNG). The assisted and escorted ones (the EHPAD's and the
+USMP's nurses) are in ``maillage.demo.teleconsultation_assisted``.
 
 Every step goes through the teleconsultation services with the clock frozen at a past time (the booking the day
 before the slot, the link opened and the consent given a few minutes before it, the admission and the end), so the
@@ -30,6 +31,7 @@ from maillage.kit.clock import frozen
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
 from maillage.security.actor import Actor
+from maillage.teleconsultation import quality
 from maillage.teleconsultation import service as tc
 from maillage.teleconsultation.rules import PARIS, Kind
 
@@ -93,7 +95,9 @@ def seed_demo_teleconsultation(session: Session, id_for: Callable[[str], uuid.UU
                 tc.consent(session, secret, teleconsultation=True, third_party=rng.random() < 0.25)
                 clock.advance(slot.starts_at - clock.now + dt.timedelta(minutes=rng.randint(0, 4)))
                 tc.admit(session, specialist, appointment)
-                clock.advance(dt.timedelta(minutes=rng.randint(9, 18)))
+                held = dt.timedelta(minutes=rng.randint(9, 18))
+                _quality_samples(session, appointment, clock.now, held, random.Random(f"{seed}:quality:{n}"))
+                clock.advance(held)
                 tc.end(session, specialist, appointment)
                 clock.advance(dt.timedelta(minutes=rng.randint(2, 6)))
                 tc.sign(session, specialist, appointment, tc.ReportIn(report=rng.choice(REPORTS),
@@ -102,6 +106,20 @@ def seed_demo_teleconsultation(session: Session, id_for: Callable[[str], uuid.UU
     count += seed_demo_assisted(session, id_for, seed, specialist, line_id, day)
     session.flush()
     return count
+
+
+def _quality_samples(session: Session, appointment: uuid.UUID, start: dt.datetime, held: dt.timedelta,
+                     rng: random.Random) -> None:
+    """What the two browsers would have sampled: a steady connection, now and then a burst of loss."""
+    at = start + dt.timedelta(seconds=20)
+    while at < start + held:
+        for role, size in (("practitioner", (1280, 720)), ("patient", (640, 480))):
+            burst = rng.random() < 0.05
+            quality.keep(session, appointment, role, quality.Sample(
+                rtt_ms=round(rng.uniform(18, 45) * (3 if burst else 1), 1),
+                loss_pct=round(rng.uniform(2, 6) if burst else rng.uniform(0, 0.4), 2),
+                jitter_ms=round(rng.uniform(2, 9), 1), width=size[0], height=size[1]), at=at)
+        at += dt.timedelta(seconds=30)
 
 
 def _more_bookings(session: Session, id_for: Callable[[str], uuid.UUID], rng: random.Random, specialist: Actor,

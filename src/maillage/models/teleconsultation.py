@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -297,3 +298,70 @@ class TeleconsultationActivity(Base):
     in_person_count: Mapped[int] = mapped_column(Integer)
     other_teleconsultations: Mapped[int] = mapped_column(Integer, default=0)
     declared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+class TeleconsultationLateNotice(Base):
+    """A practitioner's late notice to the patients of their day: a delay in minutes chosen from a list (no free
+    text, so no health data), shown live in the waiting rooms and to the patients who arrive after it."""
+
+    __tablename__ = "teleconsultation_late_notice"
+    __table_args__ = (
+        CheckConstraint("minutes between 1 and 240", name="minutes_bounded"),
+        Index("ix_teleconsultation_late_notice_practitioner", "practitioner_id", "sent_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"))
+    minutes: Mapped[int] = mapped_column(SmallInteger)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class TeleconsultationQualitySample(Base):
+    """One sample of a room's connection quality as a browser measured it (``getStats``): round-trip time, packet
+    loss, jitter and the received video's resolution. Figures only: nothing of the media is kept."""
+
+    __tablename__ = "teleconsultation_quality_sample"
+    __table_args__ = (
+        CheckConstraint("role in ('practitioner', 'patient', 'guest')", name="role_known"),
+        Index("ix_teleconsultation_quality_sample_appointment", "appointment_id", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_appointment.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    rtt_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    loss_pct: Mapped[float | None] = mapped_column(Float, default=None)
+    jitter_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    width: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    height: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+
+
+class TeleconsultationGuest(Base):
+    """A third participant invited to a consultation (interpreter, family member, nurse, second specialist): by a
+    one-time link (only its hash stored; opening it starts a session whose hash is kept, as the patient's link) or by
+    account (``user_id``). They consent, then the patient accepts (or refuses) them before they are admitted."""
+
+    __tablename__ = "teleconsultation_guest"
+    __table_args__ = (
+        CheckConstraint("capacity in ('interpreter', 'family', 'nurse', 'specialist')", name="capacity_known"),
+        CheckConstraint("(token_hash is null) <> (user_id is null)", name="link_or_account"),
+        CheckConstraint("patient_decision is null or patient_decision in ('accepted', 'refused')",
+                        name="decision_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teleconsultation_appointment.id", ondelete="CASCADE"), index=True)
+    capacity: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="CASCADE"), default=None, index=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    session_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    patient_decision: Mapped[str | None] = mapped_column(String(8), default=None)
+    patient_decision_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

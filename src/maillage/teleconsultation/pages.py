@@ -28,7 +28,20 @@ from maillage.security.actor import Actor
 from maillage.security.deps import audit_context, require
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
-from maillage.teleconsultation import aftercare, assisted, availability, booking, patient_link, places, relay, report, rules
+from maillage.teleconsultation import (
+    aftercare,
+    assisted,
+    availability,
+    booking,
+    participants,
+    patient_link,
+    places,
+    quality,
+    relay,
+    report,
+    rules,
+    waiting,
+)
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Kind, Status
 from maillage.teleconsultation.signalling import PATIENT_COOKIE
@@ -57,13 +70,37 @@ def _message(exc: MaillageError) -> str:
 
 
 @router.get(BASE, response_class=HTMLResponse)
-def home(request: Request, db: DbSession, actor: Practitioner) -> Response:
+def home(request: Request, db: DbSession, actor: Practitioner, retard: str = "") -> Response:
+    """My day (live), the late notice, the appointments I booked; ``retard``: how many patients a late notice
+    just reached."""
+    return _home(request, db, actor, retard=retard)
+
+
+def _home(request: Request, db: Session, actor: Actor, *, retard: str = "", error: str | None = None,
+          status_code: int = 200) -> Response:
     context = audit_context(request)
     return render(request, "teleconsultation/home.html", {
         "day": booking.day(db, actor, context=context), "bookings": booking.my_bookings(db, actor, context=context),
-        "lines": availability.my_lines(db, actor), "today": today_paris(),
+        "lines": availability.my_lines(db, actor), "today": today_paris(), "late_choices": rules.LATE_CHOICES,
+        "late_sent": retard[:3] if retard.isdigit() else "", "late_error": error,
+        "late_notice": waiting.latest_notice(db, actor.user_id),
+        "invited": participants.my_invitations(db, actor), "capacity_labels": rules.Capacity.labels(),
         "assisting": assisted.my_assisted(db, actor, context=context),
-        "has_rooms": bool(places.manageable_establishments(db, actor))})
+        "has_rooms": bool(places.manageable_establishments(db, actor))},
+        status_code=status_code)
+
+
+@router.post(f"{BASE}/retard", response_class=HTMLResponse)
+def late_notice(request: Request, db: DbSession, actor: Practitioner,
+                minutes: Annotated[str, Form(max_length=3)] = "") -> Response:
+    """Tell the patients still to see today that the practitioner is late (a delay from the list, no text)."""
+    try:
+        _, reached = waiting.send_late_notice(db, actor, int(minutes) if minutes.isdigit() else 0,
+                                              context=audit_context(request))
+    except MaillageError as exc:
+        db.rollback()
+        return _home(request, db, actor, error=_message(exc), status_code=exc.status_code)
+    return RedirectResponse(f"{BASE}?retard={reached}", status_code=303)
 
 
 @router.get(f"{BASE}/journee", response_class=HTMLResponse)
@@ -206,20 +243,28 @@ def _link_url(request: Request, token: str) -> str:
 
 def _appointment_page(request: Request, db: Session, actor: Actor, appointment_id: uuid.UUID | str, *,
                       link: str | None = None, error: str | None = None, status_code: int = 200,
-                      form: dict[str, str] | None = None) -> Response:
+                      form: dict[str, str] | None = None, guest_link: str | None = None,
+                      guest_error: str | None = None) -> Response:
     context = audit_context(request)
     appt = booking.load(db, actor, appointment_id, action="read", context=context)
     # The patient's banner while the actor may see the patient (a cancelled appointment ends the practitioner's
     # relationship: the appointment stays readable, the patient no longer).
     view = (patients.get_patient(db, actor, appt.patient_id, purpose=Purpose.TELECONSULTATION, context=context)
             if authz.has_access(db, actor, appt.patient_id) else None)
-    users = repo.users_by_ids(db, [appt.practitioner_id, appt.requester_id])
+    invitations = participants.invitations(db, appt) if appt.practitioner_id == actor.user_id else []
+    users = repo.users_by_ids(db, [appt.practitioner_id, appt.requester_id,
+                                   *[g.user_id for g, _ in invitations if g.user_id]])
     line = repo.line(db, appt.line_id)
     return render(request, "teleconsultation/appointment.html", {
         "appt": appt, "view": view, "practitioner": users.get(appt.practitioner_id),
         "requester": users.get(appt.requester_id), "line": line, "link": link, "error": error,
         "is_practitioner": appt.practitioner_id == actor.user_id, "is_requester": appt.requester_id == actor.user_id,
         "terminal": Status(appt.status) in rules.TERMINAL, "acts": report.acts_of(db, appt.id),
+        "quality": quality.summary_of(db, appt.id) if appt.status == Status.DONE and
+        appt.practitioner_id == actor.user_id else None,
+        "invitations": invitations, "guest_link": guest_link, "guest_error": guest_error,
+        "capacity_labels": rules.Capacity.labels(),
+        "guest_names": {uid: u.display_name for uid, u in users.items()},
         "form": form or {}, **aftercare.page_context(db, actor, appt),
         "assisted": assisted.view(db, actor, appt), "assistances": rules.Assistance.labels(),
         "nurses": assisted.nurses_for(db, appt.patient_id)
@@ -295,6 +340,36 @@ def new_link(request: Request, appointment_id: uuid.UUID, db: DbSession, actor: 
         db.rollback()
         return _appointment_page(request, db, actor, appointment_id, error=_message(exc), status_code=exc.status_code)
     return _appointment_page(request, db, actor, appointment_id, link=_link_url(request, token))
+
+
+@router.post(f"{BASE}/rdv/{{appointment_id}}/inviter", response_class=HTMLResponse)
+def invite(request: Request, appointment_id: uuid.UUID, db: DbSession, actor: Practitioner,
+           capacity: Annotated[str, Form(max_length=16)] = "", mode: Annotated[str, Form(max_length=6)] = "lien",
+           username: Annotated[str, Form(max_length=100)] = "") -> Response:
+    """Invite a third participant, by a one-time link (shown once) or by account."""
+    context = audit_context(request)
+    try:
+        if mode == "compte":
+            participants.invite_by_account(db, actor, appointment_id, capacity, username, context=context)
+            token = None
+        else:
+            _, token = participants.invite_by_link(db, actor, appointment_id, capacity, context=context)
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        db.rollback()
+        return _appointment_page(request, db, actor, appointment_id, guest_error=_message(exc),
+                                 status_code=exc.status_code)
+    origin = request.app.state.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return _appointment_page(request, db, actor, appointment_id,
+                             guest_link=f"{origin}/tc/invite/{token}" if token else None)
+
+
+@router.post(f"{BASE}/rdv/{{appointment_id}}/invites/{{guest_id}}/retirer", response_class=HTMLResponse)
+def uninvite(request: Request, appointment_id: uuid.UUID, guest_id: uuid.UUID, db: DbSession,
+             actor: Practitioner) -> Response:
+    participants.withdraw(db, actor, appointment_id, guest_id, context=audit_context(request))
+    return _appointment_page(request, db, actor, appointment_id)
 
 
 # --- The patient's pages -------------------------------------------------------------------------------------------

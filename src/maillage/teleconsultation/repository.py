@@ -19,8 +19,11 @@ from maillage.models.teleconsultation import (
     TeleconsultationAppointment,
     TeleconsultationAvailability,
     TeleconsultationEvent,
+    TeleconsultationGuest,
+    TeleconsultationLateNotice,
     TeleconsultationLink,
     TeleconsultationNotice,
+    TeleconsultationQualitySample,
 )
 from maillage.teleconsultation.rules import Kind, Range
 
@@ -283,3 +286,113 @@ def count_line_appointments(session: Session, line_ids: Iterable[uuid.UUID], sta
     return int(session.scalar(select(func.count()).select_from(TeleconsultationAppointment).where(
         TeleconsultationAppointment.line_id.in_(ids), TeleconsultationAppointment.status.in_(("booked", "waiting")),
         TeleconsultationAppointment.starts_at >= start, TeleconsultationAppointment.starts_at < end)) or 0)
+# --- The waiting room and the room's quality (waiting.py, quality.py) ----------------------------------------------
+
+
+def recent_durations(session: Session, practitioner_id: uuid.UUID, limit: int) -> list[dt.timedelta]:
+    """How long the practitioner's last ``limit`` held consultations lasted (admitted → ended), newest first."""
+    rows = session.execute(
+        select(TeleconsultationAppointment.admitted_at, TeleconsultationAppointment.ended_at).where(
+            TeleconsultationAppointment.practitioner_id == practitioner_id,
+            TeleconsultationAppointment.status == "done",
+            TeleconsultationAppointment.admitted_at.is_not(None), TeleconsultationAppointment.ended_at.is_not(None))
+        .order_by(TeleconsultationAppointment.ended_at.desc(), TeleconsultationAppointment.id).limit(limit))
+    return [ended - admitted for admitted, ended in rows if admitted is not None and ended is not None]
+
+
+def practitioner_open(session: Session, practitioner_id: uuid.UUID, start: dt.datetime, end: dt.datetime,
+                      statuses: Iterable[str]) -> list[TeleconsultationAppointment]:
+    """The practitioner's appointments of [start, end) in ``statuses``, in queue order (slot, then arrival)."""
+    return list(session.scalars(
+        select(TeleconsultationAppointment).where(
+            TeleconsultationAppointment.practitioner_id == practitioner_id,
+            TeleconsultationAppointment.starts_at >= start, TeleconsultationAppointment.starts_at < end,
+            TeleconsultationAppointment.status.in_(list(statuses)))
+        .order_by(TeleconsultationAppointment.starts_at, TeleconsultationAppointment.arrived_at,
+                  TeleconsultationAppointment.id)))
+
+
+def latest_late_notice(session: Session, practitioner_id: uuid.UUID,
+                       since: dt.datetime) -> TeleconsultationLateNotice | None:
+    return session.scalar(
+        select(TeleconsultationLateNotice).where(TeleconsultationLateNotice.practitioner_id == practitioner_id,
+                                                 TeleconsultationLateNotice.sent_at >= since)
+        .order_by(TeleconsultationLateNotice.sent_at.desc(), TeleconsultationLateNotice.id).limit(1))
+
+
+def quality_count(session: Session, appointment_id: uuid.UUID) -> int:
+    return int(session.scalar(select(func.count()).select_from(TeleconsultationQualitySample)
+                              .where(TeleconsultationQualitySample.appointment_id == appointment_id)) or 0)
+
+
+def last_quality_at(session: Session, appointment_id: uuid.UUID, role: str) -> dt.datetime | None:
+    return session.scalar(select(func.max(TeleconsultationQualitySample.at)).where(
+        TeleconsultationQualitySample.appointment_id == appointment_id, TeleconsultationQualitySample.role == role))
+
+
+def quality_samples(session: Session, appointment_id: uuid.UUID) -> list[TeleconsultationQualitySample]:
+    return list(session.scalars(
+        select(TeleconsultationQualitySample).where(TeleconsultationQualitySample.appointment_id == appointment_id)
+        .order_by(TeleconsultationQualitySample.at, TeleconsultationQualitySample.id)))
+
+
+# --- Third participants (participants.py) ---------------------------------------------------------------------------
+
+
+def guests_of(session: Session, appointment_id: uuid.UUID) -> list[TeleconsultationGuest]:
+    return list(session.scalars(select(TeleconsultationGuest).where(TeleconsultationGuest.appointment_id ==
+                                                                    appointment_id)
+                                .order_by(TeleconsultationGuest.created_at, TeleconsultationGuest.id)))
+
+
+def guest(session: Session, guest_id: uuid.UUID) -> TeleconsultationGuest | None:
+    return session.get(TeleconsultationGuest, guest_id)
+
+
+def guest_by_token(session: Session, token_hash: str) -> TeleconsultationGuest | None:
+    return session.scalar(select(TeleconsultationGuest).where(TeleconsultationGuest.token_hash == token_hash))
+
+
+def guest_by_session(session: Session, session_hash: str) -> TeleconsultationGuest | None:
+    return session.scalar(select(TeleconsultationGuest).where(TeleconsultationGuest.session_hash == session_hash))
+
+
+def guest_of_user(session: Session, appointment_id: uuid.UUID, user_id: uuid.UUID) -> TeleconsultationGuest | None:
+    return session.scalar(select(TeleconsultationGuest).where(
+        TeleconsultationGuest.appointment_id == appointment_id, TeleconsultationGuest.user_id == user_id,
+        TeleconsultationGuest.revoked_at.is_(None)).order_by(TeleconsultationGuest.created_at.desc()).limit(1))
+
+
+def invitations_of_user(session: Session, user_id: uuid.UUID, since: dt.datetime) -> list[TeleconsultationGuest]:
+    return list(session.scalars(
+        select(TeleconsultationGuest).join(TeleconsultationAppointment,
+                                           TeleconsultationAppointment.id == TeleconsultationGuest.appointment_id)
+        .where(TeleconsultationGuest.user_id == user_id, TeleconsultationGuest.revoked_at.is_(None),
+               TeleconsultationAppointment.ends_at >= since,
+               TeleconsultationAppointment.status.in_(("booked", "waiting", "in_consultation")))
+        .order_by(TeleconsultationAppointment.starts_at, TeleconsultationGuest.id)))
+
+
+def open_guest(session: Session, guest_row: TeleconsultationGuest, *, session_hash: str, at: dt.datetime) -> bool:
+    """Mark the guest's link opened (once: a conditional UPDATE)."""
+    result = session.execute(
+        update(TeleconsultationGuest)
+        .where(TeleconsultationGuest.id == guest_row.id, TeleconsultationGuest.opened_at.is_(None),
+               TeleconsultationGuest.revoked_at.is_(None))
+        .values(opened_at=at, session_hash=session_hash).execution_options(synchronize_session=False))
+    return getattr(result, "rowcount", 0) == 1
+
+
+def decide_guest(session: Session, guest_row: TeleconsultationGuest, *, decision: str, at: dt.datetime) -> bool:
+    """Record the patient's decision on a guest who consented (once: a conditional UPDATE)."""
+    result = session.execute(
+        update(TeleconsultationGuest)
+        .where(TeleconsultationGuest.id == guest_row.id, TeleconsultationGuest.patient_decision.is_(None),
+               TeleconsultationGuest.consent_at.is_not(None), TeleconsultationGuest.revoked_at.is_(None))
+        .values(patient_decision=decision, patient_decision_at=at).execution_options(synchronize_session=False))
+    return getattr(result, "rowcount", 0) == 1
+
+
+def active_user_by_username(session: Session, username: str) -> UserAccount | None:
+    return session.scalar(select(UserAccount).where(UserAccount.username == username,
+                                                    UserAccount.status == "active"))

@@ -9,6 +9,7 @@ closes and a new one is booked in another slot) or recorded as a no-show once it
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -333,3 +334,120 @@ def check_follow_up(status: Status, *, already: str | None) -> None:
                                 f"« {status.label} ».")
     if already is not None:
         raise InvalidTransition("Une suite est déjà demandée pour cette téléconsultation.")
+# -- The waiting room: place, estimated wait, late notices -----------------------------------------------------------
+
+# The typical length of the practitioner's consultations: the median of the durations (admitted → ended) of their
+# last WAIT_HISTORY held consultations, so that one consultation that ran very long or very short does not move the
+# estimate much; with fewer than WAIT_MIN_HISTORY of them, the slot's length (what the practitioner planned).
+WAIT_HISTORY = 10
+WAIT_MIN_HISTORY = 3
+TYPICAL_MINUTES_BOUNDS = (1, 120)  # a duration outside (a forgotten "end") is clamped, not trusted as is
+
+
+@dataclass(frozen=True)
+class WaitEstimate:
+    place: int  # 1: the next patient to be admitted
+    minutes: int  # estimated minutes before admission, rounded up
+    typical_minutes: int  # the typical consultation length used
+    from_history: bool  # False: the slot's length stood in for a history
+
+
+def typical_minutes(durations: Iterable[dt.timedelta], slot_minutes: int) -> tuple[int, bool]:
+    """The typical consultation length in minutes (the median of the last WAIT_HISTORY durations, newest first in
+    ``durations``), and whether it comes from the history; the slot's length without enough history."""
+    low, high = TYPICAL_MINUTES_BOUNDS
+    recent = [min(high, max(low, d.total_seconds() / 60)) for d in list(durations)[:WAIT_HISTORY]]
+    if len(recent) < WAIT_MIN_HISTORY:
+        return max(low, slot_minutes), False
+    recent.sort()
+    middle = len(recent) // 2
+    median = recent[middle] if len(recent) % 2 else (recent[middle - 1] + recent[middle]) / 2
+    return max(low, round(median)), True
+
+
+def estimate_wait(*, at: dt.datetime, starts_at: dt.datetime, ahead: int, current_since: dt.datetime | None,
+                  typical: int, from_history: bool = True, late_until: dt.datetime | None = None) -> WaitEstimate:
+    """The wait of a patient with ``ahead`` patients waiting before them: what remains of the consultation in course
+    (typical length minus its elapsed time, at least one minute; none in course: nothing), plus a typical length per
+    patient ahead; never before the patient's slot starts, nor before the end of an announced delay."""
+    remaining = 0.0
+    if current_since is not None:
+        remaining = max(1.0, typical - (at - current_since).total_seconds() / 60)
+    minutes = remaining + ahead * typical
+    floors = [starts_at] + ([late_until] if late_until is not None else [])
+    for floor in floors:
+        minutes = max(minutes, (floor - at).total_seconds() / 60)
+    return WaitEstimate(place=ahead + 1, minutes=max(0, math.ceil(minutes - 1e-9)), typical_minutes=typical,
+                        from_history=from_history)
+
+
+def wait_text(estimate: WaitEstimate) -> str:
+    """The waiting room's sentence, in French."""
+    place = ("Vous êtes le prochain patient." if estimate.place == 1
+             else f"{estimate.place - 1} {'patient passe' if estimate.place == 2 else 'patients passent'} avant vous.")
+    if estimate.minutes <= 1:
+        return f"{place} Votre médecin devrait vous faire entrer d'un instant à l'autre."
+    return f"{place} Attente estimée : environ {estimate.minutes} minutes."
+
+
+# A late notice carries a delay chosen from a list, never free text: it cannot hold health data.
+LATE_CHOICES = (5, 10, 15, 20, 30, 45, 60)
+
+
+def late_notice_text(minutes: int) -> str:
+    """The sentence shown in the waiting rooms for a delay of ``minutes`` (one of LATE_CHOICES)."""
+    if minutes not in LATE_CHOICES:
+        raise ValidationFailed("Choisissez le retard dans la liste.",
+                               details=[{"field": "minutes", "message": "Retard non prévu."}])
+    return (f"Votre médecin a environ {minutes} minutes de retard. Merci de patienter : vous restez en salle "
+            "d'attente, il vous fera entrer dès qu'il le pourra.")
+
+
+# -- The third participant -------------------------------------------------------------------------------------------
+
+# One third participant per consultation: the room is then three peers, each linked to the two others.
+MAX_GUESTS = 1
+
+
+class Capacity(LabelledEnum):
+    """In what capacity a third participant joins; the label is what the patient is asked to accept."""
+
+    INTERPRETER = "interpreter", "un ou une interprète"
+    FAMILY = "family", "un proche du patient"
+    NURSE = "nurse", "un infirmier ou une infirmière"
+    SPECIALIST = "specialist", "un second spécialiste"
+
+
+class GuestState(LabelledEnum):
+    INVITED = "invited", "Invitation envoyée"
+    ASKING = "asking", "En attente de l'accord du patient"  # the guest has consented
+    ADMITTED = "admitted", "Accepté par le patient"
+    REFUSED = "refused", "Refusé par le patient"
+    REVOKED = "revoked", "Invitation retirée"
+
+
+def guest_state(*, consent_at: dt.datetime | None, patient_decision: str | None, revoked: bool) -> GuestState:
+    if revoked:
+        return GuestState.REVOKED
+    if patient_decision == "refused":
+        return GuestState.REFUSED
+    if consent_at is None:
+        return GuestState.INVITED
+    return GuestState.ADMITTED if patient_decision == "accepted" else GuestState.ASKING
+
+
+INVITABLE = frozenset({Status.BOOKED, Status.WAITING, Status.IN_CONSULTATION})
+
+
+def check_invite(status: Status, live_guests: int) -> None:
+    """A third participant may be invited before or during the consultation, one at a time."""
+    if status not in INVITABLE:
+        raise InvalidTransition(f"Impossible d'inviter un tiers : le rendez-vous est « {status.label} ».")
+    if live_guests >= MAX_GUESTS:
+        raise InvalidTransition("Un tiers est déjà invité à cette consultation : retirez son invitation d'abord.")
+
+
+def guest_may_exchange(*, state: GuestState, status: Status) -> bool:
+    """Whether the third participant's media is relayed: they consented, the patient accepted them (the patient's
+    consent recorded before the third person is admitted), and the consultation is in course."""
+    return state is GuestState.ADMITTED and status is Status.IN_CONSULTATION
