@@ -23,7 +23,7 @@ class TestDemoMessaging:
         with_page = [a.username for a in DEMO_ACCOUNTS
                      if any(i.href == "/messagerie" for i in items_for(a.role.value, True))]
         assert set(with_page) == {"dr.martin", "dr.dupont", "sf.garnier", "ide.leroy", "idec.bernard",
-                                  "pharma.petit"}
+                                  "pharma.petit", "ide.usmp"}
         unread = {}
         for name in with_page:
             actor = auth.actor_for(db, users[name])
@@ -33,7 +33,7 @@ class TestDemoMessaging:
         # The GP: one answer of the line and two of the meeting unread, and the coordinating nurse's new thread; the
         # EHPAD nurse: the pharmacist's answer and the whole meeting thread; the last writers have read everything.
         assert unread == {"dr.martin": 0, "dr.dupont": 4, "sf.garnier": 0, "ide.leroy": 4, "idec.bernard": 1,
-                          "pharma.petit": 0}
+                          "pharma.petit": 0, "ide.usmp": 1}
 
     def test_the_lesion_thread_has_a_receipt_a_filed_photo_and_the_ehpad_thread_a_correction(self, db):
         demo.build_demo(db, "87", 1)

@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
+from maillage.auth import service as auth
 from maillage.kit.clock import frozen
 from maillage.models.audit import AuditEntry
 from maillage.models.teleconsultation import TeleconsultationAppointment, TeleconsultationLink
+from maillage.security.deps import SESSION_COOKIE
 from tests.fixtures.assisted import assisted_clinic, book_assisted
 from tests.fixtures.factories import make_user
 from tests.fixtures.teleconsultation import FIRST_SLOT, MONDAY_9H, book
@@ -225,10 +227,15 @@ class TestNurseInTheRoom:
                 pass  # no consent yet
             assert post_form(client, f"/teleconsultation/rdv/{appt.id}/consentement",
                              {"consent": "oui"}).status_code == 303
+            # The practitioner's session is opened before the nurse's socket: the test's session shares its
+            # connection with the app's, whose room loop may roll back while a socket is open.
+            doctor_token, _ = auth.start_session(db, w.c.specialist, mfa_passed=True, address="testclient")
+            db.commit()
             with client.websocket_connect(url, headers=ORIGIN) as nurse:
                 assert receive_until(nurse, "welcome")["role"] == "patient"
                 client.cookies.clear()
-                sign_in(client, db, w.c.specialist)
+                client.cookies.set(SESSION_COOKIE, doctor_token)
+                csrf_token(client)
                 with client.websocket_connect(url, headers=ORIGIN) as doctor:
                     assert receive_until(doctor, "welcome")["role"] == "practitioner"
                     assert receive_until(nurse, "peer-joined")["role"] == "practitioner"

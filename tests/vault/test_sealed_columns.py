@@ -27,6 +27,8 @@ from maillage.config import Settings
 from maillage.kit.clock import frozen
 from maillage.kit.db import make_sessionmaker
 from maillage.kit.sealed import SealedText
+from maillage.messaging import service as msg_service
+from maillage.messaging.rules import TeamKind
 from maillage.models import Base
 from maillage.models.audit import AuditEntry
 from maillage.models.document import Document
@@ -34,6 +36,7 @@ from maillage.models.monitoring import MonitoringAlert
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import service as monitoring
 from maillage.patient import vigilance
+from maillage.teleconsultation import aftercare as tc_aftercare
 from maillage.teleconsultation import booking as tc_booking
 from maillage.teleconsultation import patient_link
 from maillage.teleconsultation import report as tc_report
@@ -45,6 +48,7 @@ from maillage.vault.columns import PREFIX, sealed_columns
 from tests.conftest import run_migrations
 from tests.corpus.make_corpus import _pdf, _report_objects, _stream
 from tests.fixtures.factories import make_user
+from tests.fixtures.messaging import msg_world
 from tests.fixtures.patients import insert_record, qualified, traits
 from tests.fixtures.patients import physician as patient_physician
 from tests.fixtures.teleconsultation import FIRST_SLOT, MONDAY_9H, clinic
@@ -113,6 +117,20 @@ CLEAR: dict[str, str] = {
     "teleconsultation_act.tariff_source": "the dated tariff table's source, fixed texts",
     "teleconsultation_link.token_hash": "SHA-256 of a random secret",
     "teleconsultation_link.session_hash": "SHA-256 of a random secret",
+    "teleconsultation_appointment.assistance": CODE,
+    "teleconsultation_appointment.follow_up_kind": CODE,
+    "teleconsultation_event.kind": CODE,
+    "teleconsultation_notice.kind": CODE,
+    "teleconsultation_quality_sample.role": CODE,
+    **{f"teleconsultation_guest.{c}": CODE for c in ("capacity", "patient_decision")},
+    "teleconsultation_guest.token_hash": "SHA-256 of a random secret",
+    "teleconsultation_guest.session_hash": "SHA-256 of a random secret",
+    "message_thread.kind": CODE,
+    "message_thread.subject_terms": "keyed hashes (HMAC) of the subject's words, for search; the subject is sealed",
+    "message_participant.team_kind": CODE,
+    "message_attachment.media_type": "the sniffed type of the file (image/png...), a code of the upload checks",
+    "message_attachment.sha256": "SHA-256 of the file's content",
+    "message_revision.kind": CODE,
 }
 
 
@@ -232,6 +250,21 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
             report=m["teleconsultation_appointment.report"],
             prescriptions=m["teleconsultation_appointment.report_prescriptions"],
             incidents=m["teleconsultation_appointment.report_incidents"]))
+        tc_aftercare.order_follow_up(db, c.a(db, c.specialist), booked.appointment.id, tc_aftercare.FollowUpIn(
+            kind="in_person", note=m["teleconsultation_appointment.follow_up_note"]))
+    # Messaging: a thread about a patient to the dermatology line (its subject, its first message corrected: the
+    # earlier text kept as a revision), a colleague added with a reason, a photo joined under its name.
+    mw = msg_world(db)
+    thread = msg_service.create_thread(db, mw.a(db, mw.gp), msg_service.NewThread(
+        subject=m["message_thread.subject"], body=f"Première version {m['message_revision.body']}",
+        teams=((TeamKind.LINE, mw.line_id),), patient_id=mw.patient_id,
+        reason="Avis dermatologique demandé sur une lésion du dos"))
+    first = msg_service.first_message_id(db, thread.id)
+    msg_service.edit_message(db, mw.a(db, mw.gp), first, f"Version corrigée {m['message.body']}")
+    msg_service.add_participant(db, mw.a(db, mw.gp), thread.id, user_id=mw.backup.id,
+                                reason=m["message_participant.reason"])
+    msg_service.add_attachment(db, mw.a(db, mw.gp), first, filename=f"{m['message_attachment.display_name']}.png",
+                               data=photo(), declared_type="image/png")
     # Telesurveillance: an alert acknowledged with a comment (the alert and its history).
     users = {"admin": make_user(db, "administrator"), "physician": make_user(db, "physician"),
              "nurse": make_user(db, "coordinating_nurse")}

@@ -1,7 +1,8 @@
 """Messaging's part of the demo: threads of the last days between the GP (dr.dupont), the dermatology line (where
 dr.martin answers), the EHPAD nurse (ide.leroy), the coordinating nurse (idec.bernard), the pharmacist serving the
-EHPAD (pharma.petit) and the midwife (sf.garnier); some about demo patients (with a lesion photograph), some not;
-read and unread messages, a receipt, a correction with its history, a photo filed into the patient's documents.
+EHPAD (pharma.petit), the midwife (sf.garnier) and the USMP's nurse (ide.usmp); some about demo patients (with a
+lesion photograph), some not; read and unread messages, a receipt, a correction with its history, a photo filed
+into the patient's documents.
 
 Every step goes through the messaging services with the clock frozen in the past, so the relationships granted for
 each thread, the audit trail and the read marks are the ones real use writes; a thread's patient is one its author
@@ -97,6 +98,15 @@ THREADS = (
                                           "compte pour le pilulier de lundi ?"),
             Step("pharma.petit", "read", 2),
             Step("pharma.petit", "write", 0.2, "C'est noté, le pilulier de lundi sera préparé sans amlodipine."),
+        )),
+    DemoThread(
+        "usmp-escort", "ide.usmp", "Téléconsultations de l'unité sanitaire : horaires d'escorte", 1.1,
+        people=("dr.martin",), steps=(
+            Step("ide.usmp", "first", 0, "Bonjour, les extractions vers la salle de téléconsultation de l'unité se "
+                                         "font entre 9 h et 11 h 30 et entre 14 h et 16 h 30 : pouvez-vous proposer "
+                                         "vos créneaux dans ces plages ?"),
+            Step("dr.martin", "read", 3),
+            Step("dr.martin", "write", 0.1, "Entendu, je réserve désormais ces plages pour l'unité sanitaire."),
         )),
     DemoThread(
         "coordination-meeting", "dr.dupont", "Réunion de coordination du territoire", 4.5,

@@ -7,6 +7,7 @@ audited by the service that built it (``authz.audit_list``), so this read adds n
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,3 +48,20 @@ def age_and_sex_for_audited_request_rows(session: Session, patient_ids: Iterable
     found = repo.patients_by_ids(session, patient_ids)
     return {pid: AgeAndSex(age=view.age_label, sex=view.sex_label)
             for pid, view in ((pid, views.PatientView(p)) for pid, p in found.items())}
+
+
+@dataclass(frozen=True)
+class PathwayFacts:
+    birth_date: dt.date
+    attending_professional_id: uuid.UUID | None  # the declared médecin traitant (a directory professional)
+
+
+def pathway_facts_for_audited_acts(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID,
+                                                                                              PathwayFacts]:
+    """The birth date and the declared médecin traitant, and nothing that names or identifies them, of the patients
+    of teleconsultation appointments or acts that the teleconsultation service has already authorised and audited:
+    what the care-pathway flags (under 16, no médecin traitant), the yearly share (the médecin traitant's own
+    patients) and the sending of a signed report (to the médecin traitant) need. No entry of its own."""
+    found = repo.patients_by_ids(session, patient_ids)
+    return {pid: PathwayFacts(birth_date=p.birth_date, attending_professional_id=p.attending_professional_id)
+            for pid, p in found.items()}

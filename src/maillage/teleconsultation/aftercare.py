@@ -22,8 +22,8 @@ from maillage.authz import service as authz
 from maillage.authz.rules import RelationshipKind
 from maillage.exceptions import Conflict, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now, today_paris
-from maillage.models.patient import Patient
 from maillage.models.teleconsultation import TeleconsultationActivity, TeleconsultationAppointment
+from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.teleconsultation import availability, booking, notices, pathway, rules
@@ -110,7 +110,7 @@ def order_follow_up(
 def flags_of(session: Session, appt: TeleconsultationAppointment) -> list[pathway.Flag]:
     """The care-pathway exceptions of an appointment (never blocking). Detainee and EHPAD resident are read from
     the requester's establishments (a USMP or an EHPAD books for its own patients)."""
-    patient = session.get(Patient, appt.patient_id)
+    patient = patient_labels.pathway_facts_for_audited_acts(session, [appt.patient_id]).get(appt.patient_id)
     line = repo.line(session, appt.line_id)
     if patient is None:
         return []

@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from maillage.models.auth import UserAccount, UserEstablishment
 from maillage.models.directory import Establishment, Professional, SpecialtyLine, SpecialtyLineMember
-from maillage.models.patient import Patient
 from maillage.models.teleconsultation import (
     TeleconsultationAct,
     TeleconsultationActivity,
@@ -25,6 +24,7 @@ from maillage.models.teleconsultation import (
     TeleconsultationNotice,
     TeleconsultationQualitySample,
 )
+from maillage.patient import labels as patient_labels
 from maillage.teleconsultation.rules import Kind, Range
 
 OBJECT_TYPE = "teleconsultation"
@@ -166,10 +166,13 @@ def coordinated_lines(session: Session, user_id: uuid.UUID) -> list[SpecialtyLin
 
 
 def attending_account_ids(session: Session, patient_id: uuid.UUID) -> set[uuid.UUID]:
-    """Active accounts of the patient's declared médecin traitant (none when not declared or not on the platform)."""
-    return set(session.scalars(
-        select(UserAccount.id).join(Patient, Patient.attending_professional_id == UserAccount.person_id)
-        .where(Patient.id == patient_id, UserAccount.status == "active")))
+    """Active accounts of the patient's declared médecin traitant (none when not declared or not on the platform);
+    the patient's facts come from the patient package (the appointment's access is checked and audited)."""
+    facts = patient_labels.pathway_facts_for_audited_acts(session, [patient_id]).get(patient_id)
+    if facts is None or facts.attending_professional_id is None:
+        return set()
+    return set(session.scalars(select(UserAccount.id).where(
+        UserAccount.person_id == facts.attending_professional_id, UserAccount.status == "active")))
 
 
 def appointment_readers(session: Session, appt: TeleconsultationAppointment) -> set[uuid.UUID]:
@@ -261,15 +264,14 @@ def establishment_kinds_of(session: Session, user_id: uuid.UUID) -> set[str]:
 def acts_of_year(session: Session, user_id: uuid.UUID, year: int) -> list[tuple[TeleconsultationAct, bool]]:
     """The practitioner's teleconsultation acts of a calendar year, each with whether the practitioner is the
     patient's médecin traitant (such acts are excluded from the yearly share)."""
-    own = and_(Patient.attending_professional_id.is_not(None),
-               Patient.attending_professional_id == UserAccount.person_id)
-    rows = session.execute(
-        select(TeleconsultationAct, own).join(Patient, Patient.id == TeleconsultationAct.patient_id)
-        .join(UserAccount, UserAccount.id == TeleconsultationAct.professional_user_id)
-        .where(TeleconsultationAct.professional_user_id == user_id,
-               TeleconsultationAct.act_date >= dt.date(year, 1, 1),
-               TeleconsultationAct.act_date <= dt.date(year, 12, 31)))
-    return [(act, bool(is_own)) for act, is_own in rows]
+    acts = list(session.scalars(select(TeleconsultationAct).where(
+        TeleconsultationAct.professional_user_id == user_id,
+        TeleconsultationAct.act_date >= dt.date(year, 1, 1), TeleconsultationAct.act_date <= dt.date(year, 12, 31))
+        .order_by(TeleconsultationAct.act_date, TeleconsultationAct.id)))
+    person_id = session.scalar(select(UserAccount.person_id).where(UserAccount.id == user_id))
+    facts = patient_labels.pathway_facts_for_audited_acts(session, {a.patient_id for a in acts})
+    return [(act, person_id is not None and act.patient_id in facts
+             and facts[act.patient_id].attending_professional_id == person_id) for act in acts]
 
 
 def activity(session: Session, user_id: uuid.UUID, year: int) -> TeleconsultationActivity | None:

@@ -28,10 +28,14 @@ from maillage.exceptions import Conflict, NotFound, ValidationFailed
 from maillage.kit.clock import now, today_paris
 from maillage.kit.ids import as_uuid
 from maillage.models.directory import SpecialtyLine
-from maillage.models.teleconsultation import TeleconsultationAppointment, TeleconsultationAvailability
+from maillage.models.teleconsultation import (
+    TeleconsultationAppointment,
+    TeleconsultationAvailability,
+    TeleconsultationPlace,
+)
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
-from maillage.teleconsultation import availability, booking, notices, rules
+from maillage.teleconsultation import availability, booking, notices, places, rules
 from maillage.teleconsultation import repository as repo
 from maillage.teleconsultation.rules import Action, Status
 
@@ -87,6 +91,8 @@ def reschedule(
         reason=appt.reason,
         rescheduled_from_id=appt.id,
         booked_by_coordinator=appt.booked_by_coordinator,
+        assistance=appt.assistance,  # an assisted consultation stays assisted, by the same nurse
+        assisting_nurse_id=appt.assisting_nurse_id,
         created_at=now(),
         updated_at=now(),
     )
@@ -96,6 +102,10 @@ def reschedule(
             session.flush()
     except IntegrityError:
         raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre : choisissez-en un autre.") from None
+    if appt.place_id is not None:  # the unit's room moves too: open and free at the new slot, else Conflict
+        room = session.get(TeleconsultationPlace, appt.place_id)
+        if room is not None:
+            places.hold(session, room, moved)
     repo.move_links(session, appt.id, moved.id)
     authz.end_relationships(
         session, source_type=booking.SOURCE_TYPE, source_id=str(appt.id), user_id=appt.practitioner_id

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.security.actor import Actor
@@ -79,6 +79,14 @@ class ActivityIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # a count is a JSON integer, not false nor "12"
     in_person: int = Field(ge=0, le=aftercare.COUNT_MAX)
     other_teleconsultations: int = Field(default=0, ge=0, le=aftercare.COUNT_MAX)
+
+    @field_validator("in_person", "other_teleconsultations", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        """A JSON number without a fractional part (12 or 12.0, as JSON Schema's integer), never false nor "12"."""
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
 
 @router.post(
