@@ -31,8 +31,9 @@ class TestDemoMessaging:
             assert rows, name
             unread[name] = messaging.unread_count(db, actor)
         # The GP: one answer of the line and two of the meeting unread, and the coordinating nurse's new thread; the
-        # EHPAD nurse: the pharmacist's answer and the whole meeting thread; the last writers have read everything.
-        assert unread == {"dr.martin": 0, "dr.dupont": 4, "sf.garnier": 0, "ide.leroy": 4, "idec.bernard": 1,
+        # EHPAD nurse: the pharmacist's answer and the whole meeting thread; the coordinating nurse, who coordinates the
+        # dermatology line, the line's four messages too; the last writers have read everything.
+        assert unread == {"dr.martin": 0, "dr.dupont": 4, "sf.garnier": 0, "ide.leroy": 4, "idec.bernard": 5,
                           "pharma.petit": 0, "ide.usmp": 1}
 
     def test_the_lesion_thread_has_a_receipt_a_filed_photo_and_the_ehpad_thread_a_correction(self, db):

@@ -126,16 +126,20 @@ class TestAssistedInTheBrowser:
         with signed_in(media_browser, url, "dr.martin") as doctor, \
                 signed_in(media_browser, url, "ide.usmp") as nurse:
             publish_next_range(doctor, url)
-            # The unit opens its room all day today (its weekly hours may be over).
+            # The unit opens a room of its own for the test, all day today (the demo's room holds the demo's
+            # escorted consultation of the day, whatever the hour the test runs).
             nurse.goto(url + "/teleconsultation/salles")
-            room = nurse.locator("section", has_text="Salle de téléconsultation").first
+            nurse.get_by_label("Nom de la salle").fill("Salle d'essai")
+            nurse.get_by_role("button", name="Créer la salle").click()
+            nurse.wait_for_load_state()
+            room = nurse.locator("section", has_text="Salle d'essai").first
             room.get_by_role("radio", name="Ajout ponctuel").check()
             room.get_by_label("Date (ajout ponctuel ou fermeture)").fill(dt.datetime.now(PARIS).date().isoformat())
             room.get_by_label("Heure d'ouverture").fill("00:00")
             room.get_by_label("Heure de fermeture").fill("24:00")
             room.get_by_role("button", name="Ajouter la plage").click()
             nurse.wait_for_load_state()
-            label = nurse.locator("h2", has_text="Salle de téléconsultation").first.inner_text()
+            label = nurse.locator("h2", has_text="Salle d'essai").first.inner_text()
             unit = nurse.locator("section", has_text=label).locator("p").first.inner_text()
 
             patient = book_assisted(nurse, url, room=f"{label} — {unit}")

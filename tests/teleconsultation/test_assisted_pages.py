@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
-from maillage.auth import service as auth
 from maillage.kit.clock import frozen
 from maillage.models.audit import AuditEntry
 from maillage.models.teleconsultation import TeleconsultationAppointment, TeleconsultationLink
@@ -227,18 +226,20 @@ class TestNurseInTheRoom:
                 pass  # no consent yet
             assert post_form(client, f"/teleconsultation/rdv/{appt.id}/consentement",
                              {"consent": "oui"}).status_code == 303
-            # The practitioner's session is opened before the nurse's socket: the test's session shares its
-            # connection with the app's, whose room loop may roll back while a socket is open.
-            doctor_token, _ = auth.start_session(db, w.c.specialist, mfa_passed=True, address="testclient")
-            db.commit()
-            with client.websocket_connect(url, headers=ORIGIN) as nurse:
-                assert receive_until(nurse, "welcome")["role"] == "patient"
+            # The practitioner's socket opens first, then the nurse's, as in the room's own tests (the test's session
+            # shares its connection with the app's: the sessions are opened before the sockets).
+            nurse_cookie = client.cookies.get(SESSION_COOKIE) or ""
+            client.cookies.clear()
+            sign_in(client, db, w.c.specialist)
+            with client.websocket_connect(url, headers=ORIGIN) as doctor:
+                assert receive_until(doctor, "welcome")["role"] == "practitioner"
                 client.cookies.clear()
-                client.cookies.set(SESSION_COOKIE, doctor_token)
-                csrf_token(client)
-                with client.websocket_connect(url, headers=ORIGIN) as doctor:
-                    assert receive_until(doctor, "welcome")["role"] == "practitioner"
-                    assert receive_until(nurse, "peer-joined")["role"] == "practitioner"
+                client.cookies.set(SESSION_COOKIE, nurse_cookie)
+                with client.websocket_connect(url, headers=ORIGIN) as nurse:
+                    assert receive_until(nurse, "welcome")["role"] == "patient"
+                    assert receive_until(doctor, "peer-joined")["role"] == "patient"
+                    client.cookies.clear()
+                    sign_in(client, db, w.c.specialist)
                     admitted = post_form(client, f"/teleconsultation/rdv/{appt.id}/admettre")
                     assert admitted.status_code == 303
                     assert receive_until(nurse, "state")["status"] == "in_consultation"
