@@ -93,8 +93,8 @@ class TestMessagingInTheBrowser:
             gp.wait_for_selector("#thread[data-live='on']")
 
             # The dermatologist's open inbox shows it without a reload, unread.
-            derm.wait_for_function(f"document.querySelector('#inbox').innerText.includes({subject!r})",
-                                   timeout=15_000)
+            # Locator waits (the page's CSP forbids the eval that a string predicate of wait_for_function needs).
+            derm.locator("#inbox", has_text=subject).wait_for(timeout=15_000)
             row = derm.locator("tr", has_text=subject)
             assert "1" in row.locator("td").nth(4).inner_text()
             row.get_by_role("link", name=subject).click()
@@ -105,15 +105,13 @@ class TestMessagingInTheBrowser:
             ) == 160
 
             # The GP's open thread shows the receipt, live.
-            gp.wait_for_function("document.querySelector('#thread').innerText.includes('Lu par Dr Claire Martin')",
-                                 timeout=15_000)
+            gp.locator("#thread", has_text="Lu par Dr Claire Martin").wait_for(timeout=15_000)
 
             derm.get_by_label("Votre message").fill("Exérèse à prévoir : je la vois jeudi en consultation.")
             derm.get_by_role("button", name="Envoyer la réponse").click()
             derm.wait_for_load_state()
             assert "Exérèse à prévoir" in derm.inner_text("#thread")
-            gp.wait_for_function("document.querySelector('#thread').innerText.includes('Exérèse à prévoir')",
-                                 timeout=15_000)
+            gp.locator("#thread", has_text="Exérèse à prévoir").wait_for(timeout=15_000)
 
             derm.get_by_role("button", name="Classer dans les documents du patient").click()
             derm.wait_for_load_state()
