@@ -222,8 +222,9 @@ class TestNurseInTheRoom:
             clock.advance(FIRST_SLOT - clock.now - dt.timedelta(minutes=5))
             url = f"/teleconsultation/signal/{appt.id}"
             sign_in(client, db, w.ehpad_nurse)
-            with pytest.raises(WebSocketDisconnect), client.websocket_connect(url, headers=ORIGIN):
-                pass  # no consent yet
+            with pytest.raises(WebSocketDisconnect) as refused:  # no consent yet: refused before the handshake
+                client.websocket_connect(url, headers=ORIGIN).__enter__()
+            assert refused.value.code == 4403
             assert post_form(client, f"/teleconsultation/rdv/{appt.id}/consentement",
                              {"consent": "oui"}).status_code == 303
             # The practitioner's socket opens first, then the nurse's, as in the room's own tests (the test's session

@@ -223,8 +223,9 @@ class TestThirdParticipant:
             assert "en tant que un ou une interprète" in page
             view = db.get(TeleconsultationAppointment, appt.id)
             assert view is not None
-            with pytest.raises(WebSocketDisconnect), client.websocket_connect(url, headers=ORIGIN):
-                pass  # not consented yet
+            with pytest.raises(WebSocketDisconnect) as refused:  # not consented yet: refused before the handshake
+                client.websocket_connect(url, headers=ORIGIN).__enter__()
+            assert refused.value.code == 4403
             assert denied_guest(db, "no_consent")
             no = client.post("/teleconsultation/invite/consentement", headers=HTML, follow_redirects=False,
                              data={"csrf_token": csrf_token(client)})
