@@ -65,6 +65,52 @@ class TestNewMessagePage:
         assert db.scalar(select(func.count()).select_from(MessageThread)) == before
 
 
+class TestRecipientsPicker:
+    """A territory has tens of thousands of professionals: the new message does not list them, it finds them by name,
+    and keeps the chosen ones checked while one searches for the next (with htmx, or with "Chercher" without
+    JavaScript)."""
+
+    def test_the_page_lists_nobody_until_a_name_is_typed(self, client, db):
+        m = msg_world(db)
+        db.commit()
+        sign_in(client, db, m.gp)
+        page = client.get("/messagerie/nouveau", headers=HTML)
+        assert page.status_code == 200 and 'id="people-q"' in page.text
+        assert m.colleague.display_name not in page.text and m.outsider.display_name not in page.text
+
+    def test_typing_a_name_finds_the_professional_and_keeps_the_chosen_ones(self, client, db):
+        m = msg_world(db)
+        db.commit()
+        sign_in(client, db, m.gp)
+        words = m.colleague.display_name.split()
+        found = client.get("/messagerie/destinataires", params={"champ": "people", "people_q": words[-1].lower()},
+                           headers=HTML)
+        assert found.status_code == 200 and m.colleague.display_name in found.text
+        assert 'type="checkbox"' in found.text and m.gp.display_name not in found.text  # never oneself
+        kept = client.get("/messagerie/destinataires", params=[("champ", "people"), ("people_q", "zzzz-personne"),
+                                                              ("people", str(m.colleague.id))], headers=HTML)
+        assert m.colleague.display_name in kept.text and "checked" in kept.text
+        assert "Aucun professionnel de ce nom" in kept.text
+
+    def test_without_javascript_chercher_returns_the_form_with_the_choices_then_it_sends(self, client, db):
+        m = msg_world(db)
+        db.commit()
+        before = db.scalar(select(func.count()).select_from(MessageThread))
+        sign_in(client, db, m.gp)
+        step = client.post("/messagerie/nouveau", data={
+            "csrf_token": csrf_token(client), "people_q": m.colleague.display_name.split()[-1], "chercher": "people",
+            "subject": "Réunion de concertation", "body": "Jeudi 14 h ?"}, headers=HTML)
+        assert step.status_code == 200 and m.colleague.display_name in step.text
+        assert "Réunion de concertation" in step.text  # what was typed is kept
+        assert db.scalar(select(func.count()).select_from(MessageThread)) == before  # a search step writes nothing
+        sent = client.post("/messagerie/nouveau", data={
+            "csrf_token": csrf_token(client), "people": [str(m.colleague.id), str(m.outsider.id)],
+            "subject": "Réunion de concertation", "body": "Jeudi 14 h ?"}, headers=HTML, follow_redirects=False)
+        assert sent.status_code == 303, sent.text[:500]
+        thread = client.get(sent.headers["location"], headers=HTML)
+        assert m.colleague.display_name in thread.text and m.outsider.display_name in thread.text
+
+
 class TestInboxAndThread:
     def test_the_inbox_shows_the_unread_count_and_the_bell_counts_it_until_read(self, client, db):
         m = msg_world(db)

@@ -46,13 +46,22 @@ class Picker:
     none_label: str = "Non renseigné"
     nothing_found: str = "Aucun résultat : vérifiez l'orthographe."
     error: str | None = None
+    multiple: bool = False
+    chosen: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def listed(self) -> list[tuple[str, str]]:
-        """The choices, with the selected code first when the search did not bring it."""
+        """The choices, with the selected code first when the search did not bring it; with ``multiple``, every
+        chosen (code, label) first, then the choices not already chosen."""
+        if self.multiple:
+            codes = {code for code, _ in self.chosen}
+            return [*self.chosen, *((code, label) for code, label in self.choices if code not in codes)]
         if self.selected and self.selected not in {code for code, _ in self.choices}:
             return [(self.selected, self.selected_label or self.selected), *self.choices]
         return self.choices
+
+    def is_chosen(self, code: str) -> bool:
+        return code in {c for c, _ in self.chosen} if self.multiple else code == self.selected
 
 
 def commune_choices(query: str) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from maillage.directory import pickers
 from maillage.document.uploads import Upload, read_form_with_upload
 from maillage.exceptions import MaillageError, NotFound, ValidationFailed
 from maillage.kit.clock import now
@@ -33,7 +34,7 @@ Professional = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
 BASE = "/messagerie"
 STREAM_SECONDS = 300
 KEEP_ALIVE_SECONDS = 20.0
-NEW_FIELDS = ("subject", "body", "patient_id", "team", "people", "reason")
+NEW_FIELDS = ("subject", "body", "patient_id", "team", "people", "people_q", "reason", "chercher")
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -143,9 +144,23 @@ async def stream(request: Request, actor: Professional) -> StreamingResponse:
 # --- New thread ----------------------------------------------------------------------------------------------------
 
 
+def _people_picker(db: Session, actor: Actor, query: str, chosen: list[str]) -> pickers.Picker:
+    """The recipients picker: what was typed (``people_q``), the professionals it finds, and those already chosen
+    (kept checked while one searches for the next)."""
+    picker = pickers.Picker(
+        "people", "Professionnels", "Nom du professionnel", f"{BASE}/destinataires", query=query[:100],
+        multiple=True, nothing_found="Aucun professionnel de ce nom : vérifiez l'orthographe.")
+    picker.searched = bool(picker.query.strip())
+    picker.choices = service.people_choices(db, actor, picker.query) if picker.searched else []
+    picker.chosen = service.people_named(db, actor, [p for p in (_uuid(v) for v in chosen) if p])
+    return picker
+
+
 def _new_page(request: Request, db: Session, actor: Actor, form: dict[str, Any], error: str | None = None) -> Response:
     options = service.new_thread_options(db, actor, context=audit_context(request))
-    return render(request, "messaging/new.html", {"options": options, "form": form, "error": error},
+    picker = _people_picker(db, actor, form.get("people_q", ""), form["people"])
+    return render(request, "messaging/new.html", {"options": options, "form": form, "error": error,
+                                                  "people_picker": picker},
                   status_code=422 if error else 200)
 
 
@@ -153,7 +168,15 @@ def _new_page(request: Request, db: Session, actor: Actor, form: dict[str, Any],
 def new_page(request: Request, db: DbSession, actor: Professional) -> Response:
     q = request.query_params
     return _new_page(request, db, actor, {"patient_id": q.get("patient_id", "")[:36], "team": q.get("team", "")[:60],
-                                          "people": [], "subject": "", "body": "", "reason": ""})
+                                          "people": [], "people_q": "", "subject": "", "body": "", "reason": ""})
+
+
+@router.get(f"{BASE}/destinataires", response_class=HTMLResponse)
+def people_fragment(request: Request, db: DbSession, actor: Professional) -> Response:
+    """The recipients picker's choices as one types (htmx): ``people_q`` typed, ``people`` the ones chosen."""
+    q = request.query_params
+    picker = _people_picker(db, actor, q.get("people_q", ""), q.getlist("people")[:50])
+    return render(request, "web/_picker_choices.html", {"picker": picker})
 
 
 def _team(value: str | None) -> tuple[TeamKind, uuid.UUID] | None:
@@ -187,7 +210,9 @@ def create(request: Request, db: DbSession, actor: Professional,
            sent: Annotated[tuple[FormValues, Upload | None], Depends(_new_form)]) -> Response:
     values, upload = sent
     form: dict[str, Any] = {k: _one(values, k) for k in NEW_FIELDS}
-    form["people"] = values.get("people", [])
+    form["people"] = values.get("people", [])[:50]
+    if form.pop("chercher"):  # the recipients picker's search step, without JavaScript: the same form, the choices
+        return _new_page(request, db, actor, form)
     try:
         team = _team(form["team"])
         people = tuple(p for p in (_uuid(v) for v in form["people"]) if p)

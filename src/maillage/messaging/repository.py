@@ -134,9 +134,24 @@ def users_by_ids(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid
     return {u.id: u for u in session.scalars(select(UserAccount).where(UserAccount.id.in_(wanted)))}
 
 
-def active_professionals(session: Session, roles: Sequence[str], exclude: uuid.UUID) -> list[UserAccount]:
-    return list(session.scalars(select(UserAccount).where(
+def search_professionals(session: Session, roles: Sequence[str], exclude: uuid.UUID, words: Sequence[str],
+                         limit: int) -> list[UserAccount]:
+    """Active accounts of these roles whose display name holds every word (case-insensitive), by name; never the
+    caller. A territory has tens of thousands of accounts: the new message's picker asks for a few at a time."""
+    q = select(UserAccount).where(
         UserAccount.status == "active", UserAccount.role.in_(list(roles)), UserAccount.id != exclude)
+    for word in words:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        q = q.where(UserAccount.display_name.ilike(f"%{escaped}%", escape="\\"))
+    return list(session.scalars(q.order_by(UserAccount.display_name, UserAccount.id).limit(limit)))
+
+
+def professionals_by_id(session: Session, roles: Sequence[str], ids: Sequence[uuid.UUID]) -> list[UserAccount]:
+    """The active accounts of these roles among ``ids``, by name (the picker's chosen recipients)."""
+    if not ids:
+        return []
+    return list(session.scalars(select(UserAccount).where(
+        UserAccount.status == "active", UserAccount.role.in_(list(roles)), UserAccount.id.in_(list(ids)))
         .order_by(UserAccount.display_name, UserAccount.id)))
 
 

@@ -54,6 +54,7 @@ from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
 from maillage.security.purposes import Purpose
+from maillage.security.roles import Role
 from maillage.vault import service as vault
 
 OBJECT_TYPE = "message_thread"
@@ -673,8 +674,10 @@ def stream_topics(session: Session, actor: Actor) -> list[str]:
 @dataclass
 class NewThreadOptions:
     patients: list[PatientView]
-    people: list[UserAccount]
     teams: list[tuple[TeamKind, uuid.UUID, str]]
+
+
+PEOPLE_LIMIT = 12
 
 
 def my_patients(session: Session, actor: Actor, context: AuditContext | None = None) -> list[PatientView]:
@@ -686,5 +689,30 @@ def my_patients(session: Session, actor: Actor, context: AuditContext | None = N
 def new_thread_options(session: Session, actor: Actor, context: AuditContext | None = None) -> NewThreadOptions:
     _require(actor)
     return NewThreadOptions(patients=patients.my_patients(session, actor, context=context),
-                            people=repo.active_professionals(session, MESSAGING_ROLES, actor.user_id),
                             teams=repo.team_choices(session))
+
+
+def _person_label(user: UserAccount) -> str:
+    try:
+        return f"{user.display_name} — {Role(user.role).label}"
+    except ValueError:
+        return user.display_name
+
+
+def people_choices(session: Session, actor: Actor, query: str) -> list[tuple[str, str]]:
+    """Professionals one may write to whose name holds every word typed (two letters at least), as (account id,
+    "name — role") pairs: the new message's recipients picker. Names of professionals are directory data, not
+    patient data."""
+    _require(actor)
+    words = query.split()[:5]
+    if sum(len(w) for w in words) < 2:
+        return []
+    return [(str(u.id), _person_label(u)) for u in
+            repo.search_professionals(session, MESSAGING_ROLES, actor.user_id, [w[:40] for w in words], PEOPLE_LIMIT)]
+
+
+def people_named(session: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> list[tuple[str, str]]:
+    """The chosen recipients that one may write to, named: an unknown or disabled account is dropped."""
+    _require(actor)
+    return [(str(u.id), _person_label(u)) for u in
+            repo.professionals_by_id(session, MESSAGING_ROLES, [i for i in ids if i != actor.user_id][:50])]
