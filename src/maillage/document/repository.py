@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from maillage.models.auth import UserAccount
 from maillage.models.document import Document
 
 
@@ -42,8 +43,8 @@ class Filters:
     act_to: dt.date | None = None
 
 
-def _visible_to(query: Select[tuple[Document]], actor_id: uuid.UUID | None,
-                teammates: Select[tuple[uuid.UUID]] | None) -> Select[tuple[Document]]:
+def _visible_to(query: Select[Document], actor_id: uuid.UUID | None,
+                teammates: Select[tuple[uuid.UUID]] | None) -> Select[Document]:
     if actor_id is None:
         return query
     allowed = [Document.confidentiality == "normal", Document.author_id == actor_id]
@@ -118,3 +119,11 @@ def kept_for_patients(session: Session, patient_ids: list[uuid.UUID]) -> list[Do
     return list(session.scalars(select(Document).where(Document.patient_id.in_(patient_ids),
                                                        Document.deleted_at.is_(None))
                                 .order_by(Document.patient_id, Document.act_date, Document.id)))
+
+
+def user_names(session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Display names of accounts (authors, people who changed a status), one query."""
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(UserAccount.id, UserAccount.display_name)
+                                .where(UserAccount.id.in_(sorted(user_ids)))).all())

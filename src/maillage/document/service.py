@@ -20,11 +20,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from maillage.audit.service import record
 from maillage.authz import service as authz
 from maillage.config import Settings, get_settings
+from maillage.directory import service as directory
 from maillage.document import inspect, repository, rules
+from maillage.document.facts import AuthorFacts, CustodianFacts, DocumentFacts, ExportFacts, PatientFacts
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
-from maillage.audit.service import record
 from maillage.kit.clock import now, today_paris
 from maillage.kit.db import new_id
 from maillage.kit.ids import as_uuid
@@ -32,6 +34,7 @@ from maillage.kit.logging import get_logger
 from maillage.kit.pagination import PageParams
 from maillage.models.document import Document
 from maillage.patient import labels as patient_labels
+from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
@@ -294,7 +297,7 @@ def versions(session: Session, actor: Actor, document: Document) -> list[Documen
     return [d for d in repository.series(session, document.series_id) if _may_see(session, actor, d)]
 
 
-# --- retention ---------------------------------------------------------------------------------------------------------
+# --- retention ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -351,3 +354,78 @@ def purge(session: Session, *, dry_run: bool, today: dt.date | None = None) -> l
                details={"retained_until": item.retained_until.isoformat(), "class": item.document_class.value})
         log.info("document.purged", document_id=str(document.id))
     return items
+
+
+# --- exports -----------------------------------------------------------------------------------------------------
+
+
+def export_facts(session: Session, actor: Actor, document_id: uuid.UUID | str,
+                 context: AuditContext | None = None) -> ExportFacts:
+    """Everything an export of one document says (audited as an export of the document and a read of the patient):
+    the INS only for a qualified identity, the author's RPPS, the actor's establishment as custodian."""
+    _require(actor, Permission.PATIENT_READ)
+    document = _visible(session, actor, document_id, Purpose.CARE, action="export", object_type=rules.OBJECT_TYPE,
+                        permission=Permission.PATIENT_READ, context=context)
+    assert document.blob_id is not None
+    data = vault.read_blob(session, document.blob_id, object_type=rules.OBJECT_TYPE, object_id=str(document.id))
+    view = patients.get_patient(session, actor, document.patient_id, purpose=Purpose.CARE, context=context)
+    p = view.patient
+    patient = PatientFacts(id=p.id, family=(p.used_name or p.birth_name).upper(),
+                           given=p.used_given_name or p.given_names.split(" ")[0], birth_date=p.birth_date, sex=p.sex,
+                           ins=view.matricule, ins_oid=p.ins_oid if view.matricule else None)
+    names = repository.user_names(session, {document.author_id})
+    professional = directory.professional_of_user(session, document.author_id)
+    author = AuthorFacts(user_id=document.author_id, name=names.get(document.author_id, "-"),
+                         family=professional.last_name if professional else names.get(document.author_id, "-"),
+                         given=professional.first_name if professional else None,
+                         rpps=professional.rpps if professional else None)
+    custodian = None
+    if actor.current_establishment_id is not None:
+        place = directory.get_establishment(session, actor.current_establishment_id)
+        custodian = CustodianFacts(name=place.name, finess=place.finess_et)
+    facts = DocumentFacts(
+        id=document.id, series_id=document.series_id, version=document.version, replaces_id=document.replaces_id,
+        type_code=document.type_code, title=document.title or rules.document_type(document.type_code).label,
+        status=document.status, confidentiality=document.confidentiality, act_date=document.act_date,
+        created_at=document.uploaded_at, media_type=document.media_type, size_bytes=document.size_bytes,
+        sha256=document.sha256, file_name=document.display_name)
+    return ExportFacts(document=facts, patient=patient, author=author, custodian=custodian, content=data)
+
+
+# --- views for pages ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A document as a page shows it: labels and names, no identifiers."""
+
+    document: Document
+    type: rules.DocumentType
+    author: str
+    status: rules.Status
+    source: rules.Source
+    confidentiality: rules.Confidentiality
+    status_changed_by: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.document.title or self.type.label
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.document.media_type == "application/pdf"
+
+    @property
+    def is_image(self) -> bool:
+        return self.document.media_type.startswith("image/")
+
+
+def views_of(session: Session, documents: list[Document]) -> list[DocumentView]:
+    """Pages' views of documents, with the names of their authors (one query)."""
+    names = repository.user_names(session, {d.author_id for d in documents}
+                                  | {d.status_changed_by for d in documents if d.status_changed_by})
+    return [DocumentView(document=d, type=rules.document_type(d.type_code), author=names.get(d.author_id, "-"),
+                         status=rules.Status(d.status), source=rules.Source(d.source),
+                         confidentiality=rules.Confidentiality(d.confidentiality),
+                         status_changed_by=names.get(d.status_changed_by) if d.status_changed_by else None)
+            for d in documents]
