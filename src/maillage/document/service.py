@@ -322,7 +322,7 @@ def purge_candidates(session: Session, today: dt.date | None = None) -> list[Pur
         klass = rules.document_type(document.type_code).document_class
         rule = rules.retention_rule(klass, day)
         until = rules.retained_until(rule, last_care=last, birth_date=births[document.patient_id])
-        if day > until:
+        if rules.may_purge(retained_until_day=until, today=day, legal_hold=False):  # held ones are listed too
             out.append(PurgeItem(document.id, document.patient_id, klass, last, until, document.legal_hold))
     return out
 
