@@ -23,6 +23,7 @@ from maillage.config import Settings, get_settings
 from maillage.directory import endpoints as directory_endpoints
 from maillage.directory import pages as directory_pages
 from maillage.document import endpoints as document_endpoints
+from maillage.document import pages as document_pages
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(patient_endpoints.router)
     app.include_router(patient_pages.router)
     app.include_router(document_endpoints.router)
+    app.include_router(document_pages.router)
     app.include_router(teleexpertise_endpoints.router)
     app.include_router(teleexpertise_pages.router)
     app.include_router(teleconsultation_endpoints.router)

@@ -14,6 +14,7 @@ from maillage.auth import cli as auth_cli
 from maillage.config import get_settings
 from maillage.demo import cli as demo_cli
 from maillage.directory import cli as directory_cli
+from maillage.document import cli as document_cli
 from maillage.kit import french
 from maillage.monitoring import cli as monitoring_cli
 from maillage.vault import cli as vault_cli
@@ -27,6 +28,7 @@ app.add_typer(auth_cli.device_app, name="device")
 app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(vault_cli.app, name="keys")
 app.add_typer(directory_cli.app, name="directory")
+app.add_typer(document_cli.app, name="documents")
 analytics_cli.app.command("generate-claims")(demo_cli.generate_claims_command)
 app.add_typer(analytics_cli.app, name="analytics")
 app.command("ingest-mqtt")(monitoring_cli.ingest_mqtt)
@@ -37,6 +39,7 @@ TASK_MODULES = [
     "maillage.worker.builtin",
     "maillage.audit.tasks",
     "maillage.vault.tasks",
+    "maillage.document.tasks",
     "maillage.idempotency.service",
     "maillage.monitoring.tasks",
     "maillage.teleexpertise.tasks",

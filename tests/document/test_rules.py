@@ -7,13 +7,15 @@ PNG (ISO/IEC 15948 §5.2), RIFF/WebP (RFC 9649 §2), PDF (ISO 32000-1 §7.5.2), 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from typing import ClassVar
 
 import pytest
 
 from maillage.document import rules
 from maillage.document.rules import FileRefused, Reason
-from maillage.exceptions import PermissionDenied, ValidationFailed
+from maillage.exceptions import Conflict, PermissionDenied, ValidationFailed
 from tests.document.conftest import corpus
 
 
@@ -250,3 +252,146 @@ class TestOwnersAndDeletion:
         rules.check_may_delete(me, me)
         with pytest.raises(PermissionDenied):
             rules.check_may_delete(me, other)
+
+
+# --- issue 20: types, statuses, confidentiality, retention ------------------------------------------------------------
+
+
+class TestDocumentTypes:
+    def test_the_table_holds_the_loinc_codes_of_the_issue_with_their_class(self):
+        """LOINC document codes (loinc.org): consult note, summary, discharge summary, prescription, photograph, lab
+        report."""
+        expected = {"11488-4": "report", "34133-9": "summary", "18842-5": "summary", "57833-6": "prescription",
+                    "72170-4": "image", "11502-2": "laboratory"}
+        assert {c: rules.DOCUMENT_TYPES[c].document_class.value for c in expected} == expected
+
+    def test_every_code_has_the_loinc_shape_and_a_french_label(self):
+        for code, kind in rules.DOCUMENT_TYPES.items():
+            digits, check = code.split("-")
+            assert digits.isdigit() and check.isdigit() and len(check) == 1
+            assert kind.code == code and kind.label and kind.display
+
+    def test_every_code_passes_the_loinc_mod10_check_digit(self):
+        """LOINC codes end with a Mod 10 check digit (LOINC Users' Guide, appendix on check digits)."""
+        def mod10(digits: str) -> int:
+            odd = digits[::-1][0::2]
+            even = digits[::-1][1::2]
+            doubled = "".join(str(int(d) * 2) for d in odd)
+            total = sum(int(c) for c in doubled) + sum(int(c) for c in even)
+            return (10 - total % 10) % 10
+
+        for code in rules.DOCUMENT_TYPES:
+            digits, check = code.split("-")
+            assert mod10(digits) == int(check), code
+
+    def test_an_unknown_code_is_refused_in_french(self):
+        with pytest.raises(ValidationFailed, match="Type de document inconnu"):
+            rules.document_type("12345-6")
+
+    def test_an_untyped_image_is_a_photograph_and_a_pdf_a_summary(self):
+        assert rules.default_type_for("image/png") == "72170-4"
+        assert rules.default_type_for("application/pdf") == "34133-9"
+
+
+class TestStatusTransitions:
+    """Modelled on FHIR R4 DocumentReference.status: current | superseded | entered-in-error."""
+
+    ALLOWED: ClassVar[set[tuple[str, str]]] = {
+        ("current", "superseded"), ("current", "entered_in_error"), ("superseded", "entered_in_error")}
+
+    @pytest.mark.parametrize("current", list(rules.Status))
+    @pytest.mark.parametrize("target", list(rules.Status))
+    def test_each_pair_is_allowed_exactly_when_listed(self, current, target):
+        allowed = (current.value, target.value) in self.ALLOWED
+        assert rules.can_transition(current, target) is allowed
+        if allowed:
+            assert rules.check_transition(current, target) is target
+        else:
+            with pytest.raises(Conflict):
+                rules.check_transition(current, target)
+
+    def test_only_the_current_version_gets_a_new_version(self):
+        rules.check_new_version_of(rules.Status.CURRENT)
+        for status in (rules.Status.SUPERSEDED, rules.Status.ENTERED_IN_ERROR):
+            with pytest.raises(Conflict, match="version en vigueur"):
+                rules.check_new_version_of(status)
+
+    def test_fhir_statuses(self):
+        assert [s.fhir for s in rules.Status] == ["current", "superseded", "entered-in-error"]
+
+    def test_an_error_needs_a_reason_of_five_characters_at_least(self):
+        with pytest.raises(ValidationFailed, match="pourquoi"):
+            rules.clean_error_reason("  ab ")
+        assert rules.clean_error_reason("  Mauvais   patient ") == "Mauvais patient"
+        with pytest.raises(ValidationFailed, match="trop long"):
+            rules.clean_error_reason("x" * 501)
+
+
+class TestConfidentiality:
+    def test_a_normal_document_is_seen_by_anyone_who_sees_the_patient(self):
+        a, b = uuid.uuid4(), uuid.uuid4()
+        assert rules.may_see(rules.Confidentiality.NORMAL, author_id=a, actor_id=b, same_team=False)
+
+    def test_a_restricted_document_is_seen_by_its_author_and_their_team_only(self):
+        a, b = uuid.uuid4(), uuid.uuid4()
+        r = rules.Confidentiality.RESTRICTED
+        assert rules.may_see(r, author_id=a, actor_id=a, same_team=False)
+        assert rules.may_see(r, author_id=a, actor_id=b, same_team=True)
+        assert not rules.may_see(r, author_id=a, actor_id=b, same_team=False)
+
+    def test_hl7_confidentiality_codes(self):
+        assert (rules.Confidentiality.NORMAL.hl7, rules.Confidentiality.RESTRICTED.hl7) == ("N", "R")
+
+
+class TestActDate:
+    def test_today_and_the_past_are_accepted_the_future_is_not(self):
+        today = dt.date(2026, 12, 7)
+        assert rules.check_act_date(today, today) == today
+        assert rules.check_act_date(dt.date(2001, 1, 1), today) == dt.date(2001, 1, 1)
+        with pytest.raises(ValidationFailed, match="futur"):
+            rules.check_act_date(dt.date(2026, 12, 8), today)
+
+
+class TestRetention:
+    """CSP art. R1112-7: the medical record is kept twenty years from the last stay or consultation, and at least
+    until the patient's 28th birthday."""
+
+    RULE = rules.retention_rule(rules.DocumentClass.REPORT, dt.date(2026, 12, 7))
+
+    def test_every_class_takes_the_medical_record_rule_with_its_source(self):
+        for klass in rules.DocumentClass:
+            rule = rules.retention_rule(klass, dt.date(2026, 12, 7))
+            assert (rule.years_after_last_care, rule.until_age) == (20, 28)
+            assert "R1112-7" in rule.source
+
+    def test_no_rule_before_its_date_of_effect(self):
+        with pytest.raises(ValueError):
+            rules.retention_rule(rules.DocumentClass.REPORT, dt.date(2005, 12, 31))
+
+    def test_the_latest_rule_in_force_on_the_day_wins(self):
+        old = rules.RetentionRule(rules.DocumentClass.IMAGE, dt.date(2006, 1, 4), 20, 28, "ancienne")
+        new = rules.RetentionRule(rules.DocumentClass.IMAGE, dt.date(2030, 1, 1), 10, None, "nouvelle")
+        assert rules.retention_rule(rules.DocumentClass.IMAGE, dt.date(2029, 12, 31), (old, new)) is old
+        assert rules.retention_rule(rules.DocumentClass.IMAGE, dt.date(2030, 1, 1), (old, new)) is new
+
+    def test_twenty_years_after_the_last_care_for_an_adult(self):
+        until = rules.retained_until(self.RULE, last_care=dt.date(2006, 3, 15), birth_date=dt.date(1950, 1, 1))
+        assert until == dt.date(2026, 3, 15)
+
+    def test_a_child_s_record_is_kept_until_the_28th_birthday(self):
+        until = rules.retained_until(self.RULE, last_care=dt.date(2000, 6, 1), birth_date=dt.date(1995, 9, 10))
+        assert until == dt.date(2023, 9, 10)
+
+    def test_a_29_february_lands_on_1_march_in_a_common_year(self):
+        assert rules.add_years(dt.date(2004, 2, 29), 20) == dt.date(2024, 2, 29)
+        assert rules.add_years(dt.date(2004, 2, 29), 21) == dt.date(2025, 3, 1)
+        until = rules.retained_until(self.RULE, last_care=dt.date(2008, 2, 29), birth_date=dt.date(1960, 5, 5))
+        assert until == dt.date(2028, 2, 29)
+        child = rules.retained_until(self.RULE, last_care=dt.date(1990, 1, 1), birth_date=dt.date(1996, 2, 29))
+        assert child == dt.date(2024, 2, 29)
+
+    def test_purge_only_the_day_after_the_last_day_kept_and_never_under_hold(self):
+        last = dt.date(2026, 3, 15)
+        assert not rules.may_purge(retained_until_day=last, today=last, legal_hold=False)
+        assert rules.may_purge(retained_until_day=last, today=last + dt.timedelta(days=1), legal_hold=False)
+        assert not rules.may_purge(retained_until_day=last, today=last + dt.timedelta(days=1), legal_hold=True)

@@ -6,6 +6,7 @@ Source: issue 8 (bad-input corpus for uploads) and docs/adr/0007-document-upload
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import uuid
 
@@ -13,17 +14,21 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from maillage.authz import service as authz
 from maillage.document import rules, service
 from maillage.document.rules import FileRefused
-from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
+from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.kit.pagination import PageParams
 from maillage.models import Job
+from maillage.models.audit import AuditEntry
 from maillage.models.document import Document
 from maillage.models.vault import Blob
 from maillage.vault import service as vault
 from tests.corpus.make_corpus import CASES, Case
 from tests.document.conftest import actor_of, caring_physician, corpus, document_audit, stored_counts
 from tests.fixtures.factories import make_user
+from tests.fixtures.teleexpertise import actor as te_actor
+from tests.fixtures.teleexpertise import photo, world
 
 REFUSED = [case for case in CASES if not case.accepted]
 ACCEPTED = [case for case in CASES if case.accepted]
@@ -317,3 +322,187 @@ class TestDelete:
         document = upload(db, care)
         with pytest.raises(NotFound):
             service.delete(db, caring_physician(db).actor, document.id, "care")
+
+
+# --- issue 20: first-class documents ----------------------------------------------------------------------------------
+
+
+
+def _png() -> bytes:
+    return photo()
+
+
+class TestStoreUploadDescribesTheDocument:
+    def test_an_upload_is_the_first_current_version_of_its_own_series_by_its_author(self, db, blobs, care,
+                                                                                     doc_settings):
+        document = upload(db, care, settings=doc_settings, type_code="11488-4", act_date=dt.date(2026, 11, 2),
+                          title="Consultation de suivi")
+        assert (document.type_code, document.act_date, document.author_id, document.source, document.status,
+                document.version, document.series_id, document.confidentiality, document.legal_hold) == (
+            "11488-4", dt.date(2026, 11, 2), care.user.id, "upload", "current", 1, document.id, "normal", False)
+
+    def test_an_untyped_image_is_a_photograph(self, db, blobs, care, doc_settings):
+        document = upload(db, care, name="lesion.png", data=_png(), declared="image/png", settings=doc_settings)
+        assert document.type_code == "72170-4"
+
+    def test_an_unknown_type_a_future_date_or_an_unknown_confidentiality_are_refused_and_nothing_is_stored(
+            self, db, blobs, care, doc_settings):
+        for bad in ({"type_code": "00000-0"}, {"act_date": dt.date.today() + dt.timedelta(days=2)},
+                    {"confidentiality": "secret"}):
+            with pytest.raises(ValidationFailed):
+                upload(db, care, settings=doc_settings, **bad)
+        assert stored_counts(db, blobs)[0] == 0
+
+
+class TestNewVersion:
+    def test_a_new_version_supersedes_the_current_one_which_stays_readable(self, db, blobs, care, doc_settings):
+        first = upload(db, care, settings=doc_settings, type_code="57833-6", title="Ordonnance")
+        second = service.new_version(db, care.actor, first.id, filename="ordonnance-v2.pdf",
+                                     data=corpus("ok_report.pdf"), declared_type="application/pdf",
+                                     settings=doc_settings)
+        assert (second.version, second.series_id, second.replaces_id, second.type_code, second.title) == (
+            2, first.id, first.id, "57833-6", "Ordonnance")
+        assert (first.status, first.status_changed_by) == ("superseded", care.user.id)
+        _, data = service.read(db, care.actor, first.id, "care")
+        assert data.startswith(b"%PDF")
+        assert [d.version for d in service.versions(db, care.actor, second)] == [2, 1]
+
+    def test_a_superseded_version_gets_no_new_version(self, db, blobs, care, doc_settings):
+        first = upload(db, care, settings=doc_settings)
+        service.new_version(db, care.actor, first.id, filename="v2.pdf", data=corpus("ok_report.pdf"),
+                            declared_type="application/pdf", settings=doc_settings)
+        with pytest.raises(Conflict, match="version en vigueur"):
+            service.new_version(db, care.actor, first.id, filename="v3.pdf", data=corpus("ok_report.pdf"),
+                                declared_type="application/pdf", settings=doc_settings)
+
+    def test_the_list_shows_current_documents_by_default_filter_and_all_versions_on_demand(self, db, blobs, care,
+                                                                                          doc_settings):
+        first = upload(db, care, settings=doc_settings, act_date=dt.date(2026, 1, 5))
+        service.new_version(db, care.actor, first.id, filename="v2.pdf", data=corpus("ok_report.pdf"),
+                            declared_type="application/pdf", settings=doc_settings)
+        photo_doc = upload(db, care, name="p.png", data=_png(), declared="image/png", settings=doc_settings,
+                           act_date=dt.date(2025, 6, 1))
+        page = PageParams(limit=10, offset=0)
+
+        def listed(**kw):
+            rows, _ = service.list_documents(db, care.actor, care.patient_id, purpose="care", page=page,
+                                             filters=service.repository.Filters(**kw))
+            return [(r.type_code, r.version) for r in rows]
+
+        assert listed(statuses=("current",)) == [("34133-9", 2), ("72170-4", 1)]
+        assert listed(statuses=None) == [("34133-9", 2), ("34133-9", 1), ("72170-4", 1)]
+        assert listed(type_codes=("72170-4",)) == [("72170-4", 1)]
+        assert listed(act_from=dt.date(2026, 1, 1), statuses=None) == [("34133-9", 2), ("34133-9", 1)]
+        assert listed(act_to=dt.date(2025, 12, 31)) == [("72170-4", 1)]
+        assert photo_doc.status == "current"
+
+
+class TestEnteredInError:
+    def test_the_author_marks_a_document_entered_in_error_with_a_reason(self, db, blobs, care, doc_settings):
+        document = upload(db, care, settings=doc_settings)
+        service.mark_entered_in_error(db, care.actor, document.id, "Mauvais patient")
+        assert (document.status, document.status_reason, document.status_changed_by) == (
+            "entered_in_error", "Mauvais patient", care.user.id)
+        with pytest.raises(Conflict):
+            service.mark_entered_in_error(db, care.actor, document.id, "Encore une fois")
+
+    def test_a_colleague_outside_the_author_s_team_may_not(self, db, blobs, care, doc_settings):
+        document = upload(db, care, settings=doc_settings)
+        other = caring_physician(db, patient_id=care.patient_id)
+        with pytest.raises(PermissionDenied):
+            service.mark_entered_in_error(db, other.actor, document.id, "Mauvais patient")
+        assert document.status == "current"
+
+    def test_without_a_reason_nothing_changes(self, db, blobs, care, doc_settings):
+        document = upload(db, care, settings=doc_settings)
+        with pytest.raises(ValidationFailed, match="pourquoi"):
+            service.mark_entered_in_error(db, care.actor, document.id, "")
+        assert document.status == "current"
+
+
+class TestConfidentialityRestrictedToTheAuthorsTeam:
+    def _restricted(self, db, doc_settings):
+        w = world(db)
+        for user in (w.expert, w.colleague, w.outsider):
+            authz.grant_relationship(db, user_id=user.id, patient_id=w.patient_id, kind="attending")
+        document = service.store_upload(
+            db, te_actor(db, w.expert), patient_id=w.patient_id, filename="note.pdf", data=corpus("ok_report.pdf"),
+            declared_type="application/pdf", purpose="care", owner_type="patient", owner_id=str(w.patient_id),
+            confidentiality="restricted", settings=doc_settings)
+        return w, document
+
+    def test_the_author_s_line_colleague_reads_it(self, db, blobs, doc_settings):
+        w, document = self._restricted(db, doc_settings)
+        assert service.get(db, te_actor(db, w.colleague), document.id, "care").id == document.id
+
+    def test_a_physician_caring_for_the_patient_outside_the_team_gets_404_and_does_not_see_it_listed(
+            self, db, blobs, doc_settings):
+        w, document = self._restricted(db, doc_settings)
+        for user in (w.outsider, w.requester):
+            with pytest.raises(NotFound):
+                service.get(db, te_actor(db, user), document.id, "care")
+            rows, _ = service.list_documents(db, te_actor(db, user), w.patient_id, purpose="care",
+                                             page=PageParams(limit=10, offset=0))
+            assert document.id not in [r.id for r in rows]
+        rows, _ = service.list_documents(db, te_actor(db, w.colleague), w.patient_id, purpose="care",
+                                         page=PageParams(limit=10, offset=0))
+        assert document.id in [r.id for r in rows]
+
+
+class TestReadsAreScopedAndAudited:
+    def test_a_physician_without_a_relationship_gets_404_like_missing(self, db, blobs, care, doc_settings):
+        document = upload(db, care, settings=doc_settings)
+        stranger = actor_of(db, make_user(db, "physician"))
+        for call in (service.get, service.read, service.export_facts):
+            with pytest.raises(NotFound):
+                call(db, stranger, document.id, *(["care"] if call is not service.export_facts else []))
+        with pytest.raises(NotFound):
+            service.get(db, care.actor, uuid.uuid4(), "care")
+
+    def test_reading_a_version_and_exporting_are_audited_in_the_same_transaction(self, db, blobs, care,
+                                                                                 doc_settings):
+        document = upload(db, care, settings=doc_settings)
+        service.read(db, care.actor, document.id, "care")
+        service.export_facts(db, care.actor, document.id)
+        db.commit()
+        actions = [(e.action, e.object_type) for e in db.scalars(
+            select(AuditEntry).where(AuditEntry.object_id == str(document.id)).order_by(AuditEntry.seq))]
+        assert ("download", "document") in actions and ("export", "document") in actions
+
+
+class TestPurge:
+    def _old_and_recent(self, db, care, doc_settings):
+        old = upload(db, care, settings=doc_settings, act_date=dt.date(1990, 1, 1))
+        held = upload(db, care, settings=doc_settings, act_date=dt.date(1989, 6, 1))
+        service.set_legal_hold(db, care.actor, held.id, True)
+        recent_care = caring_physician(db)
+        recent = upload(db, recent_care, settings=doc_settings, act_date=dt.date(2026, 11, 1))
+        return old, held, recent
+
+    def test_the_dry_run_lists_expired_documents_and_held_ones_and_changes_nothing(self, db, blobs, care,
+                                                                                   doc_settings):
+        old, held, _recent = self._old_and_recent(db, care, doc_settings)
+        items = service.purge(db, dry_run=True, today=dt.date(2026, 12, 7))
+        assert {(i.document_id, i.held, i.retained_until) for i in items} == {
+            (old.id, False, dt.date(2010, 1, 1)), (held.id, True, dt.date(2010, 1, 1))}
+        assert old.deleted_at is None and old.blob_id is not None
+
+    def test_the_purge_deletes_content_and_blob_skips_held_and_audits_each_deletion(self, db, blobs, care,
+                                                                                     doc_settings):
+        old, held, recent = self._old_and_recent(db, care, doc_settings)
+        blob_id = old.blob_id
+        service.purge(db, dry_run=False, today=dt.date(2026, 12, 7))
+        assert (old.deleted_at is not None, old.blob_id, old.title) == (True, None, None)
+        assert db.get(Blob, blob_id) is None
+        assert held.deleted_at is None and recent.deleted_at is None
+        db.commit()
+        entry = db.scalar(select(AuditEntry).where(AuditEntry.object_id == str(old.id),
+                                                   AuditEntry.action == "purge"))
+        assert entry is not None and entry.actor_role == "system"
+        assert service.purge(db, dry_run=False, today=dt.date(2026, 12, 7))[0].held  # only the held one is left
+
+    def test_the_last_care_of_the_patient_counts_for_all_their_documents(self, db, blobs, care, doc_settings):
+        upload(db, care, settings=doc_settings, act_date=dt.date(1990, 1, 1))
+        upload(db, care, settings=doc_settings, act_date=dt.date(2010, 1, 2))
+        assert service.purge(db, dry_run=True, today=dt.date(2030, 1, 2)) == []
+        assert len(service.purge(db, dry_run=True, today=dt.date(2030, 1, 3))) == 2

@@ -24,6 +24,7 @@ from sqlalchemy import JSON, Engine, String, Table, Text, func, select, text, ty
 
 from maillage.authz import service as authz
 from maillage.config import Settings
+from maillage.document import service as documents
 from maillage.kit.clock import frozen
 from maillage.kit.db import make_sessionmaker
 from maillage.kit.sealed import SealedText
@@ -83,6 +84,8 @@ CLEAR: dict[str, str] = {
     "document.media_type": CODE,
     "document.sha256": REFERENCE,
     "document.purpose": CODE,
+    **{f"document.{c}": CODE for c in ("type_code", "source", "origin_type", "status", "confidentiality")},
+    "document.origin_id": REFERENCE,
     "identity_pair_review.decision": CODE,
     "patient_consent.purpose": CODE,
     "patient_consent.decision": CODE,
@@ -216,6 +219,9 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
     report = _pdf([*_report_objects(pages=1)[:-1], page_text])
     teleexpertise.add_attachment(db, actor(db, w.requester), req.id, filename="compte-rendu.pdf", data=report,
                                  declared_type="application/pdf")
+    wrong = teleexpertise.add_attachment(db, actor(db, w.requester), req.id, filename="erreur.png", data=photo(),
+                                         declared_type="image/png")
+    documents.mark_entered_in_error(db, actor(db, w.requester), wrong.id, m["document.status_reason"])
     teleexpertise.submit(db, actor(db, w.requester), req.id, consent_recorded_now=True)
     teleexpertise.claim(db, actor(db, w.expert), req.id)
     teleexpertise.ask(db, actor(db, w.expert), req.id, MessageIn(body=m["teleexpertise_message.body"]))

@@ -9,7 +9,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Select, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from maillage.models.auth import UserAccount
 from maillage.models.authz import BreakGlassAccess, CareRelationship
+from maillage.models.directory import ProfessionalRole, SpecialtyLineMember
 from maillage.models.patient import Patient
 
 
@@ -119,3 +121,19 @@ def break_glass_to_review(session: Session, limit: int = 200) -> Sequence[BreakG
         .order_by(BreakGlassAccess.starts_at.desc())
         .limit(limit)
     ).all()
+
+
+def teammates(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """The accounts that share a team with ``user_id``: a specialty line they both answer for, or a care unit they
+    both work in (through their directory professional)."""
+    person = select(UserAccount.person_id).where(UserAccount.id == user_id).scalar_subquery()
+    my_lines = select(SpecialtyLineMember.line_id).where(SpecialtyLineMember.professional_id == person)
+    my_units = select(ProfessionalRole.care_unit_id).where(ProfessionalRole.professional_id == person,
+                                                           ProfessionalRole.care_unit_id.is_not(None))
+    by_line = (select(UserAccount.id)
+               .join(SpecialtyLineMember, SpecialtyLineMember.professional_id == UserAccount.person_id)
+               .where(SpecialtyLineMember.line_id.in_(my_lines)))
+    by_unit = (select(UserAccount.id)
+               .join(ProfessionalRole, ProfessionalRole.professional_id == UserAccount.person_id)
+               .where(ProfessionalRole.care_unit_id.in_(my_units)))
+    return by_line.union(by_unit)  # type: ignore[return-value]

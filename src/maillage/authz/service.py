@@ -280,3 +280,13 @@ def break_glass_to_review(session: Session, actor: Actor) -> list[BreakGlassAcce
     if not role_allows(actor.role, Permission.AUDIT_READ):
         raise PermissionDenied()
     return list(repo.break_glass_to_review(session))
+
+
+def teammates(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """The accounts sharing a team (a specialty line, a care unit) with ``user_id``, as a subquery: who may see a
+    document its author restricted to their team (``maillage.document``)."""
+    return repo.teammates(user_id)
+
+
+def shares_team(session: Session, user_id: uuid.UUID, other_id: uuid.UUID) -> bool:
+    return user_id == other_id or other_id in set(session.scalars(repo.teammates(user_id)))

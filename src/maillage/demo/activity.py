@@ -1,6 +1,6 @@
 """The demo's months of activity: tele-expertise requests, telesurveillance follow-up, teleconsultations, emergency
-accesses and messages between professionals, played through the services with the clock frozen in the past, dated
-back from the day the demo is built.
+accesses, messages between professionals and patient documents, played through the services with the clock frozen
+in the past, dated back from the day the demo is built.
 
 The territory's care relationships (written at load time) are dated back first: the demo's patients were cared
 for before their first request or reading, as the access rules require.
@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from maillage.demo.access import seed_demo_break_glass
+from maillage.demo.documents import seed_demo_documents
 from maillage.demo.messaging import seed_demo_messaging
 from maillage.demo.monitoring import seed_demo_follow_up
 from maillage.demo.teleconsultation import seed_demo_teleconsultation
@@ -39,3 +40,4 @@ def seed_demo_activity(session: Session, id_for: Callable[[str], uuid.UUID], see
     seed_demo_teleconsultation(session, id_for, seed, day)
     seed_demo_messaging(session, id_for, seed, day)
     seed_demo_teleconsultation_aftercare(session, id_for, day)
+    seed_demo_documents(session, id_for, seed, day)

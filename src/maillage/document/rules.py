@@ -8,6 +8,7 @@ See docs/adr/0007-document-uploads.md for the reasons behind each choice.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 import struct
@@ -16,7 +17,7 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass
 
-from maillage.exceptions import PermissionDenied, ValidationFailed
+from maillage.exceptions import Conflict, PermissionDenied, ValidationFailed
 from maillage.kit.numbers import fr_number
 
 MAX_NAME_CHARS = 150           # display names are cut (extension kept) beyond this
@@ -569,3 +570,227 @@ def check_may_delete(uploaded_by: uuid.UUID | None, actor_id: uuid.UUID) -> None
     """Only the professional who uploaded a document may delete it (others keep it in the record)."""
     if uploaded_by != actor_id:
         raise PermissionDenied("Seul le professionnel qui a déposé ce document peut le supprimer.")
+
+
+# -- what a document is: type, class, source, status, confidentiality (issue 20) -------------------------------------
+
+
+class DocumentClass(enum.StrEnum):
+    """The coarse class of a document, for filters and for retention (each LOINC type below belongs to one)."""
+
+    REPORT = "report"
+    SUMMARY = "summary"
+    PRESCRIPTION = "prescription"
+    IMAGE = "image"
+    LABORATORY = "laboratory"
+    ADMINISTRATIVE = "administrative"
+
+    @property
+    def label(self) -> str:
+        return {"report": "Compte rendu", "summary": "Synthèse", "prescription": "Prescription",
+                "image": "Image", "laboratory": "Biologie", "administrative": "Administratif"}[self.value]
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    code: str               # LOINC code
+    display: str            # LOINC long common name (English, as LOINC publishes it)
+    label: str              # French, for people
+    document_class: DocumentClass
+
+
+LOINC_SYSTEM = "http://loinc.org"
+LOINC_OID = "2.16.840.1.113883.6.1"
+
+# Document types, by LOINC code. Source: LOINC (Regenstrief Institute), Document Ontology; these are the codes the
+# IHE XDS / FHIR DocumentReference ``type`` carries (HL7 FHIR R4 value set "FHIR Document Type Codes", the LOINC
+# codes with scale DOC). The French labels are ours.
+DOCUMENT_TYPES: dict[str, DocumentType] = {t.code: t for t in (
+    DocumentType("11488-4", "Consult note", "Compte rendu de consultation", DocumentClass.REPORT),
+    DocumentType("11506-3", "Progress note", "Note d'évolution", DocumentClass.REPORT),
+    DocumentType("34117-2", "History and physical note", "Observation médicale", DocumentClass.REPORT),
+    DocumentType("18842-5", "Discharge summary", "Compte rendu d'hospitalisation", DocumentClass.SUMMARY),
+    DocumentType("34133-9", "Summary of episode note", "Synthèse", DocumentClass.SUMMARY),
+    DocumentType("57833-6", "Prescription for medication", "Ordonnance", DocumentClass.PRESCRIPTION),
+    DocumentType("72170-4", "Photographic image", "Photographie", DocumentClass.IMAGE),
+    DocumentType("18748-4", "Diagnostic imaging study", "Compte rendu d'imagerie", DocumentClass.IMAGE),
+    DocumentType("11502-2", "Laboratory report", "Compte rendu de biologie", DocumentClass.LABORATORY),
+    DocumentType("51851-4", "Administrative note", "Document administratif", DocumentClass.ADMINISTRATIVE),
+)}
+CONSULT_NOTE = "11488-4"
+PHOTOGRAPH = "72170-4"
+SUMMARY_NOTE = "34133-9"
+
+
+def document_type(code: str | None) -> DocumentType:
+    """The type of a LOINC code of the table; ``ValidationFailed`` (French) otherwise."""
+    found = DOCUMENT_TYPES.get(code or "")
+    if found is None:
+        raise ValidationFailed("Type de document inconnu : choisissez-en un dans la liste.",
+                               details=[{"field": "type_code", "message": "Type de document inconnu."}])
+    return found
+
+
+def default_type_for(media_type: str) -> str:
+    """The type an untyped file gets: a photograph for an image, a summary otherwise (the author can change it)."""
+    return PHOTOGRAPH if media_type.startswith("image/") else SUMMARY_NOTE
+
+
+class Source(enum.StrEnum):
+    UPLOAD = "upload"
+    REPORT = "report"
+    MAIL = "mail"
+    MESSAGE = "message"
+
+    @property
+    def label(self) -> str:
+        return {"upload": "Déposé", "report": "Compte rendu généré", "mail": "Reçu par messagerie sécurisée",
+                "message": "Classé depuis un message"}[self.value]
+
+
+class Status(enum.StrEnum):
+    CURRENT = "current"
+    SUPERSEDED = "superseded"
+    ENTERED_IN_ERROR = "entered_in_error"
+
+    @property
+    def label(self) -> str:
+        return {"current": "En vigueur", "superseded": "Remplacé par une version plus récente",
+                "entered_in_error": "Saisi par erreur"}[self.value]
+
+    @property
+    def fhir(self) -> str:
+        """``DocumentReference.status`` (FHIR R4 value set document-reference-status)."""
+        return {"current": "current", "superseded": "superseded", "entered_in_error": "entered-in-error"}[self.value]
+
+
+# Allowed status changes. A new version supersedes the current one; any version that is not already in error may be
+# marked entered in error (with a reason). Nothing comes back: entering the newest version in error does not revive
+# the one it replaced (a person uploads the right version instead), and an error is never undone (the trace stays).
+# Modelled on FHIR R4 DocumentReference.status (current | superseded | entered-in-error).
+ALLOWED_STATUS_TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset({
+    (Status.CURRENT, Status.SUPERSEDED),
+    (Status.CURRENT, Status.ENTERED_IN_ERROR),
+    (Status.SUPERSEDED, Status.ENTERED_IN_ERROR),
+})
+MIN_ERROR_REASON_CHARS = 5
+MAX_ERROR_REASON_CHARS = 500
+
+
+def can_transition(current: Status, target: Status) -> bool:
+    return (current, target) in ALLOWED_STATUS_TRANSITIONS
+
+
+def check_transition(current: Status, target: Status) -> Status:
+    if not can_transition(current, target):
+        raise Conflict(f"Document « {current.label} » : il ne peut pas passer à « {target.label} ».")
+    return target
+
+
+def check_new_version_of(status: Status) -> None:
+    """Only the version in force gets a new version (a superseded one already has its successor)."""
+    if status is not Status.CURRENT:
+        raise Conflict("Seule la version en vigueur d'un document peut recevoir une nouvelle version.")
+
+
+def clean_error_reason(reason: str | None) -> str:
+    text = " ".join((reason or "").split())
+    if len(text) < MIN_ERROR_REASON_CHARS:
+        raise ValidationFailed(f"Dites pourquoi ce document est saisi par erreur ({MIN_ERROR_REASON_CHARS} "
+                               "caractères au moins).", details=[{"field": "reason", "message": "Motif requis."}])
+    if len(text) > MAX_ERROR_REASON_CHARS:
+        raise ValidationFailed(f"Motif trop long ({MAX_ERROR_REASON_CHARS} caractères au plus).",
+                               details=[{"field": "reason", "message": "Motif trop long."}])
+    return text
+
+
+class Confidentiality(enum.StrEnum):
+    NORMAL = "normal"
+    RESTRICTED = "restricted"
+
+    @property
+    def label(self) -> str:
+        return {"normal": "Normale", "restricted": "Réservée à l'équipe de l'auteur"}[self.value]
+
+    @property
+    def hl7(self) -> str:
+        """HL7 v3 Confidentiality code (N normal, R restricted), for FHIR ``securityLabel`` and CDA."""
+        return {"normal": "N", "restricted": "R"}[self.value]
+
+
+def may_see(confidentiality: Confidentiality, *, author_id: uuid.UUID, actor_id: uuid.UUID,
+            same_team: bool) -> bool:
+    """A normal document is seen by whoever may see the patient; a restricted one by its author and the people who
+    share a team with the author (a specialty line or a care unit), and no one else (to them it does not exist)."""
+    if confidentiality is Confidentiality.NORMAL:
+        return True
+    return actor_id == author_id or same_team
+
+
+def check_act_date(act_date: dt.date, today: dt.date) -> dt.date:
+    if act_date > today:
+        raise ValidationFailed("La date de l'acte ne peut pas être dans le futur.",
+                               details=[{"field": "act_date", "message": "Date dans le futur."}])
+    if act_date.year < 1900:
+        raise ValidationFailed("Date de l'acte invalide.", details=[{"field": "act_date", "message": "Date invalide."}])
+    return act_date
+
+
+# -- retention ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """How long one class of document is kept, from a date of effect."""
+
+    document_class: DocumentClass
+    valid_from: dt.date          # the rule applies to evaluations on or after this date
+    years_after_last_care: int   # from the patient's last stay or consultation
+    until_age: int | None        # and at least until this birthday of the patient
+    source: str
+
+
+_R1112_7 = ("Code de la santé publique, art. R1112-7 (décret n° 2006-6 du 4 janvier 2006) : dossier médical conservé "
+            "vingt ans à compter du dernier séjour ou de la dernière consultation externe, prorogé jusqu'au "
+            "vingt-huitième anniversaire du patient le cas échéant")
+MEDICAL_RECORD_YEARS = 20
+MEDICAL_RECORD_UNTIL_AGE = 28
+
+# Dated rule table. Every class is part of the medical record (CSP R1112-2 lists consultation reports, discharge
+# summaries, prescriptions, imaging and laboratory results among its contents), so each takes the record's rule;
+# a class that gets a different rule later gets a new row with its date of effect, the old row stays for history.
+RETENTION_RULES: tuple[RetentionRule, ...] = tuple(
+    RetentionRule(c, dt.date(2006, 1, 4), MEDICAL_RECORD_YEARS, MEDICAL_RECORD_UNTIL_AGE, _R1112_7)
+    for c in DocumentClass
+)
+
+
+def retention_rule(document_class: DocumentClass, on: dt.date,
+                   rules: tuple[RetentionRule, ...] = RETENTION_RULES) -> RetentionRule:
+    """The rule in force on ``on`` for this class: the latest one whose date of effect is not after ``on``."""
+    candidates = [r for r in rules if r.document_class is document_class and r.valid_from <= on]
+    if not candidates:
+        raise ValueError(f"no retention rule for {document_class} on {on}")
+    return max(candidates, key=lambda r: r.valid_from)
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """``day`` plus whole years; 29 February lands on 1 March in a common year (keeping a day longer, never less)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return dt.date(day.year + years, 3, 1)
+
+
+def retained_until(rule: RetentionRule, *, last_care: dt.date, birth_date: dt.date) -> dt.date:
+    """The last day the document must be kept: ``years`` after the last care, and not before the patient's
+    ``until_age`` birthday."""
+    end = add_years(last_care, rule.years_after_last_care)
+    if rule.until_age is not None:
+        end = max(end, add_years(birth_date, rule.until_age))
+    return end
+
+
+def may_purge(*, retained_until_day: dt.date, today: dt.date, legal_hold: bool) -> bool:
+    """Past its retention (the day after the last day kept) and not under legal hold."""
+    return not legal_hold and today > retained_until_day

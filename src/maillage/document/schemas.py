@@ -28,3 +28,15 @@ class DocumentRead(BaseModel):
     purpose: str
     uploaded_by: uuid.UUID
     uploaded_at: dt.datetime
+    type_code: str
+    act_date: dt.date
+    author_id: uuid.UUID
+    source: str
+    origin_type: str | None
+    origin_id: str | None
+    status: str
+    series_id: uuid.UUID
+    version: int
+    replaces_id: uuid.UUID | None
+    confidentiality: str
+    legal_hold: bool

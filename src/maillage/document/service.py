@@ -14,20 +14,27 @@ nothing behind, not even the audit entry of the attempt.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from maillage.audit.service import record
 from maillage.authz import service as authz
 from maillage.config import Settings, get_settings
+from maillage.directory import service as directory
 from maillage.document import inspect, repository, rules
+from maillage.document.facts import AuthorFacts, CustodianFacts, DocumentFacts, ExportFacts, PatientFacts
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
-from maillage.kit.clock import now
+from maillage.kit.clock import now, today_paris
 from maillage.kit.db import new_id
 from maillage.kit.ids import as_uuid
 from maillage.kit.logging import get_logger
 from maillage.kit.pagination import PageParams
 from maillage.models.document import Document
+from maillage.patient import labels as patient_labels
+from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
@@ -65,13 +72,33 @@ def store_upload(
     context: AuditContext | None = None,
     title: str | None = None,
     settings: Settings | None = None,
+    type_code: str | None = None,
+    act_date: dt.date | None = None,
+    source: rules.Source = rules.Source.UPLOAD,
+    origin: tuple[str, str] | None = None,
+    confidentiality: rules.Confidentiality | str = rules.Confidentiality.NORMAL,
+    replaces: Document | None = None,
 ) -> Document:
-    """Check an uploaded file and store it encrypted for this patient; ``FileRefused`` (French) otherwise."""
+    """Check an uploaded file and store it encrypted for this patient; ``FileRefused`` (French) otherwise.
+
+    ``type_code`` is a LOINC code of ``rules.DOCUMENT_TYPES`` (by default from the file: a photograph or a
+    summary); ``act_date`` the day of the act (today by default); ``source`` and ``origin`` say where it comes from
+    and what produced it (``("teleconsultation", appointment id)``, ``("message_attachment", attachment id)``).
+    ``replaces`` makes it the next version of that document (``new_version``)."""
     s = settings or get_settings()
     _require(actor, Permission.PATIENT_WRITE)
     why = _purpose(purpose)
     rules.check_owner(owner_type, owner_id)
+    if origin is not None:
+        rules.check_owner(*origin)
     clean_title = rules.clean_title(title)
+    if type_code is not None:
+        rules.document_type(type_code)
+    try:
+        secrecy = rules.Confidentiality(confidentiality)
+    except ValueError:
+        raise ValidationFailed("Confidentialité inconnue.") from None
+    day = rules.check_act_date(act_date, today_paris()) if act_date is not None else today_paris()
     document_id = new_id()
     with session.begin_nested():
         grant = authz.access_patient(session, actor, patient_id, why, action="upload",
@@ -94,7 +121,13 @@ def store_upload(
             display_name=rules.display_name(name, kind), title=clean_title, media_type=checked.media_type,
             size_bytes=blob.size_bytes, sha256=blob.sha256, blob_id=blob.id, width=checked.width,
             height=checked.height, page_count=checked.page_count, purpose=why.value, uploaded_by=actor.user_id,
-            uploaded_at=now(),
+            uploaded_at=now(), type_code=type_code or rules.default_type_for(checked.media_type), act_date=day,
+            author_id=actor.user_id, source=source.value, origin_type=origin[0] if origin else None,
+            origin_id=origin[1] if origin else None, status=rules.Status.CURRENT.value,
+            series_id=replaces.series_id if replaces is not None else document_id,
+            version=repository.last_version(session, replaces.series_id) + 1 if replaces is not None else 1,
+            replaces_id=replaces.id if replaces is not None else None, confidentiality=secrecy.value,
+            legal_hold=False,
         ))
     log.info("document.stored", document_id=str(document.id), media_type=document.media_type,
              size_bytes=document.size_bytes, received_bytes=len(data))
@@ -107,12 +140,28 @@ def _visible(session: Session, actor: Actor, document_id: uuid.UUID | str, purpo
 
     A missing document and another patient's document get the same answer.
     """
-    document = repository.get_live(session, as_uuid(document_id))
+    try:
+        document = repository.get_live(session, as_uuid(document_id))
+    except (ValueError, TypeError):
+        raise NotFound() from None
     if document is None:
+        raise NotFound()
+    if not _may_see(session, actor, document):
+        authz.record_refusal(session, actor, action=action, object_type=object_type, object_id=str(document.id),
+                             patient_id=document.patient_id, purpose=purpose, context=context,
+                             details={"confidentiality": document.confidentiality})
         raise NotFound()
     authz.access_patient(session, actor, document.patient_id, purpose, action=action, object_type=object_type,
                          object_id=str(document.id), permission=permission, context=context)
     return document
+
+
+def _may_see(session: Session, actor: Actor, document: Document) -> bool:
+    secrecy = rules.Confidentiality(document.confidentiality)
+    if secrecy is rules.Confidentiality.NORMAL or document.author_id == actor.user_id:
+        return True
+    return rules.may_see(secrecy, author_id=document.author_id, actor_id=actor.user_id,
+                         same_team=authz.shares_team(session, actor.user_id, document.author_id))
 
 
 def get(session: Session, actor: Actor, document_id: uuid.UUID | str, purpose: Purpose | str,
@@ -143,16 +192,20 @@ def list_documents(
     page: PageParams,
     owner_type: str | None = None,
     owner_id: str | None = None,
+    filters: repository.Filters | None = None,
     context: AuditContext | None = None,
 ) -> tuple[list[Document], bool]:
-    """A page of the patient's live documents, newest first, and whether more follow (one audit entry)."""
+    """A page of the patient's live documents, newest act first, and whether more follow (one audit entry).
+    Documents restricted to their author's team are left out for anyone else."""
     _require(actor, Permission.PATIENT_READ)
     if owner_type is not None or owner_id is not None:
         rules.check_owner(owner_type or "", owner_id or "")
     grant = authz.access_patient(session, actor, patient_id, _purpose(purpose), action="search",
                                  object_type=rules.OBJECT_TYPE, context=context)
+    f = filters or repository.Filters(owner_type=owner_type, owner_id=owner_id)
     rows = repository.list_live_for_patient(session, grant.patient_id, limit=page.limit + 1, offset=page.offset,
-                                            owner_type=owner_type, owner_id=owner_id)
+                                            filters=f, actor_id=actor.user_id,
+                                            teammates=authz.teammates(actor.user_id))
     return rows[: page.limit], len(rows) > page.limit
 
 
@@ -170,3 +223,209 @@ def delete(session: Session, actor: Actor, document_id: uuid.UUID | str, purpose
     vault.delete_object(session, object_type=rules.OBJECT_TYPE, object_id=str(document.id))
     log.info("document.deleted", document_id=str(document.id))
     return document
+
+
+# --- versions, status, hold ------------------------------------------------------------------------------------------
+
+
+def new_version(
+    session: Session,
+    actor: Actor,
+    document_id: uuid.UUID | str,
+    *,
+    filename: str | None,
+    data: bytes,
+    declared_type: str | None,
+    title: str | None = None,
+    act_date: dt.date | None = None,
+    context: AuditContext | None = None,
+    settings: Settings | None = None,
+) -> Document:
+    """Store a new version of a current document: same patient, type, owner and confidentiality; the previous one
+    becomes superseded and stays readable."""
+    _require(actor, Permission.PATIENT_WRITE)
+    previous = _visible(session, actor, document_id, Purpose.CARE, action="update", object_type=rules.OBJECT_TYPE,
+                        permission=Permission.PATIENT_WRITE, context=context)
+    rules.check_new_version_of(rules.Status(previous.status))
+    previous.status = rules.check_transition(rules.Status(previous.status), rules.Status.SUPERSEDED).value
+    previous.status_changed_at = now()
+    previous.status_changed_by = actor.user_id
+    session.flush()
+    document = store_upload(
+        session, actor, patient_id=previous.patient_id, filename=filename, data=data, declared_type=declared_type,
+        purpose=Purpose.CARE, owner_type=previous.owner_type, owner_id=previous.owner_id, context=context,
+        title=title if title and title.strip() else previous.title, settings=settings, type_code=previous.type_code,
+        act_date=act_date or previous.act_date, source=rules.Source.UPLOAD,
+        confidentiality=previous.confidentiality, replaces=previous)
+    log.info("document.new_version", document_id=str(document.id), replaces=str(previous.id),
+             version=document.version)
+    return document
+
+
+def mark_entered_in_error(session: Session, actor: Actor, document_id: uuid.UUID | str, reason: str | None,
+                          context: AuditContext | None = None) -> Document:
+    """Mark a version entered in error, with a reason (sealed): it stays, shown as such, and leaves the list of
+    documents in force. Its author, or anyone who shares their team, may do it."""
+    _require(actor, Permission.PATIENT_WRITE)
+    text = rules.clean_error_reason(reason)
+    document = _visible(session, actor, document_id, Purpose.CARE, action="update", object_type=rules.OBJECT_TYPE,
+                        permission=Permission.PATIENT_WRITE, context=context)
+    if not authz.shares_team(session, actor.user_id, document.author_id):
+        raise PermissionDenied("Seuls l'auteur du document et son équipe peuvent le déclarer saisi par erreur.")
+    document.status = rules.check_transition(rules.Status(document.status), rules.Status.ENTERED_IN_ERROR).value
+    document.status_reason = text
+    document.status_changed_at = now()
+    document.status_changed_by = actor.user_id
+    session.flush()
+    log.info("document.entered_in_error", document_id=str(document.id))
+    return document
+
+
+def set_legal_hold(session: Session, actor: Actor, document_id: uuid.UUID | str, held: bool,
+                   context: AuditContext | None = None) -> Document:
+    """Put a document under legal hold (the purge skips it) or lift the hold; audited like any change."""
+    _require(actor, Permission.PATIENT_WRITE)
+    document = _visible(session, actor, document_id, Purpose.CARE, action="update", object_type=rules.OBJECT_TYPE,
+                        permission=Permission.PATIENT_WRITE, context=context)
+    document.legal_hold = held
+    session.flush()
+    return document
+
+
+def versions(session: Session, actor: Actor, document: Document) -> list[Document]:
+    """Every kept version of a document the actor already reached (``get``), newest first."""
+    return [d for d in repository.series(session, document.series_id) if _may_see(session, actor, d)]
+
+
+# --- retention ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeItem:
+    document_id: uuid.UUID
+    patient_id: uuid.UUID
+    document_class: rules.DocumentClass
+    last_care: dt.date
+    retained_until: dt.date
+    held: bool
+
+
+def purge_candidates(session: Session, today: dt.date | None = None) -> list[PurgeItem]:
+    """Every kept document past its retention (``rules.RETENTION_RULES``), held ones included (marked ``held``)."""
+    day = today or today_paris()
+    cares = repository.last_care_by_patient(session)
+    births = patient_labels.birth_dates_for_retention(session, [c.patient_id for c in cares])
+    expired_patients: dict[uuid.UUID, dt.date] = {c.patient_id: c.last_act for c in cares}
+    out: list[PurgeItem] = []
+    for document in repository.kept_for_patients(session, list(expired_patients)):
+        last = expired_patients[document.patient_id]
+        klass = rules.document_type(document.type_code).document_class
+        rule = rules.retention_rule(klass, day)
+        until = rules.retained_until(rule, last_care=last, birth_date=births[document.patient_id])
+        if rules.may_purge(retained_until_day=until, today=day, legal_hold=False):  # held ones are listed too
+            out.append(PurgeItem(document.id, document.patient_id, klass, last, until, document.legal_hold))
+    return out
+
+
+def purge(session: Session, *, dry_run: bool, today: dt.date | None = None) -> list[PurgeItem]:
+    """List (``dry_run``) or delete the documents past retention: content and vault blob go, the row stays with no
+    title; held documents are skipped. Each deletion is audited (system actor) in this transaction."""
+    items = purge_candidates(session, today)
+    if dry_run:
+        return items
+    at = now()
+    for item in items:
+        if item.held:
+            continue
+        document = repository.get_live(session, item.document_id)
+        if document is None:  # purged by a concurrent run
+            continue
+        document.deleted_at = at
+        document.deleted_by = None
+        document.blob_id = None
+        document.title = None
+        document.status_reason = None
+        document.display_name = "document"
+        session.flush()
+        vault.delete_object(session, object_type=rules.OBJECT_TYPE, object_id=str(document.id))
+        record(session, action="purge", object_type=rules.OBJECT_TYPE, object_id=str(document.id),
+               patient_id=str(document.patient_id), purpose=Purpose.CARE.value, outcome="success",
+               actor_id=None, actor_role="system", establishment_id=None,
+               details={"retained_until": item.retained_until.isoformat(), "class": item.document_class.value})
+        log.info("document.purged", document_id=str(document.id))
+    return items
+
+
+# --- exports -----------------------------------------------------------------------------------------------------
+
+
+def export_facts(session: Session, actor: Actor, document_id: uuid.UUID | str,
+                 context: AuditContext | None = None) -> ExportFacts:
+    """Everything an export of one document says (audited as an export of the document and a read of the patient):
+    the INS only for a qualified identity, the author's RPPS, the actor's establishment as custodian."""
+    _require(actor, Permission.PATIENT_READ)
+    document = _visible(session, actor, document_id, Purpose.CARE, action="export", object_type=rules.OBJECT_TYPE,
+                        permission=Permission.PATIENT_READ, context=context)
+    assert document.blob_id is not None
+    data = vault.read_blob(session, document.blob_id, object_type=rules.OBJECT_TYPE, object_id=str(document.id))
+    view = patients.get_patient(session, actor, document.patient_id, purpose=Purpose.CARE, context=context)
+    p = view.patient
+    patient = PatientFacts(id=p.id, family=(p.used_name or p.birth_name).upper(),
+                           given=p.used_given_name or p.given_names.split(" ")[0], birth_date=p.birth_date, sex=p.sex,
+                           ins=view.matricule, ins_oid=p.ins_oid if view.matricule else None)
+    names = repository.user_names(session, {document.author_id})
+    professional = directory.professional_of_user(session, document.author_id)
+    author = AuthorFacts(user_id=document.author_id, name=names.get(document.author_id, "-"),
+                         family=professional.last_name if professional else names.get(document.author_id, "-"),
+                         given=professional.first_name if professional else None,
+                         rpps=professional.rpps if professional else None)
+    custodian = None
+    if actor.current_establishment_id is not None:
+        place = directory.get_establishment(session, actor.current_establishment_id)
+        custodian = CustodianFacts(name=place.name, finess=place.finess_et)
+    facts = DocumentFacts(
+        id=document.id, series_id=document.series_id, version=document.version, replaces_id=document.replaces_id,
+        type_code=document.type_code, title=document.title or rules.document_type(document.type_code).label,
+        status=document.status, confidentiality=document.confidentiality, act_date=document.act_date,
+        created_at=document.uploaded_at, media_type=document.media_type, size_bytes=document.size_bytes,
+        sha256=document.sha256, file_name=document.display_name)
+    return ExportFacts(document=facts, patient=patient, author=author, custodian=custodian, content=data)
+
+
+# --- views for pages ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A document as a page shows it: labels and names, no identifiers."""
+
+    document: Document
+    type: rules.DocumentType
+    author: str
+    status: rules.Status
+    source: rules.Source
+    confidentiality: rules.Confidentiality
+    status_changed_by: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.document.title or self.type.label
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.document.media_type == "application/pdf"
+
+    @property
+    def is_image(self) -> bool:
+        return self.document.media_type.startswith("image/")
+
+
+def views_of(session: Session, documents: list[Document]) -> list[DocumentView]:
+    """Pages' views of documents, with the names of their authors (one query)."""
+    names = repository.user_names(session, {d.author_id for d in documents}
+                                  | {d.status_changed_by for d in documents if d.status_changed_by})
+    return [DocumentView(document=d, type=rules.document_type(d.type_code), author=names.get(d.author_id, "-"),
+                         status=rules.Status(d.status), source=rules.Source(d.source),
+                         confidentiality=rules.Confidentiality(d.confidentiality),
+                         status_changed_by=names.get(d.status_changed_by) if d.status_changed_by else None)
+            for d in documents]

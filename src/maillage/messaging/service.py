@@ -475,7 +475,7 @@ def file_attachment(session: Session, actor: Actor, attachment_id: uuid.UUID | s
         session, actor, patient_id=thread.patient_id, filename=attachment.display_name, data=data,
         declared_type=attachment.media_type, purpose=Purpose.CARE, owner_type=documents.PATIENT_OWNER,
         owner_id=str(thread.patient_id), context=context, title=f"Reçu par messagerie : {thread.subject}"[:200],
-        settings=settings)
+        settings=settings, source=document_rules.Source.MESSAGE, origin=(ATTACHMENT_OBJECT, str(attachment.id)))
     attachment.filed_document_id = document.id
     attachment.filed_at = now()
     attachment.filed_by = actor.user_id

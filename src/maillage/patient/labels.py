@@ -65,3 +65,10 @@ def pathway_facts_for_audited_acts(session: Session, patient_ids: Iterable[uuid.
     found = repo.patients_by_ids(session, patient_ids)
     return {pid: PathwayFacts(birth_date=p.birth_date, attending_professional_id=p.attending_professional_id)
             for pid, p in found.items()}
+
+
+def birth_dates_for_retention(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dt.date]:
+    """The birth date, and nothing else, of patients whose documents the retention purge weighs (CSP R1112-7 keeps a
+    record at least until the patient's 28th birthday). A system job with no actor; the purge audits each document
+    it deletes, so this read adds no entry of its own."""
+    return {pid: p.birth_date for pid, p in repo.patients_by_ids(session, patient_ids).items()}

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maillage.directory.tariffs import tariff_for
+from maillage.document import rules as document_rules
 from maillage.document import service as documents
 from maillage.exceptions import Conflict, PermissionDenied, ValidationFailed
 from maillage.kit.clock import now
@@ -162,7 +163,9 @@ def sign(session: Session, actor: Actor, appointment_id: uuid.UUID | str, data: 
         session, actor, patient_id=appt.patient_id, filename=f"compte-rendu-teleconsultation-{act_date}.pdf",
         data=pdf, declared_type="application/pdf", purpose=Purpose.TELECONSULTATION,
         owner_type=booking.OBJECT_TYPE, owner_id=str(appt.id), context=context,
-        title=f"Compte rendu de téléconsultation du {act_date.strftime('%d/%m/%Y')}")
+        title=f"Compte rendu de téléconsultation du {act_date.strftime('%d/%m/%Y')}",
+        type_code=document_rules.CONSULT_NOTE, act_date=act_date, source=document_rules.Source.REPORT,
+        origin=(booking.OBJECT_TYPE, str(appt.id)))
     appt.report = data.report.strip()
     appt.report_prescriptions = data.prescriptions.strip() or None
     appt.report_incidents = data.incidents.strip() or None
