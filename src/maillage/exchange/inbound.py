@@ -34,6 +34,7 @@ class Reading:
     parts: list[Part] = field(default_factory=list)
     patient_ids: set[tuple[str, str]] = field(default_factory=set)
     declared_name: str = ""
+    declared_family: str = ""
     declared_birth_date: dt.date | None = None
     refusal: rules.Refusal | None = None
     reason: str | None = None
@@ -100,6 +101,7 @@ def read(raw: bytes, *, uid_fallback_id: str, max_bytes: int) -> Reading:
             for entry in archive.entries:
                 if not reading.declared_name and entry.declared_name:
                     reading.declared_name, reading.declared_birth_date = entry.declared_name, entry.declared_birth_date
+                    reading.declared_family = entry.declared_family
                 kind = _sniffed_type(entry.data)
                 if kind is not None:
                     reading.parts.append(Part(_name_for(len(reading.parts) + 1, kind), kind, entry.data,

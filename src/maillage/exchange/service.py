@@ -153,7 +153,8 @@ def _queue(session: Session, actor: Actor, *, patient_id: uuid.UUID, purpose: Pu
             type_code=xdm.Code(type_code.code, type_code.system, type_code.display),
             class_code=xdm.Code(rules.CLASS_REPORT.code, rules.CLASS_REPORT.system, rules.CLASS_REPORT.display),
             created_at=created_at, unique_id=unique_id),
-        patient=identity, author=xdm.Author(name=actor.display_name, rpps=pro.rpps if pro else None),
+        patient=identity, author=xdm.Author(name=actor.display_name, rpps=pro.rpps if pro else None,
+                          family=pro.last_name if pro else None, given=pro.first_name if pro else None),
         source_id=settings.mssante_source_oid, intended_recipient=recipient, submitted_at=now())
     archive = xdm.build(submission)
     key = f"mssante_send:{send_id}"
@@ -303,7 +304,7 @@ def receive_one(session: Session, mail: ReceivedMail, *, mailbox: str, uidvalidi
     row = MssanteReceived(id=new_id(), mailbox=mailbox, uidvalidity=uidvalidity, uid=mail.uid,
                           message_id=reading.message_id, sender=reading.sender, subject=reading.subject,
                           declared_identity=reading.declared_name or None,
-                          declared_birth_name=reading.declared_name.split(" ")[0] if reading.declared_name else None,
+                          declared_birth_name=reading.declared_family or None,
                           declared_birth_date=reading.declared_birth_date, size_bytes=len(mail.raw),
                           document_count=len(reading.parts), status="pending", received_at=now())
     blob = vault.store_blob(session, object_type=RECEIVED_OBJECT, object_id=str(row.id), data=mail.raw,

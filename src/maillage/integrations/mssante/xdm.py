@@ -90,17 +90,23 @@ class PatientIdentity:
 
 @dataclass(frozen=True)
 class Author:
-    name: str  # "Dr Claire Martin"
+    name: str  # as shown: "Claire Martin"
     rpps: str | None = None
+    family: str | None = None  # from the directory when known; else the last word of ``name``
+    given: str | None = None
     role: str | None = None
     institution: str | None = None
 
     @property
     def xcn(self) -> str:
-        family, _, given = self.name.rpartition(" ")
+        """HL7 v2 XCN: ``id^family^given^^^^^^^&authority&ISO`` (the id is the IdNat_PS, 8 + RPPS)."""
+        if self.family:
+            family, given = self.family, self.given or ""
+        else:
+            given, _, family = self.name.strip().rpartition(" ")
         ident = f"8{self.rpps}" if self.rpps else ""
-        authority = f"^^^^^^^^&{RPPS_ROOT}&ISO" if self.rpps else ""
-        return f"{ident}^{family or given}^{given if family else ''}{authority}"
+        authority = f"^^^^^^&{RPPS_ROOT}&ISO" if self.rpps else ""
+        return f"{ident}^{family}^{given}{authority}"
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ class ReceivedEntry:
     patient_id: str | None
     patient_authority: str | None
     declared_name: str = ""  # sourcePatientInfo PID-5: birth name and given names, as sent
+    declared_family: str = ""  # PID-5's first component: the birth name
     declared_birth_date: dt.date | None = None  # PID-7
 
 
@@ -458,5 +465,5 @@ def read(data: bytes) -> ReceivedArchive:
                 uri=uri, data=content, media_type=entry.get("mimeType", "application/octet-stream"),
                 title=_name(entry), format_code=codes.get(FORMAT_CODE, ""), type_code=codes.get(TYPE_CODE, ""),
                 patient_id=pid[0] if pid else None, patient_authority=pid[1] if pid else None,
-                declared_name=declared[:200], declared_birth_date=_date(info_lines.get("PID-7", ""))))
+                declared_name=declared[:200], declared_family=family.strip()[:100], declared_birth_date=_date(info_lines.get("PID-7", ""))))
         return result
