@@ -474,3 +474,30 @@ def recipients(session: Session) -> list[tuple[str, str]]:
             label += f" — {p.specialty_label}"
         out.append((str(p.id), label))
     return out
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the send page shows: the document's title and its patient (for the banner)."""
+
+    title: str
+    patient: PatientView
+    sendable: bool
+    why_not: str | None = None
+
+
+def describe_source(session: Session, actor: Actor, kind: str, source_id: uuid.UUID,
+                    context: AuditContext | None = None) -> Source:
+    """The document or report about to be sent, read through its own service (scoped and audited there)."""
+    if kind == "teleexpertise":
+        detail = teleexpertise.get_request(session, actor, source_id, context=context)
+        req = detail.request
+        view = patients.get_patient(session, actor, req.patient_id, purpose=Purpose.TELEEXPERTISE, context=context)
+        signed = req.signed_by is not None
+        return Source("Compte rendu de téléexpertise", view, signed,
+                      None if signed else "Le compte rendu existe une fois l'avis rendu.")
+    document = documents.get(session, actor, source_id, Purpose.CARE, context=context)
+    view = patients.get_patient(session, actor, document.patient_id, purpose=Purpose.CARE, context=context)
+    pdf = document.media_type == "application/pdf"
+    return Source(document.title or document.display_name, view, pdf,
+                  None if pdf else "Seuls les documents PDF s'envoient par MSSanté.")
