@@ -11,7 +11,6 @@ import email.policy
 import io
 import zipfile
 from email.message import EmailMessage
-from xml.etree import ElementTree as ET
 
 import pytest
 from sqlalchemy import select
@@ -93,7 +92,7 @@ class TestSendReport:
         assert {"README.TXT", "INDEX.HTM", xdm.METADATA} <= set(files)
         pdf = files["IHE_XDM/SUBSET01/DOC0001.PDF"]
         assert pdf.startswith(b"%PDF")
-        received = xdm.read(b"".join([]) or list(got.message.iter_attachments())[0].get_payload(decode=True))
+        received = xdm.read(next(iter(got.message.iter_attachments())).get_payload(decode=True))
         assert received.entries[0].data == pdf  # the hash and size of METADATA.XML match the PDF (checked by read)
         ins = ins_of(3)
         assert received.patient_ids() == {(ins["ins_matricule"], ins["ins_oid"])}

@@ -405,6 +405,13 @@ def inbox(session: Session, actor: Actor, page: PageParams, *, context: AuditCon
     return rows[: page.limit], len(rows) > page.limit
 
 
+def waiting_count(session: Session, actor: Actor, *, limit: int = 200) -> int:
+    """How many received messages wait for the identity officer (the home page's item); 0 for other roles."""
+    if not role_allows(actor.role, Permission.IDENTITY_MERGE):
+        return 0
+    return len(repo.inbox(session, statuses=("pending",), limit=limit, offset=0))
+
+
 def received(session: Session, actor: Actor, received_id: uuid.UUID | str, *,
              context: AuditContext | None = None) -> MssanteReceived:
     _require_inbox(actor)

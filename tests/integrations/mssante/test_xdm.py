@@ -59,7 +59,8 @@ class TestBuild:
         assert [d.get("objectType") for d in docs] == [xdm.DOCUMENT_ENTRY_TYPE] * 2
         package = root.find(f".//{R}RegistryPackage")
         assert package is not None
-        set_class = [c for c in root.iter(f"{R}Classification") if c.get("classificationNode") == xdm.SUBMISSION_SET_NODE]
+        set_class = [c for c in root.iter(f"{R}Classification")
+                     if c.get("classificationNode") == xdm.SUBMISSION_SET_NODE]
         assert set_class and set_class[0].get("classifiedObject") == package.get("id")
         members = [a.get("targetObject") for a in root.iter(f"{R}Association")
                    if a.get("associationType") == xdm.HAS_MEMBER and a.get("sourceObject") == package.get("id")]
@@ -76,12 +77,14 @@ class TestBuild:
         assert slots["URI"] == ["DOC0001.PDF"]
         assert "PID-5|DURAND^Jeanne Marie^^^^^L" in slots["sourcePatientInfo"]
         assert "PID-7|19790305" in slots["sourcePatientInfo"]
-        codes = {c.get("classificationScheme"): c.get("nodeRepresentation") for c in pdf_entry.findall(f"{R}Classification")}
+        codes = {c.get("classificationScheme"): c.get("nodeRepresentation")
+                 for c in pdf_entry.findall(f"{R}Classification")}
         assert codes[xdm.CLASS_CODE] == "11" and codes[xdm.TYPE_CODE] == "11488-4"
         assert codes[xdm.FORMAT_CODE] == xdm.MIME_SUFFICIENT
         author = next(c for c in pdf_entry.findall(f"{R}Classification")
                       if c.get("classificationScheme") == xdm.DOCUMENT_AUTHOR)
-        assert "810101010101^Martin^Claire^^^^^^&1.2.250.1.71.4.2.1&ISO" == "".join(v.text or "" for v in author.iter(f"{R}Value"))
+        xcn = "".join(v.text or "" for v in author.iter(f"{R}Value"))
+        assert xcn == "810101010101^Martin^Claire^^^^^^&1.2.250.1.71.4.2.1&ISO"
         patient = {e.get("identificationScheme"): e.get("value") for e in pdf_entry.findall(f"{R}ExternalIdentifier")}
         assert patient[xdm.DOCUMENT_PATIENT_ID] == "279035121518989^^^&1.2.250.1.213.1.4.10&ISO"
 

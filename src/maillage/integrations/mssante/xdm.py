@@ -223,7 +223,7 @@ def _slot(parent: ET.Element, name: str, *values: str) -> None:
 
 def _named(parent: ET.Element, tag: str, text: str) -> None:
     holder = ET.SubElement(parent, f"{{{RIM}}}{tag}")
-    ET.SubElement(holder, f"{{{RIM}}}LocalizedString", value=text, charset="UTF-8", **{"xml:lang": "fr-FR"})
+    ET.SubElement(holder, f"{{{RIM}}}LocalizedString", {"value": text, "charset": "UTF-8", "xml:lang": "fr-FR"})
 
 
 def _classification(parent: ET.Element, scheme: str, obj: str, code: Code) -> None:
@@ -465,5 +465,6 @@ def read(data: bytes) -> ReceivedArchive:
                 uri=uri, data=content, media_type=entry.get("mimeType", "application/octet-stream"),
                 title=_name(entry), format_code=codes.get(FORMAT_CODE, ""), type_code=codes.get(TYPE_CODE, ""),
                 patient_id=pid[0] if pid else None, patient_authority=pid[1] if pid else None,
-                declared_name=declared[:200], declared_family=family.strip()[:100], declared_birth_date=_date(info_lines.get("PID-7", ""))))
+                declared_name=declared[:200], declared_family=family.strip()[:100],
+                declared_birth_date=_date(info_lines.get("PID-7", ""))))
         return result
