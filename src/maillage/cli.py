@@ -45,6 +45,7 @@ TASK_MODULES = [
     "maillage.teleexpertise.tasks",
     "maillage.teleconsultation.tasks",
     "maillage.analytics.tasks",
+    "maillage.exchange.tasks",
 ]
 
 

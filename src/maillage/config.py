@@ -151,6 +151,28 @@ class Settings(BaseSettings):
     smtp_from: str = "Maillage <ne-pas-repondre@localhost>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # MSSanté-shaped exchange (maillage.exchange through maillage.integrations.mssante): the platform's applicative
+    # mailbox, SMTP to send and IMAP to read, both over TLS. Off by default. ``mssante_filing_username`` names the
+    # account under which documents matched by a qualified INS are filed automatically (the legal entity responsible
+    # for the applicative mailbox designates it); without it every received document waits in the reception inbox.
+    mssante_enabled: bool = False
+    mssante_address: str = "maillage@mssante.localhost"
+    mssante_smtp_host: str = "127.0.0.1"
+    mssante_smtp_port: int = Field(default=587, ge=1, le=65535)
+    mssante_smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    mssante_imap_host: str = "127.0.0.1"
+    mssante_imap_port: int = Field(default=993, ge=1, le=65535)
+    mssante_imap_security: Literal["starttls", "ssl"] = "ssl"
+    mssante_username: str = ""
+    mssante_password: SecretStr = SecretStr("")
+    mssante_ca_file: str = ""  # a private CA to trust (tests, a lab operator); empty: the system's CAs
+    mssante_timeout_seconds: float = Field(default=20.0, gt=0)
+    mssante_poll_seconds: int = Field(default=60, ge=5)
+    mssante_max_message_bytes: int = Field(default=30 * 1_048_576, ge=1)
+    mssante_source_oid: str = "1.2.250.1.999.1"  # the platform's OID as XDS sourceId and CDA custodian
+    mssante_filing_username: str = ""
+    mssante_trusted_domains: str = "mssante.fr"  # comma-separated: the trust space's domains
+
     @model_validator(mode="after")
     def _check_trusted_proxies(self) -> Settings:
         self.trusted_proxy_networks  # noqa: B018 - raises ValueError on a malformed entry, at start-up

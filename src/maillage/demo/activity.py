@@ -19,6 +19,7 @@ from maillage.demo.access import seed_demo_break_glass
 from maillage.demo.documents import seed_demo_documents
 from maillage.demo.messaging import seed_demo_messaging
 from maillage.demo.monitoring import seed_demo_follow_up
+from maillage.demo.mssante import seed_demo_mssante
 from maillage.demo.teleconsultation import seed_demo_teleconsultation
 from maillage.demo.teleconsultation_aftercare import seed_demo_teleconsultation_aftercare
 from maillage.demo.teleexpertise import seed_demo_teleexpertise
@@ -39,5 +40,6 @@ def seed_demo_activity(session: Session, id_for: Callable[[str], uuid.UUID], see
     seed_demo_break_glass(session, id_for, day)
     seed_demo_teleconsultation(session, id_for, seed, day)
     seed_demo_messaging(session, id_for, seed, day)
+    seed_demo_mssante(session, id_for, day)
     seed_demo_teleconsultation_aftercare(session, id_for, day)
     seed_demo_documents(session, id_for, seed, day)

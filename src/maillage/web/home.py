@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
+from maillage.exchange import service as exchange
 from maillage.kit.clock import today_paris
 from maillage.messaging import service as messaging
 from maillage.monitoring import service as monitoring
@@ -138,6 +139,13 @@ def _identity_items(session: Session, actor: Actor, context: AuditContext) -> li
                      "/identitovigilance", "warning")]
 
 
+def _mssante_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    if not role_allows(actor.role, Permission.IDENTITY_MERGE):
+        return []
+    return [HomeItem(exchange.waiting_count(session, actor), "document reçu par MSSanté à rattacher",
+                     "documents reçus par MSSanté à rattacher", "/mssante/reception", "warning")]
+
+
 def _break_glass_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
     if not role_allows(actor.role, Permission.AUDIT_READ):
         return []
@@ -155,7 +163,7 @@ def indicators_refreshed(results_dir: Path) -> int:
 
 SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
     _teleexpertise_items, _teleconsultation_items, _assisted_items, _teleconsultation_aftercare_items,
-    _monitoring_items, _messaging_items, _identity_items, _break_glass_items,
+    _monitoring_items, _messaging_items, _identity_items, _mssante_items, _break_glass_items,
 ]
 
 
