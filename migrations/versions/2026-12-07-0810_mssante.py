@@ -1,7 +1,7 @@
 """mssante: documents sent by MSSanté, the applicative mailbox's reading position, messages received
 
 Revision ID: 20261207_0810
-Revises: 20261207_0700
+Revises: 20261207_0800
 Create Date: 2026-12-07 08:10:00+00:00
 
 Three tables. A received message is unique by Message-ID and by mailbox + UIDVALIDITY + UID; its sender, subject and
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_0810"
-down_revision = "20261207_0700"
+down_revision = "20261207_0800"
 branch_labels = None
 depends_on = None
 
