@@ -73,7 +73,6 @@ def upgrade() -> None:
     sa.Column('cda_code', sa.String(length=20), nullable=True),
     sa.Column('xdm_blob_id', sa.Uuid(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('failure', sa.String(length=200), nullable=True),
     sa.Column('sent_by', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),

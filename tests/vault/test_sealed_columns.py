@@ -25,6 +25,8 @@ from sqlalchemy import JSON, Engine, String, Table, Text, func, select, text, ty
 from maillage.authz import service as authz
 from maillage.config import Settings
 from maillage.document import service as documents
+from maillage.exchange import service as exchange
+from maillage.integrations.mssante import Attachment, FakeTransport, MssMessage, build_email, xdm
 from maillage.kit.clock import frozen
 from maillage.kit.db import make_sessionmaker
 from maillage.kit.sealed import SealedText
@@ -134,6 +136,15 @@ CLEAR: dict[str, str] = {
     "message_attachment.media_type": "the sniffed type of the file (image/png...), a code of the upload checks",
     "message_attachment.sha256": "SHA-256 of the file's content",
     "message_revision.kind": CODE,
+    **{f"mssante_send.{c}": CODE for c in ("source_type", "status", "cda_code")},
+    **{f"mssante_send.{c}": REFERENCE for c in ("source_id", "delivery_key", "message_id")},
+    "mssante_send.recipient": "a professional's MSSanté address (directory data, chosen or typed; not about the "
+                              "patient)",
+    "mssante_received.mailbox": "the platform's own applicative mailbox address",
+    "mssante_received.message_id": "the Message-ID header: an identifier chosen by the sending system",
+    **{f"mssante_received.{c}": CODE for c in ("status", "reason_code")},
+    "mssante_received.reason": "a French sentence from the fixed lists of exchange.rules, xdm and the upload checks "
+                               "(about the file, never the message's text)",
 }
 
 
@@ -299,6 +310,25 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
                                f"{m['break_glass_access.reason']} {m['audit_entry.reason']}", settings=settings)
     authz.review_break_glass(db, actor(db, make_user(db, "administrator")), access.id,
                              m["break_glass_access.review_comment"])
+    # MSSanté: a message received without INS (its sender, subject and declared identity sealed; the original a blob).
+    mss_settings = settings.model_copy(update={"mssante_filing_username": ""})
+    archive = xdm.build(xdm.Submission(
+        document=xdm.OutgoingDocument(data=report, media_type="application/pdf", title="Compte rendu",
+                                      type_code=xdm.Code("11488-4", xdm.LOINC, "Compte rendu"),
+                                      class_code=xdm.Code("11", "1.2.250.1.213.1.1.4.1", "Compte rendu"),
+                                      created_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC), unique_id="2.25.7"),
+        patient=xdm.PatientIdentity(identifier="IPP-1", authority="1.2.250.1.999.5.1",
+                                    birth_name=m["mssante_received.declared_birth_name"],
+                                    given_names=m["mssante_received.declared_identity"],
+                                    birth_date=dt.date(1950, 1, 1), sex="F"),
+        author=xdm.Author(name="Paul Lefort"), source_id="1.2.250.1.999.5", intended_recipient="bal@mssante.test",
+        submitted_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC)))
+    inbox = FakeTransport()
+    inbox.deliver(bytes(build_email(MssMessage(
+        to="bal@mssante.test", subject=m["mssante_received.subject"], text="Bonjour", message_id="<marker@ext.test>",
+        attachments=(Attachment("IHE_XDM.ZIP", "application/zip", archive),)),
+        f"{m['mssante_received.sender']}@chu-ext.mssante.fr")))
+    exchange.poll_mailbox(db, inbox, settings=mss_settings)
     # A value sealed by the vault itself (what the second factor's secret uses).
     vault.seal(db, object_type="user_account", object_id=str(emergency.id), field="note",
                plaintext=m["vault_sealed_value.ciphertext"].encode())

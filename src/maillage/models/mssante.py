@@ -46,7 +46,6 @@ class MssanteSend(Base):
     cda_code: Mapped[str | None] = mapped_column(String(20), default=None)  # X-MSS-CODECDA
     xdm_blob_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("vault_blob.id"), default=None)
     status: Mapped[str] = mapped_column(String(10), default="queued")
-    failure: Mapped[str | None] = mapped_column(String(200), default=None)  # French, from a fixed list
     sent_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
