@@ -33,7 +33,10 @@ def _key_value(kind: str, raw: Any) -> Any:
         return dt.datetime.fromisoformat(str(raw))
     if kind == "uuid":
         return uuid.UUID(str(raw))
-    return int(raw)
+    value = int(raw)
+    if not 0 <= value < 2 ** 63:
+        raise ValueError(raw)
+    return value
 
 
 def keyset_page(

@@ -53,10 +53,18 @@ def to_resource(row: MonitoringReading) -> Resource:
     return resource
 
 
+def reading_id(text: str) -> int:
+    """A reading's id (a positive 64-bit integer); anything else cannot name one (``ValueError``)."""
+    if not text.isdigit() or len(text) > 18:
+        raise ValueError(text)
+    return int(text)
+
+
 def read(call: Call, resource_id: str) -> Resource:
-    if not resource_id.isdigit() or len(resource_id) > 18:
-        raise NotFound()
-    row = repo.reading(call.session, int(resource_id))
+    try:
+        row = repo.reading(call.session, reading_id(resource_id))
+    except ValueError:
+        raise NotFound() from None
     if row is None:
         raise NotFound()
     authz.access_patient(call.session, call.actor, row.patient_id, Purpose.MONITORING, action="read",
@@ -79,7 +87,7 @@ def measures_for(value: str) -> list[str]:
 def search(call: Call, query: SearchQuery) -> Page:
     stmt = select(MonitoringReading).where(MonitoringReading.patient_id.in_(authz.accessible_patients(call.actor)))
     for value in query.params.get("_id", []):
-        wanted = ids_of([value], int)
+        wanted = ids_of([value], reading_id)
         stmt = stmt.where(MonitoringReading.id.in_(wanted) if wanted else false())
     for name in ("patient", "subject"):
         for value in query.params.get(name, []):
