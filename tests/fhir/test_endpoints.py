@@ -10,20 +10,23 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.episodeofcare import EpisodeOfCare
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from sqlalchemy import select
 
 from maillage.models.audit import AuditEntry
 from maillage.models.directory import Establishment, Professional
-from tests.fixtures.fhir import T0, add_reading, bearer, fhir_world
+from tests.fixtures.fhir import T0, add_enrolment, add_reading, bearer, fhir_world, full_world
 from tests.fixtures.web import sign_in
 
 MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Practitioner": Practitioner,
-                          "Organization": Organization}
+                          "Organization": Organization, "ServiceRequest": ServiceRequest,
+                          "EpisodeOfCare": EpisodeOfCare}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:
@@ -301,3 +304,38 @@ class TestUnknownTypes:
         w = fhir_world(db)
         response = client.get("/fhir/Spaceship", headers=bearer(db, w.physician, []))
         assert response.status_code == 404 and "Spaceship" in outcome(response)
+
+
+class TestServiceRequest:
+    def test_the_requester_reads_and_finds_her_request_with_its_confluences_status(self, client, db):
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/ServiceRequest.rs"])
+        resource = valid(client.get(f"/fhir/ServiceRequest/{w.request_id}", headers=headers).json())
+        assert resource["status"] == "active" and resource["subject"] == {"reference": f"Patient/{w.patient_id}"}
+        assert resource["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "published"
+        found = entries(client.get(f"/fhir/ServiceRequest?patient={w.patient_id}&status=active", headers=headers))
+        assert [r["id"] for r in found] == [str(w.request_id)]
+        assert entries(client.get("/fhir/ServiceRequest?status=completed", headers=headers)) == []
+
+    def test_someone_outside_the_request_gets_404_like_a_missing_one(self, client, db):
+        w = full_world(db)
+        stranger = fhir_world(db).physician
+        headers = bearer(db, stranger, ["user/ServiceRequest.rs"])
+        theirs = client.get(f"/fhir/ServiceRequest/{w.request_id}", headers=headers)
+        missing = client.get(f"/fhir/ServiceRequest/{uuid.uuid4()}", headers=headers)
+        assert theirs.status_code == missing.status_code == 404
+        assert entries(client.get("/fhir/ServiceRequest", headers=headers)) == []
+
+
+class TestEpisodeOfCare:
+    def test_an_enrolment_is_an_episode_of_care_of_its_programme(self, client, db):
+        w = fhir_world(db)
+        enrolment = add_enrolment(db, w.patient.id)
+        db.commit()
+        headers = bearer(db, w.physician, ["user/EpisodeOfCare.rs"])
+        resource = valid(client.get(f"/fhir/EpisodeOfCare/{enrolment.id}", headers=headers).json())
+        assert resource["status"] == "active" and resource["type"][0]["coding"][0]["code"] == "heart_failure"
+        found = entries(client.get("/fhir/EpisodeOfCare?type=heart_failure&status=active", headers=headers))
+        assert [r["id"] for r in found] == [str(enrolment.id)]
+        outsider = bearer(db, w.outsider, ["user/EpisodeOfCare.rs"])
+        assert client.get(f"/fhir/EpisodeOfCare/{enrolment.id}", headers=outsider).status_code == 404

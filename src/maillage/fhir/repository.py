@@ -16,7 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from maillage.fhir.rules import DateBound, Sort
 from maillage.models.directory import Establishment, Professional
-from maillage.models.monitoring import MonitoringReading
+from maillage.models.monitoring import MonitoringEnrolment, MonitoringReading
 from maillage.models.patient import Patient
 
 
@@ -79,6 +79,10 @@ def patient(session: Session, patient_id: uuid.UUID) -> Patient | None:
 
 def reading(session: Session, reading_id: int) -> MonitoringReading | None:
     return session.get(MonitoringReading, reading_id)
+
+
+def enrolment(session: Session, enrolment_id: uuid.UUID) -> MonitoringEnrolment | None:
+    return session.get(MonitoringEnrolment, enrolment_id)
 
 
 def professional(session: Session, professional_id: uuid.UUID) -> Professional | None:
