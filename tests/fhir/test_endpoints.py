@@ -82,7 +82,7 @@ class TestPatientRead:
 
     def test_the_ins_is_given_only_for_a_qualified_identity(self, client, db):
         w = fhir_world(db)
-        w.patient.ins_matricule, w.patient.ins_oid = "248025912345612", "1.2.250.1.213.1.4.10"
+        w.patient.ins_matricule, w.patient.ins_oid = "248025912345686", "1.2.250.1.213.1.4.10"
         db.commit()
         headers = bearer(db, w.physician, ["user/Patient.rs"])
         ids = client.get(f"/fhir/Patient/{w.patient.id}", headers=headers).json()["identifier"]
@@ -91,7 +91,7 @@ class TestPatientRead:
         db.commit()
         resource = valid(client.get(f"/fhir/Patient/{w.patient.id}", headers=headers).json())
         ins = [i for i in resource["identifier"] if i["system"] == "urn:oid:1.2.250.1.213.1.4.10"]
-        assert ins == [{"use": "official", "system": "urn:oid:1.2.250.1.213.1.4.10", "value": "248025912345612",
+        assert ins == [{"use": "official", "system": "urn:oid:1.2.250.1.213.1.4.10", "value": "248025912345686",
                         "type": {"coding": [{"system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203",
                                              "code": "INS-NIR"}]}}]
         assert resource["meta"]["profile"][0].endswith("fr-core-patient-ins")
@@ -170,15 +170,15 @@ class TestPatientSearch:
 
     def test_by_identifier_local_and_ins(self, client, db):
         w = fhir_world(db)
-        w.patient.ins_matricule, w.patient.ins_oid = "248025912345612", "1.2.250.1.213.1.4.10"
+        w.patient.ins_matricule, w.patient.ins_oid = "248025912345686", "1.2.250.1.213.1.4.10"
         w.patient.identity_status = "QUAL"
         db.commit()
         headers = bearer(db, w.physician, ["user/Patient.rs"])
         local = entries(client.get(f"/fhir/Patient?identifier=urn:ietf:rfc:3986|urn:uuid:{w.patient.id}",
                                    headers=headers))
-        ins = entries(client.get("/fhir/Patient?identifier=urn:oid:1.2.250.1.213.1.4.10|248025912345612",
+        ins = entries(client.get("/fhir/Patient?identifier=urn:oid:1.2.250.1.213.1.4.10|248025912345686",
                                  headers=headers))
-        wrong = entries(client.get("/fhir/Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|248025912345612",
+        wrong = entries(client.get("/fhir/Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|248025912345686",
                                    headers=headers))
         assert [p["id"] for p in local] == [p["id"] for p in ins] == [str(w.patient.id)] and wrong == []
 

@@ -17,7 +17,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from maillage.fhir.rules import DateBound, Sort
 from maillage.models.directory import Establishment, Professional
 from maillage.models.monitoring import MonitoringEnrolment, MonitoringReading
-from maillage.models.patient import Patient
 
 
 def date_conditions(column: Any, bounds: list[DateBound]) -> list[ColumnElement[bool]]:
@@ -71,10 +70,6 @@ def keyset_page(
     if sort_column is not None:
         position["k"] = getattr(last, sort_column.key).isoformat()
     return rows, position
-
-
-def patient(session: Session, patient_id: uuid.UUID) -> Patient | None:
-    return session.get(Patient, patient_id)
 
 
 def reading(session: Session, reading_id: int) -> MonitoringReading | None:

@@ -4,18 +4,15 @@ qualified). The INS (matricule and its OID) is given only for a qualified identi
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import false, select
-
 from maillage.authz import service as authz
-from maillage.exceptions import NotFound
-from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
 from maillage.fhir.resources.common import FR_CORE, ID_PARAM, LAST_UPDATED_PARAM, dates, ids_of, instant, uuid_or_404
-from maillage.models.patient import Patient
+from maillage.patient import service as patients
 from maillage.patient.rules import IdentityStatus, can_share_matricule
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
@@ -26,7 +23,7 @@ IDENTIFIER_TYPES = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
 GENDER = {"M": "male", "F": "female"}
 
 
-def identifiers(row: Patient) -> list[dict[str, Any]]:
+def identifiers(row: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"use": "usual", "system": LOCAL_SYSTEM, "value": f"urn:uuid:{row.id}"}]
     if row.ins_matricule and row.ins_oid and can_share_matricule(IdentityStatus(row.identity_status)):
         nia = row.ins_oid == INS_NIA_OID
@@ -39,7 +36,7 @@ def identifiers(row: Patient) -> list[dict[str, Any]]:
     return out
 
 
-def to_resource(row: Patient) -> Resource:
+def to_resource(row: Any) -> Resource:
     qualified = can_share_matricule(IdentityStatus(row.identity_status)) and bool(row.ins_matricule)
     names: list[dict[str, Any]] = [{"use": "official", "family": row.birth_name, "given": row.given_names.split()}]
     if row.used_name or row.used_given_name:
@@ -80,41 +77,59 @@ def to_resource(row: Patient) -> Resource:
 
 
 def read(call: Call, resource_id: str) -> Resource:
-    pid = uuid_or_404(resource_id)
-    # The access check first, for an unknown id as for another's patient: the same 404, the refusal audited.
-    authz.access_patient(call.session, call.actor, pid, Purpose.CARE, action="read", object_type="patient",
-                         context=call.context)
-    row = repo.patient(call.session, pid)
-    if row is None:
-        raise NotFound()
-    return to_resource(row)
+    # The patient service checks access first, for an unknown id as for another's patient: the same 404, the refusal
+    # audited (authz.access_patient).
+    view = patients.get_patient(call.session, call.actor, uuid_or_404(resource_id), context=call.context)
+    return to_resource(view.patient)
 
 
 def search(call: Call, query: SearchQuery) -> Page:
-    stmt = select(Patient).where(Patient.id.in_(authz.accessible_patients(call.actor)))
+    wanted: set[uuid.UUID] | None = None
+    matricule: str | None = None
+    oid: str | None = None
     for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(Patient.id.in_(wanted) if wanted else false())
+        wanted = _narrow(wanted, ids_of([value], uuid.UUID))
     for value in query.params.get("identifier", []):
         token = rules.parse_token(value)
         if token.system == LOCAL_SYSTEM and token.code and token.code.startswith("urn:uuid:"):
-            wanted = ids_of([token.code.removeprefix("urn:uuid:")], uuid.UUID)
-            stmt = stmt.where(Patient.id.in_(wanted) if wanted else false())
+            wanted = _narrow(wanted, ids_of([token.code.removeprefix("urn:uuid:")], uuid.UUID))
         elif token.code and (token.system is None or token.system.startswith("urn:oid:")):
-            stmt = stmt.where(Patient.ins_matricule == token.code, Patient.identity_status == IdentityStatus.QUAL.value)
-            if token.system:
-                stmt = stmt.where(Patient.ins_oid == token.system.removeprefix("urn:oid:"))
+            if matricule is not None and matricule != token.code:
+                wanted = set()
+            matricule = token.code
+            oid = token.system.removeprefix("urn:oid:") if token.system else oid
         else:
-            stmt = stmt.where(false())
-    bounds = dates(query.params.get("_lastUpdated", []))
-    stmt = stmt.where(*repo.date_conditions(Patient.updated_at, bounds))
-    sort_column = Patient.updated_at if query.sort.key == "_lastUpdated" else None
-    rows, position = repo.keyset_page(call.session, stmt, sort=query.sort, sort_column=sort_column,
-                                      sort_kind="datetime", id_column=Patient.id, id_kind="uuid", after=query.after,
-                                      count=query.count)
-    authz.audit_list(call.session, call.actor, object_type="patient", count=len(rows), purpose=Purpose.CARE,
-                     patient_ids=[r.id for r in rows], context=call.context)
-    return Page([to_resource(r) for r in rows], position)
+            wanted = set()
+    if wanted is not None and not wanted:
+        authz.audit_list(call.session, call.actor, object_type="patient", count=0, purpose=Purpose.CARE,
+                         patient_ids=[], context=call.context)
+        return Page([], None)
+    bounds = [(b.op, b.at) for b in dates(query.params.get("_lastUpdated", []))]
+    by_updated = query.sort.key == "_lastUpdated"
+    after = None
+    if query.after is not None:
+        try:
+            key = dt.datetime.fromisoformat(query.after["k"]) if by_updated else None
+            after = (key, uuid.UUID(str(query.after["i"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise rules.SearchProblem("Curseur de pagination invalide : repartez du premier lien de la "
+                                      "recherche.") from exc
+    views, more = patients.patients_page(
+        call.session, call.actor, ids=sorted(wanted) if wanted is not None else None, matricule=matricule, oid=oid,
+        updated=bounds, by_updated=by_updated, descending=query.sort.descending, after=after, limit=query.count,
+        context=call.context)
+    position = None
+    if more and views:
+        last = views[-1].patient
+        position = {"s": ("-" if query.sort.descending else "") + query.sort.key, "i": str(last.id)}
+        if by_updated:
+            position["k"] = last.updated_at.isoformat()
+    return Page([to_resource(v.patient) for v in views], position)
+
+
+def _narrow(current: set[uuid.UUID] | None, values: list[object]) -> set[uuid.UUID]:
+    found = {v for v in values if isinstance(v, uuid.UUID)}
+    return found if current is None else current & found
 
 
 PATIENT = register(ResourceType(
