@@ -19,6 +19,7 @@ from tests.fhir.test_endpoints import valid
 from tests.fixtures.fhir import bearer, full_world
 
 SAMPLE = {"token": "x", "date": "ge2026-01-01", "reference": None, "string": "a", "number": "1"}
+REFERENCE_TARGETS = {"patient": "Patient", "subject": "Patient", "organization": "Organization"}
 HOSTILE = ["", "|", "||", "eq", "ne2026", "2026-99-99", "\u0000", "é" * 300, "Patient/../../etc", "' OR 1=1 --",
            "-1", "9" * 40, "%", "ge", "urn:oid:|", "gt2026-01-01T99:00", ",,,"]
 
@@ -72,7 +73,9 @@ class TestEveryDeclaredInteractionAnswers:
             name = resource["type"]
             known = first_id(client, headers, name)
             for param in resource.get("searchParam", []):
-                value = SAMPLE[param["type"]] or f"Patient/{w.patient_id}"
+                target = REFERENCE_TARGETS.get(param["name"], "Patient")
+                value = SAMPLE[param["type"]] or (f"Patient/{w.patient_id}" if target == "Patient"
+                                                  else f"{target}/{uuid.uuid4()}")
                 if param["name"] == "_id":
                     value = known
                 response = client.get(f"/fhir/{name}", params={param["name"]: value}, headers=headers)

@@ -11,6 +11,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
+from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
@@ -21,12 +22,13 @@ from sqlalchemy import select
 
 from maillage.models.audit import AuditEntry
 from maillage.models.directory import Establishment, Professional
+from tests.fixtures.factories import make_user
 from tests.fixtures.fhir import T0, add_enrolment, add_reading, bearer, fhir_world, full_world
 from tests.fixtures.web import sign_in
 
 MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Practitioner": Practitioner,
                           "Organization": Organization, "ServiceRequest": ServiceRequest,
-                          "EpisodeOfCare": EpisodeOfCare}
+                          "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:
@@ -339,3 +341,82 @@ class TestEpisodeOfCare:
         assert [r["id"] for r in found] == [str(enrolment.id)]
         outsider = bearer(db, w.outsider, ["user/EpisodeOfCare.rs"])
         assert client.get(f"/fhir/EpisodeOfCare/{enrolment.id}", headers=outsider).status_code == 404
+
+
+def service_request(w, **changes: Any) -> dict[str, Any]:
+    body = {"resourceType": "ServiceRequest", "status": "draft", "intent": "order", "priority": "routine",
+            "subject": {"reference": f"Patient/{w.patient_id}"},
+            "performer": [{"reference": f"HealthcareService/{w.line_id}"}],
+            "note": [{"text": "Nævus atypique du dos, évolutif depuis trois mois : exérèse ?"}]}
+    return {**body, **changes}
+
+
+def post_fhir(client, url, body, headers, **extra):
+    return client.post(url, json=body, headers={**headers, "content-type": "application/fhir+json", **extra})
+
+
+class TestServiceRequestCreate:
+    def test_a_draft_is_opened_through_the_teleexpertise_service(self, client, db):
+        from maillage.models.teleexpertise import TeleexpertiseEvent
+
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/ServiceRequest.crs"])
+        response = post_fhir(client, "/fhir/ServiceRequest", service_request(w), headers)
+        assert response.status_code == 201, response.text
+        created = valid(response.json())
+        assert created["status"] == "draft" and response.headers["location"].endswith(created["id"])
+        assert created["note"][0]["text"].startswith("Nævus")
+        events = db.scalars(select(TeleexpertiseEvent).where(
+            TeleexpertiseEvent.request_id == uuid.UUID(created["id"]))).all()
+        assert [e.action for e in events] == ["create"]  # the service's own history: the same rules ran
+        assert client.get(f"/fhir/ServiceRequest/{created['id']}", headers=headers).status_code == 200
+
+    def test_a_conditional_create_sent_twice_makes_one_request(self, client, db):
+        from maillage.models.teleexpertise import TeleexpertiseRequest
+
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/ServiceRequest.crs"])
+        body = service_request(w, identifier=[{"system": "urn:oid:1.2.250.99.1", "value": "DEM-2026-0042"}])
+        condition = {"if-none-exist": "identifier=urn:oid:1.2.250.99.1|DEM-2026-0042"}
+        first = post_fhir(client, "/fhir/ServiceRequest", body, headers, **condition)
+        second = post_fhir(client, "/fhir/ServiceRequest", body, headers, **condition)
+        assert (first.status_code, second.status_code) == (201, 200), second.text
+        assert first.json()["id"] == second.json()["id"]
+        again = post_fhir(client, "/fhir/ServiceRequest", body, headers)  # without the header: the identifier holds
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+        count = db.scalars(select(TeleexpertiseRequest).where(TeleexpertiseRequest.patient_id == w.patient_id)).all()
+        assert len(count) == 2  # the world's own request and this one
+        found = entries(client.get("/fhir/ServiceRequest?identifier=urn:oid:1.2.250.99.1|DEM-2026-0042",
+                                   headers=headers))
+        assert [r["id"] for r in found] == [first.json()["id"]]
+
+    def test_a_condition_matching_several_requests_is_412(self, client, db):
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/ServiceRequest.crs"])
+        assert post_fhir(client, "/fhir/ServiceRequest", service_request(w), headers).status_code == 201
+        response = post_fhir(client, "/fhir/ServiceRequest", service_request(w), headers,
+                             **{"if-none-exist": f"patient={w.patient_id}"})
+        assert response.status_code == 412 and "plusieurs" in outcome(response)
+
+    def test_bad_bodies_are_refused_in_french_and_nothing_is_created(self, client, db):
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/ServiceRequest.crs"])
+        wrong_type = post_fhir(client, "/fhir/ServiceRequest", {"resourceType": "Patient"}, headers)
+        assert wrong_type.status_code == 400 and "ServiceRequest" in outcome(wrong_type)
+        no_line = post_fhir(client, "/fhir/ServiceRequest", service_request(w, performer=[]), headers)
+        assert no_line.status_code == 422 and "HealthcareService" in outcome(no_line)
+        invalid = post_fhir(client, "/fhir/ServiceRequest", service_request(w, status="nimporte"), headers)
+        assert invalid.status_code == 422
+        condition = post_fhir(client, "/fhir/ServiceRequest", service_request(w), headers,
+                              **{"if-none-exist": "couleur=bleu"})
+        assert condition.status_code == 400
+        assert len(entries(client.get("/fhir/ServiceRequest", headers=headers))) == 1
+
+    def test_scope_role_and_care_relationship_all_apply(self, client, db):
+        w = full_world(db)
+        read_only = bearer(db, w.caller, ["user/ServiceRequest.rs"])
+        assert post_fhir(client, "/fhir/ServiceRequest", service_request(w), read_only).status_code == 403
+        stranger = bearer(db, w.outsider, ["user/ServiceRequest.crs"])
+        assert post_fhir(client, "/fhir/ServiceRequest", service_request(w), stranger).status_code == 404
+        analyst = bearer(db, make_user(db, "analyst"), ["user/ServiceRequest.crs"])
+        assert post_fhir(client, "/fhir/ServiceRequest", service_request(w), analyst).status_code == 403

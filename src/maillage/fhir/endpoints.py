@@ -7,10 +7,10 @@ SMART require: they describe the server, never data.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
 from maillage.fhir import resources as _resources  # noqa: F401  (registers the resource types)
@@ -64,6 +64,16 @@ def search(type_name: str, request: Request, db: DbSession, actor: CurrentActor)
                   for r in page.resources],
     }
     return FhirResponse(bundle)
+
+
+@router.post("/{type_name}")
+def create(type_name: str, request: Request, db: DbSession, actor: CurrentActor,
+           body: Annotated[Any, Body(media_type=rules.FHIR_JSON)] = None) -> FhirResponse:
+    """Create; with ``If-None-Exist``, only if the condition finds nothing (then 200 with the resource found)."""
+    resource, created = service.create(Call(db, actor, audit_context(request)), type_name, body,
+                                       request.headers.get("if-none-exist"))
+    location = f"{base_url(request)}/{resource['resourceType']}/{resource['id']}"
+    return FhirResponse(resource, status_code=201 if created else 200, headers={"Location": location})
 
 
 @router.get("/{type_name}/{resource_id}")

@@ -11,11 +11,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from maillage.fhir.rules import DateBound, Sort
-from maillage.models.directory import Establishment, Professional
+from maillage.models.directory import Establishment, Professional, SpecialtyLine
+from maillage.models.fhir import FhirIdentifier
 from maillage.models.monitoring import MonitoringEnrolment, MonitoringReading
 
 
@@ -72,12 +74,59 @@ def keyset_page(
     return rows, position
 
 
+def claim_identifiers(session: Session, resource_type: str, resource_id: str, created_by: uuid.UUID,
+                      identifiers: list[tuple[str, str]]) -> str | None:
+    """Record the client's identifiers of a resource about to be created; if one of them already names a resource of
+    this type (created before, or at this very moment by a concurrent request: the unique key waits for it), that
+    resource's id, and nothing is recorded."""
+    for system, value in identifiers:
+        existing = resource_by_identifier(session, resource_type, system, value)
+        if existing is not None:
+            return existing
+    try:
+        with session.begin_nested():
+            for system, value in identifiers:
+                session.add(FhirIdentifier(resource_type=resource_type, system=system, value=value,
+                                           resource_id=resource_id, created_by=created_by))
+            session.flush()
+    except IntegrityError:
+        for system, value in identifiers:
+            existing = resource_by_identifier(session, resource_type, system, value)
+            if existing is not None:
+                return existing
+        raise
+    return None
+
+
+def resource_by_identifier(session: Session, resource_type: str, system: str | None, value: str) -> str | None:
+    stmt = select(FhirIdentifier.resource_id).where(FhirIdentifier.resource_type == resource_type,
+                                                    FhirIdentifier.value == value)
+    if system is not None:
+        stmt = stmt.where(FhirIdentifier.system == system)
+    return session.scalars(stmt.limit(1)).first()
+
+
+def identifiers_of(session: Session, resource_type: str, resource_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    if not resource_ids:
+        return out
+    rows = session.execute(select(FhirIdentifier.resource_id, FhirIdentifier.system, FhirIdentifier.value).where(
+        FhirIdentifier.resource_type == resource_type, FhirIdentifier.resource_id.in_(resource_ids)))
+    for resource_id, system, value in rows:
+        out.setdefault(resource_id, []).append((system, value))
+    return out
+
+
 def reading(session: Session, reading_id: int) -> MonitoringReading | None:
     return session.get(MonitoringReading, reading_id)
 
 
 def enrolment(session: Session, enrolment_id: uuid.UUID) -> MonitoringEnrolment | None:
     return session.get(MonitoringEnrolment, enrolment_id)
+
+
+def line(session: Session, line_id: uuid.UUID) -> SpecialtyLine | None:
+    return session.get(SpecialtyLine, line_id)
 
 
 def professional(session: Session, professional_id: uuid.UUID) -> Professional | None:

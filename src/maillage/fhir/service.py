@@ -4,6 +4,8 @@ what the type declares. Patient data is reached only by the registered functions
 from __future__ import annotations
 
 import re
+from typing import Any
+from urllib.parse import parse_qsl
 
 from maillage.exceptions import MaillageError, NotFound, PermissionDenied, ValidationFailed
 from maillage.fhir import rules
@@ -63,6 +65,33 @@ def read(call: Call, type_name: str, resource_id: str) -> Resource:
     if not FHIR_ID.match(resource_id):
         raise NotFound()
     return rt.read(call, resource_id)
+
+
+def create(call: Call, type_name: str, body: Any, if_none_exist: str | None) -> tuple[Resource, bool]:
+    """Create a resource through its capability's workflow; with ``If-None-Exist`` (a search query), only if that
+    search finds nothing (FHIR R4 §3.1.0.8.1): one match is returned as it is (200), more than one is 412."""
+    rt = resource_type(type_name)
+    if rt.create is None:
+        raise MaillageError(f"La création n'est pas prise en charge pour {rt.name}.", status_code=405)
+    check_allowed(call.actor, rt, "create")
+    if not isinstance(body, dict) or body.get("resourceType") != rt.name:
+        raise BadRequest(f"Le corps doit être une ressource {rt.name} (resourceType).")
+    if if_none_exist is not None:
+        if rt.search is None:
+            raise BadRequest(f"Création conditionnelle impossible : {rt.name} n'a pas de recherche.")
+        items = [(k, v) for k, v in parse_qsl(if_none_exist.removeprefix("?"), keep_blank_values=True)]
+        if not items or any(k in PAGING_PARAMS for k, _ in items):
+            raise BadRequest("En-tête If-None-Exist : attendu une recherche, par exemple identifier=système|valeur.")
+        query = parse_search(rt, [*items, ("_count", "2")])
+        try:
+            found = rt.search(call, query)
+        except rules.SearchProblem as exc:
+            raise BadRequest(str(exc)) from exc
+        if len(found.resources) > 1:
+            raise PreconditionFailed("Création conditionnelle : la condition désigne plusieurs ressources.")
+        if found.resources:
+            return found.resources[0], False
+    return rt.create(call, body, if_none_exist)
 
 
 def parse_search(rt: ResourceType, items: list[tuple[str, str]]) -> SearchQuery:
