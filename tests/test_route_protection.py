@@ -39,6 +39,9 @@ PUBLIC = {
     # The third participant invited by link: the same, for their invitation only.
     ("GET", "/tc/invite/{token}"), ("GET", "/teleconsultation/invite"),
     ("POST", "/teleconsultation/invite/consentement"),
+    # FHIR and SMART require the server's description to be readable before any token: it holds no data.
+    ("GET", "/fhir/metadata"), ("GET", "/fhir/.well-known/smart-configuration"),
+    ("GET", "/.well-known/smart-configuration"),
 }
 PUBLIC_PREFIXES = ("/offre",)  # the public telemedicine offer catalogue
 

@@ -25,6 +25,7 @@ from maillage.directory import pages as directory_pages
 from maillage.document import endpoints as document_endpoints
 from maillage.document import pages as document_pages
 from maillage.exchange import pages as exchange_pages
+from maillage.fhir import endpoints as fhir_endpoints
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
@@ -147,4 +148,6 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(messaging_endpoints.router)
     app.include_router(messaging_pages.router)
     app.include_router(exchange_pages.router)
+    app.include_router(fhir_endpoints.well_known)
+    app.include_router(fhir_endpoints.router)
     return app

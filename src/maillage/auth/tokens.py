@@ -18,6 +18,7 @@ from maillage.exceptions import Conflict, NotFound, ValidationFailed
 from maillage.kit.clock import now
 from maillage.kit.tokens import hash_token, new_token
 from maillage.models.auth import ApiToken, DeviceCredential, UserAccount
+from maillage.security import smart
 from maillage.security.actor import Actor
 from maillage.security.policy import ROLE_PERMISSIONS
 from maillage.security.roles import Role
@@ -31,13 +32,26 @@ class IssuedSecret:
     scopes: list[str] = field(default_factory=list)
 
 
-def _check_scopes(role: Role, scopes: list[str]) -> list[str]:
+def _check_scopes(role: Role, scopes: list[str], *, smart_context: str) -> list[str]:
+    """A token's scopes: Maillage permissions the role holds, and SMART v2 resource scopes (``user/...`` on a
+    personal token, ``system/...`` on a service token) for the FHIR interface, where the role still applies."""
     allowed = {p.value for p in ROLE_PERMISSIONS[role]}
-    unknown = [s for s in scopes if s not in allowed]
-    if unknown:
+    problems: list[str] = []
+    for scope in scopes:
+        if smart.looks_like_smart_scope(scope):
+            try:
+                parsed = smart.parse_scope(scope)
+            except smart.ScopeProblem as exc:
+                problems.append(str(exc))
+                continue
+            if (parsed.context == "system") != (smart_context == "system"):
+                problems.append(f"Portée refusée : {scope} (contexte {parsed.context} impossible pour ce jeton)")
+        elif scope not in allowed and scope not in smart.NON_RESOURCE_SCOPES:
+            problems.append(f"Portée refusée : {scope}")
+    if problems:
         raise ValidationFailed(
             "Portée non autorisée pour ce rôle.",
-            details=[{"field": "scopes", "message": f"Portée refusée : {s}"} for s in unknown],
+            details=[{"field": "scopes", "message": m} for m in problems],
         )
     return sorted(set(scopes))
 
@@ -59,7 +73,7 @@ def create_personal_token(
     if not name.strip() or len(name) > 100:
         raise ValidationFailed("Donnez un nom au jeton (100 caractères au plus).",
                                details=[{"field": "name", "message": "Nom obligatoire."}])
-    checked = _check_scopes(Role(user.role), scopes) if scopes else []
+    checked = _check_scopes(Role(user.role), scopes, smart_context="user") if scopes else []
     secret = new_token(TOKEN_PREFIXES["personal"])
     row = ApiToken(kind="personal", user_id=user.id, name=name.strip(), prefix=secret[:12],
                    token_hash=hash_token(secret), scopes=checked, expires_at=_expiry(days, s))
@@ -77,7 +91,7 @@ def create_service_token(
     if not scopes:
         raise ValidationFailed("Un jeton de service doit avoir au moins une portée.",
                                details=[{"field": "scopes", "message": "Portée obligatoire."}])
-    checked = _check_scopes(r, scopes)
+    checked = _check_scopes(r, scopes, smart_context="system")
     secret = new_token(TOKEN_PREFIXES["service"])
     row = ApiToken(kind="service", service_name=service_name, service_role=r.value, name=name, prefix=secret[:12],
                    token_hash=hash_token(secret), scopes=checked, expires_at=_expiry(days, s))

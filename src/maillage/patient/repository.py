@@ -78,6 +78,37 @@ def search(
     return session.scalars(stmt.limit(max(1, min(limit, MAX_LIMIT)))).all()
 
 
+def page_for_exchange(
+    session: Session, accessible: Select[tuple[uuid.UUID]], *, ids: Sequence[uuid.UUID] | None,
+    matricule: str | None, oid: str | None, updated: Sequence[tuple[str, dt.datetime]], by_updated: bool,
+    descending: bool, after: tuple[dt.datetime | None, uuid.UUID] | None, limit: int,
+) -> Sequence[Patient]:
+    """A keyset page of the records the caller may see, for an exchange format (the FHIR door): ordered by
+    (``updated_at``, id) or by id, after the position ``after``; ``matricule`` matches qualified identities only (an
+    INS may leave only for those). ``updated``: (operator, instant) bounds on ``updated_at``."""
+    stmt = select(Patient).where(Patient.id.in_(accessible))
+    if ids is not None:
+        stmt = stmt.where(Patient.id.in_(ids))
+    if matricule is not None:
+        stmt = stmt.where(Patient.ins_matricule == matricule, Patient.identity_status == "QUAL")
+        if oid is not None:
+            stmt = stmt.where(Patient.ins_oid == oid)
+    for op, at in updated:
+        stmt = stmt.where({">=": Patient.updated_at >= at, ">": Patient.updated_at > at, "<": Patient.updated_at < at,
+                           "<=": Patient.updated_at <= at}[op])
+    if after is not None:
+        key, last = after
+        if not by_updated or key is None:
+            stmt = stmt.where(Patient.id < last if descending else Patient.id > last)
+        elif descending:
+            stmt = stmt.where(or_(Patient.updated_at < key, and_(Patient.updated_at == key, Patient.id < last)))
+        else:
+            stmt = stmt.where(or_(Patient.updated_at > key, and_(Patient.updated_at == key, Patient.id > last)))
+    columns = [Patient.updated_at, Patient.id] if by_updated else [Patient.id]
+    stmt = stmt.order_by(*[c.desc() if descending else c.asc() for c in columns])
+    return session.scalars(stmt.limit(limit)).all()
+
+
 def followed(session: Session, accessible: Select[tuple[uuid.UUID]], professional_id: uuid.UUID | None,
              limit: int = 50) -> Sequence[Patient]:
     """The active records the caller may see, those whose médecin traitant they are first."""

@@ -284,6 +284,25 @@ def search_patients(session: Session, actor: Actor, *, ins: str | None = None, n
     return patient_views(session, found)
 
 
+def patients_page(session: Session, actor: Actor, *, ids: Sequence[uuid.UUID] | None = None,
+                  matricule: str | None = None, oid: str | None = None,
+                  updated: Sequence[tuple[str, dt.datetime]] = (), by_updated: bool = False, descending: bool = False,
+                  after: tuple[dt.datetime | None, uuid.UUID] | None = None, limit: int = 20,
+                  context: AuditContext | None = None) -> tuple[list[PatientView], bool]:
+    """One keyset page of the patients the actor may see, for an exchange format (the FHIR door's ``Patient``
+    search), and whether another page follows; one audit entry listing the patients returned."""
+    require(actor, Permission.PATIENT_READ)
+    size = max(1, min(limit, 1000))
+    found = list(repo.page_for_exchange(session, authz.accessible_patients(actor), ids=ids, matricule=matricule,
+                                        oid=oid, updated=updated, by_updated=by_updated, descending=descending,
+                                        after=after, limit=size + 1))
+    more = len(found) > size
+    found = found[:size]
+    authz.audit_list(session, actor, object_type="patient", count=len(found), purpose=Purpose.CARE,
+                     patient_ids=[p.id for p in found], context=context)
+    return patient_views(session, found), more
+
+
 def professional_id_of(session: Session, actor: Actor) -> uuid.UUID | None:
     """The directory professional behind the actor's account, if any."""
     mine = directory.professional_of_user(session, actor.user_id)

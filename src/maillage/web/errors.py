@@ -20,6 +20,7 @@ from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.exceptions import MaillageError, TooManyRequests
+from maillage.fhir.rules import FHIR_JSON, operation_outcome
 from maillage.kit.http import is_htmx, wants_html
 from maillage.kit.logging import get_logger
 from maillage.kit.templating import templates
@@ -78,6 +79,10 @@ def render_error(
     headers: dict[str, str] | None = None,
 ) -> Response:
     rid = str(getattr(request.state, "request_id", "") or "")
+    if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
+        # A FHIR client reads errors as OperationOutcome resources (FHIR R4 §3.1.0.4), whatever raised them.
+        return JSONResponse(operation_outcome(status, message, details=details), status_code=status,
+                            headers=headers, media_type=FHIR_JSON)
     if wants_html(request):
         template = "web/_error.html" if is_htmx(request) else "web/error.html"
         context = {"status": status, "code": code, "message": message, "details": details, "request_id": rid}

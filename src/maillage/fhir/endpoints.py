@@ -1,0 +1,82 @@
+"""The FHIR R4 door, mounted at ``/fhir``: thin routes over ``fhir.service``; JSON as ``application/fhir+json``.
+
+Errors are OperationOutcome resources with French diagnostics (``web.errors.render_error`` renders every error under
+``/fhir`` so, the 401 of a missing token included). ``metadata`` and the SMART configuration are public, as FHIR and
+SMART require: they describe the server, never data.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
+
+from maillage.fhir import resources as _resources  # noqa: F401  (registers the resource types)
+from maillage.fhir import rules, service
+from maillage.fhir.registry import Call, capability_statement, smart_configuration
+from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.security.deps import CurrentActor, audit_context
+
+router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=UnitOfWorkRoute, include_in_schema=False)
+well_known = APIRouter(tags=["fhir"], include_in_schema=False)
+
+
+class FhirResponse(JSONResponse):
+    media_type = rules.FHIR_JSON
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+@router.get("/metadata")
+def metadata(request: Request) -> FhirResponse:
+    return FhirResponse(capability_statement(base_url(request)))
+
+
+@router.get("/.well-known/smart-configuration")
+def smart_config(request: Request) -> JSONResponse:
+    return JSONResponse(smart_configuration(base_url(request)))
+
+
+@well_known.get("/.well-known/smart-configuration")
+def smart_config_at_root(request: Request) -> JSONResponse:
+    return JSONResponse(smart_configuration(base_url(request)))
+
+
+@router.get("/{type_name}")
+def search(type_name: str, request: Request, db: DbSession, actor: CurrentActor) -> FhirResponse:
+    items = list(request.query_params.multi_items())
+    rt, _query, page = service.search(Call(db, actor, audit_context(request)), type_name, items)
+    base = base_url(request)
+    own = [(k, v) for k, v in items if k != "_cursor"]
+    links: list[dict[str, Any]] = [{"relation": "self", "url": f"{base}/{rt.name}?{urlencode(items)}"}]
+    if page.next_position is not None:
+        cursor = rules.encode_cursor(page.next_position)
+        links.append({"relation": "next", "url": f"{base}/{rt.name}?{urlencode([*own, ('_cursor', cursor)])}"})
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": links,
+        "entry": [{"fullUrl": f"{base}/{rt.name}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+                  for r in page.resources],
+    }
+    return FhirResponse(bundle)
+
+
+@router.post("/{type_name}")
+def create(type_name: str, request: Request, db: DbSession, actor: CurrentActor,
+           body: Annotated[Any, Body(media_type=rules.FHIR_JSON)] = None) -> FhirResponse:
+    """Create; with ``If-None-Exist``, only if the condition finds nothing (then 200 with the resource found)."""
+    resource, created = service.create(Call(db, actor, audit_context(request)), type_name, body,
+                                       request.headers.get("if-none-exist"))
+    location = f"{base_url(request)}/{resource['resourceType']}/{resource['id']}"
+    return FhirResponse(resource, status_code=201 if created else 200, headers={"Location": location})
+
+
+@router.get("/{type_name}/{resource_id}")
+def read(type_name: str, resource_id: str, request: Request, db: DbSession, actor: CurrentActor) -> FhirResponse:
+    resource = service.read(Call(db, actor, audit_context(request)), type_name, resource_id)
+    return FhirResponse(resource)

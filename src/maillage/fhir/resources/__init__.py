@@ -1,0 +1,8 @@
+"""The resource types of the door, each registered when its module is imported (``maillage.fhir.registry``).
+
+A capability that lands adds its module here: a pure mapping from its rows to the resource, a read and a search
+that go through ``authz``, and one ``register`` call."""
+
+from maillage.fhir.resources import directory, monitoring, observation, offer, patient, teleexpertise
+
+__all__ = ["directory", "monitoring", "observation", "offer", "patient", "teleexpertise"]
