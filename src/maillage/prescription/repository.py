@@ -1,0 +1,99 @@
+"""Every query of the prescription package: the drug database (public data: no actor, no audit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from maillage.models.drug import (
+    DrugComposition,
+    DrugGenericMember,
+    DrugNotice,
+    DrugPresentation,
+    DrugRelease,
+    DrugSpeciality,
+)
+
+PREFIX_END = "\uffff"
+INSERT_BATCH = 5000
+
+
+def _prefix(column: Any, key: str) -> ColumnElement[bool]:
+    """``column`` starts with ``key``, as one B-tree range (the columns compare in byte order)."""
+    return (column >= key) & (column < key + PREFIX_END)
+
+
+def current_release(session: Session) -> DrugRelease | None:
+    return session.scalars(select(DrugRelease).where(DrugRelease.current.is_(True))).first()
+
+
+def lock_releases(session: Session) -> None:
+    """Serialise imports: the second waits for the first's commit (PostgreSQL; SQLite has one writer anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(DrugRelease.id).with_for_update())
+
+
+def replace_drugs(session: Session, tables: Sequence[tuple[type[Any], list[dict[str, Any]]]]) -> None:
+    """Delete every row of the drug tables and insert ``tables`` (parents first), in the caller's transaction."""
+    for model in (DrugNotice, DrugGenericMember, DrugComposition, DrugPresentation, DrugSpeciality):
+        session.execute(delete(model))
+    for model, rows in tables:
+        for start in range(0, len(rows), INSERT_BATCH):
+            session.execute(insert(model), rows[start:start + INSERT_BATCH])
+
+
+def record_release(session: Session, release: DrugRelease) -> None:
+    session.execute(update(DrugRelease).where(DrugRelease.current.is_(True)).values(current=False))
+    session.add(release)
+    session.flush()
+
+
+def specialities_by_name(session: Session, key: str, limit: int) -> list[DrugSpeciality]:
+    query = (select(DrugSpeciality).where(_prefix(DrugSpeciality.name_key, key))
+             .order_by(DrugSpeciality.marketed.desc(), DrugSpeciality.name_key).limit(limit))
+    return list(session.scalars(query))
+
+
+def specialities_by_substance(session: Session, key: str, limit: int) -> list[DrugSpeciality]:
+    having = select(DrugComposition.cis).where(_prefix(DrugComposition.substance_key, key))
+    query = (select(DrugSpeciality).where(DrugSpeciality.cis.in_(having))
+             .order_by(DrugSpeciality.marketed.desc(), DrugSpeciality.name_key).limit(limit))
+    return list(session.scalars(query))
+
+
+def specialities_by_cis(session: Session, cis: Sequence[str]) -> list[DrugSpeciality]:
+    return list(session.scalars(select(DrugSpeciality).where(DrugSpeciality.cis.in_(cis))))
+
+
+def cis_of_presentation(session: Session, *, cip13: str | None = None, cip7: str | None = None) -> str | None:
+    column = DrugPresentation.cip13 if cip13 else DrugPresentation.cip7
+    return session.scalars(select(DrugPresentation.cis).where(column == (cip13 or cip7))).first()
+
+
+def presentations_of(session: Session, cis: Sequence[str]) -> list[DrugPresentation]:
+    query = (select(DrugPresentation).where(DrugPresentation.cis.in_(cis))
+             .order_by(DrugPresentation.marketed.desc(), DrugPresentation.label))
+    return list(session.scalars(query))
+
+
+def compositions_of(session: Session, cis: Sequence[str]) -> list[DrugComposition]:
+    query = select(DrugComposition).where(DrugComposition.cis.in_(cis)).order_by(DrugComposition.id)
+    return list(session.scalars(query))
+
+
+def generic_memberships_of(session: Session, cis: Sequence[str]) -> list[DrugGenericMember]:
+    return list(session.scalars(select(DrugGenericMember).where(DrugGenericMember.cis.in_(cis))))
+
+
+def generic_group(session: Session, group_id: str) -> list[DrugGenericMember]:
+    query = (select(DrugGenericMember).where(DrugGenericMember.group_id == group_id)
+             .order_by(DrugGenericMember.kind, DrugGenericMember.rank))
+    return list(session.scalars(query))
+
+
+def notices_of(session: Session, cis: Sequence[str]) -> list[DrugNotice]:
+    query = select(DrugNotice).where(DrugNotice.cis.in_(cis)).order_by(DrugNotice.starts_on.desc())
+    return list(session.scalars(query))
