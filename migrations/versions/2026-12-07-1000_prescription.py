@@ -93,6 +93,14 @@ def upgrade() -> None:
     with op.batch_alter_table('drug_notice', schema=None) as batch_op:
         batch_op.create_index('ix_drug_notice_cis', ['cis'], unique=False)
 
+    op.create_table('drug_search_term',
+    sa.Column('term', sa.String(length=60).with_variant(sa.String(length=60, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('cis', sa.String(length=8), nullable=False),
+    sa.Column('marketed', sa.Boolean(), nullable=False),
+    sa.Column('name_key', sa.String(length=300).with_variant(sa.String(length=300, collation='C'), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['cis'], ['drug_speciality.cis'], name=op.f('fk_drug_search_term_cis_drug_speciality'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('term', 'cis', name=op.f('pk_drug_search_term'))
+    )
     op.create_table('drug_presentation',
     sa.Column('cip13', sa.String(length=13), nullable=False),
     sa.Column('cip7', sa.String(length=7), nullable=False),
@@ -110,6 +118,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('drug_search_term')
     with op.batch_alter_table('drug_presentation', schema=None) as batch_op:
         batch_op.drop_index('ix_drug_presentation_cis')
 

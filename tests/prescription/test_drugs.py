@@ -135,3 +135,15 @@ class TestSearch:
     def test_the_substitutes_are_the_other_members_of_the_generic_group(self, db):
         assert [hit.cis for hit in drugs.substitutes(db, "60000059")] == ["60000066"]
         assert drugs.substitutes(db, "60000073") == []
+
+    def test_a_word_inside_a_substance_name_finds_it(self, db):
+        hits = drugs.search(db, "clobé")
+        assert {hit.cis for hit in hits} == {"60000059", "60000066"}
+
+    def test_every_word_of_the_query_must_match(self, db):
+        assert [hit.cis for hit in drugs.search(db, "doli 1000")] == ["60000011"]
+        assert drugs.search(db, "doli 500") == []
+
+    def test_a_substance_is_found_by_its_exact_name_for_a_prescription_by_dci(self, db):
+        found = drugs.repository.specialities_by_substance(db, "PROPIONATE DE CLOBETASOL")
+        assert [s.name for s in found] == ["CLOBÉTASOL ARROW 0,05 %, crème", "DERMOVAL 0,05 %, crème"]

@@ -108,6 +108,21 @@ class DrugGenericMember(Base):
     rank: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class DrugSearchTerm(Base):
+    """One word of a speciality's name or of one of its substances (``PROPIONATE DE CLOBÉTASOL`` gives
+    ``PROPIONATE`` and ``CLOBETASOL``): a search is a prefix range per word of the query. The row repeats the
+    speciality's ordering (marketed first, then name) so that a search sorts its matches without reading the
+    specialities; rows are inserted in term order, so one prefix reads a few neighbouring pages."""
+
+    __tablename__ = "drug_search_term"
+
+    term: Mapped[str] = mapped_column(search_key_type(60), primary_key=True)
+    cis: Mapped[str] = mapped_column(String(8), ForeignKey("drug_speciality.cis", ondelete="CASCADE"),
+                                     primary_key=True)
+    marketed: Mapped[bool] = mapped_column(Boolean, default=False)
+    name_key: Mapped[str] = mapped_column(search_key_type(300))
+
+
 class DrugNotice(Base):
     """An important-information notice of a speciality (``CIS_InfoImportantes.txt``), shown, never blocking."""
 

@@ -43,6 +43,8 @@ _CIP7 = re.compile(r"\d{7}")
 _LINK = re.compile(r"""href=['"]([^'"]+)['"]""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"[A-Z0-9]+")
+STOP_WORDS = frozenset({"DE", "DU", "DES", "D", "LA", "LE", "LES", "L", "ET", "EN", "POUR", "A", "AU", "AUX"})
 
 
 def detect_encoding(data: bytes) -> str:
@@ -68,6 +70,11 @@ def search_key(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SPACES.sub(" ", bare).strip().upper()
+
+
+def search_terms(text: str) -> set[str]:
+    """The words a name is found by: its search key split on anything but letters and digits, stop words left out."""
+    return {word[:60] for word in _WORD.findall(search_key(text)) if word not in STOP_WORDS}
 
 
 def is_cis(value: str) -> bool:
@@ -126,6 +133,7 @@ class Release:
     compositions: list[dict[str, Any]] = field(default_factory=list)
     generics: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    terms: list[dict[str, Any]] = field(default_factory=list)
     issues: list[LineIssue] = field(default_factory=list)
     encodings: dict[str, str] = field(default_factory=dict)
     checksum: str = ""
@@ -310,4 +318,10 @@ def read_release(directory: Path) -> Release:
         _generics(GENERICS, texts[GENERICS], release, known)
     if NOTICES in texts:
         _notices(NOTICES, texts[NOTICES], release, known)
+    words: dict[str, set[str]] = {row["cis"]: search_terms(row["name"]) for row in release.specialities}
+    for row in release.compositions:
+        words[row["cis"]] |= search_terms(row["substance"])
+    order = {row["cis"]: (row["marketed"], row["name_key"]) for row in release.specialities}
+    release.terms = sorted(({"term": term, "cis": cis, "marketed": order[cis][0], "name_key": order[cis][1]}
+                            for cis, terms in words.items() for term in terms), key=lambda t: (t["term"], t["cis"]))
     return release

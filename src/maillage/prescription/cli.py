@@ -19,8 +19,8 @@ from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.prescription import drugs
 
 app = typer.Typer(help="Base des médicaments (BDPM) : import et recherche.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 SHOWN_ISSUES = 20
 
 

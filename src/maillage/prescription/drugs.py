@@ -22,6 +22,7 @@ from maillage.models.drug import (
     DrugNotice,
     DrugPresentation,
     DrugRelease,
+    DrugSearchTerm,
     DrugSpeciality,
 )
 from maillage.prescription import bdpm, repository
@@ -53,6 +54,10 @@ class ImportOutcome:
                 f"{len(self.issues)} ligne(s) ignorée(s).")
 
 
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}".replace(".", ",") + "\u00a0%"
+
+
 def import_release(session: Session, directory: Path, *, threshold: float = DEFAULT_ERROR_THRESHOLD,
                    on_step: Callable[[str], None] | None = None) -> ImportOutcome:
     """Replace the drug database by the release in ``directory``; flushes, the caller commits.
@@ -71,7 +76,7 @@ def import_release(session: Session, directory: Path, *, threshold: float = DEFA
     if release.error_share > threshold:
         raise ValidationFailed(
             f"{len(release.issues)} ligne(s) invalide(s) sur {release.line_count} "
-            f"({release.error_share:.1%}), au-delà du seuil de {threshold:.1%} : rien n'a été importé.",
+            f"({_percent(release.error_share)}), au-delà du seuil de {_percent(threshold)} : rien n'a été importé.",
             details=[str(issue) for issue in release.issues])
     repository.lock_releases(session)
     current = repository.current_release(session)
@@ -84,12 +89,13 @@ def import_release(session: Session, directory: Path, *, threshold: float = DEFA
     repository.replace_drugs(session, [
         (DrugSpeciality, release.specialities), (DrugPresentation, release.presentations),
         (DrugComposition, release.compositions), (DrugGenericMember, release.generics),
-        (DrugNotice, release.notices),
+        (DrugNotice, release.notices), (DrugSearchTerm, release.terms),
     ])
     record = DrugRelease(checksum=release.checksum, encoding=release.encoding, current=True,
                          speciality_count=len(release.specialities), presentation_count=len(release.presentations),
                          skipped_line_count=len(release.issues), imported_at=now())
     repository.record_release(session, record)
+    repository.refresh_statistics(session)
     return ImportOutcome(str(record.id), False, encoding=release.encoding, issues=release.issues, **counts)
 
 
@@ -127,16 +133,15 @@ def _query_kind(query: str) -> tuple[str, str]:
 
 
 def search(session: Session, query: str, *, limit: int = SEARCH_LIMIT, today: dt.date | None = None) -> list[DrugHit]:
-    """Specialities whose name or one of whose substances (DCI) starts with ``query``, or whose CIS / CIP13 / CIP7
-    is ``query``: marketed specialities first, then by name."""
+    """Specialities whose name or substance (DCI) words start with the words of ``query`` (``clobé`` finds
+    ``PROPIONATE DE CLOBÉTASOL``; ``doli 1000`` finds ``DOLIPRANE 1000 mg``), or whose CIS / CIP13 / CIP7 is
+    ``query``: marketed specialities first, then by name."""
     kind, key = _query_kind(query.strip())
     if kind == "text":
-        if len(key) < MIN_QUERY_LENGTH:
+        words = sorted(bdpm.search_terms(key), key=len, reverse=True)[:4]
+        if len(key) < MIN_QUERY_LENGTH or not words:
             return []
-        found = {s.cis: s for s in repository.specialities_by_name(session, key, limit)}
-        for speciality in repository.specialities_by_substance(session, key, limit):
-            found.setdefault(speciality.cis, speciality)
-        specialities = sorted(found.values(), key=lambda s: (not s.marketed, s.name_key))[:limit]
+        specialities = repository.specialities_by_words(session, words, limit)
     else:
         cis = key if kind == "cis" else repository.cis_of_presentation(
             session, cip13=key if kind == "cip13" else None, cip7=key if kind == "cip7" else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from maillage.models.drug import (
@@ -14,6 +14,7 @@ from maillage.models.drug import (
     DrugNotice,
     DrugPresentation,
     DrugRelease,
+    DrugSearchTerm,
     DrugSpeciality,
 )
 
@@ -38,11 +39,22 @@ def lock_releases(session: Session) -> None:
 
 def replace_drugs(session: Session, tables: Sequence[tuple[type[Any], list[dict[str, Any]]]]) -> None:
     """Delete every row of the drug tables and insert ``tables`` (parents first), in the caller's transaction."""
-    for model in (DrugNotice, DrugGenericMember, DrugComposition, DrugPresentation, DrugSpeciality):
+    for model in (DrugSearchTerm, DrugNotice, DrugGenericMember, DrugComposition, DrugPresentation, DrugSpeciality):
         session.execute(delete(model))
     for model, rows in tables:
         for start in range(0, len(rows), INSERT_BATCH):
             session.execute(insert(model), rows[start:start + INSERT_BATCH])
+
+
+DRUG_TABLES = ("drug_speciality", "drug_presentation", "drug_composition", "drug_generic_member", "drug_notice",
+               "drug_search_term")
+
+
+def refresh_statistics(session: Session) -> None:
+    """Refresh the planner's statistics of the replaced tables (PostgreSQL), in the import's transaction: without
+    them a search plans a sequential scan of every speciality."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {', '.join(DRUG_TABLES)}"))
 
 
 def record_release(session: Session, release: DrugRelease) -> None:
@@ -51,16 +63,28 @@ def record_release(session: Session, release: DrugRelease) -> None:
     session.flush()
 
 
-def specialities_by_name(session: Session, key: str, limit: int) -> list[DrugSpeciality]:
-    query = (select(DrugSpeciality).where(_prefix(DrugSpeciality.name_key, key))
-             .order_by(DrugSpeciality.marketed.desc(), DrugSpeciality.name_key).limit(limit))
-    return list(session.scalars(query))
+def specialities_by_words(session: Session, words: Sequence[str], limit: int) -> list[DrugSpeciality]:
+    """Specialities having, for every word, a name or substance word that starts with it; marketed first.
+
+    The first word's range is read from ``drug_search_term`` alone (it carries the sort keys); each further word
+    filters it; only the ``limit`` specialities kept are read."""
+    first, *others = words
+    term = DrugSearchTerm
+    query = select(term.cis).where(_prefix(term.term, first))
+    for word in others:
+        query = query.where(term.cis.in_(select(DrugSearchTerm.cis).where(_prefix(DrugSearchTerm.term, word))))
+    query = (query.group_by(term.cis, term.marketed, term.name_key)
+             .order_by(term.marketed.desc(), term.name_key).limit(limit))
+    ranked = list(session.scalars(query))
+    found = {s.cis: s for s in specialities_by_cis(session, ranked)} if ranked else {}
+    return [found[cis] for cis in ranked if cis in found]
 
 
-def specialities_by_substance(session: Session, key: str, limit: int) -> list[DrugSpeciality]:
-    having = select(DrugComposition.cis).where(_prefix(DrugComposition.substance_key, key))
+def specialities_by_substance(session: Session, key: str) -> list[DrugSpeciality]:
+    """Specialities holding the active substance whose search key is ``key`` (a prescription by DCI)."""
+    having = select(DrugComposition.cis).where(DrugComposition.substance_key == key)
     query = (select(DrugSpeciality).where(DrugSpeciality.cis.in_(having))
-             .order_by(DrugSpeciality.marketed.desc(), DrugSpeciality.name_key).limit(limit))
+             .order_by(DrugSpeciality.marketed.desc(), DrugSpeciality.name_key))
     return list(session.scalars(query))
 
 
