@@ -34,10 +34,9 @@ os.environ.setdefault("MAILLAGE_VAR_DIR", str(Path(tempfile.gettempdir()) / "mai
 
 import psycopg  # noqa: E402
 from _machine import cpu_model, loadavg  # noqa: E402
+from sqlalchemy import delete  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from stdnum import ean  # noqa: E402
-
-from sqlalchemy import delete  # noqa: E402
 
 from maillage.kit.db import make_engine, make_sessionmaker, normalise_url  # noqa: E402
 from maillage.models.drug import DrugRelease  # noqa: E402
