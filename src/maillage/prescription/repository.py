@@ -1,7 +1,9 @@
-"""Every query of the prescription package: the drug database (public data: no actor, no audit)."""
+"""Every query of the prescription package: the drug database (public data: no actor, no audit) and the
+prescriptions (the service checks access and audits before calling these)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +19,7 @@ from maillage.models.drug import (
     DrugSearchTerm,
     DrugSpeciality,
 )
+from maillage.models.prescription import Dispensation, Prescription, PrescriptionLine
 
 PREFIX_END = "\uffff"
 INSERT_BATCH = 5000
@@ -120,4 +123,46 @@ def generic_group(session: Session, group_id: str) -> list[DrugGenericMember]:
 
 def notices_of(session: Session, cis: Sequence[str]) -> list[DrugNotice]:
     query = select(DrugNotice).where(DrugNotice.cis.in_(cis)).order_by(DrugNotice.starts_on.desc())
+    return list(session.scalars(query))
+
+
+# Prescriptions ------------------------------------------------------------------------------------------------
+
+
+def prescription(session: Session, prescription_id: uuid.UUID) -> Prescription | None:
+    return session.get(Prescription, prescription_id)
+
+
+def prescription_by_number(session: Session, number: str) -> Prescription | None:
+    return session.scalars(select(Prescription).where(Prescription.number == number)).first()
+
+
+def lines_of(session: Session, prescription_id: uuid.UUID) -> list[PrescriptionLine]:
+    query = (select(PrescriptionLine).where(PrescriptionLine.prescription_id == prescription_id)
+             .order_by(PrescriptionLine.position))
+    return list(session.scalars(query))
+
+
+def dispensations_of(session: Session, prescription_id: uuid.UUID) -> list[Dispensation]:
+    query = (select(Dispensation).where(Dispensation.prescription_id == prescription_id)
+             .order_by(Dispensation.dispensed_at, Dispensation.id))
+    return list(session.scalars(query))
+
+
+def add_dispensed(session: Session, line_id: uuid.UUID, quantity: int) -> bool:
+    """Add ``quantity`` to the line's dispensed quantity if that stays within what was prescribed; False when it
+    would not (another pharmacist delivered it first). One conditional update: on PostgreSQL a concurrent one waits
+    for this transaction and then finds the new quantity."""
+    prescribed = PrescriptionLine.quantity * (PrescriptionLine.renewals + 1)
+    result = session.execute(
+        update(PrescriptionLine)
+        .where(PrescriptionLine.id == line_id, PrescriptionLine.dispensed_quantity + quantity <= prescribed)
+        .values(dispensed_quantity=PrescriptionLine.dispensed_quantity + quantity)
+        .execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def prescriptions_of_patient(session: Session, patient_id: uuid.UUID) -> list[Prescription]:
+    query = (select(Prescription).where(Prescription.patient_id == patient_id)
+             .order_by(Prescription.created_at.desc()))
     return list(session.scalars(query))
