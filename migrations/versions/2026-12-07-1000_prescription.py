@@ -193,7 +193,6 @@ def upgrade() -> None:
     sa.Column('outcome', sa.String(length=16), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
     sa.Column('substitute_cis', sa.String(length=8), nullable=True),
-    sa.Column('substitute_label', sa.Text(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('dispensed_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(outcome = 'substituted') = (substitute_cis is not null)", name=op.f('ck_prescription_dispensation_substitute_when_substituted')),

@@ -165,7 +165,7 @@ class TestDispense:
         seen = service.view(db, w.a(db, w.prescriber), view.prescription.id)
         (dispensation,) = seen.lines[0].dispensations
         assert dispensation.outcome == "substituted"
-        assert dispensation.substitute_label == "CLOBÉTASOL ARROW 0,05 %, crème"
+        assert seen.substitute_name(dispensation) == "CLOBÉTASOL ARROW 0,05 %, crème"
         assert seen.lines[0].remaining == 0 and seen.lines[1].remaining == 3 and seen.lines[1].dispensations == []
 
     def test_a_second_dispensation_of_a_dispensed_line_is_refused(self, db, w):

@@ -109,7 +109,5 @@ class Dispensation(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     quantity: Mapped[int] = mapped_column(Integer)
     substitute_cis: Mapped[str | None] = mapped_column(String(8), default=None)
-    substitute_label: Mapped[str | None] = mapped_column(SealedText("prescription_dispensation.substitute_label"),
-                                                         default=None)
     reason: Mapped[str | None] = mapped_column(SealedText("prescription_dispensation.reason"), default=None)
     dispensed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)

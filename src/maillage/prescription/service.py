@@ -75,6 +75,12 @@ class PrescriptionView:
     prescriber_name: str
     prescriber_rpps: str | None
     warnings: list[str] = field(default_factory=list)
+    drug_names: dict[str, str] = field(default_factory=dict)
+
+    def substitute_name(self, dispensation: Dispensation) -> str | None:
+        """The generic dispensed instead, by its name in the drug database."""
+        cis = dispensation.substitute_cis
+        return self.drug_names.get(cis, cis) if cis else None
 
     @property
     def status(self) -> Status:
@@ -167,7 +173,10 @@ def _view(session: Session, prescription: Prescription, *, patient_name: str | N
         by_line.setdefault(dispensation.line_id, []).append(dispensation)
     header = _signed_header(prescription)
     professional = directory.professional_of_user(session, prescription.prescriber_id)
+    substitutes = sorted({d.substitute_cis for ds in by_line.values() for d in ds if d.substitute_cis})
+    names = {s.cis: s.name for s in repository.specialities_by_cis(session, substitutes)} if substitutes else {}
     return PrescriptionView(
+        drug_names=names,
         prescription=prescription,
         lines=[LineView(line, _draft_of(line), by_line.get(line.id, [])) for line in lines],
         patient_name=patient_name or header.get("patient", {}).get("name", ""),
@@ -377,12 +386,10 @@ def dispense(session: Session, actor: Actor, prescription_id: uuid.UUID | str, e
         line = lines.get(entry.line_id)
         if line is None:
             raise NotFound("Cette ligne n'appartient pas à l'ordonnance.")
-        substitute_label = None
         in_group: bool | None = None
         if entry.outcome is Outcome.SUBSTITUTED:
-            options = {hit.cis: hit for hit in drugs.substitutes(session, line.cis)} if line.cis else {}
+            options = {hit.cis for hit in drugs.substitutes(session, line.cis)} if line.cis else set()
             in_group = entry.substitute_cis in options
-            substitute_label = options[entry.substitute_cis].name if in_group and entry.substitute_cis else None
         remaining = line.quantity * (line.renewals + 1) - line.dispensed_quantity
         problem = rules.dispensation_problem(outcome=entry.outcome, quantity=entry.quantity, remaining=remaining,
                                              non_substitutable=line.non_substitutable, substitute_in_group=in_group,
@@ -395,7 +402,7 @@ def dispense(session: Session, actor: Actor, prescription_id: uuid.UUID | str, e
             prescription_id=prescription.id, line_id=line.id, pharmacist_id=actor.user_id,
             establishment_id=actor.current_establishment_id, outcome=entry.outcome.value, quantity=entry.quantity,
             substitute_cis=entry.substitute_cis if entry.outcome is Outcome.SUBSTITUTED else None,
-            substitute_label=substitute_label, reason=(entry.reason or "").strip() or None, dispensed_at=now()))
+            reason=(entry.reason or "").strip() or None, dispensed_at=now()))
     session.flush()
     for line in lines.values():
         session.refresh(line)
