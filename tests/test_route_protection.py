@@ -39,6 +39,9 @@ PUBLIC = {
     # The third participant invited by link: the same, for their invitation only.
     ("GET", "/tc/invite/{token}"), ("GET", "/teleconsultation/invite"),
     ("POST", "/teleconsultation/invite/consentement"),
+    # The public keys that verify prescription signatures: published so that anyone holding a prescription can
+    # check it; no patient data, no secret.
+    ("GET", "/api/prescriptions/verification-keys"),
 }
 PUBLIC_PREFIXES = ("/offre",)  # the public telemedicine offer catalogue
 

@@ -76,6 +76,7 @@ class PrescriptionView:
     prescriber_rpps: str | None
     warnings: list[str] = field(default_factory=list)
     drug_names: dict[str, str] = field(default_factory=dict)
+    patient: Any = None  # the PatientView, for the patient banner
 
     def substitute_name(self, dispensation: Dispensation) -> str | None:
         """The generic dispensed instead, by its name in the drug database."""
@@ -191,6 +192,7 @@ def view(session: Session, actor: Actor, prescription_id: uuid.UUID | str,
     patient = patients.get_patient(session, actor, prescription.patient_id, purpose=Purpose.PRESCRIPTION,
                                    context=context)
     result = _view(session, prescription, patient_name=patient.display_name)
+    result.patient = patient
     if prescription.status == Status.DRAFT.value:
         result.warnings = checks(session, result)
     return result
@@ -358,7 +360,10 @@ def open_by_number(session: Session, actor: Actor, typed: str,
     if prescription is None or prescription.status == Status.DRAFT.value:
         raise NotFound(NOT_FOUND)
     _for_pharmacist(session, actor, prescription, action="read", context=context)
-    return _view(session, prescription)
+    result = _view(session, prescription)
+    result.patient = patients.get_patient(session, actor, prescription.patient_id, purpose=Purpose.PRESCRIPTION,
+                                          context=context)
+    return result
 
 
 @dataclass(frozen=True)
@@ -410,6 +415,9 @@ def dispense(session: Session, actor: Actor, prescription_id: uuid.UUID | str, e
         [(line.dispensed_quantity, line.quantity * (line.renewals + 1)) for line in lines.values()])
     prescription.status = status.value
     session.flush()
+    record(session, action="dispensed", object_type=OBJECT, object_id=str(prescription.id),
+           patient_id=str(prescription.patient_id), purpose=Purpose.PRESCRIPTION.value, context=context,
+           details={"lines": len(entries)}, **actor.audit_fields)
     return _view(session, prescription)
 
 
