@@ -119,3 +119,36 @@ class TestVerificationKeys:
     def test_the_keys_are_published_without_an_account(self, client, db):
         keys = client.get("/api/prescriptions/verification-keys").json()
         assert keys and all(k["algorithm"] == "Ed25519" and k["key_id"].startswith("rx-") for k in keys)
+
+
+class TestReachedFromTheActs:
+    def test_the_specialist_prescribes_from_her_opinion_and_the_act_is_linked(self, client, db):
+        from maillage.prescription import drugs
+        from maillage.teleexpertise import service as teleexpertise
+        from tests.fixtures.prescription import BDPM
+        from tests.fixtures.teleexpertise import OPINION, actor, claimed, world
+
+        drugs.import_release(db, BDPM / "utf8")
+        tw = world(db)
+        req = claimed(db, tw)
+        teleexpertise.answer(db, actor(db, tw.expert), req.id, OPINION)
+        db.commit()
+        sign_in(client, db, tw.expert)
+        page = client.get(f"/teleexpertise/demandes/{req.id}", headers=HTML)
+        link = f"/patients/{tw.patient_id}/ordonnances/nouvelle?origine=opinion&amp;acte={req.id}"
+        assert page.status_code == 200 and link in page.text, page.text[:300]
+        form = client.get(link.replace("&amp;", "&"), headers=HTML)
+        assert form.status_code == 200 and "Avis de téléexpertise" in form.text
+        sent = client.post(f"/patients/{tw.patient_id}/ordonnances", data={
+            "csrf_token": csrf_token(client), "source": "opinion", "source_id": str(req.id), **line_form()},
+            headers=HTML, follow_redirects=False)
+        assert sent.status_code == 303, sent.text[:600]
+        prescription = db.scalars(select(Prescription).where(Prescription.source_id == req.id)).one()
+        assert prescription.source_kind == "opinion" and prescription.prescriber_id == tw.expert.id
+
+    def test_the_patient_page_offers_to_prescribe_to_a_physician_only(self, client, db):
+        w = rx_world(db)
+        db.commit()
+        sign_in(client, db, w.prescriber)
+        page = client.get(f"/patients/{w.patient_id}", headers=HTML)
+        assert f"/patients/{w.patient_id}/ordonnances/nouvelle" in page.text
