@@ -126,6 +126,7 @@ def upgrade() -> None:
     sa.Column('source_kind', sa.String(length=16), nullable=False),
     sa.Column('source_id', sa.Uuid(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('pharmacy_id', sa.Uuid(), nullable=True),
     sa.Column('drug_release_id', sa.Uuid(), nullable=True),
     sa.Column('instructions', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -143,12 +144,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['cancelled_by'], ['user_account.id'], name=op.f('fk_prescription_cancelled_by_user_account')),
     sa.ForeignKeyConstraint(['drug_release_id'], ['drug_release.id'], name=op.f('fk_prescription_drug_release_id_drug_release')),
     sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_prescription_patient_id_patient'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['pharmacy_id'], ['establishment.id'], name=op.f('fk_prescription_pharmacy_id_establishment')),
     sa.ForeignKeyConstraint(['prescriber_id'], ['user_account.id'], name=op.f('fk_prescription_prescriber_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_prescription')),
     sa.UniqueConstraint('number', name=op.f('uq_prescription_number'))
     )
     with op.batch_alter_table('prescription', schema=None) as batch_op:
         batch_op.create_index('ix_prescription_patient', ['patient_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_prescription_pharmacy', ['pharmacy_id', 'status'], unique=False)
         batch_op.create_index('ix_prescription_prescriber', ['prescriber_id', 'created_at'], unique=False)
 
     op.create_table('prescription_line',
@@ -221,6 +224,7 @@ def downgrade() -> None:
     op.drop_table('prescription_line')
     with op.batch_alter_table('prescription', schema=None) as batch_op:
         batch_op.drop_index('ix_prescription_prescriber')
+        batch_op.drop_index('ix_prescription_pharmacy')
         batch_op.drop_index('ix_prescription_patient')
 
     op.drop_table('prescription')

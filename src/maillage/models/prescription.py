@@ -29,6 +29,7 @@ class Prescription(Base):
         CheckConstraint("source_kind in ('patient', 'opinion', 'teleconsultation')", name="source_kind_known"),
         Index("ix_prescription_patient", "patient_id", "created_at"),
         Index("ix_prescription_prescriber", "prescriber_id", "created_at"),
+        Index("ix_prescription_pharmacy", "pharmacy_id", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -38,6 +39,7 @@ class Prescription(Base):
     source_kind: Mapped[str] = mapped_column(String(16), default="patient")
     source_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    pharmacy_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("establishment.id"), default=None)
     drug_release_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("drug_release.id"), default=None)
     instructions: Mapped[str | None] = mapped_column(SealedText("prescription.instructions"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)

@@ -60,7 +60,8 @@ def _form_page(request: Request, db: Session, actor: Actor, patient_id: uuid.UUI
     patient = patients.get_patient(db, actor, patient_id, purpose=Purpose.PRESCRIPTION,
                                    context=audit_context(request))
     return render(request, "prescription/new.html", {"patient": patient, "form": form, "error": error,
-                                                     "choices": choices or {}}, status_code=status_code)
+                                                     "choices": choices or {},
+                                                     "pharmacies": service.pharmacies(db)}, status_code=status_code)
 
 
 @router.get("/patients/{patient_id}/ordonnances/nouvelle", response_class=HTMLResponse)
@@ -125,8 +126,14 @@ async def create(patient_id: uuid.UUID, request: Request, db: DbSession, actor: 
         if choices:
             found = ", ".join(str(n) for n in choices)
             raise ValidationFailed(f"Précisez le médicament de la ligne {found} : choisissez-le dans la liste.")
+        pharmacy = form.get("pharmacy_id") or None
+        try:
+            pharmacy_id = as_uuid(pharmacy) if pharmacy else None
+        except (ValueError, TypeError):
+            raise ValidationFailed("Choisissez la pharmacie dans la liste.") from None
         draft = service.create_draft(db, actor, patient_id, lines, instructions=form.get("instructions"),
-                                     source_kind=source, source_id=source_id, context=audit_context(request))
+                                     source_kind=source, source_id=source_id, pharmacy_id=pharmacy_id,
+                                     context=audit_context(request))
     except MaillageError as exc:
         if exc.status_code == 404:
             raise
@@ -194,7 +201,8 @@ def pdf(prescription_id: uuid.UUID, request: Request, db: DbSession, actor: Read
 def counter(request: Request, db: DbSession, actor: Pharmacist) -> Response:
     typed = request.query_params.get("numero", "")[:80].strip()
     if not typed:
-        return render(request, "prescription/counter.html", {"typed": ""})
+        waiting = service.waiting_at_my_pharmacy(db, actor, context=audit_context(request))
+        return render(request, "prescription/counter.html", {"typed": "", "waiting": waiting})
     try:
         view = service.open_by_number(db, actor, typed, context=audit_context(request))
     except MaillageError as exc:

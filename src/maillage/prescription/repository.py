@@ -3,6 +3,7 @@ prescriptions (the service checks access and audits before calling these)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -160,6 +161,15 @@ def add_dispensed(session: Session, line_id: uuid.UUID, quantity: int) -> bool:
         .values(dispensed_quantity=PrescriptionLine.dispensed_quantity + quantity)
         .execution_options(synchronize_session=False))
     return bool(getattr(result, "rowcount", 0))
+
+
+def waiting_at(session: Session, pharmacy_ids: Sequence[uuid.UUID], today: dt.date) -> list[Prescription]:
+    """Signed prescriptions addressed to these pharmacies, still to dispense and valid today, oldest first."""
+    query = (select(Prescription)
+             .where(Prescription.pharmacy_id.in_(pharmacy_ids),
+                    Prescription.status.in_(("signed", "partially_dispensed")), Prescription.valid_until >= today)
+             .order_by(Prescription.signed_at))
+    return list(session.scalars(query))
 
 
 def prescriptions_of_patient(session: Session, patient_id: uuid.UUID) -> list[Prescription]:

@@ -34,6 +34,7 @@ from maillage.security.policy import Permission, role_allows
 from maillage.security.purposes import Purpose
 
 OBJECT = "prescription"
+PHARMACY = "pharmacy"
 NOT_FOUND = "Aucune ordonnance ne porte ce numéro."
 BAD_SIGNATURE = ("La signature de cette ordonnance n'est pas valide (contenu modifié ou signature altérée) : "
                  "ne la délivrez pas et contactez le prescripteur.")
@@ -115,16 +116,22 @@ def _require(actor: Actor, permission: Permission) -> None:
 
 def create_draft(session: Session, actor: Actor, patient_id: uuid.UUID | str, lines: list[LineDraft], *,
                  instructions: str | None = None, source_kind: rules.SourceKind = rules.SourceKind.PATIENT,
-                 source_id: uuid.UUID | None = None, context: AuditContext | None = None) -> Prescription:
-    """A draft prescription for a patient the actor cares for; speciality lines take their name from the drug
-    database in service. Refused (nothing written) when a line names a drug the base does not hold."""
+                 source_id: uuid.UUID | None = None, pharmacy_id: uuid.UUID | None = None,
+                 context: AuditContext | None = None) -> Prescription:
+    """A draft prescription for a patient the actor cares for, addressed to the patient's chosen pharmacy if any;
+    speciality lines take their name from the drug database in service. Refused (nothing written) when a line
+    names a drug the base does not hold."""
     _require(actor, Permission.PRESCRIPTION_WRITE)
     grant = authz.access_patient(session, actor, patient_id, Purpose.PRESCRIPTION, action="create",
                                  object_type=OBJECT, permission=Permission.PRESCRIPTION_WRITE, context=context)
     if not lines:
         raise ValidationFailed("Ajoutez au moins une ligne à l'ordonnance.")
+    if pharmacy_id is not None:
+        pharmacy = directory.get_establishment(session, pharmacy_id).establishment
+        if pharmacy.kind != PHARMACY:
+            raise ValidationFailed("Choisissez une pharmacie d'officine dans la liste.")
     release = repository.current_release(session)
-    prescription = Prescription(patient_id=grant.patient_id, prescriber_id=actor.user_id, source_kind=source_kind.value,
+    prescription = Prescription(pharmacy_id=pharmacy_id, patient_id=grant.patient_id, prescriber_id=actor.user_id, source_kind=source_kind.value,
                                 source_id=source_id, status=Status.DRAFT.value,
                                 drug_release_id=release.id if release else None,
                                 instructions=(instructions or "").strip() or None, created_at=now())
@@ -419,6 +426,38 @@ def dispense(session: Session, actor: Actor, prescription_id: uuid.UUID | str, e
            patient_id=str(prescription.patient_id), purpose=Purpose.PRESCRIPTION.value, context=context,
            details={"lines": len(entries)}, **actor.audit_fields)
     return _view(session, prescription)
+
+
+@dataclass(frozen=True)
+class WaitingRow:
+    prescription: Prescription
+    patient_name: str
+    prescriber_name: str
+
+
+def waiting_at_my_pharmacy(session: Session, actor: Actor, context: AuditContext | None = None) -> list[WaitingRow]:
+    """Prescriptions the patients addressed to the pharmacist's pharmacies, still to dispense (a list read,
+    audited with the patients it shows). Opening one goes through the number, like any other."""
+    _require(actor, Permission.PRESCRIPTION_DISPENSE)
+    if not actor.establishment_ids:
+        return []
+    found = repository.waiting_at(session, list(actor.establishment_ids), today())
+    rows = []
+    for prescription in found:
+        header = _signed_header(prescription)
+        rows.append(WaitingRow(prescription, header.get("patient", {}).get("name", ""),
+                               header.get("prescriber", {}).get("name", "")))
+    if rows:
+        authz.audit_list(session, actor, object_type=OBJECT, count=len(rows), purpose=Purpose.PRESCRIPTION,
+                         patient_ids=[row.prescription.patient_id for row in rows], context=context)
+    return rows
+
+
+def pharmacies(session: Session) -> list[tuple[uuid.UUID, str]]:
+    """The pharmacies a prescription may be addressed to (the directory's officines), by name."""
+    found = directory.search_establishments(session, kind=PHARMACY, limit=200)
+    return sorted(((e.id, f"{e.name} ({e.commune_name})" if e.commune_name else e.name) for e in found),
+                  key=lambda pair: pair[1])
 
 
 def verification_keys() -> list[dict[str, str]]:
