@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from maillage.authz import service as authz
 from maillage.kit.clock import today_paris
 from maillage.messaging import service as messaging
-from maillage.prescription import service as prescriptions
 from maillage.monitoring import service as monitoring
 from maillage.patient import vigilance
+from maillage.prescription import service as prescriptions
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
