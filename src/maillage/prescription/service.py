@@ -131,7 +131,8 @@ def create_draft(session: Session, actor: Actor, patient_id: uuid.UUID | str, li
         if pharmacy.kind != PHARMACY:
             raise ValidationFailed("Choisissez une pharmacie d'officine dans la liste.")
     release = repository.current_release(session)
-    prescription = Prescription(pharmacy_id=pharmacy_id, patient_id=grant.patient_id, prescriber_id=actor.user_id, source_kind=source_kind.value,
+    prescription = Prescription(pharmacy_id=pharmacy_id, patient_id=grant.patient_id, prescriber_id=actor.user_id,
+                                source_kind=source_kind.value,
                                 source_id=source_id, status=Status.DRAFT.value,
                                 drug_release_id=release.id if release else None,
                                 instructions=(instructions or "").strip() or None, created_at=now())
