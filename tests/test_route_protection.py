@@ -42,6 +42,9 @@ PUBLIC = {
     # FHIR and SMART require the server's description to be readable before any token: it holds no data.
     ("GET", "/fhir/metadata"), ("GET", "/fhir/.well-known/smart-configuration"),
     ("GET", "/.well-known/smart-configuration"),
+    # The public keys that verify prescription signatures: published so that anyone holding a prescription can
+    # check it; no patient data, no secret.
+    ("GET", "/api/prescriptions/verification-keys"),
 }
 PUBLIC_PREFIXES = ("/offre",)  # the public telemedicine offer catalogue
 

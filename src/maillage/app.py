@@ -38,6 +38,8 @@ from maillage.monitoring import pages as monitoring_pages
 from maillage.monitoring import setup as monitoring_setup
 from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
+from maillage.prescription import endpoints as prescription_endpoints
+from maillage.prescription import pages as prescription_pages
 from maillage.teleconsultation import assisted_endpoints as teleconsultation_assisted_endpoints
 from maillage.teleconsultation import assisted_pages as teleconsultation_assisted_pages
 from maillage.teleconsultation import endpoints as teleconsultation_endpoints
@@ -150,4 +152,6 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(exchange_pages.router)
     app.include_router(fhir_endpoints.well_known)
     app.include_router(fhir_endpoints.router)
+    app.include_router(prescription_endpoints.router)
+    app.include_router(prescription_pages.router)
     return app

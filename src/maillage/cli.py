@@ -17,6 +17,7 @@ from maillage.directory import cli as directory_cli
 from maillage.document import cli as document_cli
 from maillage.kit import french
 from maillage.monitoring import cli as monitoring_cli
+from maillage.prescription import cli as prescription_cli
 from maillage.vault import cli as vault_cli
 
 app = typer.Typer(help="Maillage : plateforme de télésanté du GHT. Commandes d'exploitation.", no_args_is_help=True)
@@ -29,6 +30,7 @@ app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(vault_cli.app, name="keys")
 app.add_typer(directory_cli.app, name="directory")
 app.add_typer(document_cli.app, name="documents")
+app.add_typer(prescription_cli.app, name="drugs")
 analytics_cli.app.command("generate-claims")(demo_cli.generate_claims_command)
 app.add_typer(analytics_cli.app, name="analytics")
 app.command("ingest-mqtt")(monitoring_cli.ingest_mqtt)

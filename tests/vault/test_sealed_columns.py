@@ -39,6 +39,8 @@ from maillage.models.monitoring import MonitoringAlert
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import service as monitoring
 from maillage.patient import vigilance
+from maillage.prescription import service as rx_service
+from maillage.prescription.rules import Outcome
 from maillage.teleconsultation import aftercare as tc_aftercare
 from maillage.teleconsultation import booking as tc_booking
 from maillage.teleconsultation import patient_link
@@ -54,6 +56,9 @@ from tests.fixtures.factories import make_user
 from tests.fixtures.messaging import msg_world
 from tests.fixtures.patients import insert_record, qualified, traits
 from tests.fixtures.patients import physician as patient_physician
+from tests.fixtures.prescription import doxycycline_dci as rx_dci
+from tests.fixtures.prescription import rx_world
+from tests.fixtures.prescription import signed as rx_signed
 from tests.fixtures.teleconsultation import FIRST_SLOT, MONDAY_9H, clinic
 from tests.fixtures.teleconsultation import book as tc_book
 from tests.fixtures.teleexpertise import actor, draft, photo, world
@@ -145,6 +150,16 @@ CLEAR: dict[str, str] = {
     **{f"mssante_received.{c}": CODE for c in ("status", "reason_code")},
     "mssante_received.reason": "a French sentence from the fixed lists of exchange.rules, xdm and the upload checks "
                                "(about the file, never the message's text)",
+    **{f"prescription.{c}": CODE for c in ("source_kind", "status")},
+    "prescription.number": "the prescription's number, printed under its QR code and typed by the pharmacist",
+    **{f"prescription.{c}": REFERENCE for c in ("signature", "signing_key_id", "verification_code")},
+    **{f"prescription_line.{c}": CODE for c in ("kind", "dose_unit", "period", "duration_unit",
+                                               "non_substitution_reason")},
+    **{f"prescription_line.{c}": "a code of the public drug database (CIS, CIP13), needed to check a substitution "
+                                 "against the generic groups; the drug's label and the free text are sealed"
+       for c in ("cis", "cip13")},
+    "prescription_dispensation.outcome": CODE,
+    "prescription_dispensation.substitute_cis": "a CIS code of the public drug database (the generic dispensed)",
 }
 
 
@@ -329,6 +344,16 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
         attachments=(Attachment("IHE_XDM.ZIP", "application/zip", archive),)),
         f"{m['mssante_received.sender']}@chu-ext.mssante.fr")))
     exchange.poll_mailbox(db, inbox, settings=mss_settings)
+    # Prescription: a line by substance (its label) with conditions, instructions (also in the signed content), a
+    # line not delivered with its reason; a second prescription cancelled with its reason.
+    rx = rx_world(db, 7)
+    written = rx_dci(label=m["prescription_line.label"], conditions=m["prescription_line.conditions"])
+    prescribed = rx_signed(db, rx, written,
+                           instructions=f"{m['prescription.instructions']} {m['prescription.signed_content']}")
+    rx_service.dispense(db, rx.a(db, rx.pharmacist), prescribed.prescription.id, [rx_service.DispenseEntry(
+        prescribed.lines[0].line.id, Outcome.NOT_DELIVERED, 0, reason=m["prescription_dispensation.reason"])])
+    cancelled = rx_signed(db, rx, rx_dci())
+    rx_service.cancel(db, rx.a(db, rx.prescriber), cancelled.prescription.id, m["prescription.cancel_reason"])
     # A value sealed by the vault itself (what the second factor's secret uses).
     vault.seal(db, object_type="user_account", object_id=str(emergency.id), field="note",
                plaintext=m["vault_sealed_value.ciphertext"].encode())

@@ -251,6 +251,8 @@ def _patient_context(db: Any, actor: Actor, request: Request, patient_id: uuid.U
     return {"view": view, "states": consent.consent_states(history), "history": history, "vigilance": vigilance,
             "recorders": consent.recorder_names(db, history),
             "can_write": role_allows(actor.role, Permission.PATIENT_WRITE) and not vigilance,
+            "can_prescribe": role_allows(actor.role, Permission.PRESCRIPTION_WRITE) and not vigilance
+            and view.patient.merged_into_id is None,
             "is_officer": role_allows(actor.role, Permission.IDENTITY_MERGE),
             "purposes": list(ConsentPurpose.labels().items()), "sources": list(ConsentSource.labels().items()),
             "documents": list(IdentityDocument.labels().items()), "oids": [(o.value, o.label) for o in InsOid],

@@ -20,6 +20,7 @@ from maillage.kit.clock import today_paris
 from maillage.messaging import service as messaging
 from maillage.monitoring import service as monitoring
 from maillage.patient import vigilance
+from maillage.prescription import service as prescriptions
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
@@ -131,6 +132,14 @@ def _assisted_items(session: Session, actor: Actor, context: AuditContext) -> li
                      "/teleconsultation", "info")]
 
 
+def _prescription_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    """The pharmacist's prescriptions addressed to their pharmacy, still to dispense."""
+    if not role_allows(actor.role, Permission.PRESCRIPTION_DISPENSE):
+        return []
+    waiting = prescriptions.waiting_at_my_pharmacy(session, actor, context=context)
+    return [HomeItem(len(waiting), "ordonnance à délivrer", "ordonnances à délivrer", "/officine", "info")]
+
+
 def _identity_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
     if not role_allows(actor.role, Permission.IDENTITY_MERGE):
         return []
@@ -163,7 +172,7 @@ def indicators_refreshed(results_dir: Path) -> int:
 
 SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
     _teleexpertise_items, _teleconsultation_items, _assisted_items, _teleconsultation_aftercare_items,
-    _monitoring_items, _messaging_items, _identity_items, _mssante_items, _break_glass_items,
+    _monitoring_items, _messaging_items, _prescription_items, _identity_items, _mssante_items, _break_glass_items,
 ]
 
 

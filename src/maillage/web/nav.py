@@ -29,6 +29,7 @@ NAV: list[NavItem] = [
     NavItem("Télésurveillance", "/telesurveillance", frozenset({"physician", "nurse", "coordinating_nurse"})),
     NavItem("Messagerie", "/messagerie", frozenset({"physician", "midwife", "nurse", "coordinating_nurse",
                                                     "pharmacist"})),
+    NavItem("Officine", "/officine", frozenset({"pharmacist"})),
     NavItem("Identitovigilance", "/identitovigilance", frozenset({"identity_officer"})),
     NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),
     NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),

@@ -1,0 +1,1 @@
+"""E-prescription: the public drug database (BDPM) and, on it, prescriptions."""
