@@ -3,14 +3,29 @@
 The standard PDF fonts cover Latin-1 only ("€" and "œ" are outside it). ``UnicodePDF`` embeds DejaVu Sans (regular,
 bold, oblique; fpdf2 writes only the glyphs used) and replaces any character the font lacks by "?" before it
 reaches fpdf2, which would otherwise log the missing characters, and logs must never carry document text.
+
+Each font is read once per process. fpdf2's ``add_font`` parses the whole file for every document (the character
+map and the width of each of its ~6,000 glyphs: about half of a short report's CPU), and the document's output
+then cuts the parsed font down to the glyphs used, in place, so a parsed font cannot serve two documents as it is.
+``_ParsedFont`` keeps what does not change from one document to the next (the character map, the widths, the
+glyph ids, the descriptor: what fpdf2's own ``TTFFont.__deepcopy__`` shares between copies) and gives each
+document a font of its own over a fresh, lazily read ``fontTools`` font opened on the file's bytes held in memory,
+which is the font the subsetting then cuts down (with the glyph names already derived, which fontTools would
+otherwise derive again from the character map for each document). The PDF is byte for byte the one ``add_font``
+would have made (``tests/kit/test_pdf.py``).
 """
 
 from __future__ import annotations
 
+import copy
+import threading
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from fontTools import ttLib
 from fpdf import FPDF
+from fpdf.fonts import SubsetMap, TTFFont
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FAMILY = "DejaVu"
@@ -18,11 +33,66 @@ _FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Obl
 REPLACEMENT = "?"
 
 
+class _ParsedFont:
+    """One font file, parsed once: what every document's copy of it shares, and the bytes to reopen it from."""
+
+    def __init__(self, template: TTFFont) -> None:
+        self.template = template
+        path = Path(str(template.ttffile))
+        self.data = path.read_bytes()
+        # A font fpdf2 altered while parsing it (a drawn .notdef, a variable font instanced, a WOFF unpacked) is not
+        # the file reopened: such fonts are not shared (DejaVu Sans is none of them).
+        self.shareable = (not template.is_compressed and "glyf" in template.ttfont
+                          and ".notdef" in template.ttfont.getGlyphOrder())
+        # DejaVu's 'post' table names no glyphs: fontTools derives the names from the character map, in each
+        # document's font again unless it is given them.
+        self.glyph_order = tuple(template.ttfont.getGlyphOrder())
+        template.ttfont.close()  # every document reopens its own from ``data``
+
+    def for_document(self, pdf: FPDF) -> TTFFont:
+        """A copy for one document: shared read-only parts, its own widths table, subset and fontTools font."""
+        template = self.template
+        font: TTFFont = copy.copy(template)  # slots copied one by one: the same shared attributes
+        font.i = len(pdf.fonts) + 1
+        font.cw = copy.copy(template.cw)  # a defaultdict: reading an unknown character inserts its width
+        font.glyph_ids = dict(template.glyph_ids)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font.ttfont = ttLib.TTFont(BytesIO(self.data), recalcTimestamp=False, lazy=True)
+        font.ttfont.setGlyphOrder(list(self.glyph_order))  # the subsetting replaces it, never edits it
+        font.subset = SubsetMap(font)
+        font.color_font = None  # DejaVu Sans has no colour glyphs (checked when the template is parsed)
+        return font
+
+
+_parsed: dict[str, _ParsedFont] = {}
+_parsing = threading.Lock()
+
+
+def _parsed_font(style: str) -> _ParsedFont:
+    found = _parsed.get(style)
+    if found is None:
+        with _parsing:
+            found = _parsed.get(style)
+            if found is None:
+                scratch = FPDF()
+                scratch.add_font(FAMILY, style, str(FONT_DIR / _FILES[style]))
+                template = scratch.fonts[f"{FAMILY.lower()}{style}"]
+                if not isinstance(template, TTFFont) or template.color_font is not None:
+                    raise RuntimeError(f"police {_FILES[style]} inattendue")
+                found = _parsed[style] = _ParsedFont(template)
+    return found
+
+
 class UnicodePDF(FPDF):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for style, filename in _FILES.items():
-            self.add_font(FAMILY, style, str(FONT_DIR / filename))
+            parsed = _parsed_font(style)
+            if parsed.shareable:
+                self.fonts[f"{FAMILY.lower()}{style}"] = parsed.for_document(self)
+            else:
+                self.add_font(FAMILY, style, str(FONT_DIR / filename))
         self.set_font(FAMILY, "", 10)
 
     def normalize_text(self, text: str) -> str:
