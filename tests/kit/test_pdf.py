@@ -6,11 +6,13 @@ import datetime as dt
 import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from maillage.kit.pdf import _FILES, FAMILY, FONT_DIR, UnicodePDF
+from maillage.kit.pdf import _FILES, FAMILY, FONT_DIR, RenderedDocuments, UnicodePDF
 
 WHEN = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
 LINES = ("Compte rendu de téléexpertise", "Reste à payer : 23,00 € — « œuvre » l’été", "Mme Zoé Ærø, née le 02/03/1950")
@@ -80,3 +82,42 @@ class TestUnicodePDF:
         assert (FONT_DIR / "LICENSE-DejaVu.txt").read_text().count("Bitstream") > 0
         assert all((FONT_DIR / name).stat().st_size > 50_000 for name in
                    ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf"))
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    born: dt.date
+    at: dt.datetime
+    acts: list[str]
+
+
+class TestRenderedDocuments:
+    def source(self, **changes: Any) -> Source:
+        return Source(**({"name": "Mme Zoé Ærø", "born": dt.date(1950, 3, 2), "at": WHEN, "acts": []} | changes))
+
+    def test_an_equal_source_is_written_once_and_any_difference_writes_again(self):
+        cache = RenderedDocuments()
+        calls: list[str] = []
+        later = WHEN + dt.timedelta(seconds=1)
+        for source in (self.source(), self.source(), self.source(name="Mme Zoé Aero"), self.source(acts=["TE2"]),
+                       self.source(at=later)):
+            cache.get_or_render(source, lambda s=source: calls.append(repr(s)) or repr(s).encode())
+        assert len(calls) == 4
+
+    def test_the_least_recently_read_go_first_past_the_count_or_the_size(self):
+        cache = RenderedDocuments(max_entries=2, max_bytes=10)
+        writes: list[str] = []
+
+        def get(name: str, size: int = 4) -> bytes:
+            return cache.get_or_render(name, lambda: writes.append(name) or name.encode()[:1] * size)
+
+        get("a"), get("b"), get("a"), get("c")  # "b" is the least recently read when "c" arrives
+        get("a")
+        assert writes == ["a", "b", "c"]
+        get("b")
+        assert writes == ["a", "b", "c", "b"]
+        get("d", size=8)  # 4 + 8 > 10: only "d" stays
+        get("b")
+        assert writes == ["a", "b", "c", "b", "d", "b"]
+        assert get("e", size=11) == b"e" * 11 and get("e", size=11) and writes[-2:] == ["e", "e"], "too big: not kept"

@@ -18,7 +18,10 @@ would have made (``tests/kit/test_pdf.py``).
 from __future__ import annotations
 
 import copy
+import hashlib
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -101,3 +104,47 @@ class UnicodePDF(FPDF):
         if self.is_ttf_font and cmap:
             text = "".join(c if ord(c) in cmap or c in "\n\r\t" else REPLACEMENT for c in text)
         return super().normalize_text(text)
+
+
+class RenderedDocuments:
+    """The bytes of documents already written, by a digest of everything each was written from (per process).
+
+    A document written twice from the same data is the same document: ``get_or_render(source, render)`` returns the
+    bytes written the first time from an equal ``source`` (compared by the SHA-256 of its ``repr``, so ``source``
+    must be a value whose ``repr`` shows all it holds, such as a dataclass of strings, numbers and dates), and
+    otherwise calls ``render``. Any change in the data (a name corrected, an admission followed up, an age that
+    turns) is another ``source`` and another document: nothing here can be stale. The caller checks who may read
+    the document and records the access *before* asking, each time. The bytes stay in the process's memory only,
+    like a response being sent: never on disk, gone at restart; the least recently used go first past
+    ``max_entries`` or ``max_bytes``.
+    """
+
+    def __init__(self, max_entries: int = 64, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._documents: OrderedDict[bytes, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get_or_render(self, source: object, render: Callable[[], bytes]) -> bytes:
+        key = hashlib.sha256(repr(source).encode("utf-8", "surrogatepass")).digest()
+        with self._lock:
+            found = self._documents.get(key)
+            if found is not None:
+                self._documents.move_to_end(key)
+                return found
+        document = render()  # outside the lock: two first readers may both write it, with the same result
+        if len(document) <= self.max_bytes:
+            with self._lock:
+                if key not in self._documents:
+                    self._documents[key] = document
+                    self._size += len(document)
+                    while len(self._documents) > self.max_entries or self._size > self.max_bytes:
+                        _, dropped = self._documents.popitem(last=False)
+                        self._size -= len(dropped)
+        return document
+
+    def clear(self) -> None:
+        with self._lock:
+            self._documents.clear()
+            self._size = 0
