@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     # default), and the database connections each process keeps for them: one per thread, plus a few for the
     # work done outside them (the live worklist's checks, metrics). Python runs one thread at a time: more threads
     # than this only queue on the interpreter lock while holding connections, and the audit chain's lock with
-    # them (docs/adr/0012-web-tier-under-load.md).
-    web_threads: int = Field(default=12, ge=1, le=256)
+    # them (docs/adr/0012-web-tier-under-load.md). Four per process: what the CPU per request measured best on two
+    # cores (docs/adr/0014-web-tier-threads-and-documents.md); raise it where routes wait on slow peers.
+    web_threads: int = Field(default=4, ge=1, le=256)
     db_pool_extra: int = Field(default=4, ge=0, le=256)
 
     # Audit trail: access traces kept at least six rolling months (CSP, DOMAIN.md §7.2); the purge refuses less

@@ -49,6 +49,18 @@ def establishments_of(session: Session, user_id: uuid.UUID) -> list[UserEstablis
     )
 
 
+def establishment_ids_of(session: Session, user_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
+    """The account's establishments, default first: who is calling reads them on every request, as plain ids (no
+    entity loaded, no identity map)."""
+    return tuple(
+        session.scalars(
+            select(UserEstablishment.establishment_id)
+            .where(UserEstablishment.user_id == user_id)
+            .order_by(UserEstablishment.is_default.desc(), UserEstablishment.establishment_id)
+        )
+    )
+
+
 def session_by_token_hash(session: Session, token_hash: str) -> tuple[AuthSession, UserAccount | None] | None:
     """The session of a cookie and its account, in one query."""
     row = session.execute(

@@ -423,7 +423,7 @@ def revoke_all_sessions(session: Session, user: UserAccount) -> int:
 
 def actor_for(session: Session, user: UserAccount, auth_session: AuthSession | None = None,
               method: str = "session", scopes: frozenset[str] = frozenset()) -> Actor:
-    establishments = tuple(e.establishment_id for e in repo.establishments_of(session, user.id))
+    establishments = repo.establishment_ids_of(session, user.id)
     current = auth_session.establishment_id if auth_session else (establishments[0] if establishments else None)
     return Actor(
         user_id=user.id, username=user.username, display_name=user.display_name, role=Role(user.role),

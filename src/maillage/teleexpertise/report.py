@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from maillage.exceptions import Conflict, PermissionDenied
 from maillage.kit.clock import PARIS
 from maillage.kit.numbers import fr_euros
-from maillage.kit.pdf import FAMILY, UnicodePDF
+from maillage.kit.pdf import FAMILY, RenderedDocuments, UnicodePDF
 from maillage.patient import service as patients
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
@@ -54,6 +54,11 @@ class ReportData:
     patient_sex: str | None = None
     patient_ins: str | None = None  # "2 95 ... (Identité qualifiée)"
     patient_attending: str | None = None
+
+
+# A signed opinion's compte rendu is read again as it is (by the requester, by the specialist, at each visit to the
+# file): written once per process for the same content. The access is checked and audited before, each time.
+WRITTEN = RenderedDocuments()
 
 
 def render_pdf(data: ReportData) -> bytes:
@@ -145,7 +150,7 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
         admission = f"{Orientation(d.admission.orientation).label} - {AdmissionStatus(d.admission.status).label}"
     acts = [f"{a.code} — {fr_euros(a.amount)} — {a.act_date.strftime('%d/%m/%Y')} — "
             f"{'facturable' if a.billable else 'non facturable : ' + a.reason}" for a in d.acts]
-    return render_pdf(ReportData(
+    data = ReportData(
         patient=view.display_name, patient_birth_date=view.patient.birth_date, patient_born=view.born_label,
         patient_age=view.age_label, patient_sex=view.sex_label, patient_attending=view.attending_name,
         patient_ins=f"{view.matricule_display or 'non renseigné'} ({view.identity_status_label})",
@@ -155,4 +160,5 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
         exchanges=[("Question du spécialiste" if m.kind == "question" else "Réponse du requérant", m.created_at,
                     m.body) for m in d.messages],
         answer=req.answer or "", orientation=Orientation(req.orientation or "advice_only").label, act=req.act,
-        delay_days=req.delay_days, admission=admission, acts=acts))
+        delay_days=req.delay_days, admission=admission, acts=acts)
+    return WRITTEN.get_or_render(data, lambda: render_pdf(data))
