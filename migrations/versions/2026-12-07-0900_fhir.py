@@ -1,7 +1,7 @@
 """fhir: the business identifiers clients give the resources they create through the FHIR door
 
 Revision ID: 20261207_0900
-Revises: 20261207_0700
+Revises: 20261207_0810
 Create Date: 2026-12-07 09:00:00+00:00
 
 One table, unique on (resource type, system, value): a conditional create sent twice, or twice at once, makes one
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_0900"
-down_revision = "20261207_0700"
+down_revision = "20261207_0810"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 and their dispensations
 
 Revision ID: 20261207_1000
-Revises: 20261207_0700
+Revises: 20261207_0900
 Create Date: 2026-12-07 10:00:00+00:00
 
 The searchable keys (drug_speciality.name_key, drug_composition.substance_key) use PostgreSQL's byte-order "C"
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_1000"
-down_revision = "20261207_0700"
+down_revision = "20261207_0900"
 branch_labels = None
 depends_on = None
 
