@@ -315,10 +315,10 @@ def purge_candidates(session: Session, today: dt.date | None = None) -> list[Pur
     day = today or today_paris()
     cares = repository.last_care_by_patient(session)
     births = patient_labels.birth_dates_for_retention(session, [c.patient_id for c in cares])
-    expired_patients: dict[uuid.UUID, dt.date] = {c.patient_id: c.last_act for c in cares}
+    last_care: dict[uuid.UUID, dt.date] = {c.patient_id: c.last_act for c in cares}
     out: list[PurgeItem] = []
-    for document in repository.kept_for_patients(session, list(expired_patients)):
-        last = expired_patients[document.patient_id]
+    for document in repository.kept_for_patients(session, list(last_care)):
+        last = last_care[document.patient_id]
         klass = rules.document_type(document.type_code).document_class
         rule = rules.retention_rule(klass, day)
         until = rules.retained_until(rule, last_care=last, birth_date=births[document.patient_id])
