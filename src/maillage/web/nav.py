@@ -30,6 +30,7 @@ NAV: list[NavItem] = [
     NavItem("Messagerie", "/messagerie", frozenset({"physician", "midwife", "nurse", "coordinating_nurse",
                                                     "pharmacist"})),
     NavItem("Identitovigilance", "/identitovigilance", frozenset({"identity_officer"})),
+    NavItem("Réception MSSanté", "/mssante/reception", frozenset({"identity_officer"})),
     NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),
     NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),
     NavItem("Comptes", "/admin/comptes", frozenset({"administrator"})),
