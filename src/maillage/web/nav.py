@@ -31,6 +31,7 @@ NAV: list[NavItem] = [
                                                     "pharmacist"})),
     NavItem("Officine", "/officine", frozenset({"pharmacist"})),
     NavItem("Identitovigilance", "/identitovigilance", frozenset({"identity_officer"})),
+    NavItem("Réception MSSanté", "/mssante/reception", frozenset({"identity_officer"})),
     NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),
     NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),
     NavItem("Comptes", "/admin/comptes", frozenset({"administrator"})),
