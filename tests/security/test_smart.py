@@ -61,3 +61,13 @@ class TestScopeAllows:
                                   contexts=("user",))
         assert not rules.scope_allows([rules.parse_scope("user/ServiceRequest.rs")], "ServiceRequest", "create",
                                       contexts=("user",))
+
+
+class TestDescribe:
+    def test_a_scope_reads_in_french_on_the_account_page(self):
+        from maillage.security.policy import permission_label
+
+        assert rules.describe("user/Observation.rs") == "Interface FHIR : lecture, recherche (ressources Observation)"
+        assert permission_label("user/*.cruds") == ("Interface FHIR : création, lecture, modification, suppression, "
+                                                    "recherche (toutes les ressources)")
+        assert rules.describe("patient.read") is None and rules.describe("openid") is None
