@@ -13,7 +13,7 @@ the patients and over the last 90 days (weight, LOINC 29463-7). The server runs 
 - ``search``: `GET /fhir/Observation?patient=…&date=ge…&_count=50` (scoped by the care relationships, one audit
   entry listing the patient).
 Prints requests per second and p50 / p95 / p99 in milliseconds per kind. The `transaction` kind of the issue is not
-measured: the door does not take transaction Bundles yet (docs/fhir.md).
+measured yet: the door takes transaction Bundles from devices (docs/fhir.md), the benchmark has no device world.
 """
 
 from __future__ import annotations

@@ -84,6 +84,17 @@ class TestEveryDeclaredInteractionAnswers:
                 checked += 1
         assert checked >= 12
 
+    def test_the_declared_system_interactions_are_the_device_bundles(self, client, world):
+        """transaction and batch at the base take a device's Observations (tests/fhir/test_transaction.py); a
+        person's token is told so (403), which shows the route is there."""
+        _, headers = world
+        codes = {i["code"] for i in statement(client)["rest"][0]["interaction"]}
+        assert codes == {"transaction", "batch"}
+        for kind in codes:
+            response = client.post("/fhir", json={"resourceType": "Bundle", "type": kind, "entry": []},
+                                   headers=headers)
+            assert response.status_code == 403
+
     def test_the_server_wide_paging_parameters_answer(self, client, world):
         _, headers = world
         assert client.get("/fhir/Observation", params={"_count": "1", "_sort": "-date"}, headers=headers) \

@@ -10,14 +10,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
+from maillage.auth.tokens import DeviceActor
+from maillage.exceptions import MaillageError, NotAuthenticated, PermissionDenied, ValidationFailed
 from maillage.fhir import resources as _resources  # noqa: F401  (registers the resource types)
 from maillage.fhir import rules, service
 from maillage.fhir.registry import Call, capability_statement, smart_configuration
 from maillage.kit.http import DbSession, UnitOfWorkRoute
-from maillage.security.deps import CurrentActor, audit_context
+from maillage.monitoring import fhir as monitoring_fhir
+from maillage.monitoring.batchpool import INLINE, BatchRunner
+from maillage.security.deps import CurrentActor, audit_context, optional_actor
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=UnitOfWorkRoute, include_in_schema=False)
 well_known = APIRouter(tags=["fhir"], include_in_schema=False)
@@ -44,6 +48,45 @@ def smart_config(request: Request) -> JSONResponse:
 @well_known.get("/.well-known/smart-configuration")
 def smart_config_at_root(request: Request) -> JSONResponse:
     return JSONResponse(smart_configuration(base_url(request)))
+
+
+async def require_device(request: Request) -> DeviceActor:
+    """A transaction or batch Bundle at the base is, today, a device's readings (``Observation`` entries) handed to
+    telesurveillance's ingestion; a person's bundles are not taken yet (docs/fhir.md)."""
+    device = getattr(request.state, "device", None)
+    if isinstance(device, DeviceActor):
+        return device
+    if optional_actor(request) is not None:
+        raise PermissionDenied("Les Bundles transaction et batch ne sont acceptés que des appareils de "
+                               "télésurveillance (des Observation).")
+    raise NotAuthenticated("Authentification de l'appareil requise (Authorization: Bearer mlg_dev_…).")
+
+
+require_device.device_only = True  # type: ignore[attr-defined]  # read by the route-protection test
+
+
+@router.post("")
+def bundle(request: Request, db: DbSession, device: Annotated[DeviceActor, Depends(require_device)],
+           body: Annotated[Any, Body(media_type=rules.FHIR_JSON)] = None) -> FhirResponse:
+    """``transaction`` (all or nothing) or ``batch`` (entry by entry) of Observations, through the ingestion
+    service (the same checks as the device endpoints: the device's assignment decides the patient)."""
+    runner: BatchRunner = getattr(request.app.state, "monitoring_batch", INLINE)
+    try:
+        kind, entries = monitoring_fhir.parse_bundle(body)
+    except MaillageError as exc:
+        raise ValidationFailed(exc.message) from None
+    transaction = kind == "transaction"
+    failed = [e for e in entries if e.error is not None]
+    if transaction and failed:
+        text = " ; ".join(f"entrée {e.index} : {e.error.message}" for e in failed if e.error)
+        raise ValidationFailed(f"Transaction refusée, rien n'a été enregistré. {text}")
+    items = [r for e in entries for r in e.readings]
+    outcomes = {}
+    if items:
+        result = runner.ingest_batch(db, device, items, all_or_nothing=transaction, context=audit_context(request),
+                                     channel="fhir")
+        outcomes = {o.index: o for o in result.outcomes}
+    return FhirResponse(monitoring_fhir.response_bundle(kind, entries, outcomes))
 
 
 @router.get("/{type_name}")

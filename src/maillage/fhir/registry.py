@@ -101,6 +101,7 @@ def register(resource: ResourceType) -> ResourceType:
     return resource
 
 
+SYSTEM_INTERACTIONS = ("transaction", "batch")
 PAGING_PARAMS = ("_count", "_sort", "_cursor")
 STARTED = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
 
@@ -144,6 +145,9 @@ def capability_statement(base_url: str) -> Resource:
                                "le rôle s'appliquent tous deux.",
             },
             "resource": resources,
+            "interaction": [{"code": code, "documentation": "Bundle d'Observation d'un appareil de "
+                                                            "télésurveillance (jeton d'appareil)."}
+                            for code in SYSTEM_INTERACTIONS],
             "searchParam": [
                 {"name": "_count", "type": "number",
                  "documentation": "Taille de page (plafonnée à 100, 20 par défaut)."},

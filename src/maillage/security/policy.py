@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 
+from maillage.security import smart
 from maillage.security.roles import Role
 
 
@@ -89,4 +90,4 @@ def permission_label(value: str) -> str:
     try:
         return PERMISSION_LABELS[Permission(value)]
     except ValueError:
-        return value
+        return smart.describe(value) or value

@@ -79,3 +79,19 @@ def contexts_for(auth_method: str) -> tuple[str, ...]:
     held to the same care relationships, there being no launch context); a service token acts as a system
     (``system``). A scope of the other kind grants nothing."""
     return ("system",) if auth_method == "service_token" else ("user", "patient")
+
+
+LETTER_LABELS = {"c": "création", "r": "lecture", "u": "modification", "d": "suppression", "s": "recherche"}
+
+
+def describe(text: str) -> str | None:
+    """A SMART scope in French, for the account page (None when ``text`` is not a SMART resource scope)."""
+    if not looks_like_smart_scope(text) or text in NON_RESOURCE_SCOPES:
+        return None
+    try:
+        scope = parse_scope(text)
+    except ScopeProblem:
+        return None
+    verbs = ", ".join(LETTER_LABELS[c] for c in PERMISSION_LETTERS if c in scope.permissions)
+    what = "toutes les ressources" if scope.resource == "*" else f"ressources {scope.resource}"
+    return f"Interface FHIR : {verbs} ({what})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 
 from maillage.exceptions import NotFound
 from maillage.fhir import rules
@@ -27,7 +28,7 @@ def uuid_or_404(text: str) -> uuid.UUID:
         raise NotFound() from None
 
 
-def ids_of(values: list[str], convert: type) -> list[object]:
+def ids_of(values: list[str], convert: Callable[[str], object]) -> list[object]:
     """``_id`` values (a comma is OR) converted; a value that cannot be an id matches nothing."""
     out: list[object] = []
     for value in values:
