@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from maillage.config import Settings
 from maillage.document import service as documents
+from maillage.document.rules import DOCUMENT_TYPES
 from maillage.exceptions import NotFound, PermissionDenied, ValidationFailed
 from maillage.exchange import service
 from maillage.integrations.mssante import FakeTransport, ImapSmtpTransport, MssanteError, build_email, xdm
@@ -239,6 +240,10 @@ class TestPoll:
                                 "<in3@chu-ext.mssante.fr>": "refused"}
         [doc] = filed(db, patient_id)
         assert doc.media_type == "application/pdf" and doc.title == "Compte rendu opératoire"
+        # filed as received by mail, from this message, with the type the sender declared when the platform knows it
+        assert (doc.source, doc.origin_type) == ("mail", "mssante_received")
+        assert doc.origin_id == str(db.scalar(select(MssanteReceived.id).where(MssanteReceived.status == "filed")))
+        assert "34874-8" not in DOCUMENT_TYPES and doc.type_code == "34133-9"  # an unknown type: the file's default
         pending = db.scalar(select(MssanteReceived).where(MssanteReceived.status == "pending"))
         assert pending.patient_id is None and "identité qualifiée" in pending.reason
         assert pending.declared_birth_name == "INCONNU"

@@ -24,6 +24,7 @@ class Part:
     media_type: str
     data: bytes
     title: str | None
+    type_code: str | None = None  # the entry's LOINC type as the sender declared it (kept when the platform knows it)
 
 
 @dataclass
@@ -105,14 +106,15 @@ def read(raw: bytes, *, uid_fallback_id: str, max_bytes: int) -> Reading:
                 kind = _sniffed_type(entry.data)
                 if kind is not None:
                     reading.parts.append(Part(_name_for(len(reading.parts) + 1, kind), kind, entry.data,
-                                              entry.title or None))
+                                              entry.title or None, entry.type_code or None))
                 elif entry.format_code == xdm.PDF_IN_CDA or entry.media_type in ("text/xml", "application/xml"):
                     if not plain:  # a CDA alone: its PDF is the document; next to the PDF it only wraps it
                         pdf = xdm.cda_pdf(entry.data)
                         if pdf is None or _sniffed_type(pdf) != "application/pdf":
                             return reading.refuse(rules.Refusal.UNSUPPORTED, rules.UNSUPPORTED_TEXT)
                         reading.parts.append(Part(_name_for(len(reading.parts) + 1, "application/pdf"),
-                                                  "application/pdf", pdf, entry.title or None))
+                                                  "application/pdf", pdf, entry.title or None,
+                                                  entry.type_code or None))
                 else:
                     return reading.refuse(rules.Refusal.UNSUPPORTED, rules.UNSUPPORTED_TEXT)
         else:

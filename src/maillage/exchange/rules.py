@@ -46,8 +46,8 @@ class DocCode:
 LOINC = "2.16.840.1.113883.6.1"
 CLASS_SYSTEM = "1.2.250.1.213.1.1.4.1"  # JDV classCode of the CI-SIS (XDS classCode)
 
-# The tele-expertise compte rendu; other patient documents are sent as a generic "document" until the document
-# model carries its own LOINC type.
+# The tele-expertise compte rendu; a patient document goes out with its own LOINC type (document.rules), this
+# generic summary when it has none.
 TELEEXPERTISE_REPORT = DocCode("11488-4", LOINC, "Compte rendu de consultation")
 GENERIC_DOCUMENT = DocCode("34133-9", LOINC, "Synthèse d'épisode de soins")
 CLASS_REPORT = DocCode("11", CLASS_SYSTEM, "Compte rendu")

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from maillage.audit import service as audit
 from maillage.config import Settings, get_settings
 from maillage.directory import service as directory
+from maillage.document import rules as document_rules
 from maillage.document import service as documents
 from maillage.exceptions import MaillageError, NotFound, PermissionDenied, ValidationFailed
 from maillage.exchange import inbound, rules
@@ -193,8 +194,14 @@ def send_document(session: Session, actor: Actor, *, document_id: uuid.UUID | st
         raise ValidationFailed("Seuls les documents PDF s'envoient par MSSanté (l'enveloppe CDA porte un PDF).")
     return _queue(session, actor, patient_id=document.patient_id, purpose=Purpose.CARE, source_type="document",
                   source_id=str(document.id), pdf=data, title=document.title or document.display_name,
-                  type_code=rules.GENERIC_DOCUMENT, created_at=document.uploaded_at, recipient=address,
+                  type_code=_type_of(document.type_code), created_at=document.uploaded_at, recipient=address,
                   context=context, settings=s)
+
+
+def _type_of(code: str | None) -> rules.DocCode:
+    """The document's own LOINC type for the XDM entry and the CDA, the generic summary when it has none."""
+    known = document_rules.DOCUMENT_TYPES.get(code or "")
+    return rules.DocCode(known.code, rules.LOINC, known.label) if known else rules.GENERIC_DOCUMENT
 
 
 def send_teleexpertise_report(session: Session, actor: Actor, *, request_id: uuid.UUID | str,
@@ -283,7 +290,9 @@ def _file(session: Session, actor: Actor, row: MssanteReceived, reading: inbound
             documents.store_upload(
                 session, actor, patient_id=patient_id, filename=part.filename, data=part.data,
                 declared_type=part.media_type, purpose=Purpose.IDENTITY_VIGILANCE, owner_type=RECEIVED_OBJECT,
-                owner_id=str(row.id), context=context, title=_title(part.title), settings=settings)
+                owner_id=str(row.id), context=context, title=_title(part.title), settings=settings,
+                type_code=part.type_code if part.type_code in document_rules.DOCUMENT_TYPES else None,
+                source=document_rules.Source.MAIL, origin=(RECEIVED_OBJECT, str(row.id)))
 
 
 def _title(value: str | None) -> str | None:
