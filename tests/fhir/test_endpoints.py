@@ -4,12 +4,15 @@ the audit trail. Every returned resource is validated with ``fhir.resources`` (R
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from typing import Any
 
+from fhir.resources.R4B.binary import Binary
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
 from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.observation import Observation
@@ -24,11 +27,13 @@ from maillage.models.audit import AuditEntry
 from maillage.models.directory import Establishment, Professional
 from tests.fixtures.factories import make_user
 from tests.fixtures.fhir import T0, add_enrolment, add_reading, bearer, fhir_world, full_world
+from tests.fixtures.teleexpertise import photo
 from tests.fixtures.web import sign_in
 
 MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Practitioner": Practitioner,
                           "Organization": Organization, "ServiceRequest": ServiceRequest,
-                          "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService}
+                          "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService,
+                          "DocumentReference": DocumentReference, "Binary": Binary}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:
@@ -327,6 +332,38 @@ class TestServiceRequest:
         missing = client.get(f"/fhir/ServiceRequest/{uuid.uuid4()}", headers=headers)
         assert theirs.status_code == missing.status_code == 404
         assert entries(client.get("/fhir/ServiceRequest", headers=headers)) == []
+
+
+class TestDocumentReference:
+    def test_the_patients_document_and_its_content_through_the_door(self, client, db):
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/DocumentReference.rs", "user/Binary.rs"])
+        listed = entries(client.get(f"/fhir/DocumentReference?patient={w.patient_id}&status=current",
+                                    headers=headers))
+        [found] = [valid(r) for r in listed if r.get("description") == "Photographie de la lésion"]
+        assert found["subject"]["reference"] == f"Patient/{w.patient_id}"
+        assert found["type"]["coding"][0] == {"system": "http://loinc.org", "code": "72170-4",
+                                              "display": found["type"]["coding"][0]["display"]}
+        url = found["content"][0]["attachment"]["url"]
+        assert url == f"Binary/{found['id']}"
+        content = valid(client.get(f"/fhir/{url}", headers=headers).json())
+        assert base64.b64decode(content["data"]) == photo() and content["contentType"] == "image/png"
+        assert entries(client.get("/fhir/DocumentReference?status=entered-in-error", headers=headers)) == []
+        assert entries(client.get("/fhir/DocumentReference?type=http://loinc.org|11488-4", headers=headers)) == []
+        exported = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "document",
+                                                       AuditEntry.object_id == found["id"])).all()
+        assert len(exported) >= 2  # the search's and the Binary's exports, each audited
+
+    def test_a_stranger_gets_404_like_a_missing_document_and_finds_nothing(self, client, db):
+        w = full_world(db)
+        mine = bearer(db, w.caller, ["user/DocumentReference.rs"])
+        found = entries(client.get("/fhir/DocumentReference", headers=mine))[0]
+        stranger = bearer(db, fhir_world(db).physician, ["user/DocumentReference.rs", "user/Binary.rs"])
+        for kind in ("DocumentReference", "Binary"):
+            theirs = client.get(f"/fhir/{kind}/{found['id']}", headers=stranger)
+            missing = client.get(f"/fhir/{kind}/{uuid.uuid4()}", headers=stranger)
+            assert theirs.status_code == missing.status_code == 404 and theirs.json() == missing.json()
+            assert entries(client.get(f"/fhir/{kind}", headers=stranger)) == []
 
 
 class TestEpisodeOfCare:

@@ -43,8 +43,9 @@ class Filters:
     act_to: dt.date | None = None
 
 
-def _visible_to(query: Select[Document], actor_id: uuid.UUID | None,
-                teammates: Select[tuple[uuid.UUID]] | None) -> Select[Document]:
+def visible_to(query: Select[Document], actor_id: uuid.UUID | None,
+               teammates: Select[tuple[uuid.UUID]] | None) -> Select[Document]:
+    """Documents restricted to their author's team only for the author and their teammates."""
     if actor_id is None:
         return query
     allowed = [Document.confidentiality == "normal", Document.author_id == actor_id]
@@ -81,7 +82,7 @@ def list_live_for_patient(
         query = query.where(Document.act_date >= f.act_from)
     if f.act_to is not None:
         query = query.where(Document.act_date <= f.act_to)
-    query = _visible_to(query, actor_id, teammates)
+    query = visible_to(query, actor_id, teammates)
     query = query.order_by(Document.act_date.desc(), Document.uploaded_at.desc(), Document.id.desc())
     return list(session.scalars(query.limit(limit).offset(offset)))
 
