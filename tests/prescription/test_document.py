@@ -9,8 +9,11 @@ import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
+from maillage.document import service as documents
 from maillage.exceptions import Conflict
+from maillage.kit.pagination import PageParams
 from maillage.prescription import document, rules, service
+from maillage.security.purposes import Purpose
 from tests.fixtures.prescription import dermoval, levothyrox, rx_world, signed
 
 
@@ -53,3 +56,29 @@ class TestPrescriptionPdf:
         draft = service.create_draft(db, w.a(db, w.prescriber), w.patient_id, [dermoval()])
         with pytest.raises(Conflict):
             document.prescription_pdf(db, w.a(db, w.prescriber), draft.id)
+
+
+class TestFiledInThePatientsDocuments:
+    def test_signing_files_the_pdf_as_an_ordonnance_of_the_patient(self, db):
+        w = rx_world(db)
+        draft = service.create_draft(db, w.a(db, w.prescriber), w.patient_id, [dermoval(), levothyrox()])
+        view = document.sign_and_file(db, w.a(db, w.prescriber), draft.id)
+        rows, _ = documents.list_documents(db, w.a(db, w.prescriber), w.patient_id, purpose=Purpose.PRESCRIPTION,
+                                           page=PageParams(limit=10, offset=0))
+        [filed] = [d for d in rows if d.origin_type == "prescription"]
+        assert (filed.type_code, filed.source, filed.origin_id) == ("57833-6", "report", str(view.prescription.id))
+        assert filed.media_type == "application/pdf" and filed.title == f"Ordonnance n° {view.prescription.number}"
+        _, content = documents.read(db, w.a(db, w.prescriber), filed.id, Purpose.PRESCRIPTION)
+        (payload,) = qr_payloads(content)
+        assert rules.normalise_number(payload) == view.prescription.number
+
+    def test_a_refused_signature_files_nothing(self, db):
+        w = rx_world(db)
+        view = signed(db, w)
+        before = documents.list_documents(db, w.a(db, w.prescriber), w.patient_id, purpose=Purpose.PRESCRIPTION,
+                                          page=PageParams(limit=50, offset=0))[0]
+        with pytest.raises(Conflict):
+            document.sign_and_file(db, w.a(db, w.prescriber), view.prescription.id)  # already signed
+        after = documents.list_documents(db, w.a(db, w.prescriber), w.patient_id, purpose=Purpose.PRESCRIPTION,
+                                         page=PageParams(limit=50, offset=0))[0]
+        assert len(after) == len(before)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from maillage.auth import service as auth
 from maillage.authz import service as authz
-from maillage.prescription import drugs, service
+from maillage.prescription import document, drugs, service
 from maillage.prescription.rules import LineDraft, LineKind, Period
 
 DEMO_BDPM = Path(drugs.__file__).resolve().parent / "data" / "bdpm"
@@ -46,7 +46,7 @@ def seed_demo_prescription(session: Session, id_for: Callable[[str], uuid.UUID],
     ]
     draft = service.create_draft(session, actor, patient_id, lines, pharmacy_id=id_for(PHARMACY_KEY),
                                  instructions="Éviter l'exposition au soleil pendant le traitement.")
-    return service.sign(session, actor, draft.id)
+    return document.sign_and_file(session, actor, draft.id)
 
 
 

@@ -14,6 +14,8 @@ import uuid
 import segno
 from sqlalchemy.orm import Session
 
+from maillage.document import rules as document_rules
+from maillage.document import service as documents
 from maillage.exceptions import Conflict
 from maillage.kit.clock import PARIS
 from maillage.kit.pdf import FAMILY, UnicodePDF
@@ -21,7 +23,9 @@ from maillage.prescription import rules, service
 from maillage.prescription.service import LineView, PrescriptionView
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
+from maillage.security.purposes import Purpose
 
+PRESCRIPTION_TYPE = "57833-6"  # LOINC "Prescription for medication" (document.rules.DOCUMENT_TYPES)
 ALD_HEADING = "Prescriptions relatives au traitement de l'affection de longue durée reconnue (liste ou hors liste)"
 OTHER_HEADING = "Prescriptions SANS RAPPORT avec l'affection de longue durée"
 
@@ -94,6 +98,22 @@ def render_pdf(view: PrescriptionView) -> bytes:
                          "validité sont vérifiées avant toute délivrance, chaque ligne n'est délivrée qu'une fois.",
                    new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def sign_and_file(session: Session, actor: Actor, prescription_id: uuid.UUID | str,
+                  context: AuditContext | None = None) -> PrescriptionView:
+    """Sign the prescription and file its PDF in the patient's documents (an "Ordonnance", LOINC 57833-6, generated
+    from this prescription): the record holds what the patient was given, and it can be sent by MSSanté from there.
+    One unit of work: a refused filing signs nothing."""
+    view = service.sign(session, actor, prescription_id, context=context)
+    p = view.prescription
+    documents.store_upload(
+        session, actor, patient_id=p.patient_id, filename=f"ordonnance-{p.number}.pdf", data=render_pdf(view),
+        declared_type="application/pdf", purpose=Purpose.PRESCRIPTION, owner_type="prescription", owner_id=str(p.id),
+        context=context, title=f"Ordonnance n° {p.number}", type_code=PRESCRIPTION_TYPE,
+        act_date=p.signed_at.astimezone(PARIS).date() if p.signed_at else None,
+        source=document_rules.Source.REPORT, origin=("prescription", str(p.id)))
+    return view
 
 
 def prescription_pdf(session: Session, actor: Actor, prescription_id: uuid.UUID | str,

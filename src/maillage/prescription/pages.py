@@ -163,7 +163,7 @@ def prescription_page(prescription_id: uuid.UUID, request: Request, db: DbSessio
 @router.post(BASE + "/{prescription_id}/signer", response_class=HTMLResponse)
 def sign(prescription_id: uuid.UUID, request: Request, db: DbSession, actor: Prescriber) -> Response:
     try:
-        service.sign(db, actor, prescription_id, context=audit_context(request))
+        document.sign_and_file(db, actor, prescription_id, context=audit_context(request))
     except MaillageError as exc:
         if exc.status_code == 404:
             raise
