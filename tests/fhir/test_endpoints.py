@@ -15,6 +15,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
 from fhir.resources.R4B.healthcareservice import HealthcareService
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
@@ -33,7 +34,8 @@ from tests.fixtures.web import sign_in
 MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Practitioner": Practitioner,
                           "Organization": Organization, "ServiceRequest": ServiceRequest,
                           "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService,
-                          "DocumentReference": DocumentReference, "Binary": Binary}
+                          "DocumentReference": DocumentReference, "Binary": Binary,
+                          "MedicationRequest": MedicationRequest}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:
@@ -364,6 +366,31 @@ class TestDocumentReference:
             missing = client.get(f"/fhir/{kind}/{uuid.uuid4()}", headers=stranger)
             assert theirs.status_code == missing.status_code == 404 and theirs.json() == missing.json()
             assert entries(client.get(f"/fhir/{kind}", headers=stranger)) == []
+
+
+class TestMedicationRequest:
+    def test_a_signed_prescriptions_line_through_the_door(self, client, db):
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/MedicationRequest.rs"])
+        [found] = entries(client.get(f"/fhir/MedicationRequest?patient={w.patient_id}&status=active",
+                                     headers=headers))
+        valid(found)
+        assert found["subject"] == {"reference": f"Patient/{w.patient_id}"} and found["intent"] == "order"
+        number = found["groupIdentifier"]["value"]
+        assert [r["id"] for r in entries(client.get(f"/fhir/MedicationRequest?identifier={number}",
+                                                    headers=headers))] == [found["id"]]
+        assert valid(client.get(f"/fhir/MedicationRequest/{found['id']}", headers=headers).json()) == found
+        assert entries(client.get("/fhir/MedicationRequest?status=cancelled", headers=headers)) == []
+
+    def test_a_stranger_gets_404_like_a_missing_line_and_finds_nothing(self, client, db):
+        w = full_world(db)
+        found = entries(client.get("/fhir/MedicationRequest", headers=bearer(db, w.caller,
+                                                                              ["user/MedicationRequest.rs"])))[0]
+        stranger = bearer(db, fhir_world(db).physician, ["user/MedicationRequest.rs"])
+        theirs = client.get(f"/fhir/MedicationRequest/{found['id']}", headers=stranger)
+        missing = client.get(f"/fhir/MedicationRequest/{uuid.uuid4()}", headers=stranger)
+        assert theirs.status_code == missing.status_code == 404 and theirs.json() == missing.json()
+        assert entries(client.get("/fhir/MedicationRequest", headers=stranger)) == []
 
 
 class TestEpisodeOfCare:

@@ -3,6 +3,15 @@
 A capability that lands adds its module here: a pure mapping from its rows to the resource, a read and a search
 that go through ``authz``, and one ``register`` call."""
 
-from maillage.fhir.resources import directory, document, monitoring, observation, offer, patient, teleexpertise
+from maillage.fhir.resources import (
+    directory,
+    document,
+    monitoring,
+    observation,
+    offer,
+    patient,
+    prescription,
+    teleexpertise,
+)
 
-__all__ = ["directory", "document", "monitoring", "observation", "offer", "patient", "teleexpertise"]
+__all__ = ["directory", "document", "monitoring", "observation", "offer", "patient", "prescription", "teleexpertise"]

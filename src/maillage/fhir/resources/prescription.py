@@ -1,0 +1,89 @@
+"""``MedicationRequest`` for the lines of prescriptions (``prescription.fhir`` maps one line). Every resource returned
+comes through ``prescription.service.view``: the same access check as the prescription's page (the patient's care
+relationship), one audited read per prescription. Lines are ordered by id: a new prescription does not move a page
+already read."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import false, select
+
+from maillage.authz import service as authz
+from maillage.exceptions import NotFound
+from maillage.fhir import repository as repo
+from maillage.fhir import rules
+from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
+from maillage.fhir.resources.common import ID_PARAM, ids_of, uuid_or_404
+from maillage.models.prescription import Prescription, PrescriptionLine
+from maillage.prescription import fhir as mapping
+from maillage.prescription import service as prescriptions
+from maillage.prescription.service import PrescriptionView
+from maillage.security.policy import Permission
+
+STATUSES_BY_FHIR: dict[str, list[str]] = {}
+for internal, fhir_status in mapping.REQUEST_STATUS.items():
+    STATUSES_BY_FHIR.setdefault(fhir_status, []).append(internal.value)
+
+
+def _resources(view: PrescriptionView, line_ids: set[uuid.UUID] | None = None) -> list[Resource]:
+    return [mapping.medication_request(view.prescription, lv.line, prescriber_name=view.prescriber_name,
+                                       prescriber_rpps=view.prescriber_rpps)
+            for lv in view.lines if line_ids is None or lv.line.id in line_ids]
+
+
+def read(call: Call, resource_id: str) -> Resource:
+    line = call.session.get(PrescriptionLine, uuid_or_404(resource_id))
+    if line is None:
+        raise NotFound()
+    view = prescriptions.view(call.session, call.actor, line.prescription_id, context=call.context)
+    return _resources(view, {line.id})[0]
+
+
+def search(call: Call, query: SearchQuery) -> Page:
+    line, p = PrescriptionLine, Prescription
+    stmt = select(line).join(p, p.id == line.prescription_id) \
+        .where(p.patient_id.in_(authz.accessible_patients(call.actor)))
+    for value in query.params.get("_id", []):
+        wanted = ids_of([value], uuid.UUID)
+        stmt = stmt.where(line.id.in_(wanted) if wanted else false())
+    for name in ("patient", "subject"):
+        for value in query.params.get(name, []):
+            wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
+            stmt = stmt.where(p.patient_id.in_(wanted) if wanted else false())
+    for value in query.params.get("status", []):
+        internal = [s for v in value.split(",") for s in STATUSES_BY_FHIR.get(v, [])]
+        stmt = stmt.where(p.status.in_(internal) if internal else false())
+    for value in query.params.get("identifier", []):
+        token = rules.parse_token(value)
+        number = (token.code or "").split("-")[0]
+        matches = token.system in (None, mapping.LINE_SYSTEM) and number.isdigit()
+        stmt = stmt.where(p.number == number if matches else false())
+    rows, position = repo.keyset_page(call.session, stmt, sort=query.sort, sort_column=None, sort_kind="uuid",
+                                      id_column=line.id, id_kind="uuid", after=query.after, count=query.count)
+    wanted_lines: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for row in rows:
+        wanted_lines.setdefault(row.prescription_id, set()).add(row.id)
+    by_line: dict[str, Resource] = {}
+    for prescription_id, line_ids in wanted_lines.items():
+        view = prescriptions.view(call.session, call.actor, prescription_id, context=call.context)
+        by_line.update((r["id"], r) for r in _resources(view, line_ids))
+    return Page([by_line[str(row.id)] for row in rows], position)
+
+
+MEDICATION_REQUEST = register(ResourceType(
+    name="MedicationRequest",
+    read=read,
+    search=search,
+    permission=Permission.PATIENT_READ,
+    search_params=(
+        ID_PARAM,
+        SearchParam("patient", "reference", "Le patient : Patient/identifiant (plusieurs séparés par des virgules)."),
+        SearchParam("subject", "reference", "Comme patient."),
+        SearchParam("status", "token", "Statut : draft, active, completed, cancelled, stopped (ordonnance expirée)."),
+        SearchParam("identifier", "token",
+                    f"Numéro de l'ordonnance ou de sa ligne ({mapping.LINE_SYSTEM}|numéro-ligne)."),
+    ),
+    documentation="Lignes des ordonnances des patients que l'appelant suit (une ressource par ligne ; "
+                  "groupIdentifier porte le numéro de l'ordonnance).",
+))
