@@ -27,7 +27,7 @@ CAPABILITIES: dict[str, str] = {
     r"messagerie|messaging": "maillage.messaging",
     r"e-prescription|ordonnance|prescription [ée]lectronique": "maillage.prescription",
     r"factur|billing": "maillage.billing",
-    r"API FHIR|FHIR API|serveur FHIR|FHIR server": "maillage.integrations.fhir",
+    r"API FHIR|FHIR API|serveur FHIR|FHIR server": "maillage.fhir",
 }
 
 
