@@ -19,7 +19,8 @@ from tests.fhir.test_endpoints import valid
 from tests.fixtures.fhir import bearer, full_world
 
 SAMPLE = {"token": "x", "date": "ge2026-01-01", "reference": None, "string": "a", "number": "1"}
-REFERENCE_TARGETS = {"patient": "Patient", "subject": "Patient", "organization": "Organization"}
+REFERENCE_TARGETS = {"patient": "Patient", "subject": "Patient", "organization": "Organization",
+                     "prescription": "MedicationRequest"}
 HOSTILE = ["", "|", "||", "eq", "ne2026", "2026-99-99", "\u0000", "é" * 300, "Patient/../../etc", "' OR 1=1 --",
            "-1", "9" * 40, "%", "ge", "urn:oid:|", "gt2026-01-01T99:00", ",,,"]
 

@@ -15,6 +15,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
 from fhir.resources.R4B.healthcareservice import HealthcareService
+from fhir.resources.R4B.medicationdispense import MedicationDispense
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -35,7 +36,7 @@ MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Pract
                           "Organization": Organization, "ServiceRequest": ServiceRequest,
                           "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService,
                           "DocumentReference": DocumentReference, "Binary": Binary,
-                          "MedicationRequest": MedicationRequest}
+                          "MedicationRequest": MedicationRequest, "MedicationDispense": MedicationDispense}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:
@@ -381,6 +382,14 @@ class TestMedicationRequest:
                                                     headers=headers))] == [found["id"]]
         assert valid(client.get(f"/fhir/MedicationRequest/{found['id']}", headers=headers).json()) == found
         assert entries(client.get("/fhir/MedicationRequest?status=cancelled", headers=headers)) == []
+        dispense_headers = bearer(db, w.caller, ["user/MedicationDispense.rs"])
+        [handed] = entries(client.get(f"/fhir/MedicationDispense?prescription=MedicationRequest/{found['id']}",
+                                      headers=dispense_headers))
+        valid(handed)
+        assert handed["authorizingPrescription"] == [{"reference": f"MedicationRequest/{found['id']}"}]
+        assert handed["status"] == "completed" and handed["quantity"]["value"] == 1
+        assert valid(client.get(f"/fhir/MedicationDispense/{handed['id']}", headers=dispense_headers).json()) \
+            == handed
 
     def test_a_stranger_gets_404_like_a_missing_line_and_finds_nothing(self, client, db):
         w = full_world(db)
@@ -391,6 +400,11 @@ class TestMedicationRequest:
         missing = client.get(f"/fhir/MedicationRequest/{uuid.uuid4()}", headers=stranger)
         assert theirs.status_code == missing.status_code == 404 and theirs.json() == missing.json()
         assert entries(client.get("/fhir/MedicationRequest", headers=stranger)) == []
+        handed = entries(client.get("/fhir/MedicationDispense", headers=bearer(db, w.caller,
+                                                                              ["user/MedicationDispense.rs"])))[0]
+        stranger = bearer(db, fhir_world(db).physician, ["user/MedicationDispense.rs"])
+        assert client.get(f"/fhir/MedicationDispense/{handed['id']}", headers=stranger).status_code == 404
+        assert entries(client.get("/fhir/MedicationDispense", headers=stranger)) == []
 
 
 class TestEpisodeOfCare:

@@ -1,7 +1,7 @@
-"""``MedicationRequest`` for the lines of prescriptions (``prescription.fhir`` maps one line). Every resource returned
-comes through ``prescription.service.view``: the same access check as the prescription's page (the patient's care
-relationship), one audited read per prescription. Lines are ordered by id: a new prescription does not move a page
-already read."""
+"""``MedicationRequest`` for the lines of prescriptions and ``MedicationDispense`` for their dispensations
+(``prescription.fhir`` maps them). Every resource returned comes through ``prescription.service.view``: the same
+access check as the prescription's page (the patient's care relationship), one audited read per prescription. Rows
+are ordered by id: a new prescription does not move a page already read."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
 from maillage.fhir.resources.common import ID_PARAM, ids_of, uuid_or_404
-from maillage.models.prescription import Prescription, PrescriptionLine
+from maillage.models.prescription import Dispensation, Prescription, PrescriptionLine
 from maillage.prescription import fhir as mapping
 from maillage.prescription import service as prescriptions
 from maillage.prescription.service import PrescriptionView
@@ -86,4 +86,61 @@ MEDICATION_REQUEST = register(ResourceType(
     ),
     documentation="Lignes des ordonnances des patients que l'appelant suit (une ressource par ligne ; "
                   "groupIdentifier porte le numéro de l'ordonnance).",
+))
+
+
+def _dispenses(view: PrescriptionView, wanted: set[uuid.UUID]) -> list[Resource]:
+    return [mapping.medication_dispense(view.prescription, lv.line, d, substitute_name=view.substitute_name(d))
+            for lv in view.lines for d in lv.dispensations if d.id in wanted]
+
+
+def read_dispense(call: Call, resource_id: str) -> Resource:
+    row = call.session.get(Dispensation, uuid_or_404(resource_id))
+    if row is None:
+        raise NotFound()
+    view = prescriptions.view(call.session, call.actor, row.prescription_id, context=call.context)
+    found = _dispenses(view, {row.id})
+    if not found:
+        raise NotFound()
+    return found[0]
+
+
+def search_dispenses(call: Call, query: SearchQuery) -> Page:
+    d, p = Dispensation, Prescription
+    stmt = select(d).join(p, p.id == d.prescription_id).where(p.patient_id.in_(authz.accessible_patients(call.actor)))
+    for value in query.params.get("_id", []):
+        wanted = ids_of([value], uuid.UUID)
+        stmt = stmt.where(d.id.in_(wanted) if wanted else false())
+    for name in ("patient", "subject"):
+        for value in query.params.get(name, []):
+            wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
+            stmt = stmt.where(p.patient_id.in_(wanted) if wanted else false())
+    for value in query.params.get("prescription", []):
+        wanted = ids_of([rules.parse_reference(v, "MedicationRequest") for v in value.split(",")], uuid.UUID)
+        stmt = stmt.where(d.line_id.in_(wanted) if wanted else false())
+    rows, position = repo.keyset_page(call.session, stmt, sort=query.sort, sort_column=None, sort_kind="uuid",
+                                      id_column=d.id, id_kind="uuid", after=query.after, count=query.count)
+    by_prescription: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for row in rows:
+        by_prescription.setdefault(row.prescription_id, set()).add(row.id)
+    found: dict[str, Resource] = {}
+    for prescription_id, ids in by_prescription.items():
+        view = prescriptions.view(call.session, call.actor, prescription_id, context=call.context)
+        found.update((r["id"], r) for r in _dispenses(view, ids))
+    return Page([found[str(row.id)] for row in rows if str(row.id) in found], position)
+
+
+MEDICATION_DISPENSE = register(ResourceType(
+    name="MedicationDispense",
+    read=read_dispense,
+    search=search_dispenses,
+    permission=Permission.PATIENT_READ,
+    search_params=(
+        ID_PARAM,
+        SearchParam("patient", "reference", "Le patient : Patient/identifiant (plusieurs séparés par des virgules)."),
+        SearchParam("subject", "reference", "Comme patient."),
+        SearchParam("prescription", "reference", "La ligne d'ordonnance délivrée : MedicationRequest/identifiant."),
+    ),
+    documentation="Délivrances en pharmacie des lignes d'ordonnance des patients que l'appelant suit (délivré, "
+                  "substitué par un générique du même groupe, non délivré avec son motif).",
 ))
