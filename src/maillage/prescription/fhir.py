@@ -22,6 +22,7 @@ CIS_SYSTEM = "urn:oid:1.2.250.1.213.2.3.1"
 RPPS_SYSTEM = "https://rpps.esante.gouv.fr"
 PRESCRIPTION_SYSTEM = "urn:maillage:prescription-number"
 LINE_SYSTEM = "urn:maillage:prescription-line"
+ACCOUNT_SYSTEM = "urn:maillage:user-account"
 UCUM = "http://unitsofmeasure.org"
 SUBSTITUTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-substanceAdminSubstitution"
 PERIOD_UNITS = {Period.DAY: "d", Period.WEEK: "wk", Period.MONTH: "mo"}
@@ -108,7 +109,9 @@ def medication_dispense(prescription: Prescription, line: PrescriptionLine, disp
                                                  substitute_name or dispensation.substitute_cis or "")
         if substituted else _medication(line.kind, line.cis, line.label),
         "subject": {"reference": f"Patient/{prescription.patient_id}"},
-        "performer": [{"actor": {"reference": f"Practitioner/{dispensation.pharmacist_id}"}}],
+        # The pharmacist's account, as a logical reference: the account is not a Practitioner resource of the door.
+        "performer": [{"actor": {"identifier": {"system": ACCOUNT_SYSTEM, "value": str(dispensation.pharmacist_id)},
+                                 "type": "Practitioner"}}],
         "authorizingPrescription": [{"reference": f"MedicationRequest/{line.id}"}],
         "quantity": {"value": dispensation.quantity, "unit": "boîte"},
         "substitution": {"wasSubstituted": substituted},
