@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from maillage.exceptions import Conflict, NotFound, ValidationFailed
+from maillage.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from maillage.models.audit import AuditEntry
 from maillage.models.patient import PatientAllergy
 from maillage.patient import allergy
@@ -73,7 +73,6 @@ class TestRecord:
         assert db.scalar(select(PatientAllergy.id)) is None
 
     def test_a_pharmacist_may_not_record_one(self, db, patient_id):
-        from maillage.exceptions import PermissionDenied
         with pytest.raises(PermissionDenied):
             allergy.record_allergy(db, actor(db, make_user(db, "pharmacist")), patient_id, penicillin())
 

@@ -252,7 +252,8 @@ def _patient_context(db: Any, actor: Actor, request: Request, patient_id: uuid.U
     history = consent.consent_history(db, actor, patient_id, context=audit_context(request)) if not vigilance else []
     allergies = allergy.allergies(db, actor, patient_id, context=audit_context(request)) if not vigilance else []
     return {"view": view, "states": consent.consent_states(history), "history": history, "vigilance": vigilance,
-            "allergies": [a for a in allergies if a.active], "allergies_in_error": [a for a in allergies if not a.active],
+            "allergies": [a for a in allergies if a.active],
+            "allergies_in_error": [a for a in allergies if not a.active],
             "allergy_kinds": list(AllergyKind.labels().items()),
             "allergy_criticalities": list(AllergyCriticality.labels().items()),
             "recorders": consent.recorder_names(db, history),
