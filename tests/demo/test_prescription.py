@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from maillage.demo import load as demo
@@ -42,3 +44,14 @@ class TestDemoPrescription:
         items = waiting_items(db, pharmacist, None)
         assert any(item.href == "/officine" and item.count == 1 for item in items)
         assert any(item.href == "/officine" for item in items_for("pharmacist", True))
+        prescriber = auth.actor_for(db, users["dr.martin"])
+        from maillage.patient import allergy
+        from maillage.prescription.rules import LineDraft, LineKind, Period
+        known = allergy.allergies(db, prescriber, opened.prescription.patient_id)
+        assert [(a.entry.substance, a.entry.criticality) for a in known] == [("Amoxicilline", "high")]
+        amoxicillin = LineDraft(kind=LineKind.SPECIALITY, label="", cis="60000035", dose=Decimal(1),
+                                dose_unit="comprimé", times=2, period=Period.DAY, duration=7,
+                                duration_unit=Period.DAY, quantity=1)
+        draft = service.create_draft(db, prescriber, opened.prescription.patient_id, [amoxicillin])
+        warnings = service.view(db, prescriber, draft.id).warnings
+        assert any(w.startswith("Ligne 1 : allergie connue du patient à Amoxicilline") for w in warnings)

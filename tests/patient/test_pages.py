@@ -9,7 +9,7 @@ import re
 from sqlalchemy import func, select
 
 from maillage.models.directory import Professional
-from maillage.models.patient import IdentityMerge, Patient, PatientConsent
+from maillage.models.patient import IdentityMerge, Patient, PatientAllergy, PatientConsent
 from maillage.web.patient_banner import banner
 from tests.fixtures.factories import make_user
 from tests.fixtures.patients import IDENTITIES, REASON, create, ins_of, insert_record, physician, qualified, traits
@@ -317,3 +317,43 @@ class TestFrenchAgreement:
             assert f"<h1>{title}</h1>" in page.text
         listing = client.get("/patients", headers=HTML).text
         assert "né·e le" not in listing and ("née le" in listing or "né le" in listing)
+
+
+class TestAllergySection:
+    def test_an_allergy_is_added_then_marked_in_error_from_the_page(self, client, db):
+        user = physician(db)
+        view = create(db, user)
+        sign_in(client, db, user)
+        page = client.get(f"/patients/{view.patient.id}", headers=HTML).text
+        assert "Aucune allergie ni intolérance enregistrée." in page
+        answer = form(client, f"/patients/{view.patient.id}/allergies",
+                      {"substance": "Amoxicilline", "kind": "allergy", "criticality": "high",
+                       "reaction": "Œdème de Quincke"})
+        assert answer.status_code == 303 and answer.headers["location"].endswith("#allergies")
+        row = db.scalars(select(PatientAllergy).where(PatientAllergy.patient_id == view.patient.id)).one()
+        assert (row.substance, row.criticality, row.recorded_by) == ("Amoxicilline", "high", user.id)
+        page = html.unescape(client.get(f"/patients/{view.patient.id}", headers=HTML).text)
+        assert "Œdème de Quincke" in page and "Élevée" in page and f"par {user.display_name}" in page
+        prescribing = html.unescape(client.get(f"/patients/{view.patient.id}/ordonnances/nouvelle",
+                                               headers=HTML).text)
+        assert "Allergie à Amoxicilline (Œdème de Quincke)" in prescribing
+        answer = form(client, f"/patients/{view.patient.id}/allergies/{row.id}/erreur", {})
+        assert answer.status_code == 303
+        db.refresh(row)
+        assert row.status == "entered-in-error" and row.entered_in_error_by == user.id
+        page = html.unescape(client.get(f"/patients/{view.patient.id}", headers=HTML).text)
+        assert "<del>Amoxicilline</del>" in page and "Aucune allergie ni intolérance enregistrée." in page
+
+    def test_a_missing_substance_is_shown_again_in_french_and_nothing_is_written(self, client, db):
+        user = physician(db)
+        view = create(db, user)
+        sign_in(client, db, user)
+        answer = form(client, f"/patients/{view.patient.id}/allergies", {"substance": " ", "kind": "allergy"})
+        assert answer.status_code == 422 and "indiquez la substance" in html.unescape(answer.text)
+        assert db.scalar(select(PatientAllergy.id)) is None
+
+    def test_recording_an_allergy_for_someone_elses_patient_is_not_found(self, client, db):
+        view = create(db, physician(db))
+        assert_triplet(client, db, "POST", f"/patients/{view.patient.id}/allergies", page=True,
+                       data={"substance": "Amoxicilline", "kind": "allergy", "criticality": "low"},
+                       wrong_role_user=make_user(db, "pharmacist"), outsider_user=physician(db))

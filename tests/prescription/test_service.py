@@ -12,6 +12,7 @@ from maillage.exceptions import Conflict, NotFound, PermissionDenied, Validation
 from maillage.kit.clock import frozen, now
 from maillage.models.audit import AuditEntry
 from maillage.models.prescription import Prescription, PrescriptionLine
+from maillage.patient import allergy
 from maillage.prescription import rules, service, signing
 from maillage.prescription.rules import Outcome, Status
 from maillage.prescription.service import DispenseEntry
@@ -58,6 +59,51 @@ class TestChecks:
         warnings = service.view(db, w.a(db, w.prescriber), draft.id).warnings
         assert any("Lignes 1 et 2 : la même substance (PROPIONATE DE CLOBÉTASOL)" in x for x in warnings)
         assert any(x.startswith("LÉVOTHYROX 100 microgrammes, comprimé sécable : Lévothyroxine") for x in warnings)
+
+
+class TestAllergyChecks:
+    def allergic(self, db, w, substance, reaction=None, code=None):
+        allergy.record_allergy(db, w.a(db, w.prescriber), w.patient_id, allergy.AllergyIn(
+            substance=substance, reaction=reaction, substance_code=code, criticality="high"))
+
+    def test_a_speciality_whose_composition_holds_the_substance_warns_with_the_reaction(self, db, w):
+        self.allergic(db, w, "clobétasol", reaction="eczéma de contact")
+        draft = service.create_draft(db, w.a(db, w.prescriber), w.patient_id, [levothyrox(), dermoval()])
+        warnings = service.view(db, w.a(db, w.prescriber), draft.id).warnings
+        assert "Ligne 2 : allergie connue du patient à clobétasol (eczéma de contact)." in warnings
+        assert not any(x.startswith("Ligne 1 : allergie") for x in warnings)
+
+    def test_a_speciality_warns_by_the_substance_code_chosen_from_the_base(self, db, w):
+        self.allergic(db, w, "Lévothyroxine", code="04310")
+        draft = service.create_draft(db, w.a(db, w.prescriber), w.patient_id, [levothyrox()])
+        warnings = service.view(db, w.a(db, w.prescriber), draft.id).warnings
+        assert "Ligne 1 : allergie connue du patient à Lévothyroxine." in warnings
+
+    def test_a_substance_line_warns_by_its_label_case_and_accents_aside(self, db, w):
+        self.allergic(db, w, "DOXYCYCLINE")
+        draft = service.create_draft(db, w.a(db, w.prescriber), w.patient_id, [doxycycline_dci()])
+        warnings = service.view(db, w.a(db, w.prescriber), draft.id).warnings
+        assert "Ligne 1 : allergie connue du patient à DOXYCYCLINE." in warnings
+
+    def test_no_allergy_or_an_allergy_in_error_gives_no_warning_and_signing_is_never_blocked(self, db, w):
+        draft = service.create_draft(db, w.a(db, w.prescriber), w.patient_id, [doxycycline_dci(), dermoval()])
+        assert not any("allergie" in x for x in service.view(db, w.a(db, w.prescriber), draft.id).warnings)
+        wrong = allergy.record_allergy(db, w.a(db, w.prescriber), w.patient_id, allergy.AllergyIn(substance="Doxy"))
+        self.allergic(db, w, "clobétasol")
+        allergy.mark_entered_in_error(db, w.a(db, w.prescriber), w.patient_id, wrong.id)
+        warnings = service.view(db, w.a(db, w.prescriber), draft.id).warnings
+        assert [x for x in warnings if "allergie" in x] == ["Ligne 2 : allergie connue du patient à clobétasol."]
+        assert service.sign(db, w.a(db, w.prescriber), draft.id).status is Status.SIGNED
+
+    @pytest.mark.parametrize(("name", "substance", "expected"), [
+        ("AMOXICILLINE TRIHYDRATÉE", "amoxicilline", True),
+        ("Amoxicilline 1 g, comprimé", "Amoxicilline", True),
+        ("PROPIONATE DE CLOBÉTASOL", "Clobetasol", True),
+        ("AMOXICILLINE", "amox", False),
+        ("Doxycycline 100 mg", "", False),
+    ])
+    def test_a_name_names_a_substance_by_whole_words(self, name, substance, expected):
+        assert service.names_substance(name, substance) is expected
 
 
 class TestSign:

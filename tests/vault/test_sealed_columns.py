@@ -38,7 +38,7 @@ from maillage.models.document import Document
 from maillage.models.monitoring import MonitoringAlert
 from maillage.monitoring import ingest as pipeline
 from maillage.monitoring import service as monitoring
-from maillage.patient import vigilance
+from maillage.patient import allergy, vigilance
 from maillage.prescription import service as rx_service
 from maillage.prescription.rules import Outcome
 from maillage.teleconsultation import aftercare as tc_aftercare
@@ -95,6 +95,10 @@ CLEAR: dict[str, str] = {
     "document.origin_id": REFERENCE,
     "identity_pair_review.decision": CODE,
     "patient_consent.purpose": CODE,
+    **{f"patient_allergy.{c}": CODE for c in ("kind", "criticality", "status")},
+    "patient_allergy.substance_code": "a substance code of the public drug database (CIS_COMPO), to match the "
+                                      "compositions of prescribed drugs; the substance as typed and the reaction are "
+                                      "sealed",
     "patient_consent.decision": CODE,
     "patient_consent.source": CODE,
     "monitoring_enrolment.programme": CODE,
@@ -354,6 +358,10 @@ def write_through_services(db: Any, markers: dict[str, str], settings: Settings)
         prescribed.lines[0].line.id, Outcome.NOT_DELIVERED, 0, reason=m["prescription_dispensation.reason"])])
     cancelled = rx_signed(db, rx, rx_dci())
     rx_service.cancel(db, rx.a(db, rx.prescriber), cancelled.prescription.id, m["prescription.cancel_reason"])
+    # Allergies: the substance as typed and the reaction.
+    allergy.record_allergy(db, actor(db, owner), kept.patient.id, allergy.AllergyIn(
+        substance=m["patient_allergy.substance"], reaction=m["patient_allergy.reaction"], kind="allergy",
+        criticality="high"))
     # A value sealed by the vault itself (what the second factor's secret uses).
     vault.seal(db, object_type="user_account", object_id=str(emergency.id), field="note",
                plaintext=m["vault_sealed_value.ciphertext"].encode())

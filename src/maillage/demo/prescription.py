@@ -1,6 +1,7 @@
 """Demo e-prescription: a small drug database in the BDPM's published format (written by the project, not ANSM
 data), imported as the operator's ``maillage drugs import`` would, and a prescription the dermatologist signed for
-one of her patients, addressed to the demo pharmacy and waiting there (played through the services)."""
+one of her patients, addressed to the demo pharmacy and waiting there (played through the services). The patient
+is known to be allergic to amoxicillin (a penicillin): prescribing it to her shows the warning before signing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from maillage.auth import service as auth
 from maillage.authz import service as authz
+from maillage.patient import allergy
 from maillage.prescription import document, drugs, service
 from maillage.prescription.rules import LineDraft, LineKind, Period
 
@@ -36,6 +38,9 @@ def seed_demo_prescription(session: Session, id_for: Callable[[str], uuid.UUID],
     if row is None:
         return None
     patient_id = uuid.UUID(str(row[0]))
+    allergy.record_allergy(session, actor, patient_id, allergy.AllergyIn(
+        substance="Amoxicilline", substance_code="01436", kind="allergy", criticality="high",
+        reaction="Urticaire généralisée après une prise d'amoxicilline en 2019"))
     lines = [
         LineDraft(kind=LineKind.SPECIALITY, label="", cis="60000059", dose=Decimal(1), dose_unit="application",
                   times=1, period=Period.DAY, duration=2, duration_unit=Period.WEEK, quantity=1,

@@ -147,3 +147,42 @@ class IdentityPairReview(Base):
         Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
     reviewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+ALLERGY_KINDS_SQL = "'allergy', 'intolerance'"
+ALLERGY_CRITICALITIES_SQL = "'low', 'high', 'unable-to-assess'"
+
+
+class PatientAllergy(Base):
+    """An allergy or intolerance of the patient (FHIR AllergyIntolerance: type, criticality, verification status).
+
+    The substance and the reaction are health data, sealed; the substance code is the public drug database's
+    (``CIS_COMPO``) when the substance was chosen from it. An entry is never deleted: a wrong one is marked
+    entered in error, with who and when.
+    """
+
+    __tablename__ = "patient_allergy"
+    __table_args__ = (
+        CheckConstraint(f"kind in ({ALLERGY_KINDS_SQL})", name="kind_known"),
+        CheckConstraint(f"criticality in ({ALLERGY_CRITICALITIES_SQL})", name="criticality_known"),
+        CheckConstraint("status in ('active', 'entered-in-error')", name="status_known"),
+        CheckConstraint("(status = 'entered-in-error') = (entered_in_error_at is not null)", name="error_dated"),
+        Index("ix_patient_allergy_patient", "patient_id", "recorded_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patient.id", ondelete="CASCADE"))
+    substance: Mapped[str] = mapped_column(SealedText("patient_allergy.substance"))
+    substance_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    reaction: Mapped[str | None] = mapped_column(SealedText("patient_allergy.reaction"), default=None)
+    kind: Mapped[str] = mapped_column(String(16), default="allergy")
+    criticality: Mapped[str] = mapped_column(String(24), default="unable-to-assess")
+    status: Mapped[str] = mapped_column(String(24), default="active")
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    entered_in_error_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    entered_in_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

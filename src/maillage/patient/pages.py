@@ -15,10 +15,12 @@ from maillage.directory import pickers
 from maillage.exceptions import MaillageError
 from maillage.kit.http import DbSession, UnitOfWorkRoute, is_htmx
 from maillage.kit.templating import templates
-from maillage.patient import consent, service
+from maillage.patient import allergy, consent, service
 from maillage.patient import vigilance as identity_vigilance
 from maillage.patient.rules import IdentityAttribute, InsOid
 from maillage.patient.schemas import (
+    AllergyCriticality,
+    AllergyKind,
     AttachRequest,
     ConsentCreate,
     ConsentPurpose,
@@ -248,7 +250,12 @@ def _patient_context(db: Any, actor: Actor, request: Request, patient_id: uuid.U
     purpose = Purpose.IDENTITY_VIGILANCE if vigilance else Purpose.CARE
     view = service.get_patient(db, actor, patient_id, purpose=purpose, context=audit_context(request))
     history = consent.consent_history(db, actor, patient_id, context=audit_context(request)) if not vigilance else []
+    allergies = allergy.allergies(db, actor, patient_id, context=audit_context(request)) if not vigilance else []
     return {"view": view, "states": consent.consent_states(history), "history": history, "vigilance": vigilance,
+            "allergies": [a for a in allergies if a.active],
+            "allergies_in_error": [a for a in allergies if not a.active],
+            "allergy_kinds": list(AllergyKind.labels().items()),
+            "allergy_criticalities": list(AllergyCriticality.labels().items()),
             "recorders": consent.recorder_names(db, history),
             "can_write": role_allows(actor.role, Permission.PATIENT_WRITE) and not vigilance,
             "can_prescribe": role_allows(actor.role, Permission.PRESCRIPTION_WRITE) and not vigilance
@@ -289,6 +296,34 @@ def consent_submit(request: Request, patient_id: uuid.UUID, db: DbSession, actor
             raise
         return _patient_error(request, db, actor, patient_id, exc)
     return RedirectResponse(f"/patients/{patient_id}#consentements", status_code=303)
+
+
+@router.post("/patients/{patient_id}/allergies", response_class=HTMLResponse)
+def allergy_submit(request: Request, patient_id: uuid.UUID, db: DbSession, actor: Writer,
+                   substance: Annotated[str, Form(max_length=400)] = "",
+                   kind: Annotated[str, Form(max_length=16)] = "allergy",
+                   criticality: Annotated[str, Form(max_length=24)] = "unable-to-assess",
+                   reaction: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    try:
+        allergy.record_allergy(db, actor, patient_id, allergy.AllergyIn(
+            substance=substance, kind=kind, criticality=criticality, reaction=reaction), context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        return _patient_error(request, db, actor, patient_id, exc)
+    return RedirectResponse(f"/patients/{patient_id}#allergies", status_code=303)
+
+
+@router.post("/patients/{patient_id}/allergies/{allergy_id}/erreur", response_class=HTMLResponse)
+def allergy_error_submit(request: Request, patient_id: uuid.UUID, allergy_id: uuid.UUID, db: DbSession,
+                         actor: Writer) -> Response:
+    try:
+        allergy.mark_entered_in_error(db, actor, patient_id, allergy_id, context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        return _patient_error(request, db, actor, patient_id, exc)
+    return RedirectResponse(f"/patients/{patient_id}#allergies", status_code=303)
 
 
 @router.post("/patients/{patient_id}/verification", response_class=HTMLResponse)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
-from maillage.models.patient import IdentityMerge, IdentityPairReview, Patient, PatientConsent
+from maillage.models.patient import IdentityMerge, IdentityPairReview, Patient, PatientAllergy, PatientConsent
 
 MAX_LIMIT = 100
 
@@ -225,3 +225,18 @@ def recent_merges(session: Session, limit: int = 50) -> Sequence[IdentityMerge]:
     return session.scalars(select(IdentityMerge).order_by(IdentityMerge.merged_at.desc()).limit(limit)).all()
 
 
+
+
+# --- Allergies ----------------------------------------------------------------------------------------------
+
+
+def allergies_of(session: Session, patient_ids: Sequence[uuid.UUID]) -> Sequence[PatientAllergy]:
+    """Every allergy entry of these records (entered in error included), newest first."""
+    return session.scalars(
+        select(PatientAllergy).where(PatientAllergy.patient_id.in_(list(patient_ids)))
+        .order_by(PatientAllergy.recorded_at.desc(), PatientAllergy.id)
+    ).all()
+
+
+def allergy(session: Session, allergy_id: uuid.UUID) -> PatientAllergy | None:
+    return session.get(PatientAllergy, allergy_id)

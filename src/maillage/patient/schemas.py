@@ -224,3 +224,18 @@ class MergeRead(BaseModel):
     unmerged_at: dt.datetime | None
     unmerged_by: uuid.UUID | None
     unmerge_reason: str | None
+
+
+class AllergyKind(LabelledEnum):
+    """FHIR AllergyIntolerance.type."""
+
+    ALLERGY = "allergy", "Allergie"
+    INTOLERANCE = "intolerance", "Intolérance"
+
+
+class AllergyCriticality(LabelledEnum):
+    """FHIR AllergyIntolerance.criticality."""
+
+    LOW = "low", "Faible"
+    HIGH = "high", "Élevée"
+    UNABLE_TO_ASSESS = "unable-to-assess", "Non évaluable"

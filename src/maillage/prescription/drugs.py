@@ -118,6 +118,7 @@ class DrugHit:
     marketed: bool
     enhanced_monitoring: bool
     substances: list[str] = field(default_factory=list)
+    substance_codes: list[str] = field(default_factory=list)  # the active substances' codes (CIS_COMPO)
     presentations: list[Presentation] = field(default_factory=list)
     generic_group_id: str | None = None
     generic_group: str | None = None
@@ -163,6 +164,8 @@ def describe(session: Session, specialities: list[DrugSpeciality], *, today: dt.
     for composition in repository.compositions_of(session, cis):
         if composition.nature == "SA" and composition.substance not in substances[composition.cis]:
             substances[composition.cis].append(composition.substance)
+        if composition.substance_code and composition.substance_code not in hits[composition.cis].substance_codes:
+            hits[composition.cis].substance_codes.append(composition.substance_code)
     for member in repository.generic_memberships_of(session, cis):
         hit = hits[member.cis]
         hit.generic_group_id, hit.generic_group = member.group_id, member.group_label

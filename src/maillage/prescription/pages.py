@@ -17,6 +17,7 @@ from maillage.exceptions import MaillageError, ValidationFailed
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.kit.ids import as_uuid
 from maillage.kit.templating import templates
+from maillage.patient import allergy
 from maillage.patient import service as patients
 from maillage.prescription import document, drugs, rules, service
 from maillage.prescription.rules import DOSE_UNITS, LineDraft, LineKind, NonSubstitution, Outcome, Period, SourceKind
@@ -59,8 +60,10 @@ def _form_page(request: Request, db: Session, actor: Actor, patient_id: uuid.UUI
                status_code: int = 200) -> Response:
     patient = patients.get_patient(db, actor, patient_id, purpose=Purpose.PRESCRIPTION,
                                    context=audit_context(request))
+    known = [a for a in allergy.allergies(db, actor, patient.patient.id, purpose=Purpose.PRESCRIPTION,
+                                          context=audit_context(request)) if a.active]
     return render(request, "prescription/new.html", {"patient": patient, "form": form, "error": error,
-                                                     "choices": choices or {},
+                                                     "choices": choices or {}, "allergies": known,
                                                      "pharmacies": service.pharmacies(db)}, status_code=status_code)
 
 

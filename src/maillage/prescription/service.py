@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +26,7 @@ from maillage.exceptions import Conflict, NotFound, PermissionDenied, Validation
 from maillage.kit.clock import PARIS, now
 from maillage.kit.ids import as_uuid
 from maillage.models.prescription import Dispensation, Prescription, PrescriptionLine
+from maillage.patient import allergy as patient_allergies
 from maillage.patient import service as patients
 from maillage.prescription import drugs, repository, rules, signing
 from maillage.prescription.rules import LineDraft, LineKind, NonSubstitution, Outcome, Period, Status
@@ -206,10 +208,31 @@ def view(session: Session, actor: Actor, prescription_id: uuid.UUID | str,
     return result
 
 
+def names_substance(name: str, substance: str) -> bool:
+    """Whether a drug's substance or a line's label names this substance: the substance's words, in order, as whole
+    words, case and accents aside (``Amoxicilline`` names ``AMOXICILLINE TRIHYDRATÉE`` and ``amoxicilline 1 g``)."""
+    wanted = drugs.bdpm.search_key(substance)
+    return bool(wanted) and re.search(rf"(?<![A-Z0-9]){re.escape(wanted)}(?![A-Z0-9])",
+                                      drugs.bdpm.search_key(name)) is not None
+
+
+def _allergy_warnings(position: int, names: list[str], codes: list[str],
+                      known: list[patient_allergies.KnownAllergy]) -> list[str]:
+    found = []
+    for allergy in known:
+        by_code = allergy.substance_code is not None and allergy.substance_code in codes
+        if by_code or any(names_substance(name, allergy.substance) for name in names):
+            reaction = f" ({allergy.reaction})" if allergy.reaction else ""
+            found.append(f"Ligne {position} : allergie connue du patient à {allergy.substance}{reaction}.")
+    return found
+
+
 def checks(session: Session, prescription: PrescriptionView) -> list[str]:
     """What the prescriber should see before signing (never a silent block): incomplete lines, the same substance
-    twice, the drug database's important-information notices."""
+    twice, a substance the patient is known to be allergic to (a speciality by its composition, a substance line
+    by its label), the drug database's important-information notices."""
     warnings = []
+    known = patient_allergies.active_allergies(session, prescription.prescription.patient_id)
     seen: dict[str, int] = {}
     specialities = [line.line.cis for line in prescription.lines if line.line.cis]
     hits = {hit.cis: hit for hit in drugs.describe(session, repository.specialities_by_cis(session, specialities))}
@@ -222,6 +245,8 @@ def checks(session: Session, prescription: PrescriptionView) -> list[str]:
                 warnings.append(f"Lignes {seen[key]} et {line.line.position} : la même substance ({name}) est "
                                 "prescrite deux fois.")
             seen.setdefault(key, line.line.position)
+        codes = hits[line.line.cis].substance_codes if line.line.cis in hits else []
+        warnings += _allergy_warnings(line.line.position, names, codes, known)
         if line.line.cis in hits:
             warnings += [f"{hits[line.line.cis].name} : {notice}" for notice in hits[line.line.cis].notices]
     return warnings
