@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from maillage.auth import service as auth
 from maillage.document import service as documents
-from maillage.kit.clock import PARIS, frozen
+from maillage.kit.clock import PARIS, frozen, now
 from maillage.kit.pdf import FAMILY, UnicodePDF
 from maillage.models.auth import UserAccount
 from maillage.models.authz import CareRelationship
@@ -60,6 +60,7 @@ DOCUMENTS = (
 
 def demo_pdf(title: str, lines: tuple[str, ...], version: int = 1) -> bytes:
     pdf = UnicodePDF(format="A4")
+    pdf.set_creation_date(now())  # the platform's clock (frozen in tests): the same seed gives the same bytes
     pdf.set_title(title)
     pdf.set_author("Maillage (démonstration)")
     pdf.add_page()
