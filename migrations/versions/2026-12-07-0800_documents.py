@@ -42,8 +42,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('legal_hold', sa.Boolean(), nullable=True))
 
     day = "date(uploaded_at)" if op.get_bind().dialect.name == "sqlite" else "cast(uploaded_at as date)"
+    # ``day`` is one of two fixed SQL expressions, no outside value.
     op.execute(
-        "update document set "
+        "update document set "  # noqa: S608
         "type_code = case when media_type like 'image/%' then '72170-4' "
         "                 when owner_type = 'teleconsultation' then '11488-4' else '34133-9' end, "
         f"act_date = {day}, author_id = uploaded_by, "
