@@ -63,3 +63,33 @@ class TestCompteRenduWrittenOnce:
         with pytest.raises(PermissionDenied):
             service.compte_rendu(db, w.a(db, w.colleague), req.id)
         assert len(written) == 1
+
+
+class TestCompteRenduFiledInThePatientsDocuments:
+    """The signed opinion's compte rendu is filed in the patient's documents when the opinion is signed (issue #20:
+    a report the platform generates is a document of the record), once, apart from the request's attachments."""
+
+    def test_signing_files_the_report_once_as_a_consult_note_the_requester_can_read(self, db, written):
+        from maillage.document import service as documents
+        from maillage.kit.pagination import PageParams
+        from maillage.security.purposes import Purpose
+        from maillage.teleexpertise import repository as te_repo
+
+        with frozen(T0):
+            w = world(db)
+            req = claimed(db, w)
+            service.answer(db, w.a(db, w.expert), req.id, OPINION)
+            requester = w.a(db, w.requester)
+            rows, _ = documents.list_documents(db, requester, req.patient_id, purpose=Purpose.TELEEXPERTISE,
+                                               page=PageParams(limit=50, offset=0))
+            filed = [d for d in rows if d.origin_type == "teleexpertise_request" and d.origin_id == str(req.id)]
+            assert len(filed) == 1
+            doc = filed[0]
+            assert doc.type_code == "11488-4" and doc.source == "report" and doc.media_type == "application/pdf"
+            assert doc.title == f"Compte rendu de téléexpertise du {T0.strftime('%d/%m/%Y')}"
+            _, data = documents.read(db, requester, doc.id, Purpose.TELEEXPERTISE)
+            assert data.startswith(b"%PDF")
+            assert data == service.compte_rendu(db, requester, req.id), "the filed PDF is the compte rendu"
+            again = report.file_report(db, w.a(db, w.expert), req)
+            assert again.id == doc.id, "filed once: a second filing returns the first"
+            assert doc.id not in {a.id for a in te_repo.attachments(db, req.id)}, "not one of the attachments"

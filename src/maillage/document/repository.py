@@ -31,6 +31,13 @@ def count_live_for_owner(session: Session, owner_type: str, owner_id: str) -> in
     ) or 0)
 
 
+def live_generated_from(session: Session, origin_type: str, origin_id: str) -> Document | None:
+    """The live document a platform object produced (its report, its prescription), if there is one."""
+    return session.scalar(select(Document).where(
+        Document.origin_type == origin_type, Document.origin_id == origin_id, Document.deleted_at.is_(None))
+        .order_by(Document.version.desc()).limit(1))
+
+
 @dataclass(frozen=True)
 class Filters:
     """What the patient's document list is narrowed to (None: no narrowing on that field)."""

@@ -134,6 +134,13 @@ def store_upload(
     return document
 
 
+def generated_from(session: Session, origin_type: str, origin_id: str) -> Document | None:
+    """The live document an object of the platform produced (a signed opinion's report), for the capability that
+    produced it to file it once; no access check, as the caller holds the producing object under its own rules."""
+    rules.check_owner(origin_type, origin_id)
+    return repository.live_generated_from(session, origin_type, origin_id)
+
+
 def _visible(session: Session, actor: Actor, document_id: uuid.UUID | str, purpose: Purpose, *, action: str,
              object_type: str, permission: Permission, context: AuditContext | None) -> Document:
     """The live document if the actor may reach its patient now (audited); ``NotFound`` otherwise.

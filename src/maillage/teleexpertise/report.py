@@ -11,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from maillage.document import rules as document_rules
+from maillage.document import service as documents
 from maillage.exceptions import Conflict, PermissionDenied
-from maillage.kit.clock import PARIS
+from maillage.kit.clock import PARIS, now
 from maillage.kit.numbers import fr_euros
 from maillage.kit.pdf import FAMILY, RenderedDocuments, UnicodePDF
 from maillage.patient import service as patients
@@ -24,6 +27,15 @@ from maillage.security.context import AuditContext
 from maillage.security.purposes import Purpose
 from maillage.teleexpertise import reading, steps
 from maillage.teleexpertise.rules import AdmissionStatus, Orientation, Status
+
+if TYPE_CHECKING:
+    from maillage.models.document import Document
+    from maillage.models.teleexpertise import TeleexpertiseRequest
+
+# A filed compte rendu is owned by its own kind (it is no attachment of the request: it does not count in the
+# request's attachments nor show among them) and carries the request as its origin.
+TELEEXPERTISE_REPORT_OWNER = "teleexpertise_report"
+TELEEXPERTISE_REPORT_ORIGIN = "teleexpertise_request"
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -130,14 +142,8 @@ def render_pdf(data: ReportData) -> bytes:
     return bytes(pdf.output())
 
 
-def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
-                 context: AuditContext | None = None) -> bytes:
-    """The PDF compte rendu of a signed opinion, for the requester and the specialist (audited as an export)."""
-    req = steps.load(session, actor, request_id, action="export", context=context)
-    if actor.user_id not in (req.requester_id, req.signed_by, req.assignee_id):
-        raise PermissionDenied("Le compte rendu est réservé au requérant et au spécialiste.")
-    if req.status != Status.COMPLETED or req.signed_by is None:
-        raise Conflict("Le compte rendu existe une fois l'avis rendu.")
+def _report_data(session: Session, actor: Actor, req: TeleexpertiseRequest,
+                 context: AuditContext | None) -> ReportData:
     view = patients.get_patient(session, actor, req.patient_id, purpose=Purpose.TELEEXPERTISE, context=context)
     d = reading.get_request(session, actor, req.id, context=context)
 
@@ -150,7 +156,7 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
         admission = f"{Orientation(d.admission.orientation).label} - {AdmissionStatus(d.admission.status).label}"
     acts = [f"{a.code} — {fr_euros(a.amount)} — {a.act_date.strftime('%d/%m/%Y')} — "
             f"{'facturable' if a.billable else 'non facturable : ' + a.reason}" for a in d.acts]
-    data = ReportData(
+    return ReportData(
         patient=view.display_name, patient_birth_date=view.patient.birth_date, patient_born=view.born_label,
         patient_age=view.age_label, patient_sex=view.sex_label, patient_attending=view.attending_name,
         patient_ins=f"{view.matricule_display or 'non renseigné'} ({view.identity_status_label})",
@@ -161,4 +167,35 @@ def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
                     m.body) for m in d.messages],
         answer=req.answer or "", orientation=Orientation(req.orientation or "advice_only").label, act=req.act,
         delay_days=req.delay_days, admission=admission, acts=acts)
+
+
+def compte_rendu(session: Session, actor: Actor, request_id: uuid.UUID | str,
+                 context: AuditContext | None = None) -> bytes:
+    """The PDF compte rendu of a signed opinion, for the requester and the specialist (audited as an export)."""
+    req = steps.load(session, actor, request_id, action="export", context=context)
+    if actor.user_id not in (req.requester_id, req.signed_by, req.assignee_id):
+        raise PermissionDenied("Le compte rendu est réservé au requérant et au spécialiste.")
+    if req.status != Status.COMPLETED or req.signed_by is None:
+        raise Conflict("Le compte rendu existe une fois l'avis rendu.")
+    data = _report_data(session, actor, req, context)
     return WRITTEN.get_or_render(data, lambda: render_pdf(data))
+
+
+def file_report(session: Session, actor: Actor, req: TeleexpertiseRequest,
+                context: AuditContext | None = None) -> Document:
+    """File the signed opinion's compte rendu in the patient's documents, in the signing's unit of work (a "Compte
+    rendu de consultation", LOINC 11488-4, generated from this request): the record holds the opinion as signed,
+    the requester and the patient's care team find it beside the other reports, and it can be sent by MSSanté from
+    there. Filed once: a request already holding its report is left as it is."""
+    existing = documents.generated_from(session, TELEEXPERTISE_REPORT_ORIGIN, str(req.id))
+    if existing is not None:
+        return existing
+    data = _report_data(session, actor, req, context)
+    signed = (req.signed_at or now()).astimezone(PARIS).date()
+    return documents.store_upload(
+        session, actor, patient_id=req.patient_id, filename=f"compte-rendu-teleexpertise-{signed}.pdf",
+        data=WRITTEN.get_or_render(data, lambda: render_pdf(data)), declared_type="application/pdf",
+        purpose=Purpose.TELEEXPERTISE, owner_type=TELEEXPERTISE_REPORT_OWNER, owner_id=str(req.id),
+        context=context, title=f"Compte rendu de téléexpertise du {signed.strftime('%d/%m/%Y')}",
+        type_code=document_rules.CONSULT_NOTE, act_date=signed, source=document_rules.Source.REPORT,
+        origin=(TELEEXPERTISE_REPORT_ORIGIN, str(req.id)))

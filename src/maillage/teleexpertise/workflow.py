@@ -35,7 +35,7 @@ from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
-from maillage.teleexpertise import acts, notify, rules, steps
+from maillage.teleexpertise import acts, notify, report, rules, steps
 from maillage.teleexpertise import repository as repo
 from maillage.teleexpertise.rules import Action, AdmissionStatus, Orientation, Status
 from maillage.teleexpertise.schemas import (
@@ -300,6 +300,7 @@ def answer(session: Session, actor: Actor, request_id: uuid.UUID | str, data: Op
                                                  created_at=at, updated_at=at))
         steps.event(session, req, actor, "admission_requested", reason=orientation.label)
     acts.record_acts(session, req, settings=settings)
+    report.file_report(session, actor, req, context=context)
     notify.notify(session, [req.requester_id], req.id, "answered")
     return req
 
