@@ -78,12 +78,10 @@ def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
 def rule_alerts(weight: np.ndarray) -> np.ndarray:
     """Days on which the weight rule fires: a weight transmitted that day exceeds the lowest weight transmitted
     over the three previous days by more than 2 kg (``WindowGainRule`` of the heart-failure programme)."""
-    previous = np.full((weight.shape[0], weight.shape[1], RULE_DAYS), np.nan, dtype=np.float64)
-    for k in range(1, RULE_DAYS + 1):
-        previous[:, :, k - 1] = _shift(weight.astype(np.float64), k)
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
-        lowest = np.nanmin(previous, axis=2)
+    weight = weight.astype(np.float64)
+    lowest = _shift(weight, 1)
+    for k in range(2, RULE_DAYS + 1):
+        lowest = np.fmin(lowest, _shift(weight, k))  # the lower of the two, ignoring a missing day
     return np.nan_to_num(weight - lowest, nan=-np.inf) > RULE_GAIN_KG
 
 

@@ -47,7 +47,8 @@ def _json_safe(value: Any) -> Any:
 
 
 def train_synthetic(session: Session, *, patients: int = 400, seed: int = 0, every: int = 3,
-                    rounds: int = pipeline.BOOTSTRAP, grid: dict[str, list[Any]] | None = None) -> PredictionModel:
+                    rounds: int = pipeline.BOOTSTRAP, grid: dict[str, list[Any]] | None = None,
+                    model_id: uuid.UUID | None = None) -> PredictionModel:
     """Generate the synthetic cohort, train on the earlier days, evaluate on the later ones, store the version
     (status ``trained``: activation is a separate, approved step)."""
     cohort = synthetic.generate(patients, seed=seed)
@@ -55,7 +56,7 @@ def train_synthetic(session: Session, *, patients: int = 400, seed: int = 0, eve
     model = pipeline.train(train_rows, seed=seed, grid=grid)
     metrics = pipeline.evaluate(model, test_rows, seed=seed, rounds=rounds)
     version = PredictionModel(
-        name=MODEL_NAME, version=repo.next_version(session, MODEL_NAME), status="trained",
+        id=model_id or uuid.uuid4(), name=MODEL_NAME, version=repo.next_version(session, MODEL_NAME), status="trained",
         data_window={"source": "Cohorte synthétique (docs/predict.md)", "patients": patients, "seed": seed,
                      "train_days": [0, CUT_DAY - synthetic.HORIZON - 1], "test_days": [CUT_DAY,
                                                                             synthetic.DAYS - synthetic.HORIZON - 1],
