@@ -14,7 +14,7 @@ from maillage.exceptions import Conflict
 from maillage.models.prediction import PredictionModel, PredictionScore
 from maillage.monitoring import ingest
 from maillage.monitoring import service as monitoring
-from tests.monitoring.conftest import _cheap_password_hashing, weights, world  # noqa: F401 (fixtures)
+from tests.monitoring.conftest import weights
 from tests.monitoring.test_service import listed_by
 
 WINNING = {"roc_auc": 0.72, "pr_auc": 0.12, "rule": {"roc_auc": 0.51, "pr_auc": 0.05},
