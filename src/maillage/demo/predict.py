@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from maillage.models.auth import UserAccount
 
 PHYSICIAN = "dr.martin"
 DEMO_PATIENTS = 300
-DEMO_GRID = {"num_leaves": [7, 15], "learning_rate": [0.1], "n_estimators": [100]}
+DEMO_GRID: dict[str, list[Any]] = {"num_leaves": [7, 15], "learning_rate": [0.1], "n_estimators": [100]}
 
 
 def seed_demo_prediction(session: Session, id_for: Callable[[str], uuid.UUID], seed: int, day: dt.datetime) -> int:
