@@ -321,8 +321,9 @@ def beats_baseline(metrics: dict[str, Any]) -> bool:
 def top_factors(model: TrainedModel, X: np.ndarray, count: int = 3) -> list[list[tuple[str, float, float]]]:
     """Per row, the ``count`` features that raise the risk most: (feature, contribution to the log-odds, value)."""
     contrib = model.contributions(X)[:, :-1]
-    out = []
-    for i in range(len(X)):
-        order = np.argsort(-contrib[i], kind="stable")[:count]
-        out.append([(model.features[j], float(contrib[i, j]), float(X[i, j])) for j in order if contrib[i, j] > 0])
-    return out
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, :count]
+    top = np.take_along_axis(contrib, order, axis=1)
+    values = np.take_along_axis(X, order, axis=1)
+    names = model.features
+    return [[(names[j], c, v) for j, c, v in zip(o.tolist(), t.tolist(), x.tolist(), strict=True) if c > 0]
+            for o, t, x in zip(order, top, values, strict=True)]
