@@ -1,9 +1,8 @@
 """Risk model of heart-failure decompensation: training time, scoring throughput, the worklist with scores.
 
 Run: `.venv/bin/python benchmarks/predict.py` (full size: 100,000 enrolled patients with a year of daily readings)
-or `--patients N` for fewer (scoring always covers
-`--score-patients`, default 100,000). Prints the machine it ran on and its load: on a shared machine the figures are upper
-bounds of an idle machine's.
+or `--patients N` for fewer (scoring always covers `--score-patients`, default 100,000). Prints the machine it ran
+on and its load: on a shared machine the figures are upper bounds of an idle machine's.
 
 1. Training: the synthetic cohort generated (numpy), its features, the temporal split, the cross-validated grid
    (4 combinations × 3 folds), the calibration and the evaluation (200 bootstrap rounds by patient). Rows are one
