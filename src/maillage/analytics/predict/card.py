@@ -74,6 +74,11 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}".replace(".", ",")
 
 
+def _para(doc: Any, height: int, text: str) -> None:
+    """A paragraph the width of the page, the next one below it at the left margin."""
+    doc.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
+
+
 def pdf(card: ModelCard) -> bytes:
     """The card as a PDF (the kit's Unicode PDF), the calibration plot drawn with lines."""
     from maillage.kit.pdf import UnicodePDF
@@ -82,7 +87,7 @@ def pdf(card: ModelCard) -> bytes:
     doc = UnicodePDF()
     doc.add_page()
     doc.set_font(size=15)
-    doc.multi_cell(0, 8, f"Fiche du modèle — risque de décompensation à 14 jours (version {m.version})")
+    _para(doc, 8, f"Fiche du modèle — risque de décompensation à 14 jours (version {m.version})")
     doc.set_font(size=10)
     ci = metrics.get("intervals", {})
 
@@ -107,14 +112,14 @@ def pdf(card: ModelCard) -> bytes:
         ("Limites", LIMITS),
     ):
         doc.set_font(style="B")
-        doc.multi_cell(0, 6, title)
+        _para(doc, 6, title)
         doc.set_font(style="")
-        doc.multi_cell(0, 5, text)
+        _para(doc, 5, text)
         doc.ln(1)
     bins = metrics.get("reliability", [])
     if bins:
         doc.set_font(style="B")
-        doc.multi_cell(0, 6, "Calibration (fréquence observée selon le risque prédit)")
+        _para(doc, 6, "Calibration (fréquence observée selon le risque prédit)")
         top = max([0.05] + [max(b["predicted"], b["observed"]) for b in bins]) * 1.1
         x, y, side = doc.l_margin + 10, doc.get_y() + 4, 60
         doc.set_draw_color(150, 150, 150)
@@ -128,13 +133,13 @@ def pdf(card: ModelCard) -> bytes:
             doc.line(*a, *b)
         doc.set_y(y + side + 4)
         doc.set_font(style="")
-        doc.multi_cell(0, 5, f"Axes de 0 à {top:.0%} ; la diagonale est la calibration parfaite.".replace(".", ",", 1))
+        _para(doc, 5, f"Axes de 0 à {top:.0%} ; la diagonale est la calibration parfaite.".replace(".", ",", 1))
     rows = metrics.get("subgroups", [])
     if rows:
         doc.set_font(style="B")
-        doc.multi_cell(0, 6, "Sous-groupes")
+        _para(doc, 6, "Sous-groupes")
         doc.set_font(style="")
         for row in rows:
-            doc.multi_cell(0, 5, f"{row['attribute']} {row['group']} : {row['n']} lignes, {row['events']} événements, "
+            _para(doc, 5, f"{row['attribute']} {row['group']} : {row['n']} lignes, {row['events']} événements, "
                                  f"AUC ROC {_pct(row['roc_auc'])}, Brier {_pct(row['brier'])}")
     return bytes(doc.output())
