@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maillage import __version__
 from maillage.analytics import pages as analytics_pages
+from maillage.analytics.predict import pages as predict_pages
 from maillage.auth import endpoints as auth_endpoints
 from maillage.auth import pages as auth_pages
 from maillage.auth.middleware import AuthenticationMiddleware, csrf_protect
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(authz_pages.router)
     app.include_router(monitoring_endpoints.router)
     app.include_router(monitoring_pages.router)
+    app.include_router(predict_pages.router)
     app.include_router(monitoring_admin_pages.router)
     app.include_router(directory_endpoints.public_router)  # before the pages: /offre/catalogue.json
     app.include_router(directory_endpoints.router)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from maillage.analytics import cli as analytics_cli
+from maillage.analytics.predict import cli as predict_cli
 from maillage.audit import cli as audit_cli
 from maillage.auth import cli as auth_cli
 from maillage.config import get_settings
@@ -33,6 +34,7 @@ app.add_typer(document_cli.app, name="documents")
 app.add_typer(prescription_cli.app, name="drugs")
 analytics_cli.app.command("generate-claims")(demo_cli.generate_claims_command)
 app.add_typer(analytics_cli.app, name="analytics")
+app.add_typer(predict_cli.app, name="predict")
 app.command("ingest-mqtt")(monitoring_cli.ingest_mqtt)
 console = Console(stderr=True, soft_wrap=True)
 
@@ -47,6 +49,7 @@ TASK_MODULES = [
     "maillage.teleexpertise.tasks",
     "maillage.teleconsultation.tasks",
     "maillage.analytics.tasks",
+    "maillage.analytics.predict.tasks",
     "maillage.exchange.tasks",
 ]
 

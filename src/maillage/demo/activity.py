@@ -20,6 +20,7 @@ from maillage.demo.documents import seed_demo_documents
 from maillage.demo.messaging import seed_demo_messaging
 from maillage.demo.monitoring import seed_demo_follow_up
 from maillage.demo.mssante import seed_demo_mssante
+from maillage.demo.predict import seed_demo_prediction
 from maillage.demo.teleconsultation import seed_demo_teleconsultation
 from maillage.demo.teleconsultation_aftercare import seed_demo_teleconsultation_aftercare
 from maillage.demo.teleexpertise import seed_demo_teleexpertise
@@ -37,6 +38,7 @@ def seed_demo_activity(session: Session, id_for: Callable[[str], uuid.UUID], see
                     .values(starts_at=day - dt.timedelta(days=HISTORY_DAYS)))
     seed_demo_teleexpertise(session, id_for, seed, day)
     seed_demo_follow_up(session, id_for, seed, day)
+    seed_demo_prediction(session, id_for, seed, day)
     seed_demo_break_glass(session, id_for, day)
     seed_demo_teleconsultation(session, id_for, seed, day)
     seed_demo_messaging(session, id_for, seed, day)

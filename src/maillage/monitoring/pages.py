@@ -56,21 +56,26 @@ def _back(target: str) -> str:
     return target if target.startswith("/telesurveillance") and not target.startswith("//") else "/telesurveillance"
 
 
-def _worklist_context(db: Session, actor: Actor, request: Request) -> dict[str, Any]:
-    work = service.worklist(db, actor, audit_context(request))
+Order = Annotated[str, Query(pattern="^(couleur|risque)$")]
+
+
+def _worklist_context(db: Session, actor: Actor, request: Request, order: str) -> dict[str, Any]:
+    work = service.worklist(db, actor, audit_context(request), by_risk=order == "risque")
     ids = [a.enrolment_id for items in work.groups.values() for a in items]
     return {"work": work, "titles": GROUP_TITLES, "labels": service.labels(db, actor, ids),
-            "notifications": service.notifications(db, actor), "now": now()}
+            "notifications": service.notifications(db, actor), "now": now(), "order": order}
 
 
 @router.get("/telesurveillance", response_class=HTMLResponse)
-def worklist_page(request: Request, db: DbSession, actor: Triage) -> Response:
-    return templates().TemplateResponse(request, "monitoring/worklist.html", _worklist_context(db, actor, request))
+def worklist_page(request: Request, db: DbSession, actor: Triage, ordre: Order = "couleur") -> Response:
+    return templates().TemplateResponse(request, "monitoring/worklist.html",
+                                        _worklist_context(db, actor, request, ordre))
 
 
 @router.get("/telesurveillance/liste", response_class=HTMLResponse)
-def worklist_fragment(request: Request, db: DbSession, actor: Triage) -> Response:
-    return templates().TemplateResponse(request, "monitoring/_worklist.html", _worklist_context(db, actor, request))
+def worklist_fragment(request: Request, db: DbSession, actor: Triage, ordre: Order = "couleur") -> Response:
+    return templates().TemplateResponse(request, "monitoring/_worklist.html",
+                                        _worklist_context(db, actor, request, ordre))
 
 
 def _mark(sessions: sessionmaker[Session]) -> str:

@@ -32,6 +32,7 @@ from maillage.models.monitoring import (
     MonitoringTeam,
     MonitoringTeamMember,
 )
+from maillage.models.prediction import PredictionScore
 
 ENROLMENT_SOURCE = "monitoring_enrolment"
 
@@ -286,6 +287,14 @@ def worklist(session: Session, scope: Select[tuple[uuid.UUID]], limit: int = 500
         select(MonitoringAlert).where(OPEN_ALERT, MonitoringAlert.patient_id.in_(scope))
         .order_by(MonitoringAlert.opened_at).limit(limit).execution_options(populate_existing=True)
     ))
+
+
+def scores_for(session: Session, enrolment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PredictionScore]:
+    """The latest risk score of each enrolment (written by the worker's scoring job, ``analytics.predict``)."""
+    if not enrolment_ids:
+        return {}
+    return {s.enrolment_id: s for s in session.scalars(
+        select(PredictionScore).where(PredictionScore.enrolment_id.in_(list(set(enrolment_ids)))))}
 
 
 def open_greens(session: Session, scope: Select[tuple[uuid.UUID]], lock: bool = True) -> list[MonitoringAlert]:

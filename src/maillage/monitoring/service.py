@@ -38,6 +38,7 @@ from maillage.models.monitoring import (
     MonitoringTeam,
     MonitoringTeamMember,
 )
+from maillage.models.prediction import PredictionScore
 from maillage.monitoring import live
 from maillage.monitoring import repository as repo
 from maillage.monitoring.alerts import close_alert, plan_events, rules_of
@@ -407,21 +408,43 @@ def worklist_group(alert: MonitoringAlert) -> str:
 @dataclass
 class Worklist:
     groups: dict[str, list[MonitoringAlert]] = field(default_factory=dict)
+    scores: dict[uuid.UUID, PredictionScore] = field(default_factory=dict)  # by enrolment
+    by_risk: bool = False
 
     @property
     def count(self) -> int:
         return sum(len(v) for v in self.groups.values())
 
 
-def worklist(session: Session, actor: Actor, context: AuditContext | None = None) -> Worklist:
-    """The nurses' worklist: red first, then orange, then patients whose data is missing, then green."""
+def order_by_risk(groups: dict[str, list[MonitoringAlert]],
+                  scores: dict[uuid.UUID, PredictionScore]) -> dict[str, list[MonitoringAlert]]:
+    """Within each colour, highest risk first (unscored last, then by age of the alert). The colours keep their
+    order: a red alert of the rule is never placed below an orange one whatever the scores, and none is dropped."""
+    def key(alert: MonitoringAlert) -> tuple[float, dt.datetime]:
+        score = scores.get(alert.enrolment_id)
+        return (-(score.probability if score else -1.0), alert.opened_at)
+
+    return {group: sorted(items, key=key) for group, items in groups.items()}
+
+
+def worklist(session: Session, actor: Actor, context: AuditContext | None = None, *,
+             by_risk: bool = False) -> Worklist:
+    """The nurses' worklist: red first, then orange, then patients whose data is missing, then green; with the
+    risk score of each patient that has one (``by_risk``: ordered by it within each colour). Every score shown is
+    audited with the list."""
     _need(actor, Permission.MONITORING_TRIAGE)
     alerts = repo.worklist(session, authz.accessible_patients(actor))
-    out = Worklist({g: [] for g in WORKLIST_GROUPS})
+    out = Worklist({g: [] for g in WORKLIST_GROUPS}, by_risk=by_risk)
     for alert in alerts:
         out.groups[worklist_group(alert)].append(alert)
     authz.audit_list(session, actor, object_type="monitoring_alert", count=len(alerts), purpose=PURPOSE,
                      patient_ids=[a.patient_id for a in alerts], context=context)
+    out.scores = repo.scores_for(session, [a.enrolment_id for a in alerts])
+    if out.scores:
+        authz.audit_list(session, actor, object_type="prediction_score", count=len(out.scores), purpose=PURPOSE,
+                         patient_ids=[s.patient_id for s in out.scores.values()], context=context)
+    if by_risk:
+        out.groups = order_by_risk(out.groups, out.scores)
     return out
 
 

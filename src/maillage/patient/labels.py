@@ -72,3 +72,10 @@ def birth_dates_for_retention(session: Session, patient_ids: Iterable[uuid.UUID]
     record at least until the patient's 28th birthday). A system job with no actor; the purge audits each document
     it deletes, so this read adds no entry of its own."""
     return {pid: p.birth_date for pid, p in repo.patients_by_ids(session, patient_ids).items()}
+
+
+def birth_dates_for_risk_scores(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dt.date]:
+    """The birth date, and nothing else, of enrolled patients whose decompensation risk the worker recomputes (the
+    model's age feature). A system job with no actor; the score it writes is shown only through the worklist,
+    which audits every score it shows."""
+    return {pid: p.birth_date for pid, p in repo.patients_by_ids(session, patient_ids).items()}
