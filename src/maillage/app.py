@@ -40,6 +40,7 @@ from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
 from maillage.prescription import endpoints as prescription_endpoints
 from maillage.prescription import pages as prescription_pages
+from maillage.programme import pages as programme_pages
 from maillage.teleconsultation import assisted_endpoints as teleconsultation_assisted_endpoints
 from maillage.teleconsultation import assisted_pages as teleconsultation_assisted_pages
 from maillage.teleconsultation import endpoints as teleconsultation_endpoints
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(pages.router)
     app.include_router(audit_pages.router)
     app.include_router(analytics_pages.router)
+    app.include_router(programme_pages.router)
     app.include_router(auth_pages.router)
     app.include_router(auth_endpoints.router)
     app.include_router(authz_pages.router)
