@@ -43,7 +43,7 @@ def build(client, db):
 
 class TestProgrammePages:
     def test_the_manager_builds_a_project_and_the_direction_reads_it_and_its_report(self, client, db):
-        manager, url = build(client, db)
+        _, url = build(client, db)
         page = client.get(url, headers=HTML)
         assert "80\u202f000,50\u00a0€" in page.text and "Délai moyen de réponse" in page.text
         assert "Ligne budgétaire" in page.text  # the history
@@ -81,6 +81,6 @@ class TestProgrammePages:
         assert_triplet(client, db, "GET", "/programme", wrong_role_user=physician, outsider_user=None, page=True)
 
     def test_an_unknown_project_is_not_found(self, client, db):
-        _, url = build(client, db)
+        build(client, db)
         missing = client.get("/programme/projets/6f1c1d7e-0000-4000-8000-000000000000", headers=HTML)
         assert missing.status_code == 404

@@ -123,6 +123,12 @@ def programme(session: Session, actor: Actor) -> Programme:
     """The whole programme, read with a fixed number of queries (axes, projects, budget, milestones, indicators,
     their years)."""
     _can_read(actor)
+    return load_for_operator(session)
+
+
+def load_for_operator(session: Session) -> Programme:
+    """The whole programme without an actor: for the command line, whose user operates the platform (the programme
+    holds no patient data; the report's figures from the warehouse are gated as on the pages)."""
     views = {p.id: ProjectView(p) for p in repo.projects(session)}
     for line in repo.budget_lines(session):
         views[line.project_id].budget.append(line)
