@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage import __version__
+from maillage.analytics import board as analytics_board
 from maillage.analytics import pages as analytics_pages
 from maillage.auth import endpoints as auth_endpoints
 from maillage.auth import pages as auth_pages
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         app.include_router(apidocs.router)
     app.include_router(pages.router)
     app.include_router(audit_pages.router)
+    app.include_router(analytics_board.router)
     app.include_router(analytics_pages.router)
     app.include_router(programme_pages.router)
     app.include_router(auth_pages.router)

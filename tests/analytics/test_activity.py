@@ -93,3 +93,35 @@ class TestBothEngines:
         for code in CODES:
             pd.testing.assert_frame_equal(run(extracted, code, duckdb_engine), run(extracted, code, spark_engine),
                                           check_exact=True, check_dtype=False)
+
+
+@pytest.fixture
+def settings(tmp_path, extracted):  # type: ignore[no-untyped-def]
+    from maillage.config import Settings
+
+    return Settings(environment="test", var_dir=tmp_path / "var", log_json=True, secret_key="t" * 40,
+                    warehouse_dir=extracted.root)
+
+
+class TestActivityPage:
+    def test_the_board_shows_each_chart_with_its_data_and_filters_by_partner_type(self, app, client):
+        import uuid
+
+        from maillage.security.actor import Actor
+        from maillage.security.deps import current_actor
+        from maillage.security.roles import Role
+
+        direction = Actor(user_id=uuid.uuid4(), username="dir", display_name="Direction", role=Role.DIRECTION)
+        app.dependency_overrides[current_actor] = lambda: direction
+        try:
+            page = client.get("/pilotage/activite?annee=2026", headers={"accept": "text/html"})
+            assert page.status_code == 200, page.text[:800]
+            assert page.text.count("Voir les données") == page.text.count("<svg") >= 7
+            assert "Actes par type de partenaire" in page.text and "EHPAD Les Tilleuls" in page.text
+            assert "secret" in page.text  # the 3 city-practice patients are masked
+            ehpad = client.get("/pilotage/activite?annee=2026&partenaire=ehpad", headers={"accept": "text/html"})
+            assert "EHPAD, 2026" in ehpad.text and "Cabinet du Pont" not in ehpad.text
+            bad = client.get("/pilotage/activite?partenaire=xyz", headers={"accept": "text/html"})
+            assert bad.status_code == 422 and "Type de partenaire inconnu" in bad.text
+        finally:
+            app.dependency_overrides.clear()

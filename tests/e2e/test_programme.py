@@ -6,6 +6,7 @@ text holds the indicator and its target."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -69,6 +70,6 @@ class TestProgrammeOnTheDemo:
             page.goto(url + "/programme?annee=2026")
             with page.expect_download() as info:
                 page.get_by_role("link", name="Rapport d'évaluation 2026 (PDF)").click()
-            content = open(info.value.path(), "rb").read()
+            content = Path(info.value.path()).read_bytes()
             text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(content)).pages)
             assert LABEL in text and "125" in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from maillage.security.roles import Role
 MANAGER = "programme.girard"
 # (axis, title, owner, sites, start, end, [(year, planned €, committed €, paid €)], [(milestone, due, status)],
 #  [(label, unit, binding or None, source or None, target 2026, value entered by hand or None)])
-PROJECTS = [
+PROJECTS: list[tuple[Any, ...]] = [
     (0, "Dossier patient partagé entre l'hôpital support et les hôpitaux membres", "Direction du système d'information",
      ("support", "member-1"), dt.date(2026, 1, 1), dt.date(2028, 12, 31),
      [(2026, 450_000, 320_000, 180_000), (2027, 300_000, 0, 0)],
