@@ -46,8 +46,8 @@ def _sites(db: Session) -> dict[str, str]:
     return {str(e.id): e.name for e in directory.search_establishments(db, limit=200)}
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    actor = request.state.actor
+def render(request: Request, actor: Actor, name: str, context: dict[str, Any], status_code: int = 200
+           ) -> HTMLResponse:
     base = {"can_edit": role_allows(actor.role, Permission.PROGRAMME_EDIT), "euros": rules.format_euros,
             "years": list(rules.PROGRAMME_YEARS), "statuses": rules.MilestoneStatus,
             "object_labels": service.OBJECT_LABELS, "action_labels": service.ACTION_LABELS,
@@ -60,7 +60,7 @@ def _home(request: Request, db: Session, actor: Actor, error: str = "", status_c
     year = _year(request)
     programme = service.programme(db, actor)
     board = report.indicator_rows(programme, year, warehouse_of(request), gate_of(request))
-    return render(request, "programme/home.html", {"programme": programme, "year": year, "board": board,
+    return render(request, actor, "programme/home.html", {"programme": programme, "year": year, "board": board,
                                                    "chart": report.progress_svg(board, year), "error": error},
                   status_code)
 
@@ -101,7 +101,7 @@ def _id(text: str) -> uuid.UUID:
 
 def _project_form(request: Request, db: Session, actor: Actor, form: dict[str, Any], error: str = "",
                   status_code: int = 200) -> HTMLResponse:
-    return render(request, "programme/project_form.html", {
+    return render(request, actor, "programme/project_form.html", {
         "form": form, "error": error, "axes": service.programme(db, actor).axes, "sites": _sites(db)}, status_code)
 
 
@@ -144,7 +144,7 @@ def _project_page(request: Request, db: Session, actor: Actor, project_id: uuid.
     ids = [view.project.id, *(b.id for b in view.budget), *(m.id for m in view.milestones),
            *(i.indicator.id for i in view.indicators), *(y.id for i in view.indicators for y in i.years)]
     axis = next((a for a in service.programme(db, actor).axes if a.id == view.project.axis_id), None)
-    return render(request, "programme/project.html", {
+    return render(request, actor, "programme/project.html", {
         "view": view, "axis": axis, "sites": _sites(db), "error": error, "choices": progress.choices(),
         "history": service.history(db, actor, ids, limit=100)}, status_code)
 
@@ -224,7 +224,7 @@ def set_target(request: Request, indicator_id: uuid.UUID, db: DbSession, actor: 
 
 @router.get(BASE + "/historique", response_class=HTMLResponse)
 def history_page(request: Request, db: DbSession, actor: Reader) -> HTMLResponse:
-    return render(request, "programme/history.html", {"history": service.history(db, actor, limit=300)})
+    return render(request, actor, "programme/history.html", {"history": service.history(db, actor, limit=300)})
 
 
 # --- Evaluation report ---------------------------------------------------------------------------------------------
