@@ -39,10 +39,10 @@ class TestProgrammeOnTheDemo:
             page.wait_for_load_state()
             assert "20\u202f000,50\u00a0€" in page.locator("main").inner_text()
 
-            page.get_by_label("Intitulé", exact=True).fill(LABEL)
+            page.locator("#i-label").fill(LABEL)
             page.get_by_label("Unité").fill("avis")
             page.get_by_label("Indicateur du catalogue").select_option("teleexpertise-reponses:repondues")
-            page.get_by_label("Cible").fill("125")
+            page.locator("#i-target").fill("125")
             page.get_by_role("button", name="Ajouter l'indicateur").click()
             page.wait_for_load_state()
             main = page.locator("main").inner_text()
