@@ -71,19 +71,31 @@ def territory_row(frame: pd.DataFrame, indicator: Indicator) -> pd.DataFrame:
     return rows
 
 
-def catalogue_value(warehouse: Warehouse, gate: GateConfig, code: str, measure: str,
-                    year: int) -> tuple[Decimal | None, str]:
-    """The gated territory value of ``measure`` for ``year`` from the stored result, and why it is missing."""
-    indicator = get_indicator(code)
+Territory = dict[tuple[str, int], pd.DataFrame | None]
+
+
+def _territory(warehouse: Warehouse, gate: GateConfig, code: str, year: int,
+               cache: Territory | None) -> pd.DataFrame | None:
+    """The gated territory row of ``code`` for ``year`` (None: no stored result), read once per ``cache``."""
+    if cache is not None and (code, year) in cache:
+        return cache[(code, year)]
     try:
         result = analytics.latest_result(warehouse, code, {"annee": year})
     except MaillageError:
         result = None
-    if result is None:
-        return None, NOT_STORED
-    gated = analytics.gated_result(warehouse, result, gate)
-    rows = territory_row(gated.frame, indicator)
-    if rows.empty:
+    rows = None if result is None else territory_row(analytics.gated_result(warehouse, result, gate).frame,
+                                                     get_indicator(code))
+    if cache is not None:
+        cache[(code, year)] = rows
+    return rows
+
+
+def catalogue_value(warehouse: Warehouse, gate: GateConfig, code: str, measure: str,
+                    year: int, cache: Territory | None = None) -> tuple[Decimal | None, str]:
+    """The gated territory value of ``measure`` for ``year`` from the stored result, and why it is missing."""
+    indicator = get_indicator(code)
+    rows = _territory(warehouse, gate, code, year, cache)
+    if rows is None or rows.empty:
         return None, NOT_STORED
     value: Any = rows.iloc[0][measure]
     if value is None or pd.isna(value):
@@ -92,14 +104,15 @@ def catalogue_value(warehouse: Warehouse, gate: GateConfig, code: str, measure: 
     return Decimal(str(round(float(value), decimals))), ""
 
 
-def progress(view: IndicatorView, year: int, warehouse: Warehouse, gate: GateConfig) -> Progress | None:
+def progress(view: IndicatorView, year: int, warehouse: Warehouse, gate: GateConfig,
+             cache: Territory | None = None) -> Progress | None:
     """The indicator against its target for ``year``; None when it has no target that year."""
     target = view.year(year)
     if target is None:
         return None
     indicator = view.indicator
     if indicator.catalogue_code and indicator.measure:
-        value, why = catalogue_value(warehouse, gate, indicator.catalogue_code, indicator.measure, year)
+        value, why = catalogue_value(warehouse, gate, indicator.catalogue_code, indicator.measure, year, cache)
         return Progress(target=target.target, value=value, why_missing=why)
     if target.manual_value is None:
         return Progress(target=target.target, value=None, why_missing=NOT_ENTERED)

@@ -66,9 +66,10 @@ def indicator_rows(programme: Programme, year: int, warehouse: Warehouse, gate: 
     """Every indicator of the programme for ``year``: target, value (gated), share of the target reached."""
     axes = {a.id: a.title for a in programme.axes}
     rows = []
+    cache: measured.Territory = {}  # one read of each stored result, however many indicators bind to it
     for project, view in programme.indicators:
         i = view.indicator
-        found = measured.progress(view, year, warehouse, gate)
+        found = measured.progress(view, year, warehouse, gate, cache)
         rows.append(IndicatorRow(
             axis=axes.get(project.project.axis_id, ""), project=project.project.title, label=i.label, unit=i.unit,
             source=_source(i.catalogue_code, i.measure, i.source),
