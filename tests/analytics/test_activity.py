@@ -16,7 +16,7 @@ from maillage.analytics.gate import determinable_cells, margin_equations, publis
 from maillage.analytics.indicators import TOTAL
 from maillage.analytics.warehouse import Warehouse
 from maillage.kit.clock import frozen
-from tests.analytics.test_clinical import TODAY, YEAR, cell, operational  # noqa: F401 - a fixture
+from tests.analytics.test_clinical import TODAY, YEAR, cell, operational, settings  # noqa: F401 - fixtures
 
 CODES = ("activite-partenaires", "activite-sites")
 
@@ -93,14 +93,6 @@ class TestBothEngines:
         for code in CODES:
             pd.testing.assert_frame_equal(run(extracted, code, duckdb_engine), run(extracted, code, spark_engine),
                                           check_exact=True, check_dtype=False)
-
-
-@pytest.fixture
-def settings(tmp_path, extracted):  # type: ignore[no-untyped-def]
-    from maillage.config import Settings
-
-    return Settings(environment="test", var_dir=tmp_path / "var", log_json=True, secret_key="t" * 40,
-                    warehouse_dir=extracted.root)
 
 
 class TestActivityPage:

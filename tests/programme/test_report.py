@@ -24,8 +24,8 @@ from maillage.analytics.gate import GateConfig, densify, margin_equations_by_dim
 from maillage.programme import progress, report, service
 from maillage.security.actor import Actor
 from maillage.security.roles import Role
-from tests.analytics.test_activity import extracted, settings  # noqa: F401 - fixtures
-from tests.analytics.test_clinical import operational  # noqa: F401 - a fixture
+from tests.analytics.test_activity import extracted  # noqa: F401 - a fixture
+from tests.analytics.test_clinical import operational, settings  # noqa: F401 - fixtures
 
 MANAGER = Actor(user_id=uuid.uuid4(), username="chef", display_name="Chef de programme", role=Role.PROGRAMME_MANAGER)
 BINDINGS = [("Actes de télémédecine", "actes", "30"), ("Transferts évités", "maintiens_sur_place", "10"),

@@ -179,19 +179,18 @@ DESCRIPTION = ("Actes de télémédecine par mois : téléexpertises demandées,
                "téléconsultation) — une borne haute, aucun contrefactuel n'étant observé. Source : extraction "
                "opérationnelle pseudonymisée.")
 
-BY_PARTNER = ind.Indicator(
-    code="activite-partenaires", label="Activité de télémédecine par type de partenaire et modalité",
-    description=DESCRIPTION, unit="actes par mois", version="1.0", measures=MEASURES, dimensions=("periode",),
-    groups=("type_partenaire", "modalite"),
-    parameters=(ind.Parameter("annee", "Année de l'acte", ind.CURRENT_YEAR_DEFAULT),),
-    build=_builder(("type_partenaire", "modalite")), tables=(ACTIVITY_TABLE,), patients=("patients",),
-    relations=RELATIONS, chart="line", main_measure="actes",
-)
-BY_SITE = ind.Indicator(
-    code="activite-sites", label="Activité de télémédecine par site et modalité",
-    description=DESCRIPTION, unit="actes par mois", version="1.0", measures=MEASURES, dimensions=("periode",),
-    groups=("site", "modalite"),
-    parameters=(ind.Parameter("annee", "Année de l'acte", ind.CURRENT_YEAR_DEFAULT),),
-    build=_builder(("site", "modalite")), tables=(ACTIVITY_TABLE,), patients=("patients",),
-    relations=RELATIONS, chart="line", main_measure="actes",
-)
+
+
+def _indicator(code: str, label: str, groups: tuple[str, ...]) -> ind.Indicator:
+    return ind.Indicator(
+        code=code, label=label, description=DESCRIPTION, unit="actes par mois", version="1.0", measures=MEASURES,
+        dimensions=("periode",), groups=groups,
+        parameters=(ind.Parameter("annee", "Année de l'acte", ind.CURRENT_YEAR_DEFAULT),),
+        build=_builder(groups), tables=(ACTIVITY_TABLE,), patients=("patients",), relations=RELATIONS,
+        chart="line", main_measure="actes",
+    )
+
+
+BY_PARTNER = _indicator("activite-partenaires", "Activité de télémédecine par type de partenaire et modalité",
+                        ("type_partenaire", "modalite"))
+BY_SITE = _indicator("activite-sites", "Activité de télémédecine par site et modalité", ("site", "modalite"))

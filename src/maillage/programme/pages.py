@@ -230,17 +230,19 @@ def history_page(request: Request, db: DbSession, actor: Reader) -> HTMLResponse
 # --- Evaluation report ---------------------------------------------------------------------------------------------
 
 
+def _report(request: Request, db: Session, actor: Actor, kind: str) -> Response:
+    year = _year(request)
+    programme = service.programme(db, actor)
+    write, media_type = (report.pdf, "application/pdf") if kind == "pdf" else (report.csv_bundle, "application/zip")
+    return Response(write(programme, year, warehouse_of(request), gate_of(request)), media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="evaluation-programme-{year}.{kind}"'})
+
+
 @router.get(BASE + "/rapport.pdf")
 def report_pdf(request: Request, db: DbSession, actor: Reader) -> Response:
-    year = _year(request)
-    content = report.pdf(service.programme(db, actor), year, warehouse_of(request), gate_of(request))
-    return Response(content, media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="evaluation-programme-{year}.pdf"'})
+    return _report(request, db, actor, "pdf")
 
 
 @router.get(BASE + "/rapport.zip")
 def report_zip(request: Request, db: DbSession, actor: Reader) -> Response:
-    year = _year(request)
-    content = report.csv_bundle(service.programme(db, actor), year, warehouse_of(request), gate_of(request))
-    return Response(content, media_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="evaluation-programme-{year}.zip"'})
+    return _report(request, db, actor, "zip")
