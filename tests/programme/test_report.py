@@ -89,6 +89,8 @@ class TestSameFigures:
             assert f"<td>{r.target_text}</td>" in cells and f"<td>{r.value_text}" in cells
             assert re.search(rf"{re.escape(r.label)}.*?{re.escape(r.target_text)}\s+{re.escape(r.value_text)}",
                              text, re.S), r.label
+        assert "Activité et délais par type de partenaire" in text and "EHPAD" in text
+        assert "Réhospitalisations" in text or "réhospitalisations à 30 jours" in text  # said as not measured
         assert "1000000" in zipfile.ZipFile(io.BytesIO(report.csv_bundle(programme, 2026, extracted, gate))) \
             .read("budget_2026.csv").decode("utf-8-sig")
 
@@ -105,6 +107,14 @@ class TestNothingRecoverable:
             if r.value is not None and r.source.startswith("Entrepôt"):
                 measure = next(m for m in indicator.measures if m.label in r.source)
                 assert float(r.value) in set(published[measure.name].astype(float)), r.label
+        archive = zipfile.ZipFile(io.BytesIO(report.csv_bundle(programme, 2026, extracted, gate)))
+        lines = list(csv.reader(io.StringIO(archive.read("activite-partenaires_2026.csv").decode("utf-8-sig")),
+                                delimiter=";"))
+        year_rows = gated.frame[(gated.frame.niveau_periode == "annee") & (gated.frame.modalite == "ENSEMBLE")]
+        assert len(lines) - 1 == len(year_rows)
+        published_acts = {str(int(v)) for v in year_rows.actes.dropna()}
+        for line in lines[1:]:
+            assert line[1] == "secret" or line[1] in published_acts, line
         # The report's tables are selections of this gated table: the gate's linear-programming attacker, given
         # every published value and margin, narrows no small count below [0, threshold - 1].
         raw = densify(indicator, result.frame.reset_index(drop=True), {})

@@ -15,11 +15,16 @@ import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
 
+import pandas as pd
 from markupsafe import Markup
 
+from maillage.analytics import activity
+from maillage.analytics import service as analytics
 from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import GateConfig
+from maillage.analytics.indicators import TOTAL
 from maillage.analytics.warehouse import Warehouse
+from maillage.exceptions import MaillageError
 from maillage.kit import charts
 from maillage.kit.numbers import fr_number
 from maillage.kit.pdf import FAMILY, UnicodePDF
@@ -79,6 +84,10 @@ def indicator_rows(programme: Programme, year: int, warehouse: Warehouse, gate: 
     return rows
 
 
+ACTIVITY_TABLES = (("activite-partenaires", "type_partenaire", "Activité et délais par type de partenaire"),
+                   ("activite-sites", "site", "Activité et délais par site"))
+
+
 @dataclass(frozen=True)
 class BudgetRow:
     axis: str
@@ -107,9 +116,42 @@ def progress_svg(rows: list[IndicatorRow], year: int) -> Markup:
     return charts.bar_chart(f"Part de la cible {year} atteinte, par indicateur", bars, "% de la cible", 0)
 
 
+NOT_BUILT = [
+    "Hospitalisations des patients télésurveillés avant et après l'inclusion, réhospitalisations à 30 jours pour "
+    "insuffisance cardiaque : les indicateurs fondés sur le PMSI ne sont pas encore construits dans l'entrepôt.",
+    "Couverture territoriale par modalité (communes dont les patients ont eu recours à chaque modalité) : non "
+    "calculée ; la carte de l'APL et des communes sous-denses est sur la page de pilotage.",
+    "Transferts évités : seule l'orientation donnée par le spécialiste est observée ; le nombre publié est une "
+    "borne haute (on ne sait pas si le patient aurait été transféré sans l'avis).",
+]
+ACTIVITY_COLUMNS = ("actes", "patients", "delai_moyen_heures", "maintiens_sur_place", "transferts_urgents")
+
+
+def activity_rows(warehouse: Warehouse, gate: GateConfig, year: int, code: str, group: str
+                  ) -> list[list[str]] | None:
+    """The year's activity of every value of ``group`` (all modalities), from the stored gated result: published
+    cells as they are, « secret » where masked; None when no result is stored for the year."""
+    try:
+        result = analytics.latest_result(warehouse, code, {"annee": year})
+    except MaillageError:
+        result = None
+    if result is None:
+        return None
+    frame = analytics.gated_result(warehouse, result, gate).frame
+    rows = frame[(frame.niveau_periode == "annee") & (frame.modalite == TOTAL)].sort_values(group)
+    labels = activity.PARTNER_TYPES if group == "type_partenaire" else {}
+    out = []
+    for record in rows.to_dict("records"):
+        name = "Ensemble" if record[group] == TOTAL else labels.get(record[group], record[group])
+        out.append([name, *("secret" if pd.isna(record[c]) else fr_number(float(record[c]),
+                                                                           1 if c.startswith("delai") else 0)
+                            for c in ACTIVITY_COLUMNS)])
+    return out
+
+
 def not_measured(rows: list[IndicatorRow]) -> list[str]:
     """What the evaluation could not measure, and why (each indicator without a value, with its reason)."""
-    return [f"{r.label} ({r.project}) : {r.note}." for r in rows if r.value is None]
+    return [f"{r.label} ({r.project}) : {r.note}." for r in rows if r.value is None] + NOT_BUILT
 
 
 # --- PDF -----------------------------------------------------------------------------------------------------------
@@ -168,9 +210,18 @@ def pdf(programme: Programme, year: int, warehouse: Warehouse, gate: GateConfig)
                        f"{r.percent} %" if r.percent is not None else "—", r.source])
     _progress_chart(doc, rows)
 
-    heading("4. Ce qui n'a pas été mesuré, et pourquoi")
-    missing = not_measured(rows)
-    for line in missing or ["Tous les indicateurs ayant une cible ont une valeur pour l'année."]:
+    for number, (code, group, title) in enumerate(ACTIVITY_TABLES, start=4):
+        heading(f"{number}. {title} ({year})")
+        table_rows = activity_rows(warehouse, gate, year, code, group)
+        if table_rows is None:
+            text("Non calculé pour cette année : l'entrepôt n'a pas de résultat enregistré.")
+            continue
+        with doc.table(col_widths=(60, 22, 22, 26, 30, 26), text_align=("LEFT", *["RIGHT"] * 5)) as table:
+            table.row(["", "Actes", "Patients", "Délai moyen (h)", "Transferts évités", "Transferts urgents"])
+            for row in table_rows:
+                table.row(row)
+    heading("6. Ce qui n'a pas été mesuré, et pourquoi")
+    for line in not_measured(rows):
         text(f"• {line}")
     return bytes(doc.output())
 
@@ -231,6 +282,10 @@ def csv_bundle(programme: Programme, year: int, warehouse: Warehouse, gate: Gate
         archive.writestr(f"budget_{year}.csv", _csv(
             ["axe", "projet", "prevu_centimes", "engage_centimes", "paye_centimes"],
             [[b.axis, b.project, str(b.planned), str(b.committed), str(b.paid)] for b in budget]))
+        for code, group, _title in ACTIVITY_TABLES:
+            table_rows = activity_rows(warehouse, gate, year, code, group)
+            if table_rows is not None:
+                archive.writestr(f"{code}_{year}.csv", _csv([group, *ACTIVITY_COLUMNS], table_rows))
         archive.writestr("LISEZMOI.txt", (
             f"Évaluation du programme numérique, année {year}.\n"
             "Montants en centimes d'euro (entiers). Valeurs issues de l'entrepôt après contrôle de "
