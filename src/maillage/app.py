@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage import __version__
+from maillage.analytics import board as analytics_board
 from maillage.analytics import pages as analytics_pages
 from maillage.analytics.predict import pages as predict_pages
 from maillage.auth import endpoints as auth_endpoints
@@ -41,6 +42,7 @@ from maillage.patient import endpoints as patient_endpoints
 from maillage.patient import pages as patient_pages
 from maillage.prescription import endpoints as prescription_endpoints
 from maillage.prescription import pages as prescription_pages
+from maillage.programme import pages as programme_pages
 from maillage.teleconsultation import assisted_endpoints as teleconsultation_assisted_endpoints
 from maillage.teleconsultation import assisted_pages as teleconsultation_assisted_pages
 from maillage.teleconsultation import endpoints as teleconsultation_endpoints
@@ -124,7 +126,9 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         app.include_router(apidocs.router)
     app.include_router(pages.router)
     app.include_router(audit_pages.router)
+    app.include_router(analytics_board.router)
     app.include_router(analytics_pages.router)
+    app.include_router(programme_pages.router)
     app.include_router(auth_pages.router)
     app.include_router(auth_endpoints.router)
     app.include_router(authz_pages.router)

@@ -19,6 +19,7 @@ from maillage.document import cli as document_cli
 from maillage.kit import french
 from maillage.monitoring import cli as monitoring_cli
 from maillage.prescription import cli as prescription_cli
+from maillage.programme import cli as programme_cli
 from maillage.vault import cli as vault_cli
 
 app = typer.Typer(help="Maillage : plateforme de télésanté du GHT. Commandes d'exploitation.", no_args_is_help=True)
@@ -32,6 +33,7 @@ app.add_typer(vault_cli.app, name="keys")
 app.add_typer(directory_cli.app, name="directory")
 app.add_typer(document_cli.app, name="documents")
 app.add_typer(prescription_cli.app, name="drugs")
+app.add_typer(programme_cli.app, name="programme")
 analytics_cli.app.command("generate-claims")(demo_cli.generate_claims_command)
 app.add_typer(analytics_cli.app, name="analytics")
 app.add_typer(predict_cli.app, name="predict")

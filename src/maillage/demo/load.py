@@ -24,6 +24,7 @@ from maillage.demo.activity import seed_demo_activity
 from maillage.demo.monitoring import seed_demo_monitoring
 from maillage.demo.patients import plan_patients
 from maillage.demo.prescription import seed_demo_drugs, seed_demo_prescription
+from maillage.demo.programme import seed_demo_programme
 from maillage.demo.territory_plan import TerritoryPlan
 from maillage.directory import admin_service as directory_admin
 from maillage.directory import service as directory
@@ -185,6 +186,7 @@ def build_demo(session: Session, departement: str = DEFAULT_DEPARTEMENT, seed: i
     seed_demo_activity(session, plan.id_for, plan.seed)
     seed_demo_drugs(session)
     seed_demo_prescription(session, plan.id_for, users)
+    seed_demo_programme(session, plan.id_for, users)
     counts: dict[str, int] = {}
     for e in plan.establishments:
         counts[e.kind.value] = counts.get(e.kind.value, 0) + 1

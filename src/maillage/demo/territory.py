@@ -533,6 +533,8 @@ def build_territory(departement: str = "87", seed: int = 1) -> TerritoryPlan:
         AccountPlan("pharma.petit", "pharmacy-1-titulaire", ("pharmacy-1",)),
         AccountPlan("fact.moreau", None, ("support",)),
         AccountPlan("analyste.roux", None, ()),
+        AccountPlan("direction.lambert", None, ("support",)),
+        AccountPlan("programme.girard", None, ("support",)),
         AccountPlan("idv.fournier", None, ("support",)),
         AccountPlan("admin", None, ("support",)),
     ]

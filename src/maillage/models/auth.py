@@ -14,7 +14,7 @@ from maillage.kit.db import Base, PortableJSON, UTCDateTime, new_id
 
 ROLES_SQL = (
     "'physician', 'midwife', 'nurse', 'coordinating_nurse', 'pharmacist', 'billing_officer', 'analyst', "
-    "'identity_officer', 'administrator'"
+    "'identity_officer', 'administrator', 'direction', 'programme_manager'"
 )
 
 

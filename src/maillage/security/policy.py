@@ -22,6 +22,8 @@ class Permission(enum.StrEnum):
     PRESCRIPTION_DISPENSE = "prescription.dispense"
     BILLING_EXPORT = "billing.export"
     ANALYTICS_READ = "analytics.read"
+    PROGRAMME_READ = "programme.read"
+    PROGRAMME_EDIT = "programme.edit"
     DIRECTORY_READ = "directory.read"
     DIRECTORY_ADMIN = "directory.admin"
     BREAK_GLASS = "break_glass.use"
@@ -49,7 +51,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     }),
     Role.PHARMACIST: frozenset(CLINICAL_READ | {P.PRESCRIPTION_DISPENSE, P.TELEEXPERTISE_REQUEST}),
     Role.BILLING_OFFICER: frozenset({P.BILLING_EXPORT, P.DIRECTORY_READ}),
-    Role.ANALYST: frozenset({P.ANALYTICS_READ, P.DIRECTORY_READ}),
+    Role.ANALYST: frozenset({P.ANALYTICS_READ, P.PROGRAMME_READ, P.DIRECTORY_READ}),
+    Role.DIRECTION: frozenset({P.ANALYTICS_READ, P.PROGRAMME_READ, P.DIRECTORY_READ}),
+    Role.PROGRAMME_MANAGER: frozenset({P.ANALYTICS_READ, P.PROGRAMME_READ, P.PROGRAMME_EDIT, P.DIRECTORY_READ}),
     Role.IDENTITY_OFFICER: frozenset(CLINICAL_READ | {P.IDENTITY_MERGE, P.PATIENT_WRITE}),
     Role.ADMINISTRATOR: frozenset({
         P.DIRECTORY_READ, P.DIRECTORY_ADMIN, P.AUDIT_READ, P.USERS_ADMIN, P.KEYS_ADMIN,
@@ -76,6 +80,8 @@ PERMISSION_LABELS: dict[Permission, str] = {
     P.PRESCRIPTION_DISPENSE: "Délivrer des prescriptions",
     P.BILLING_EXPORT: "Exporter la facturation",
     P.ANALYTICS_READ: "Consulter les indicateurs du territoire",
+    P.PROGRAMME_READ: "Consulter le programme numérique et son évaluation",
+    P.PROGRAMME_EDIT: "Modifier le programme numérique (projets, budgets, cibles)",
     P.DIRECTORY_READ: "Consulter l'annuaire",
     P.DIRECTORY_ADMIN: "Administrer l'annuaire",
     P.BREAK_GLASS: "Accéder en urgence à un dossier (bris de glace)",

@@ -17,3 +17,5 @@ class Role(LabelledEnum):
     ANALYST = "analyst", "Analyste"
     IDENTITY_OFFICER = "identity_officer", "Référent identitovigilance"
     ADMINISTRATOR = "administrator", "Administrateur ou administratrice"
+    DIRECTION = "direction", "Direction du GHT"
+    PROGRAMME_MANAGER = "programme_manager", "Chef ou cheffe de programme"

@@ -21,6 +21,7 @@ from maillage.messaging import service as messaging
 from maillage.monitoring import service as monitoring
 from maillage.patient import vigilance
 from maillage.prescription import service as prescriptions
+from maillage.programme import service as programme
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
@@ -163,6 +164,20 @@ def _break_glass_items(session: Session, actor: Actor, context: AuditContext) ->
                      "danger")]
 
 
+def _programme_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    if not role_allows(actor.role, Permission.PROGRAMME_READ):
+        return []
+    seen = programme.watch(session, actor, today_paris())
+    items = [HomeItem(seen.late, "jalon du programme en retard", "jalons du programme en retard", "/programme",
+                      "danger")]
+    if role_allows(actor.role, Permission.PROGRAMME_EDIT):
+        items.append(HomeItem(seen.due_soon, "jalon du programme à échéance dans le mois",
+                              "jalons du programme à échéance dans le mois", "/programme", "warning"))
+    items.append(HomeItem(seen.projects, "projet du programme numérique", "projets du programme numérique",
+                          "/programme", "info"))
+    return items
+
+
 def indicators_refreshed(results_dir: Path) -> int:
     """How many indicators have a stored result in the warehouse (computed by the demo or ``maillage analytics``)."""
     if not results_dir.is_dir():
@@ -173,6 +188,7 @@ def indicators_refreshed(results_dir: Path) -> int:
 SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
     _teleexpertise_items, _teleconsultation_items, _assisted_items, _teleconsultation_aftercare_items,
     _monitoring_items, _messaging_items, _prescription_items, _identity_items, _mssante_items, _break_glass_items,
+    _programme_items,
 ]
 
 

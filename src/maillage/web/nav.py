@@ -35,7 +35,8 @@ NAV: list[NavItem] = [
     NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),
     NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),
     NavItem("Comptes", "/admin/comptes", frozenset({"administrator"})),
-    NavItem("Pilotage", "/pilotage", frozenset({"analyst"})),
+    NavItem("Pilotage", "/pilotage", frozenset({"analyst", "direction", "programme_manager"})),
+    NavItem("Programme", "/programme", frozenset({"analyst", "direction", "programme_manager"})),
     NavItem("Mon compte", "/compte", None),
 ]
 

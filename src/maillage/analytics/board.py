@@ -1,0 +1,135 @@
+"""The steering board's activity page (``/pilotage/activite``): telemedicine activity by partner type, modality and
+site, per month; response times; transfers avoided; a partner-type filter. Every figure is read from the gated
+tables of ``activite-partenaires`` and ``activite-sites`` (selections of published cells, never a new sum), every
+chart is drawn server-side with its table behind a « voir les données » disclosure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from maillage.analytics import activity, service
+from maillage.analytics.indicators import TOTAL
+from maillage.analytics.pages import (
+    Analyst,
+    _audit,
+    _empty_warehouse,
+    _parse_year,
+    _value,
+    engine_of,
+    gate_of,
+    warehouse_of,
+)
+from maillage.exceptions import MaillageError, ValidationFailed
+from maillage.kit import charts
+from maillage.kit.http import DbSession, UnitOfWorkRoute
+from maillage.kit.numbers import fr_number
+from maillage.kit.templating import templates
+
+router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+MEASURE_LABELS = {m.name: m.label for m in activity.MEASURES}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A chart and the table it was drawn from (rows of label + formatted cells, « secret » when masked)."""
+
+    title: str
+    chart: Markup
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _cell(value: Any, decimals: int = 0) -> str:
+    number = _value(value)
+    return "secret" if number is None else fr_number(number, decimals)
+
+
+def _bars_figure(title: str, frame: pd.DataFrame, label_column: str, labels: dict[str, str], measure: str,
+                 unit: str, decimals: int = 0) -> Figure:
+    frame = frame.sort_values(label_column)
+    names = [labels.get(v, v) for v in frame[label_column]]
+    bars = [charts.Bar(n, _value(v)) for n, v in zip(names, frame[measure], strict=True)]
+    return Figure(title, charts.bar_chart(title, bars, unit, decimals), ["", MEASURE_LABELS[measure]],
+                  [[n, _cell(v, decimals)] for n, v in zip(names, frame[measure], strict=True)])
+
+
+def partner_figures(frame: pd.DataFrame, partner: str, year: str) -> list[Figure]:
+    """The board's figures for one partner type (``ENSEMBLE``: all of them), from the gated partner table."""
+    scope = activity.PARTNER_TYPES.get(partner, "tous les partenaires")
+    chosen = frame[frame.type_partenaire == partner]
+    figures = []
+    months = chosen[chosen.niveau_periode == "mois"]
+    for code, label in activity.MODALITIES.items():
+        rows = months[months.modalite == code].sort_values("periode")
+        title = f"{label} : actes par mois ({scope}, {year})"
+        figures.append(Figure(title, charts.monthly_chart(title, list(rows.periode),
+                                                          [_value(v) for v in rows.actes], "actes"),
+                              ["Mois", "Actes", "Patients"],
+                              [[p, _cell(a), _cell(n)] for p, a, n in
+                               zip(rows.periode, rows.actes, rows.patients, strict=True)]))
+    year_rows = frame[frame.niveau_periode == "annee"]
+    if partner == TOTAL:
+        by_type = year_rows[(year_rows.modalite == TOTAL) & (year_rows.type_partenaire != TOTAL)]
+        figures.append(_bars_figure(f"Actes par type de partenaire ({year})", by_type, "type_partenaire",
+                                    activity.PARTNER_TYPES, "actes", "actes"))
+    te = year_rows[(year_rows.modalite == "te")]
+    te = te[te.type_partenaire != TOTAL] if partner == TOTAL else te[te.type_partenaire == partner]
+    figures.append(_bars_figure(f"Délai moyen de réponse des téléexpertises ({scope}, {year})", te,
+                                "type_partenaire", activity.PARTNER_TYPES, "delai_moyen_heures", "heures", 1))
+    figures.append(_bars_figure(f"Transferts évités : patients maintenus sur place ({scope}, {year})", te,
+                                "type_partenaire", activity.PARTNER_TYPES, "maintiens_sur_place", "avis"))
+    return figures
+
+
+def site_figure(frame: pd.DataFrame, sites: set[str] | None, year: str) -> Figure:
+    rows = frame[(frame.niveau_periode == "annee") & (frame.modalite == TOTAL) & (frame.site != TOTAL)]
+    if sites is not None:
+        rows = rows[rows.site.isin(sites)]
+    return _bars_figure(f"Actes par site ({year})", rows, "site", {}, "actes", "actes")
+
+
+def _sites_of(request: Request, partner: str) -> set[str] | None:
+    """The sites of a partner type, from the extract's (site, type) pairs: names only, no figure."""
+    if partner == TOTAL:
+        return None
+    table = warehouse_of(request).read_table(activity.ACTIVITY_TABLE).select(["site", "type_partenaire"])
+    pairs = table.to_pandas().drop_duplicates()
+    return set(pairs.loc[pairs.type_partenaire == partner, "site"])
+
+
+@router.get("/pilotage/activite", response_class=HTMLResponse)
+def activity_page(request: Request, db: DbSession, actor: Analyst, annee: str = "",
+                  partenaire: str = "") -> HTMLResponse:
+    warehouse = warehouse_of(request)
+    empty = _empty_warehouse(request, warehouse)
+    if empty is not None:
+        return empty
+    partner = partenaire or TOTAL
+    context: dict[str, Any] = {"partners": activity.PARTNER_TYPES, "partner": partenaire, "annee": annee,
+                               "figures": [], "error": None, "threshold": gate_of(request).threshold}
+    try:
+        if partner != TOTAL and partner not in activity.PARTNER_TYPES:
+            raise ValidationFailed("Type de partenaire inconnu.")
+        params = _parse_year(annee, warehouse, activity.BY_PARTNER.code)
+        gated, provenance = service.published(activity.BY_PARTNER.code, params, warehouse, engine_of(request),
+                                              gate_of(request))
+        by_site, _ = service.published(activity.BY_SITE.code, params, warehouse, engine_of(request),
+                                       gate_of(request))
+    except MaillageError as exc:
+        context["error"] = exc.message
+        return templates().TemplateResponse(request, "analytics/activite.html", context,
+                                            status_code=exc.status_code)
+    year = str(provenance.parameters.get("annee", ""))
+    figures = partner_figures(gated.frame, partner, year)
+    figures.insert(len(activity.MODALITIES), site_figure(by_site.frame, _sites_of(request, partner), year))
+    _audit(request, db, actor, action="read", code=activity.BY_PARTNER.code, provenance=provenance,
+           filters={"partenaire": partenaire, "annee": annee}, rows=len(gated.frame))
+    context.update(figures=figures, annee=year, provenance=provenance)
+    return templates().TemplateResponse(request, "analytics/activite.html", context)
