@@ -1,7 +1,7 @@
 """risk models (versioned, activated only when they beat the rule) and the latest score of each enrolment
 
 Revision ID: 20261207_1300
-Revises: 20261207_1010
+Revises: 20261207_1200
 Create Date: 2026-12-07 13:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "20261207_1300"
-down_revision = "20261207_1010"
+down_revision = "20261207_1200"
 branch_labels = None
 depends_on = None
 
