@@ -201,10 +201,13 @@ def _sqlite_backup(url: str, dest: Path) -> tuple[dict[str, int], list[str], lis
     try:
         with copy.connect() as conn:
             counts, revision, blob_rows = row_counts(conn), _revision(conn), _blob_rows(conn)
-        with copy.connect() as conn:  # one file, no -wal beside it: the copy stands alone
-            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
     finally:
         copy.dispose()
+    standalone = sqlite3.connect(dest / SQLITE_FILE, isolation_level=None)
+    try:  # one file, no -wal beside it: the copy stands alone
+        standalone.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        standalone.close()
     return counts, revision, blob_rows
 
 
