@@ -225,6 +225,9 @@ def test_backup_while_writing_then_restore_elsewhere(sites: tuple[Site, Site], t
         writer.join(timeout=60)
     assert writer.error is None, writer.error
     manifest = read_manifest(tmp_path / "backup")
+    # The drill covers the activity the issue names: requests and their attachments, readings and alerts, documents.
+    for table in ("teleexpertise_request", "monitoring_reading", "monitoring_alert", "document", "audit_entry"):
+        assert manifest["tables"][table] > 0, table
     assert manifest["tables"]["vault_blob"] >= _counts(source.url)["vault_blob"] - writer.done + before
     assert manifest["tables"]["audit_entry"] < _counts(source.url)["audit_entry"], "writes went on after the snapshot"
     assert "keys" not in {p.name for p in (tmp_path / "backup").iterdir()}
