@@ -18,6 +18,7 @@ from maillage.directory import cli as directory_cli
 from maillage.document import cli as document_cli
 from maillage.kit import french
 from maillage.monitoring import cli as monitoring_cli
+from maillage.operations import cli as operations_cli
 from maillage.prescription import cli as prescription_cli
 from maillage.programme import cli as programme_cli
 from maillage.vault import cli as vault_cli
@@ -30,6 +31,10 @@ app.add_typer(auth_cli.user_app, name="user")
 app.add_typer(auth_cli.device_app, name="device")
 app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(vault_cli.app, name="keys")
+vault_cli.app.command("export")(operations_cli.export_command)
+vault_cli.app.command("import")(operations_cli.import_command)
+app.command("backup")(operations_cli.backup_command)
+app.command("restore")(operations_cli.restore_command)
 app.add_typer(directory_cli.app, name="directory")
 app.add_typer(document_cli.app, name="documents")
 app.add_typer(prescription_cli.app, name="drugs")
@@ -74,9 +79,44 @@ def upgrade_database(revision: str = "heads") -> None:
     command.upgrade(_alembic_config(), revision)  # type: ignore[arg-type]
 
 
+def pending_migrations(revision: str = "heads") -> tuple[list[str], list[tuple[str, str]]]:
+    """(current revisions of the database, [(revision, description)] the upgrade to ``revision`` would run, in
+    order). Reads the database, changes nothing."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from maillage.kit.db import make_engine
+
+    script = ScriptDirectory.from_config(_alembic_config())  # type: ignore[arg-type]
+    engine = make_engine(get_settings().effective_database_url, pool=False)
+    try:
+        with engine.connect() as conn:
+            current = sorted(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        engine.dispose()
+    steps = list(script.iterate_revisions(revision, tuple(current) or None))
+    steps.reverse()  # iterate_revisions walks from the target down to the current revision
+    return current, [(step.revision, (step.doc or "").strip().splitlines()[0] if step.doc else "") for step in steps]
+
+
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Révision cible")] = "heads") -> None:
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Révision cible")] = "heads",
+    check: Annotated[bool, typer.Option("--check", help="Dire quelles migrations seraient appliquées, sans rien "
+                                                        "changer (code 1 s'il y en a)")] = False,
+) -> None:
     """Met la base de données à jour jusqu'à la révision donnée (par défaut la dernière)."""
+    if check:
+        current, steps = pending_migrations(revision)
+        console.print(f"Révision actuelle de la base : {', '.join(current) or 'aucune (base vide)'}.")
+        if not steps:
+            console.print("Aucune migration à appliquer : la base est à jour.")
+            return
+        console.print(f"{french.count(len(steps), 'migration serait appliquée', 'migrations seraient appliquées')}"
+                      " (rien n'a été changé) :")
+        for rev, doc in steps:
+            console.print(f"  {rev}  {doc}")
+        raise typer.Exit(1)
     upgrade_database(revision)
     console.print(f"Base de données à jour ({revision}).")
 
