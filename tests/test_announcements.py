@@ -28,6 +28,7 @@ CAPABILITIES: dict[str, str] = {
     r"e-prescription|ordonnance|prescription [ée]lectronique": "maillage.prescription",
     r"factur|billing": "maillage.billing",
     r"API FHIR|FHIR API|serveur FHIR|FHIR server": "maillage.fhir",
+    r"programme pluriannuel|multi-year programme": "maillage.programme",
 }
 
 
@@ -57,7 +58,7 @@ HELP_TEXTS = _help_texts(typer.main.get_command(cli.app))
 
 class TestTheCheckItself:
     def test_a_missing_package_is_reported(self):
-        assert announced_but_missing("rappels, échéances, facturation, exports") == ["maillage.billing"]
+        assert announced_but_missing("rappels, échéances, programme pluriannuel") == ["maillage.programme"]
 
     def test_an_existing_package_may_be_named(self):
         assert announced_but_missing("téléexpertise et télésurveillance") == []
