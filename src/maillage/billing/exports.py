@@ -14,9 +14,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.claim import Claim
-
 from maillage.billing.rules import EntryStatus, Statement, month_label
 from maillage.billing.service import EntryView
 from maillage.directory.tariffs import label_of
@@ -90,7 +87,11 @@ def statement_pdf(doc: StatementDocument) -> bytes:
 
 def claim_bundle(rows: Sequence[EntryView], created: str) -> str:
     """A FHIR R4 ``collection`` Bundle of one ``Claim`` per entry to bill (professional claim, NGAP code, amount,
-    performing RPPS, establishment FINESS), validated by fhir.resources; returned as JSON."""
+    performing RPPS, establishment FINESS), validated by fhir.resources; returned as JSON. (fhir.resources is
+    imported here, when an export is asked: a heavy import the pages need only then.)"""
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.claim import Claim
+
     entries = []
     for v in rows:
         e = v.entry
