@@ -20,7 +20,6 @@ import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -261,21 +260,6 @@ def compute_statements(session: Session, month: dt.date) -> int:
                              repo.caps_reached(session, month=month, user_id=user_id))
         repo.save_statement(session, "professional", user_id, month, _lines(st), at)
     return len(establishments) + len(professionals)
-
-
-def professional_statement(session: Session, actor: Actor, establishment_id: uuid.UUID, user_id: uuid.UUID,
-                           month: dt.date) -> Statement:
-    """One professional's month within an establishment the officer acts for."""
-    _establishment_in_scope(actor, establishment_id)
-    rows = [r for r in repo.entries(session, month=month, establishment_id=establishment_id, user_id=user_id)]
-    if not rows:
-        raise NotFound("Relevé introuvable.")
-    sums: dict[tuple[str, str], tuple[int, Decimal]] = {}
-    for r in rows:
-        count, amount = sums.get((r.code, r.status), (0, Decimal("0.00")))
-        sums[(r.code, r.status)] = (count + 1, amount + r.amount)
-    return rules.summarise(month, [(c, s, n, a) for (c, s), (n, a) in sums.items()],
-                           sum(1 for r in rows if r.cap_reached or r.reason == Reason.TE_CAP.value))
 
 
 def entry_view(session: Session, actor: Actor, entry_id: uuid.UUID, *,
