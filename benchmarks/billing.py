@@ -200,8 +200,7 @@ def measure(url: str, support: uuid.UUID, officer: uuid.UUID, runs: int) -> list
     results = []
     with sessions() as db:
         def statement() -> None:
-            rules.summarise(month, repo.sums(db, month=month, establishment_id=support),
-                            repo.caps_reached(db, month=month, establishment_id=support))
+            rules.summarise(month, *repo.sums(db, month=month, establishment_id=support))
         count = repo.count_entries(db, month=month, establishment_id=support)
         results.append(timed(f"Relevé d'un établissement-mois ({count} actes), service", statement, runs))
     settings = Settings(environment="test", var_dir=Path(tempfile.mkdtemp(prefix="billing-bench-")),

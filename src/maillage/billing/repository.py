@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, func, select
+from sqlalchemy import Row, and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from maillage.billing.rules import FORFAIT_CODES, EntryStatus
@@ -125,21 +125,15 @@ def _scope(establishment_id: uuid.UUID | None, user_id: uuid.UUID | None, month:
 
 
 def sums(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None = None,
-         user_id: uuid.UUID | None = None) -> list[tuple[str, str, int, Decimal]]:
-    """(code, status, count, amount) of one establishment's or one professional's month."""
+         user_id: uuid.UUID | None = None) -> tuple[list[tuple[str, str, int, Decimal]], int]:
+    """(code, status, count, amount) of one establishment's or one professional's month, and how many of its entries
+    the tele-expertise yearly cap refused or reached: one grouped scan of the month."""
+    capped = case(((BillingEntry.reason == "te_cap") | BillingEntry.cap_reached, 1), else_=0)
     rows = session.execute(
-        select(BillingEntry.code, BillingEntry.status, func.count(), func.sum(BillingEntry.amount))
+        select(BillingEntry.code, BillingEntry.status, func.count(), func.sum(BillingEntry.amount), func.sum(capped))
         .where(_scope(establishment_id, user_id, month))
         .group_by(BillingEntry.code, BillingEntry.status)).all()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
-
-
-def caps_reached(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None = None,
-                 user_id: uuid.UUID | None = None) -> int:
-    """Entries of the month refused by the yearly cap, or the last one it allows."""
-    return session.scalar(select(func.count()).select_from(BillingEntry).where(
-        _scope(establishment_id, user_id, month),
-        (BillingEntry.reason == "te_cap") | BillingEntry.cap_reached)) or 0
+    return [(r[0], r[1], r[2], r[3]) for r in rows], sum(int(r[4] or 0) for r in rows)
 
 
 def entries(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None = None,

@@ -117,8 +117,7 @@ def statement(session: Session, actor: Actor, establishment_id: uuid.UUID, month
     audit.record(session, action="read", object_type="billing_statement", object_id=str(establishment_id),
                  purpose=Purpose.BILLING.value, context=context, details={"month": month.isoformat()},
                  **actor.audit_fields)
-    return rules.summarise(month, repo.sums(session, month=month, establishment_id=establishment_id),
-                           repo.caps_reached(session, month=month, establishment_id=establishment_id))
+    return rules.summarise(month, *repo.sums(session, month=month, establishment_id=establishment_id))
 
 
 @dataclass(frozen=True)
@@ -158,12 +157,6 @@ def entries(session: Session, actor: Actor, establishment_id: uuid.UUID, month: 
     return [EntryView(r, names.get(r.professional_user_id, "Équipe de télésurveillance")
                       if r.professional_user_id else "Équipe de télésurveillance",
                       patient_number(r.patient_id, settings)) for r in rows]
-
-
-def count_entries(session: Session, actor: Actor, establishment_id: uuid.UUID, month: dt.date,
-                  status: str | None = None) -> int:
-    _establishment_in_scope(actor, establishment_id)
-    return repo.count_entries(session, month=month, establishment_id=establishment_id, status=status)
 
 
 # -- The billing officer's decisions -----------------------------------------------------------------------------
@@ -252,12 +245,10 @@ def compute_statements(session: Session, month: dt.date) -> int:
     establishments, professionals = repo.scopes_with_entries(session, month)
     at = now()
     for establishment_id in establishments:
-        st = rules.summarise(month, repo.sums(session, month=month, establishment_id=establishment_id),
-                             repo.caps_reached(session, month=month, establishment_id=establishment_id))
+        st = rules.summarise(month, *repo.sums(session, month=month, establishment_id=establishment_id))
         repo.save_statement(session, "establishment", establishment_id, month, _lines(st), at)
     for user_id in professionals:
-        st = rules.summarise(month, repo.sums(session, month=month, user_id=user_id),
-                             repo.caps_reached(session, month=month, user_id=user_id))
+        st = rules.summarise(month, *repo.sums(session, month=month, user_id=user_id))
         repo.save_statement(session, "professional", user_id, month, _lines(st), at)
     return len(establishments) + len(professionals)
 
