@@ -2,7 +2,7 @@
 yearly targets, the journal of changes; two roles (GHT direction, programme manager)
 
 Revision ID: 20261207_1200
-Revises: 20261207_1010
+Revises: 20261207_1100
 Create Date: 2026-12-07 12:00:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "20261207_1200"
-down_revision = "20261207_1010"
+down_revision = "20261207_1100"
 branch_labels = None
 depends_on = None
 

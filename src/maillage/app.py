@@ -21,6 +21,7 @@ from maillage.auth import pages as auth_pages
 from maillage.auth.middleware import AuthenticationMiddleware, csrf_protect
 from maillage.authz import audit_pages
 from maillage.authz import pages as authz_pages
+from maillage.billing import pages as billing_pages
 from maillage.config import Settings, get_settings
 from maillage.directory import endpoints as directory_endpoints
 from maillage.directory import pages as directory_pages
@@ -160,4 +161,5 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(fhir_endpoints.router)
     app.include_router(prescription_endpoints.router)
     app.include_router(prescription_pages.router)
+    app.include_router(billing_pages.router)
     return app

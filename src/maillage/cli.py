@@ -12,6 +12,7 @@ from maillage.analytics import cli as analytics_cli
 from maillage.analytics.predict import cli as predict_cli
 from maillage.audit import cli as audit_cli
 from maillage.auth import cli as auth_cli
+from maillage.billing import cli as billing_cli
 from maillage.config import get_settings
 from maillage.demo import cli as demo_cli
 from maillage.directory import cli as directory_cli
@@ -39,6 +40,7 @@ app.add_typer(directory_cli.app, name="directory")
 app.add_typer(document_cli.app, name="documents")
 app.add_typer(prescription_cli.app, name="drugs")
 app.add_typer(programme_cli.app, name="programme")
+app.add_typer(billing_cli.app, name="billing")
 analytics_cli.app.command("generate-claims")(demo_cli.generate_claims_command)
 app.add_typer(analytics_cli.app, name="analytics")
 app.add_typer(predict_cli.app, name="predict")
@@ -58,6 +60,7 @@ TASK_MODULES = [
     "maillage.analytics.tasks",
     "maillage.analytics.predict.tasks",
     "maillage.exchange.tasks",
+    "maillage.billing.tasks",
 ]
 
 

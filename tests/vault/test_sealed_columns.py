@@ -123,6 +123,12 @@ CLEAR: dict[str, str] = {
     "teleexpertise_act.code": CODE,
     "teleexpertise_act.tariff_source": "the tariff's legal source, the same for every act",
     "teleexpertise_act.reason": "the billing rule's verdict (rules.act_decision), fixed texts, no patient detail",
+    **{f"billing_entry.{c}": CODE for c in ("source", "code", "status")},
+    "billing_entry.source_key": "the source's name and the source act's id, written by the collector",
+    "billing_entry.rpps": "the performing professional's public RPPS number, no patient data",
+    "billing_entry.finess": "the establishment's public FINESS number",
+    "billing_entry.tariff_source": "the tariff's legal source, the same for every act",
+    "billing_entry.reason": "a code of billing.rules.Reason (a closed list, the officer chooses from it), never text",
     "teleexpertise_notification.kind": CODE,
     "teleconsultation_appointment.status": CODE,
     "teleconsultation_appointment.place": "'remote' or a teleconsultation room's name, from the practitioner's "

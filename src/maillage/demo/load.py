@@ -21,6 +21,7 @@ from maillage.config import get_settings
 from maillage.demo import territory
 from maillage.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_totp_secret, seed_accounts
 from maillage.demo.activity import seed_demo_activity
+from maillage.demo.billing import seed_demo_billing
 from maillage.demo.monitoring import seed_demo_monitoring
 from maillage.demo.patients import plan_patients
 from maillage.demo.prescription import seed_demo_drugs, seed_demo_prescription
@@ -187,6 +188,7 @@ def build_demo(session: Session, departement: str = DEFAULT_DEPARTEMENT, seed: i
     seed_demo_drugs(session)
     seed_demo_prescription(session, plan.id_for, users)
     seed_demo_programme(session, plan.id_for, users)
+    seed_demo_billing(session)
     counts: dict[str, int] = {}
     for e in plan.establishments:
         counts[e.kind.value] = counts.get(e.kind.value, 0) + 1

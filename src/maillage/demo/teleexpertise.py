@@ -107,6 +107,9 @@ CASES = (
     Case("cancelled-petit", "cardiologie", "pharma.petit", 8, 15, ("submit", "cancel")),
     Case("question-bernard", "dermatologie", "idec.bernard", 14, 1.5, ("submit", "claim", "ask")),
     Case("advice-bernard", "dermatologie", "idec.bernard", 15, 36, _SIGNED, orientation="advice_only"),
+    # Answered on the demo day (between midnight and early afternoon, UTC): the coordinating nurse and the
+    # dermatologist both act for the support hospital, so its billing office finds the day's TE2 and RQD.
+    Case("advice-today", "dermatologie", "idec.bernard", 15, 1 / 3, _SIGNED, orientation="advice_only"),
     # The USMP's nurse, for the detainee: one sent, one answered.
     Case("sent-usmp", "dermatologie", "ide.usmp", 14, 0.8, _SENT),
     Case("advice-usmp", "dermatologie", "ide.usmp", 14, 44, _SIGNED, orientation="advice_only"),

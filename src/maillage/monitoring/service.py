@@ -52,10 +52,10 @@ from maillage.monitoring.rules.adherence import (
 from maillage.monitoring.rules.engine import PatientState, acknowledge_condition, check_silence, silence_due_at
 from maillage.monitoring.rules.enrolment import END_REASONS, PAUSE_REASONS, prescription_end, transition
 from maillage.monitoring.rules.forfaits import (
-    FORFAIT_AMOUNTS_CENTS,
     EnhancedPeriod,
     ForfaitLevel,
     check_enhanced_period,
+    forfait_amount_cents,
     forfait_due,
     forfait_for_month,
     monitored_days,
@@ -616,9 +616,12 @@ def record_forfaits(session: Session, month: dt.date) -> int:
         if not forfait_due(days):
             continue
         level = forfait_for_month(get_programme(enrolment.programme), first, _periods(enrolment))
+        cents = forfait_amount_cents(level, first)
+        if cents is None:  # no dated tariff that month: not priced at today's rate
+            continue
         session.add(MonitoringForfait(enrolment_id=enrolment.id, patient_id=enrolment.patient_id,
                                       team_id=enrolment.team_id, month=first, level=level.value,
-                                      amount_cents=FORFAIT_AMOUNTS_CENTS[level], monitored_days=days))
+                                      amount_cents=cents, monitored_days=days))
         count += 1
     session.flush()
     return count

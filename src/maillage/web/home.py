@@ -8,6 +8,7 @@ query per row.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from maillage.authz import service as authz
+from maillage.billing import service as billing
 from maillage.exchange import service as exchange
 from maillage.kit.clock import today_paris
 from maillage.messaging import service as messaging
@@ -178,6 +180,19 @@ def _programme_items(session: Session, actor: Actor, context: AuditContext) -> l
     return items
 
 
+def _billing_items(session: Session, actor: Actor, context: AuditContext) -> list[HomeItem]:
+    if not role_allows(actor.role, Permission.BILLING_EXPORT):
+        return []
+    this_month = today_paris().replace(day=1)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    return [
+        HomeItem(billing.to_bill_count(session, actor, last_month), "acte du mois dernier à facturer",
+                 "actes du mois dernier à facturer", f"/facturation?mois={last_month.strftime('%Y-%m')}", "warning"),
+        HomeItem(billing.to_bill_count(session, actor, this_month), "acte du mois à facturer",
+                 "actes du mois à facturer", "/facturation"),
+    ]
+
+
 def indicators_refreshed(results_dir: Path) -> int:
     """How many indicators have a stored result in the warehouse (computed by the demo or ``maillage analytics``)."""
     if not results_dir.is_dir():
@@ -189,6 +204,7 @@ SOURCES: list[Callable[[Session, Actor, AuditContext], list[HomeItem]]] = [
     _teleexpertise_items, _teleconsultation_items, _assisted_items, _teleconsultation_aftercare_items,
     _monitoring_items, _messaging_items, _prescription_items, _identity_items, _mssante_items, _break_glass_items,
     _programme_items,
+    _billing_items,
 ]
 
 

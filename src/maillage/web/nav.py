@@ -35,6 +35,7 @@ NAV: list[NavItem] = [
     NavItem("Import de l'annuaire", "/admin/annuaire/import", frozenset({"administrator"})),
     NavItem("Traces d'accès", "/admin/audit", frozenset({"administrator"})),
     NavItem("Comptes", "/admin/comptes", frozenset({"administrator"})),
+    NavItem("Facturation", "/facturation", frozenset({"billing_officer"})),
     NavItem("Pilotage", "/pilotage", frozenset({"analyst", "direction", "programme_manager"})),
     NavItem("Programme", "/programme", frozenset({"analyst", "direction", "programme_manager"})),
     NavItem("Mon compte", "/compte", None),

@@ -45,10 +45,11 @@ NEXT_STEP: dict[Role, tuple[str, str, str]] = {
 }
 
 
-# A role whose own capability is not in Maillage yet (billing, dispensing): when nothing waits, the home says plainly
-# what the person can do today (nothing announced), each a link.
+# What a person may do today when nothing waits, each a link (nothing announced before it exists).
 TODAY: dict[Role, list[tuple[str, str, str]]] = {
     Role.BILLING_OFFICER: [
+        ("/facturation", "Facturation", "le relevé du mois des actes de télémédecine de votre établissement, à "
+                                        "vérifier, facturer et exporter (CSV, PDF, FHIR)"),
         ("/annuaire", "Annuaire", "retrouver un établissement, un professionnel ou une ligne de téléexpertise du "
                                   "territoire"),
         ("/offre", "Offre de télémédecine", "voir ce que chaque spécialité de l'hôpital support propose"),

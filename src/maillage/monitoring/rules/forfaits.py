@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from maillage.directory.tariffs import FORFAIT_FROM, find_tariff
 from maillage.exceptions import ValidationFailed
 from maillage.kit.enums import LabelledEnum
 from maillage.kit.months import add_months, month_end, month_start
@@ -25,12 +26,26 @@ class ForfaitLevel(LabelledEnum):
     ENHANCED_2 = "enhanced_2", "Forfait opérateur majoré niveau 2"
 
 
-FORFAIT_AMOUNTS_CENTS: dict[ForfaitLevel, int] = {
-    ForfaitLevel.LEVEL_1: 1100,
-    ForfaitLevel.LEVEL_2: 2800,
-    ForfaitLevel.ENHANCED_1: 5600,
-    ForfaitLevel.ENHANCED_2: 7000,
+# The billing code of each level in the dated tariff table (``maillage.directory.tariffs``, DOMAIN.md §2.4).
+FORFAIT_CODES: dict[ForfaitLevel, str] = {
+    ForfaitLevel.LEVEL_1: "TVA",
+    ForfaitLevel.LEVEL_2: "TVB",
+    ForfaitLevel.ENHANCED_1: "TVB2",
+    ForfaitLevel.ENHANCED_2: "TVB25",
 }
+
+
+def forfait_amount_cents(level: ForfaitLevel, month: dt.date) -> int | None:
+    """The forfait of ``level`` for ``month``, in cents, at the tariff in force that month (billed at its end); None
+    when the dated table has no tariff then (before April 2024, DOMAIN.md §2.4): never today's rate for an old
+    month."""
+    tariff = find_tariff(FORFAIT_CODES[level], month_end(month))
+    return None if tariff is None else int(tariff.amount * 100)
+
+
+# The amounts in force since the current forfaits apply (shown in the programmes' description).
+FORFAIT_AMOUNTS_CENTS: dict[ForfaitLevel, int] = {
+    level: cents for level in ForfaitLevel if (cents := forfait_amount_cents(level, FORFAIT_FROM)) is not None}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,184 @@
+"""Every query of billing: the acts of the capabilities not yet in the ledger, the facts the rules need, the ledger
+itself (one establishment-month, one professional-month), and the statements' sums."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, and_, case, exists, func, select
+from sqlalchemy.orm import Session
+
+from maillage.billing.rules import FORFAIT_CODES, EntryStatus
+from maillage.models.auth import UserAccount, UserEstablishment
+from maillage.models.billing import BillingEntry, BillingStatement
+from maillage.models.directory import Establishment, Professional
+from maillage.models.monitoring import MonitoringForfait, MonitoringTeam
+from maillage.models.teleconsultation import TeleconsultationAct, TeleconsultationAppointment
+from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
+
+COUNTED = (EntryStatus.TO_BILL.value, EntryStatus.BILLED.value)
+
+
+def _not_collected(source: str, source_id: Any) -> Any:
+    return ~exists().where(BillingEntry.source_id == source_id, BillingEntry.source == source)
+
+
+def new_teleexpertise_acts(session: Session, limit: int) -> Sequence[Row[TeleexpertiseAct, bool]]:
+    """Tele-expertise acts not in the ledger yet, oldest first, with the request's inpatient flag."""
+    return session.execute(
+        select(TeleexpertiseAct, TeleexpertiseRequest.patient_inpatient)
+        .join(TeleexpertiseRequest, TeleexpertiseRequest.id == TeleexpertiseAct.request_id)
+        .where(_not_collected("teleexpertise", TeleexpertiseAct.id))
+        .order_by(TeleexpertiseAct.act_date, TeleexpertiseAct.created_at, TeleexpertiseAct.code.desc())
+        .limit(limit)).all()
+
+
+def new_teleconsultation_acts(session: Session, limit: int) -> Sequence[Row[TeleconsultationAct, str]]:
+    """Teleconsultation acts (the physician's and the nurse's) not in the ledger yet, with the appointment's status."""
+    return session.execute(
+        select(TeleconsultationAct, TeleconsultationAppointment.status)
+        .join(TeleconsultationAppointment, TeleconsultationAppointment.id == TeleconsultationAct.appointment_id)
+        .where(_not_collected("teleconsultation", TeleconsultationAct.id))
+        .order_by(TeleconsultationAct.act_date, TeleconsultationAct.created_at)
+        .limit(limit)).all()
+
+
+def new_forfaits(session: Session, limit: int) -> Sequence[Row[MonitoringForfait, uuid.UUID]]:
+    """Operator forfaits not in the ledger yet, with the team's establishment."""
+    return session.execute(
+        select(MonitoringForfait, MonitoringTeam.establishment_id)
+        .join(MonitoringTeam, MonitoringTeam.id == MonitoringForfait.team_id)
+        .where(_not_collected("monitoring", MonitoringForfait.id))
+        .order_by(MonitoringForfait.month, MonitoringForfait.recorded_at)
+        .limit(limit)).all()
+
+
+def professional_facts(session: Session, user_id: uuid.UUID) -> tuple[str | None, str | None, uuid.UUID | None]:
+    """The role, the RPPS and the first establishment an account acts for."""
+    row = session.execute(
+        select(UserAccount.role, Professional.rpps)
+        .outerjoin(Professional, Professional.id == UserAccount.person_id)
+        .where(UserAccount.id == user_id)).first()
+    establishment = session.scalar(
+        select(UserEstablishment.establishment_id).where(UserEstablishment.user_id == user_id)
+        .order_by(UserEstablishment.establishment_id).limit(1))
+    if row is None:
+        return None, None, establishment
+    return row[0], row[1], establishment
+
+
+def finess_of(session: Session, establishment_id: uuid.UUID | None) -> str | None:
+    if establishment_id is None:
+        return None
+    return session.scalar(select(Establishment.finess_et).where(Establishment.id == establishment_id))
+
+
+def establishment(session: Session, establishment_id: uuid.UUID) -> Establishment | None:
+    return session.get(Establishment, establishment_id)
+
+
+def establishments(session: Session, ids: Sequence[uuid.UUID]) -> list[Establishment]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Establishment).where(Establishment.id.in_(ids)).order_by(Establishment.name)))
+
+
+def billable_te2_before(session: Session, *, patient_id: uuid.UUID, user_id: uuid.UUID, act_date: dt.date) -> int:
+    """TE2 of the same patient and requis counted (to bill or billed) from 1 January to ``act_date``."""
+    return session.scalar(select(func.count()).select_from(BillingEntry).where(
+        BillingEntry.patient_id == patient_id, BillingEntry.professional_user_id == user_id,
+        BillingEntry.code == "TE2", BillingEntry.status.in_(COUNTED),
+        BillingEntry.act_date >= dt.date(act_date.year, 1, 1), BillingEntry.act_date <= act_date)) or 0
+
+
+def forfait_counted(session: Session, *, patient_id: uuid.UUID, month: dt.date) -> bool:
+    return session.scalar(select(exists().where(
+        BillingEntry.patient_id == patient_id, BillingEntry.month == month,
+        BillingEntry.code.in_(FORFAIT_CODES), BillingEntry.status.in_(COUNTED)))) or False
+
+
+def add(session: Session, entry: BillingEntry) -> BillingEntry:
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def entry(session: Session, entry_id: uuid.UUID) -> BillingEntry | None:
+    return session.get(BillingEntry, entry_id)
+
+
+def entries_for_update(session: Session, ids: Sequence[uuid.UUID]) -> list[BillingEntry]:
+    return list(session.scalars(select(BillingEntry).where(BillingEntry.id.in_(ids)).with_for_update()))
+
+
+def _scope(establishment_id: uuid.UUID | None, user_id: uuid.UUID | None, month: dt.date) -> Any:
+    where = [BillingEntry.month == month]
+    if establishment_id is not None:
+        where.append(BillingEntry.establishment_id == establishment_id)
+    if user_id is not None:
+        where.append(BillingEntry.professional_user_id == user_id)
+    return and_(*where)
+
+
+def sums(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None = None,
+         user_id: uuid.UUID | None = None) -> tuple[list[tuple[str, str, int, Decimal]], int]:
+    """(code, status, count, amount) of one establishment's or one professional's month, and how many of its entries
+    the tele-expertise yearly cap refused or reached: one grouped scan of the month."""
+    capped = case(((BillingEntry.reason == "te_cap") | BillingEntry.cap_reached, 1), else_=0)
+    rows = session.execute(
+        select(BillingEntry.code, BillingEntry.status, func.count(), func.sum(BillingEntry.amount), func.sum(capped))
+        .where(_scope(establishment_id, user_id, month))
+        .group_by(BillingEntry.code, BillingEntry.status)).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows], sum(int(r[4] or 0) for r in rows)
+
+
+def entries(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None = None,
+            user_id: uuid.UUID | None = None, status: str | None = None, limit: int | None = None,
+            offset: int = 0) -> list[BillingEntry]:
+    query = select(BillingEntry).where(_scope(establishment_id, user_id, month))
+    if status:
+        query = query.where(BillingEntry.status == status)
+    query = query.order_by(BillingEntry.act_date, BillingEntry.code, BillingEntry.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_entries(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None = None,
+                  status: str | None = None) -> int:
+    query = select(func.count()).select_from(BillingEntry).where(_scope(establishment_id, None, month))
+    if status:
+        query = query.where(BillingEntry.status == status)
+    return session.scalar(query) or 0
+
+
+def professionals(session: Session, user_ids: Sequence[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    wanted = [u for u in set(user_ids) if u is not None]
+    if not wanted:
+        return {}
+    rows = session.execute(select(UserAccount.id, UserAccount.display_name).where(UserAccount.id.in_(wanted))).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def scopes_with_entries(session: Session, month: dt.date) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """The establishments and the professionals with entries in ``month``."""
+    est = session.scalars(select(BillingEntry.establishment_id).where(
+        BillingEntry.month == month, BillingEntry.establishment_id.is_not(None)).distinct())
+    pro = session.scalars(select(BillingEntry.professional_user_id).where(
+        BillingEntry.month == month, BillingEntry.professional_user_id.is_not(None)).distinct())
+    return [e for e in est if e is not None], [p for p in pro if p is not None]
+
+
+def save_statement(session: Session, scope: str, scope_id: uuid.UUID, month: dt.date,
+                   lines: list[dict[str, object]], at: dt.datetime) -> None:
+    existing = session.scalar(select(BillingStatement).where(
+        BillingStatement.scope == scope, BillingStatement.scope_id == scope_id, BillingStatement.month == month))
+    if existing is None:
+        session.add(BillingStatement(scope=scope, scope_id=scope_id, month=month, lines=lines, computed_at=at))
+    else:
+        existing.lines, existing.computed_at = lines, at
+    session.flush()

@@ -1,0 +1,245 @@
+"""Pure rules of billing: the ledger's statuses and their transitions, the reasons an act is not billed, the
+decision for each act collected from its capability, the teleconsultation share, and the statement's sums. No I/O.
+
+Sources (DOMAIN.md §2): §2.1 teleconsultation and its yearly share (convention médicale 2024, arts. 87-1 to 88-3),
+§2.2 the nurse's accompaniment of a teleconsultation, §2.3 tele-expertise (yearly cap, external activity only),
+§2.4 the telesurveillance operator forfaits (per patient and month). Tariffs: ``maillage.directory.tariffs``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from maillage.directory.tariffs import TARIFFS, Tariff, find_tariff, label_of
+from maillage.exceptions import ValidationFailed
+from maillage.kit.enums import LabelledEnum
+from maillage.kit.months import month_start
+
+
+class EntryStatus(LabelledEnum):
+    TO_BILL = "to_bill", "À facturer"
+    BILLED = "billed", "Facturé"
+    REJECTED = "rejected", "Rejeté"
+    NOT_BILLABLE = "not_billable", "Non facturable"
+    CORRECTED = "corrected", "Corrigé (remplacé)"
+
+
+class Source(LabelledEnum):
+    TELEEXPERTISE = "teleexpertise", "Téléexpertise"
+    TELECONSULTATION = "teleconsultation", "Téléconsultation"
+    MONITORING = "monitoring", "Télésurveillance"
+    CORRECTION = "correction", "Correction"
+
+
+class Reason(LabelledEnum):
+    """Why an act is not billed: the rules' reasons (``not_billable``) and the billing officer's (``rejected``).
+    A code from this list, never free text: the ledger holds no text about a patient."""
+
+    TE_CAP = "te_cap", "Plafond annuel de téléexpertises atteint pour ce patient et ce médecin requis"
+    INPATIENT = "inpatient", "Patient hospitalisé : pas de facturation en télémédecine (activité externe seulement)"
+    PROFESSION = "profession", "Profession non autorisée à facturer ce code"
+    FORFAIT_MONTH = "forfait_month", "Forfait déjà compté ce mois pour ce patient"
+    FORFAIT_DATA = "forfait_data", "Données minimales non transmises dans le mois"
+    NO_TELECONSULTATION = "no_teleconsultation", "Accompagnement sans téléconsultation réalisée"
+    NO_TARIFF = "no_tariff", "Aucun tarif en vigueur à la date de l'acte"
+    # The billing officer's reasons for rejecting an entry.
+    INSURER_REJECTION = "insurer_rejection", "Rejet de l'Assurance maladie"
+    DUPLICATE = "duplicate", "Doublon d'un acte déjà facturé"
+    MISSING_IDENTIFIER = "missing_identifier", "Identifiant manquant (RPPS, FINESS ou droits du patient)"
+    INTERNAL_ACTIVITY = "internal_activity", "Activité interne à l'établissement, non facturable à l'acte"
+
+
+REJECTION_REASONS = (Reason.INSURER_REJECTION, Reason.DUPLICATE, Reason.MISSING_IDENTIFIER, Reason.INTERNAL_ACTIVITY)
+
+# Which statuses a billing officer may move an entry to (a correction is a new entry, see ``check_correctable``).
+TRANSITIONS: dict[EntryStatus, frozenset[EntryStatus]] = {
+    EntryStatus.TO_BILL: frozenset({EntryStatus.BILLED, EntryStatus.REJECTED}),
+    EntryStatus.BILLED: frozenset({EntryStatus.REJECTED}),  # the insurer rejects a claim already sent
+    EntryStatus.REJECTED: frozenset(),
+    EntryStatus.NOT_BILLABLE: frozenset(),
+    EntryStatus.CORRECTED: frozenset(),
+}
+CORRECTABLE = frozenset({EntryStatus.TO_BILL, EntryStatus.BILLED, EntryStatus.REJECTED, EntryStatus.NOT_BILLABLE})
+
+
+def check_transition(current: str, target: EntryStatus, reason: str | None = None) -> Reason | None:
+    """The checked reason of a move from ``current`` to ``target`` (a rejection needs one of REJECTION_REASONS)."""
+    if target not in TRANSITIONS[EntryStatus(current)]:
+        raise ValidationFailed(f"Un acte « {EntryStatus.label_of(current)} » ne peut pas passer à "
+                               f"« {target.label} ».")
+    if target is not EntryStatus.REJECTED:
+        return None
+    if reason not in {r.value for r in REJECTION_REASONS}:
+        raise ValidationFailed("Choisissez le motif du rejet dans la liste.")
+    return Reason(reason)
+
+
+def check_correctable(current: str) -> None:
+    if EntryStatus(current) not in CORRECTABLE:
+        raise ValidationFailed("Cet acte a déjà été corrigé : corrigez la dernière version.")
+
+
+# -- Who may bill what (DOMAIN.md §2.2, §2.3) ----------------------------------------------------------------------
+
+# Roles allowed to bill each code; a code absent here has no restriction by role in this table.
+ALLOWED_ROLES: dict[str, frozenset[str]] = {
+    "TE2": frozenset({"physician", "midwife"}),  # médecins, and sages-femmes per omnidoc (§2.3)
+    "RQD": frozenset({"physician", "midwife", "nurse", "coordinating_nurse", "speech_therapist", "physiotherapist",
+                      "podiatrist"}),  # the requesting professions of §2.3
+    "TCG": frozenset({"physician"}),
+    "TC": frozenset({"physician"}),
+    "TLS": frozenset({"nurse", "coordinating_nurse"}),
+    "TLL": frozenset({"nurse", "coordinating_nurse"}),
+    "TLD": frozenset({"nurse", "coordinating_nurse"}),
+}
+TE_CODES = frozenset({"TE2", "RQD"})
+ASSISTANCE_CODES = frozenset({"TLS", "TLL", "TLD"})
+FORFAIT_CODES = frozenset({"TVA", "TVB", "TVB2", "TVB25"})
+DEFAULT_TE_YEARLY_CAP = 4  # TE2 per patient per requis per calendar year: configurable, DOMAIN.md §2.3 [uncertain]
+
+
+@dataclass(frozen=True)
+class ActFacts:
+    """What the rules need to know about one act collected from its capability."""
+
+    code: str
+    act_date: dt.date
+    role: str | None = None  # the performing professional's role (None: a team, for the forfaits)
+    inpatient: bool = False
+    prior_billable_same_year: int = 0  # TE2 of the same patient and requis already billable this calendar year
+    forfait_already_this_month: bool = False
+    monitored_days: int = 0
+    teleconsultation_done: bool = True  # for the nurse's accompaniment: the consultation took place
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: EntryStatus
+    amount: Decimal
+    tariff_source: str
+    reason: Reason | None = None
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+CAP_REACHED = "cap_reached"  # flag: this act is the last one the yearly cap allows
+
+
+def decide(act: ActFacts, *, te_cap: int = DEFAULT_TE_YEARLY_CAP,
+           table: tuple[Tariff, ...] = TARIFFS) -> Decision:
+    """Price ``act`` at its date and say whether it is billed, applying in order: a tariff in force; the role allowed
+    for the code; inpatients (external activity only, §2.3); the TE2 yearly cap per patient and requis (§2.3); one
+    forfait per patient and month with data transmitted (§2.4); the accompaniment only with a teleconsultation that
+    took place (§2.2)."""
+    tariff = find_tariff(act.code, act.act_date, table)
+    if tariff is None:
+        return Decision(EntryStatus.NOT_BILLABLE, Decimal("0.00"), "—", Reason.NO_TARIFF)
+
+    def refuse(reason: Reason) -> Decision:
+        return Decision(EntryStatus.NOT_BILLABLE, tariff.amount, tariff.source, reason)
+
+    allowed = ALLOWED_ROLES.get(act.code)
+    if allowed is not None and act.role not in allowed:
+        return refuse(Reason.PROFESSION)
+    if act.inpatient and act.code not in FORFAIT_CODES:
+        return refuse(Reason.INPATIENT)
+    flags: tuple[str, ...] = ()
+    if act.code == "TE2":
+        if act.prior_billable_same_year >= te_cap:
+            return refuse(Reason.TE_CAP)
+        if act.prior_billable_same_year + 1 == te_cap:
+            flags = (CAP_REACHED,)
+    if act.code in FORFAIT_CODES:
+        if act.forfait_already_this_month:
+            return refuse(Reason.FORFAIT_MONTH)
+        if act.monitored_days <= 0:
+            return refuse(Reason.FORFAIT_DATA)
+    if act.code in ASSISTANCE_CODES and not act.teleconsultation_done:
+        return refuse(Reason.NO_TELECONSULTATION)
+    return Decision(EntryStatus.TO_BILL, tariff.amount, tariff.source, None, flags)
+
+
+# -- The teleconsultation share per doctor and calendar year (DOMAIN.md §2.1) ------------------------------------
+
+SHARE_LIMIT = Decimal("0.20")
+SHARE_LIMIT_PSYCHIATRY = Decimal("0.40")
+PSYCHIATRY_SPECIALTIES = frozenset({"SM42", "SM43"})  # psychiatrie, option enfant et adolescent (directory)
+
+
+@dataclass(frozen=True)
+class ShareCheck:
+    counted: int  # teleconsultations counted in the share
+    activity: int  # the doctor's whole activity of the year (acts in person and remote)
+    limit: Decimal
+
+    @property
+    def share(self) -> Decimal:
+        return Decimal(0) if self.activity <= 0 else Decimal(self.counted) / Decimal(self.activity)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.share > self.limit
+
+
+def teleconsultation_share(*, teleconsultations: int, own_patients: int, activity: int,
+                           specialty_code: str | None) -> ShareCheck:
+    """The share of teleconsultations in a doctor's yearly activity: at most 20 %, 40 % for psychiatrists; the
+    médecin traitant's teleconsultations with his own patients are not counted, nor are tele-expertises (convention
+    médicale 2024, DOMAIN.md §2.1). ``teleconsultations`` counts all of them, ``own_patients`` those excluded."""
+    if own_patients > teleconsultations or teleconsultations > activity:
+        raise ValidationFailed("Activité incohérente : les téléconsultations dépassent l'activité de l'année.")
+    limit = SHARE_LIMIT_PSYCHIATRY if specialty_code in PSYCHIATRY_SPECIALTIES else SHARE_LIMIT
+    return ShareCheck(teleconsultations - own_patients, activity, limit)
+
+
+# -- Statements --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    code: str
+    label: str
+    status: EntryStatus
+    count: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    month: dt.date
+    lines: tuple[StatementLine, ...]
+    caps_reached: int
+
+    def total(self, status: EntryStatus) -> Decimal:
+        return sum((line.amount for line in self.lines if line.status is status), Decimal("0.00"))
+
+    def count(self, status: EntryStatus) -> int:
+        return sum(line.count for line in self.lines if line.status is status)
+
+
+def summarise(month: dt.date, rows: Iterable[tuple[str, str, int, Decimal]], caps_reached: int = 0) -> Statement:
+    """The statement of ``month`` from (code, status, count, amount) sums: lines ordered by code then status."""
+    order = list(EntryStatus)
+    lines = [StatementLine(code, label_of(code), EntryStatus(status), int(count), Decimal(amount or 0))
+             for code, status, count, amount in rows]
+    lines.sort(key=lambda line: (line.code, order.index(line.status)))
+    return Statement(month_start(month), tuple(lines), caps_reached)
+
+
+def parse_month(value: str | None, default: dt.date) -> dt.date:
+    """A month from ``AAAA-MM`` (the page's selector); the default month when empty."""
+    if not value:
+        return month_start(default)
+    try:
+        year, month = value.split("-")
+        return dt.date(int(year), int(month), 1)
+    except ValueError:
+        raise ValidationFailed("Mois invalide : attendu AAAA-MM.") from None
+
+
+def month_label(month: dt.date) -> str:
+    names = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre")
+    return f"{names[month.month - 1]} {month.year}"

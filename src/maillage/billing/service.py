@@ -1,0 +1,282 @@
+"""Use cases of billing: collect the capabilities' acts into the ledger (the only writer of the ledger), the monthly
+statements, and the billing officer's review (mark billed, reject with a reason, correct as a new entry).
+
+Why billing pulls: billing sits above tele-expertise, teleconsultation and telesurveillance in the layers, so they
+cannot call it. Each already records its acts in its own table at the moment they happen (``teleexpertise_act``,
+``teleconsultation_act``, ``monitoring_forfait``); ``collect`` reads the acts not yet in the ledger, applies the rules
+and writes one entry per act, idempotently (one entry per source act, by a unique key). It runs as a worker job
+every few minutes and on demand from the billing page (docs/billing.md).
+
+Access: a billing officer sees the ledger of the establishments their account acts for; another establishment's
+statement answers 404, the same as a missing one. The ledger shows no patient's name: a pseudonymous number per
+patient (keyed with the platform's secret). Every read of entries and every decision is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from maillage.audit import service as audit
+from maillage.authz import service as authz
+from maillage.billing import repository as repo
+from maillage.billing import rules
+from maillage.billing.rules import ActFacts, EntryStatus, Reason, Source, Statement
+from maillage.config import Settings, get_settings
+from maillage.directory.tariffs import find_tariff
+from maillage.exceptions import NotFound, ValidationFailed
+from maillage.kit.clock import now
+from maillage.kit.months import month_end
+from maillage.models.billing import BillingEntry
+from maillage.models.directory import Establishment
+from maillage.monitoring.rules.forfaits import FORFAIT_CODES, ForfaitLevel
+from maillage.security.actor import Actor
+from maillage.security.context import AuditContext
+from maillage.security.purposes import Purpose
+from maillage.teleconsultation.rules import Status as TcStatus
+
+COLLECT_BATCH = 5000
+OBJECT = "billing_entry"
+
+# -- Collecting the acts -------------------------------------------------------------------------------------------
+
+
+def _new_entry(session: Session, *, source: Source, source_id: uuid.UUID, patient_id: uuid.UUID,
+               user_id: uuid.UUID | None, establishment_id: uuid.UUID | None, facts: ActFacts, te_cap: int,
+               rpps: str | None = None) -> BillingEntry:
+    decision = rules.decide(facts, te_cap=te_cap)
+    return repo.add(session, BillingEntry(
+        source=source.value, source_id=source_id, source_key=f"{source.value}:{source_id}", patient_id=patient_id,
+        professional_user_id=user_id, rpps=rpps, establishment_id=establishment_id,
+        finess=repo.finess_of(session, establishment_id), code=facts.code, act_date=facts.act_date,
+        month=facts.act_date.replace(day=1), amount=decision.amount, tariff_source=decision.tariff_source[:200],
+        status=decision.status.value, reason=decision.reason.value if decision.reason else None,
+        cap_reached=rules.CAP_REACHED in decision.flags, created_at=now()))
+
+
+def collect(session: Session, *, settings: Settings | None = None, batch: int = COLLECT_BATCH) -> int:
+    """Write into the ledger the acts of every capability not collected yet, oldest first (so that a yearly cap
+    counts the acts before); returns how many. Idempotent: an act already in the ledger is skipped."""
+    cap = (settings or get_settings()).teleexpertise_yearly_cap
+    count = 0
+    for act, inpatient in repo.new_teleexpertise_acts(session, batch):
+        role, rpps, establishment_id = repo.professional_facts(session, act.professional_user_id)
+        prior = (repo.billable_te2_before(session, patient_id=act.patient_id, user_id=act.professional_user_id,
+                                          act_date=act.act_date) if act.code == "TE2" else 0)
+        _new_entry(session, source=Source.TELEEXPERTISE, source_id=act.id, patient_id=act.patient_id,
+                   user_id=act.professional_user_id, establishment_id=establishment_id, rpps=rpps, te_cap=cap,
+                   facts=ActFacts(act.code, act.act_date, role, bool(inpatient), prior))
+        count += 1
+    for tc, status in repo.new_teleconsultation_acts(session, batch):
+        role, rpps, establishment_id = repo.professional_facts(session, tc.professional_user_id)
+        _new_entry(session, source=Source.TELECONSULTATION, source_id=tc.id, patient_id=tc.patient_id,
+                   user_id=tc.professional_user_id, establishment_id=establishment_id, rpps=rpps, te_cap=cap,
+                   facts=ActFacts(tc.code, tc.act_date, role, teleconsultation_done=status == TcStatus.DONE))
+        count += 1
+    for forfait, establishment_id in repo.new_forfaits(session, batch):
+        code = FORFAIT_CODES[ForfaitLevel(forfait.level)]
+        already = repo.forfait_counted(session, patient_id=forfait.patient_id, month=forfait.month)
+        _new_entry(session, source=Source.MONITORING, source_id=forfait.id, patient_id=forfait.patient_id,
+                   user_id=None, establishment_id=establishment_id, te_cap=cap,
+                   facts=ActFacts(code, month_end(forfait.month), None, forfait_already_this_month=already,
+                                  monitored_days=forfait.monitored_days))
+        count += 1
+    return count
+
+
+# -- Statements ----------------------------------------------------------------------------------------------------
+
+
+def _establishment_in_scope(actor: Actor, establishment_id: uuid.UUID) -> None:
+    if establishment_id not in actor.establishment_ids:
+        raise NotFound("Relevé introuvable.")
+
+
+def my_establishments(session: Session, actor: Actor) -> list[tuple[uuid.UUID, str]]:
+    return [(e.id, e.name) for e in repo.establishments(session, list(actor.establishment_ids))]
+
+
+def default_establishment(actor: Actor) -> uuid.UUID:
+    if actor.current_establishment_id in actor.establishment_ids and actor.current_establishment_id is not None:
+        return actor.current_establishment_id
+    if not actor.establishment_ids:
+        raise NotFound("Aucun établissement n'est rattaché à votre compte.")
+    return actor.establishment_ids[0]
+
+
+def statement(session: Session, actor: Actor, establishment_id: uuid.UUID, month: dt.date, *,
+              context: AuditContext | None = None) -> Statement:
+    """One establishment's month: counts and amounts per code and status, caps reached (audited read)."""
+    _establishment_in_scope(actor, establishment_id)
+    audit.record(session, action="read", object_type="billing_statement", object_id=str(establishment_id),
+                 purpose=Purpose.BILLING.value, context=context, details={"month": month.isoformat()},
+                 **actor.audit_fields)
+    return rules.summarise(month, *repo.sums(session, month=month, establishment_id=establishment_id))
+
+
+@dataclass(frozen=True)
+class EntryView:
+    entry: BillingEntry
+    professional: str
+    patient_number: str
+
+    @property
+    def status_label(self) -> str:
+        return EntryStatus.label_of(self.entry.status)
+
+    @property
+    def reason_label(self) -> str:
+        return Reason.label_of(self.entry.reason) if self.entry.reason else ""
+
+
+def patient_number(patient_id: uuid.UUID, settings: Settings | None = None) -> str:
+    """A pseudonymous number for a patient in the billing pages and CSV (keyed with the platform's secret): the
+    same patient gives the same number, the number gives no identity."""
+    key = (settings or get_settings()).secret_key.encode()
+    return "P-" + hmac.new(key, patient_id.bytes, hashlib.sha256).hexdigest()[:10].upper()
+
+
+def entries(session: Session, actor: Actor, establishment_id: uuid.UUID, month: dt.date, *, status: str | None = None,
+            limit: int | None = 50, offset: int = 0, context: AuditContext | None = None) -> list[EntryView]:
+    """The month's entries of one establishment (a page of them), audited as a list read of the patients shown."""
+    _establishment_in_scope(actor, establishment_id)
+    if status and status not in {s.value for s in EntryStatus}:
+        raise ValidationFailed("Statut inconnu.")
+    rows = repo.entries(session, month=month, establishment_id=establishment_id, status=status, limit=limit,
+                        offset=offset)
+    names = repo.professionals(session, [r.professional_user_id for r in rows])
+    authz.audit_list(session, actor, object_type=OBJECT, count=len(rows), purpose=Purpose.BILLING,
+                     patient_ids=sorted({r.patient_id for r in rows}), context=context)
+    settings = get_settings()
+    return [EntryView(r, names.get(r.professional_user_id, "Équipe de télésurveillance")
+                      if r.professional_user_id else "Équipe de télésurveillance",
+                      patient_number(r.patient_id, settings)) for r in rows]
+
+
+# -- The billing officer's decisions -----------------------------------------------------------------------------
+
+
+def _load_in_scope(session: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> list[BillingEntry]:
+    found = repo.entries_for_update(session, ids)
+    if len(found) != len(set(ids)) or any(e.establishment_id not in actor.establishment_ids for e in found):
+        raise NotFound("Acte introuvable.")
+    return found
+
+
+def _audit_decision(session: Session, actor: Actor, entry: BillingEntry, action: str, context: AuditContext | None,
+                    **details: str) -> None:
+    audit.record(session, action=action, object_type=OBJECT, object_id=str(entry.id), patient_id=str(entry.patient_id),
+                 purpose=Purpose.BILLING.value, context=context, details=dict(details), **actor.audit_fields)
+
+
+def mark_billed(session: Session, actor: Actor, entry_ids: Sequence[uuid.UUID], *,
+                context: AuditContext | None = None) -> int:
+    """Mark entries "to bill" as billed (each audited); returns how many."""
+    if not entry_ids:
+        raise ValidationFailed("Cochez au moins un acte à marquer facturé.")
+    found = _load_in_scope(session, actor, entry_ids)
+    at = now()
+    for entry in found:
+        rules.check_transition(entry.status, EntryStatus.BILLED)
+        entry.status, entry.decided_at, entry.decided_by = EntryStatus.BILLED.value, at, actor.user_id
+        _audit_decision(session, actor, entry, "update", context, status=EntryStatus.BILLED.value)
+    session.flush()
+    return len(found)
+
+
+def reject(session: Session, actor: Actor, entry_id: uuid.UUID, reason: str, *,
+           context: AuditContext | None = None) -> BillingEntry:
+    """Reject an entry with a reason from the list (audited)."""
+    (entry,) = _load_in_scope(session, actor, [entry_id])
+    checked = rules.check_transition(entry.status, EntryStatus.REJECTED, reason)
+    assert checked is not None
+    entry.status, entry.reason = EntryStatus.REJECTED.value, checked.value
+    entry.decided_at, entry.decided_by = now(), actor.user_id
+    _audit_decision(session, actor, entry, "update", context, status=EntryStatus.REJECTED.value, reason=checked.value)
+    session.flush()
+    return entry
+
+
+def correct(session: Session, actor: Actor, entry_id: uuid.UUID, *, code: str, act_date: dt.date,
+            context: AuditContext | None = None) -> BillingEntry:
+    """Correct an entry (its code or its date): a new entry, priced at the new date, to bill, pointing at the
+    original; the original is kept, marked corrected. Both audited."""
+    (original,) = _load_in_scope(session, actor, [entry_id])
+    rules.check_correctable(original.status)
+    tariff = find_tariff(code, act_date)
+    if tariff is None:
+        raise ValidationFailed(f"Aucun tarif {code} en vigueur le {act_date.strftime('%d/%m/%Y')}.")
+    if act_date > now().date():
+        raise ValidationFailed("La date de l'acte ne peut pas être dans le futur.")
+    at = now()
+    original.status, original.decided_at, original.decided_by = EntryStatus.CORRECTED.value, at, actor.user_id
+    original.reason = None
+    new = repo.add(session, BillingEntry(
+        source=Source.CORRECTION.value, corrects_id=original.id, patient_id=original.patient_id,
+        professional_user_id=original.professional_user_id, rpps=original.rpps,
+        establishment_id=original.establishment_id, finess=original.finess, code=code, act_date=act_date,
+        month=act_date.replace(day=1), amount=tariff.amount, tariff_source=tariff.source,
+        status=EntryStatus.TO_BILL.value, created_at=at, created_by=actor.user_id))
+    _audit_decision(session, actor, original, "update", context, status=EntryStatus.CORRECTED.value,
+                    corrected_by=str(new.id))
+    _audit_decision(session, actor, new, "create", context, corrects=str(original.id), code=code)
+    return new
+
+
+# -- The worker's monthly statements -------------------------------------------------------------------------------
+
+
+def _lines(st: Statement) -> list[dict[str, object]]:
+    return [{"code": line.code, "status": line.status.value, "count": line.count, "amount": str(line.amount)}
+            for line in st.lines] + [{"caps_reached": st.caps_reached}]
+
+
+def compute_statements(session: Session, month: dt.date) -> int:
+    """Collect, then store the statement of ``month`` for every establishment and every professional with acts
+    that month (recomputed when run again); returns how many statements."""
+    collect(session)
+    month = month.replace(day=1)
+    establishments, professionals = repo.scopes_with_entries(session, month)
+    at = now()
+    for establishment_id in establishments:
+        st = rules.summarise(month, *repo.sums(session, month=month, establishment_id=establishment_id))
+        repo.save_statement(session, "establishment", establishment_id, month, _lines(st), at)
+    for user_id in professionals:
+        st = rules.summarise(month, *repo.sums(session, month=month, user_id=user_id))
+        repo.save_statement(session, "professional", user_id, month, _lines(st), at)
+    return len(establishments) + len(professionals)
+
+
+def entry_view(session: Session, actor: Actor, entry_id: uuid.UUID, *,
+               context: AuditContext | None = None) -> EntryView:
+    """One entry of an establishment the officer acts for (audited read); another's answers 404."""
+    found = repo.entry(session, entry_id)
+    if found is None or found.establishment_id not in actor.establishment_ids:
+        raise NotFound("Acte introuvable.")
+    audit.record(session, action="read", object_type=OBJECT, object_id=str(found.id),
+                 patient_id=str(found.patient_id), purpose=Purpose.BILLING.value, context=context,
+                 **actor.audit_fields)
+    names = repo.professionals(session, [found.professional_user_id])
+    return EntryView(found, names.get(found.professional_user_id, "Équipe de télésurveillance")
+                     if found.professional_user_id else "Équipe de télésurveillance",
+                     patient_number(found.patient_id))
+
+
+def establishment_of(session: Session, actor: Actor, establishment_id: uuid.UUID) -> Establishment:
+    _establishment_in_scope(actor, establishment_id)
+    found = repo.establishment(session, establishment_id)
+    if found is None:
+        raise NotFound("Relevé introuvable.")
+    return found
+
+
+def to_bill_count(session: Session, actor: Actor, month: dt.date) -> int:
+    """Entries still to bill in ``month`` across the establishments the officer acts for (for the home page)."""
+    return sum(repo.count_entries(session, month=month, establishment_id=e, status=EntryStatus.TO_BILL.value)
+               for e in actor.establishment_ids)
