@@ -115,6 +115,19 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
 
+    # Pro Santé Connect (maillage.integrations.psc, docs/security.md "Pro Santé Connect"). Off while the issuer is
+    # empty: the login page then shows no PSC button. The issuer is the provider's base URL (its discovery document
+    # is at <issuer>/.well-known/openid-configuration); client id and secret are those the ANS registered for the
+    # platform; the assurance level is asked with acr_values and an ID token below it is refused.
+    psc_issuer: str = ""
+    psc_client_id: str = ""
+    psc_client_secret: SecretStr = SecretStr("")
+    psc_scopes: str = "openid scope_all"
+    psc_acr: Literal["eidas1", "eidas2", "eidas3"] = "eidas1"
+    psc_timeout_seconds: float = Field(default=10.0, gt=0)
+    psc_login_minutes: int = Field(default=10, ge=1, le=60)  # how long a started sign-in waits for the return
+    psc_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+
     # Authorization
     break_glass_minutes: int = 240
     break_glass_min_reason_chars: int = 15
@@ -205,6 +218,10 @@ class Settings(BaseSettings):
                 raise ValueError("MAILLAGE_SMTP_SECURITY=none would send the SMTP password in clear: "
                                  "use starttls or ssl outside development")
         return self
+
+    @property
+    def psc_enabled(self) -> bool:
+        return bool(self.psc_issuer and self.psc_client_id)
 
     @property
     def operator_pages_open(self) -> bool:
