@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import (
     BadSignatureError,
     ExpiredTokenError,
@@ -66,6 +66,16 @@ def new_pkce_pair() -> tuple[str, str]:
 class Tokens:
     id_token: str
     access_token: str
+
+
+def _key_id(token: str) -> str | None:
+    """The ``kid`` of a compact JWS's protected header (read only to choose the key; joserfc verifies)."""
+    try:
+        header = jws.extract_compact(token.encode()).protected
+    except (JoseError, ValueError, TypeError):
+        return None
+    kid = header.get("kid")
+    return str(kid) if kid else None
 
 
 class PscProvider:
@@ -151,8 +161,12 @@ class PscProvider:
         try:
             try:
                 token = jwt.decode(id_token, self.key_set(), algorithms=list(SIGNING_ALGORITHMS))
-            except InvalidKeyIdError:
-                # An unknown key: the provider may have rotated its keys since we fetched them. Once, no more.
+            except (InvalidKeyIdError, BadSignatureError) as first:
+                # An unknown key id, or no key id and a signature our only key does not verify: the provider may
+                # have rotated its keys since we fetched them. Fetched again once, no more; a token that names a
+                # key we hold and fails its signature is refused at once.
+                if isinstance(first, BadSignatureError) and _key_id(id_token) is not None:
+                    raise
                 token = jwt.decode(id_token, self.key_set(refresh=True), algorithms=list(SIGNING_ALGORITHMS))
         except InvalidKeyIdError as exc:
             raise PscError("id_token_unknown_key") from exc
