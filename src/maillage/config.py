@@ -136,9 +136,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576           # JSON and forms
     max_upload_bytes: int = 25 * 1_048_576    # multipart uploads (documents, photos)
     max_json_depth: int = 32
-    api_rate_per_minute_account: int = 600    # per signed-in account or token, per serve process
-    api_rate_per_minute_address: int = 1200   # per client address, per serve process
+    api_rate_per_minute_account: int = 600    # per signed-in account or token
+    api_rate_per_minute_address: int = 1200   # per client address
     rate_limit_enabled: bool = True
+    # Where the API rate limit counts: "database" (shared by every serve process behind a proxy) or "memory" (per
+    # process: a single process, or to spare a database write per API request).
+    rate_limit_store: Literal["database", "memory"] = "database"
 
     # Patient documents (maillage.document, docs/adr/0007-document-uploads.md): what one upload may be
     document_max_bytes: int = Field(default=20 * 1_048_576, ge=1)
