@@ -221,14 +221,17 @@ def logout(request: Request, db: DbSession) -> Response:
     state = request.state
     pending = getattr(state, "pending_session", None) or getattr(state, "password_change_session", None)
     session_id = actor.session_id if isinstance(actor, Actor) else (pending[0] if pending else None)
-    target = "/connexion"
+    end_session_url = None
     if session_id is not None:
         auth_session = db.get(AuthSession, session_id)
         if auth_session is not None:
             service.revoke_session(db, auth_session)
-            target = end_session_redirect(request.app.state.settings, db.get(UserAccount, auth_session.user_id)) \
-                or target
-    response = RedirectResponse(target, status_code=303)
+            end_session_url = end_session_redirect(request.app.state.settings,
+                                                   db.get(UserAccount, auth_session.user_id))
+    # Signed in through Pro Santé Connect: its session ends too. A page sends the browser there, since the CSP's
+    # form-action keeps a form's redirect on this site.
+    response: Response = (render(request, "auth/psc_logged_out.html", {"end_session_url": end_session_url})
+                          if end_session_url else RedirectResponse("/connexion", status_code=303))
     clear_session_cookie(response)
     return response
 
