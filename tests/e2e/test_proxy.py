@@ -11,22 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 from sqlalchemy import text
 
-from maillage.config import get_settings
 from maillage.kit.db import make_engine
-from tests.conftest import CHILD_PYTHONPATH, ROOT, _reset_keyring, postgres_url, run_migrations, skip_or_fail
+from tests.conftest import CHILD_PYTHONPATH, ROOT, postgres_url, run_migrations, skip_or_fail
+from tests.e2e.servers import serve_process, stop, wait_for
 from tests.e2e.test_monitoring import weight
-from tests.monitoring.live import PASSWORD, TOTP, seed_world, sessions_for
+from tests.monitoring.live import isolated_database, seed_with_server_keys, sessions_for, sign_in_nurse
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -75,31 +73,13 @@ http {{
     return path
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(log.read_text()[-3000:])
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
-
-
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[str]:
     """A migrated database both servers share: a schema of its own in the PostgreSQL test database, else SQLite."""
     base = postgres_url()
     if base is None:
-        url = f"sqlite:///{tmp_path / 'maillage.sqlite3'}"
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            run_migrations(conn)
-        engine.dispose()
-        yield url
+        with isolated_database("sqlite", tmp_path) as url:
+            yield url
         return
     schema = f"proxy_{uuid.uuid4().hex[:10]}"
     admin = make_engine(base)
@@ -126,58 +106,31 @@ def proxied(tmp_path: Path, database: str) -> Iterator[dict[str, object]]:
     env = {**os.environ, "MAILLAGE_VAR_DIR": str(var_dir), "MAILLAGE_ENVIRONMENT": "development",
            "MAILLAGE_DATABASE_URL": database, "MAILLAGE_TRUSTED_PROXIES": "127.0.0.1",
            "MAILLAGE_PUBLIC_URL": f"http://127.0.0.1:{PROXY_PORT}", "PYTHONPATH": CHILD_PYTHONPATH}
-    processes: list[subprocess.Popen[bytes]] = []
-    logs: list[Path] = []
-    try:
-        for port in SERVER_PORTS:  # one after the other: the first creates the development keys both share
-            log = tmp_path / f"server-{port}.log"
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "maillage.cli", "serve", "--port", str(port), "--no-migrate"],
-                env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT))
-            logs.append(log)
-            wait_for(f"http://127.0.0.1:{port}/healthz", processes[-1], log)
-        prefix = tmp_path / "nginx"
-        prefix.mkdir()
-        nginx_log = prefix / "stdout.log"
-        processes.append(subprocess.Popen(
-            [binary, "-p", str(prefix), "-c", str(nginx_conf(prefix)), "-g", "daemon off;"],
-            stdout=nginx_log.open("wb"), stderr=subprocess.STDOUT))
-        wait_for(f"http://127.0.0.1:{PROXY_PORT}/healthz", processes[-1], nginx_log, 30)
-        yield {"url": f"http://127.0.0.1:{PROXY_PORT}", "var_dir": var_dir, "database": database, "logs": logs,
-               "access_log": prefix / "access.log"}
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    logs = [tmp_path / f"server-{port}.log" for port in SERVER_PORTS]
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    nginx_log = prefix / "stdout.log"
+    # One after the other: the first creates the development keys both share.
+    with serve_process(SERVER_PORTS[0], env, logs[0]), serve_process(SERVER_PORTS[1], env, logs[1]):
+        nginx = subprocess.Popen([binary, "-p", str(prefix), "-c", str(nginx_conf(prefix)), "-g", "daemon off;"],
+                                 stdout=nginx_log.open("wb"), stderr=subprocess.STDOUT)
+        try:
+            wait_for(f"http://127.0.0.1:{PROXY_PORT}/healthz", nginx, nginx_log, 30)
+            yield {"url": f"http://127.0.0.1:{PROXY_PORT}", "var_dir": var_dir, "database": database, "logs": logs,
+                   "access_log": prefix / "access.log"}
+        finally:
+            stop(nginx)
 
 
 class TestBehindNginx:
     def test_sign_in_live_worklist_and_a_device_batch_through_the_proxy(self, proxied, page, monkeypatch):
         url = str(proxied["url"])
-        monkeypatch.setenv("MAILLAGE_VAR_DIR", str(proxied["var_dir"]))
-        get_settings.cache_clear()
-        _reset_keyring()
         sessions = sessions_for(str(proxied["database"]))
         try:
-            world = seed_world(sessions, suffix=uuid.uuid4().hex[:6])
+            world = seed_with_server_keys(sessions, Path(str(proxied["var_dir"])), monkeypatch)
         finally:
-            monkeypatch.undo()
-            get_settings.cache_clear()
-            _reset_keyring()
             sessions.kw["bind"].dispose()
-
-        page.goto(url + "/connexion")
-        page.get_by_label("Identifiant").fill(world.nurse_username)
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_url("**/connexion/code**")
-        page.get_by_label("Code").fill(pyotp.TOTP(TOTP).now())
-        page.get_by_role("button", name="Valider").click()
-        page.wait_for_url(url + "/")
+        sign_in_nurse(page, url, world.nurse_username)
         page.goto(url + "/telesurveillance")
         page.wait_for_selector('#worklist[data-live="on"]', timeout=15_000)
         page.evaluate("window.__noReload = 'still here'")

@@ -5,8 +5,6 @@ the provider's page, comes back signed in (no TOTP step), then logs out, which e
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +14,8 @@ from maillage.auth import service as auth
 from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.models.directory import Professional
 from tests.auth.psc_provider import Provider, running_provider
-from tests.conftest import CHILD_PYTHONPATH, ROOT, run_migrations
-from tests.e2e.test_proxy import wait_for
+from tests.conftest import CHILD_PYTHONPATH, run_migrations
+from tests.e2e.servers import serve_process
 
 pytestmark = pytest.mark.e2e
 
@@ -57,18 +55,8 @@ def server(tmp_path: Path, provider: Provider) -> Iterator[str]:
            "MAILLAGE_DATABASE_URL": url, "MAILLAGE_PUBLIC_URL": public, "PYTHONPATH": CHILD_PYTHONPATH,
            "MAILLAGE_PSC_ISSUER": provider.issuer, "MAILLAGE_PSC_CLIENT_ID": client_id,
            "MAILLAGE_PSC_CLIENT_SECRET": secret, "MAILLAGE_PSC_SCOPES": "openid profile"}
-    log = tmp_path / "server.log"
-    process = subprocess.Popen([sys.executable, "-m", "maillage.cli", "serve", "--port", str(SERVER_PORT),
-                                "--no-migrate"], env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    try:
-        wait_for(f"{public}/healthz", process, log)
+    with serve_process(SERVER_PORT, env, tmp_path / "server.log"):
         yield public
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 class TestProSanteConnect:
