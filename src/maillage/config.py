@@ -139,9 +139,10 @@ class Settings(BaseSettings):
     api_rate_per_minute_account: int = 600    # per signed-in account or token
     api_rate_per_minute_address: int = 1200   # per client address
     rate_limit_enabled: bool = True
-    # Where the API rate limit counts: "database" (shared by every serve process behind a proxy) or "memory" (per
-    # process: a single process, or to spare a database write per API request).
-    rate_limit_store: Literal["database", "memory"] = "database"
+    # Where the API rate limit counts: "memory" (per process: one process; no database write per API request, which
+    # the per-request budgets of tests/web hold) or "database" (shared by every serve process: set it for several
+    # servers behind a proxy, docs/operations.md).
+    rate_limit_store: Literal["database", "memory"] = "memory"
 
     # Patient documents (maillage.document, docs/adr/0007-document-uploads.md): what one upload may be
     document_max_bytes: int = Field(default=20 * 1_048_576, ge=1)

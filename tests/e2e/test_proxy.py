@@ -105,6 +105,7 @@ def proxied(tmp_path: Path, database: str) -> Iterator[dict[str, object]]:
     var_dir.mkdir()
     env = {**os.environ, "MAILLAGE_VAR_DIR": str(var_dir), "MAILLAGE_ENVIRONMENT": "development",
            "MAILLAGE_DATABASE_URL": database, "MAILLAGE_TRUSTED_PROXIES": "127.0.0.1",
+           "MAILLAGE_RATE_LIMIT_STORE": "database",
            "MAILLAGE_PUBLIC_URL": f"http://127.0.0.1:{PROXY_PORT}", "PYTHONPATH": CHILD_PYTHONPATH}
     logs = [tmp_path / f"server-{port}.log" for port in SERVER_PORTS]
     prefix = tmp_path / "nginx"

@@ -205,6 +205,7 @@ class TestRateLimit:
         from maillage.app import create_app
 
         settings.api_rate_per_minute_address = 5
+        settings.rate_limit_store = "database"
         if (second := time.time() % 60) > 45:
             time.sleep(61 - second)
         first, other = create_app(settings, sessions), create_app(settings, sessions)

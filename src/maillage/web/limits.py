@@ -5,9 +5,9 @@ The body limit is checked on ``Content-Length`` first, then on the bytes actuall
 chunked body cannot slip past it. Bodies are buffered up to the limit, and JSON nesting depth is
 checked before any parser sees them: a deeply nested document would otherwise exhaust the
 recursion limit of the JSON parser. The rate limiter counts per signed-in account (or token) and per
-address in fixed one-minute windows, in the database (``rate_window``, one upsert per key and request) so that
-every ``serve`` process behind a proxy counts the same requests; ``MAILLAGE_RATE_LIMIT_STORE=memory`` counts per
-process instead (one process, or no database write on each API request).
+address in fixed one-minute windows: per ``serve`` process by default, or with ``MAILLAGE_RATE_LIMIT_STORE=database``
+in the database (``rate_window``, one upsert per key and request, in one more thread hop) so that every ``serve``
+process behind a proxy counts the same requests.
 
 U+0000 is refused in the path, the query string, JSON and form bodies (not in uploaded files): no text
 of the platform holds it, PostgreSQL cannot store it in a text column (the write failed with a 500,
