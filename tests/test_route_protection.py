@@ -30,6 +30,9 @@ PUBLIC = {
     ("POST", "/connexion/code"),
     ("GET", "/connexion/enrolement"),
     ("POST", "/connexion/enrolement"),
+    # Pro Santé Connect: the start sends to the provider; the return needs the state stored at the start and this
+    # browser's cookie, else a refusal (404 both when PSC is not configured).
+    ("GET", "/connexion/psc"), ("GET", "/connexion/psc/retour"),
     ("POST", "/deconnexion"),                # logging out needs no account
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),  # operators; production: token (test_operator_pages)
     ("GET", "/api/docs"), ("GET", "/api/docs/oauth2-redirect"), ("GET", "/api/openapi.json"),  # production: signed in

@@ -18,6 +18,7 @@ from maillage.analytics import pages as analytics_pages
 from maillage.analytics.predict import pages as predict_pages
 from maillage.auth import endpoints as auth_endpoints
 from maillage.auth import pages as auth_pages
+from maillage.auth import psc_pages as auth_psc_pages
 from maillage.auth.middleware import AuthenticationMiddleware, csrf_protect
 from maillage.authz import audit_pages
 from maillage.authz import pages as authz_pages
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(analytics_pages.router)
     app.include_router(programme_pages.router)
     app.include_router(auth_pages.router)
+    app.include_router(auth_psc_pages.router)
     app.include_router(auth_endpoints.router)
     app.include_router(authz_pages.router)
     app.include_router(monitoring_endpoints.router)

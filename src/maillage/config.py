@@ -115,6 +115,19 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
 
+    # Pro Santé Connect (maillage.integrations.psc, docs/security.md "Pro Santé Connect"). Off while the issuer is
+    # empty: the login page then shows no PSC button. The issuer is the provider's base URL (its discovery document
+    # is at <issuer>/.well-known/openid-configuration); client id and secret are those the ANS registered for the
+    # platform; the assurance level is asked with acr_values and an ID token below it is refused.
+    psc_issuer: str = ""
+    psc_client_id: str = ""
+    psc_client_secret: SecretStr = SecretStr("")
+    psc_scopes: str = "openid scope_all"
+    psc_acr: Literal["eidas1", "eidas2", "eidas3"] = "eidas1"
+    psc_timeout_seconds: float = Field(default=10.0, gt=0)
+    psc_login_minutes: int = Field(default=10, ge=1, le=60)  # how long a started sign-in waits for the return
+    psc_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+
     # Authorization
     break_glass_minutes: int = 240
     break_glass_min_reason_chars: int = 15
@@ -123,9 +136,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576           # JSON and forms
     max_upload_bytes: int = 25 * 1_048_576    # multipart uploads (documents, photos)
     max_json_depth: int = 32
-    api_rate_per_minute_account: int = 600    # per signed-in account or token, per serve process
-    api_rate_per_minute_address: int = 1200   # per client address, per serve process
+    api_rate_per_minute_account: int = 600    # per signed-in account or token
+    api_rate_per_minute_address: int = 1200   # per client address
     rate_limit_enabled: bool = True
+    # Where the API rate limit counts: "memory" (per process: one process; no database write per API request, which
+    # the per-request budgets of tests/web hold) or "database" (shared by every serve process: set it for several
+    # servers behind a proxy, docs/operations.md).
+    rate_limit_store: Literal["database", "memory"] = "memory"
 
     # Patient documents (maillage.document, docs/adr/0007-document-uploads.md): what one upload may be
     document_max_bytes: int = Field(default=20 * 1_048_576, ge=1)
@@ -205,6 +222,10 @@ class Settings(BaseSettings):
                 raise ValueError("MAILLAGE_SMTP_SECURITY=none would send the SMTP password in clear: "
                                  "use starttls or ssl outside development")
         return self
+
+    @property
+    def psc_enabled(self) -> bool:
+        return bool(self.psc_issuer and self.psc_client_id)
 
     @property
     def operator_pages_open(self) -> bool:

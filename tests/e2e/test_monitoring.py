@@ -5,10 +5,8 @@ acknowledges it; the audit trail holds each step."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import httpx
-import pyotp
 import pytest
 from sqlalchemy import select
 
@@ -19,7 +17,7 @@ from maillage.kit.clock import now
 from maillage.models.audit import AuditEntry
 from maillage.models.monitoring import MonitoringAlert
 from tests.conftest import _reset_keyring
-from tests.monitoring.live import PASSWORD, TOTP, seed_world, sessions_for
+from tests.monitoring.live import seed_with_server_keys, sessions_for, sign_in_nurse
 
 pytestmark = pytest.mark.e2e
 
@@ -37,26 +35,11 @@ def weight(ident: str, value: float, days_ago: int) -> dict:
 class TestRedAlertReachesTheNurse:
     def test_fhir_bundle_to_live_worklist_to_acknowledgement_with_audit(self, live_server, page, monkeypatch):
         # Seed with the server's own settings: the TOTP secret is sealed with the server's key ring.
-        monkeypatch.setenv("MAILLAGE_VAR_DIR", str(live_server.var_dir))
-        get_settings.cache_clear()
-        _reset_keyring()
         sessions = sessions_for(f"sqlite:///{live_server.var_dir / 'maillage.sqlite3'}")
-        try:
-            world = seed_world(sessions, suffix=uuid.uuid4().hex[:6])
-        finally:
-            monkeypatch.undo()
-            get_settings.cache_clear()
-            _reset_keyring()
+        world = seed_with_server_keys(sessions, live_server.var_dir, monkeypatch)
 
         # The nurse signs in and opens the worklist: no alert yet.
-        page.goto(live_server.url + "/connexion")
-        page.get_by_label("Identifiant").fill(world.nurse_username)
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_url("**/connexion/code**")
-        page.get_by_label("Code").fill(pyotp.TOTP(TOTP).now())
-        page.get_by_role("button", name="Valider").click()
-        page.wait_for_url(live_server.url + "/")
+        sign_in_nurse(page, live_server.url, world.nurse_username)
         page.goto(live_server.url + "/telesurveillance")
         assert page.locator('[data-condition="weight_gain_3d"]').count() == 0
         page.wait_for_selector('#worklist[data-live="on"]', timeout=10_000)

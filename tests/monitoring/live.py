@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +30,7 @@ from maillage.kit.db import make_engine, make_sessionmaker
 from maillage.models.monitoring import MonitoringDeviceAssignment, MonitoringEnrolment
 from maillage.monitoring import service
 from maillage.monitoring.schemas import EnrolmentCreate
-from tests.conftest import postgres_url, run_migrations
+from tests.conftest import _reset_keyring, postgres_url, run_migrations
 from tests.fixtures.factories import make_patient_id
 
 PASSWORD = "Correct-Horse-Battery-9"
@@ -180,3 +181,32 @@ class Mosquitto:
                 return
             time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
+
+
+def seed_with_server_keys(sessions: sessionmaker[Session], var_dir: Path, monkeypatch: Any) -> Seeded:
+    """``seed_world`` with a live server's settings: the TOTP secret is sealed with that server's key ring."""
+    from maillage.config import get_settings
+
+    monkeypatch.setenv("MAILLAGE_VAR_DIR", str(var_dir))
+    get_settings.cache_clear()
+    _reset_keyring()
+    try:
+        return seed_world(sessions, suffix=uuid.uuid4().hex[:6])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        _reset_keyring()
+
+
+def sign_in_nurse(page: Any, url: str, username: str) -> None:
+    """The seeded nurse signs in through the browser (password, then the TOTP code) and lands on the home page."""
+    import pyotp
+
+    page.goto(url + "/connexion")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/connexion/code**")
+    page.get_by_label("Code").fill(pyotp.TOTP(TOTP).now())
+    page.get_by_role("button", name="Valider").click()
+    page.wait_for_url(url + "/")

@@ -199,6 +199,32 @@ class TestRateLimit:
         assert last.status_code == 429 and 1 <= int(last.headers["retry-after"]) <= 60
         assert last.json()["error"]["code"] == "too_many_requests"
 
+    def test_two_serve_processes_share_the_count_through_the_database(self, settings, sessions):
+        """Behind a proxy, requests from one address go to either server: the limit holds across them (two
+        applications on one database stand for two serve processes)."""
+        from maillage.app import create_app
+
+        settings.api_rate_per_minute_address = 5
+        settings.rate_limit_store = "database"
+        if (second := time.time() % 60) > 45:
+            time.sleep(61 - second)
+        first, other = create_app(settings, sessions), create_app(settings, sessions)
+        with TestClient(first, base_url="http://127.0.0.1") as a, TestClient(other, base_url="http://127.0.0.1") as b:
+            codes = [(a if i % 2 else b).get("/api/auth/me").status_code for i in range(7)]
+        assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
+
+    def test_the_memory_store_counts_per_process(self, settings, sessions):
+        from maillage.app import create_app
+
+        settings.api_rate_per_minute_address = 5
+        settings.rate_limit_store = "memory"
+        if (second := time.time() % 60) > 45:
+            time.sleep(61 - second)
+        first, other = create_app(settings, sessions), create_app(settings, sessions)
+        with TestClient(first, base_url="http://127.0.0.1") as a, TestClient(other, base_url="http://127.0.0.1") as b:
+            codes = [(a if i % 2 else b).get("/api/auth/me").status_code for i in range(7)]
+        assert codes == [401] * 7
+
     def test_pages_are_not_rate_limited_by_the_api_limiter(self, app, settings):
         settings.api_rate_per_minute_address = 1
         with TestClient(app, base_url="http://127.0.0.1") as c:

@@ -17,6 +17,7 @@ from maillage.auth import repository as repo
 from maillage.auth import rules, second_factor, service
 from maillage.auth import tokens as auth_tokens
 from maillage.auth.middleware import bind_csrf_to_session, clear_session_cookie, set_session_cookie
+from maillage.auth.psc import end_session_redirect
 from maillage.exceptions import MaillageError, NotFound, PermissionDenied
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
@@ -220,11 +221,17 @@ def logout(request: Request, db: DbSession) -> Response:
     state = request.state
     pending = getattr(state, "pending_session", None) or getattr(state, "password_change_session", None)
     session_id = actor.session_id if isinstance(actor, Actor) else (pending[0] if pending else None)
+    end_session_url = None
     if session_id is not None:
         auth_session = db.get(AuthSession, session_id)
         if auth_session is not None:
             service.revoke_session(db, auth_session)
-    response = RedirectResponse("/connexion", status_code=303)
+            end_session_url = end_session_redirect(request.app.state.settings,
+                                                   db.get(UserAccount, auth_session.user_id))
+    # Signed in through Pro Santé Connect: its session ends too. A page sends the browser there, since the CSP's
+    # form-action keeps a form's redirect on this site.
+    response: Response = (render(request, "auth/psc_logged_out.html", {"end_session_url": end_session_url})
+                          if end_session_url else RedirectResponse("/connexion", status_code=303))
     clear_session_cookie(response)
     return response
 

@@ -5,7 +5,9 @@ The body limit is checked on ``Content-Length`` first, then on the bytes actuall
 chunked body cannot slip past it. Bodies are buffered up to the limit, and JSON nesting depth is
 checked before any parser sees them: a deeply nested document would otherwise exhaust the
 recursion limit of the JSON parser. The rate limiter counts per signed-in account (or token) and per
-address in fixed one-minute windows, per ``serve`` process.
+address in fixed one-minute windows: per ``serve`` process by default, or with ``MAILLAGE_RATE_LIMIT_STORE=database``
+in the database (``rate_window``, one upsert per key and request, in one more thread hop) so that every ``serve``
+process behind a proxy counts the same requests.
 
 U+0000 is refused in the path, the query string, JSON and form bodies (not in uploaded files): no text
 of the platform holds it, PostgreSQL cannot store it in a text column (the write failed with a 500,
@@ -20,11 +22,16 @@ from collections.abc import Callable
 from itertools import accumulate
 from typing import Any
 
+import anyio.to_thread
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.config import Settings
 from maillage.kit.http import is_json_media
+from maillage.models.ratelimit import RateWindow
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -151,7 +158,8 @@ class LimitsMiddleware:
 
 
 class RateLimitMiddleware:
-    """Fixed one-minute windows per account and per address, on the JSON API and FHIR paths."""
+    """Fixed one-minute windows per account and per address, on the JSON API and FHIR paths, counted in the
+    database (shared by every serve process) or in this process."""
 
     def __init__(self, app: ASGIApp, render: Callable[..., Any], clock: Callable[[], float] = time.time) -> None:
         self.app = app
@@ -172,6 +180,25 @@ class RateLimitMiddleware:
             return max(1, int((window + 1) * 60 - now))
         return 0
 
+    def hit_shared(self, sessions: sessionmaker[Session], keys: list[tuple[str, int]], now: float) -> int:
+        """Count a request for each (key, limit) in the database, in one transaction; 0 if allowed, else the seconds
+        until the window resets. Old windows are deleted once a minute per process."""
+        window = int(now // 60)
+        wait = max(1, int((window + 1) * 60 - now))
+        with sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            over = False
+            for key, limit in keys:
+                counted = insert(RateWindow).values(key=key[:100], window=window, count=1).on_conflict_do_update(
+                    index_elements=["key", "window"], set_={"count": RateWindow.count + 1},
+                ).returning(RateWindow.count)
+                over = int(session.execute(counted).scalar_one()) > limit or over
+            if window != self._last_prune:
+                session.execute(delete(RateWindow).where(RateWindow.window < window))
+                self._last_prune = window
+        return wait if over else 0
+
     def _prune(self, now: float) -> None:
         window = int(now // 60)
         if window != self._last_prune:
@@ -188,15 +215,19 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         now = self.clock()
-        self._prune(now)
         state = scope.get("state") or {}
         client = scope.get("client")
         address = client[0] if client else "unknown"
-        waits = [self.hit(f"addr:{address}", settings.api_rate_per_minute_address, now)]
+        keys = [(f"addr:{address}", settings.api_rate_per_minute_address)]
         actor = state.get("actor")
         if actor is not None:
-            waits.append(self.hit(f"actor:{actor.user_id}", settings.api_rate_per_minute_account, now))
-        wait = max(waits)
+            keys.append((f"actor:{actor.user_id}", settings.api_rate_per_minute_account))
+        if settings.rate_limit_store == "database":
+            sessions = scope["app"].state.sessionmaker
+            wait = await anyio.to_thread.run_sync(self.hit_shared, sessions, keys, now)
+        else:
+            self._prune(now)
+            wait = max(self.hit(key, limit, now) for key, limit in keys)
         if wait:
             response = self.render(Request(scope), 429, "too_many_requests",
                                    "Trop de requêtes. Réessayez dans quelques instants.",
