@@ -355,7 +355,37 @@ class TestDocumentReference:
         assert entries(client.get("/fhir/DocumentReference?type=http://loinc.org|11488-4", headers=headers)) == []
         exported = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "document",
                                                        AuditEntry.object_id == found["id"])).all()
-        assert len(exported) >= 2  # the search's and the Binary's exports, each audited
+        assert [e.action for e in exported if e.action != "upload"] == ["export"]  # the Binary's read
+        listed = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "document",
+                                                     AuditEntry.action == "search")).all()
+        assert listed and all(e.details["count"] >= 1 for e in listed)  # each search page, with its patients
+
+    def test_a_search_page_never_decrypts_a_content_and_gives_the_sha1_stored_at_upload(self, client, db,
+                                                                                       monkeypatch):
+        """Review fix: the hash of R4's Attachment is the SHA-1 kept at upload; a DocumentReference page reads no
+        blob (a row stored before the column existed is filled once, the first time)."""
+        from maillage.models.document import Document
+        from maillage.vault import service as vault
+
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/DocumentReference.rs"])
+        rows = db.scalars(select(Document).where(Document.patient_id == w.patient_id)).all()
+        assert rows and all(r.sha1 is not None for r in rows)
+        old = rows[0]
+        old.sha1 = None  # as stored before the column existed
+        db.commit()
+        found = valid(client.get(f"/fhir/DocumentReference/{old.id}", headers=headers).json())
+        db.expire_all()
+        assert db.get(Document, old.id).sha1 is not None
+        expected = base64.b64encode(bytes.fromhex(db.get(Document, old.id).sha1)).decode()
+        assert found["content"][0]["attachment"]["hash"] == expected
+
+        def no_decryption(*args, **kwargs):
+            raise AssertionError("a DocumentReference search decrypted a content")
+
+        monkeypatch.setattr(vault, "read_blob", no_decryption)
+        listed = entries(client.get(f"/fhir/DocumentReference?patient={w.patient_id}", headers=headers))
+        assert len(listed) == len(rows) and all(r["content"][0]["attachment"]["hash"] for r in listed)
 
     def test_a_stranger_gets_404_like_a_missing_document_and_finds_nothing(self, client, db):
         w = full_world(db)

@@ -17,7 +17,15 @@ from maillage.exceptions import NotFound, ValidationFailed
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, LAST_UPDATED_PARAM, dates, ids_of, instant, uuid_or_404
+from maillage.fhir.resources.common import (
+    ID_PARAM,
+    LAST_UPDATED_PARAM,
+    dates,
+    instant,
+    uuid_or_404,
+    where_ids,
+    where_patient,
+)
 from maillage.models.teleexpertise import TeleexpertiseRequest
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
@@ -71,17 +79,12 @@ def search(call: Call, query: SearchQuery) -> Page:
     t = TeleexpertiseRequest
     stmt = select(t).where(or_(t.requester_id == me,
                                and_(t.status != Status.DRAFT.value, or_(t.assignee_id == me, t.named_expert_id == me))))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(t.id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, t.id)
     for value in query.params.get("identifier", []):
         token = rules.parse_token(value)
         found = repo.resource_by_identifier(call.session, "ServiceRequest", token.system or None, token.code or "")
         stmt = stmt.where(t.id == uuid.UUID(found) if found else false())
-    for name in ("patient", "subject"):
-        for value in query.params.get(name, []):
-            wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
-            stmt = stmt.where(t.patient_id.in_(wanted) if wanted else false())
+    stmt = where_patient(stmt, query, t.patient_id)
     for value in query.params.get("status", []):
         wanted_statuses = [s.value for s in Status if fhir_status(s)[0] in value.split(",")]
         stmt = stmt.where(t.status.in_(wanted_statuses) if wanted_statuses else false())
