@@ -48,6 +48,7 @@ TASK_MODULES = [
     "maillage.teleconsultation.tasks",
     "maillage.analytics.tasks",
     "maillage.exchange.tasks",
+    "maillage.fhir.tasks",
 ]
 
 

@@ -14,6 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
+from fhir.resources.R4B.group import Group
 from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.medicationdispense import MedicationDispense
 from fhir.resources.R4B.medicationrequest import MedicationRequest
@@ -36,7 +37,8 @@ MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Pract
                           "Organization": Organization, "ServiceRequest": ServiceRequest,
                           "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService,
                           "DocumentReference": DocumentReference, "Binary": Binary,
-                          "MedicationRequest": MedicationRequest, "MedicationDispense": MedicationDispense}
+                          "MedicationRequest": MedicationRequest, "MedicationDispense": MedicationDispense,
+                          "Group": Group}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ shape, which the ANS PDSm guide follows). A read goes through ``document.service
 author's team only for that team; one audit entry); a search page is restricted in SQL the same way and its facts
 built by ``export_facts_page`` (one audit entry listing the page's patients, one query for the patients). The INS
 only for a qualified identity. A ``DocumentReference`` carries the SHA-1 stored at upload and never decrypts the
-content; only a ``Binary`` does. A ``Binary`` has its document's id: ``DocumentReference/<id>`` points to ``Binary/<id>``."""
+content; only a ``Binary`` does. A ``Binary`` has its document's id: ``DocumentReference/<id>`` points to
+``Binary/<id>``."""
 
 from __future__ import annotations
 
