@@ -193,3 +193,12 @@ class TestServiceToken:
         for entry in body["output"]:
             assert ndjson(client, entry["url"], headers)
         assert client.get("/fhir/$export?_type=Patient", headers=headers).status_code == 403
+
+
+class TestCapability:
+    def test_the_capability_statement_declares_the_export_operations(self, client):
+        rest = client.get("/fhir/metadata").json()["rest"][0]
+        assert rest["operation"][0]["definition"].endswith("/bulkdata/OperationDefinition/export")
+        by_type = {r["type"]: r for r in rest["resource"]}
+        for name, definition in (("Patient", "patient-export"), ("Group", "group-export")):
+            assert by_type[name]["operation"][0]["definition"].endswith(definition)
