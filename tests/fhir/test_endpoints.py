@@ -24,6 +24,7 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.task import Task
 from sqlalchemy import select
 
 from maillage.models.audit import AuditEntry
@@ -38,7 +39,7 @@ MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Pract
                           "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService,
                           "DocumentReference": DocumentReference, "Binary": Binary,
                           "MedicationRequest": MedicationRequest, "MedicationDispense": MedicationDispense,
-                          "Group": Group}
+                          "Group": Group, "Task": Task}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:
@@ -337,6 +338,27 @@ class TestServiceRequest:
         missing = client.get(f"/fhir/ServiceRequest/{uuid.uuid4()}", headers=headers)
         assert theirs.status_code == missing.status_code == 404
         assert entries(client.get("/fhir/ServiceRequest", headers=headers)) == []
+
+
+class TestTask:
+    def test_the_request_is_a_task_of_the_same_id_whose_status_tells_where_it_stands(self, client, db):
+        """Confluences: the ServiceRequest says what is asked, the Task where its handling stands and who holds it
+        (published → requested, held by the line until a specialist takes it)."""
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/Task.rs"])
+        task = valid(client.get(f"/fhir/Task/{w.request_id}", headers=headers).json())
+        assert task["status"] == "requested" and task["basedOn"] == [{"reference": f"ServiceRequest/{w.request_id}"}]
+        assert task["for"] == {"reference": f"Patient/{w.patient_id}"}
+        assert task["owner"] == {"reference": f"HealthcareService/{w.line_id}"}
+        found = entries(client.get(f"/fhir/Task?patient={w.patient_id}&status=requested", headers=headers))
+        assert [r["id"] for r in found] == [str(w.request_id)]
+        assert entries(client.get("/fhir/Task?status=active", headers=headers)) == []  # a ServiceRequest status
+        assert client.get(f"/fhir/Task/{w.request_id}", headers=bearer(db, w.caller, ["user/ServiceRequest.rs"])
+                          ).status_code == 403
+        stranger = bearer(db, fhir_world(db).physician, ["user/Task.rs"])
+        theirs = client.get(f"/fhir/Task/{w.request_id}", headers=stranger)
+        missing = client.get(f"/fhir/Task/{uuid.uuid4()}", headers=stranger)
+        assert theirs.status_code == missing.status_code == 404 and theirs.json() == missing.json()
 
 
 class TestDocumentReference:
