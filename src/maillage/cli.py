@@ -61,6 +61,7 @@ TASK_MODULES = [
     "maillage.analytics.predict.tasks",
     "maillage.exchange.tasks",
     "maillage.billing.tasks",
+    "maillage.fhir.tasks",
 ]
 
 

@@ -14,6 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
+from fhir.resources.R4B.group import Group
 from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.medicationdispense import MedicationDispense
 from fhir.resources.R4B.medicationrequest import MedicationRequest
@@ -23,6 +24,7 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.task import Task
 from sqlalchemy import select
 
 from maillage.models.audit import AuditEntry
@@ -36,7 +38,8 @@ MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Pract
                           "Organization": Organization, "ServiceRequest": ServiceRequest,
                           "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService,
                           "DocumentReference": DocumentReference, "Binary": Binary,
-                          "MedicationRequest": MedicationRequest, "MedicationDispense": MedicationDispense}
+                          "MedicationRequest": MedicationRequest, "MedicationDispense": MedicationDispense,
+                          "Group": Group, "Task": Task}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:
@@ -337,6 +340,27 @@ class TestServiceRequest:
         assert entries(client.get("/fhir/ServiceRequest", headers=headers)) == []
 
 
+class TestTask:
+    def test_the_request_is_a_task_of_the_same_id_whose_status_tells_where_it_stands(self, client, db):
+        """Confluences: the ServiceRequest says what is asked, the Task where its handling stands and who holds it
+        (published → requested, held by the line until a specialist takes it)."""
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/Task.rs"])
+        task = valid(client.get(f"/fhir/Task/{w.request_id}", headers=headers).json())
+        assert task["status"] == "requested" and task["basedOn"] == [{"reference": f"ServiceRequest/{w.request_id}"}]
+        assert task["for"] == {"reference": f"Patient/{w.patient_id}"}
+        assert task["owner"] == {"reference": f"HealthcareService/{w.line_id}"}
+        found = entries(client.get(f"/fhir/Task?patient={w.patient_id}&status=requested", headers=headers))
+        assert [r["id"] for r in found] == [str(w.request_id)]
+        assert entries(client.get("/fhir/Task?status=active", headers=headers)) == []  # a ServiceRequest status
+        assert client.get(f"/fhir/Task/{w.request_id}", headers=bearer(db, w.caller, ["user/ServiceRequest.rs"])
+                          ).status_code == 403
+        stranger = bearer(db, fhir_world(db).physician, ["user/Task.rs"])
+        theirs = client.get(f"/fhir/Task/{w.request_id}", headers=stranger)
+        missing = client.get(f"/fhir/Task/{uuid.uuid4()}", headers=stranger)
+        assert theirs.status_code == missing.status_code == 404 and theirs.json() == missing.json()
+
+
 class TestDocumentReference:
     def test_the_patients_document_and_its_content_through_the_door(self, client, db):
         w = full_world(db)
@@ -355,7 +379,37 @@ class TestDocumentReference:
         assert entries(client.get("/fhir/DocumentReference?type=http://loinc.org|11488-4", headers=headers)) == []
         exported = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "document",
                                                        AuditEntry.object_id == found["id"])).all()
-        assert len(exported) >= 2  # the search's and the Binary's exports, each audited
+        assert [e.action for e in exported if e.action != "upload"] == ["export"]  # the Binary's read
+        listed = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "document",
+                                                     AuditEntry.action == "search")).all()
+        assert listed and all(e.details["count"] >= 1 for e in listed)  # each search page, with its patients
+
+    def test_a_search_page_never_decrypts_a_content_and_gives_the_sha1_stored_at_upload(self, client, db,
+                                                                                       monkeypatch):
+        """Review fix: the hash of R4's Attachment is the SHA-1 kept at upload; a DocumentReference page reads no
+        blob (a row stored before the column existed is filled once, the first time)."""
+        from maillage.models.document import Document
+        from maillage.vault import service as vault
+
+        w = full_world(db)
+        headers = bearer(db, w.caller, ["user/DocumentReference.rs"])
+        rows = db.scalars(select(Document).where(Document.patient_id == w.patient_id)).all()
+        assert rows and all(r.sha1 is not None for r in rows)
+        old = rows[0]
+        old.sha1 = None  # as stored before the column existed
+        db.commit()
+        found = valid(client.get(f"/fhir/DocumentReference/{old.id}", headers=headers).json())
+        db.expire_all()
+        assert db.get(Document, old.id).sha1 is not None
+        expected = base64.b64encode(bytes.fromhex(db.get(Document, old.id).sha1)).decode()
+        assert found["content"][0]["attachment"]["hash"] == expected
+
+        def no_decryption(*args, **kwargs):
+            raise AssertionError("a DocumentReference search decrypted a content")
+
+        monkeypatch.setattr(vault, "read_blob", no_decryption)
+        listed = entries(client.get(f"/fhir/DocumentReference?patient={w.patient_id}", headers=headers))
+        assert len(listed) == len(rows) and all(r["content"][0]["attachment"]["hash"] for r in listed)
 
     def test_a_stranger_gets_404_like_a_missing_document_and_finds_nothing(self, client, db):
         w = full_world(db)

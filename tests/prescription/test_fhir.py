@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fhir.resources.R4B.medicationdispense import MedicationDispense
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
+from maillage.models.directory import Professional
 from maillage.prescription import fhir, repository, service
 from maillage.prescription.rules import Outcome
 from maillage.prescription.service import DispenseEntry
@@ -62,3 +65,19 @@ class TestMedicationDispense:
             after.prescription, after.lines[1].line, refusal))
         assert declined.status == "declined" and declined.statusReasonCodeableConcept.text == "Rupture de stock"
         assert declined.whenHandedOver is None
+
+    def test_the_performer_is_the_pharmacists_practitioner_resource(self, db):
+        """Review fix: the pharmacist was a logical reference to an account, which no client can resolve; it is the
+        door's Practitioner (the directory entry the account belongs to)."""
+        w = rx_world(db)
+        view = signed(db, w)
+        after = service.dispense(db, w.a(db, w.pharmacist), view.prescription.id, [
+            DispenseEntry(view.lines[0].line.id, Outcome.DELIVERED, 1)])
+        (given,) = after.lines[0].dispensations
+        entry = Professional(id=uuid.uuid4(), last_name="Pharma", first_name="Paul", national_id="810001234567")
+        resource = fhir.medication_dispense(after.prescription, after.lines[0].line, given, pharmacist=entry)
+        actor = MedicationDispense.model_validate(resource).performer[0].actor
+        assert actor.reference == f"Practitioner/{entry.id}" and entry.last_name in actor.display
+        anonymous = fhir.medication_dispense(after.prescription, after.lines[0].line, given)
+        assert "reference" not in anonymous["performer"][0]["actor"]
+        assert str(given.pharmacist_id) not in str(anonymous)

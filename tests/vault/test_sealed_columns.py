@@ -90,6 +90,7 @@ CLEAR: dict[str, str] = {
     "document.owner_id": REFERENCE,
     "document.media_type": CODE,
     "document.sha256": REFERENCE,
+    "document.sha1": REFERENCE,
     "document.purpose": CODE,
     **{f"document.{c}": CODE for c in ("type_code", "source", "origin_type", "status", "confidentiality")},
     "document.origin_id": REFERENCE,

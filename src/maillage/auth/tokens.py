@@ -123,6 +123,20 @@ def resolve_token(session: Session, secret: str) -> Actor | None:
     if row.last_used_at is None or (at - row.last_used_at).total_seconds() >= SESSION_TOUCH_SECONDS:
         row.last_used_at = at
         session.flush()
+    return _actor_of(session, row, user)
+
+
+def actor_of_token(session: Session, token_id: uuid.UUID) -> Actor | None:
+    """The actor a token acts as now, by its id, for work done later on its behalf (a FHIR bulk export run by the
+    worker): None once the token is revoked or expired, or its account is no longer active."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.revoked_at is not None or row.expires_at <= now():
+        return None
+    user = session.get(UserAccount, row.user_id) if row.user_id is not None else None
+    return _actor_of(session, row, user)
+
+
+def _actor_of(session: Session, row: ApiToken, user: UserAccount | None) -> Actor | None:
     if row.kind == "personal":
         if user is None or user.status != "active":
             return None

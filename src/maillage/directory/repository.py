@@ -259,6 +259,16 @@ def professional_of_user(session: Session, user_id: uuid.UUID) -> Professional |
     )
 
 
+def professionals_of_users(session: Session, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Professional]:
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(UserAccount.id, Professional)
+                           .join(UserAccount, UserAccount.person_id == Professional.id)
+                           .where(UserAccount.id.in_(wanted)))
+    return {user_id: professional for user_id, professional in rows}
+
+
 def user_ids_of_professionals(session: Session, professional_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
     """Professional id -> user account id, for the professionals who have an account."""
     wanted = list(set(professional_ids))

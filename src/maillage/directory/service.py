@@ -356,6 +356,11 @@ def professional_of_user(session: Session, user_id: uuid.UUID) -> Professional |
     return repo.professional_of_user(session, user_id)
 
 
+def professionals_of_users(session: Session, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Professional]:
+    """The directory entries of accounts, one query (an account without one is left out)."""
+    return repo.professionals_of_users(session, user_ids)
+
+
 def professionals_by_ids(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Professional]:
     return repo.professionals_by_ids(session, ids)
 

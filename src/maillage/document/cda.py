@@ -66,6 +66,8 @@ def clinical_document(facts: ExportFacts) -> bytes:
     d, p, a = facts.document, facts.patient, facts.author
     if not can_wrap(d.media_type):
         raise ValueError(f"CDA level 1 wraps a PDF here, not {d.media_type}")
+    if facts.content is None:
+        raise ValueError("a CDA document needs the document's content")
     kind = rules.document_type(d.type_code)
     root = ET.Element(_q("ClinicalDocument"))
     _sub(root, "realmCode", code="FR")

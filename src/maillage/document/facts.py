@@ -54,6 +54,7 @@ class DocumentFacts:
     size_bytes: int
     sha256: str               # hex
     file_name: str
+    sha1: str | None = None   # hex; None only before it is known (then the mapping computes it from the content)
 
 
 @dataclass(frozen=True)
@@ -62,4 +63,4 @@ class ExportFacts:
     patient: PatientFacts
     author: AuthorFacts
     custodian: CustodianFacts | None
-    content: bytes
+    content: bytes | None     # None when the export needs only the metadata (a DocumentReference)

@@ -74,7 +74,7 @@ def document_reference(facts: ExportFacts, *, binary_url: str) -> dict[str, Any]
         "securityLabel": [{"coding": [{"system": CONFIDENTIALITY_SYSTEM, "code": secrecy.hl7}]}],
         "content": [{"attachment": {
             "contentType": d.media_type, "language": "fr-FR", "url": binary_url, "size": d.size_bytes,
-            "hash": base64.b64encode(hashlib.sha1(facts.content).digest()).decode("ascii"),  # noqa: S324 (R4: SHA-1)
+            "hash": attachment_hash(facts),
             "title": d.file_name, "creation": d.created_at.isoformat()}}],
         "context": {"period": {"start": d.act_date.isoformat(), "end": d.act_date.isoformat()}},
     }
@@ -85,6 +85,15 @@ def document_reference(facts: ExportFacts, *, binary_url: str) -> dict[str, Any]
     return resource
 
 
+def attachment_hash(facts: ExportFacts) -> str:
+    """R4's ``Attachment.hash``: base64 of the content's SHA-1, from the one stored at upload when there is one."""
+    if facts.document.sha1 is not None:
+        return base64.b64encode(bytes.fromhex(facts.document.sha1)).decode("ascii")
+    if facts.content is None:
+        raise ValueError("the SHA-1 of a document is needed: its stored value or its content")
+    return base64.b64encode(hashlib.sha1(facts.content).digest()).decode("ascii")  # noqa: S324 (R4: SHA-1)
+
+
 def binary_id(facts: ExportFacts) -> uuid.UUID:
     """The Binary's id, derived from the document's (name-based UUID, RFC 9562 v5): stable across exports."""
     return uuid.uuid5(facts.document.id, "content")
@@ -92,6 +101,8 @@ def binary_id(facts: ExportFacts) -> uuid.UUID:
 
 def binary(facts: ExportFacts) -> dict[str, Any]:
     """The ``Binary`` with the content, base64."""
+    if facts.content is None:
+        raise ValueError("a Binary needs the document's content")
     return {"resourceType": "Binary", "id": str(binary_id(facts)), "contentType": facts.document.media_type,
             "data": base64.b64encode(facts.content).decode("ascii")}
 

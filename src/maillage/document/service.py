@@ -15,7 +15,9 @@ nothing behind, not even the audit entry of the attempt.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -35,6 +37,7 @@ from maillage.kit.pagination import PageParams
 from maillage.models.document import Document
 from maillage.patient import labels as patient_labels
 from maillage.patient import service as patients
+from maillage.patient.views import PatientView
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.policy import Permission, role_allows
@@ -119,8 +122,9 @@ def store_upload(
         document = repository.add(session, Document(
             id=document_id, patient_id=grant.patient_id, owner_type=owner_type, owner_id=owner_id,
             display_name=rules.display_name(name, kind), title=clean_title, media_type=checked.media_type,
-            size_bytes=blob.size_bytes, sha256=blob.sha256, blob_id=blob.id, width=checked.width,
-            height=checked.height, page_count=checked.page_count, purpose=why.value, uploaded_by=actor.user_id,
+            size_bytes=blob.size_bytes, sha256=blob.sha256, sha1=_sha1(checked.data), blob_id=blob.id,
+            width=checked.width, height=checked.height, page_count=checked.page_count, purpose=why.value,
+            uploaded_by=actor.user_id,
             uploaded_at=now(), type_code=type_code or rules.default_type_for(checked.media_type), act_date=day,
             author_id=actor.user_id, source=source.value, origin_type=origin[0] if origin else None,
             origin_id=origin[1] if origin else None, status=rules.Status.CURRENT.value,
@@ -366,37 +370,88 @@ def purge(session: Session, *, dry_run: bool, today: dt.date | None = None) -> l
 # --- exports -----------------------------------------------------------------------------------------------------
 
 
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()  # noqa: S324 (FHIR R4's Attachment.hash is SHA-1; not a security use)
+
+
+def _content(session: Session, document: Document) -> bytes:
+    """The decrypted content; fills the SHA-1 of a row stored before it was kept at upload."""
+    assert document.blob_id is not None
+    data = vault.read_blob(session, document.blob_id, object_type=rules.OBJECT_TYPE, object_id=str(document.id))
+    if document.sha1 is None:
+        document.sha1 = _sha1(data)
+    return data
+
+
+def _patient_facts(view: PatientView) -> PatientFacts:
+    p = view.patient
+    return PatientFacts(id=p.id, family=(p.used_name or p.birth_name).upper(),
+                        given=p.used_given_name or p.given_names.split(" ")[0], birth_date=p.birth_date, sex=p.sex,
+                        ins=view.matricule, ins_oid=p.ins_oid if view.matricule else None)
+
+
+def _custodian(session: Session, actor: Actor) -> CustodianFacts | None:
+    if actor.current_establishment_id is None:
+        return None
+    place = directory.get_establishment(session, actor.current_establishment_id)
+    return CustodianFacts(name=place.name, finess=place.finess_et)
+
+
+def _document_facts(document: Document) -> DocumentFacts:
+    return DocumentFacts(
+        id=document.id, series_id=document.series_id, version=document.version, replaces_id=document.replaces_id,
+        type_code=document.type_code, title=document.title or rules.document_type(document.type_code).label,
+        status=document.status, confidentiality=document.confidentiality, act_date=document.act_date,
+        created_at=document.uploaded_at, media_type=document.media_type, size_bytes=document.size_bytes,
+        sha256=document.sha256, file_name=document.display_name, sha1=document.sha1)
+
+
+def _facts_of(session: Session, actor: Actor, documents: Sequence[Document],
+              views: dict[uuid.UUID, PatientView], *, with_content: bool) -> list[ExportFacts]:
+    """The facts of documents already checked and audited: authors and custodian read once for all of them."""
+    authors = {d.author_id for d in documents}
+    names = repository.user_names(session, authors)
+    professionals = directory.professionals_of_users(session, authors)
+    custodian = _custodian(session, actor)
+    out = []
+    for document in documents:
+        professional = professionals.get(document.author_id)
+        name = names.get(document.author_id, "-")
+        author = AuthorFacts(user_id=document.author_id, name=name,
+                             family=professional.last_name if professional else name,
+                             given=professional.first_name if professional else None,
+                             rpps=professional.rpps if professional else None)
+        content = _content(session, document) if with_content or document.sha1 is None else None
+        out.append(ExportFacts(document=_document_facts(document), patient=_patient_facts(views[document.patient_id]),
+                               author=author, custodian=custodian, content=content if with_content else None))
+    return out
+
+
 def export_facts(session: Session, actor: Actor, document_id: uuid.UUID | str,
-                 context: AuditContext | None = None) -> ExportFacts:
+                 context: AuditContext | None = None, *, with_content: bool = True) -> ExportFacts:
     """Everything an export of one document says (audited as an export of the document and a read of the patient):
     the INS only for a qualified identity, the author's RPPS, the actor's establishment as custodian."""
     _require(actor, Permission.PATIENT_READ)
     document = _visible(session, actor, document_id, Purpose.CARE, action="export", object_type=rules.OBJECT_TYPE,
                         permission=Permission.PATIENT_READ, context=context)
-    assert document.blob_id is not None
-    data = vault.read_blob(session, document.blob_id, object_type=rules.OBJECT_TYPE, object_id=str(document.id))
     view = patients.get_patient(session, actor, document.patient_id, purpose=Purpose.CARE, context=context)
-    p = view.patient
-    patient = PatientFacts(id=p.id, family=(p.used_name or p.birth_name).upper(),
-                           given=p.used_given_name or p.given_names.split(" ")[0], birth_date=p.birth_date, sex=p.sex,
-                           ins=view.matricule, ins_oid=p.ins_oid if view.matricule else None)
-    names = repository.user_names(session, {document.author_id})
-    professional = directory.professional_of_user(session, document.author_id)
-    author = AuthorFacts(user_id=document.author_id, name=names.get(document.author_id, "-"),
-                         family=professional.last_name if professional else names.get(document.author_id, "-"),
-                         given=professional.first_name if professional else None,
-                         rpps=professional.rpps if professional else None)
-    custodian = None
-    if actor.current_establishment_id is not None:
-        place = directory.get_establishment(session, actor.current_establishment_id)
-        custodian = CustodianFacts(name=place.name, finess=place.finess_et)
-    facts = DocumentFacts(
-        id=document.id, series_id=document.series_id, version=document.version, replaces_id=document.replaces_id,
-        type_code=document.type_code, title=document.title or rules.document_type(document.type_code).label,
-        status=document.status, confidentiality=document.confidentiality, act_date=document.act_date,
-        created_at=document.uploaded_at, media_type=document.media_type, size_bytes=document.size_bytes,
-        sha256=document.sha256, file_name=document.display_name)
-    return ExportFacts(document=facts, patient=patient, author=author, custodian=custodian, content=data)
+    return _facts_of(session, actor, [document], {document.patient_id: view}, with_content=with_content)[0]
+
+
+def export_facts_page(session: Session, actor: Actor, documents: Sequence[Document], *, with_content: bool,
+                      context: AuditContext | None = None) -> list[ExportFacts]:
+    """The facts of one page of a search whose query was already restricted to the documents the actor may see
+    (``authz.accessible_patients`` and ``repository.visible_to``): one audit entry for the page, listing its
+    patients; one query for the patients, one for the authors. The content is decrypted only when asked for (a
+    ``Binary``), or once for a row stored before its SHA-1 was kept."""
+    _require(actor, Permission.PATIENT_READ)
+    if not documents:
+        return []
+    authz.audit_list(session, actor, object_type=rules.OBJECT_TYPE, count=len(documents), purpose=Purpose.CARE,
+                     patient_ids=sorted({d.patient_id for d in documents}), context=context)
+    views = patients.views_in_scope(session, actor, {d.patient_id for d in documents})
+    shown = [d for d in documents if d.patient_id in views]
+    return _facts_of(session, actor, shown, views, with_content=with_content)
 
 
 # --- views for pages ---------------------------------------------------------------------------------------------

@@ -7,20 +7,23 @@ SMART require: they describe the server, never data.
 
 from __future__ import annotations
 
+from email.utils import format_datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from maillage.auth.tokens import DeviceActor
 from maillage.exceptions import MaillageError, NotAuthenticated, PermissionDenied, ValidationFailed
+from maillage.fhir import bulk, rules, service
 from maillage.fhir import resources as _resources  # noqa: F401  (registers the resource types)
-from maillage.fhir import rules, service
 from maillage.fhir.registry import Call, capability_statement, smart_configuration
 from maillage.kit.http import DbSession, UnitOfWorkRoute
 from maillage.monitoring import fhir as monitoring_fhir
 from maillage.monitoring.batchpool import INLINE, BatchRunner
+from maillage.security.actor import Actor
 from maillage.security.deps import CurrentActor, audit_context, optional_actor
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -87,6 +90,61 @@ def bundle(request: Request, db: DbSession, device: Annotated[DeviceActor, Depen
                                      channel="fhir")
         outcomes = {o.index: o for o in result.outcomes}
     return FhirResponse(monitoring_fhir.response_bundle(kind, entries, outcomes))
+
+
+# --- Bulk Data export (fhir.bulk); declared before the generic routes, which would take "$export" for an id ----
+
+
+def _kick_off(request: Request, db: Session, actor: Actor, level: str, group_id: str | None) -> Response:
+    export = bulk.kick_off(Call(db, actor, audit_context(request)), level, group_id,
+                           list(request.query_params.multi_items()), str(request.url))
+    status_url = f"{base_url(request)}/$export-status/{export.id}"
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "information", "code": "informational",
+                                                           "diagnostics": "Export accepté ; suivez son état à "
+                                                                          "l'adresse Content-Location."}]}
+    return FhirResponse(body, status_code=202, headers={"Content-Location": status_url})
+
+
+@router.get("/$export")
+def export_system(request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    """System-level export (a service token with system scopes): every type the scopes give."""
+    return _kick_off(request, db, actor, "system", None)
+
+
+@router.get("/Patient/$export")
+def export_patients(request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    """The patient compartment of every patient the token may see."""
+    return _kick_off(request, db, actor, "patient", None)
+
+
+@router.get("/Group/{group_id}/$export")
+def export_group(group_id: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    """The patient compartment of a telesurveillance team's followed patients (those the token may see)."""
+    return _kick_off(request, db, actor, "group", group_id)
+
+
+@router.get("/$export-status/{export_id}")
+def export_status(export_id: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    export = bulk.own_export(Call(db, actor, audit_context(request)), export_id)
+    expires = {"Expires": format_datetime(export.expires_at, usegmt=True)}
+    if export.status in ("queued", "running"):
+        progress = "en file d'attente" if export.status == "queued" else "en cours"
+        return Response(status_code=202, headers={"X-Progress": progress, "Retry-After": "2"})
+    if export.status == "failed":
+        raise MaillageError(f"L'export a échoué : {export.error or 'raison inconnue'}", status_code=500)
+    return JSONResponse(bulk.manifest(db, export, base_url(request)), headers=expires)
+
+
+@router.delete("/$export-status/{export_id}")
+def export_cancel(export_id: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    bulk.cancel(Call(db, actor, audit_context(request)), export_id)
+    return Response(status_code=202)
+
+
+@router.get("/$export-file/{file_id}")
+def export_file(file_id: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    data = bulk.file_content(Call(db, actor, audit_context(request)), file_id)
+    return Response(content=data, media_type=bulk.NDJSON, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{type_name}")

@@ -102,6 +102,9 @@ def register(resource: ResourceType) -> ResourceType:
 
 
 SYSTEM_INTERACTIONS = ("transaction", "batch")
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition"
+EXPORT_OPERATIONS = {"system": f"{BULK_DATA}/export", "Patient": f"{BULK_DATA}/patient-export",
+                     "Group": f"{BULK_DATA}/group-export"}
 PAGING_PARAMS = ("_count", "_sort", "_cursor")
 STARTED = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
 
@@ -119,6 +122,8 @@ def capability_statement(base_url: str) -> Resource:
             entry["documentation"] = rt.documentation
         if rt.create is not None:
             entry["conditionalCreate"] = rt.conditional_create
+        if name in EXPORT_OPERATIONS:
+            entry["operation"] = [{"name": "export", "definition": EXPORT_OPERATIONS[name]}]
         if rt.search is not None:
             entry["searchParam"] = [{"name": p.name, "type": p.type, "documentation": p.documentation}
                                     for p in rt.search_params]
@@ -148,6 +153,9 @@ def capability_statement(base_url: str) -> Resource:
             "interaction": [{"code": code, "documentation": "Bundle d'Observation d'un appareil de "
                                                             "télésurveillance (jeton d'appareil)."}
                             for code in SYSTEM_INTERACTIONS],
+            "operation": [{"name": "export", "definition": EXPORT_OPERATIONS["system"],
+                           "documentation": "Export de masse asynchrone (NDJSON), jeton de service (portées system/…) "
+                                            "seulement au niveau du système."}],
             "searchParam": [
                 {"name": "_count", "type": "number",
                  "documentation": "Taille de page (plafonnée à 100, 20 par défaut)."},

@@ -69,6 +69,10 @@ class Document(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    # SHA-1 of the content (hex), computed at upload: FHIR R4's Attachment.hash is SHA-1, and a search page of
+    # DocumentReference must not decrypt every blob to give it. Null for rows stored before it existed, filled the
+    # first time the content is read (document.service.export_facts_page).
+    sha1: Mapped[str | None] = mapped_column(String(40), default=None)
     blob_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("vault_blob.id"), unique=True, default=None)
     width: Mapped[int | None] = mapped_column(Integer, default=None)
     height: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -33,6 +33,13 @@ def patients_by_ids(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUI
     return {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(wanted)))}
 
 
+def patients_in(session: Session, accessible: Select[tuple[uuid.UUID]], ids: Iterable[uuid.UUID]) -> list[Patient]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    return list(session.scalars(select(Patient).where(Patient.id.in_(wanted), Patient.id.in_(accessible))))
+
+
 def name_parts(session: Session, accessible: Select[tuple[uuid.UUID]],
                ids: Iterable[uuid.UUID]) -> Sequence[Any]:
     """(id, used name, birth name, used given name, given names) of these patients, within ``accessible``."""

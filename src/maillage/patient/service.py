@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -307,6 +307,14 @@ def professional_id_of(session: Session, actor: Actor) -> uuid.UUID | None:
     """The directory professional behind the actor's account, if any."""
     mine = directory.professional_of_user(session, actor.user_id)
     return mine.id if mine else None
+
+
+def views_in_scope(session: Session, actor: Actor, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PatientView]:
+    """The patients among ``patient_ids`` the actor may see now, one query, for a caller that has listed them and
+    audited the list (``authz.audit_list``): an exchange format's page of resources about several patients."""
+    require(actor, Permission.PATIENT_READ)
+    found = repo.patients_in(session, authz.accessible_patients(actor), patient_ids)
+    return {v.patient.id: v for v in patient_views(session, found)}
 
 
 def my_patients(session: Session, actor: Actor, context: AuditContext | None = None) -> list[PatientView]:

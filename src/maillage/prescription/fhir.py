@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from maillage.models.directory import Professional
 from maillage.models.prescription import Dispensation, Prescription, PrescriptionLine
 from maillage.prescription import rules
 from maillage.prescription.rules import LineDraft, LineKind, NonSubstitution, Outcome, Period, Status
@@ -22,7 +23,6 @@ CIS_SYSTEM = "urn:oid:1.2.250.1.213.2.3.1"
 RPPS_SYSTEM = "https://rpps.esante.gouv.fr"
 PRESCRIPTION_SYSTEM = "urn:maillage:prescription-number"
 LINE_SYSTEM = "urn:maillage:prescription-line"
-ACCOUNT_SYSTEM = "urn:maillage:user-account"
 UCUM = "http://unitsofmeasure.org"
 SUBSTITUTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-substanceAdminSubstitution"
 PERIOD_UNITS = {Period.DAY: "d", Period.WEEK: "wk", Period.MONTH: "mo"}
@@ -96,9 +96,19 @@ def medication_request(prescription: Prescription, line: PrescriptionLine, *, pr
     return resource
 
 
+def pharmacist_reference(pharmacist: Professional | None) -> dict[str, Any]:
+    """The pharmacist who dispensed, as the door's ``Practitioner`` (the directory entry the account belongs to);
+    an account with no directory entry is named only (R4 requires an actor; it is not a resource of the door)."""
+    if pharmacist is None:
+        return {"display": "Pharmacien"}
+    name = " ".join(part for part in (pharmacist.first_name, pharmacist.last_name) if part)
+    return {"reference": f"Practitioner/{pharmacist.id}", "display": name}
+
+
 def medication_dispense(prescription: Prescription, line: PrescriptionLine, dispensation: Dispensation, *,
-                        substitute_name: str | None = None) -> dict[str, Any]:
-    """One pharmacist's dispensation of a line as a ``MedicationDispense``."""
+                        substitute_name: str | None = None, pharmacist: Professional | None = None) -> dict[str, Any]:
+    """One pharmacist's dispensation of a line as a ``MedicationDispense``; ``pharmacist`` is the directory entry
+    of the account that dispensed."""
     outcome = Outcome(dispensation.outcome)
     substituted = outcome is Outcome.SUBSTITUTED
     resource: dict[str, Any] = {
@@ -109,9 +119,7 @@ def medication_dispense(prescription: Prescription, line: PrescriptionLine, disp
                                                  substitute_name or dispensation.substitute_cis or "")
         if substituted else _medication(line.kind, line.cis, line.label),
         "subject": {"reference": f"Patient/{prescription.patient_id}"},
-        # The pharmacist's account, as a logical reference: the account is not a Practitioner resource of the door.
-        "performer": [{"actor": {"identifier": {"system": ACCOUNT_SYSTEM, "value": str(dispensation.pharmacist_id)},
-                                 "type": "Practitioner"}}],
+        "performer": [{"actor": pharmacist_reference(pharmacist)}],
         "authorizingPrescription": [{"reference": f"MedicationRequest/{line.id}"}],
         "quantity": {"value": dispensation.quantity, "unit": "boîte"},
         "substitution": {"wasSubstituted": substituted},

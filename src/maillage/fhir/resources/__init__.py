@@ -6,6 +6,7 @@ that go through ``authz``, and one ``register`` call."""
 from maillage.fhir.resources import (
     directory,
     document,
+    group,
     monitoring,
     observation,
     offer,
@@ -14,4 +15,5 @@ from maillage.fhir.resources import (
     teleexpertise,
 )
 
-__all__ = ["directory", "document", "monitoring", "observation", "offer", "patient", "prescription", "teleexpertise"]
+__all__ = ["directory", "document", "group", "monitoring", "observation", "offer", "patient", "prescription",
+           "teleexpertise"]

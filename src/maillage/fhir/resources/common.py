@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Select, false
 
 from maillage.exceptions import NotFound
 from maillage.fhir import rules
-from maillage.fhir.registry import SearchParam
+from maillage.fhir.registry import SearchParam, SearchQuery
 
 FR_CORE = "https://hl7.fr/ig/fhir/core/StructureDefinition"
 ID_PARAM = SearchParam("_id", "token", "Identifiant logique de la ressource (plusieurs séparés par des virgules).")
@@ -45,3 +48,28 @@ def dates(values: list[str]) -> list[rules.DateBound]:
     for value in values:
         bounds.extend(rules.parse_date(value))
     return bounds
+
+
+def where_ids(stmt: Select[Any], query: SearchQuery, column: Any,
+              convert: Callable[[str], object] = uuid.UUID) -> Select[Any]:
+    """``_id`` on ``column``: each occurrence ANDed, commas ORed, a value that cannot be an id matches nothing."""
+    for value in query.params.get("_id", []):
+        wanted = ids_of([value], convert)
+        stmt = stmt.where(column.in_(wanted) if wanted else false())
+    return stmt
+
+
+def where_references(stmt: Select[Any], query: SearchQuery, column: Any, *, names: tuple[str, ...],
+                     target: str) -> Select[Any]:
+    """A reference parameter (``target/id`` or a bare id; commas ORed) on the uuid ``column``, under each of
+    ``names`` (``patient`` and ``subject`` say the same thing)."""
+    for name in names:
+        for value in query.params.get(name, []):
+            wanted = ids_of([rules.parse_reference(v, target) for v in value.split(",")], uuid.UUID)
+            stmt = stmt.where(column.in_(wanted) if wanted else false())
+    return stmt
+
+
+def where_patient(stmt: Select[Any], query: SearchQuery, column: Any) -> Select[Any]:
+    """``patient`` and ``subject`` (both a reference to ``Patient``) on ``column``."""
+    return where_references(stmt, query, column, names=("patient", "subject"), target="Patient")

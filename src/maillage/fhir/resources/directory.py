@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import false, or_, select
@@ -13,7 +12,15 @@ from maillage.exceptions import NotFound
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import FR_CORE, ID_PARAM, LAST_UPDATED_PARAM, dates, ids_of, instant, uuid_or_404
+from maillage.fhir.resources.common import (
+    FR_CORE,
+    ID_PARAM,
+    LAST_UPDATED_PARAM,
+    dates,
+    instant,
+    uuid_or_404,
+    where_ids,
+)
 from maillage.models.directory import Establishment, Professional
 from maillage.security.policy import Permission
 
@@ -95,9 +102,7 @@ def read_organization(call: Call, resource_id: str) -> Resource:
 
 def search_practitioners(call: Call, query: SearchQuery) -> Page:
     stmt = select(Professional)
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(Professional.id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, Professional.id)
     for value in query.params.get("identifier", []):
         token = rules.parse_token(value)
         if token.system == RPPS_SYSTEM and token.code:
@@ -118,9 +123,7 @@ def search_practitioners(call: Call, query: SearchQuery) -> Page:
 
 def search_organizations(call: Call, query: SearchQuery) -> Page:
     stmt = select(Establishment)
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(Establishment.id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, Establishment.id)
     for value in query.params.get("identifier", []):
         token = rules.parse_token(value)
         if token.code and token.system in (None, FINESS_SYSTEM):

@@ -1,12 +1,14 @@
 """``DocumentReference`` and ``Binary`` for the patient's documents (``document.fhir`` maps one version; IHE MHD's
-shape, which the ANS PDSm guide follows). Every resource returned is exported through ``document.service
-.export_facts``: the same access check as the documents page (the patient's care relationship, and a document
-restricted to its author's team only for that team), one audit entry per document exported, the INS only for a
-qualified identity. A ``Binary`` has its document's id: ``DocumentReference/<id>`` points to ``Binary/<id>``."""
+shape, which the ANS PDSm guide follows). A read goes through ``document.service.export_facts``
+(the same access check as the documents page: the patient's care relationship, and a document restricted to its
+author's team only for that team; one audit entry); a search page is restricted in SQL the same way and its facts
+built by ``export_facts_page`` (one audit entry listing the page's patients, one query for the patients). The INS
+only for a qualified identity. A ``DocumentReference`` carries the SHA-1 stored at upload and never decrypts the
+content; only a ``Binary`` does. A ``Binary`` has its document's id: ``DocumentReference/<id>`` points to
+``Binary/<id>``."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import false, select
@@ -20,7 +22,14 @@ from maillage.document.facts import ExportFacts
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, LAST_UPDATED_PARAM, dates, ids_of, uuid_or_404
+from maillage.fhir.resources.common import (
+    ID_PARAM,
+    LAST_UPDATED_PARAM,
+    dates,
+    uuid_or_404,
+    where_ids,
+    where_patient,
+)
 from maillage.models.document import Document
 from maillage.security.policy import Permission
 
@@ -35,10 +44,10 @@ def binary(facts: ExportFacts) -> Resource:
     return {**mapping.binary(facts), "id": str(facts.document.id)}
 
 
-def _reader(to_resource: Callable[[ExportFacts], Resource]) -> Callable[[Call, str], Resource]:
+def _reader(to_resource: Callable[[ExportFacts], Resource], *, with_content: bool) -> Callable[[Call, str], Resource]:
     def read(call: Call, resource_id: str) -> Resource:
         return to_resource(documents.export_facts(call.session, call.actor, uuid_or_404(resource_id),
-                                                  context=call.context))
+                                                  context=call.context, with_content=with_content))
     return read
 
 
@@ -46,13 +55,8 @@ def _rows(call: Call, query: SearchQuery) -> tuple[Sequence[Document], dict[str,
     d = Document
     stmt = select(d).where(d.patient_id.in_(authz.accessible_patients(call.actor)), d.deleted_at.is_(None))
     stmt = document_repo.visible_to(stmt, call.actor.user_id, authz.teammates(call.actor.user_id))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(d.id.in_(wanted) if wanted else false())
-    for name in ("patient", "subject"):
-        for value in query.params.get(name, []):
-            wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
-            stmt = stmt.where(d.patient_id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, d.id)
+    stmt = where_patient(stmt, query, d.patient_id)
     for value in query.params.get("status", []):
         internal = [STATUS_BY_FHIR[v] for v in value.split(",") if v in STATUS_BY_FHIR]
         stmt = stmt.where(d.status.in_(internal) if internal else false())
@@ -66,18 +70,20 @@ def _rows(call: Call, query: SearchQuery) -> tuple[Sequence[Document], dict[str,
                             id_column=d.id, id_kind="uuid", after=query.after, count=query.count)
 
 
-def _searcher(to_resource: Callable[[ExportFacts], Resource]) -> Callable[[Call, SearchQuery], Page]:
+def _searcher(to_resource: Callable[[ExportFacts], Resource], *,
+              with_content: bool) -> Callable[[Call, SearchQuery], Page]:
     def search(call: Call, query: SearchQuery) -> Page:
         rows, position = _rows(call, query)
-        return Page([to_resource(documents.export_facts(call.session, call.actor, r.id, context=call.context))
-                     for r in rows], position)
+        facts = documents.export_facts_page(call.session, call.actor, rows, with_content=with_content,
+                                            context=call.context)
+        return Page([to_resource(f) for f in facts], position)
     return search
 
 
 DOCUMENT_REFERENCE = register(ResourceType(
     name="DocumentReference",
-    read=_reader(document_reference),
-    search=_searcher(document_reference),
+    read=_reader(document_reference, with_content=False),
+    search=_searcher(document_reference, with_content=False),
     permission=Permission.PATIENT_READ,
     search_params=(
         ID_PARAM,
@@ -96,8 +102,8 @@ DOCUMENT_REFERENCE = register(ResourceType(
 
 BINARY = register(ResourceType(
     name="Binary",
-    read=_reader(binary),
-    search=_searcher(binary),
+    read=_reader(binary, with_content=True),
+    search=_searcher(binary, with_content=True),
     permission=Permission.PATIENT_READ,
     search_params=(
         ID_PARAM,

@@ -3,8 +3,6 @@ start to the end of the prescribed period (status active, on hold while paused, 
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import false, select
 
 from maillage.authz import service as authz
@@ -12,7 +10,15 @@ from maillage.exceptions import NotFound
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, LAST_UPDATED_PARAM, dates, ids_of, instant, uuid_or_404
+from maillage.fhir.resources.common import (
+    ID_PARAM,
+    LAST_UPDATED_PARAM,
+    dates,
+    instant,
+    uuid_or_404,
+    where_ids,
+    where_references,
+)
 from maillage.models.monitoring import MonitoringEnrolment
 from maillage.monitoring.rules.programmes import PROGRAMMES
 from maillage.security.policy import Permission
@@ -52,12 +58,8 @@ def read(call: Call, resource_id: str) -> Resource:
 def search(call: Call, query: SearchQuery) -> Page:
     e = MonitoringEnrolment
     stmt = select(e).where(e.patient_id.in_(authz.accessible_patients(call.actor)))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(e.id.in_(wanted) if wanted else false())
-    for value in query.params.get("patient", []):
-        wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
-        stmt = stmt.where(e.patient_id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, e.id)
+    stmt = where_references(stmt, query, e.patient_id, names=("patient",), target="Patient")
     for value in query.params.get("status", []):
         internal = [k for k, v in STATUS.items() if v in value.split(",")]
         stmt = stmt.where(e.status.in_(internal) if internal else false())

@@ -5,7 +5,6 @@ category is given where it applies."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import false, select
@@ -15,7 +14,14 @@ from maillage.exceptions import NotFound
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, LAST_UPDATED_PARAM, dates, ids_of, instant
+from maillage.fhir.resources.common import (
+    ID_PARAM,
+    LAST_UPDATED_PARAM,
+    dates,
+    instant,
+    where_ids,
+    where_patient,
+)
 from maillage.models.monitoring import MonitoringReading
 from maillage.monitoring.rules.measures import MEASURES, UCUM
 from maillage.security.policy import Permission
@@ -86,13 +92,8 @@ def measures_for(value: str) -> list[str]:
 
 def search(call: Call, query: SearchQuery) -> Page:
     stmt = select(MonitoringReading).where(MonitoringReading.patient_id.in_(authz.accessible_patients(call.actor)))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], reading_id)
-        stmt = stmt.where(MonitoringReading.id.in_(wanted) if wanted else false())
-    for name in ("patient", "subject"):
-        for value in query.params.get(name, []):
-            wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
-            stmt = stmt.where(MonitoringReading.patient_id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, MonitoringReading.id, reading_id)
+    stmt = where_patient(stmt, query, MonitoringReading.patient_id)
     for value in query.params.get("code", []):
         keys = [k for part in value.split(",") for k in measures_for(part)]
         stmt = stmt.where(MonitoringReading.measure.in_(keys) if keys else false())

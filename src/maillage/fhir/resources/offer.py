@@ -4,15 +4,21 @@ permission opens it; only published lines are shown."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import false, select
 
 from maillage.exceptions import NotFound
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, LAST_UPDATED_PARAM, dates, ids_of, instant, uuid_or_404
+from maillage.fhir.resources.common import (
+    ID_PARAM,
+    LAST_UPDATED_PARAM,
+    dates,
+    instant,
+    uuid_or_404,
+    where_ids,
+    where_references,
+)
 from maillage.models.directory import SpecialtyLine
 from maillage.security.policy import Permission
 
@@ -49,9 +55,7 @@ def read(call: Call, resource_id: str) -> Resource:
 def search(call: Call, query: SearchQuery) -> Page:
     line = SpecialtyLine
     stmt = select(line).where(line.published.is_(True))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(line.id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, line.id)
     for value in query.params.get("specialty", []):
         token = rules.parse_token(value)
         ok = token.code and token.system in (None, SPECIALTY_SYSTEM)
@@ -61,9 +65,7 @@ def search(call: Call, query: SearchQuery) -> Page:
         column = {"teleexpertise": line.teleexpertise, "teleconsultation": line.teleconsultation}.get(token.code or "")
         ok = column is not None and token.system in (None, SERVICE_TYPE)
         stmt = stmt.where(column.is_(True) if ok and column is not None else false())
-    for value in query.params.get("organization", []):
-        wanted = ids_of([rules.parse_reference(value, "Organization")], uuid.UUID)
-        stmt = stmt.where(line.establishment_id.in_(wanted) if wanted else false())
+    stmt = where_references(stmt, query, line.establishment_id, names=("organization",), target="Organization")
     stmt = stmt.where(*repo.date_conditions(line.updated_at, dates(query.params.get("_lastUpdated", []))))
     sort_column = line.updated_at if query.sort.key == "_lastUpdated" else None
     rows, position = repo.keyset_page(call.session, stmt, sort=query.sort, sort_column=sort_column,

@@ -10,11 +10,12 @@ import uuid
 from sqlalchemy import false, select
 
 from maillage.authz import service as authz
+from maillage.directory import service as directory
 from maillage.exceptions import NotFound
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, ids_of, uuid_or_404
+from maillage.fhir.resources.common import ID_PARAM, uuid_or_404, where_ids, where_patient, where_references
 from maillage.models.prescription import Dispensation, Prescription, PrescriptionLine
 from maillage.prescription import fhir as mapping
 from maillage.prescription import service as prescriptions
@@ -44,13 +45,8 @@ def search(call: Call, query: SearchQuery) -> Page:
     line, p = PrescriptionLine, Prescription
     stmt = select(line).join(p, p.id == line.prescription_id) \
         .where(p.patient_id.in_(authz.accessible_patients(call.actor)))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(line.id.in_(wanted) if wanted else false())
-    for name in ("patient", "subject"):
-        for value in query.params.get(name, []):
-            wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
-            stmt = stmt.where(p.patient_id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, line.id)
+    stmt = where_patient(stmt, query, p.patient_id)
     for value in query.params.get("status", []):
         internal = [s for v in value.split(",") for s in STATUSES_BY_FHIR.get(v, [])]
         stmt = stmt.where(p.status.in_(internal) if internal else false())
@@ -89,9 +85,12 @@ MEDICATION_REQUEST = register(ResourceType(
 ))
 
 
-def _dispenses(view: PrescriptionView, wanted: set[uuid.UUID]) -> list[Resource]:
-    return [mapping.medication_dispense(view.prescription, lv.line, d, substitute_name=view.substitute_name(d))
-            for lv in view.lines for d in lv.dispensations if d.id in wanted]
+def _dispenses(call: Call, view: PrescriptionView, wanted: set[uuid.UUID]) -> list[Resource]:
+    chosen = [(lv.line, d) for lv in view.lines for d in lv.dispensations if d.id in wanted]
+    pharmacists = directory.professionals_of_users(call.session, {d.pharmacist_id for _, d in chosen})
+    return [mapping.medication_dispense(view.prescription, line, d, substitute_name=view.substitute_name(d),
+                                        pharmacist=pharmacists.get(d.pharmacist_id))
+            for line, d in chosen]
 
 
 def read_dispense(call: Call, resource_id: str) -> Resource:
@@ -99,7 +98,7 @@ def read_dispense(call: Call, resource_id: str) -> Resource:
     if row is None:
         raise NotFound()
     view = prescriptions.view(call.session, call.actor, row.prescription_id, context=call.context)
-    found = _dispenses(view, {row.id})
+    found = _dispenses(call, view, {row.id})
     if not found:
         raise NotFound()
     return found[0]
@@ -108,16 +107,9 @@ def read_dispense(call: Call, resource_id: str) -> Resource:
 def search_dispenses(call: Call, query: SearchQuery) -> Page:
     d, p = Dispensation, Prescription
     stmt = select(d).join(p, p.id == d.prescription_id).where(p.patient_id.in_(authz.accessible_patients(call.actor)))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(d.id.in_(wanted) if wanted else false())
-    for name in ("patient", "subject"):
-        for value in query.params.get(name, []):
-            wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
-            stmt = stmt.where(p.patient_id.in_(wanted) if wanted else false())
-    for value in query.params.get("prescription", []):
-        wanted = ids_of([rules.parse_reference(v, "MedicationRequest") for v in value.split(",")], uuid.UUID)
-        stmt = stmt.where(d.line_id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, d.id)
+    stmt = where_patient(stmt, query, p.patient_id)
+    stmt = where_references(stmt, query, d.line_id, names=("prescription",), target="MedicationRequest")
     rows, position = repo.keyset_page(call.session, stmt, sort=query.sort, sort_column=None, sort_kind="uuid",
                                       id_column=d.id, id_kind="uuid", after=query.after, count=query.count)
     by_prescription: dict[uuid.UUID, set[uuid.UUID]] = {}
@@ -126,7 +118,7 @@ def search_dispenses(call: Call, query: SearchQuery) -> Page:
     found: dict[str, Resource] = {}
     for prescription_id, ids in by_prescription.items():
         view = prescriptions.view(call.session, call.actor, prescription_id, context=call.context)
-        found.update((r["id"], r) for r in _dispenses(view, ids))
+        found.update((r["id"], r) for r in _dispenses(call, view, ids))
     return Page([found[str(row.id)] for row in rows if str(row.id) in found], position)
 
 

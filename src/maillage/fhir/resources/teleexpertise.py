@@ -6,6 +6,7 @@ lists the requests the caller is a party of by name (requester, assignee, named 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest as FhirServiceRequest
@@ -13,11 +14,21 @@ from pydantic import ValidationError
 from sqlalchemy import and_, false, or_, select
 
 from maillage.authz import service as authz
+from maillage.directory import service as directory
 from maillage.exceptions import NotFound, ValidationFailed
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, LAST_UPDATED_PARAM, dates, ids_of, instant, uuid_or_404
+from maillage.fhir.resources.common import (
+    ID_PARAM,
+    LAST_UPDATED_PARAM,
+    dates,
+    instant,
+    uuid_or_404,
+    where_ids,
+    where_patient,
+)
+from maillage.models.directory import Professional
 from maillage.models.teleexpertise import TeleexpertiseRequest
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
@@ -66,24 +77,21 @@ def read(call: Call, resource_id: str) -> Resource:
     return to_resource(detail.request, known.get(str(detail.request.id)))
 
 
-def search(call: Call, query: SearchQuery) -> Page:
+def _rows(call: Call, query: SearchQuery, status_of: Callable[[Status], str]) -> tuple[list[TeleexpertiseRequest],
+                                                                                     dict[str, Any] | None]:
+    """The requests the caller is a named party of, filtered and paged; audited as a list of their patients."""
     me = call.actor.user_id
     t = TeleexpertiseRequest
     stmt = select(t).where(or_(t.requester_id == me,
                                and_(t.status != Status.DRAFT.value, or_(t.assignee_id == me, t.named_expert_id == me))))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(t.id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, t.id)
     for value in query.params.get("identifier", []):
         token = rules.parse_token(value)
         found = repo.resource_by_identifier(call.session, "ServiceRequest", token.system or None, token.code or "")
         stmt = stmt.where(t.id == uuid.UUID(found) if found else false())
-    for name in ("patient", "subject"):
-        for value in query.params.get(name, []):
-            wanted = ids_of([rules.parse_reference(v, "Patient") for v in value.split(",")], uuid.UUID)
-            stmt = stmt.where(t.patient_id.in_(wanted) if wanted else false())
+    stmt = where_patient(stmt, query, t.patient_id)
     for value in query.params.get("status", []):
-        wanted_statuses = [s.value for s in Status if fhir_status(s)[0] in value.split(",")]
+        wanted_statuses = [s.value for s in Status if status_of(s) in value.split(",")]
         stmt = stmt.where(t.status.in_(wanted_statuses) if wanted_statuses else false())
     stmt = stmt.where(*repo.date_conditions(t.updated_at, dates(query.params.get("_lastUpdated", []))))
     stmt = stmt.where(*repo.date_conditions(t.created_at, dates(query.params.get("authored", []))))
@@ -93,6 +101,11 @@ def search(call: Call, query: SearchQuery) -> Page:
                                       count=query.count)
     authz.audit_list(call.session, call.actor, object_type="teleexpertise_request", count=len(rows),
                      purpose=Purpose.TELEEXPERTISE, patient_ids=[r.patient_id for r in rows], context=call.context)
+    return list(rows), position
+
+
+def search(call: Call, query: SearchQuery) -> Page:
+    rows, position = _rows(call, query, lambda s: fhir_status(s)[0])
     known = repo.identifiers_of(call.session, "ServiceRequest", [str(r.id) for r in rows])
     return Page([to_resource(r, known.get(str(r.id))) for r in rows], position)
 
@@ -168,4 +181,84 @@ SERVICE_REQUEST = register(ResourceType(
     conditional_create=True,
     documentation="Demandes de téléexpertise dont l'appelant est partie nommée (requérant, requis, spécialiste "
                   "désigné) ; la lecture suit les règles d'accès de la téléexpertise.",
+))
+
+
+# -- Task: the fulfilment of the request (Confluences: the ServiceRequest says what is asked, the Task where its
+# handling stands and who holds it). Same row, same id, same access rules.
+
+TASK_STATUS = {
+    Status.DRAFT: "draft",
+    Status.PUBLISHED: "requested",
+    Status.IN_PROGRESS: "in-progress",
+    Status.AWAITING_INFORMATION: "on-hold",
+    Status.COMPLETED: "completed",
+    Status.DECLINED: "rejected",
+    Status.CANCELLED: "cancelled",
+}
+
+
+def to_task(row: TeleexpertiseRequest, owners: dict[uuid.UUID, Professional]) -> Resource:
+    status = Status(row.status)
+    resource: Resource = {
+        "resourceType": "Task",
+        "id": str(row.id),
+        "meta": {"lastUpdated": instant(row.updated_at)},
+        "status": TASK_STATUS[status],
+        "businessStatus": {"text": status.label},
+        "intent": "order",
+        "priority": PRIORITY.get(row.urgency, "routine"),
+        "code": {"text": "Téléexpertise"},
+        "basedOn": [{"reference": f"ServiceRequest/{row.id}"}],
+        "focus": {"reference": f"ServiceRequest/{row.id}"},
+        "for": {"reference": f"Patient/{row.patient_id}"},
+        "authoredOn": instant(row.submitted_at or row.created_at),
+        "lastModified": instant(row.updated_at),
+    }
+    owner = owners.get(row.assignee_id) if row.assignee_id is not None else None
+    if owner is not None:
+        resource["owner"] = {"reference": f"Practitioner/{owner.id}",
+                             "display": " ".join(p for p in (owner.first_name, owner.last_name) if p)}
+    elif row.line_id:
+        resource["owner"] = {"reference": f"HealthcareService/{row.line_id}"}
+    if row.due_at is not None:
+        resource["restriction"] = {"period": {"end": instant(row.due_at)}}
+    return resource
+
+
+def _owners(call: Call, rows: list[TeleexpertiseRequest]) -> dict[uuid.UUID, Professional]:
+    return directory.professionals_of_users(call.session, {r.assignee_id for r in rows if r.assignee_id})
+
+
+def read_task(call: Call, resource_id: str) -> Resource:
+    detail = teleexpertise.get_request(call.session, call.actor, uuid_or_404(resource_id), context=call.context)
+    if detail.request is None:
+        raise NotFound()
+    return to_task(detail.request, _owners(call, [detail.request]))
+
+
+def search_tasks(call: Call, query: SearchQuery) -> Page:
+    rows, position = _rows(call, query, lambda s: TASK_STATUS[s])
+    owners = _owners(call, rows)
+    return Page([to_task(r, owners) for r in rows], position)
+
+
+TASK = register(ResourceType(
+    name="Task",
+    read=read_task,
+    search=search_tasks,
+    permission=Permission.PATIENT_READ,
+    search_params=(
+        ID_PARAM,
+        SearchParam("patient", "reference", "Le patient : Patient/identifiant."),
+        SearchParam("subject", "reference", "Comme patient."),
+        SearchParam("status", "token", "Statut FHIR de la tâche : draft, requested, in-progress, on-hold, completed, "
+                                       "rejected, cancelled."),
+        SearchParam("authored", "date", "Date de création de la demande, avec préfixe."),
+        LAST_UPDATED_PARAM,
+    ),
+    sorts=("_lastUpdated", "authored"),
+    default_sort=rules.Sort("_lastUpdated", True),
+    documentation="Traitement d'une demande de téléexpertise (même identifiant que son ServiceRequest) : où il en "
+                  "est et qui le tient (le spécialiste qui l'a prise, sinon la ligne) ; mêmes règles d'accès.",
 ))
