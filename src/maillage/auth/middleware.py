@@ -14,19 +14,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.cookies import SimpleCookie
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from maillage.auth import service
+from maillage.auth import caller
 from maillage.auth import tokens as auth_tokens
-from maillage.auth.rules import CSRF_COOKIE
+from maillage.auth.rules import CSRF_COOKIE, TOKEN_PREFIXES
 from maillage.config import Settings
 from maillage.exceptions import PermissionDenied
 from maillage.kit.logging import bind_context
@@ -58,6 +61,24 @@ def bind_csrf_to_session(request: Request, session_token: str) -> None:
         request.state.csrf_token = csrf_token_for(settings, nonce, session_token)
 
 
+@contextmanager
+def caller_connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """A connection for who is calling: on an engine, a plain pooled connection, in autocommit on PostgreSQL (no
+    BEGIN / COMMIT round trips around one read and the occasional update of the last use); otherwise (a session
+    factory bound to one connection, as in tests) the connection of a session, committed at the end."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+            conn.commit()
+        return
+    with sessions() as db:
+        yield db.connection()
+        db.commit()
+
+
 class AuthenticationMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -79,35 +100,30 @@ class AuthenticationMiddleware:
         session_token = cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else ""
 
         def resolve() -> None:
-            with sessions() as db:
-                bind = db.get_bind()
-                if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-                    # Who is calling is two indexed reads (the token or session with its account, then the
-                    # account's establishments) and, now and then, one update of the last use: no BEGIN / COMMIT
-                    # round trips around them, on every request.
-                    db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                if auth_header.lower().startswith("bearer "):
-                    secret = auth_header[7:].strip()
-                    device = auth_tokens.resolve_device(db, secret)
+            if auth_header.lower().startswith("bearer "):
+                secret = auth_header[7:].strip()
+                if secret.startswith(TOKEN_PREFIXES["device"]):
+                    with sessions() as db:
+                        device = auth_tokens.resolve_device(db, secret)
+                        db.commit()
                     if device is not None:
                         state["device"] = device
-                    else:
-                        actor = auth_tokens.resolve_token(db, secret)
-                        if actor is not None:
-                            state["actor"] = actor
-                            state["auth_via"] = "token"
-                elif session_token:
-                    found = service.resolve_session(db, session_token, settings=settings)
-                    if found is not None:
-                        auth_session, user = found
-                        if auth_session.mfa_passed and user.must_change_password:
-                            state["password_change_session"] = (auth_session.id, user.id)
-                        elif auth_session.mfa_passed:
-                            state["actor"] = service.actor_for(db, user, auth_session)
-                            state["auth_via"] = "cookie"
-                        else:
-                            state["pending_session"] = (auth_session.id, user.id)
-                db.commit()
+                    return
+                with caller_connection(sessions) as conn:
+                    actor = caller.token_actor(conn, secret)
+                if actor is not None:
+                    state["actor"] = actor
+                    state["auth_via"] = "token"
+            elif session_token:
+                with caller_connection(sessions) as conn:
+                    found = caller.session_caller(conn, session_token, idle_minutes=settings.session_idle_minutes)
+                if found.actor is not None:
+                    state["actor"] = found.actor
+                    state["auth_via"] = "cookie"
+                elif found.password_change is not None:
+                    state["password_change_session"] = found.password_change
+                elif found.pending is not None:
+                    state["pending_session"] = found.pending
 
         state["cookie_session"] = bool(session_token)
         if auth_header or session_token:
