@@ -41,6 +41,7 @@ class SessionCaller:
     actor: Actor | None = None
     pending: tuple[uuid.UUID, uuid.UUID] | None = None
     password_change: tuple[uuid.UUID, uuid.UUID] | None = None
+    via: str = ""  # "cookie" or "token" when there is an actor
 
 
 NOBODY = SessionCaller()
@@ -72,7 +73,7 @@ def session_caller(conn: Connection, token: str, *, idle_minutes: int) -> Sessio
         user_id=first.user_id, username=first.username, display_name=first.display_name, role=Role(first.role),
         establishment_ids=_establishments(rows), current_establishment_id=first.establishment_id,
         auth_method="session", session_id=first.id,
-    ))
+    ), via="cookie")
 
 
 def token_actor(conn: Connection, secret: str) -> Actor | None:
@@ -102,3 +103,13 @@ def token_actor(conn: Connection, secret: str) -> Actor | None:
         establishment_ids=establishments, current_establishment_id=establishments[0] if establishments else None,
         auth_method="token", scopes=scopes, token_id=first.id,
     )
+
+
+def who_is_calling(conn: Connection, *, bearer: str | None, session_token: str, idle_minutes: int) -> SessionCaller:
+    """The caller of a request: its bearer token when it sends an ``Authorization: Bearer`` header (then its cookie
+    is not looked at), else its session cookie. Device credentials are not resolved here (``tokens.resolve_device``).
+    """
+    if bearer is not None:
+        actor = token_actor(conn, bearer)
+        return NOBODY if actor is None else SessionCaller(actor=actor, via="token")
+    return session_caller(conn, session_token, idle_minutes=idle_minutes)
