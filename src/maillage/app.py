@@ -53,7 +53,7 @@ from maillage.teleexpertise import pages as teleexpertise_pages
 from maillage.web import apidocs, health, pages, patient_banner
 from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
 from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
-from maillage.web.metrics import Metrics, MetricsMiddleware, install_statement_counter
+from maillage.web.metrics import Metrics, install_statement_counter
 from maillage.web.middleware import RequestContextMiddleware
 from maillage.web.nav import nav_items
 
@@ -121,8 +121,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(LimitsMiddleware, render=render_error)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, server_timing=settings.server_timing)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, server_timing=settings.server_timing)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
