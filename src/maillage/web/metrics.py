@@ -3,7 +3,8 @@ the job queue depth.
 
 SQL per request: a listener on every ``Engine`` (``install_statement_counter``, registered by ``create_app``) counts
 the statements a request sends and their time into a ``DbUse`` held in a context variable that the request's
-middleware (``web.middleware.RequestContextMiddleware``) sets; the threads that run sync routes and dependencies inherit it (anyio copies the context).
+middleware (``web.middleware.RequestContextMiddleware``) sets; the threads that run sync routes inherit it (anyio
+copies the context), and so does who is calling awaited on the event loop (SQLAlchemy's greenlets carry the context).
 Besides the Prometheus counter, ``settings.server_timing`` puts them in a ``Server-Timing: sql;dur=…;desc="N"``
 response header (off by default), which is how ``benchmarks/web_load.py`` counts statements per route with any
 number of serve processes.
