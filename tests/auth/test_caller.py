@@ -128,3 +128,48 @@ class TestOneStatement:
         assert caller.session_caller(conn, "inconnu", idle_minutes=30) == caller.NOBODY
         assert caller.token_actor(conn, "mlg_pat_inconnu") is None
         assert caller.token_actor(conn, "mlg_dev_pas-un-jeton-de-personne") is None
+
+
+class TestOnAnEngineOfItsOwn:
+    """The serve process's own path: ``create_app`` owns its engine; on PostgreSQL who is calling is awaited on the
+    event loop (its own autocommit pool), so a request hands work to a thread once, for its route; on SQLite it runs
+    in a thread. Either way a revocation holds on the next request."""
+
+    def test_a_request_by_token_and_its_revocation(self, empty_engine, tmp_path, monkeypatch):
+        import anyio.to_thread
+        from fastapi.testclient import TestClient
+        from sqlalchemy.orm import Session
+
+        from maillage.app import create_app
+        from maillage.config import Settings
+        from tests.conftest import run_migrations
+
+        with empty_engine.begin() as conn:
+            run_migrations(conn)
+        with Session(empty_engine) as db:
+            user = make_user(db)
+            issued = auth_tokens.create_personal_token(db, user, name="t", scopes=[], days=30)
+            db.commit()
+            user_id, username = user.id, user.username
+        url = empty_engine.url.render_as_string(hide_password=False)
+        app = create_app(Settings(environment="test", var_dir=tmp_path / "var", secret_key="t" * 40,
+                                  database_url=url))
+        on_the_loop = empty_engine.dialect.name == "postgresql"
+        assert (app.state.caller_engine is not None) is on_the_loop
+        hops: list[str] = []
+        original = anyio.to_thread.run_sync
+
+        async def counting(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+            hops.append(getattr(getattr(func, "func", func), "__qualname__", repr(func)))
+            return await original(func, *args, **kwargs)
+
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            assert client.get("/api/auth/me", headers=bearer(issued.secret)).status_code == 200
+            monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+            me = client.get("/api/auth/me", headers=bearer(issued.secret))
+            assert me.status_code == 200 and me.json()["username"] == username
+            assert len(hops) == (1 if on_the_loop else 2), hops
+            with Session(empty_engine) as db:
+                auth_tokens.revoke_token(db, issued.id, owner=db.get(UserAccount, user_id))  # type: ignore[arg-type]
+                db.commit()
+            assert client.get("/api/auth/me", headers=bearer(issued.secret)).status_code == 401
