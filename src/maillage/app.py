@@ -30,7 +30,7 @@ from maillage.document import endpoints as document_endpoints
 from maillage.document import pages as document_pages
 from maillage.exchange import pages as exchange_pages
 from maillage.fhir import endpoints as fhir_endpoints
-from maillage.kit.db import make_engine, make_sessionmaker
+from maillage.kit.db import make_autocommit_async_engine, make_engine, make_sessionmaker
 from maillage.kit.logging import configure_logging
 from maillage.kit.templating import templates
 from maillage.messaging import endpoints as messaging_endpoints
@@ -58,7 +58,7 @@ from maillage.teleexpertise import pages as teleexpertise_pages
 from maillage.web import apidocs, health, pages, patient_banner
 from maillage.web.errors import COMMON_RESPONSES, ErrorShieldMiddleware, install_error_handlers, render_error
 from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
-from maillage.web.metrics import Metrics, MetricsMiddleware, install_statement_counter
+from maillage.web.metrics import Metrics, install_statement_counter
 from maillage.web.middleware import RequestContextMiddleware
 from maillage.web.nav import nav_items
 
@@ -80,6 +80,10 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         engine = make_engine(settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms,
                              pool_size=settings.web_threads + settings.db_pool_extra)
         sessions = make_sessionmaker(engine)
+    # Who is calling, awaited on the event loop (PostgreSQL, an engine of our own): no hand-off to a thread for it.
+    caller_engine = make_autocommit_async_engine(settings.effective_database_url,
+                                                 statement_timeout_ms=settings.statement_timeout_ms) \
+        if owns_engine else None
     threads = settings.web_threads
 
     @asynccontextmanager
@@ -87,6 +91,8 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         # The synchronous routes' threads: as many as the pool has connections for them (settings.web_threads).
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
+        if caller_engine is not None:
+            await caller_engine.dispose()
 
     app = FastAPI(
         title="Maillage",
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     )
     app.state.settings = settings
     app.state.sessionmaker = sessions
+    app.state.caller_engine = caller_engine
     monitoring_setup.configure(app, settings, owns_engine)  # batch runner, live worklist's after-commit hook
     install_statement_counter()
     metrics = Metrics()
@@ -119,8 +126,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(LimitsMiddleware, render=render_error)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, server_timing=settings.server_timing)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, server_timing=settings.server_timing)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)

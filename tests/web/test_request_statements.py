@@ -81,8 +81,8 @@ def sent() -> Iterator[list[str]]:
 
 
 class TestWhoIsCalling:
-    """Who is calling costs two statements: the token or session with its account in one query (a join), then the
-    account's establishments; /api/auth/me answers from the actor without another one."""
+    """Who is calling costs one statement: the token or session, its account and the account's establishments in one
+    query (joins); /api/auth/me answers from the actor without another one (docs/adr/0015)."""
 
     def test_by_token(self, client, db):
         user = make_user(db, "physician")
@@ -90,9 +90,9 @@ class TestWhoIsCalling:
         client.get("/api/auth/me", headers=headers)  # the first use writes the token's last use
         with sent() as seen:
             assert client.get("/api/auth/me", headers=headers).status_code == 200
-        assert len(seen) == 2, seen
+        assert len(seen) == 1, seen
         assert "FROM api_token LEFT OUTER JOIN user_account" in seen[0]
-        assert "FROM user_establishment" in seen[1]
+        assert "LEFT OUTER JOIN user_establishment" in seen[0]
 
     def test_by_session_cookie(self, client, db):
         user = make_user(db, "physician")
@@ -100,9 +100,9 @@ class TestWhoIsCalling:
         client.get("/api/auth/me")
         with sent() as seen:
             assert client.get("/api/auth/me").status_code == 200
-        assert len(seen) == 2, seen
-        assert "FROM auth_session LEFT OUTER JOIN user_account" in seen[0]
-        assert "FROM user_establishment" in seen[1]
+        assert len(seen) == 1, seen
+        assert "FROM auth_session JOIN user_account" in seen[0]
+        assert "LEFT OUTER JOIN user_establishment" in seen[0]
 
 
 class TestFlatAsDataGrows:

@@ -14,19 +14,22 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from maillage.auth import service
+from maillage.auth import caller
 from maillage.auth import tokens as auth_tokens
-from maillage.auth.rules import CSRF_COOKIE
+from maillage.auth.rules import CSRF_COOKIE, TOKEN_PREFIXES
 from maillage.config import Settings
 from maillage.exceptions import PermissionDenied
 from maillage.kit.logging import bind_context
@@ -58,6 +61,24 @@ def bind_csrf_to_session(request: Request, session_token: str) -> None:
         request.state.csrf_token = csrf_token_for(settings, nonce, session_token)
 
 
+@contextmanager
+def caller_connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """A connection for who is calling: on an engine, a plain pooled connection, in autocommit on PostgreSQL (no
+    BEGIN / COMMIT round trips around one read and the occasional update of the last use); otherwise (a session
+    factory bound to one connection, as in tests) the connection of a session, committed at the end."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+            conn.commit()
+        return
+    with sessions() as db:
+        yield db.connection()
+        db.commit()
+
+
 class AuthenticationMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -68,55 +89,52 @@ class AuthenticationMiddleware:
             return
         state = scope.setdefault("state", {})
         headers = dict(scope.get("headers") or [])
-        cookies = SimpleCookie()
-        try:
-            cookies.load(headers.get(b"cookie", b"").decode("latin-1"))
-        except Exception:
-            cookies = SimpleCookie()
+        # Starlette's parser (a split, as browsers send cookies), not http.cookies' regular expressions and morsels.
+        cookies = cookie_parser(headers.get(b"cookie", b"").decode("latin-1"))
         settings: Settings = scope["app"].state.settings
         sessions = scope["app"].state.sessionmaker
         auth_header = headers.get(b"authorization", b"").decode("latin-1")
-        session_token = cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else ""
+        session_token = cookies.get(SESSION_COOKIE, "")
 
-        def resolve() -> None:
+        bearer = auth_header[7:].strip() if auth_header.lower().startswith("bearer ") else None
+        idle = settings.session_idle_minutes
+
+        def resolve() -> caller.SessionCaller:
+            with caller_connection(sessions) as conn:
+                return caller.who_is_calling(conn, bearer=bearer, session_token=session_token, idle_minutes=idle)
+
+        def resolve_device() -> None:
             with sessions() as db:
-                bind = db.get_bind()
-                if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-                    # Who is calling is two indexed reads (the token or session with its account, then the
-                    # account's establishments) and, now and then, one update of the last use: no BEGIN / COMMIT
-                    # round trips around them, on every request.
-                    db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                if auth_header.lower().startswith("bearer "):
-                    secret = auth_header[7:].strip()
-                    device = auth_tokens.resolve_device(db, secret)
-                    if device is not None:
-                        state["device"] = device
-                    else:
-                        actor = auth_tokens.resolve_token(db, secret)
-                        if actor is not None:
-                            state["actor"] = actor
-                            state["auth_via"] = "token"
-                elif session_token:
-                    found = service.resolve_session(db, session_token, settings=settings)
-                    if found is not None:
-                        auth_session, user = found
-                        if auth_session.mfa_passed and user.must_change_password:
-                            state["password_change_session"] = (auth_session.id, user.id)
-                        elif auth_session.mfa_passed:
-                            state["actor"] = service.actor_for(db, user, auth_session)
-                            state["auth_via"] = "cookie"
-                        else:
-                            state["pending_session"] = (auth_session.id, user.id)
+                device = auth_tokens.resolve_device(db, bearer or "")
                 db.commit()
+            if device is not None:
+                state["device"] = device
+
+        found = caller.NOBODY
+        if bearer is not None and bearer.startswith(TOKEN_PREFIXES["device"]):
+            await run_in_threadpool(resolve_device)
+        elif bearer is not None or session_token:
+            caller_engine: AsyncEngine | None = getattr(scope["app"].state, "caller_engine", None)
+            if caller_engine is not None:  # awaited on the event loop: no hand-off to a worker thread
+                async with caller_engine.connect() as aconn:
+                    found = await aconn.run_sync(caller.who_is_calling, bearer=bearer, session_token=session_token,
+                                                 idle_minutes=idle)
+            else:
+                found = await run_in_threadpool(resolve)
+        if found.actor is not None:
+            state["actor"] = found.actor
+            state["auth_via"] = found.via
+        elif found.password_change is not None:
+            state["password_change_session"] = found.password_change
+        elif found.pending is not None:
+            state["pending_session"] = found.pending
 
         state["cookie_session"] = bool(session_token)
-        if auth_header or session_token:
-            await run_in_threadpool(resolve)
         actor = state.get("actor")
         if actor is not None:
             bind_context(actor_id=str(actor.user_id))
 
-        nonce = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else ""
+        nonce = cookies.get(CSRF_COOKIE, "")
         set_nonce = not nonce or len(nonce) > 100
         if set_nonce:
             nonce = new_token(nbytes=24)

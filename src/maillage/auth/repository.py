@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from maillage.models.auth import (
@@ -68,6 +69,57 @@ def session_by_token_hash(session: Session, token_hash: str) -> tuple[AuthSessio
         .where(AuthSession.token_hash == token_hash)
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+# -- Who is calling: Core rows on a plain connection (no entity, no identity map), one statement per request ------
+
+_sessions: Table = AuthSession.__table__  # type: ignore[assignment]
+_tokens: Table = ApiToken.__table__  # type: ignore[assignment]
+_users: Table = UserAccount.__table__  # type: ignore[assignment]
+_memberships: Table = UserEstablishment.__table__  # type: ignore[assignment]
+
+CallerRow = Row[*tuple[Any, ...]]  # a row of the statements below: read by name
+
+_CALLER_ACCOUNT = (_users.c.id.label("user_id"), _users.c.username, _users.c.display_name, _users.c.role,
+                   _users.c.status, _memberships.c.establishment_id.label("member_of"))
+_MEMBERSHIP_ORDER = (_memberships.c.is_default.desc(), _memberships.c.establishment_id)
+
+_SESSION_CALLER = (
+    select(_sessions.c.id, _sessions.c.mfa_passed, _sessions.c.establishment_id, _sessions.c.last_seen_at,
+           _sessions.c.expires_at, _sessions.c.revoked_at, _users.c.must_change_password, *_CALLER_ACCOUNT)
+    .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id)
+                 .outerjoin(_memberships, _memberships.c.user_id == _users.c.id))
+    .where(_sessions.c.token_hash == bindparam("token_hash"))
+    .order_by(*_MEMBERSHIP_ORDER)
+)
+
+_TOKEN_CALLER = (
+    select(_tokens.c.id, _tokens.c.kind, _tokens.c.service_name, _tokens.c.service_role, _tokens.c.name,
+           _tokens.c.scopes, _tokens.c.expires_at, _tokens.c.revoked_at, _tokens.c.last_used_at, *_CALLER_ACCOUNT)
+    .select_from(_tokens.outerjoin(_users, _users.c.id == _tokens.c.user_id)
+                 .outerjoin(_memberships, _memberships.c.user_id == _users.c.id))
+    .where(_tokens.c.token_hash == bindparam("token_hash"))
+    .order_by(*_MEMBERSHIP_ORDER)
+)
+
+
+def session_caller_rows(conn: Connection, token_hash: str) -> Sequence[CallerRow]:
+    """The session of a cookie, its account and the account's establishments (default first), in one statement:
+    one row per establishment (one row with ``member_of`` None when it has none), none when the hash is unknown."""
+    return conn.execute(_SESSION_CALLER, {"token_hash": token_hash}).all()
+
+
+def token_caller_rows(conn: Connection, token_hash: str) -> Sequence[CallerRow]:
+    """A token, its account (None for a service token) and the account's establishments, in one statement."""
+    return conn.execute(_TOKEN_CALLER, {"token_hash": token_hash}).all()
+
+
+def touch_session(conn: Connection, session_id: uuid.UUID, at: dt.datetime) -> None:
+    conn.execute(update(_sessions).where(_sessions.c.id == session_id).values(last_seen_at=at))
+
+
+def touch_token(conn: Connection, token_id: uuid.UUID, at: dt.datetime) -> None:
+    conn.execute(update(_tokens).where(_tokens.c.id == token_id).values(last_used_at=at))
 
 
 def active_sessions_of(session: Session, user_id: uuid.UUID, at: dt.datetime) -> Sequence[AuthSession]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 # -- Passwords ------------------------------------------------------------------------------------------
 
 PASSWORD_MIN_LENGTH = 12
@@ -68,6 +70,26 @@ def lockout_minutes(lockouts_so_far: int, base_minutes: int, max_minutes: int) -
 
 CSRF_COOKIE = "maillage_csrf"
 TOKEN_PREFIXES = {"personal": "mlg_pat_", "service": "mlg_svc_", "device": "mlg_dev_"}
+
+# -- Sessions and tokens in use ---------------------------------------------------------------------------
+
+# The last use of a session or token is written at most once a minute, not on every request.
+TOUCH_SECONDS = 60
+
+
+def touch_due(last_use: dt.datetime | None, at: dt.datetime) -> bool:
+    return last_use is None or (at - last_use).total_seconds() >= TOUCH_SECONDS
+
+
+def session_is_live(*, revoked_at: dt.datetime | None, expires_at: dt.datetime, last_seen_at: dt.datetime,
+                    account_status: str | None, at: dt.datetime, idle_minutes: int) -> bool:
+    """A session opens nothing once revoked, past its absolute expiry, idle for ``idle_minutes``, or when its account
+    is not active (disabled, or gone)."""
+    if revoked_at is not None or expires_at <= at:
+        return False
+    if last_seen_at + dt.timedelta(minutes=idle_minutes) <= at:
+        return False
+    return account_status == "active"
 
 
 def normalise_username(username: str) -> str:

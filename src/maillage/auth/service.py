@@ -24,6 +24,8 @@ from maillage.auth.rules import (
     lockout_minutes,
     normalise_username,
     password_problems,
+    session_is_live,
+    touch_due,
     username_problems,
 )
 from maillage.auth.second_factor import record_second_factor_failure, verify_second_factor
@@ -83,7 +85,6 @@ class _Hasher:
 
 _hasher = _Hasher()
 LOGIN_FAILED = "Identifiant ou mot de passe incorrect, ou compte temporairement verrouillé."
-SESSION_TOUCH_SECONDS = 60
 
 
 # -- Accounts -------------------------------------------------------------------------------------------
@@ -397,14 +398,13 @@ def resolve_session(
     if found is None:
         return None
     auth_session, user = found
-    if auth_session.revoked_at is not None:
-        return None
     at = now()
-    if auth_session.expires_at <= at or auth_session.last_seen_at + dt.timedelta(minutes=s.session_idle_minutes) <= at:
+    if user is None or not session_is_live(
+            revoked_at=auth_session.revoked_at, expires_at=auth_session.expires_at,
+            last_seen_at=auth_session.last_seen_at, account_status=user.status, at=at,
+            idle_minutes=s.session_idle_minutes):
         return None
-    if user is None or user.status != "active":
-        return None
-    if touch and (at - auth_session.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+    if touch and touch_due(auth_session.last_seen_at, at):
         auth_session.last_seen_at = at
         session.flush()
     return auth_session, user

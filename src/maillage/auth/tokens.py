@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from maillage.auth import repository as repo
 from maillage.auth.account_events import settings_or_default
-from maillage.auth.rules import TOKEN_PREFIXES
-from maillage.auth.service import SESSION_TOUCH_SECONDS, actor_for
+from maillage.auth.caller import token_actor
+from maillage.auth.rules import TOKEN_PREFIXES, touch_due
+from maillage.auth.service import actor_for
 from maillage.config import Settings
 from maillage.exceptions import Conflict, NotFound, ValidationFailed
 from maillage.kit.clock import now
@@ -111,19 +112,9 @@ def revoke_token(session: Session, token_id: uuid.UUID, owner: UserAccount) -> N
 
 
 def resolve_token(session: Session, secret: str) -> Actor | None:
-    if not secret.startswith((TOKEN_PREFIXES["personal"], TOKEN_PREFIXES["service"])) or len(secret) > 200:
-        return None
-    found = repo.token_by_hash(session, hash_token(secret))
-    at = now()
-    if found is None:
-        return None
-    row, user = found
-    if row.revoked_at is not None or row.expires_at <= at:
-        return None
-    if row.last_used_at is None or (at - row.last_used_at).total_seconds() >= SESSION_TOUCH_SECONDS:
-        row.last_used_at = at
-        session.flush()
-    return _actor_of(session, row, user)
+    """The actor of a personal or service token, read in ``session``'s transaction (what it flushed included)."""
+    session.flush()
+    return token_actor(session.connection(), secret)
 
 
 def actor_of_token(session: Session, token_id: uuid.UUID) -> Actor | None:
@@ -133,10 +124,6 @@ def actor_of_token(session: Session, token_id: uuid.UUID) -> Actor | None:
     if row is None or row.revoked_at is not None or row.expires_at <= now():
         return None
     user = session.get(UserAccount, row.user_id) if row.user_id is not None else None
-    return _actor_of(session, row, user)
-
-
-def _actor_of(session: Session, row: ApiToken, user: UserAccount | None) -> Actor | None:
     if row.kind == "personal":
         if user is None or user.status != "active":
             return None
@@ -189,7 +176,7 @@ def resolve_device(session: Session, secret: str) -> DeviceActor | None:
     if row is None or row.revoked_at is not None:
         return None
     at = now()
-    if row.last_used_at is None or (at - row.last_used_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+    if touch_due(row.last_used_at, at):
         row.last_used_at = at
         session.flush()
     return DeviceActor(row.id, row.device_identifier, row.establishment_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -112,14 +113,34 @@ def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool
     elif engine.dialect.name == "postgresql" and read_only:
         event.listen(engine, "begin", _postgresql_read_only)
     if engine.dialect.name == "postgresql" and statement_timeout_ms:
-        timeout = int(statement_timeout_ms)
+        _set_statement_timeout(engine, statement_timeout_ms)
+    return engine
 
-        def _set_timeout(dbapi_connection: Any, _record: Any) -> None:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute(f"SET statement_timeout = {timeout}")
-            dbapi_connection.commit()
 
-        event.listen(engine, "connect", _set_timeout)
+def _set_statement_timeout(engine: Engine, statement_timeout_ms: int) -> None:
+    timeout = int(statement_timeout_ms)
+
+    def _set_timeout(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {timeout}")
+        dbapi_connection.commit()
+
+    event.listen(engine, "connect", _set_timeout)
+
+
+def make_autocommit_async_engine(url: str, *, statement_timeout_ms: int | None = None,
+                                 pool_size: int = 2) -> AsyncEngine | None:
+    """An engine on the event loop, in autocommit, for the one read every request makes before its route (who is
+    calling, ``auth.middleware``): awaited on the loop, it needs no hand-off to a worker thread. PostgreSQL only (None
+    otherwise). Its code is the synchronous code of the read, run by ``AsyncConnection.run_sync``; its statements
+    are counted like any other (its ``sync_engine`` is an ``Engine``)."""
+    url = normalise_url(url)
+    if not url.startswith("postgresql+psycopg://"):
+        return None
+    engine = create_async_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
+                                 isolation_level="AUTOCOMMIT")
+    if statement_timeout_ms:
+        _set_statement_timeout(engine.sync_engine, statement_timeout_ms)
     return engine
 
 

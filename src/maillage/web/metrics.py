@@ -2,8 +2,9 @@
 the job queue depth.
 
 SQL per request: a listener on every ``Engine`` (``install_statement_counter``, registered by ``create_app``) counts
-the statements a request sends and their time into a ``DbUse`` held in a context variable that ``MetricsMiddleware``
-sets for the request; the threads that run sync routes and dependencies inherit it (anyio copies the context).
+the statements a request sends and their time into a ``DbUse`` held in a context variable that the request's
+middleware (``web.middleware.RequestContextMiddleware``) sets; the threads that run sync routes inherit it (anyio
+copies the context), and so does who is calling awaited on the event loop (SQLAlchemy's greenlets carry the context).
 Besides the Prometheus counter, ``settings.server_timing`` puts them in a ``Server-Timing: sql;dur=…;desc="N"``
 response header (off by default), which is how ``benchmarks/web_load.py`` counts statements per route with any
 number of serve processes.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from maillage.worker.queue import counts_by_status, queue_depth
 
@@ -85,6 +86,14 @@ class Metrics:
             registry=self.registry,
         )
 
+    def observe(self, scope: Scope, template: str | None, status: int, seconds: float, statements: int) -> None:
+        """One request served: its count, its latency and its SQL statements, by route template."""
+        template = template or ("/static" if scope["path"].startswith("/static") else "other")
+        method = scope.get("method", "GET")
+        self.requests.labels(method, template, str(status)).inc()
+        self.latency.labels(method, template).observe(seconds)
+        self.statements.labels(method, template).inc(statements)
+
     def add_queue_collector(self, sessionmaker: Any) -> None:
         self.registry.register(_QueueCollector(sessionmaker))
 
@@ -107,36 +116,11 @@ class _QueueCollector(Collector):
         yield by_status
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, server_timing: bool = False) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.server_timing = server_timing
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = {"code": 500}
-        use = DbUse()
-        token = _current.set(use)
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                if self.server_timing:
-                    MutableHeaders(scope=message).append(
-                        "server-timing", f'sql;dur={use.seconds * 1000:.3f};desc="{use.statements}"')
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            _current.reset(token)
-            route = scope.get("route")
-            template = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static") else "other")
-            method = scope.get("method", "GET")
-            self.metrics.requests.labels(method, template, str(status["code"])).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
-            self.metrics.statements.labels(method, template).inc(use.statements)
+@contextmanager
+def db_use_of_request(use: DbUse) -> Iterator[None]:
+    """Count the SQL statements sent while the block runs (a request: ``RequestContextMiddleware``) into ``use``."""
+    token = _current.set(use)
+    try:
+        yield
+    finally:
+        _current.reset(token)

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.config import Settings
 from maillage.kit.logging import bound_context, get_logger
+from maillage.web.metrics import DbUse, Metrics, db_use_of_request
 
 log = get_logger("maillage.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -75,8 +76,15 @@ def resolve_client(scope: Scope, settings: Settings) -> None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """The outermost layer of the application: the request id, the client behind trusted proxies, the security
+    headers, the request's metrics (count, latency, SQL statements; ``Server-Timing`` when asked) and the access log
+    line. One layer, one wrapper of ``send``: each layer of pure ASGI middleware is a call and, when it watches the
+    response, one more wrapper per message (docs/adr/0015-web-tier-who-is-calling-and-the-stack.md)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None, server_timing: bool = False) -> None:
         self.app = app
+        self.metrics = metrics
+        self.server_timing = server_timing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,6 +101,9 @@ class RequestContextMiddleware:
         https = scope.get("scheme") == "https"
         start = time.perf_counter()
         status = {"code": 500}
+        use = DbUse()
+        counting = db_use_of_request(use)
+        server_timing = self.server_timing
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -107,18 +118,23 @@ class RequestContextMiddleware:
                 if https and settings is not None and settings.hsts_max_age_seconds:
                     headers["strict-transport-security"] = (
                         f"max-age={settings.hsts_max_age_seconds}; includeSubDomains")
+                if server_timing:
+                    headers.append("server-timing", f'sql;dur={use.seconds * 1000:.3f};desc="{use.statements}"')
             await send(message)
 
-        with bound_context(request_id=rid):
+        with bound_context(request_id=rid), counting:
             try:
                 await self.app(scope, receive, send_wrapper)
             finally:
                 route = scope.get("route")
-                # The route template, never the raw path: paths can carry identifiers.
+                template = getattr(route, "path", None)  # the route template, never the raw path: ids
+                duration = time.perf_counter() - start
+                if self.metrics is not None:
+                    self.metrics.observe(scope, template, status["code"], duration, use.statements)
                 log.info(
                     "http.request",
                     method=scope.get("method"),
-                    route=getattr(route, "path", None),
+                    route=template,
                     status=status["code"],
-                    duration_ms=round((time.perf_counter() - start) * 1000, 1),
+                    duration_ms=round(duration * 1000, 1),
                 )
