@@ -79,7 +79,7 @@ class RequestContextMiddleware:
     """The outermost layer of the application: the request id, the client behind trusted proxies, the security
     headers, the request's metrics (count, latency, SQL statements; ``Server-Timing`` when asked) and the access log
     line. One layer, one wrapper of ``send``: each layer of pure ASGI middleware is a call and, when it watches the
-    response, one more wrapper per message (docs/adr/0015-web-tier-who-is-calling-and-the-stack.md)."""
+    response, one more wrapper per message (docs/adr/0018-web-tier-who-is-calling-and-the-stack.md)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics | None = None, server_timing: bool = False) -> None:
         self.app = app
