@@ -165,4 +165,6 @@ class TestEnginesAgree:
         covered = {"consultations-mg", "telemedecine", "apl-mg"}
         # The clinical indicators need operational rows: test_clinical.TestBothEngines compares them.
         covered_in_test_clinical = {"teleexpertise-reponses", "telesurveillance"}
-        assert {i.code for i in all_indicators()} == covered | covered_in_test_clinical
+        # The telemedicine activity per partner type and per site: test_activity.TestBothEngines compares them.
+        covered_in_test_activity = {"activite-partenaires", "activite-sites"}
+        assert {i.code for i in all_indicators()} == covered | covered_in_test_clinical | covered_in_test_activity

@@ -59,7 +59,7 @@ class TestProgrammeOnTheDemo:
             assert row.is_visible() and "125" in row.inner_text()
 
             page.goto(url + "/pilotage/activite?annee=2026")
-            page.get_by_label("Type de partenaire").select_option(label="EHPAD")
+            page.get_by_label("Type de partenaire", exact=True).select_option(label="EHPAD")
             page.get_by_role("button", name="Filtrer").click()
             page.wait_for_load_state()
             assert "EHPAD" in page.locator("h2, caption").first.inner_text() or "EHPAD" in page.locator(

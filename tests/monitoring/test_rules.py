@@ -625,7 +625,9 @@ class TestPackageShape:
     PACKAGE = Path(maillage.monitoring.__file__).parent
     PURE = frozenset({"__future__", "collections", "dataclasses", "datetime", "enum", "functools", "math", "typing",
             "maillage.exceptions", "maillage.kit.clock", "maillage.kit.enums", "maillage.kit.months",
-            "maillage.kit.numbers"})
+            "maillage.kit.numbers",
+            # The dated tariff table every capability prices from (DOMAIN.md §2): data, no I/O.
+            "maillage.directory.tariffs", "decimal"})
 
     def imports(self, path: Path) -> set[str]:
         found: set[str] = set()

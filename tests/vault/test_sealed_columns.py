@@ -129,6 +129,7 @@ CLEAR: dict[str, str] = {
     "billing_entry.rpps": "the performing professional's public RPPS number, no patient data",
     "billing_entry.finess": "the establishment's public FINESS number",
     "billing_entry.tariff_source": "the tariff's legal source, the same for every act",
+    "prediction_score.band": "low / moderate / high, computed from the score's probability (a closed list)",
     "billing_entry.reason": "a code of billing.rules.Reason (a closed list, the officer chooses from it), never text",
     "teleexpertise_notification.kind": CODE,
     "teleconsultation_appointment.status": CODE,
@@ -176,6 +177,7 @@ CLEAR: dict[str, str] = {
 
 # JSON columns of patient tables: structured values written by the code, never a person's free text.
 CLEAR_STRUCTURED: dict[str, str] = {
+    "prediction_score.factors": "the model's top factors: feature codes and numbers, never text (analytics.predict)",
     "audit_entry.details": "ids, counts and codes given by the services (hash-chained with the entry)",
     "patient.identity_attributes": "INS reliability attributes, codes of a closed list",
     "monitoring_enrolment.reference_values": "numbers (dry weight...) the alerting engine reads on every batch",

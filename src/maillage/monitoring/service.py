@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -38,7 +38,6 @@ from maillage.models.monitoring import (
     MonitoringTeam,
     MonitoringTeamMember,
 )
-from maillage.models.prediction import PredictionScore
 from maillage.monitoring import live
 from maillage.monitoring import repository as repo
 from maillage.monitoring.alerts import close_alert, plan_events, rules_of
@@ -62,6 +61,11 @@ from maillage.monitoring.rules.forfaits import (
 )
 from maillage.monitoring.rules.overrides import check_overrides, check_references, settings_changes
 from maillage.monitoring.rules.programmes import Programme, get_programme
+from maillage.monitoring.worklist import WORKLIST_GROUPS as WORKLIST_GROUPS
+from maillage.monitoring.worklist import Worklist as Worklist
+from maillage.monitoring.worklist import order_by_risk as order_by_risk
+from maillage.monitoring.worklist import worklist as worklist
+from maillage.monitoring.worklist import worklist_group as worklist_group
 from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
@@ -396,56 +400,7 @@ def _refresh_due(session: Session, enrolment: MonitoringEnrolment) -> None:
 # -- Triage --------------------------------------------------------------------------------------------------
 
 
-WORKLIST_GROUPS = ("red", "orange", "missing", "green")
-
-
-def worklist_group(alert: MonitoringAlert) -> str:
-    if alert.silence:
-        return "missing"
-    return alert.severity
-
-
-@dataclass
-class Worklist:
-    groups: dict[str, list[MonitoringAlert]] = field(default_factory=dict)
-    scores: dict[uuid.UUID, PredictionScore] = field(default_factory=dict)  # by enrolment
-    by_risk: bool = False
-
-    @property
-    def count(self) -> int:
-        return sum(len(v) for v in self.groups.values())
-
-
-def order_by_risk(groups: dict[str, list[MonitoringAlert]],
-                  scores: dict[uuid.UUID, PredictionScore]) -> dict[str, list[MonitoringAlert]]:
-    """Within each colour, highest risk first (unscored last, then by age of the alert). The colours keep their
-    order: a red alert of the rule is never placed below an orange one whatever the scores, and none is dropped."""
-    def key(alert: MonitoringAlert) -> tuple[float, dt.datetime]:
-        score = scores.get(alert.enrolment_id)
-        return (-(score.probability if score else -1.0), alert.opened_at)
-
-    return {group: sorted(items, key=key) for group, items in groups.items()}
-
-
-def worklist(session: Session, actor: Actor, context: AuditContext | None = None, *,
-             by_risk: bool = False) -> Worklist:
-    """The nurses' worklist: red first, then orange, then patients whose data is missing, then green; with the
-    risk score of each patient that has one (``by_risk``: ordered by it within each colour). Every score shown is
-    audited with the list."""
-    _need(actor, Permission.MONITORING_TRIAGE)
-    alerts = repo.worklist(session, authz.accessible_patients(actor))
-    out = Worklist({g: [] for g in WORKLIST_GROUPS}, by_risk=by_risk)
-    for alert in alerts:
-        out.groups[worklist_group(alert)].append(alert)
-    authz.audit_list(session, actor, object_type="monitoring_alert", count=len(alerts), purpose=PURPOSE,
-                     patient_ids=[a.patient_id for a in alerts], context=context)
-    out.scores = repo.scores_for(session, [a.enrolment_id for a in alerts])
-    if out.scores:
-        authz.audit_list(session, actor, object_type="prediction_score", count=len(out.scores), purpose=PURPOSE,
-                         patient_ids=[s.patient_id for s in out.scores.values()], context=context)
-    if by_risk:
-        out.groups = order_by_risk(out.groups, out.scores)
-    return out
+# The worklist (its groups, the order by risk and the audited read) lives in ``monitoring.worklist``.
 
 
 def _open_alert(session: Session, actor: Actor, alert_id: uuid.UUID, action: str,
