@@ -33,3 +33,41 @@ class TestLoginWithExternalIdentity:
         link_external_identity(db, user, ExternalIdentity(PSC, "sub-4"))
         disable_user(db, user)
         assert login_with_external_identity(db, ExternalIdentity(PSC, "sub-4")) is None
+
+
+class TestFirstSignInLinksOnlyACareAccount:
+    """A first Pro Santé Connect sign-in links the professional's existing account by itself only when it is an
+    active account of a care role: an administration account (or a disabled one) is never taken over by an external
+    identity; the professional asks for access instead (review of the PSC adapter)."""
+
+    def _professional(self, db, national_id: str):  # type: ignore[no-untyped-def]
+        from maillage.models.directory import Professional
+
+        pro = Professional(rpps=national_id[1:], national_id=national_id, last_name="Durand", first_name="Anne",
+                           profession_code="10")
+        db.add(pro)
+        db.flush()
+        return pro
+
+    def test_an_administrator_account_of_the_professional_is_not_linked(self, db):
+        from maillage.auth.oidc import sign_in_external
+
+        pro = self._professional(db, "810009990001")
+        admin = make_user(db, "administrator")
+        admin.person_id = pro.id
+        db.flush()
+        result = sign_in_external(db, ExternalIdentity(PSC, "sub-admin", national_id="810009990001", acr="eidas1"),
+                                  required_acr="eidas1")
+        assert result.outcome == "pending" and result.user is None
+        assert admin.external_subject is None
+
+    def test_an_active_physician_account_is_linked(self, db):
+        from maillage.auth.oidc import sign_in_external
+
+        pro = self._professional(db, "810009990002")
+        doctor = make_user(db, "physician")
+        doctor.person_id = pro.id
+        db.flush()
+        result = sign_in_external(db, ExternalIdentity(PSC, "sub-doc", national_id="810009990002", acr="eidas1"),
+                                  required_acr="eidas1")
+        assert result.outcome == "signed_in" and result.user is doctor and doctor.external_subject == "sub-doc"

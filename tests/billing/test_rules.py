@@ -132,7 +132,26 @@ class TestTransitions:
     def test_a_corrected_entry_cannot_be_corrected_again(self):
         with pytest.raises(ValidationFailed):
             rules.check_correctable("corrected")
-        rules.check_correctable("billed")
+        rules.check_correctable("to_bill")
+        rules.check_correctable("rejected")
+
+    def test_a_billed_entry_is_rejected_before_its_correction_not_claimed_twice(self):
+        with pytest.raises(ValidationFailed, match="rejeté"):
+            rules.check_correctable("billed")
+
+    def test_an_entry_the_rules_refused_does_not_become_billable_by_a_correction(self):
+        with pytest.raises(ValidationFailed, match="pas facturable"):
+            rules.check_correctable("not_billable")
+
+    @pytest.mark.parametrize(("original", "corrected", "allowed"), [
+        ("TE2", "RQD", True), ("TCG", "TC", True), ("TLS", "TLD", True), ("TVB", "TVA", True),
+        ("TE2", "TVB", False), ("RQD", "TC", False), ("TVA", "TE2", False)])
+    def test_a_code_is_corrected_within_its_family(self, original, corrected, allowed):
+        if allowed:
+            rules.check_same_family(original, corrected)
+        else:
+            with pytest.raises(ValidationFailed, match="même famille"):
+                rules.check_same_family(original, corrected)
 
 
 class TestTeleconsultationShare:

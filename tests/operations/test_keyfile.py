@@ -103,3 +103,12 @@ def test_export_refuses_to_overwrite_a_file(tmp_path: Path) -> None:
     with pytest.raises(keyfile.KeyFileError, match="existe déjà"):
         keyfile.write_export(tmp_path / "keys.maillage", b"{}")
     assert (tmp_path / "keys.maillage").read_text() == "précédent"
+
+
+@pytest.mark.parametrize(("n", "r"), [(2**22, 32), (2**21, 8), (2**20, 4)])
+def test_a_header_asking_scrypt_for_too_much_memory_is_refused_before_deriving(source: Settings, n: int,
+                                                                               r: int) -> None:
+    document = json.loads(keyfile.encrypt(keyfile.collect(source), PASSPHRASE, n=FAST))
+    document["header"].update(n=n, r=r)
+    with pytest.raises(keyfile.KeyFileError, match="bornes"):
+        keyfile.decrypt(json.dumps(document).encode(), PASSPHRASE)

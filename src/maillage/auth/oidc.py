@@ -104,6 +104,10 @@ def record_external_failure(session: Session, identity_label: str, reason: str, 
     return ExternalSignIn("refused", user, reason)
 
 
+# The roles whose existing account a Pro Santé Connect identity of the same professional links to by itself.
+AUTO_LINKED_ROLES = ("physician", "midwife", "nurse", "coordinating_nurse", "pharmacist")
+
+
 def _access_request(session: Session, identity: ExternalIdentity, professional: Professional) -> PscAccessRequest:
     found = session.scalar(select(PscAccessRequest).where(PscAccessRequest.subject == identity.subject))
     if found is None:
@@ -127,8 +131,11 @@ def sign_in_external(session: Session, identity: ExternalIdentity, *, required_a
     professional = (session.scalar(select(Professional).where(Professional.national_id == identity.national_id))
                     if identity.national_id else None)
     if user is None and professional is not None:
-        user = session.scalar(select(UserAccount).where(UserAccount.person_id == professional.id)
-                              .order_by(UserAccount.created_at).limit(1))
+        # Linked at a first sign-in only: an active account of a care role (an administration account, whose
+        # sign-in skips no factor today, is never taken over by an external identity; it asks for access instead).
+        user = session.scalar(select(UserAccount).where(
+            UserAccount.person_id == professional.id, UserAccount.status == "active",
+            UserAccount.role.in_(AUTO_LINKED_ROLES)).order_by(UserAccount.created_at).limit(1))
         if user is not None and user.external_subject is None:
             link_external_identity(session, user, identity)
             audit_user_event(session, user, "external_identity_linked", "success", context, method="oidc",

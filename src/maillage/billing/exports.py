@@ -19,6 +19,7 @@ from maillage.billing.service import EntryView
 from maillage.directory.tariffs import label_of
 from maillage.kit.numbers import fr_euros
 from maillage.kit.pdf import FAMILY, UnicodePDF
+from maillage.kit.spreadsheet import text_row
 
 CSV_COLUMNS = ("date_acte", "code", "libelle", "montant", "statut", "motif", "rpps", "finess", "professionnel",
                "patient", "origine", "identifiant_acte", "corrige")
@@ -35,9 +36,12 @@ def csv_bytes(rows: Sequence[EntryView]) -> bytes:
     writer.writerow(CSV_COLUMNS)
     for v in rows:
         e = v.entry
-        writer.writerow((e.act_date.isoformat(), e.code, label_of(e.code), f"{e.amount:.2f}", v.status_label,
-                         v.reason_label, e.rpps or "", e.finess or "", v.professional, v.patient_number,
-                         e.source, str(e.id), str(e.corrects_id) if e.corrects_id else ""))
+        # The amount is the platform's own number; every other cell may start like a formula (a name typed by
+        # someone else) and is written as text (maillage.kit.spreadsheet).
+        writer.writerow((*text_row((e.act_date.isoformat(), e.code, label_of(e.code))), f"{e.amount:.2f}",
+                         *text_row((v.status_label, v.reason_label, e.rpps or "", e.finess or "", v.professional,
+                                    v.patient_number, e.source, str(e.id),
+                                    str(e.corrects_id) if e.corrects_id else ""))))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

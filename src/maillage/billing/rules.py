@@ -62,7 +62,10 @@ TRANSITIONS: dict[EntryStatus, frozenset[EntryStatus]] = {
     EntryStatus.NOT_BILLABLE: frozenset(),
     EntryStatus.CORRECTED: frozenset(),
 }
-CORRECTABLE = frozenset({EntryStatus.TO_BILL, EntryStatus.BILLED, EntryStatus.REJECTED, EntryStatus.NOT_BILLABLE})
+# A correction makes a new entry to bill: only from an entry not sent to the insurer (to bill) or sent back by it
+# (rejected). A billed entry is first marked rejected (else the same act would be claimed twice); an entry the rules
+# found not billable (cap, inpatient, profession...) does not become billable by a correction.
+CORRECTABLE = frozenset({EntryStatus.TO_BILL, EntryStatus.REJECTED})
 
 
 def check_transition(current: str, target: EntryStatus, reason: str | None = None) -> Reason | None:
@@ -78,8 +81,24 @@ def check_transition(current: str, target: EntryStatus, reason: str | None = Non
 
 
 def check_correctable(current: str) -> None:
-    if EntryStatus(current) not in CORRECTABLE:
+    status = EntryStatus(current)
+    if status is EntryStatus.BILLED:
+        raise ValidationFailed("Cet acte a été facturé : marquez-le rejeté (avec le motif de l'Assurance maladie) "
+                               "avant de le corriger.")
+    if status is EntryStatus.NOT_BILLABLE:
+        raise ValidationFailed("Cet acte n'est pas facturable selon les règles de la télémédecine : une correction "
+                               "ne le rend pas facturable.")
+    if status not in CORRECTABLE:
         raise ValidationFailed("Cet acte a déjà été corrigé : corrigez la dernière version.")
+
+
+def check_same_family(original: str, corrected: str) -> None:
+    """A correction changes a code within its family (TE2 ↔ RQD, TCG ↔ TC...), never an act into another kind of
+    act (a tele-expertise into a telesurveillance forfait)."""
+    families = (TE_CODES, TELECONSULTATION_CODES, ASSISTANCE_CODES, FORFAIT_CODES)
+    if not any(original in family and corrected in family for family in families):
+        raise ValidationFailed(f"Un acte {original} ne se corrige pas en {corrected} : choisissez un code de la "
+                               "même famille d'actes.")
 
 
 # -- Who may bill what (DOMAIN.md §2.2, §2.3) ----------------------------------------------------------------------
@@ -96,6 +115,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "TLD": frozenset({"nurse", "coordinating_nurse"}),
 }
 TE_CODES = frozenset({"TE2", "RQD"})
+TELECONSULTATION_CODES = frozenset({"TCG", "TC"})
 ASSISTANCE_CODES = frozenset({"TLS", "TLL", "TLD"})
 FORFAIT_CODES = frozenset({"TVA", "TVB", "TVB2", "TVB25"})
 DEFAULT_TE_YEARLY_CAP = 4  # TE2 per patient per requis per calendar year: configurable, DOMAIN.md §2.3 [uncertain]

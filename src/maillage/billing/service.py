@@ -212,6 +212,7 @@ def correct(session: Session, actor: Actor, entry_id: uuid.UUID, *, code: str, a
     tariff = find_tariff(code, act_date)
     if tariff is None:
         raise ValidationFailed(f"Aucun tarif {code} en vigueur le {act_date.strftime('%d/%m/%Y')}.")
+    rules.check_same_family(original.code, code)
     if act_date > now().date():
         raise ValidationFailed("La date de l'acte ne peut pas être dans le futur.")
     at = now()

@@ -263,10 +263,19 @@ def read_manifest(src: Path) -> dict[str, Any]:
     return manifest
 
 
+def _plain_name(name: object, what: str) -> str:
+    """A file name the manifest gives, refused unless it is one plain name inside the backup's folder: a tampered
+    manifest must not make the restore read or write anywhere else (``../keys/ACTIVE``, ``/etc/…``), and its
+    checksums prove nothing against whoever rewrote it."""
+    if not isinstance(name, str) or not name or name.startswith(".") or Path(name).name != name or "\\" in name:
+        raise BackupError(f"Le manifeste nomme {what} {name!r} hors du dossier de la sauvegarde : refusé.")
+    return name
+
+
 def check_folder(src: Path, manifest: dict[str, Any]) -> None:
-    """Every file the manifest names is present with its checksum."""
+    """Every file the manifest names is present with its checksum, and is a plain name inside the backup."""
     database = manifest["database"]
-    db_path = src / database["file"]
+    db_path = src / _plain_name(database["file"], "la copie de la base")
     if not db_path.is_file() or sha256_file(db_path) != database["sha256"]:
         raise BackupError(f"La copie de la base {db_path} est absente ou ne correspond pas au manifeste.")
     store = LocalBlobStore(src / BLOB_DIR)
@@ -275,7 +284,7 @@ def check_folder(src: Path, manifest: dict[str, Any]) -> None:
         if not path.is_file() or sha256_file(path) != digest:
             raise BackupError(f"Le fichier chiffré {name} de la sauvegarde est absent ou altéré.")
     for name, digest in manifest["audit_checkpoints"].items():
-        path = src / CHECKPOINT_DIR / name
+        path = src / CHECKPOINT_DIR / _plain_name(name, "le registre")
         if not path.is_file() or sha256_file(path) != digest:
             raise BackupError(f"Le registre des points de contrôle {name} de la sauvegarde est absent ou altéré.")
 
@@ -353,7 +362,8 @@ def restore(settings: Settings, src: Path) -> RestoreReport:
         checkpoints = settings.effective_audit_checkpoint_dir
         checkpoints.mkdir(mode=0o700, parents=True, exist_ok=True)
         for name in manifest["audit_checkpoints"]:
-            shutil.copy2(src / CHECKPOINT_DIR / name, checkpoints / name)
+            plain = _plain_name(name, "le registre")
+            shutil.copy2(src / CHECKPOINT_DIR / plain, checkpoints / plain)
         with engine.connect() as conn:
             counts = row_counts(conn)
             blob_rows = _blob_rows(conn)

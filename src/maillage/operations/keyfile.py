@@ -121,7 +121,8 @@ def decrypt(content: bytes, passphrase: str) -> dict[str, Any]:
         if header["format"] != FORMAT or header["kdf"] != "scrypt" or header["aead"] != "AES-256-GCM":
             raise KeyFileError(f"Ce fichier n'est pas un export de clés au format {FORMAT}.")
         n, r, p = int(header["n"]), int(header["r"]), int(header["p"])
-        if not (2**14 <= n <= 2**22 and 1 <= r <= 32 and 1 <= p <= 16):
+        # scrypt takes 128 × n × r bytes: a crafted header asking for gigabytes is refused before any derivation.
+        if not (2**14 <= n <= 2**22 and 1 <= r <= 32 and 1 <= p <= 16 and n * r <= 2**21):
             raise KeyFileError("Paramètres de dérivation hors des bornes admises : fichier refusé.")
         salt, nonce = _unb64(header["salt"], "le sel"), _unb64(document["nonce"], "le nonce")
         ciphertext = _unb64(document["ciphertext"], "le contenu chiffré")
@@ -203,7 +204,11 @@ def install(settings: Settings, bundle: dict[str, Any]) -> ImportReport:
     except (KeyError, TypeError):
         raise KeyFileError("L'export de clés est incomplet : rien n'a été importé.") from None
     # Check every target before writing any: an import either places all keys or none.
-    for folder, files in ((settings.key_dir, vault_files), (settings.effective_audit_key_dir, audit_files)):
+    targets = [(settings.key_dir, vault_files), (settings.effective_audit_key_dir, audit_files)]
+    if PSEUDONYM in bundle:
+        pseudonym_file = _pseudonym_file(settings)
+        targets.append((pseudonym_file.parent, {pseudonym_file.name: bundle[PSEUDONYM]["file"]}))
+    for folder, files in targets:
         for name, encoded in files.items():
             target = folder / _safe_name(name)
             if target.exists() and target.read_bytes() != _unb64(encoded, name):
