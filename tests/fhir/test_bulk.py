@@ -154,6 +154,16 @@ class TestCancelAndExpiry:
         db.expire_all()
         assert db.scalar(select(func.count()).select_from(Blob).where(Blob.id.in_(blobs))) == 0
 
+    def test_one_export_at_a_time_per_client_and_the_next_once_it_is_done(self, client, db, sessions):
+        w = full_world(db)
+        headers = bearer(db, w.caller, ALL)
+        status_url = kick_off(client, "/fhir/Patient/$export?_type=Patient", headers)
+        again = client.get("/fhir/Patient/$export?_type=Patient",
+                           headers={**headers, "prefer": "respond-async", "accept": "application/fhir+json"})
+        assert again.status_code == 429 and "déjà en cours" in again.text
+        finished(client, sessions, status_url, headers)
+        kick_off(client, "/fhir/Patient/$export?_type=Patient", headers)
+
     def test_an_expired_export_is_404_then_purged_with_its_files(self, client, db, sessions):
         w = full_world(db)
         headers = bearer(db, w.caller, ALL)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from maillage.audit.service import record
 from maillage.auth import tokens
-from maillage.exceptions import MaillageError, NotFound, PermissionDenied
+from maillage.exceptions import MaillageError, NotFound, PermissionDenied, TooManyRequests
 from maillage.fhir import rules
 from maillage.fhir.registry import REGISTRY, Call, ResourceType, SearchQuery
 from maillage.fhir.resources import group as groups
@@ -139,6 +139,14 @@ def kick_off(call: Call, level: str, group_id: str | None, items: list[tuple[str
         team = call.session.get(MonitoringTeam, asked.group_id)
         if team is None or not groups.members(call, team.id):
             raise NotFound()
+    under_way = call.session.scalar(select(FhirExport.id).where(
+        FhirExport.client_id == call.actor.user_id, FhirExport.status.in_(("queued", "running")),
+        FhirExport.expires_at > now()).limit(1))
+    if under_way is not None:
+        # One export at a time per client (Bulk Data IG: a server may refuse concurrent requests with 429): the
+        # worker's two cores and memory are not for one client to fill.
+        raise TooManyRequests("Un export est déjà en cours pour ce client : attendez qu'il se termine ou annulez-le "
+                              "(DELETE sur son adresse de suivi).", retry_after=60)
     export = FhirExport(client_id=call.actor.user_id, token_id=call.actor.token_id, level=asked.level,
                         group_id=asked.group_id, types=asked.types, since=asked.since, request_url=request_url[:2000],
                         status="queued", created_at=now(), expires_at=now() + KEPT)
