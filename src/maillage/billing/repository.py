@@ -23,6 +23,18 @@ from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
 COUNTED = (EntryStatus.TO_BILL.value, EntryStatus.BILLED.value)
 
 
+# The ledger's collector holds this PostgreSQL advisory lock until its transaction ends.
+COLLECT_LOCK_KEY = 5_020_261_207
+
+
+def lock_collection(session: Session) -> None:
+    """Serialize collections until the end of the transaction (PostgreSQL; SQLite serializes writers already): the
+    officer's "reprendre les actes" and the worker's job never write the same act twice (the second waits, then
+    finds it collected), and a yearly cap counts the acts the first one wrote."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(COLLECT_LOCK_KEY)))
+
+
 def _not_collected(source: str, source_id: Any) -> Any:
     return ~exists().where(BillingEntry.source_id == source_id, BillingEntry.source == source)
 

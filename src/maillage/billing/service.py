@@ -64,6 +64,7 @@ def collect(session: Session, *, settings: Settings | None = None, batch: int = 
     """Write into the ledger the acts of every capability not collected yet, oldest first (so that a yearly cap
     counts the acts before); returns how many. Idempotent: an act already in the ledger is skipped."""
     cap = (settings or get_settings()).teleexpertise_yearly_cap
+    repo.lock_collection(session)
     count = 0
     for act, inpatient in repo.new_teleexpertise_acts(session, batch):
         role, rpps, establishment_id = repo.professional_facts(session, act.professional_user_id)
