@@ -115,7 +115,9 @@ class TestAttacks:
         w = full_world(db)
         headers = bearer(db, w.caller, ALL)
         for query in ("_outputFormat=text/csv", "_type=Nimporte", "_since=hier", "_typeFilter=x", "_type=Group",
-                      "_type=Patient&_type=Observation"):
+                      "_type=Patient&_type=Observation",
+                      # a type that cannot select by last update would be exported whole as if it had all changed
+                      "_since=2026-01-01&_type=Patient,MedicationRequest"):
             response = client.get(f"/fhir/Patient/$export?{query}", headers=headers)
             assert response.status_code == 400, (query, response.text)
             assert outcome(response)

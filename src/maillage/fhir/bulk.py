@@ -122,6 +122,11 @@ def parse_request(actor: Actor, level: str, group_id: str | None, items: list[tu
             since = rules.date_range(values["_since"])[0]
         except rules.SearchProblem as exc:
             raise BadRequest(f"_since : {exc}") from exc
+        # A type that cannot select by its last update would be exported whole, as if all of it had changed.
+        unfiltered = [t for t in types if "_lastUpdated" not in {p.name for p in REGISTRY[t].search_params}]
+        if unfiltered:
+            raise BadRequest(f"_since ne s'applique pas à : {', '.join(unfiltered)} (leur date de mise à jour n'est "
+                             "pas connue) : exportez-les sans _since, ou retirez-les de _type.")
     gid = None
     if level == "group":
         try:
