@@ -66,6 +66,14 @@ class TestStatementPage:
         db.expire_all()
         assert db.get(BillingEntry, te2.id).status == "billed"
 
+    def test_a_crafted_link_cannot_make_the_banner_say_anything(self, client, db, bw):
+        _collected(db, bw)
+        sign_in(client, db, bw.officer)
+        page = client.get(f"/facturation?{_q(bw)}&info=Votre+compte+est+suspendu&n=3")
+        assert page.status_code == 200 and "suspendu" not in page.text
+        page = client.get(f"/facturation?{_q(bw)}&info=collected&n=3")
+        assert "3 nouvel(s) acte(s) repris des activités" in page.text
+
     def test_nothing_ticked_is_a_french_error_and_changes_nothing(self, client, db, bw):
         _collected(db, bw)
         sign_in(client, db, bw.officer)

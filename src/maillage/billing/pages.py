@@ -69,7 +69,7 @@ def _statement_page(request: Request, db: Session, actor: Actor, *, error: str |
         "establishments": establishments, "establishment_id": establishment_id, "establishment_name": name,
         "month": month, "month_label": rules.month_label(month), "months": months, "status": status,
         "statuses": list(EntryStatus), "reasons": REJECTION_REASONS, "query": _query(establishment_id, month),
-        "error": error, "info": request.query_params.get("info", "")[:200], "EntryStatus": EntryStatus,
+        "error": error, "info": _info(request), "EntryStatus": EntryStatus,
     }
     return templates().TemplateResponse(request, "billing/statement.html", body, status_code=status_code)
 
@@ -87,8 +87,24 @@ def statement_page(request: Request, db: DbSession, actor: Officer) -> Response:
     return _statement_page(request, db, actor)
 
 
-def _back(establishment_id: uuid.UUID, month: dt.date, info: str) -> RedirectResponse:
-    return RedirectResponse(f"{BASE}?{_query(establishment_id, month, info=info)}", status_code=303)
+# What the page says after an action: the redirect carries a code and a count, never the text (a crafted link
+# must not make the platform's own banner say anything).
+INFOS = {
+    "billed": "{n} acte(s) marqué(s) facturé(s).",
+    "rejected": "Acte rejeté.",
+    "corrected": "Correction enregistrée : l'acte d'origine est conservé.",
+    "collected": "{n} nouvel(s) acte(s) repris des activités.",
+}
+
+
+def _info(request: Request) -> str:
+    text = INFOS.get(request.query_params.get("info", ""), "")
+    count = request.query_params.get("n", "0")
+    return text.format(n=int(count) if count.isdigit() and len(count) < 9 else 0)
+
+
+def _back(establishment_id: uuid.UUID, month: dt.date, info: str, count: int = 0) -> RedirectResponse:
+    return RedirectResponse(f"{BASE}?{_query(establishment_id, month, info=info, n=str(count))}", status_code=303)
 
 
 async def _form(request: Request) -> dict[str, Any]:
@@ -115,7 +131,7 @@ async def mark_billed(request: Request, db: DbSession, actor: Officer) -> Respon
             raise
         db.rollback()
         return _statement_page(request, db, actor, error=exc.message, status_code=exc.status_code)
-    return _back(establishment_id, month, f"{count} acte(s) marqué(s) facturé(s).")
+    return _back(establishment_id, month, "billed", count)
 
 
 @router.post(BASE + "/actes/{entry_id}/rejeter", response_class=HTMLResponse)
@@ -129,7 +145,7 @@ async def reject(entry_id: uuid.UUID, request: Request, db: DbSession, actor: Of
             raise
         db.rollback()
         return _statement_page(request, db, actor, error=exc.message, status_code=exc.status_code)
-    return _back(establishment_id, month, "Acte rejeté.")
+    return _back(establishment_id, month, "rejected")
 
 
 def _correct_page(request: Request, db: Session, actor: Actor, entry_id: uuid.UUID, *, error: str | None = None,
@@ -165,7 +181,7 @@ async def correct(entry_id: uuid.UUID, request: Request, db: DbSession, actor: O
             raise
         db.rollback()
         return _correct_page(request, db, actor, entry_id, error=exc.message, form=form, status_code=exc.status_code)
-    return _back(establishment_id, month, "Correction enregistrée : l'acte d'origine est conservé.")
+    return _back(establishment_id, month, "corrected")
 
 
 @router.post(BASE + "/collecter", response_class=HTMLResponse)
@@ -174,7 +190,7 @@ async def collect(request: Request, db: DbSession, actor: Officer) -> Response:
     establishment_id, month = _scope(request, actor)
     service.default_establishment(actor)
     count = service.collect(db)
-    return _back(establishment_id, month, f"{count} nouvel(s) acte(s) repris des activités.")
+    return _back(establishment_id, month, "collected", count)
 
 
 def _all_rows(request: Request, db: Session, actor: Actor) -> tuple[uuid.UUID, dt.date, list[service.EntryView]]:
