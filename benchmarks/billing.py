@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import psycopg  # noqa: E402
 from _machine import cpu_model, loadavg  # noqa: E402
+from _postgres import ensure_database, libpq_url  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 # This folder holds a benchmark named fhir.py, which would hide the fhir.resources package the application imports.
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -69,27 +69,6 @@ def timed(label: str, fn: Callable[[], object], runs: int) -> tuple[str, float, 
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     return label, percentile(times, 0.5), percentile(times, 0.95), percentile(times, 0.99)
-
-
-def libpq_url(url: str, database: str | None = None) -> str:
-    target = make_url(url)
-    if database is not None:
-        target = target.set(database=database)
-    return target.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def ensure_database(url: str) -> str:
-    name = make_url(url).database or ""
-    try:
-        with psycopg.connect(libpq_url(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            row = conn.execute("SHOW server_version").fetchone()
-            return str(row[0]) if row else "?"
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL injoignable : ce banc d'essai l'exige ; définissez MAILLAGE_BENCH_BILLING_URL. ({exc})",
-              file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def migrate(url: str) -> None:
@@ -231,7 +210,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=100, help="mesures par figure")
     args = parser.parse_args()
     url = os.environ.get("MAILLAGE_BENCH_BILLING_URL", DEFAULT_URL)
-    version = ensure_database(url)
+    version = ensure_database(url, "MAILLAGE_BENCH_BILLING_URL")
     print(f"Machine : {cpu_model()}, {os.cpu_count()} cœur(s) ; Python {platform.python_version()} ; "
           f"PostgreSQL {version} ; charge moyenne au départ {loadavg()}")
     started = time.perf_counter()
