@@ -61,6 +61,7 @@ from maillage.web.limits import LimitsMiddleware, RateLimitMiddleware
 from maillage.web.metrics import Metrics, install_statement_counter
 from maillage.web.middleware import RequestContextMiddleware
 from maillage.web.nav import nav_items
+from maillage.web.routing import guard_included_routers
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 
@@ -170,4 +171,5 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(prescription_endpoints.router)
     app.include_router(prescription_pages.router)
     app.include_router(billing_pages.router)
+    guard_included_routers(app)  # last: every router is included
     return app

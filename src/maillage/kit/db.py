@@ -8,10 +8,11 @@ address them on both engines.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -93,10 +94,8 @@ def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         if url in ("sqlite://", "sqlite:///:memory:"):
             raise ValueError("in-memory SQLite is not supported: use a file so every connection sees the data")
-    elif url.startswith("postgresql"):
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        kwargs["pool_pre_ping"] = True
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not pool:
         kwargs["poolclass"] = NullPool
     elif pool_size is not None and not url.startswith("sqlite"):
@@ -112,9 +111,46 @@ def make_engine(url: str, *, statement_timeout_ms: int | None = None, pool: bool
             event.listen(engine, "begin", _sqlite_begin)
     elif engine.dialect.name == "postgresql" and read_only:
         event.listen(engine, "begin", _postgresql_read_only)
+    if engine.dialect.name == "postgresql" and pool:
+        ping_when_idle(engine)
     if engine.dialect.name == "postgresql" and statement_timeout_ms:
         _set_statement_timeout(engine, statement_timeout_ms)
     return engine
+
+
+# A pooled connection handed back less than this long ago is handed out again without a ping.
+PING_AFTER_IDLE_S = 2.0
+_CHECKED_IN = "maillage_checked_in_at"
+
+
+def ping_when_idle(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
+    """Check a pooled connection before handing it out, only when it sat idle in the pool for ``idle_s`` or more.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip to PostgreSQL per request (two with
+    who-is-calling's own pool), paid most under load, where connections go back and out again within
+    milliseconds. A connection idle in the pool is where a restart of the server, a network cut or an idle
+    timeout goes unnoticed: that one is pinged, with the dialect's own ping, and a dead one is replaced before
+    use (``DisconnectionError`` makes the pool discard it and take another). A connection that worked a moment
+    ago and broke since (the server killed while requests run) fails its request like any in-flight one, and
+    the disconnect makes SQLAlchemy drop the whole pool, so the requests after it get fresh connections
+    (docs/adr/0019-web-tier-connections-and-routing.md)."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is not None and time.monotonic() - checked_in < idle_s:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure of the ping means: not this connection
+            raise exc.DisconnectionError(f"connection lost while idle in the pool: {error}") from error
+        if not alive:
+            raise exc.DisconnectionError("connection lost while idle in the pool")
 
 
 def _set_statement_timeout(engine: Engine, statement_timeout_ms: int) -> None:
@@ -128,17 +164,24 @@ def _set_statement_timeout(engine: Engine, statement_timeout_ms: int) -> None:
     event.listen(engine, "connect", _set_timeout)
 
 
+CALLER_POOL_SIZE = 4
+
+
 def make_autocommit_async_engine(url: str, *, statement_timeout_ms: int | None = None,
-                                 pool_size: int = 2) -> AsyncEngine | None:
+                                 pool_size: int = CALLER_POOL_SIZE) -> AsyncEngine | None:
     """An engine on the event loop, in autocommit, for the one read every request makes before its route (who is
     calling, ``auth.middleware``): awaited on the loop, it needs no hand-off to a worker thread. PostgreSQL only (None
     otherwise). Its code is the synchronous code of the read, run by ``AsyncConnection.run_sync``; its statements
-    are counted like any other (its ``sync_engine`` is an ``Engine``)."""
+    are counted like any other (its ``sync_engine`` is an ``Engine``).
+
+    Its pool has a fixed size and no overflow: the read lasts a fraction of a millisecond, so a burst of requests
+    waits a moment for one of ``pool_size`` connections rather than opening new ones (each a new PostgreSQL
+    backend, started and stopped again: that churn cost more CPU than the reads themselves at 16 clients)."""
     url = normalise_url(url)
     if not url.startswith("postgresql+psycopg://"):
         return None
-    engine = create_async_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
-                                 isolation_level="AUTOCOMMIT")
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, isolation_level="AUTOCOMMIT")
+    ping_when_idle(engine.sync_engine)
     if statement_timeout_ms:
         _set_statement_timeout(engine.sync_engine, statement_timeout_ms)
     return engine
