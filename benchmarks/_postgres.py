@@ -8,6 +8,13 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 
+def sqlalchemy_url(url: str) -> str:
+    """``url`` with the psycopg driver SQLAlchemy needs (``postgresql://`` and ``postgres://`` name none)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 def libpq_url(url: str, database: str | None = None) -> str:
     """``url`` as libpq reads it (no SQLAlchemy driver name), on ``database`` if given."""
     target = make_url(url)

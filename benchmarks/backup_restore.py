@@ -59,7 +59,7 @@ def main() -> int:
                         help="nombre de demandes (1 000 000 par défaut, la taille de l'issue)")
     args = parser.parse_args()
     url = te.sqlalchemy_url(os.environ.get("MAILLAGE_BENCH_TELEEXPERTISE_URL", te.DEFAULT_URL))
-    version = te.ensure_database(url)
+    version = te.ensure_database(url, "MAILLAGE_BENCH_TELEEXPERTISE_URL")
     print(f"Machine : {cpu_model()}, {os.cpu_count()} cœur(s) ; Python {platform.python_version()} ; "
           f"PostgreSQL {version} ; charge moyenne au départ {loadavg()}")
     if _filled(url, args.requests):

@@ -47,8 +47,11 @@ os.environ.setdefault("MAILLAGE_PASSWORD_HASH_PROFILE", "cheapest")
 
 import psycopg  # noqa: E402
 from _machine import cpu_model, loadavg  # noqa: E402
+from _postgres import ensure_database, libpq_url, sqlalchemy_url  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+
+# This folder holds a benchmark named fhir.py, which would hide the fhir.resources package the application imports.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/maillage_bench_messaging"
 LINES = 100
@@ -71,33 +74,6 @@ def timed(label: str, fn: Callable[[], object], runs: int) -> tuple[str, float, 
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     return label, percentile(times, 0.5), percentile(times, 0.95), percentile(times, 0.99)
-
-
-def sqlalchemy_url(url: str) -> str:
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
-def libpq_url(url: str, database: str | None = None) -> str:
-    target = make_url(url)
-    if database is not None:
-        target = target.set(database=database)
-    return target.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def ensure_database(url: str) -> str:
-    name = make_url(url).database or ""
-    try:
-        with psycopg.connect(libpq_url(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            row = conn.execute("SHOW server_version").fetchone()
-            return str(row[0]) if row else "?"
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL injoignable ({make_url(url).render_as_string(hide_password=True)}) : ce banc d'essai "
-              f"exige PostgreSQL ; définissez MAILLAGE_BENCH_MESSAGING_URL. Détail : {exc}".strip(), file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def dataset_tag(threads: int) -> str:
@@ -319,7 +295,7 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="garder une base déjà remplie à cette taille")
     args = parser.parse_args()
     url = sqlalchemy_url(os.environ.get("MAILLAGE_BENCH_MESSAGING_URL", DEFAULT_URL))
-    version = ensure_database(url)
+    version = ensure_database(url, "MAILLAGE_BENCH_MESSAGING_URL")
     if not (args.reuse and already_filled(url, args.threads)):
         migrate(url)
         seed(url, args.threads)

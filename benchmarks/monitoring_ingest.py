@@ -55,6 +55,8 @@ from typing import Any
 import httpx
 import psycopg
 from _machine import cpu_model, loadavg
+from _postgres import ensure_database as create_database
+from _postgres import libpq_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/monitoring_bench"
@@ -83,11 +85,9 @@ def db_url() -> str:
 
 
 def ensure_database(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(url, autocommit=True) as conn:
+    """The benchmark's database, created if missing, its schema emptied and migrated to head."""
+    create_database(url, "MAILLAGE_BENCH_MONITORING_URL")
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
     env = {**os.environ, "MAILLAGE_DATABASE_URL": url}

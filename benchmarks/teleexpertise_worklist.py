@@ -46,11 +46,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+VAR_DIR = Path(tempfile.gettempdir()) / "maillage-bench-teleexpertise"
+os.environ.setdefault("MAILLAGE_VAR_DIR", str(VAR_DIR))  # the vault's keys: kept across --reuse runs
 
 import psycopg  # noqa: E402
 from _machine import cpu_model, loadavg  # noqa: E402
+from _postgres import ensure_database, libpq_url, sqlalchemy_url  # noqa: E402
 from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+
+# This folder holds a benchmark named fhir.py, which would hide the fhir.resources package the application imports.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/maillage_bench_teleexpertise"
 LINES = 30
@@ -90,35 +95,6 @@ def timed(label: str, fn: Callable[[], object], runs: int) -> tuple[str, float, 
 
 
 # --- Database ---------------------------------------------------------------------------------------------------
-
-
-def sqlalchemy_url(url: str) -> str:
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
-def libpq_url(url: str, database: str | None = None) -> str:
-    target = make_url(url)
-    if database is not None:
-        target = target.set(database=database)
-    return target.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def ensure_database(url: str) -> str:
-    """Create the database if missing; the server's version. Exit 2 with a French message if unreachable."""
-    name = make_url(url).database or ""
-    try:
-        with psycopg.connect(libpq_url(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            row = conn.execute("SHOW server_version").fetchone()
-            return str(row[0]) if row else "?"
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL injoignable ({make_url(url).render_as_string(hide_password=True)}) : ce banc d'essai "
-              f"exige PostgreSQL ; définissez MAILLAGE_BENCH_TELEEXPERTISE_URL. Détail : {exc}".strip(),
-              file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def dataset_tag(requests: int) -> str:
@@ -256,6 +232,17 @@ def seed(url: str, requests: int, rng: random.Random) -> None:
                    for i, line in enumerate(lines)}
     names, shares, minutes_of = zip(*URGENCIES, strict=True)
     orientation_names, orientation_weights = zip(*ORIENTATIONS, strict=True)
+    # The sealed columns hold envelopes (maillage.kit.sealed): each constant text sealed once, written as is.
+    from maillage.kit.sealed import text_cipher
+    from maillage.vault import keys  # noqa: F401 - installs the text cipher
+
+    def sealed(column: str, value: str | None) -> str | None:
+        return None if value is None else text_cipher().seal(f"teleexpertise_request.{column}", value)
+
+    question, context = sealed("question", QUESTION), sealed("clinical_context", "")
+    answer_text = sealed("answer", ANSWER)
+    assert not any(c in str(question) + str(answer_text) for c in "\t\n\\")  # written as COPY text below
+    reasons: dict[str, str | None] = {}
     buffer = io.StringIO()
     for n in range(requests):
         submitted = start + dt.timedelta(seconds=span * moments[n])
@@ -282,7 +269,7 @@ def seed(url: str, requests: int, rng: random.Random) -> None:
             if roll < 0.90:
                 assignee, claimed, signed_by, signed = expert, submitted + delay / 3, expert, answered_at
                 orientation = rng.choices(orientation_names, weights=orientation_weights)[0]
-                answer = ANSWER
+                answer = answer_text
             elif roll < 0.96:
                 status, reason = "declined", "Hors du champ de la ligne : adresser aux urgences."
             else:
@@ -291,8 +278,9 @@ def seed(url: str, requests: int, rng: random.Random) -> None:
         updated = closed or claimed or submitted
         buffer.write("\t".join((
             str(uuid.uuid4()), str(patient_ids[rng.randrange(PATIENTS)]), str(line_id), str(requester), _v(est),
-            _v(assignee), status, urgency, QUESTION, "", "[]", "f", str(committed), _ts(submitted), _ts(due),
-            _ts(claimed), _ts(closed), _v(answer), _v(orientation), _v(signed_by), _ts(signed), _v(reason), "1",
+            _v(assignee), status, urgency, question, context, "[]", "f", str(committed), _ts(submitted), _ts(due),
+            _ts(claimed), _ts(closed), _v(answer), _v(orientation), _v(signed_by), _ts(signed),
+            _v(reason and reasons.setdefault(reason, sealed("closing_reason", reason))), "1",
             _ts(submitted), _ts(updated), _v(rank))) + "\n")
     columns = ("id, patient_id, line_id, requester_id, requester_establishment_id, assignee_id, status, urgency, "
                "question, clinical_context, provided, patient_inpatient, committed_minutes, submitted_at, due_at, "
@@ -361,7 +349,7 @@ def measure(url: str, w: World, runs: int) -> list[tuple[str, float, float, floa
 
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
-    var_dir = Path(tempfile.mkdtemp(prefix="teleexpertise-bench-"))
+    var_dir = Path(os.environ["MAILLAGE_VAR_DIR"])
     settings = Settings(environment="test", var_dir=var_dir, database_url=url, log_json=True, log_level="WARNING",
                         secret_key="b" * 40, rate_limit_enabled=False)
     app = create_app(settings, sessions)
@@ -444,7 +432,7 @@ def main() -> int:
                         help="garder la base si ce script l'a déjà remplie avec le même nombre de demandes")
     args = parser.parse_args()
     url = sqlalchemy_url(os.environ.get("MAILLAGE_BENCH_TELEEXPERTISE_URL", DEFAULT_URL))
-    version = ensure_database(url)
+    version = ensure_database(url, "MAILLAGE_BENCH_TELEEXPERTISE_URL")
     print(f"Machine : {cpu_model()}, {os.cpu_count()} cœur(s) ; Python {platform.python_version()} ; "
           f"PostgreSQL {version} ; charge moyenne au départ {loadavg()}")
     started = time.perf_counter()

@@ -59,8 +59,8 @@ import httpx
 import pyotp
 import uvloop
 from _machine import cpu_model
+from _postgres import ensure_database
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from yarl import URL
@@ -93,21 +93,6 @@ def free_port() -> int:
 
 
 # --- The database and the server ----------------------------------------------------------------------------
-
-
-def ensure_database(url: str) -> str:
-    """Create the database of ``url`` if it does not exist; return the server version."""
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                  {"n": target.database}).scalar()
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-            return str(conn.execute(text("SHOW server_version")).scalar())
-    finally:
-        admin.dispose()
 
 
 def with_schema(url: str, schema: str) -> str:
@@ -594,7 +579,7 @@ def main() -> int:
     workers = [int(x) for x in (os.environ.get("MAILLAGE_BENCH_WORKERS", "") or "").split(",") if x.strip()]
     workers = workers or list(DEFAULT_WORKERS)
     try:
-        version = ensure_database(url)
+        version = ensure_database(url, "MAILLAGE_BENCH_DATABASE_URL")
     except OperationalError as exc:
         print(f"PostgreSQL injoignable ({type(exc.orig).__name__}) : charge web non mesurée. "
               "Indiquez MAILLAGE_BENCH_DATABASE_URL.", file=sys.stderr)

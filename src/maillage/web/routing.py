@@ -66,7 +66,7 @@ def guard_included_routers(app: FastAPI) -> int:
             continue
         # An attribute of this entry, shadowing the class's method: the router itself, and any other inclusion of
         # it, are untouched.
-        route.matches = _guarded(route.matches, prefixes)  # type: ignore[method-assign]
+        route.matches = _guarded(route.matches, prefixes)  # type: ignore[method-assign,assignment]
         route.maillage_guarded = True  # type: ignore[attr-defined]
         guarded += 1
     return guarded
