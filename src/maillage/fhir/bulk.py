@@ -63,6 +63,7 @@ class Request:
 def _patient_types() -> list[str]:
     """The types of the patient compartment this server can export: Patient, and those searchable by patient."""
     return sorted(name for name, rt in REGISTRY.items() if rt.search is not None and name != "Group"
+                  and rt.extra.get("patient_compartment", True)
                   and (name == "Patient" or any(p.name == "patient" for p in rt.search_params)))
 
 
