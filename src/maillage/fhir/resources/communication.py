@@ -86,7 +86,10 @@ def read(call: Call, resource_id: str) -> Resource:
     message = call.session.get(TeleexpertiseMessage, uuid_or_404(resource_id))
     if message is None:
         raise NotFound()
-    request = steps.load(call.session, call.actor, message.request_id, action="read", context=call.context)
+    try:
+        request = steps.load(call.session, call.actor, message.request_id, action="read", context=call.context)
+    except NotFound:
+        raise NotFound() from None  # the same words as a message that does not exist (the refusal is audited)
     people = _people(call, [(message, request)])
     payload = request.patient_id in _cared_for(call, {request.patient_id})
     return to_resource(message, request, people, with_payload=payload)

@@ -146,7 +146,7 @@ def read_appointment(call: Call, resource_id: str) -> Resource:
 def read_encounter(call: Call, resource_id: str) -> Resource:
     row = _load(call, resource_id)
     if row.arrived_at is None and row.admitted_at is None:
-        raise NotFound()
+        raise NotFound(booking.NOT_FOUND)  # the slot only: no consultation yet, answered as a missing one
     return to_encounter(row, _people(call, [row]))
 
 
