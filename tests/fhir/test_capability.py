@@ -15,8 +15,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from maillage.config import Settings
 from maillage.fhir.registry import PAGING_PARAMS, REGISTRY
-from tests.fhir.test_endpoints import valid
 from maillage.security.policy import Permission
+from tests.fhir.test_endpoints import valid
 from tests.fixtures.factories import make_user
 from tests.fixtures.fhir import bearer, full_world
 
@@ -113,7 +113,8 @@ class TestEveryDeclaredInteractionAnswers:
 
     def test_the_server_wide_paging_parameters_answer(self, client, world):
         _, headers = world
-        assert client.get("/fhir/Observation", params={"_count": "1", "_sort": "-date"}, headers=headers.of("Observation")) \
+        assert client.get("/fhir/Observation", params={"_count": "1", "_sort": "-date"},
+                          headers=headers.of("Observation")) \
             .status_code == 200
 
 
@@ -125,7 +126,8 @@ class TestNothingUndeclaredAnswers:
             for candidate in ("name", "birthdate", "_include", "_summary", "category", "_format", "organization"):
                 if candidate in declared:
                     continue
-                response = client.get(f"/fhir/{resource['type']}", params={candidate: "x"}, headers=headers.of(resource["type"]))
+                response = client.get(f"/fhir/{resource['type']}", params={candidate: "x"},
+                                      headers=headers.of(resource["type"]))
                 assert response.status_code == 400, (resource["type"], candidate)
 
     def test_undeclared_interactions_and_types_are_refused(self, client, world):
@@ -155,7 +157,8 @@ class TestHostileValues:
             params = [p["name"] for p in resource.get("searchParam", [])] + list(PAGING_PARAMS)
             for param in params:
                 for value in HOSTILE:
-                    response = client.get(f"/fhir/{resource['type']}", params={param: value}, headers=headers.of(resource["type"]))
+                    response = client.get(f"/fhir/{resource['type']}", params={param: value},
+                                          headers=headers.of(resource["type"]))
                     assert response.status_code in (200, 400, 422), (resource["type"], param, value, response.text)
                     assert response.headers["content-type"].startswith("application/fhir+json")
                     if response.status_code != 200:

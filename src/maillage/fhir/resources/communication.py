@@ -98,7 +98,7 @@ def read(call: Call, resource_id: str) -> Resource:
 def search(call: Call, query: SearchQuery) -> Page:
     me = call.actor.user_id
     m, t = TeleexpertiseMessage, TeleexpertiseRequest
-    stmt = (select(m, t).join(t, t.id == m.request_id)
+    stmt: Any = (select(m, t).join(t, t.id == m.request_id)
             .where(or_(t.requester_id == me,
                        and_(t.status != Status.DRAFT.value, or_(t.assignee_id == me, t.named_expert_id == me)))))
     stmt = where_ids(stmt, query, m.id)
@@ -125,7 +125,8 @@ def search(call: Call, query: SearchQuery) -> Page:
         else:
             stmt = stmt.where(or_(m.created_at > last_at, and_(m.created_at == last_at, m.id > last_id)))
     order = (m.created_at.desc(), m.id.desc()) if descending else (m.created_at, m.id)
-    rows = [(r[0], r[1]) for r in call.session.execute(stmt.order_by(*order).limit(query.count + 1)).all()]
+    rows: list[tuple[TeleexpertiseMessage, TeleexpertiseRequest]] = [
+        (r[0], r[1]) for r in call.session.execute(stmt.order_by(*order).limit(query.count + 1)).all()]
     position = None
     if len(rows) > query.count:
         rows = rows[: query.count]

@@ -73,10 +73,9 @@ def to_device(device: MonitoringDevice, patient_id: uuid.UUID, establishment_id:
 def _lent() -> Select[Any]:
     """Devices lent now, with their patient and the establishment of the team that lends them."""
     d, a, e, t = MonitoringDevice, MonitoringDeviceAssignment, MonitoringEnrolment, MonitoringTeam
-    return (select(d, e.patient_id, t.establishment_id)
-            .join(a, a.active_device_id == d.id)
-            .join(e, e.id == a.enrolment_id)
-            .outerjoin(t, t.id == d.team_id))
+    lent: Any = select(d, e.patient_id, t.establishment_id)
+    lent = lent.join(a, a.active_device_id == d.id).join(e, e.id == a.enrolment_id)
+    return lent.outerjoin(t, t.id == d.team_id)
 
 
 def read_device(call: Call, resource_id: str) -> Resource:
