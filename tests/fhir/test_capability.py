@@ -22,7 +22,7 @@ from tests.fixtures.fhir import bearer, full_world
 
 SAMPLE = {"token": "x", "date": "ge2026-01-01", "reference": None, "string": "a", "number": "1"}
 REFERENCE_TARGETS = {"patient": "Patient", "subject": "Patient", "organization": "Organization",
-                     "prescription": "MedicationRequest"}
+                     "prescription": "MedicationRequest", "based-on": "ServiceRequest"}
 HOSTILE = ["", "|", "||", "eq", "ne2026", "2026-99-99", "\u0000", "é" * 300, "Patient/../../etc", "' OR 1=1 --",
            "-1", "9" * 40, "%", "ge", "urn:oid:|", "gt2026-01-01T99:00", ",,,"]
 

@@ -154,6 +154,17 @@ class TestCommunication:
         listed = entries(client.get(f"/fhir/Communication?patient={w.patient_id}", headers=headers))
         assert [m["payload"][0]["contentString"] for m in listed] == ["Depuis quand la lésion est-elle apparue ?"]
 
+    def test_the_exchanges_of_one_request_and_a_reference_of_the_wrong_type_is_400(self, client, db):
+        w, rows = world(db)
+        headers = bearer(db, w.requester, ALL)
+        based_on = client.get(f"/fhir/Communication/{rows.message_id}", headers=headers).json()["basedOn"][0]
+        found = entries(client.get(f"/fhir/Communication?based-on={based_on['reference']}", headers=headers))
+        assert [m["id"] for m in found] == [str(rows.message_id)]
+        assert entries(client.get(f"/fhir/Communication?based-on=ServiceRequest/{uuid.uuid4()}",
+                                  headers=headers)) == []
+        wrong = client.get(f"/fhir/Communication?based-on=Patient/{w.patient_id}", headers=headers)
+        assert wrong.status_code == 400 and outcome(wrong)
+
     def test_a_party_without_a_care_relationship_sees_the_exchange_but_not_its_body(self, client, db):
         from maillage.authz import service as authz
         from tests.fixtures.teleexpertise import actor

@@ -16,7 +16,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, or_, select
 
 from maillage.authz import service as authz
 from maillage.directory import service as directory
@@ -24,7 +24,15 @@ from maillage.exceptions import NotFound
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, dates, instant, uuid_or_404, where_ids, where_patient
+from maillage.fhir.resources.common import (
+    ID_PARAM,
+    dates,
+    instant,
+    uuid_or_404,
+    where_ids,
+    where_patient,
+    where_references,
+)
 from maillage.models.directory import Professional
 from maillage.models.teleexpertise import TeleexpertiseMessage, TeleexpertiseRequest
 from maillage.security.policy import Permission
@@ -103,14 +111,7 @@ def search(call: Call, query: SearchQuery) -> Page:
                        and_(t.status != Status.DRAFT.value, or_(t.assignee_id == me, t.named_expert_id == me)))))
     stmt = where_ids(stmt, query, m.id)
     stmt = where_patient(stmt, query, t.patient_id)
-    for value in query.params.get("based-on", []):
-        wanted = []
-        for v in value.split(","):
-            try:
-                wanted.append(uuid.UUID(rules.parse_reference(v, "ServiceRequest")))
-            except ValueError:
-                continue
-        stmt = stmt.where(m.request_id.in_(wanted) if wanted else false())
+    stmt = where_references(stmt, query, m.request_id, names=("based-on",), target="ServiceRequest")
     stmt = stmt.where(*repo.date_conditions(m.created_at, dates(query.params.get("sent", []))))
     descending = query.sort.descending
     if query.after is not None:

@@ -29,6 +29,7 @@ from maillage.fhir.resources.common import (
     uuid_or_404,
     where_ids,
     where_patient,
+    where_references,
 )
 from maillage.models.directory import Professional
 from maillage.models.teleconsultation import TeleconsultationAppointment, TeleconsultationPlace
@@ -248,15 +249,7 @@ def read_location(call: Call, resource_id: str) -> Resource:
 def search_locations(call: Call, query: SearchQuery) -> Page:
     p = TeleconsultationPlace
     stmt = where_ids(select(p), query, p.id)
-    for value in query.params.get("organization", []):
-        wanted = [rules.parse_reference(v, "Organization") for v in value.split(",")]
-        ids = []
-        for w in wanted:
-            try:
-                ids.append(uuid.UUID(w))
-            except ValueError:
-                continue
-        stmt = stmt.where(p.establishment_id.in_(ids) if ids else false())
+    stmt = where_references(stmt, query, p.establishment_id, names=("organization",), target="Organization")
     for value in query.params.get("status", []):
         wanted_active = [s == "active" for s in value.split(",") if s in ("active", "inactive")]
         stmt = stmt.where(p.active.in_(wanted_active) if wanted_active else false())
