@@ -1,7 +1,8 @@
 """``Consent``: what the platform records of a patient's consent, from three places, each row its own resource:
 
-- ``patient_consent``: a consent or an objection per purpose (tele-expertise, teleconsultation, telesurveillance,
-  reuse of data), rows only added; the latest per purpose is active, the earlier ones inactive;
+- the patient's recorded choices (``patient.consent``): a consent or an objection per purpose (tele-expertise,
+  teleconsultation, telesurveillance, reuse of data), rows only added; the latest per purpose is active, the earlier
+  ones inactive;
 - ``monitoring_enrolment.consent_at``: the consent to a telesurveillance enrolment, for its period (inactive once
   the enrolment ended);
 - ``teleconsultation_appointment.consent_at``: the patient's consent given when entering the waiting room.
@@ -17,8 +18,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import String, and_, false, func, literal, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import String, and_, false, literal, select, union_all
 
 from maillage.authz import service as authz
 from maillage.exceptions import NotFound
@@ -27,8 +27,8 @@ from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
 from maillage.fhir.resources.common import ID_PARAM, dates, ids_of, instant, uuid_or_404, where_patient
 from maillage.models.monitoring import MonitoringEnrolment
-from maillage.models.patient import PatientConsent
 from maillage.models.teleconsultation import TeleconsultationAppointment
+from maillage.patient import consent as patient_consents
 from maillage.patient.schemas import ConsentPurpose
 from maillage.security.policy import Permission
 from maillage.security.purposes import Purpose
@@ -47,14 +47,8 @@ AUDIT_PURPOSE = {"patient_consent": Purpose.CARE, "telesurveillance": Purpose.MO
 
 def _union() -> Any:
     """Every consent the platform records, one row shape: id, patient, origin, purpose, decision, when, active."""
-    c, e, a = PatientConsent, MonitoringEnrolment, TeleconsultationAppointment
-    later = aliased(PatientConsent)
-    newer = (select(func.count()).select_from(later)
-             .where(later.patient_id == c.patient_id, later.purpose == c.purpose,
-                    later.recorded_at > c.recorded_at).scalar_subquery())
-    recorded = select(c.id.label("id"), c.patient_id.label("patient_id"), literal("patient_consent", String).label(
-        "origin"), c.purpose.label("purpose"), c.decision.label("decision"), c.recorded_at.label("at"),
-        (newer == 0).label("active"))
+    e, a = MonitoringEnrolment, TeleconsultationAppointment
+    recorded = patient_consents.records_select()
     enrolments = select(e.id, e.patient_id, literal("telesurveillance", String), literal("telesurveillance", String),
                         literal("consent", String), e.consent_at, e.status != "ended")
     appointments = select(a.id, a.patient_id, literal("teleconsultation", String), literal("teleconsultation", String),
