@@ -214,3 +214,58 @@ class TestCapability:
         by_type = {r["type"]: r for r in rest["resource"]}
         for name, definition in (("Patient", "patient-export"), ("Group", "group-export")):
             assert by_type[name]["operation"][0]["definition"].endswith(definition)
+
+
+class TestFilesInParts:
+    def test_a_type_past_the_file_size_is_split_into_parts_that_each_parse(self, client, db, sessions, monkeypatch):
+        """Bounded memory: the job holds one file's buffer at a time; past ``FILE_BYTES`` the next line opens a new
+        file. Here 700 bytes, about one Observation and a half: every file holds one or two lines and stays under
+        the limit, the manifest lists them in order, and together they hold every resource once."""
+        w = fhir_world(db, readings=7)
+        monkeypatch.setattr(bulk, "FILE_BYTES", 700)
+        headers = bearer(db, w.physician, ALL)
+        status_url = kick_off(client, "/fhir/Patient/$export?_type=Observation", headers)
+        outputs = finished(client, sessions, status_url, headers)["output"]
+        assert len(outputs) >= 4 and {o["type"] for o in outputs} == {"Observation"}
+        seen: list[str] = []
+        for o in outputs:
+            response = client.get(o["url"].split("/fhir", 1)[1].join(["/fhir", ""]), headers=headers)
+            assert len(response.content) <= 700
+            lines = [valid(json.loads(line)) for line in response.text.splitlines()]
+            assert len(lines) == o["count"] >= 1
+            seen += [r["id"] for r in lines]
+        assert sorted(seen) == sorted(str(r.id) for r in w.readings) and len(seen) == len(set(seen))
+        parts = db.scalars(select(FhirExportFile.part).order_by(FhirExportFile.part)).all()
+        assert parts == list(range(1, len(outputs) + 1))
+
+    def test_a_line_longer_than_the_limit_gets_a_file_of_its_own(self, db, monkeypatch):
+        stored: list[bytes] = []
+        monkeypatch.setattr(bulk.vault, "store_blob", lambda *a, data, **k: stored.append(data) or _Blob())
+        monkeypatch.setattr(db, "add", lambda row: None)
+        monkeypatch.setattr(db, "flush", lambda: None)
+        files = bulk._Files(db, _Export(), "Observation", 10)
+        for line in (b"abc", b"defg", b"x" * 30, b"hi"):
+            files.add(line)
+        files.flush()
+        assert stored == [b"abc\ndefg\n", b"x" * 30 + b"\n", b"hi\n"] and files.total == 4
+
+
+class _Blob:
+    id = uuid.uuid4()
+
+
+class _Export:
+    id = uuid.uuid4()
+
+
+class TestTheTrailIsNotInThePatientCompartment:
+    def test_patient_export_never_carries_audit_events(self, client, db):
+        from tests.fixtures.factories import make_user
+
+        w = full_world(db)
+        for user in (w.caller, make_user(db, "administrator")):
+            headers = bearer(db, user, [*ALL, "user/AuditEvent.rs"])
+            response = client.get("/fhir/Patient/$export?_type=AuditEvent",
+                                  headers={**headers, "prefer": "respond-async"})
+            assert response.status_code == 400 and "AuditEvent" in outcome(response)
+        assert "AuditEvent" not in bulk._patient_types() and "Flag" in bulk._patient_types()

@@ -15,12 +15,14 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from maillage.config import Settings
 from maillage.fhir.registry import PAGING_PARAMS, REGISTRY
+from maillage.security.policy import Permission
 from tests.fhir.test_endpoints import valid
+from tests.fixtures.factories import make_user
 from tests.fixtures.fhir import bearer, full_world
 
 SAMPLE = {"token": "x", "date": "ge2026-01-01", "reference": None, "string": "a", "number": "1"}
 REFERENCE_TARGETS = {"patient": "Patient", "subject": "Patient", "organization": "Organization",
-                     "prescription": "MedicationRequest"}
+                     "prescription": "MedicationRequest", "based-on": "ServiceRequest"}
 HOSTILE = ["", "|", "||", "eq", "ne2026", "2026-99-99", "\u0000", "é" * 300, "Patient/../../etc", "' OR 1=1 --",
            "-1", "9" * 40, "%", "ge", "urn:oid:|", "gt2026-01-01T99:00", ",,,"]
 
@@ -33,11 +35,24 @@ def settings(tmp_path):
                     rate_limit_enabled=False)
 
 
+class Tokens:
+    """The caller's token for every type, but an administrator's for the types only an administrator reads (the
+    audit trail): the test world has something of each, reachable by one or the other."""
+
+    def __init__(self, db, caller):
+        scopes = [f"user/{name}.rs" for name in REGISTRY]
+        self.care = bearer(db, caller, scopes)
+        self.admin = bearer(db, make_user(db, "administrator"), scopes)
+
+    def of(self, type_name: str) -> dict[str, str]:
+        rt = REGISTRY.get(type_name)
+        return self.admin if rt is not None and rt.permission == Permission.AUDIT_READ else self.care
+
+
 @pytest.fixture
 def world(client, db):
     w = full_world(db)
-    scopes = [f"user/{name}.rs" for name in REGISTRY]
-    return w, bearer(db, w.caller, scopes)
+    return w, Tokens(db, w.caller)
 
 
 def statement(client) -> dict:
@@ -58,11 +73,11 @@ class TestEveryDeclaredInteractionAnswers:
             name = resource["type"]
             codes = {i["code"] for i in resource["interaction"]}
             if "search-type" in codes:
-                response = client.get(f"/fhir/{name}", headers=headers)
+                response = client.get(f"/fhir/{name}", headers=headers.of(name))
                 assert response.status_code == 200, (name, response.text)
                 Bundle.model_validate(response.json())
             if "read" in codes:
-                found = client.get(f"/fhir/{name}/{first_id(client, headers, name)}", headers=headers)
+                found = client.get(f"/fhir/{name}/{first_id(client, headers.of(name), name)}", headers=headers.of(name))
                 assert found.status_code == 200 and valid(found.json())["resourceType"] == name
             checked += 1
         assert checked == len(REGISTRY) >= 4
@@ -72,14 +87,14 @@ class TestEveryDeclaredInteractionAnswers:
         checked = 0
         for resource in statement(client)["rest"][0]["resource"]:
             name = resource["type"]
-            known = first_id(client, headers, name)
+            known = first_id(client, headers.of(name), name)
             for param in resource.get("searchParam", []):
                 target = REFERENCE_TARGETS.get(param["name"], "Patient")
                 value = SAMPLE[param["type"]] or (f"Patient/{w.patient_id}" if target == "Patient"
                                                   else f"{target}/{uuid.uuid4()}")
                 if param["name"] == "_id":
                     value = known
-                response = client.get(f"/fhir/{name}", params={param["name"]: value}, headers=headers)
+                response = client.get(f"/fhir/{name}", params={param["name"]: value}, headers=headers.of(name))
                 assert response.status_code == 200, (name, param["name"], response.text)
                 Bundle.model_validate(response.json())
                 checked += 1
@@ -93,12 +108,13 @@ class TestEveryDeclaredInteractionAnswers:
         assert codes == {"transaction", "batch"}
         for kind in codes:
             response = client.post("/fhir", json={"resourceType": "Bundle", "type": kind, "entry": []},
-                                   headers=headers)
+                                   headers=headers.care)
             assert response.status_code == 403
 
     def test_the_server_wide_paging_parameters_answer(self, client, world):
         _, headers = world
-        assert client.get("/fhir/Observation", params={"_count": "1", "_sort": "-date"}, headers=headers) \
+        assert client.get("/fhir/Observation", params={"_count": "1", "_sort": "-date"},
+                          headers=headers.of("Observation")) \
             .status_code == 200
 
 
@@ -110,26 +126,27 @@ class TestNothingUndeclaredAnswers:
             for candidate in ("name", "birthdate", "_include", "_summary", "category", "_format", "organization"):
                 if candidate in declared:
                     continue
-                response = client.get(f"/fhir/{resource['type']}", params={candidate: "x"}, headers=headers)
+                response = client.get(f"/fhir/{resource['type']}", params={candidate: "x"},
+                                      headers=headers.of(resource["type"]))
                 assert response.status_code == 400, (resource["type"], candidate)
 
     def test_undeclared_interactions_and_types_are_refused(self, client, world):
         _, headers = world
         declared = {r["type"]: {i["code"] for i in r["interaction"]} for r in statement(client)["rest"][0]["resource"]}
         for name, codes in declared.items():
-            some = first_id(client, headers, name)
+            some = first_id(client, headers.of(name), name)
             if "update" not in codes:
-                assert client.put(f"/fhir/{name}/{some}", json={"resourceType": name}, headers=headers) \
+                assert client.put(f"/fhir/{name}/{some}", json={"resourceType": name}, headers=headers.of(name)) \
                     .status_code in (404, 405)
             if "delete" not in codes:
-                assert client.delete(f"/fhir/{name}/{some}", headers=headers).status_code in (404, 405)
+                assert client.delete(f"/fhir/{name}/{some}", headers=headers.of(name)).status_code in (404, 405)
             if "create" not in codes:
-                assert client.post(f"/fhir/{name}", json={"resourceType": name}, headers=headers) \
+                assert client.post(f"/fhir/{name}", json={"resourceType": name}, headers=headers.of(name)) \
                     .status_code in (404, 405)
-            assert client.get(f"/fhir/{name}/{some}/_history", headers=headers).status_code in (404, 405)
+            assert client.get(f"/fhir/{name}/{some}/_history", headers=headers.of(name)).status_code in (404, 405)
         for name in ("Spaceship", "Encounter", "Binary"):
             if name not in declared:
-                assert client.get(f"/fhir/{name}", headers=headers).status_code == 404
+                assert client.get(f"/fhir/{name}", headers=headers.of(name)).status_code == 404
 
 
 class TestHostileValues:
@@ -140,13 +157,14 @@ class TestHostileValues:
             params = [p["name"] for p in resource.get("searchParam", [])] + list(PAGING_PARAMS)
             for param in params:
                 for value in HOSTILE:
-                    response = client.get(f"/fhir/{resource['type']}", params={param: value}, headers=headers)
+                    response = client.get(f"/fhir/{resource['type']}", params={param: value},
+                                          headers=headers.of(resource["type"]))
                     assert response.status_code in (200, 400, 422), (resource["type"], param, value, response.text)
                     assert response.headers["content-type"].startswith("application/fhir+json")
                     if response.status_code != 200:
                         OperationOutcome.model_validate(response.json())
                     sent += 1
         for value in [v for v in HOSTILE if v.isprintable() and "/" not in v and "%" not in v]:
-            response = client.get(f"/fhir/Patient/{value or uuid.uuid4()}", headers=headers)
+            response = client.get(f"/fhir/Patient/{value or uuid.uuid4()}", headers=headers.care)
             assert response.status_code in (404, 405), (value, response.status_code)
         assert sent > 100

@@ -9,13 +9,21 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.binary import Binary
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.communication import Communication
+from fhir.resources.R4B.consent import Consent
+from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
+from fhir.resources.R4B.flag import Flag
 from fhir.resources.R4B.group import Group
 from fhir.resources.R4B.healthcareservice import HealthcareService
+from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.medicationdispense import MedicationDispense
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
@@ -39,7 +47,9 @@ MODELS: dict[str, Any] = {"Patient": Patient, "Observation": Observation, "Pract
                           "EpisodeOfCare": EpisodeOfCare, "HealthcareService": HealthcareService,
                           "DocumentReference": DocumentReference, "Binary": Binary,
                           "MedicationRequest": MedicationRequest, "MedicationDispense": MedicationDispense,
-                          "Group": Group, "Task": Task}
+                          "Group": Group, "Task": Task, "Appointment": Appointment, "AuditEvent": AuditEvent,
+                          "Communication": Communication, "Consent": Consent, "Device": Device,
+                          "Encounter": Encounter, "Flag": Flag, "Location": Location}
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:

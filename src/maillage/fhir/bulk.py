@@ -47,6 +47,7 @@ NDJSON = "application/fhir+ndjson"
 OUTPUT_FORMATS = (NDJSON, "application/ndjson", "ndjson")
 KEPT = dt.timedelta(hours=24)  # a finished export's files are deleted a day after it was asked
 PAGE = 100
+FILE_BYTES = 32 * 1024 * 1024  # a type's NDJSON is split into files of at most this size (the job's memory bound)
 MEMBERS_PER_QUERY = 200
 TOKEN_METHODS = ("token", "service_token")
 UNSUPPORTED = ("_elements", "patient", "_typeFilter", "includeAssociatedData")
@@ -63,6 +64,7 @@ class Request:
 def _patient_types() -> list[str]:
     """The types of the patient compartment this server can export: Patient, and those searchable by patient."""
     return sorted(name for name, rt in REGISTRY.items() if rt.search is not None and name != "Group"
+                  and rt.extra.get("patient_compartment", True)
                   and (name == "Patient" or any(p.name == "patient" for p in rt.search_params)))
 
 
@@ -178,7 +180,7 @@ def own_export(call: Call, export_id: str) -> FhirExport:
 
 def files_of(session: Session, export_id: uuid.UUID) -> list[FhirExportFile]:
     return list(session.scalars(select(FhirExportFile).where(FhirExportFile.export_id == export_id)
-                                .order_by(FhirExportFile.resource_type, FhirExportFile.id)))
+                                .order_by(FhirExportFile.resource_type, FhirExportFile.part)))
 
 
 def manifest(session: Session, export: FhirExport, base_url: str) -> dict[str, Any]:
@@ -257,8 +259,42 @@ def _lines(call: Call, rt: ResourceType, since: dt.datetime | None,
             after = page.next_position
 
 
-def run(session: Session, export_id: str) -> None:
-    """The job: every asked type, page after page, as the token that asked; one file per type that has rows."""
+class _Files:
+    """A type's NDJSON written in files of at most ``limit`` bytes: lines gather in one buffer, which is stored (a
+    vault blob) and emptied as soon as the next line would pass the limit. What the job holds at any time is one
+    buffer, not the type's whole export (a line longer than the limit gets a file of its own)."""
+
+    def __init__(self, session: Session, export: FhirExport, name: str, limit: int) -> None:
+        self.session, self.export, self.name, self.limit = session, export, name, limit
+        self.buffer = bytearray()
+        self.lines = 0
+        self.parts = 0
+        self.total = 0
+
+    def add(self, line: bytes) -> None:
+        if self.lines and len(self.buffer) + len(line) + 1 > self.limit:
+            self.flush()
+        self.buffer += line
+        self.buffer += b"\n"
+        self.lines += 1
+        self.total += 1
+
+    def flush(self) -> None:
+        if not self.lines:
+            return
+        self.parts += 1
+        blob = vault.store_blob(self.session, object_type=OBJECT_TYPE, object_id=str(self.export.id),
+                                data=bytes(self.buffer), media_type=NDJSON)
+        self.session.add(FhirExportFile(export_id=self.export.id, resource_type=self.name, part=self.parts,
+                                        count=self.lines, blob_id=blob.id))
+        self.session.flush()
+        self.buffer = bytearray()
+        self.lines = 0
+
+
+def run(session: Session, export_id: str, *, file_bytes: int | None = None) -> None:
+    """The job: every asked type, page after page, as the token that asked; a type's resources in files of at most
+    ``file_bytes`` (``FILE_BYTES`` by default; a type with no rows has no file)."""
     export = session.get(FhirExport, uuid.UUID(export_id))
     if export is None or export.status not in ("queued", "running"):
         return  # cancelled, or already done by a previous attempt
@@ -279,10 +315,11 @@ def run(session: Session, export_id: str) -> None:
                 if rt is None or rt.search is None:
                     continue
                 check_allowed(actor, rt, "search")
-                lines = list(_lines(call, rt, export.since, members))
-                counts[name] = len(lines)
-                if lines:
-                    _store(session, export, name, lines)
+                files = _Files(session, export, name, file_bytes or FILE_BYTES)
+                for line in _lines(call, rt, export.since, members):
+                    files.add(line)
+                files.flush()
+                counts[name] = files.total
     except MaillageError as exc:
         _fail(session, export, exc.message)
         return
@@ -293,13 +330,6 @@ def run(session: Session, export_id: str) -> None:
            details={"resources": sum(counts.values()),
                     "types": ",".join(f"{name}:{count}" for name, count in sorted(counts.items()))[:500]},
            **actor.audit_fields)
-
-
-def _store(session: Session, export: FhirExport, name: str, lines: list[bytes]) -> None:
-    data = b"\n".join(lines) + b"\n"
-    blob = vault.store_blob(session, object_type=OBJECT_TYPE, object_id=str(export.id), data=data, media_type=NDJSON)
-    session.add(FhirExportFile(export_id=export.id, resource_type=name, count=len(lines), blob_id=blob.id))
-    session.flush()
 
 
 def _fail(session: Session, export: FhirExport, message: str) -> None:

@@ -67,5 +67,6 @@ class FhirExportFile(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("fhir_export.id", ondelete="CASCADE"), index=True)
     resource_type: Mapped[str] = mapped_column(String(40))
+    part: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # the type's files, in writing order
     count: Mapped[int] = mapped_column(Integer)
     blob_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("vault_blob.id"), unique=True)

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import String, func, literal, select
+from sqlalchemy.orm import Session, aliased
 
 from maillage.authz import service as authz
 from maillage.exceptions import NotFound, ValidationFailed
@@ -145,3 +146,15 @@ def has_consent(session: Session, patient_id: uuid.UUID, purpose: ConsentPurpose
     latest = next((row for row in history if row.purpose == purpose.value), None)
     return latest is not None and latest.decision == ConsentDecision.CONSENT
 
+
+def records_select() -> Any:
+    """Every recorded consent or objection as rows (id, patient_id, origin, purpose, decision, at, active), the latest
+    per patient and purpose active: for the FHIR door's ``Consent``, which scopes and audits what it reads."""
+    c = PatientConsent
+    later = aliased(PatientConsent)
+    newer = (select(func.count()).select_from(later)
+             .where(later.patient_id == c.patient_id, later.purpose == c.purpose,
+                    later.recorded_at > c.recorded_at).scalar_subquery())
+    return select(c.id.label("id"), c.patient_id.label("patient_id"),
+                  literal("patient_consent", String).label("origin"), c.purpose.label("purpose"),
+                  c.decision.label("decision"), c.recorded_at.label("at"), (newer == 0).label("active"))

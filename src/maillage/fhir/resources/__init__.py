@@ -4,6 +4,9 @@ A capability that lands adds its module here: a pure mapping from its rows to th
 that go through ``authz``, and one ``register`` call."""
 
 from maillage.fhir.resources import (
+    audit,
+    communication,
+    consent,
     directory,
     document,
     group,
@@ -12,8 +15,10 @@ from maillage.fhir.resources import (
     offer,
     patient,
     prescription,
+    teleconsultation,
     teleexpertise,
+    telemonitoring,
 )
 
-__all__ = ["directory", "document", "group", "monitoring", "observation", "offer", "patient", "prescription",
-           "teleexpertise"]
+__all__ = ["audit", "communication", "consent", "directory", "document", "group", "monitoring", "observation",
+           "offer", "patient", "prescription", "teleconsultation", "teleexpertise", "telemonitoring"]
