@@ -47,25 +47,51 @@ def _query(establishment_id: uuid.UUID, month: dt.date, **extra: str) -> str:
     return urlencode({"etablissement": str(establishment_id), "mois": month.strftime("%Y-%m"), **extra})
 
 
+def _cursor(raw: str) -> tuple[dt.date, str, uuid.UUID] | None:
+    """A position in the month's list from the page's link (``AAAA-MM-JJ~CODE~id``); a malformed one is a clear
+    error, not a 500."""
+    if not raw:
+        return None
+    try:
+        day, code, entry_id = raw[:80].split("~")
+        return dt.date.fromisoformat(day), code[:8], as_uuid(entry_id)
+    except (ValueError, TypeError):
+        raise ValidationFailed("Lien de page invalide : revenez à la première page.") from None
+
+
+def _position(view: service.EntryView) -> str:
+    return f"{view.entry.act_date.isoformat()}~{view.entry.code}~{view.entry.id}"
+
+
 def _statement_page(request: Request, db: Session, actor: Actor, *, error: str | None = None,
                     status_code: int = 200) -> Response:
     establishment_id, month = _scope(request, actor)
-    status = request.query_params.get("statut", "")[:16] or None
-    try:
-        page = max(1, int(request.query_params.get("page", "1")[:6]))
-    except ValueError:
-        page = 1
+    q = request.query_params
+    status = q.get("statut", "")[:16] or None
+    after, before = _cursor(q.get("apres", "")), _cursor(q.get("avant", ""))
     context = audit_context(request)
     st = service.statement(db, actor, establishment_id, month, context=context)
     # The statement's counts give the number of entries of each status: no second scan of the month.
     total = sum(line.count for line in st.lines if status is None or line.status.value == status)
-    rows = service.entries(db, actor, establishment_id, month, status=status, limit=PAGE_SIZE,
-                           offset=(page - 1) * PAGE_SIZE, context=context)
+    # Keyset paging: one more row than shown says whether there is a page beyond.
+    rows = service.entries(db, actor, establishment_id, month, status=status, limit=PAGE_SIZE + 1,
+                           after=after, before=None if after else before, context=context)
+    more = len(rows) > PAGE_SIZE
+    if before is not None and after is None:
+        rows, has_prev, has_next = rows[-PAGE_SIZE:], more, True
+    else:
+        rows, has_prev, has_next = rows[:PAGE_SIZE], after is not None, more
+    filters = {"statut": status} if status else {}
+    paging = {
+        "prev": _query(establishment_id, month, avant=_position(rows[0]), **filters) if rows and has_prev else None,
+        "next": _query(establishment_id, month, apres=_position(rows[-1]), **filters) if rows and has_next else None,
+        "first": _query(establishment_id, month, **filters) if has_prev else None,
+    }
     establishments = service.my_establishments(db, actor)
     name = next((n for i, n in establishments if i == establishment_id), "")
     months = [(m.strftime("%Y-%m"), rules.month_label(m)) for m in _recent_months(today_paris(), 13)]
     body: dict[str, Any] = {
-        "statement": st, "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "statement": st, "rows": rows, "total": total, "paging": paging,
         "establishments": establishments, "establishment_id": establishment_id, "establishment_name": name,
         "month": month, "month_label": rules.month_label(month), "months": months, "status": status,
         "statuses": list(EntryStatus), "reasons": REJECTION_REASONS, "query": _query(establishment_id, month),

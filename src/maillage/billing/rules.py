@@ -231,6 +231,7 @@ class Statement:
     month: dt.date
     lines: tuple[StatementLine, ...]
     caps_reached: int
+    computed_at: dt.datetime | None = None  # when the stored statement was computed (None: computed on the spot)
 
     def total(self, status: EntryStatus) -> Decimal:
         return sum((line.amount for line in self.lines if line.status is status), Decimal("0.00"))
@@ -239,13 +240,33 @@ class Statement:
         return sum(line.count for line in self.lines if line.status is status)
 
 
-def summarise(month: dt.date, rows: Iterable[tuple[str, str, int, Decimal]], caps_reached: int = 0) -> Statement:
+def summarise(month: dt.date, rows: Iterable[tuple[str, str, int, Decimal]], caps_reached: int = 0,
+              computed_at: dt.datetime | None = None) -> Statement:
     """The statement of ``month`` from (code, status, count, amount) sums: lines ordered by code then status."""
     order = list(EntryStatus)
     lines = [StatementLine(code, label_of(code), EntryStatus(status), int(count), Decimal(amount or 0))
              for code, status, count, amount in rows]
     lines.sort(key=lambda line: (line.code, order.index(line.status)))
-    return Statement(month_start(month), tuple(lines), caps_reached)
+    return Statement(month_start(month), tuple(lines), caps_reached, computed_at)
+
+
+def stored_lines(st: Statement) -> list[dict[str, object]]:
+    """A statement as stored in ``billing_statement.lines`` (counts and amounts only, no patient)."""
+    return [{"code": line.code, "status": line.status.value, "count": line.count, "amount": str(line.amount)}
+            for line in st.lines] + [{"caps_reached": st.caps_reached}]
+
+
+def from_stored(month: dt.date, lines: Iterable[dict[str, object]], computed_at: dt.datetime) -> Statement:
+    """The statement back from its stored lines (``stored_lines``)."""
+    rows: list[tuple[str, str, int, Decimal]] = []
+    caps = 0
+    for line in lines:
+        if "caps_reached" in line:
+            caps = int(str(line["caps_reached"]))
+        else:
+            rows.append((str(line["code"]), str(line["status"]), int(str(line["count"])),
+                         Decimal(str(line["amount"]))))
+    return summarise(month, rows, caps, computed_at)
 
 
 def parse_month(value: str | None, default: dt.date) -> dt.date:
