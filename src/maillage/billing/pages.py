@@ -249,3 +249,53 @@ def claims(request: Request, db: DbSession, actor: Officer) -> Response:
     body = exports.claim_bundle(rows, now().isoformat())
     return Response(body, media_type="application/fhir+json", headers={
         "Content-Disposition": f'attachment; filename="claims-{month.strftime("%Y-%m")}.json"'})
+
+
+# -- A professional's teleconsultation share (DOMAIN.md §2.1) -------------------------------------------------------
+
+
+def _year(request: Request) -> int:
+    raw = request.query_params.get("annee", "")[:4]
+    if not raw:
+        return today_paris().year
+    if not raw.isdigit():
+        raise ValidationFailed("Année invalide.")
+    return int(raw)
+
+
+def _share_page(request: Request, db: Session, actor: Actor, user_id: uuid.UUID, *, error: str | None = None,
+                form_total: str = "", status_code: int = 200) -> Response:
+    establishment_id, _ = _scope(request, actor)
+    year = _year(request)
+    share = service.professional_share(db, actor, user_id, year, context=audit_context(request))
+    info = "Déclaration enregistrée." if request.query_params.get("info") == "declared" else ""
+    return templates().TemplateResponse(request, "billing/professional.html", {
+        "share": share, "user_id": user_id, "year": year, "establishment_id": establishment_id,
+        "years": list(range(today_paris().year, service.YEAR_MIN - 1, -1)), "error": error, "info": info,
+        "query": urlencode({"etablissement": str(establishment_id), "annee": str(year)}),
+        "beyond_reason": rules.BEYOND_SHARE, "form_total": form_total}, status_code=status_code)
+
+
+@router.get(BASE + "/professionnels/{user_id}", response_class=HTMLResponse)
+def share_page(user_id: uuid.UUID, request: Request, db: DbSession, actor: Officer) -> Response:
+    return _share_page(request, db, actor, user_id)
+
+
+@router.post(BASE + "/professionnels/{user_id}/activite", response_class=HTMLResponse)
+async def declare_activity(user_id: uuid.UUID, request: Request, db: DbSession, actor: Officer) -> Response:
+    form = await _form(request)
+    establishment_id, _ = _scope(request, actor)
+    year = _year(request)
+    raw = form.get("total_acts", "").strip()
+    try:
+        if not raw.isdigit() or len(raw) > 9:
+            raise ValidationFailed("Indiquez un nombre d'actes entier, positif ou nul.")
+        service.declare_activity(db, actor, user_id, year, int(raw), context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        db.rollback()
+        return _share_page(request, db, actor, user_id, error=exc.message, form_total=raw[:9],
+                           status_code=exc.status_code)
+    query = urlencode({"etablissement": str(establishment_id), "annee": str(year), "info": "declared"})
+    return RedirectResponse(f"{BASE}/professionnels/{user_id}?{query}", status_code=303)

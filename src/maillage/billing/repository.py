@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Row, and_, case, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from maillage.billing.rules import FORFAIT_CODES, EntryStatus
+from maillage.billing.rules import FORFAIT_CODES, TELECONSULTATION_CODES, EntryStatus
 from maillage.models.auth import UserAccount, UserEstablishment
-from maillage.models.billing import BillingEntry, BillingStatement
+from maillage.models.billing import BillingDeclaredActivity, BillingEntry, BillingStatement
 from maillage.models.directory import Establishment, Professional, SpecialtyLine
 from maillage.models.monitoring import MonitoringForfait, MonitoringTeam
 from maillage.models.teleconsultation import TeleconsultationAct, TeleconsultationAppointment
@@ -235,3 +235,37 @@ def save_statement(session: Session, scope: str, scope_id: uuid.UUID, month: dt.
     else:
         existing.lines, existing.computed_at = lines, at
     session.flush()
+
+
+# -- The teleconsultation share of a professional's year ----------------------------------------------------------
+
+
+def acts_for(session: Session, user_id: uuid.UUID, establishment_ids: Sequence[uuid.UUID]) -> bool:
+    """Whether an account acts for one of ``establishment_ids``."""
+    return (bool(establishment_ids) and session.scalar(select(exists().where(
+        UserEstablishment.user_id == user_id, UserEstablishment.establishment_id.in_(establishment_ids))))) or False
+
+
+def person_of(session: Session, user_id: uuid.UUID) -> tuple[str, uuid.UUID | None, str | None] | None:
+    """An account's display name, its person of the directory and that person's specialty."""
+    row = session.execute(
+        select(UserAccount.display_name, UserAccount.person_id, Professional.specialty_code)
+        .outerjoin(Professional, Professional.id == UserAccount.person_id).where(UserAccount.id == user_id)).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def teleconsultations_of_year(session: Session, user_id: uuid.UUID, year: int) -> list[BillingEntry]:
+    """The professional's teleconsultations of a calendar year counted in the ledger (to bill or billed), in act
+    order, every establishment: the share is the doctor's, not an establishment's."""
+    return list(session.scalars(select(BillingEntry).where(
+        BillingEntry.professional_user_id == user_id, BillingEntry.code.in_(TELECONSULTATION_CODES),
+        BillingEntry.status.in_(COUNTED), BillingEntry.act_date >= dt.date(year, 1, 1),
+        BillingEntry.act_date <= dt.date(year, 12, 31))
+        .order_by(BillingEntry.act_date, BillingEntry.code, BillingEntry.id)))
+
+
+def declarations(session: Session, user_id: uuid.UUID, year: int) -> list[BillingDeclaredActivity]:
+    """The declarations of a professional's year, latest first (the first one applies)."""
+    return list(session.scalars(select(BillingDeclaredActivity).where(
+        BillingDeclaredActivity.user_id == user_id, BillingDeclaredActivity.year == year)
+        .order_by(BillingDeclaredActivity.declared_at.desc(), BillingDeclaredActivity.id.desc())))

@@ -31,11 +31,12 @@ from maillage.billing.rules import ActFacts, EntryStatus, Reason, Source, Statem
 from maillage.config import Settings, get_settings
 from maillage.directory.tariffs import find_tariff
 from maillage.exceptions import NotFound, ValidationFailed
-from maillage.kit.clock import now
+from maillage.kit.clock import now, today_paris
 from maillage.kit.months import month_end
-from maillage.models.billing import BillingEntry
+from maillage.models.billing import BillingDeclaredActivity, BillingEntry
 from maillage.models.directory import Establishment
 from maillage.monitoring.rules.forfaits import FORFAIT_CODES, ForfaitLevel
+from maillage.patient import labels as patient_labels
 from maillage.security.actor import Actor
 from maillage.security.context import AuditContext
 from maillage.security.purposes import Purpose
@@ -324,3 +325,75 @@ def to_bill_count(session: Session, actor: Actor, month: dt.date) -> int:
     """Entries still to bill in ``month`` across the establishments the officer acts for (for the home page)."""
     return sum(repo.count_entries(session, month=month, establishment_id=e, status=EntryStatus.TO_BILL.value)
                for e in actor.establishment_ids)
+
+
+# -- The teleconsultation share (DOMAIN.md §2.1) -------------------------------------------------------------------
+
+YEAR_MIN = 2018  # teleconsultation reimbursed since 15 September 2018
+ACTIVITY_MAX = 1_000_000
+
+
+@dataclass(frozen=True)
+class ShareView:
+    professional: str
+    review: rules.ShareReview
+    beyond: list[EntryView]  # the acts beyond the share in the officer's establishments, flagged
+    declarations: list[BillingDeclaredActivity]
+
+
+def _professional_in_scope(session: Session, actor: Actor, user_id: uuid.UUID) -> tuple[str, uuid.UUID | None,
+                                                                                         str | None]:
+    found = repo.person_of(session, user_id)
+    if found is None or not repo.acts_for(session, user_id, list(actor.establishment_ids)):
+        raise NotFound("Professionnel introuvable.")
+    return found
+
+
+def _check_year(year: int) -> None:
+    if not YEAR_MIN <= year <= today_paris().year:
+        raise ValidationFailed(f"Année invalide : entre {YEAR_MIN} et {today_paris().year}.")
+
+
+def professional_share(session: Session, actor: Actor, user_id: uuid.UUID, year: int, *,
+                       context: AuditContext | None = None) -> ShareView:
+    """A professional's teleconsultation share of a year, for an officer of an establishment the professional acts
+    for (another's answers 404): the teleconsultations counted, those excluded (the médecin traitant's own
+    patients), the latest declared activity, and the acts beyond the share flagged with the reason (audited)."""
+    _check_year(year)
+    name, person_id, specialty = _professional_in_scope(session, actor, user_id)
+    acts = repo.teleconsultations_of_year(session, user_id, year)
+    facts = patient_labels.pathway_facts_for_audited_acts(session, {a.patient_id for a in acts})
+    own = [person_id is not None and a.patient_id in facts
+           and facts[a.patient_id].attending_professional_id == person_id for a in acts]
+    history = repo.declarations(session, user_id, year)
+    review = rules.review_share(year, own, declared=history[0].total_acts if history else None,
+                                specialty_code=specialty)
+    counted = [a for a, is_own in zip(acts, own, strict=True) if not is_own]
+    beyond = [a for a in counted[review.allowed:] if a.establishment_id in actor.establishment_ids] \
+        if review.allowed is not None else []
+    audit.record(session, action="read", object_type="billing_share", object_id=str(user_id),
+                 purpose=Purpose.BILLING.value, context=context, details={"year": year}, **actor.audit_fields)
+    if beyond:
+        authz.audit_list(session, actor, object_type=OBJECT, count=len(beyond), purpose=Purpose.BILLING,
+                         patient_ids=sorted({a.patient_id for a in beyond}), context=context)
+    settings = get_settings()
+    return ShareView(name, review, [EntryView(a, name, patient_number(a.patient_id, settings)) for a in beyond],
+                     history)
+
+
+def declare_activity(session: Session, actor: Actor, user_id: uuid.UUID, year: int, total_acts: int, *,
+                     context: AuditContext | None = None) -> BillingDeclaredActivity:
+    """Record a professional's whole activity of a year as declared to the billing office (acts in person and
+    remote): a new dated row, the earlier ones kept (audited)."""
+    _professional_in_scope(session, actor, user_id)
+    _check_year(year)
+    if not 0 <= total_acts <= ACTIVITY_MAX:
+        raise ValidationFailed("Indiquez un nombre d'actes positif ou nul.")
+    row = BillingDeclaredActivity(user_id=user_id, year=year, total_acts=total_acts, declared_at=now(),
+                                  declared_by=actor.user_id)
+    session.add(row)
+    session.flush()
+    audit.record(session, action="create", object_type="billing_declared_activity", object_id=str(row.id),
+                 purpose=Purpose.BILLING.value, context=context,
+                 details={"professional": str(user_id), "year": year, "total_acts": total_acts}, **actor.audit_fields)
+    return row
