@@ -167,7 +167,7 @@ def measure(url: str, support: uuid.UUID, officer: uuid.UUID, runs: int) -> list
     from maillage.app import create_app
     from maillage.auth import service as auth
     from maillage.billing import repository as repo
-    from maillage.billing import rules
+    from maillage.billing import rules, service
     from maillage.config import Settings
     from maillage.kit.db import make_engine, make_sessionmaker
     from maillage.models.auth import UserAccount
@@ -182,6 +182,13 @@ def measure(url: str, support: uuid.UUID, officer: uuid.UUID, runs: int) -> list
             rules.summarise(month, *repo.sums(db, month=month, establishment_id=support))
         count = repo.count_entries(db, month=month, establishment_id=support)
         results.append(timed(f"Relevé d'un établissement-mois ({count} actes), service", statement, runs))
+
+        def refresh() -> None:  # what the collector and each decision do for the establishment-month touched
+            service.refresh_summaries(db, [(support, month)])
+            db.commit()
+        results.append(timed("Mise à jour du relevé enregistré (après reprise ou décision)", refresh, runs))
+        middle = repo.entries(db, month=month, establishment_id=support, limit=1,
+                              after=(dt.date(YEAR, CURRENT_MONTH, 15), "", uuid.UUID(int=0)))
     settings = Settings(environment="test", var_dir=Path(tempfile.mkdtemp(prefix="billing-bench-")),
                         database_url=url, log_json=True, log_level="WARNING", secret_key="b" * 40,
                         rate_limit_enabled=False)
@@ -199,7 +206,15 @@ def measure(url: str, support: uuid.UUID, officer: uuid.UUID, runs: int) -> list
             response = client.get(path)
             if response.status_code != 200:
                 raise RuntimeError(f"{path} : HTTP {response.status_code}")
-        results.append(timed("Page relevé /facturation (relevé + 50 premiers actes)", page, runs))
+        results.append(timed("Page relevé /facturation (relevé enregistré + 50 premiers actes)", page, runs))
+        deep = path + (f"&apres={middle[0].act_date.isoformat()}~{middle[0].code}~{middle[0].id}" if middle else "")
+        filtered = path + "&statut=billed"
+        for label, url in (("au milieu du mois (curseur)", deep), ("filtrée sur « facturé »", filtered)):
+            def other(url: str = url) -> None:
+                response = client.get(url)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{url} : HTTP {response.status_code}")
+            results.append(timed(f"Page relevé /facturation, {label}", other, runs))
     engine.dispose()
     return results
 

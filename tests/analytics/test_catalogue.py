@@ -7,19 +7,21 @@ import sys
 
 import pytest
 
-from maillage.analytics import activity, apl, catalogue, clinical, extract, indicators
+from maillage.analytics import activity, apl, billing_activity, catalogue, clinical, extract, indicators
 from maillage.analytics.indicators import Indicator
 from maillage.exceptions import NotFound
 
 
 class TestCatalogue:
     def test_every_indicator_defined_in_the_analytics_is_listed(self):
-        defined = {id(value) for module in (indicators, apl, clinical, activity) for value in vars(module).values()
+        defined = {id(value) for module in (indicators, apl, clinical, activity, billing_activity)
+                   for value in vars(module).values()
                    if isinstance(value, Indicator)}
         assert defined == {id(indicator) for indicator in catalogue.INDICATORS}
 
     def test_every_extractor_defined_in_the_analytics_is_listed(self):
-        defined = {id(value) for module in (extract, clinical, activity) for value in vars(module).values()
+        defined = {id(value) for module in (extract, clinical, activity, billing_activity)
+                   for value in vars(module).values()
                    if isinstance(value, extract.Extractor)}
         assert defined == {id(extractor) for extractor in catalogue.EXTRACTORS}
         assert len({extractor.name for extractor in catalogue.EXTRACTORS}) == len(catalogue.EXTRACTORS)

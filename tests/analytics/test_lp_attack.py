@@ -196,7 +196,10 @@ def test_every_indicator_of_the_catalogue_is_attacked_here():
     attacked = {"consultations-mg", "telemedecine", "apl-mg", "teleexpertise-reponses", "telesurveillance"}
     # The telemedicine activity is attacked in test_activity (determinable_cells on each gated table).
     attacked_in_test_activity = {"activite-partenaires", "activite-sites"}
-    assert {i.code for i in all_indicators()} == attacked | attacked_in_test_activity
+    # The billed activity is attacked in test_billing_activity, the same way.
+    attacked_in_test_billing_activity = {"facturation-partenaires", "facturation-sites"}
+    assert {i.code for i in all_indicators()} == (attacked | attacked_in_test_activity
+                                                  | attacked_in_test_billing_activity)
 
 
 class TestTheAttacker:

@@ -52,6 +52,7 @@ def bw(db: Any) -> BillingWorld:
         w = world(db)
     h = hospital(db, name=f"CH support {n}")
     other = hospital(db, name=f"CH voisin {n}", ght_role="member")
+    w.line.establishment_id = h.id  # the line the requests are addressed to is the support hospital's
     for user in (w.requester, w.expert, w.colleague):
         _link(db, user, h.id)
     officer, other_officer = make_user(db, "billing_officer"), make_user(db, "billing_officer")

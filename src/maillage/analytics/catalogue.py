@@ -7,7 +7,7 @@ know does not depend on which modules happen to have been imported.
 
 from __future__ import annotations
 
-from maillage.analytics import activity, apl, clinical, extract
+from maillage.analytics import activity, apl, billing_activity, clinical, extract
 from maillage.analytics.extract import Extractor, ObjectionSource
 from maillage.analytics.indicators import GP_CONSULTATIONS, TELEMEDICINE, Indicator
 from maillage.exceptions import NotFound
@@ -20,9 +20,12 @@ INDICATORS: tuple[Indicator, ...] = (
     clinical.TELEMONITORING,
     activity.BY_PARTNER,
     activity.BY_SITE,
+    billing_activity.BY_PARTNER,
+    billing_activity.BY_SITE,
 )
 
-EXTRACTORS: tuple[Extractor, ...] = (extract.COMMUNES_EXTRACTOR, *clinical.EXTRACTORS, activity.ACTIVITY_EXTRACTOR)
+EXTRACTORS: tuple[Extractor, ...] = (extract.COMMUNES_EXTRACTOR, *clinical.EXTRACTORS, activity.ACTIVITY_EXTRACTOR,
+                                     billing_activity.BILLED_EXTRACTOR)
 
 # The patients who objected to the reuse of their data: excluded from every extraction.
 OBJECTION_SOURCES: tuple[ObjectionSource, ...] = (clinical.data_reuse_objections,)

@@ -47,25 +47,51 @@ def _query(establishment_id: uuid.UUID, month: dt.date, **extra: str) -> str:
     return urlencode({"etablissement": str(establishment_id), "mois": month.strftime("%Y-%m"), **extra})
 
 
+def _cursor(raw: str) -> tuple[dt.date, str, uuid.UUID] | None:
+    """A position in the month's list from the page's link (``AAAA-MM-JJ~CODE~id``); a malformed one is a clear
+    error, not a 500."""
+    if not raw:
+        return None
+    try:
+        day, code, entry_id = raw[:80].split("~")
+        return dt.date.fromisoformat(day), code[:8], as_uuid(entry_id)
+    except (ValueError, TypeError):
+        raise ValidationFailed("Lien de page invalide : revenez à la première page.") from None
+
+
+def _position(view: service.EntryView) -> str:
+    return f"{view.entry.act_date.isoformat()}~{view.entry.code}~{view.entry.id}"
+
+
 def _statement_page(request: Request, db: Session, actor: Actor, *, error: str | None = None,
                     status_code: int = 200) -> Response:
     establishment_id, month = _scope(request, actor)
-    status = request.query_params.get("statut", "")[:16] or None
-    try:
-        page = max(1, int(request.query_params.get("page", "1")[:6]))
-    except ValueError:
-        page = 1
+    q = request.query_params
+    status = q.get("statut", "")[:16] or None
+    after, before = _cursor(q.get("apres", "")), _cursor(q.get("avant", ""))
     context = audit_context(request)
     st = service.statement(db, actor, establishment_id, month, context=context)
     # The statement's counts give the number of entries of each status: no second scan of the month.
     total = sum(line.count for line in st.lines if status is None or line.status.value == status)
-    rows = service.entries(db, actor, establishment_id, month, status=status, limit=PAGE_SIZE,
-                           offset=(page - 1) * PAGE_SIZE, context=context)
+    # Keyset paging: one more row than shown says whether there is a page beyond.
+    rows = service.entries(db, actor, establishment_id, month, status=status, limit=PAGE_SIZE + 1,
+                           after=after, before=None if after else before, context=context)
+    more = len(rows) > PAGE_SIZE
+    if before is not None and after is None:
+        rows, has_prev, has_next = rows[-PAGE_SIZE:], more, True
+    else:
+        rows, has_prev, has_next = rows[:PAGE_SIZE], after is not None, more
+    filters = {"statut": status} if status else {}
+    paging = {
+        "prev": _query(establishment_id, month, avant=_position(rows[0]), **filters) if rows and has_prev else None,
+        "next": _query(establishment_id, month, apres=_position(rows[-1]), **filters) if rows and has_next else None,
+        "first": _query(establishment_id, month, **filters) if has_prev else None,
+    }
     establishments = service.my_establishments(db, actor)
     name = next((n for i, n in establishments if i == establishment_id), "")
     months = [(m.strftime("%Y-%m"), rules.month_label(m)) for m in _recent_months(today_paris(), 13)]
     body: dict[str, Any] = {
-        "statement": st, "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "statement": st, "rows": rows, "total": total, "paging": paging,
         "establishments": establishments, "establishment_id": establishment_id, "establishment_name": name,
         "month": month, "month_label": rules.month_label(month), "months": months, "status": status,
         "statuses": list(EntryStatus), "reasons": REJECTION_REASONS, "query": _query(establishment_id, month),
@@ -223,3 +249,53 @@ def claims(request: Request, db: DbSession, actor: Officer) -> Response:
     body = exports.claim_bundle(rows, now().isoformat())
     return Response(body, media_type="application/fhir+json", headers={
         "Content-Disposition": f'attachment; filename="claims-{month.strftime("%Y-%m")}.json"'})
+
+
+# -- A professional's teleconsultation share (DOMAIN.md §2.1) -------------------------------------------------------
+
+
+def _year(request: Request) -> int:
+    raw = request.query_params.get("annee", "")[:4]
+    if not raw:
+        return today_paris().year
+    if not raw.isdigit():
+        raise ValidationFailed("Année invalide.")
+    return int(raw)
+
+
+def _share_page(request: Request, db: Session, actor: Actor, user_id: uuid.UUID, *, error: str | None = None,
+                form_total: str = "", status_code: int = 200) -> Response:
+    establishment_id, _ = _scope(request, actor)
+    year = _year(request)
+    share = service.professional_share(db, actor, user_id, year, context=audit_context(request))
+    info = "Déclaration enregistrée." if request.query_params.get("info") == "declared" else ""
+    return templates().TemplateResponse(request, "billing/professional.html", {
+        "share": share, "user_id": user_id, "year": year, "establishment_id": establishment_id,
+        "years": list(range(today_paris().year, service.YEAR_MIN - 1, -1)), "error": error, "info": info,
+        "query": urlencode({"etablissement": str(establishment_id), "annee": str(year)}),
+        "beyond_reason": rules.BEYOND_SHARE, "form_total": form_total}, status_code=status_code)
+
+
+@router.get(BASE + "/professionnels/{user_id}", response_class=HTMLResponse)
+def share_page(user_id: uuid.UUID, request: Request, db: DbSession, actor: Officer) -> Response:
+    return _share_page(request, db, actor, user_id)
+
+
+@router.post(BASE + "/professionnels/{user_id}/activite", response_class=HTMLResponse)
+async def declare_activity(user_id: uuid.UUID, request: Request, db: DbSession, actor: Officer) -> Response:
+    form = await _form(request)
+    establishment_id, _ = _scope(request, actor)
+    year = _year(request)
+    raw = form.get("total_acts", "").strip()
+    try:
+        if not raw.isdigit() or len(raw) > 9:
+            raise ValidationFailed("Indiquez un nombre d'actes entier, positif ou nul.")
+        service.declare_activity(db, actor, user_id, year, int(raw), context=audit_context(request))
+    except MaillageError as exc:
+        if exc.status_code == 404:
+            raise
+        db.rollback()
+        return _share_page(request, db, actor, user_id, error=exc.message, form_total=raw[:9],
+                           status_code=exc.status_code)
+    query = urlencode({"etablissement": str(establishment_id), "annee": str(year), "info": "declared"})
+    return RedirectResponse(f"{BASE}/professionnels/{user_id}?{query}", status_code=303)

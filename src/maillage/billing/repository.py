@@ -4,18 +4,19 @@ itself (one establishment-month, one professional-month), and the statements' su
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, case, exists, func, select
+from sqlalchemy import Row, and_, case, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from maillage.billing.rules import FORFAIT_CODES, EntryStatus
+from maillage.billing.rules import FORFAIT_CODES, TELECONSULTATION_CODES, EntryStatus
 from maillage.models.auth import UserAccount, UserEstablishment
-from maillage.models.billing import BillingEntry, BillingStatement
-from maillage.models.directory import Establishment, Professional
+from maillage.models.billing import BillingDeclaredActivity, BillingEntry, BillingStatement
+from maillage.models.directory import Establishment, Professional, SpecialtyLine
 from maillage.models.monitoring import MonitoringForfait, MonitoringTeam
 from maillage.models.teleconsultation import TeleconsultationAct, TeleconsultationAppointment
 from maillage.models.teleexpertise import TeleexpertiseAct, TeleexpertiseRequest
@@ -35,25 +36,42 @@ def lock_collection(session: Session) -> None:
         session.execute(select(func.pg_advisory_xact_lock(COLLECT_LOCK_KEY)))
 
 
+def lock_summary(session: Session, establishment_id: uuid.UUID, month: dt.date) -> None:
+    """Serialize the refreshes of one establishment-month's stored statement until the end of the transaction
+    (PostgreSQL): the second refresh waits, then sums what the first committed, so the stored figures never miss a
+    write; two first refreshes never insert the same statement twice."""
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(establishment_id.bytes + month.isoformat().encode()).digest()
+        session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
+
+
 def _not_collected(source: str, source_id: Any) -> Any:
     return ~exists().where(BillingEntry.source_id == source_id, BillingEntry.source == source)
 
 
-def new_teleexpertise_acts(session: Session, limit: int) -> Sequence[Row[TeleexpertiseAct, bool]]:
-    """Tele-expertise acts not in the ledger yet, oldest first, with the request's inpatient flag."""
+def new_teleexpertise_acts(
+        session: Session, limit: int) -> Sequence[Row[TeleexpertiseAct, bool, uuid.UUID, uuid.UUID | None]]:
+    """Tele-expertise acts not in the ledger yet, oldest first, with the request's inpatient flag and the places of
+    the act: the establishment of the line the request was addressed to (where the expert answered, for TE2) and
+    the one the requester asked from (for RQD)."""
     return session.execute(
-        select(TeleexpertiseAct, TeleexpertiseRequest.patient_inpatient)
+        select(TeleexpertiseAct, TeleexpertiseRequest.patient_inpatient, SpecialtyLine.establishment_id,
+               TeleexpertiseRequest.requester_establishment_id)
         .join(TeleexpertiseRequest, TeleexpertiseRequest.id == TeleexpertiseAct.request_id)
+        .join(SpecialtyLine, SpecialtyLine.id == TeleexpertiseRequest.line_id)
         .where(_not_collected("teleexpertise", TeleexpertiseAct.id))
         .order_by(TeleexpertiseAct.act_date, TeleexpertiseAct.created_at, TeleexpertiseAct.code.desc())
         .limit(limit)).all()
 
 
-def new_teleconsultation_acts(session: Session, limit: int) -> Sequence[Row[TeleconsultationAct, str]]:
-    """Teleconsultation acts (the physician's and the nurse's) not in the ledger yet, with the appointment's status."""
+def new_teleconsultation_acts(
+        session: Session, limit: int) -> Sequence[Row[TeleconsultationAct, str, uuid.UUID]]:
+    """Teleconsultation acts (the physician's and the nurse's) not in the ledger yet, with the appointment's status
+    and the consultation's establishment (its line's)."""
     return session.execute(
-        select(TeleconsultationAct, TeleconsultationAppointment.status)
+        select(TeleconsultationAct, TeleconsultationAppointment.status, SpecialtyLine.establishment_id)
         .join(TeleconsultationAppointment, TeleconsultationAppointment.id == TeleconsultationAct.appointment_id)
+        .join(SpecialtyLine, SpecialtyLine.id == TeleconsultationAppointment.line_id)
         .where(_not_collected("teleconsultation", TeleconsultationAct.id))
         .order_by(TeleconsultationAct.act_date, TeleconsultationAct.created_at)
         .limit(limit)).all()
@@ -69,18 +87,21 @@ def new_forfaits(session: Session, limit: int) -> Sequence[Row[MonitoringForfait
         .limit(limit)).all()
 
 
-def professional_facts(session: Session, user_id: uuid.UUID) -> tuple[str | None, str | None, uuid.UUID | None]:
-    """The role, the RPPS and the first establishment an account acts for."""
+def professional_facts(session: Session, user_id: uuid.UUID) -> tuple[str | None, str | None]:
+    """The role and the RPPS of an account."""
     row = session.execute(
         select(UserAccount.role, Professional.rpps)
         .outerjoin(Professional, Professional.id == UserAccount.person_id)
         .where(UserAccount.id == user_id)).first()
-    establishment = session.scalar(
+    return (None, None) if row is None else (row[0], row[1])
+
+
+def first_establishment(session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
+    """The first establishment an account acts for: the place of an act only when the act names none (a request
+    recorded before the requester's establishment was kept)."""
+    return session.scalar(
         select(UserEstablishment.establishment_id).where(UserEstablishment.user_id == user_id)
         .order_by(UserEstablishment.establishment_id).limit(1))
-    if row is None:
-        return None, None, establishment
-    return row[0], row[1], establishment
 
 
 def finess_of(session: Session, establishment_id: uuid.UUID | None) -> str | None:
@@ -148,16 +169,31 @@ def sums(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None
     return [(r[0], r[1], r[2], r[3]) for r in rows], sum(int(r[4] or 0) for r in rows)
 
 
+# A position in a month's list of entries, in the list's order: (act date, code, entry id).
+Cursor = tuple[dt.date, str, uuid.UUID]
+
+
 def entries(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None = None,
             user_id: uuid.UUID | None = None, status: str | None = None, limit: int | None = None,
-            offset: int = 0) -> list[BillingEntry]:
+            after: Cursor | None = None, before: Cursor | None = None) -> list[BillingEntry]:
+    """A month's entries ordered by act date, code and id; a page of them after (or before) a position: keyset
+    paging, read in the order of ``ix_billing_entry_page`` / ``ix_billing_entry_page_status`` (stable when entries
+    are added; no offset to skip)."""
+    key = tuple_(BillingEntry.act_date, BillingEntry.code, BillingEntry.id)
     query = select(BillingEntry).where(_scope(establishment_id, user_id, month))
     if status:
         query = query.where(BillingEntry.status == status)
-    query = query.order_by(BillingEntry.act_date, BillingEntry.code, BillingEntry.id).offset(offset)
+    if after is not None:
+        query = query.where(key > tuple_(*after))
+    if before is not None:
+        query = query.where(key < tuple_(*before)).order_by(
+            BillingEntry.act_date.desc(), BillingEntry.code.desc(), BillingEntry.id.desc())
+    else:
+        query = query.order_by(BillingEntry.act_date, BillingEntry.code, BillingEntry.id)
     if limit is not None:
         query = query.limit(limit)
-    return list(session.scalars(query))
+    rows = list(session.scalars(query))
+    return rows[::-1] if before is not None else rows
 
 
 def count_entries(session: Session, *, month: dt.date, establishment_id: uuid.UUID | None = None,
@@ -185,6 +221,11 @@ def scopes_with_entries(session: Session, month: dt.date) -> tuple[list[uuid.UUI
     return [e for e in est if e is not None], [p for p in pro if p is not None]
 
 
+def stored_statement(session: Session, scope: str, scope_id: uuid.UUID, month: dt.date) -> BillingStatement | None:
+    return session.scalar(select(BillingStatement).where(
+        BillingStatement.scope == scope, BillingStatement.scope_id == scope_id, BillingStatement.month == month))
+
+
 def save_statement(session: Session, scope: str, scope_id: uuid.UUID, month: dt.date,
                    lines: list[dict[str, object]], at: dt.datetime) -> None:
     existing = session.scalar(select(BillingStatement).where(
@@ -194,3 +235,37 @@ def save_statement(session: Session, scope: str, scope_id: uuid.UUID, month: dt.
     else:
         existing.lines, existing.computed_at = lines, at
     session.flush()
+
+
+# -- The teleconsultation share of a professional's year ----------------------------------------------------------
+
+
+def acts_for(session: Session, user_id: uuid.UUID, establishment_ids: Sequence[uuid.UUID]) -> bool:
+    """Whether an account acts for one of ``establishment_ids``."""
+    return (bool(establishment_ids) and session.scalar(select(exists().where(
+        UserEstablishment.user_id == user_id, UserEstablishment.establishment_id.in_(establishment_ids))))) or False
+
+
+def person_of(session: Session, user_id: uuid.UUID) -> tuple[str, uuid.UUID | None, str | None] | None:
+    """An account's display name, its person of the directory and that person's specialty."""
+    row = session.execute(
+        select(UserAccount.display_name, UserAccount.person_id, Professional.specialty_code)
+        .outerjoin(Professional, Professional.id == UserAccount.person_id).where(UserAccount.id == user_id)).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def teleconsultations_of_year(session: Session, user_id: uuid.UUID, year: int) -> list[BillingEntry]:
+    """The professional's teleconsultations of a calendar year counted in the ledger (to bill or billed), in act
+    order, every establishment: the share is the doctor's, not an establishment's."""
+    return list(session.scalars(select(BillingEntry).where(
+        BillingEntry.professional_user_id == user_id, BillingEntry.code.in_(TELECONSULTATION_CODES),
+        BillingEntry.status.in_(COUNTED), BillingEntry.act_date >= dt.date(year, 1, 1),
+        BillingEntry.act_date <= dt.date(year, 12, 31))
+        .order_by(BillingEntry.act_date, BillingEntry.code, BillingEntry.id)))
+
+
+def declarations(session: Session, user_id: uuid.UUID, year: int) -> list[BillingDeclaredActivity]:
+    """The declarations of a professional's year, latest first (the first one applies)."""
+    return list(session.scalars(select(BillingDeclaredActivity).where(
+        BillingDeclaredActivity.user_id == user_id, BillingDeclaredActivity.year == year)
+        .order_by(BillingDeclaredActivity.declared_at.desc(), BillingDeclaredActivity.id.desc())))

@@ -214,6 +214,68 @@ def teleconsultation_share(*, teleconsultations: int, own_patients: int, activit
     return ShareCheck(teleconsultations - own_patients, activity, limit)
 
 
+def share_limit(specialty_code: str | None) -> Decimal:
+    return SHARE_LIMIT_PSYCHIATRY if specialty_code in PSYCHIATRY_SPECIALTIES else SHARE_LIMIT
+
+
+@dataclass(frozen=True)
+class ShareReview:
+    """A doctor's teleconsultations of a calendar year against the share (DOMAIN.md §2.1) and the activity the
+    doctor declared to the billing office. ``allowed`` is None when the share cannot be checked (no declaration,
+    or one below the teleconsultations recorded); otherwise the counted acts after the first ``allowed`` of the
+    year, in act order, are beyond the share: flagged, never dropped."""
+
+    year: int
+    declared: int | None
+    counted: int  # teleconsultations counted in the share (the médecin traitant's own patients excluded)
+    excluded: int  # the médecin traitant's teleconsultations with his own patients
+    limit: Decimal
+    allowed: int | None
+
+    @property
+    def beyond(self) -> int:
+        return 0 if self.allowed is None else max(0, self.counted - self.allowed)
+
+    @property
+    def percent(self) -> int:
+        return int(self.limit * 100)
+
+    @property
+    def message(self) -> str:
+        if self.declared is None:
+            return (f"Aucune activité annuelle déclarée pour {self.year} : la part des téléconsultations (au plus "
+                    f"{self.percent} % de l'activité) ne peut pas être vérifiée.")
+        if self.allowed is None:
+            return (f"L'activité déclarée pour {self.year} ({self.declared} actes) est inférieure aux "
+                    f"téléconsultations enregistrées ({self.counted + self.excluded}) : la part ne peut pas être "
+                    "vérifiée ; corrigez la déclaration.")
+        if self.beyond:
+            return (f"{self.beyond} téléconsultation(s) au-delà de la part annuelle : au plus {self.percent} % de "
+                    f"l'activité déclarée, soit {self.allowed} sur {self.declared} actes.")
+        return (f"Part annuelle respectée : {self.counted} téléconsultation(s) comptée(s) pour au plus "
+                f"{self.allowed} ({self.percent} % de {self.declared} actes déclarés).")
+
+
+BEYOND_SHARE = "Au-delà de la part annuelle de téléconsultation (convention médicale 2024)"
+
+
+def review_share(year: int, own_patient_flags: Iterable[bool], *, declared: int | None,
+                 specialty_code: str | None) -> ShareReview:
+    """The share of a doctor's year from their teleconsultations, each flagged when the doctor is the patient's
+    médecin traitant (excluded from the share), and the declared whole activity of the year (in person and remote):
+    at most 20 %, 40 % for psychiatrists, tele-expertise not counted (convention médicale 2024, arts. 87-1 to 88-3,
+    DOMAIN.md §2.1). The allowed number is rounded down: 20 % of 1,004 acts allows 200."""
+    flags = list(own_patient_flags)
+    excluded = sum(1 for own in flags if own)
+    counted = len(flags) - excluded
+    limit = share_limit(specialty_code)
+    if declared is None or declared < len(flags):
+        return ShareReview(year, declared, counted, excluded, limit, None)
+    check = teleconsultation_share(teleconsultations=len(flags), own_patients=excluded, activity=declared,
+                                   specialty_code=specialty_code)
+    return ShareReview(year, declared, check.counted, excluded, limit, int(limit * declared))
+
+
 # -- Statements --------------------------------------------------------------------------------------------------
 
 
@@ -231,6 +293,7 @@ class Statement:
     month: dt.date
     lines: tuple[StatementLine, ...]
     caps_reached: int
+    computed_at: dt.datetime | None = None  # when the stored statement was computed (None: computed on the spot)
 
     def total(self, status: EntryStatus) -> Decimal:
         return sum((line.amount for line in self.lines if line.status is status), Decimal("0.00"))
@@ -239,13 +302,33 @@ class Statement:
         return sum(line.count for line in self.lines if line.status is status)
 
 
-def summarise(month: dt.date, rows: Iterable[tuple[str, str, int, Decimal]], caps_reached: int = 0) -> Statement:
+def summarise(month: dt.date, rows: Iterable[tuple[str, str, int, Decimal]], caps_reached: int = 0,
+              computed_at: dt.datetime | None = None) -> Statement:
     """The statement of ``month`` from (code, status, count, amount) sums: lines ordered by code then status."""
     order = list(EntryStatus)
     lines = [StatementLine(code, label_of(code), EntryStatus(status), int(count), Decimal(amount or 0))
              for code, status, count, amount in rows]
     lines.sort(key=lambda line: (line.code, order.index(line.status)))
-    return Statement(month_start(month), tuple(lines), caps_reached)
+    return Statement(month_start(month), tuple(lines), caps_reached, computed_at)
+
+
+def stored_lines(st: Statement) -> list[dict[str, object]]:
+    """A statement as stored in ``billing_statement.lines`` (counts and amounts only, no patient)."""
+    return [{"code": line.code, "status": line.status.value, "count": line.count, "amount": str(line.amount)}
+            for line in st.lines] + [{"caps_reached": st.caps_reached}]
+
+
+def from_stored(month: dt.date, lines: Iterable[dict[str, object]], computed_at: dt.datetime) -> Statement:
+    """The statement back from its stored lines (``stored_lines``)."""
+    rows: list[tuple[str, str, int, Decimal]] = []
+    caps = 0
+    for line in lines:
+        if "caps_reached" in line:
+            caps = int(str(line["caps_reached"]))
+        else:
+            rows.append((str(line["code"]), str(line["status"]), int(str(line["count"])),
+                         Decimal(str(line["amount"]))))
+    return summarise(month, rows, caps, computed_at)
 
 
 def parse_month(value: str | None, default: dt.date) -> dt.date:

@@ -10,7 +10,19 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Numeric, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maillage.kit.clock import now
@@ -33,6 +45,9 @@ class BillingEntry(Base):
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         CheckConstraint("(status in ('rejected', 'not_billable')) = (reason is not null)", name="reason_when_refused"),
         Index("ix_billing_entry_establishment_month", "establishment_id", "month", "code"),
+        # The page's list of a month's entries, in its keyset order (act date, code, id), with or without a status.
+        Index("ix_billing_entry_page", "establishment_id", "month", "act_date", "code", "id"),
+        Index("ix_billing_entry_page_status", "establishment_id", "month", "status", "act_date", "code", "id"),
         Index("ix_billing_entry_professional_month", "professional_user_id", "month"),
         Index("ix_billing_entry_source", "source_id", "source"),
         Index("ix_billing_entry_cap", "patient_id", "professional_user_id", "code", "act_date"),
@@ -83,3 +98,23 @@ class BillingStatement(Base):
     month: Mapped[dt.date] = mapped_column(Date)
     lines: Mapped[list[dict[str, object]]] = mapped_column(PortableJSON, default=list)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class BillingDeclaredActivity(Base):
+    """A professional's whole activity of a calendar year (acts in person and remote, everywhere) as declared to the
+    billing office: the denominator of the teleconsultation share the platform cannot see (DOMAIN.md §2.1). Dated:
+    a new declaration is a new row, the latest of the year applies, the earlier ones are kept."""
+
+    __tablename__ = "billing_declared_activity"
+    __table_args__ = (
+        CheckConstraint("total_acts >= 0", name="total_non_negative"),
+        Index("ix_billing_declared_activity_user_year", "user_id", "year", "declared_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id", ondelete="RESTRICT"))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    total_acts: Mapped[int] = mapped_column(Integer)
+    declared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    declared_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
