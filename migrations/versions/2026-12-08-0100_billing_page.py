@@ -1,7 +1,7 @@
 """billing page: the keyset indexes of the month's entries, and the professionals' declared yearly activity
 
 Revision ID: 20261208_0100
-Revises: 20261207_1600
+Revises: 20261208_0400
 Create Date: 2026-12-08 01:00:00+00:00
 
 The billing page lists an establishment-month's entries by (act date, code, id) a page at a time, after or before a
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261208_0100"
-down_revision = "20261207_1600"
+down_revision = "20261208_0400"
 branch_labels = None
 depends_on = None
 
