@@ -297,10 +297,16 @@ def ensure_warehouse(base: Path, rows: int, communes: pd.DataFrame) -> Warehouse
     return wh
 
 
-def run_set(wh: Warehouse, engine: str, rows: int) -> tuple[float, dict[str, pd.DataFrame]]:
+def run_set(wh: Warehouse, engine: str, rows: int, master: str = "local[2]",
+            spark_conf: tuple[tuple[str, str], ...] = ()) -> tuple[float, dict[str, pd.DataFrame]]:
     frames: dict[str, pd.DataFrame] = {}
-    if engine == "spark":  # the JVM start is not part of the work measured
-        engines.spark_session(engines.EngineConfig(name="spark", spark_driver_memory="8g"))
+    label = engine if engine != "spark" or master == "local[2]" else "cluster"
+    spark_config = engines.EngineConfig(name="spark", spark_master=master, spark_driver_memory="8g",
+                                        spark_conf=spark_conf)
+    # The JVM start is not part of the work measured; one session per process.
+    if engine == "spark" and engines.spark_session(spark_config).sparkContext.master != master:
+        engines.stop_spark()
+        engines.spark_session(spark_config)
     started = time.perf_counter()
     for code in SET:
         indicator = catalogue.get_indicator(code)
@@ -309,11 +315,11 @@ def run_set(wh: Warehouse, engine: str, rows: int) -> tuple[float, dict[str, pd.
         if engine == "pandas":
             frames[code] = ind.finalise(indicator, PANDAS[code](wh))
         else:
-            config = engines.EngineConfig(name=engine, threads=2, spark_driver_memory="8g")
+            config = spark_config if engine == "spark" else engines.EngineConfig(name=engine, threads=2)
             frames[code] = compute(indicator, params, wh, config).frame
-        print(f"    {engine:7s} {code:18s} {time.perf_counter() - t0:8.1f} s")
+        print(f"    {label:7s} {code:18s} {time.perf_counter() - t0:8.1f} s")
     seconds = time.perf_counter() - started
-    print(f"  {engine:7s} ensemble standard : {seconds:.1f} s = {rows / seconds / 1e6:.2f} M lignes/s")
+    print(f"  {label:7s} ensemble standard : {seconds:.1f} s = {rows / seconds / 1e6:.2f} M lignes/s")
     return seconds, frames
 
 
@@ -437,7 +443,30 @@ def main() -> int:
                              "si la mémoire disponible suffit d'après le pic mesuré à la taille précédente)")
     parser.add_argument("--apl-only", action="store_true", help="seulement APL contre PySAL access")
     parser.add_argument("--repeats", type=int, default=9, help="essais APL de Maillage (médiane retenue)")
+    parser.add_argument("--cluster", type=int, default=0, metavar="TRAVAILLEURS",
+                        help="lance aussi l'ensemble sur un cluster Spark autonome de ce nombre de travailleurs "
+                             "(démarré sur 127.0.0.1 depuis la distribution PySpark ; Java requis) et le compare "
+                             "à local[2]")
+    parser.add_argument("--cluster-cores", type=int, default=1, help="cœurs par travailleur du cluster")
+    parser.add_argument("--cluster-memory", default="2g", help="mémoire par travailleur (et par exécuteur)")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        master = None
+        if args.cluster and not args.apl_only:
+            from _spark_cluster import standalone_cluster
+
+            master = stack.enter_context(standalone_cluster(
+                Path(args.workdir) / "spark-cluster", workers=args.cluster, cores=args.cluster_cores,
+                memory=args.cluster_memory))
+            print(f"Cluster Spark autonome : {args.cluster} travailleurs × {args.cluster_cores} cœur(s), "
+                  f"{args.cluster_memory} chacun")
+        return run(args, master)
+
+
+def run(args: argparse.Namespace, master: str | None) -> int:
+    cluster_conf = () if master is None else (
+        ("spark.executor.memory", args.cluster_memory), ("spark.executor.cores", str(args.cluster_cores)),
+        ("spark.cores.max", str(args.cluster * args.cluster_cores)))
     base = Path(args.workdir)
     base.mkdir(parents=True, exist_ok=True)
     communes = load_real_communes()
@@ -482,6 +511,16 @@ def main() -> int:
                   f"{results['spark_same']}")
             if ratio < 3 or not results["spark_same"]:
                 failures.append(f"{rows}: DuckDB vs Spark")
+            if master is not None:
+                cluster_s, cluster = run_set(wh, "spark", rows, master, cluster_conf)
+                engines.stop_spark()  # the next size starts again on local[2]
+                results["cluster_rows_per_s"] = rows / cluster_s
+                results["cluster_same"] = same(spark, cluster)
+                results["cluster_vs_local"] = cluster_s / spark_s
+                print(f"  cluster ({args.cluster} travailleurs) / local[2] : durée ×{cluster_s / spark_s:.2f} ; "
+                      f"résultats identiques : {results['cluster_same']}")
+                if not results["cluster_same"]:
+                    failures.append(f"{rows}: Spark cluster vs local[2]")
         if results.get("pandas_same") is False:
             failures.append(f"{rows}: pandas")
         summary[str(rows)] = results

@@ -55,15 +55,16 @@ def spark_session(config: EngineConfig) -> Any:
             ) from exc
         # Spark resolves the host name before reading the session's settings and, on a machine whose name
         # resolves to loopback, picks another interface's address: keep the JVM on loopback from the start.
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # A driver that remote workers must reach sets SPARK_LOCAL_IP to the address they see (docs/analytics.md).
+        driver_host = os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = (
             SparkSession.builder.master(config.spark_master)
             .appName("maillage-analytics")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(config.spark_shuffle_partitions))
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", driver_host)
+            .config("spark.driver.bindAddress", driver_host)
             .config("spark.driver.memory", config.spark_driver_memory)
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.ansi.enabled", "false")
