@@ -59,6 +59,7 @@ RELATIONS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], float]]] = {
         (("dans_les_delais",), ("repondues",), 1.0),
         (("avis_seul", "acte_pertinent", "acte_non_pertinent", "orientation_teleconsultation",
           "orientation_consultation", "hospitalisation_programmee", "transfert_urgent"), ("repondues",), 1.0)],
+    "hospitalisation-12-mois": [(("hospitalises",), ("personnes",), 1.0)],
     "telesurveillance": [
         (("patients",), ("mois_suivis",), 1.0), (("inclusions",), ("mois_suivis",), 1.0),
         (("mois_suivis",), ("jours_suivis",), 1.0), (("jours_suivis",), ("mois_suivis",), 31.0),

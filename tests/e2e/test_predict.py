@@ -1,5 +1,5 @@
 """Risk scores in the browser, on the demo: the demo nurse (idec.bernard) orders her worklist by risk, opens a
-patient's top factors and the model card (trained and activated when the demo was built)."""
+patient's top factors (loaded when opened) and the model card (trained and activated when the demo was built)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ class TestNurseOrdersByRisk:
             assert red.locator("tr.alert-row").count() >= 1  # the rule's red alerts still lead the list
             first = page.locator("td.risk details").first
             first.locator("summary").click()
-            factors = first.locator("ul.factors li")
+            factors = first.locator("ul.factors li")  # loaded when opened, not with the list
+            factors.first.wait_for(timeout=WAIT)
             assert 1 <= factors.count() <= 3
             assert first.locator("summary").inner_text().startswith("Risque ")
             first.get_by_role("link", name="Fiche du modèle").click()

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from maillage.exceptions import NotFound
+from maillage.exceptions import MaillageError, NotFound
 from maillage.kit import charts
 from maillage.kit.clock import now
 from maillage.kit.http import DbSession, UnitOfWorkRoute
@@ -56,10 +56,13 @@ def _back(target: str) -> str:
     return target if target.startswith("/telesurveillance") and not target.startswith("//") else "/telesurveillance"
 
 
-Order = Annotated[str, Query(pattern="^(couleur|risque)$")]
+ORDERS = ("couleur", "risque")
 
 
 def _worklist_context(db: Session, actor: Actor, request: Request, order: str) -> dict[str, Any]:
+    if order not in ORDERS:
+        raise MaillageError("Ordre de la liste inconnu : choisissez l'ancienneté de l'alerte (ordre=couleur) ou le "
+                            "risque de décompensation (ordre=risque).", status_code=400)
     work = service.worklist(db, actor, audit_context(request), by_risk=order == "risque")
     ids = [a.enrolment_id for items in work.groups.values() for a in items]
     return {"work": work, "titles": GROUP_TITLES, "labels": service.labels(db, actor, ids),
@@ -67,15 +70,22 @@ def _worklist_context(db: Session, actor: Actor, request: Request, order: str) -
 
 
 @router.get("/telesurveillance", response_class=HTMLResponse)
-def worklist_page(request: Request, db: DbSession, actor: Triage, ordre: Order = "couleur") -> Response:
+def worklist_page(request: Request, db: DbSession, actor: Triage, ordre: str = "couleur") -> Response:
     return templates().TemplateResponse(request, "monitoring/worklist.html",
                                         _worklist_context(db, actor, request, ordre))
 
 
 @router.get("/telesurveillance/liste", response_class=HTMLResponse)
-def worklist_fragment(request: Request, db: DbSession, actor: Triage, ordre: Order = "couleur") -> Response:
+def worklist_fragment(request: Request, db: DbSession, actor: Triage, ordre: str = "couleur") -> Response:
     return templates().TemplateResponse(request, "monitoring/_worklist.html",
                                         _worklist_context(db, actor, request, ordre))
+
+
+@router.get("/telesurveillance/suivis/{enrolment_id}/facteurs", response_class=HTMLResponse)
+def risk_factors(request: Request, enrolment_id: uuid.UUID, db: DbSession, actor: Triage) -> Response:
+    """The top factors of a patient's risk score, loaded when the nurse opens them in the worklist (audited then)."""
+    score = service.risk_factors(db, actor, enrolment_id, audit_context(request))
+    return templates().TemplateResponse(request, "monitoring/_factors.html", {"score": score})
 
 
 def _mark(sessions: sessionmaker[Session]) -> str:

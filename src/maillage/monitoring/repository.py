@@ -289,12 +289,33 @@ def worklist(session: Session, scope: Select[tuple[uuid.UUID]], limit: int = 500
     ))
 
 
-def scores_for(session: Session, enrolment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PredictionScore]:
-    """The latest risk score of each enrolment (written by the worker's scoring job, ``analytics.predict``)."""
-    if not enrolment_ids:
-        return {}
-    return {s.enrolment_id: s for s in session.scalars(
-        select(PredictionScore).where(PredictionScore.enrolment_id.in_(list(set(enrolment_ids)))))}
+@dataclass(frozen=True)
+class ShownScore:
+    """What the worklist shows of a risk score: the band and the model, never the factors (read when opened)."""
+
+    patient_id: uuid.UUID
+    model_id: uuid.UUID
+    probability: float
+    band: str
+
+
+def worklist_scored(session: Session, scope: Select[tuple[uuid.UUID]],
+                    limit: int = 500) -> list[tuple[MonitoringAlert, ShownScore | None]]:
+    """``worklist`` with the latest risk score of each alert's enrolment in the same statement: an outer join on the
+    score's primary key (one row per enrolment), four columns, no factors."""
+    rows = session.execute(
+        select(MonitoringAlert, PredictionScore.patient_id, PredictionScore.model_id, PredictionScore.probability,
+               PredictionScore.band)
+        .outerjoin(PredictionScore, PredictionScore.enrolment_id == MonitoringAlert.enrolment_id)
+        .where(OPEN_ALERT, MonitoringAlert.patient_id.in_(scope))
+        .order_by(MonitoringAlert.opened_at).limit(limit).execution_options(populate_existing=True))
+    return [(alert, None if model_id is None else ShownScore(patient_id, model_id, float(probability), band))
+            for alert, patient_id, model_id, probability, band in rows]
+
+
+def score_of(session: Session, enrolment_id: uuid.UUID) -> PredictionScore | None:
+    """The latest risk score of an enrolment, with its factors (written by ``analytics.predict``'s scoring job)."""
+    return session.get(PredictionScore, enrolment_id)
 
 
 def open_greens(session: Session, scope: Select[tuple[uuid.UUID]], lock: bool = True) -> list[MonitoringAlert]:

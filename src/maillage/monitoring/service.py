@@ -64,6 +64,7 @@ from maillage.monitoring.rules.programmes import Programme, get_programme
 from maillage.monitoring.worklist import WORKLIST_GROUPS as WORKLIST_GROUPS
 from maillage.monitoring.worklist import Worklist as Worklist
 from maillage.monitoring.worklist import order_by_risk as order_by_risk
+from maillage.monitoring.worklist import risk_factors as risk_factors
 from maillage.monitoring.worklist import worklist as worklist
 from maillage.monitoring.worklist import worklist_group as worklist_group
 from maillage.patient import labels as patient_labels

@@ -1,4 +1,4 @@
-"""``maillage predict train|evaluate|activate|card|score``: the risk model's pipeline from the console.
+"""``maillage predict train|evaluate|activate|card|score|population``: the risk models' pipeline from the console.
 
 Heavy imports (LightGBM, scikit-learn) happen inside the commands, so the rest of the console stays fast."""
 
@@ -129,3 +129,29 @@ def score_command() -> None:
 
     with _session() as session:
         out.print(f"{service.score_due(session)} scores recalculés.")
+
+
+@app.command("population")
+def population_command(
+    personnes: Annotated[int, typer.Option("--personnes", min=2_000, max=2_000_000,
+                                           help="Personnes de la population synthétique")] = 20_000,
+    seed: Annotated[int, typer.Option("--graine")] = 0,
+) -> None:
+    """Modèle 2 (hospitalisation non programmée à 12 mois) : entraîne, évalue et enregistre une version, avec ses
+    agrégats par commune, département et tranche d'âge passés au contrôle du secret statistique."""
+    from maillage.analytics.predict import service
+    from maillage.analytics.warehouse import default_warehouse
+
+    warehouse = default_warehouse()
+    if not warehouse.has_table("COMMUNES"):
+        console.print("[red]Erreur :[/red] l'entrepôt n'a pas de table des communes : lancez d'abord "
+                      "« maillage analytics generate-claims ».")
+        raise typer.Exit(code=1)
+    communes = warehouse.read_table("COMMUNES").to_pandas()
+    with _session() as session:
+        model = service.train_population(session, communes, persons=personnes, seed=seed)
+        report = model.metrics["controle_secret"]
+        out.print(f"Version {model.version} enregistrée ({model.id}).")
+        out.print(summary(model.metrics))
+        out.print(f"Agrégats publiés : {report['cellules']} cellules, dont "
+                  f"{report['masquees_primaires'] + report['masquees_secondaires']} masquées (secret statistique).")

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from maillage.analytics.predict import features as feats
-from maillage.analytics.predict import pipeline, synthetic
+from maillage.analytics.predict import pipeline, population, synthetic
 from maillage.analytics.predict import repository as repo
 from maillage.exceptions import Conflict, NotFound
 from maillage.kit.clock import now, today_paris
@@ -30,7 +30,7 @@ CUT_DAY = 240  # the synthetic year: train on days 0-225 (horizon closed), test 
 def code_version() -> str:
     """A digest of the code that makes a model: the generator, the features and the pipeline."""
     digest = hashlib.sha256()
-    for name in ("synthetic.py", "features.py", "pipeline.py"):
+    for name in ("synthetic.py", "features.py", "pipeline.py", "population.py"):
         digest.update((Path(__file__).parent / name).read_bytes())
     return f"predict-{digest.hexdigest()[:12]}"
 
@@ -156,6 +156,35 @@ def whas500_report(seed: int = 0, rounds: int = 100) -> dict[str, Any]:
                            grid={"num_leaves": [3, 7], "learning_rate": [0.05], "n_estimators": [100]})
     metrics = pipeline.evaluate(model, data.take(test), seed=seed, rounds=rounds)
     return _json_safe({"rows": len(y), "test_rows": int(test.sum()), **metrics})
+
+
+def train_population(session: Session, communes: Any, *, persons: int = 20_000, seed: int = 0,
+                     rounds: int = pipeline.BOOTSTRAP, grid: dict[str, list[Any]] | None = None) -> PredictionModel:
+    """Model 2 (``population``): train, evaluate and store a version with its aggregates already through the
+    small-cell gate; the person-level rows are dropped with the run. Never activated in care: it has no
+    individual use, only the steering page's aggregates."""
+    result = population.run(communes, persons, seed=seed, rounds=rounds, grid=grid)
+    threshold = int(result.gated.report["seuil"])
+    subgroups = population.gated_subgroups(result.metrics.get("subgroups", []), threshold)
+    metrics = _json_safe({**result.metrics, "subgroups": subgroups,
+                          "aggregats": population.published_rows(result.gated),
+                          "controle_secret": result.gated.report})
+    version = PredictionModel(
+        name=population.MODEL_NAME, version=repo.next_version(session, population.MODEL_NAME), status="trained",
+        data_window={"source": "Population synthétique sur les communes de l'entrepôt (docs/predict.md, modèle 2)",
+                     "persons": persons, "seed": seed, "communes": len(communes),
+                     "train_years": "caractéristiques de l'année 1, hospitalisation de l'année 2",
+                     "test_years": "caractéristiques de l'année 2, hospitalisation de l'année 3"},
+        code_version=code_version(), metrics=metrics, artefact=result.model.to_dict(), trained_at=now())
+    session.add(version)
+    session.flush()
+    return version
+
+
+def latest_population(session: Session) -> PredictionModel | None:
+    """The newest version of Model 2 (its gated aggregates are what the steering page shows)."""
+    found = repo.models(session, population.MODEL_NAME)
+    return found[0] if found else None
 
 
 def approver(session: Session, email: str) -> uuid.UUID:
