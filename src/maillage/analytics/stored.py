@@ -39,7 +39,7 @@ def _remember(key: tuple[Any, ...], load: Callable[[], T]) -> T:
     with _lock:
         if key in _entries:
             _entries.move_to_end(key)
-            return _entries[key]  # type: ignore[no-any-return]
+            return _entries[key]
     value = load()
     with _lock:
         _entries[key] = value
