@@ -196,7 +196,9 @@ def test_every_indicator_of_the_catalogue_is_attacked_here():
     attacked = {"consultations-mg", "telemedecine", "apl-mg", "teleexpertise-reponses", "telesurveillance"}
     # The telemedicine activity is attacked in test_activity (determinable_cells on each gated table).
     attacked_in_test_activity = {"activite-partenaires", "activite-sites"}
-    assert {i.code for i in all_indicators()} == attacked | attacked_in_test_activity
+    # The hospital-stay indicators are attacked in test_pmsi (the same attacker, on a generated cohort).
+    attacked_in_test_pmsi = {"rehospitalisations-ic", "hospitalisations-telesurveillance"}
+    assert {i.code for i in all_indicators()} == attacked | attacked_in_test_activity | attacked_in_test_pmsi
 
 
 class TestTheAttacker:

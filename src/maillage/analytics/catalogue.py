@@ -7,7 +7,7 @@ know does not depend on which modules happen to have been imported.
 
 from __future__ import annotations
 
-from maillage.analytics import activity, apl, clinical, extract
+from maillage.analytics import activity, apl, clinical, extract, pmsi
 from maillage.analytics.extract import Extractor, ObjectionSource
 from maillage.analytics.indicators import GP_CONSULTATIONS, TELEMEDICINE, Indicator
 from maillage.exceptions import NotFound
@@ -20,6 +20,7 @@ INDICATORS: tuple[Indicator, ...] = (
     clinical.TELEMONITORING,
     activity.BY_PARTNER,
     activity.BY_SITE,
+    *pmsi.INDICATORS,
 )
 
 EXTRACTORS: tuple[Extractor, ...] = (extract.COMMUNES_EXTRACTOR, *clinical.EXTRACTORS, activity.ACTIVITY_EXTRACTOR)

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from maillage.analytics import audit, engines, stored
+from maillage.analytics import audit, engines, pmsi, stored
 from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import GateConfig, GatedTable, publish
 from maillage.analytics.indicators import Indicator, finalise
@@ -233,6 +233,11 @@ def data_year(warehouse: Warehouse, indicator: Indicator) -> int | None:
     if "ER_PRS_F" in indicator.tables:
         year = warehouse.manifest().get("care_year")
         return int(year) if year else None
+    if indicator in pmsi.INDICATORS:
+        if not warehouse.has_table("T_MCOC"):
+            return None
+        end = pc.max(warehouse.read_table("T_MCOC").column("EXE_SOI_DTF")).as_py()
+        return pmsi.default_year(indicator, end) if end else None
     latest: int | None = None
     for name in indicator.tables:
         if not warehouse.has_table(name):
