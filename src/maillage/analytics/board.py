@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from maillage.analytics import activity, service, stored
+from maillage.analytics import activity, outcomes, pmsi, service, stored
 from maillage.analytics.engines import EngineConfig
 from maillage.analytics.gate import GateConfig
 from maillage.analytics.indicators import TOTAL
@@ -110,6 +110,24 @@ def sites_of(warehouse: Warehouse, partner: str) -> set[str] | None:
     return set(pairs.loc[pairs.type_partenaire == partner, "site"])
 
 
+def outcome_figures(warehouse: Warehouse, gate: GateConfig, year: int) -> list[Figure]:
+    """The hospital-stay outcomes (``outcomes``: the tables the report writes too), each drawn as labelled bars."""
+    figures = []
+    for table in outcomes.outcome_tables(warehouse, gate, year):
+        if table.code == pmsi.READMISSIONS.code:
+            rate = table.column("taux_rehospitalisation")
+            bars = [charts.Bar(row[0], values[rate]) for row, values in zip(table.rows, table.values, strict=True)]
+            chart = charts.bar_chart(table.title, bars, "proportion", 3)
+        else:
+            before, after = table.column("sejours_par_patient_avant"), table.column("sejours_par_patient_apres")
+            bars = [charts.Bar(f"{row[0]} : {moment}", values[i])
+                    for row, values in zip(table.rows, table.values, strict=True)
+                    for moment, i in (("avant", before), ("après", after))]
+            chart = charts.bar_chart(table.title, bars, "séjours par patient", 2)
+        figures.append(Figure(table.title, chart, table.header, table.rows))
+    return figures
+
+
 @dataclass(frozen=True)
 class Board:
     figures: list[Figure]
@@ -128,6 +146,8 @@ def board(warehouse: Warehouse, engine: EngineConfig, gate: GateConfig, annee: s
     year = str(provenance.parameters.get("annee", ""))
     figures = partner_figures(gated.frame, partner, year)
     figures.insert(len(activity.MODALITIES), site_figure(by_site.frame, sites_of(warehouse, partner), year))
+    if year.isdigit():
+        figures += outcome_figures(warehouse, gate, int(year))
     return Board(figures, provenance, len(gated.frame))
 
 
