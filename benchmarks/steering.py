@@ -70,6 +70,7 @@ def synthetic_activity(acts: int, sites: int, seed: int = 7) -> pa.Table:
         "repondue": np.where(modality == "te", answered, None).tolist(),
         "delai_reponse_minutes": np.where(answered, rng.integers(10, 4000, acts), None).tolist(),
         "orientation": orientation.tolist(),
+        "commune_residence": [f"{87000 + c:05d}" for c in rng.integers(1, 200, acts)],
     }, schema=activity.ACTIVITY_SCHEMA)
 
 

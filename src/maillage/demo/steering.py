@@ -40,9 +40,10 @@ def demo_sites(plan: TerritoryPlan) -> list[tuple[str, str]]:
             for e in plan.establishments]
 
 
-def activity_history(sites: list[tuple[str, str]], today: dt.date, acts: int = ACTS_PER_YEAR, seed: int = 24
-                     ) -> pa.Table:
-    """Synthetic acts of ``sites`` from 1 January of ``today``'s year to ``today``, in the extract's schema."""
+def activity_history(sites: list[tuple[str, str]], communes: list[str], today: dt.date, acts: int = ACTS_PER_YEAR,
+                     seed: int = 24) -> pa.Table:
+    """Synthetic acts of ``sites`` from 1 January of ``today``'s year to ``today``, in the extract's schema; each
+    patient lives in one of ``communes`` (drawn as given: repeat a commune to weigh it)."""
     rng = np.random.default_rng(seed)
     weights = np.array([WEIGHT[kind] for _, kind in sites])
     site = rng.choice(len(sites), acts, p=weights / weights.sum())
@@ -52,7 +53,9 @@ def activity_history(sites: list[tuple[str, str]], today: dt.date, acts: int = A
         name, kind = sites[int(site[n])]
         modality = ("te", "tc", "ts")[int(rng.choice(3, p=MIX[kind]))]
         answered = modality == "te" and bool(rng.random() < 0.9)
-        rows[PSEUDONYM_COLUMN].append(f"SYNACT{int(rng.integers(0, acts // 3)):08d}")
+        patient = int(rng.integers(0, acts // 3))
+        rows[PSEUDONYM_COLUMN].append(f"SYNACT{patient:08d}")
+        rows["commune_residence"].append(communes[patient % len(communes)])
         rows["site"].append(name)
         rows["type_partenaire"].append(kind)
         rows["modalite"].append(modality)
@@ -66,14 +69,14 @@ def activity_history(sites: list[tuple[str, str]], today: dt.date, acts: int = A
 def add_demo_steering_data(warehouse: Warehouse, plan: TerritoryPlan, today: dt.date, care_year: int) -> None:
     """Add the synthetic activity history (a new part of the activity table) and the telesurveillance cohort
     enrolled in ``care_year - 1`` with its stays (followed through ``care_year``) to the demo warehouse."""
-    folder = warehouse.table_dir(activity.ACTIVITY_TABLE)
-    part = len(list(folder.glob("*.parquet"))) if folder.is_dir() else 0
-    warehouse.write_part(activity.ACTIVITY_TABLE, part, activity_history(demo_sites(plan), today, seed=plan.seed),
-                         synthetic=True)
     communes = warehouse.read_table("COMMUNES").to_pandas().sort_values("population", ascending=False)
     # Communes drawn in proportion to their population (the 30 largest), as patients are.
     largest = communes.head(30)
     shares = (largest.population / largest.population.sum() * 100).round().astype(int).clip(lower=1)
     drawn = [code for code, share in zip(largest.code_insee, shares, strict=True) for _ in range(share)]
+    folder = warehouse.table_dir(activity.ACTIVITY_TABLE)
+    part = len(list(folder.glob("*.parquet"))) if folder.is_dir() else 0
+    warehouse.write_part(activity.ACTIVITY_TABLE, part,
+                         activity_history(demo_sites(plan), drawn, today, seed=plan.seed), synthetic=True)
     stays, matching = hospital_stays.synthetic_cohort(drawn, care_year - 1, COHORT_PATIENTS, seed=plan.seed)
     hospital_stays.write(warehouse, stays, matching)
