@@ -69,15 +69,17 @@ class TestCoverage:
             (15, 12, 15)
 
     def test_the_communes_served_and_the_deserts_reached(self):
-        frame = pd.DataFrame({"niveau_geo": ["commune"] * 4 + ["departement"],
-                              "code_geo": ["87085", "87001", "87085", "19001", "87"],
-                              "modalite": ["te", "te", "ts", TOTAL, "te"]})
+        frame = pd.DataFrame({"niveau_geo": ["commune"] * 5 + ["departement"],
+                              "code_geo": ["87085", "87001", "87085", "19001", "87002", "87"],
+                              "modalite": ["te", "te", "ts", TOTAL, "te", "te"],
+                              "patients": [12, None, 30, 15, 0, 40]})  # 87002: a row of zeros, not served
         rows = {r.modality: r for r in coverage.coverage_rows(frame, deserts={"87001", "87002"})}
-        assert rows["Téléexpertise"] == coverage.CoverageRow("Téléexpertise", 2, 1, 1)
-        assert rows["Télésurveillance"] == coverage.CoverageRow("Télésurveillance", 1, 0, 2)
+        # 87001 is masked (zero or not, it cannot be told); 87002 a published zero.
+        assert rows["Téléexpertise"] == coverage.CoverageRow("Téléexpertise", 1, 1, 0, 1, 1)
+        assert rows["Télésurveillance"] == coverage.CoverageRow("Télésurveillance", 1, 0, 0, 2, 0)
         assert rows["Téléconsultation"].served == 0 and rows["Toutes modalités"].served == 1
         only_19 = {r.modality: r for r in coverage.coverage_rows(frame, {"87001"}, communes={"19001"})}
-        assert only_19["Toutes modalités"] == coverage.CoverageRow("Toutes modalités", 1, 0, 0)
+        assert only_19["Toutes modalités"] == coverage.CoverageRow("Toutes modalités", 1, 0, 0, 0, 0)
 
     def test_no_small_count_is_narrowed_below_its_protection_interval(self, generated, duckdb_engine):
         indicator = get_indicator("couverture-modalites")
@@ -90,3 +92,33 @@ class TestCoverage:
         pd.testing.assert_frame_equal(run(generated, "couverture-modalites", duckdb_engine),
                                       run(generated, "couverture-modalites", spark_engine),
                                       check_exact=True, check_dtype=False)
+
+
+class TestInTheReport:
+    def test_the_pdf_and_the_csv_state_the_coverage_of_the_stored_result(self, with_communes, duckdb_engine):
+        import io
+        import re
+        import zipfile
+
+        from pypdf import PdfReader
+
+        from maillage.analytics.gate import GateConfig
+        from maillage.programme import report
+        from maillage.programme.service import Programme
+
+        service.run_indicator("couverture-modalites", {"annee": YEAR}, with_communes, duckdb_engine)
+        rows, shown = report.coverage_table(with_communes, GateConfig(), YEAR + 1)  # looks back to the stored year
+        assert shown == YEAR
+        # All patients live in 87085: the département's total is that commune's, so the gate masks it and its two
+        # neighbours' zeros; no commune is counted as served. No APL stored: no desert known.
+        assert rows == [["Téléexpertise", "0", "3", "0", "0", "0"], ["Téléconsultation", "0", "0", "0", "0", "0"],
+                        ["Télésurveillance", "0", "3", "0", "0", "0"], ["Toutes modalités", "0", "3", "0", "0", "0"]]
+        plan = Programme(axes=[], projects=[])
+        archive = zipfile.ZipFile(io.BytesIO(report.csv_bundle(plan, YEAR, with_communes, GateConfig())))
+        text = archive.read(f"couverture-modalites_{YEAR}.csv").decode("utf-8-sig")
+        assert text.splitlines()[1:] == [";".join(r) for r in rows]
+        pdf = re.sub(r"\s+", " ", "".join(p.extract_text() for p in PdfReader(io.BytesIO(
+            report.pdf(plan, YEAR, with_communes, GateConfig()))).pages))
+        assert f"Couverture territoriale par modalité ({YEAR})" in pdf
+        for row in rows:
+            assert " ".join(row) in pdf, row
