@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from maillage.analytics import activity, apl, billing_activity, catalogue, clinical, extract, indicators
+from maillage.analytics import activity, apl, billing_activity, catalogue, clinical, coverage, extract, indicators, pmsi
 from maillage.analytics.indicators import Indicator
 from maillage.exceptions import NotFound
 
 
 class TestCatalogue:
     def test_every_indicator_defined_in_the_analytics_is_listed(self):
-        defined = {id(value) for module in (indicators, apl, clinical, activity, billing_activity)
+        defined = {id(value) for module in (indicators, apl, clinical, activity, billing_activity, pmsi, coverage)
                    for value in vars(module).values()
                    if isinstance(value, Indicator)}
         assert defined == {id(indicator) for indicator in catalogue.INDICATORS}

@@ -169,5 +169,9 @@ class TestEnginesAgree:
         covered_in_test_activity = {"activite-partenaires", "activite-sites"}
         # The billed activity and its value: test_billing_activity.TestBothEngines compares them.
         covered_in_test_billing_activity = {"facturation-partenaires", "facturation-sites"}
+        # The hospital-stay indicators: test_pmsi.TestGeneratedCohort compares them on two warehouses.
+        covered_in_test_pmsi = {"rehospitalisations-ic", "hospitalisations-telesurveillance"}
+        # The coverage per modality: test_coverage compares it.
+        covered_in_test_pmsi |= {"couverture-modalites"}
         assert {i.code for i in all_indicators()} == (covered | covered_in_test_clinical | covered_in_test_activity
-                                                      | covered_in_test_billing_activity)
+                                                      | covered_in_test_billing_activity | covered_in_test_pmsi)

@@ -198,8 +198,12 @@ def test_every_indicator_of_the_catalogue_is_attacked_here():
     attacked_in_test_activity = {"activite-partenaires", "activite-sites"}
     # The billed activity is attacked in test_billing_activity, the same way.
     attacked_in_test_billing_activity = {"facturation-partenaires", "facturation-sites"}
+    # The hospital-stay indicators are attacked in test_pmsi (the same attacker, on a generated cohort).
+    attacked_in_test_pmsi = {"rehospitalisations-ic", "hospitalisations-telesurveillance"}
+    # The coverage per modality is attacked in test_coverage.
+    attacked_in_test_pmsi |= {"couverture-modalites"}
     assert {i.code for i in all_indicators()} == (attacked | attacked_in_test_activity
-                                                  | attacked_in_test_billing_activity)
+                                                  | attacked_in_test_billing_activity | attacked_in_test_pmsi)
 
 
 class TestTheAttacker:

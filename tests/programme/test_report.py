@@ -18,14 +18,17 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
+from maillage.analytics import board, outcomes
 from maillage.analytics import service as analytics
 from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import GateConfig, densify, margin_equations_by_dim, protection_shortfalls, small_cells
+from maillage.demo.hospital_stays import synthetic_cohort, write
 from maillage.programme import progress, report, service
 from maillage.security.actor import Actor
 from maillage.security.roles import Role
 from tests.analytics.test_activity import extracted  # noqa: F401 - a fixture
 from tests.analytics.test_clinical import operational, settings  # noqa: F401 - fixtures
+from tests.analytics.test_pmsi import COMMUNES
 
 MANAGER = Actor(user_id=uuid.uuid4(), username="chef", display_name="Chef de programme", role=Role.PROGRAMME_MANAGER)
 BINDINGS = [("Actes de télémédecine", "actes", "30"), ("Transferts évités", "maintiens_sur_place", "10"),
@@ -90,9 +93,52 @@ class TestSameFigures:
             assert re.search(rf"{re.escape(r.label)}.*?{re.escape(r.target_text)}\s+{re.escape(r.value_text)}",
                              text, re.S), r.label
         assert "Activité et délais par type de partenaire" in text and "EHPAD" in text
-        assert "Réhospitalisations" in text or "réhospitalisations à 30 jours" in text  # said as not measured
+        flat = re.sub(r"\s+", " ", text)
+        assert "Séjours hospitaliers (PMSI) : aucun résultat" in flat  # no PMSI in this warehouse: said so
         assert "1000000" in zipfile.ZipFile(io.BytesIO(report.csv_bundle(programme, 2026, extracted, gate))) \
             .read("budget_2026.csv").decode("utf-8-sig")
+
+
+@pytest.fixture
+def with_stays(extracted: Any) -> Any:  # noqa: F811
+    """The extracted activity, plus communes, a generated telesurveillance cohort enrolled in 2025 and its stays
+    (2024 … 2026), with both PMSI indicators stored."""
+    extracted.write_table("COMMUNES", COMMUNES, synthetic=True)
+    generated, matching = synthetic_cohort(["01001", "01002", "02001"], 2025, 400, seed=9)
+    write(extracted, generated, matching)
+    for code, year in (("rehospitalisations-ic", 2026), ("hospitalisations-telesurveillance", 2025)):
+        analytics.run_indicator(code, {"annee": year}, extracted, analytics.engines.EngineConfig())
+    return extracted
+
+
+class TestHospitalStays:
+    def test_the_board_the_pdf_and_the_csv_state_the_same_stay_figures(self, programme, with_stays):
+        gate = GateConfig()
+        tables = outcomes.outcome_tables(with_stays, gate, 2026)
+        assert [(t.code, t.year) for t in tables] == [("rehospitalisations-ic", 2026),
+                                                      ("hospitalisations-telesurveillance", 2025)]
+        figures = board.outcome_figures(with_stays, gate, 2026)
+        assert [f.rows for f in figures] == [t.rows for t in tables]
+        text = re.sub(r"\s+", " ", "".join(
+            p.extract_text() for p in PdfReader(io.BytesIO(report.pdf(programme, 2026, with_stays, gate))).pages))
+        archive = zipfile.ZipFile(io.BytesIO(report.csv_bundle(programme, 2026, with_stays, gate)))
+        for table in tables:
+            lines = list(csv.reader(io.StringIO(archive.read(f"{table.code}_{table.year}.csv").decode("utf-8-sig")),
+                                    delimiter=";"))
+            assert lines[0] == ["", *table.measures] and lines[1:] == table.rows
+            for row in table.rows:
+                assert re.search(r"\s*".join(re.escape(c) for c in row), text), row
+        assert any(c != "secret" for t in tables for r in t.rows for c in r[1:])
+
+    def test_every_stay_figure_is_a_published_cell(self, programme, with_stays):
+        gate = GateConfig()
+        for table in outcomes.outcome_tables(with_stays, gate, 2026):
+            result = analytics.latest_result(with_stays, table.code, {"annee": table.year})
+            frame = analytics.gated_result(with_stays, result, gate).frame
+            for values in table.values:
+                for measure, value in zip(table.measures, values, strict=True):
+                    published = set(frame.loc[frame.secret == "", measure].astype(float))
+                    assert value is None or value in published, (table.code, measure, value)
 
 
 class TestNothingRecoverable:

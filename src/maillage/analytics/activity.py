@@ -61,6 +61,7 @@ ACTIVITY_SCHEMA = pa.schema([
     pa.field("repondue", pa.bool_()),
     pa.field("delai_reponse_minutes", pa.int64()),
     pa.field("orientation", pa.string()),
+    pa.field("commune_residence", pa.string()),  # the patient's commune (INSEE code), for the coverage
 ])
 
 
@@ -86,11 +87,12 @@ def _sites(session: Any, ids: set[Any]) -> dict[Any, tuple[str, str]]:
 def fetch_activity(context: ExtractionContext) -> pa.Table:
     from maillage.models.auth import UserEstablishment
     from maillage.models.monitoring import MonitoringEnrolment, MonitoringTeam
+    from maillage.models.patient import Patient
     from maillage.models.teleconsultation import TeleconsultationAppointment as Appt
     from maillage.models.teleexpertise import TeleexpertiseRequest as Req
 
     session = _session(context, "teleexpertise_request", "teleconsultation_appointment", "monitoring_enrolment",
-                       "establishment")
+                       "establishment", "patient")
     facts: list[tuple[Any, Any, str, dt.date, bool | None, int | None, str | None]] = []
     for patient, site, status, submitted, signed, orientation in session.execute(
             select(Req.patient_id, Req.requester_establishment_id, Req.status, Req.submitted_at, Req.signed_at,
@@ -111,6 +113,7 @@ def fetch_activity(context: ExtractionContext) -> pa.Table:
             .join(MonitoringTeam, MonitoringTeam.id == MonitoringEnrolment.team_id)):
         facts.append((patient, site, "ts", starts, None, None, None))
     sites = _sites(session, {f[1] for f in facts})
+    commune_of = {i: c for i, c in session.execute(select(Patient.id, Patient.commune_insee))}
     schema = pa.schema([pa.field("patient_id", pa.string()), *list(ACTIVITY_SCHEMA)[1:]])
     return pa.table({
         "patient_id": [str(f[0]) for f in facts],
@@ -121,6 +124,7 @@ def fetch_activity(context: ExtractionContext) -> pa.Table:
         "repondue": [f[4] for f in facts],
         "delai_reponse_minutes": [f[5] for f in facts],
         "orientation": [f[6] for f in facts],
+        "commune_residence": [commune_of.get(f[0]) for f in facts],
     }, schema=schema)
 
 

@@ -14,7 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from maillage.analytics import activity, service
+from maillage.analytics import activity, outcomes, pmsi, service, stored
+from maillage.analytics.engines import EngineConfig
+from maillage.analytics.gate import GateConfig
 from maillage.analytics.indicators import TOTAL
 from maillage.analytics.pages import (
     Analyst,
@@ -26,6 +28,8 @@ from maillage.analytics.pages import (
     gate_of,
     warehouse_of,
 )
+from maillage.analytics.provenance import Provenance
+from maillage.analytics.warehouse import Warehouse
 from maillage.exceptions import MaillageError, ValidationFailed
 from maillage.kit import charts
 from maillage.kit.http import DbSession, UnitOfWorkRoute
@@ -95,13 +99,56 @@ def site_figure(frame: pd.DataFrame, sites: set[str] | None, year: str) -> Figur
     return _bars_figure(f"Actes par site ({year})", rows, "site", {}, "actes", "actes")
 
 
-def _sites_of(request: Request, partner: str) -> set[str] | None:
-    """The sites of a partner type, from the extract's (site, type) pairs: names only, no figure."""
+def sites_of(warehouse: Warehouse, partner: str) -> set[str] | None:
+    """The sites of a partner type, from the extract's (site, type) pairs: names only, no figure. Read once per
+    version of the extract (``stored``)."""
     if partner == TOTAL:
         return None
-    table = warehouse_of(request).read_table(activity.ACTIVITY_TABLE).select(["site", "type_partenaire"])
-    pairs = table.to_pandas().drop_duplicates()
+    folder = warehouse.table_dir(activity.ACTIVITY_TABLE)
+    pairs = stored.derived("site_types", folder, lambda: stored.read_columns(
+        folder, ["site", "type_partenaire"]).drop_duplicates().reset_index(drop=True))
     return set(pairs.loc[pairs.type_partenaire == partner, "site"])
+
+
+def outcome_figures(warehouse: Warehouse, gate: GateConfig, year: int) -> list[Figure]:
+    """The hospital-stay outcomes (``outcomes``: the tables the report writes too), each drawn as labelled bars."""
+    figures = []
+    for table in outcomes.outcome_tables(warehouse, gate, year):
+        if table.code == pmsi.READMISSIONS.code:
+            rate = table.column("taux_rehospitalisation")
+            bars = [charts.Bar(row[0], values[rate]) for row, values in zip(table.rows, table.values, strict=True)]
+            chart = charts.bar_chart(table.title, bars, "proportion", 3)
+        else:
+            before, after = table.column("sejours_par_patient_avant"), table.column("sejours_par_patient_apres")
+            bars = [charts.Bar(f"{row[0]} : {moment}", values[i])
+                    for row, values in zip(table.rows, table.values, strict=True)
+                    for moment, i in (("avant", before), ("après", after))]
+            chart = charts.bar_chart(table.title, bars, "séjours par patient", 2)
+        figures.append(Figure(table.title, chart, table.header, table.rows))
+    return figures
+
+
+@dataclass(frozen=True)
+class Board:
+    figures: list[Figure]
+    provenance: Provenance
+    rows: int
+
+
+def board(warehouse: Warehouse, engine: EngineConfig, gate: GateConfig, annee: str, partner: str) -> Board:
+    """What one request of the page does once the caller is known: the stored, gated results (read once per
+    process), a selection per figure, the charts. Raises ``MaillageError`` on a bad year or partner type."""
+    if partner != TOTAL and partner not in activity.PARTNER_TYPES:
+        raise ValidationFailed("Type de partenaire inconnu.")
+    params = _parse_year(annee, warehouse, activity.BY_PARTNER.code)
+    gated, provenance = service.published(activity.BY_PARTNER.code, params, warehouse, engine, gate)
+    by_site, _ = service.published(activity.BY_SITE.code, params, warehouse, engine, gate)
+    year = str(provenance.parameters.get("annee", ""))
+    figures = partner_figures(gated.frame, partner, year)
+    figures.insert(len(activity.MODALITIES), site_figure(by_site.frame, sites_of(warehouse, partner), year))
+    if year.isdigit():
+        figures += outcome_figures(warehouse, gate, int(year))
+    return Board(figures, provenance, len(gated.frame))
 
 
 @router.get("/pilotage/activite", response_class=HTMLResponse)
@@ -111,25 +158,16 @@ def activity_page(request: Request, db: DbSession, actor: Analyst, annee: str = 
     empty = _empty_warehouse(request, warehouse)
     if empty is not None:
         return empty
-    partner = partenaire or TOTAL
     context: dict[str, Any] = {"partners": activity.PARTNER_TYPES, "partner": partenaire, "annee": annee,
                                "figures": [], "error": None, "threshold": gate_of(request).threshold}
     try:
-        if partner != TOTAL and partner not in activity.PARTNER_TYPES:
-            raise ValidationFailed("Type de partenaire inconnu.")
-        params = _parse_year(annee, warehouse, activity.BY_PARTNER.code)
-        gated, provenance = service.published(activity.BY_PARTNER.code, params, warehouse, engine_of(request),
-                                              gate_of(request))
-        by_site, _ = service.published(activity.BY_SITE.code, params, warehouse, engine_of(request),
-                                       gate_of(request))
+        shown = board(warehouse, engine_of(request), gate_of(request), annee, partenaire or TOTAL)
     except MaillageError as exc:
         context["error"] = exc.message
         return templates().TemplateResponse(request, "analytics/activite.html", context,
                                             status_code=exc.status_code)
-    year = str(provenance.parameters.get("annee", ""))
-    figures = partner_figures(gated.frame, partner, year)
-    figures.insert(len(activity.MODALITIES), site_figure(by_site.frame, _sites_of(request, partner), year))
-    _audit(request, db, actor, action="read", code=activity.BY_PARTNER.code, provenance=provenance,
-           filters={"partenaire": partenaire, "annee": annee}, rows=len(gated.frame))
-    context.update(figures=figures, annee=year, provenance=provenance)
+    _audit(request, db, actor, action="read", code=activity.BY_PARTNER.code, provenance=shown.provenance,
+           filters={"partenaire": partenaire, "annee": annee}, rows=shown.rows)
+    context.update(figures=shown.figures, annee=str(shown.provenance.parameters.get("annee", "")),
+                   provenance=shown.provenance)
     return templates().TemplateResponse(request, "analytics/activite.html", context)

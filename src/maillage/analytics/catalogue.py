@@ -7,7 +7,7 @@ know does not depend on which modules happen to have been imported.
 
 from __future__ import annotations
 
-from maillage.analytics import activity, apl, billing_activity, clinical, extract
+from maillage.analytics import activity, apl, billing_activity, clinical, coverage, extract, pmsi
 from maillage.analytics.extract import Extractor, ObjectionSource
 from maillage.analytics.indicators import GP_CONSULTATIONS, TELEMEDICINE, Indicator
 from maillage.exceptions import NotFound
@@ -22,6 +22,8 @@ INDICATORS: tuple[Indicator, ...] = (
     activity.BY_SITE,
     billing_activity.BY_PARTNER,
     billing_activity.BY_SITE,
+    *pmsi.INDICATORS,
+    coverage.COVERAGE,
 )
 
 EXTRACTORS: tuple[Extractor, ...] = (extract.COMMUNES_EXTRACTOR, *clinical.EXTRACTORS, activity.ACTIVITY_EXTRACTOR,

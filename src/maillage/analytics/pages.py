@@ -22,6 +22,7 @@ from maillage.analytics import audit as warehouse_audit
 from maillage.analytics import engines, service
 from maillage.analytics.catalogue import all_indicators, get_indicator
 from maillage.analytics.communes import departement_outlines
+from maillage.analytics.coverage import COVERAGE, CoverageRow, coverage_rows
 from maillage.analytics.gate import SECRET_COLUMN, GateConfig
 from maillage.analytics.indicators import ALL_AGES, TOTAL, Indicator
 from maillage.analytics.provenance import Provenance
@@ -337,6 +338,18 @@ def _outlines(warehouse: Warehouse, departements: tuple[str, ...]) -> dict[str, 
     return _outlines_cached(str(warehouse.root), stamp, departements)
 
 
+def _coverage(request: Request, warehouse: Warehouse, deserts: set[str], communes: set[str] | None
+              ) -> tuple[list[CoverageRow], str]:
+    """The communes served by each modality, beside the deserts shown (nothing when the activity is not
+    extracted)."""
+    try:
+        params = _parse_year("", warehouse, COVERAGE.code)
+        gated, provenance = service.published(COVERAGE.code, params, warehouse, engine_of(request), gate_of(request))
+    except MaillageError:
+        return [], ""
+    return coverage_rows(gated.frame, deserts, communes), str(provenance.parameters.get("annee", ""))
+
+
 @router.get("/pilotage/carte", response_class=HTMLResponse)
 def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", departement: str = "",
              page: str = "") -> HTMLResponse:
@@ -371,6 +384,9 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
     departements = sorted({c[:3] if c.startswith("97") else c[:2] for c in names}) if names else []
     share = (deserts.population.sum() / rows.population.sum()) if len(rows) and rows.population.sum() else 0.0
     hidden = int(rows.apl.isna().sum())
+    in_departement = set(communes.loc[communes.departement == departement, "code_insee"]) \
+        if departement and len(communes) else None
+    served, served_year = _coverage(request, warehouse, set(deserts.code_geo), in_departement)
     _audit(request, db, actor, action="read", code="apl-mg", provenance=provenance,
            filters={"departement": departement, "annee": annee, "page": "carte"}, rows=len(rows))
     return templates().TemplateResponse(request, "analytics/carte.html", {
@@ -378,6 +394,6 @@ def map_page(request: Request, db: DbSession, actor: Analyst, annee: str = "", d
         "desert_count": len(deserts), "provenance": provenance, "departement": departement,
         "departements": departements, "annee": str(provenance.parameters.get("annee", "")),
         "share": share, "threshold": threshold, "manifest": warehouse.manifest(), "communes": len(rows),
-        "hidden": hidden, "no_supply": no_supply,
+        "hidden": hidden, "no_supply": no_supply, "served": served, "served_year": served_year,
     })
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from maillage.analytics import audit, engines
+from maillage.analytics import audit, engines, pmsi, stored
 from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import GateConfig, GatedTable, publish
 from maillage.analytics.indicators import Indicator, finalise
@@ -95,21 +95,24 @@ def store(warehouse: Warehouse, result: IndicatorResult) -> str:
 
 def latest_result(warehouse: Warehouse, code: str, params: Mapping[str, Any] | None = None
                   ) -> IndicatorResult | None:
-    """The most recent stored result of ``code`` (with exactly these parameters when given)."""
+    """The most recent stored result of ``code`` (with exactly these parameters when given).
+
+    The folder is listed on every call (a newer run is seen at once); each run's files are read once per process
+    (``stored``)."""
     indicator = get_indicator(code)
     folder = warehouse.results_dir / code
     if not folder.is_dir():
         return None
     wanted = indicator.resolve_params(params) if params is not None else None
     for meta in sorted(folder.glob("*.json"), reverse=True):
-        provenance = Provenance.from_dict(json.loads(meta.read_text(encoding="utf-8")))
+        provenance = Provenance.from_dict(stored.read_json(meta))
         if wanted is not None:
             normalised = {k: list(v) if isinstance(v, tuple) else v for k, v in wanted.items()}
             if provenance.parameters != normalised:
                 continue
         data = meta.with_suffix(".parquet")
         if data.exists():
-            return IndicatorResult(indicator, pd.read_parquet(data), provenance)
+            return IndicatorResult(indicator, stored.read_frame(data), provenance)
     return None
 
 
@@ -126,8 +129,11 @@ def geo_parents(warehouse: Warehouse) -> dict[str, str]:
     """Commune → département, from the warehouse's communes table (the gate's geographic hierarchy)."""
     if not warehouse.has_table("COMMUNES"):
         return {}
-    communes = warehouse.read_table("COMMUNES").select(["code_insee", "departement"]).to_pydict()
-    return dict(zip(communes["code_insee"], communes["departement"], strict=True))
+
+    def load() -> dict[str, str]:
+        communes = warehouse.read_table("COMMUNES").select(["code_insee", "departement"]).to_pydict()
+        return dict(zip(communes["code_insee"], communes["departement"], strict=True))
+    return stored.derived("geo_parents", warehouse.table_dir("COMMUNES"), load)
 
 
 def gate_config_from_settings() -> GateConfig:
@@ -162,11 +168,13 @@ def gated_result(warehouse: Warehouse, result: IndicatorResult, config: GateConf
     """
     geo_parent = geo_parents(warehouse)
     folder = warehouse.results_dir / result.indicator.code / "gated"
-    stem = f"{result.provenance.run_id}-{_gate_digest(config, geo_parent)}"
+    digest = stored.derived(f"gate_digest:{config!r}", warehouse.table_dir("COMMUNES"),
+                            lambda: _gate_digest(config, geo_parent))
+    stem = f"{result.provenance.run_id}-{digest}"
     data, meta = folder / f"{stem}.parquet", folder / f"{stem}.json"
     if data.exists() and meta.exists():
-        report = json.loads(meta.read_text(encoding="utf-8"))
-        return GatedTable(result.indicator, pd.read_parquet(data), report=report, geo_parent=geo_parent)
+        report = stored.read_json(meta)
+        return GatedTable(result.indicator, stored.read_frame(data), report=dict(report), geo_parent=geo_parent)
     gated = publish(result.indicator, result.frame, config=config, geo_parent=geo_parent)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"{stem}.parquet.tmp"
@@ -225,6 +233,11 @@ def data_year(warehouse: Warehouse, indicator: Indicator) -> int | None:
     if "ER_PRS_F" in indicator.tables:
         year = warehouse.manifest().get("care_year")
         return int(year) if year else None
+    if indicator in pmsi.INDICATORS:
+        if not warehouse.has_table("T_MCOC"):
+            return None
+        end = pc.max(warehouse.read_table("T_MCOC").column("EXE_SOI_DTF")).as_py()
+        return pmsi.default_year(indicator, end) if end else None
     latest: int | None = None
     for name in indicator.tables:
         if not warehouse.has_table(name):
@@ -269,7 +282,7 @@ def default_year(warehouse: Warehouse, code: str) -> int | None:
     defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in indicator.resolve_params(None).items()}
     years = []
     for meta in folder.glob("*.json"):
-        parameters = json.loads(meta.read_text(encoding="utf-8")).get("parameters", {})
+        parameters = stored.read_json(meta).get("parameters", {})
         year = parameters.get("annee")
         if year is not None and parameters == {**defaults, "annee": year} and meta.with_suffix(".parquet").exists():
             years.append(int(year))

@@ -21,8 +21,10 @@ from maillage.analytics.communes import load_real_communes
 from maillage.analytics.indicators import CURRENT_YEAR_DEFAULT
 from maillage.analytics.warehouse import Warehouse
 from maillage.demo.claims import LINES_PER_BENEFICIARY, MAX_ROWS, MIN_ROWS, GenerationReport, generate_claims
+from maillage.demo.steering import add_demo_steering_data
 from maillage.demo.territory_plan import TerritoryPlan
 from maillage.directory import rules as directory_rules
+from maillage.kit.clock import now
 
 CARE_YEAR = CURRENT_YEAR_DEFAULT
 GP_GROUP = 3  # the professional threshold of the gate: a group practice shows no one doctor's activity
@@ -82,6 +84,7 @@ def build_demo_analytics(database_url: str, warehouse: Warehouse, plan: Territor
     mark = time.perf_counter()
     extract.extract_from_database(database_url, warehouse, extractors=catalogue.EXTRACTORS,
                                   objection_sources=catalogue.OBJECTION_SOURCES)
+    add_demo_steering_data(warehouse, plan, now().date(), CARE_YEAR)
     seconds["extract"] = time.perf_counter() - mark
     mark = time.perf_counter()
     done = service.refresh_results(warehouse, engines.config_from_settings())

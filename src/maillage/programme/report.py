@@ -18,7 +18,7 @@ from decimal import Decimal
 import pandas as pd
 from markupsafe import Markup
 
-from maillage.analytics import activity
+from maillage.analytics import activity, coverage, outcomes
 from maillage.analytics import service as analytics
 from maillage.analytics.catalogue import get_indicator
 from maillage.analytics.gate import GateConfig
@@ -117,13 +117,15 @@ def progress_svg(rows: list[IndicatorRow], year: int) -> Markup:
 
 
 NOT_BUILT = [
-    "Hospitalisations des patients télésurveillés avant et après l'inclusion, réhospitalisations à 30 jours pour "
-    "insuffisance cardiaque : les indicateurs fondés sur le PMSI ne sont pas encore construits dans l'entrepôt.",
-    "Couverture territoriale par modalité (communes dont les patients ont eu recours à chaque modalité) : non "
-    "calculée ; la carte de l'APL et des communes sous-denses est sur la page de pilotage.",
     "Transferts évités : seule l'orientation donnée par le spécialiste est observée ; le nombre publié est une "
     "borne haute (on ne sait pas si le patient aurait été transféré sans l'avis).",
 ]
+NO_COVERAGE = ("Couverture territoriale par modalité : aucun résultat enregistré dans l'entrepôt pour cette année "
+               "(l'activité n'a pas été extraite, ou la table des communes manque).")
+COVERAGE_HEADER = ["Modalité", "Communes desservies", "Communes secrètes", "Sous-denses desservies",
+                   "Sous-denses non desservies", "Sous-denses secrètes"]
+NO_STAYS = ("Séjours hospitaliers (PMSI) : aucun résultat enregistré dans l'entrepôt pour cette année ni les trois "
+            "précédentes (tables PMSI ou table d'appariement de la CNAM absentes).")
 ACTIVITY_COLUMNS = ("actes", "patients", "delai_moyen_heures", "maintiens_sur_place", "transferts_urgents")
 
 
@@ -149,9 +151,20 @@ def activity_rows(warehouse: Warehouse, gate: GateConfig, year: int, code: str, 
     return out
 
 
-def not_measured(rows: list[IndicatorRow]) -> list[str]:
+def not_measured(rows: list[IndicatorRow], stays: list[outcomes.OutcomeTable], covered: bool = True) -> list[str]:
     """What the evaluation could not measure, and why (each indicator without a value, with its reason)."""
-    return [f"{r.label} ({r.project}) : {r.note}." for r in rows if r.value is None] + NOT_BUILT
+    return ([f"{r.label} ({r.project}) : {r.note}." for r in rows if r.value is None]
+            + ([] if stays else [NO_STAYS]) + ([] if covered else [NO_COVERAGE]) + NOT_BUILT)
+
+
+def coverage_table(warehouse: Warehouse, gate: GateConfig, year: int) -> tuple[list[list[str]], int] | None:
+    """The coverage per modality as the report writes it (counts of communes), and the year it covers."""
+    found = coverage.stored_coverage(warehouse, gate, year)
+    if found is None:
+        return None
+    rows, shown = found
+    return [[r.modality, str(r.served), str(r.undetermined), str(r.deserts_served), str(r.deserts_not_served),
+             str(r.deserts_undetermined)] for r in rows], shown
 
 
 # --- PDF -----------------------------------------------------------------------------------------------------------
@@ -220,8 +233,32 @@ def pdf(programme: Programme, year: int, warehouse: Warehouse, gate: GateConfig)
             table.row(["", "Actes", "Patients", "Délai moyen (h)", "Transferts évités", "Transferts urgents"])
             for row in table_rows:
                 table.row(row)
-    heading("6. Ce qui n'a pas été mesuré, et pourquoi")
-    for line in not_measured(rows):
+    stays = outcomes.outcome_tables(warehouse, gate, year)
+    heading("6. Séjours hospitaliers (PMSI)")
+    for table_data in stays:
+        doc.set_font(FAMILY, "B", 9)
+        text(table_data.title)
+        doc.set_font(FAMILY, "", 8)
+        first = 190 - 19 * (len(table_data.header) - 1)
+        with doc.table(col_widths=(first, *[19] * (len(table_data.header) - 1)),
+                       text_align=("LEFT", *["RIGHT"] * (len(table_data.header) - 1))) as table:
+            table.row(table_data.header)
+            for row in table_data.rows:
+                table.row(row)
+        doc.set_font(FAMILY, "", 9)
+    for caveat in outcomes.CAVEATS if stays else ():
+        text(f"• {caveat}")
+    covered = coverage_table(warehouse, gate, year)
+    heading("7. Couverture territoriale par modalité" + (f" ({covered[1]})" if covered else ""))
+    if covered:
+        text("Communes dont au moins un habitant a eu recours à la modalité dans l'année, et communes sous-denses "
+             "(APL) desservies ou non ; « secrètes » : effectif masqué par le contrôle de confidentialité.")
+        with doc.table(col_widths=(40, 30, 30, 30, 30, 30), text_align=("LEFT", *["RIGHT"] * 5)) as table:
+            table.row(COVERAGE_HEADER)
+            for row in covered[0]:
+                table.row(row)
+    heading("8. Ce qui n'a pas été mesuré, et pourquoi")
+    for line in not_measured(rows, stays, covered is not None):
         text(f"• {line}")
     return bytes(doc.output())
 
@@ -286,6 +323,11 @@ def csv_bundle(programme: Programme, year: int, warehouse: Warehouse, gate: Gate
             table_rows = activity_rows(warehouse, gate, year, code, group)
             if table_rows is not None:
                 archive.writestr(f"{code}_{year}.csv", _csv([group, *ACTIVITY_COLUMNS], table_rows))
+        covered = coverage_table(warehouse, gate, year)
+        if covered is not None:
+            archive.writestr(f"couverture-modalites_{covered[1]}.csv", _csv(COVERAGE_HEADER, covered[0]))
+        for stays in outcomes.outcome_tables(warehouse, gate, year):
+            archive.writestr(f"{stays.code}_{stays.year}.csv", _csv(["", *stays.measures], stays.rows))
         archive.writestr("LISEZMOI.txt", (
             f"Évaluation du programme numérique, année {year}.\n"
             "Montants en centimes d'euro (entiers). Valeurs issues de l'entrepôt après contrôle de "
