@@ -34,10 +34,20 @@ ORIENTATIONS = ("advice_only", "act_relevant", "teleconsultation", "consultation
 ORIENTATION_SHARES = (0.45, 0.12, 0.08, 0.22, 0.08, 0.05)
 
 
+# The gate's work grows faster than the site table: a few sites of each partner type show the board, and three is
+# the least that keeps a partner type's cells publishable (no cell may be one or two sites' activity).
+SITES_PER_TYPE = 3
+
+
 def demo_sites(plan: TerritoryPlan) -> list[tuple[str, str]]:
-    """(name, partner type) of each establishment of the plan, as the activity extract names them."""
-    return [(e.name, activity.partner_type(e.kind.value, e.ght_role.value if e.ght_role else None))
-            for e in plan.establishments]
+    """(name, partner type) of the first ``SITES_PER_TYPE`` establishments of each partner type of the plan, as the
+    activity extract names them."""
+    chosen: list[tuple[str, str]] = []
+    for e in plan.establishments:
+        kind = activity.partner_type(e.kind.value, e.ght_role.value if e.ght_role else None)
+        if sum(1 for _, k in chosen if k == kind) < SITES_PER_TYPE:
+            chosen.append((e.name, kind))
+    return chosen
 
 
 def activity_history(sites: list[tuple[str, str]], communes: list[str], today: dt.date, acts: int = ACTS_PER_YEAR,
