@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 
 from maillage.kit import db as kitdb
 from tests.conftest import postgres_url, skip_or_fail
@@ -75,7 +75,7 @@ class TestRoutesEngine:
             with engine.connect() as conn:
                 pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
             terminate(url, pid)
-            with pytest.raises(Exception), engine.connect() as conn:  # noqa: B017, PT011
+            with pytest.raises(exc.DBAPIError), engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             with engine.connect() as conn:  # the pool was dropped on the disconnect: the next one is fresh
                 assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
