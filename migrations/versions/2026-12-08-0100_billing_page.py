@@ -22,6 +22,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # From this revision the page serves the stored statement, refreshed by each decision; statements stored before
+    # it were never refreshed that way and may be stale: dropped, each is computed again the first time it is read.
+    op.execute("DELETE FROM billing_statement WHERE scope = 'establishment'")
     with op.batch_alter_table('billing_entry', schema=None) as batch_op:
         batch_op.create_index('ix_billing_entry_page', ['establishment_id', 'month', 'act_date', 'code', 'id'],
                               unique=False)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from maillage.billing import rules, service
 from maillage.exceptions import NotFound, ValidationFailed
 from maillage.kit.clock import frozen
-from maillage.models.audit import AuditEntry
+from maillage.models.audit import AuditEntry, AuditEntryPatient
 from maillage.models.billing import BillingDeclaredActivity, BillingEntry
 from maillage.models.directory import Professional
 from maillage.models.patient import Patient
@@ -117,6 +117,22 @@ class TestApplied:
             service.declare_activity(db, bw.officer_actor(db), bw.te.expert.id, year, total)
         assert db.scalar(select(BillingDeclaredActivity).where(
             BillingDeclaredActivity.user_id == bw.te.expert.id)) is None
+
+    def test_a_declaration_below_the_teleconsultations_recorded_is_refused(self, db, bw, four_tc):
+        # Below the four teleconsultations already in the ledger, the share check would be turned off for every
+        # establishment: refused, nothing written.
+        with frozen(NOW), pytest.raises(ValidationFailed, match="4 téléconsultations"):
+            service.declare_activity(db, bw.officer_actor(db), bw.te.expert.id, 2026, 3)
+        assert db.scalar(select(BillingDeclaredActivity).where(
+            BillingDeclaredActivity.user_id == bw.te.expert.id)) is None
+
+    def test_every_patient_read_for_the_share_is_audited(self, db, bw, four_tc):
+        with frozen(NOW):
+            service.professional_share(db, bw.officer_actor(db), bw.te.expert.id, 2026)
+        db.commit()
+        listed = db.scalars(select(AuditEntryPatient.patient_id).join(
+            AuditEntry, AuditEntry.id == AuditEntryPatient.entry_id).where(AuditEntry.purpose == "billing")).all()
+        assert str(bw.te.patient_id) in listed
 
     def test_another_establishment_s_officer_finds_no_professional(self, db, bw):
         from maillage.auth import service as auth

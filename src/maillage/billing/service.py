@@ -362,7 +362,11 @@ def professional_share(session: Session, actor: Actor, user_id: uuid.UUID, year:
     _check_year(year)
     name, person_id, specialty = _professional_in_scope(session, actor, user_id)
     acts = repo.teleconsultations_of_year(session, user_id, year)
-    facts = patient_labels.pathway_facts_for_audited_acts(session, {a.patient_id for a in acts})
+    patients = {a.patient_id for a in acts}
+    facts = patient_labels.pathway_facts_for_audited_acts(session, patients)
+    if patients:  # each patient whose médecin traitant was read for the share, in every establishment: audited
+        authz.audit_list(session, actor, object_type=OBJECT, count=len(acts), purpose=Purpose.BILLING,
+                         patient_ids=sorted(patients), context=context)
     own = [person_id is not None and a.patient_id in facts
            and facts[a.patient_id].attending_professional_id == person_id for a in acts]
     history = repo.declarations(session, user_id, year)
@@ -389,6 +393,12 @@ def declare_activity(session: Session, actor: Actor, user_id: uuid.UUID, year: i
     _check_year(year)
     if not 0 <= total_acts <= ACTIVITY_MAX:
         raise ValidationFailed("Indiquez un nombre d'actes positif ou nul.")
+    # The whole activity holds the teleconsultations already recorded: a smaller figure would turn the share check
+    # off (and one officer's declaration applies to every establishment the professional acts for).
+    recorded = len(repo.teleconsultations_of_year(session, user_id, year))
+    if total_acts < recorded:
+        raise ValidationFailed(f"L'activité déclarée ({total_acts} actes) est inférieure aux {recorded} "
+                               f"téléconsultations déjà enregistrées pour {year} : vérifiez le nombre.")
     row = BillingDeclaredActivity(user_id=user_id, year=year, total_acts=total_acts, declared_at=now(),
                                   declared_by=actor.user_id)
     session.add(row)

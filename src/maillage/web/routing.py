@@ -30,7 +30,7 @@ def literal_prefixes(included: Any) -> tuple[str, ...] | None:
     """The literal beginnings of an included router's paths, or None when one of them has none (or they cannot be
     read): such a router must be asked every time."""
     try:
-        contexts = list(included.effective_route_contexts())
+        contexts = [*included.effective_route_contexts(), *included.effective_low_priority_routes()]
     except AttributeError:
         return None
     prefixes: set[str] = set()
