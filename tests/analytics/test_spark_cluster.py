@@ -16,10 +16,10 @@ import pytest
 from maillage.analytics import engines
 from maillage.analytics.warehouse import Warehouse
 from tests.analytics.test_indicators import compute
-from tests.conftest import ROOT, skip_or_fail
+from tests.conftest import skip_or_fail
+from tests.fixtures.benchmark_modules import load
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark_cluster")]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 INDICATORS = [("consultations-mg", {}), ("telemedecine", {}), ("telemedecine", {"source": "operationnel"}),
               ("apl-mg", {})]
@@ -37,13 +37,12 @@ def _results(wh: Warehouse, config: engines.EngineConfig) -> list[pd.DataFrame]:
 def test_a_standalone_cluster_gives_the_results_of_local_mode(warehouse_with_extract: Warehouse,
                                                               spark_engine: engines.EngineConfig,
                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from _spark_cluster import java_available, standalone_cluster
-
-    if not java_available():
+    cluster = load("_spark_cluster")
+    if not cluster.java_available():
         skip_or_fail("MAILLAGE_REQUIRE_JAVA", "Java absent : le cluster Spark autonome en a besoin")
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     local = _results(warehouse_with_extract, spark_engine)
-    with standalone_cluster(tmp_path / "spark", workers=2, cores=1, memory="1g") as master:
+    with cluster.standalone_cluster(tmp_path / "spark", workers=2, cores=1, memory="1g") as master:
         cluster_config = engines.EngineConfig(name="spark", spark_master=master, spark_driver_memory="1g",
                                               spark_conf=SMALL)
         on_cluster = _results(warehouse_with_extract, cluster_config)

@@ -15,9 +15,9 @@ import sys
 import pytest
 
 from tests.conftest import CHILD_PYTHONPATH, ROOT, skip_or_fail
+from tests.fixtures.benchmark_modules import load
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos")]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _two_free_ports() -> int:
@@ -36,10 +36,8 @@ def _two_free_ports() -> int:
 
 
 def test_ten_kills_under_load_lose_and_double_nothing() -> None:
-    from _chaos_platform import postgres_bindir
-
     try:
-        postgres_bindir()
+        load("_chaos_platform").postgres_bindir()
     except SystemExit:
         skip_or_fail("MAILLAGE_REQUIRE_POSTGRES", "initdb et pg_ctl absents : installez PostgreSQL")
     port = int(os.environ.get("MAILLAGE_CHAOS_PORT") or _two_free_ports())
