@@ -87,7 +87,9 @@ def _builder(groups: tuple[str, ...]) -> Any:
         x = expand_groups(facts, groups, year)
         cells = x.group_by([*groups, "niveau_periode", "periode"]).aggregate(
             patients=x.pid.nunique(), actes=x.count(), centimes=x.centimes.sum())
-        return cells.mutate(montant_euros=cells.centimes.cast("float64") / 100.0,
+        # Whole euros, rounded half up in integer arithmetic (the same on every engine): a published amount is a
+        # count the gate rounds and its attacker models, not a decimal that would escape both.
+        return cells.mutate(montant_euros=((cells.centimes + 50) // 100).cast("int64"),
                             annee=ibis.literal(year)).drop("centimes")
     return build
 
@@ -95,7 +97,7 @@ def _builder(groups: tuple[str, ...]) -> Any:
 MEASURES = (
     ind.Measure("patients", "Patients", "patients", "patients"),
     ind.Measure("actes", "Actes facturés", "actes", "count"),
-    ind.Measure("montant_euros", "Montant facturé", "euros", "count", 2),
+    ind.Measure("montant_euros", "Montant facturé (euros arrondis)", "euros", "count"),
 )
 # Each patient had at least one billed act.
 RELATIONS = ((("patients",), ("actes",), 1.0),)

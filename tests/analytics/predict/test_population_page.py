@@ -37,6 +37,21 @@ class TestStoredVersion:
         assert model.status == "trained" and service.latest_population(db).id == model.id
 
 
+    def test_the_deployment_s_threshold_is_the_one_applied(self, db, monkeypatch):
+        # A deployment that sets a higher threshold gets it for Model 2 too, not the gate's default of 11.
+        from maillage.config import get_settings
+
+        monkeypatch.setenv("MAILLAGE_SMALL_CELL_THRESHOLD", "20")
+        get_settings.cache_clear()
+        try:
+            model = trained(db)
+        finally:
+            monkeypatch.delenv("MAILLAGE_SMALL_CELL_THRESHOLD")
+            get_settings.cache_clear()
+        assert int(model.metrics["controle_secret"]["seuil"]) == 20
+        assert all(row["personnes"] is None or row["personnes"] >= 20 for row in model.metrics["aggregats"])
+
+
 class TestSteeringPage:
     def test_an_analyst_sees_the_evaluation_and_the_masked_cells_audited(self, client, db):
         model = trained(db)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from maillage.analytics import service as analytics_service
 from maillage.analytics.predict import features as feats
 from maillage.analytics.predict import pipeline, population, synthetic
 from maillage.analytics.predict import repository as repo
@@ -163,7 +164,9 @@ def train_population(session: Session, communes: Any, *, persons: int = 20_000, 
     """Model 2 (``population``): train, evaluate and store a version with its aggregates already through the
     small-cell gate; the person-level rows are dropped with the run. Never activated in care: it has no
     individual use, only the steering page's aggregates."""
-    result = population.run(communes, persons, seed=seed, rounds=rounds, grid=grid)
+    # The deployment's own threshold, as every other published aggregate (never the gate's default).
+    result = population.run(communes, persons, seed=seed, rounds=rounds, grid=grid,
+                            config=analytics_service.gate_config_from_settings())
     threshold = int(result.gated.report["seuil"])
     subgroups = population.gated_subgroups(result.metrics.get("subgroups", []), threshold)
     metrics = _json_safe({**result.metrics, "subgroups": subgroups,
