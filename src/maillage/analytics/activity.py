@@ -34,7 +34,17 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from maillage.analytics import indicators as ind
-from maillage.analytics.clinical import UNKNOWN, _minutes, _ratio, _require, _session, _utc, _year_window, expand_groups
+from maillage.analytics.clinical import (
+    UNKNOWN,
+    _minutes,
+    _ratio,
+    _require,
+    _session,
+    _utc,
+    _year_window,
+    communes_of_residence,
+    expand_groups,
+)
 from maillage.analytics.extract import PSEUDONYM_COLUMN, ExtractionContext, Extractor
 
 ACTIVITY_TABLE = "OP_ACTIVITE_TELEMEDECINE"
@@ -87,7 +97,6 @@ def _sites(session: Any, ids: set[Any]) -> dict[Any, tuple[str, str]]:
 def fetch_activity(context: ExtractionContext) -> pa.Table:
     from maillage.models.auth import UserEstablishment
     from maillage.models.monitoring import MonitoringEnrolment, MonitoringTeam
-    from maillage.models.patient import Patient
     from maillage.models.teleconsultation import TeleconsultationAppointment as Appt
     from maillage.models.teleexpertise import TeleexpertiseRequest as Req
 
@@ -113,7 +122,7 @@ def fetch_activity(context: ExtractionContext) -> pa.Table:
             .join(MonitoringTeam, MonitoringTeam.id == MonitoringEnrolment.team_id)):
         facts.append((patient, site, "ts", starts, None, None, None))
     sites = _sites(session, {f[1] for f in facts})
-    commune_of = {i: c for i, c in session.execute(select(Patient.id, Patient.commune_insee))}
+    commune_of = communes_of_residence(session)
     schema = pa.schema([pa.field("patient_id", pa.string()), *list(ACTIVITY_SCHEMA)[1:]])
     return pa.table({
         "patient_id": [str(f[0]) for f in facts],

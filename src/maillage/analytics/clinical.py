@@ -108,6 +108,14 @@ def _has_table(session: Any, name: str) -> bool:
     return bool(inspect(session.connection()).has_table(name))
 
 
+def communes_of_residence(session: Any) -> dict[Any, str | None]:
+    """Each patient's commune of residence, for the extracts that place activity on the map (``analytics.activity``):
+    read here, the one analytics module allowed to read the identity table (tests/test_patient_tables.py)."""
+    from maillage.models.patient import Patient
+
+    return {i: c for i, c in session.execute(select(Patient.id, Patient.commune_insee))}
+
+
 def _session(context: ExtractionContext, *tables: str) -> Any:
     """The operational session; LookupError (the extractor is skipped) when there is none or a table is absent."""
     if context.session is None:
