@@ -25,6 +25,7 @@ from maillage.demo.steering import add_demo_steering_data
 from maillage.demo.territory_plan import TerritoryPlan
 from maillage.directory import rules as directory_rules
 from maillage.kit.clock import now
+from maillage.kit.db import make_engine, make_sessionmaker
 
 CARE_YEAR = CURRENT_YEAR_DEFAULT
 GP_GROUP = 3  # the professional threshold of the gate: a group practice shows no one doctor's activity
@@ -73,6 +74,19 @@ def fill_claims(warehouse: Warehouse, plan: TerritoryPlan) -> tuple[int, Generat
     return len(communes), report
 
 
+def _train_population_model(database_url: str, warehouse: Warehouse, seed: int) -> None:
+    """Model 2 on the territory's communes (``demo.predict``), stored in the operational database."""
+    from maillage.demo.predict import seed_demo_population
+
+    engine = make_engine(database_url, pool=False)
+    try:
+        with make_sessionmaker(engine)() as session:
+            seed_demo_population(session, warehouse.read_table("COMMUNES").to_pandas(), seed)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
 def build_demo_analytics(database_url: str, warehouse: Warehouse, plan: TerritoryPlan) -> DemoAnalytics:
     """Fill ``warehouse`` for the demo territory of ``plan`` (its département and seed), replacing what it held:
     the claims, then the demo's activity read from the operational database at ``database_url`` (on a read-only
@@ -89,6 +103,9 @@ def build_demo_analytics(database_url: str, warehouse: Warehouse, plan: Territor
     mark = time.perf_counter()
     done = service.refresh_results(warehouse, engines.config_from_settings())
     seconds["indicators"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    _train_population_model(database_url, warehouse, plan.seed)
+    seconds["population_model"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return DemoAnalytics(departement=plan.departement.code, care_year=CARE_YEAR, communes=communes,
                          claim_lines=report.rows, beneficiaries=report.beneficiaries,
