@@ -114,3 +114,18 @@ class TestBothEngines:
         for code in CODES:
             pd.testing.assert_frame_equal(run(extracted, code, duckdb_engine), run(extracted, code, spark_engine),
                                           check_exact=True, check_dtype=False)
+
+
+@pytest.mark.parametrize(("code", "modality"), [
+    ("TE2", "te"), ("RQD", "te"), ("TCG", "tc"), ("TC", "tc"), ("TLS", "tc"), ("TLL", "tc"), ("TLD", "tc"),
+    ("TVA", "ts"), ("TVB", "ts"), ("TVB2", "ts"), ("TVB25", "ts"), ("XYZ", "autre")])
+def test_each_billed_code_has_its_modality(code, modality):
+    # DOMAIN.md §2: tele-expertise (TE2, RQD), teleconsultation with its nurse assistance (TCG, TC, TLS/TLL/TLD),
+    # telesurveillance forfaits (TVA, TVB…), read from billing's own code families.
+    assert billing_activity.modality_of(code) == modality
+
+
+def test_every_code_of_the_tariff_table_has_a_modality():
+    from maillage.directory.tariffs import TARIFFS
+
+    assert {t.code for t in TARIFFS if billing_activity.modality_of(t.code) == "autre"} == set()

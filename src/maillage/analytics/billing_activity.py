@@ -25,10 +25,17 @@ from maillage.analytics import indicators as ind
 from maillage.analytics.activity import partner_type
 from maillage.analytics.clinical import UNKNOWN, _require, _session, _year_window, expand_groups
 from maillage.analytics.extract import PSEUDONYM_COLUMN, ExtractionContext, Extractor
+from maillage.billing import rules as billing_rules
 
 BILLED_TABLE = "OP_FACTURATION_TELEMEDECINE"
-MODALITY_OF_CODE = {"TE2": "te", "RQD": "te", "TCG": "tc", "TC": "tc", "TLS": "tc", "TLL": "tc", "TLD": "tc",
-                    "TVA": "ts", "TVB": "ts", "TVB2": "ts", "TVB25": "ts"}
+# The modality of a code, from billing's own code families (nurse assistance is part of a teleconsultation).
+MODALITY_OF_FAMILY = ((billing_rules.TE_CODES, "te"),
+                      (billing_rules.TELECONSULTATION_CODES | billing_rules.ASSISTANCE_CODES, "tc"),
+                      (billing_rules.FORFAIT_CODES, "ts"))
+
+
+def modality_of(code: str) -> str:
+    return next((modality for codes, modality in MODALITY_OF_FAMILY if code in codes), "autre")
 
 BILLED_SCHEMA = pa.schema([
     pa.field(PSEUDONYM_COLUMN, pa.string()),
@@ -56,7 +63,7 @@ def fetch_billed(context: ExtractionContext) -> pa.Table:
         "patient_id": [str(r[0]) for r in rows],
         "finess": [r[1] or UNKNOWN for r in rows],
         "type_partenaire": [partner_type(r[2], r[3]) for r in rows],
-        "modalite": [MODALITY_OF_CODE.get(r[4], "autre") for r in rows],
+        "modalite": [modality_of(r[4]) for r in rows],
         "code": [r[4] for r in rows],
         "date_acte": [r[5] for r in rows],
         "montant_centimes": [int(Decimal(r[6]) * 100) for r in rows],
