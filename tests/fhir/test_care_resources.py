@@ -9,6 +9,7 @@ import uuid
 
 from sqlalchemy import select
 
+from maillage.fhir.rules import encode_cursor
 from maillage.models.audit import AuditEntry
 from tests.fhir.test_endpoints import entries, outcome, valid
 from tests.fixtures.factories import make_user
@@ -28,6 +29,16 @@ def world(db):
                          establishment_id=w.line.establishment_id)
     db.commit()
     return w, rows
+
+
+def follow(client, url: str | None, headers) -> list[dict]:
+    """Every resource of a search, page after page through its ``next`` links."""
+    found: list[dict] = []
+    while url:
+        response = client.get(url, headers=headers)
+        found += entries(response)
+        url = next((link["url"] for link in response.json()["link"] if link["relation"] == "next"), None)
+    return found
 
 
 def assert_hidden_like_missing(client, db, headers, type_name: str, resource_id: uuid.UUID, actor_id) -> None:
@@ -138,6 +149,18 @@ class TestConsent:
         inactive = entries(client.get("/fhir/Consent?status=inactive", headers=headers))
         assert [c["id"] for c in inactive] == [str(rows.consent_id)]
 
+    def test_paging_one_by_one_gives_each_consent_once_in_date_order(self, client, db):
+        w, _ = world(db)
+        headers = bearer(db, w.requester, ALL)
+        whole = [c["id"] for c in entries(client.get(f"/fhir/Consent?patient={w.patient_id}", headers=headers))]
+        assert [c["id"] for c in follow(client, f"/fhir/Consent?patient={w.patient_id}&_count=1", headers)] == whole
+
+    def test_a_forged_cursor_is_a_400(self, client, db):
+        w, _ = world(db)
+        forged = encode_cursor({"s": "-date", "i": "pas-un-identifiant", "k": "hier"})
+        response = client.get(f"/fhir/Consent?_cursor={forged}", headers=bearer(db, w.requester, ALL))
+        assert response.status_code == 400 and outcome(response)
+
     def test_another_physicians_patients_consent_is_404(self, client, db):
         w, rows = world(db)
         assert_hidden_like_missing(client, db, bearer(db, w.outsider, ALL), "Consent", rows.consent_id,
@@ -174,6 +197,14 @@ class TestCommunication:
         headers = bearer(db, w.expert, ALL)
         message = valid(client.get(f"/fhir/Communication/{rows.message_id}", headers=headers).json())
         assert "payload" not in message and message["sent"]
+
+    def test_paging_follows_the_exchanges_and_a_forged_cursor_is_a_400(self, client, db):
+        w, rows = world(db)
+        headers = bearer(db, w.requester, ALL)
+        assert [m["id"] for m in follow(client, "/fhir/Communication?_count=1", headers)] == [str(rows.message_id)]
+        forged = encode_cursor({"s": "sent", "i": "pas-un-identifiant", "k": "hier"})
+        response = client.get(f"/fhir/Communication?_cursor={forged}", headers=headers)
+        assert response.status_code == 400 and outcome(response)
 
     def test_an_outsider_gets_404_like_missing(self, client, db):
         w, rows = world(db)
@@ -217,12 +248,7 @@ class TestAuditEvent:
         for _ in range(3):
             client.get(f"/fhir/Patient/{w.patient_id}", headers=bearer(db, w.requester, ALL))
         headers = bearer(db, make_user(db, "administrator"), ["user/AuditEvent.rs"])
-        seen: list[str] = []
-        url: str | None = "/fhir/AuditEvent?_count=2"
-        while url:
-            response = client.get(url, headers=headers)
-            seen += [e["id"] for e in entries(response)]
-            url = next((link["url"] for link in response.json()["link"] if link["relation"] == "next"), None)
+        seen = [e["id"] for e in follow(client, "/fhir/AuditEvent?_count=2", headers)]
         assert len(seen) == len(set(seen)) >= 4
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
@@ -41,11 +41,15 @@ def _key_value(kind: str, raw: Any) -> Any:
 
 
 def keyset_page(
-    session: Session, stmt: Select[Any], *, sort: Sort, sort_column: InstrumentedAttribute[Any] | None,
-    sort_kind: str, id_column: InstrumentedAttribute[Any], id_kind: str, after: dict[str, Any] | None, count: int,
+    session: Session, stmt: Select[Any], *, sort: Sort, sort_column: InstrumentedAttribute[Any] | Any | None,
+    sort_kind: str, id_column: InstrumentedAttribute[Any] | Any, id_kind: str, after: dict[str, Any] | None,
+    count: int, keyed: Callable[[Any], Any] | None = None,
 ) -> tuple[Sequence[Any], dict[str, Any] | None]:
     """One page ordered by (sort column, id), after the position ``after``; and the position after its last row
-    when more rows follow. The position names the sort, so a cursor cannot be replayed on another order."""
+    when more rows follow. The position names the sort, so a cursor cannot be replayed on another order.
+
+    The rows are the entities ``stmt`` selects; with ``keyed``, they are its result rows (several entities, or
+    plain columns), and ``keyed(row)`` is the object that holds the sort and id values."""
     label = ("-" if sort.descending else "") + sort.key
     if after is not None:
         try:
@@ -63,11 +67,11 @@ def keyset_page(
             stmt = stmt.where(or_(sort_column > last_key, and_(sort_column == last_key, id_column > last_id)))
     columns = [c for c in (sort_column, id_column) if c is not None]
     stmt = stmt.order_by(*[c.desc() if sort.descending else c.asc() for c in columns]).limit(count + 1)
-    rows = session.scalars(stmt).all()
+    rows = session.scalars(stmt).all() if keyed is None else session.execute(stmt).all()
     if len(rows) <= count:
         return rows, None
     rows = rows[:count]
-    last = rows[-1]
+    last = rows[-1] if keyed is None else keyed(rows[-1])
     position: dict[str, Any] = {"s": label, "i": str(getattr(last, id_column.key))}
     if sort_column is not None:
         position["k"] = getattr(last, sort_column.key).isoformat()

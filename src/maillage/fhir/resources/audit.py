@@ -8,10 +8,9 @@ patient compartment: ``Patient/$export`` never carries the trail."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import or_, select
 
 from maillage.audit import fhir as audit_fhir
 from maillage.audit.repository import ENTRY, ENTRY_COLUMNS, LISTED, list_patients_of
@@ -21,7 +20,7 @@ from maillage.exceptions import NotFound
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, dates, ids_of, uuid_or_404
+from maillage.fhir.resources.common import ID_PARAM, dates, uuid_or_404, where_codes, where_ids
 from maillage.security.policy import Permission
 
 OBJECT_TYPE = "audit"
@@ -47,17 +46,13 @@ def read(call: Call, resource_id: str) -> Resource:
 
 def search(call: Call, query: SearchQuery) -> Page:
     stmt = select(*ENTRY_COLUMNS)
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(ENTRY.c.id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, ENTRY.c.id)
     for value in query.params.get("patient", []):
         wanted_patients = [rules.parse_reference(v, "Patient") for v in value.split(",")]
         stmt = stmt.where(or_(ENTRY.c.patient_id.in_(wanted_patients),
                               ENTRY.c.id.in_(select(LISTED.c.entry_id).where(LISTED.c.patient_id.in_(
                                   wanted_patients)))))
-    for value in query.params.get("outcome", []):
-        wanted_outcomes = [k for k, v in audit_fhir.OUTCOME_CODES.items() if v in value.split(",")]
-        stmt = stmt.where(ENTRY.c.outcome.in_(wanted_outcomes) if wanted_outcomes else false())
+    stmt = where_codes(stmt, query, ENTRY.c.outcome, audit_fhir.OUTCOME_CODES, name="outcome")
     stmt = stmt.where(*repo.date_conditions(ENTRY.c.occurred_at, dates(query.params.get("date", []))))
     descending = query.sort.descending
     if query.after is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Select, false
@@ -67,6 +67,17 @@ def where_references(stmt: Select[Any], query: SearchQuery, column: Any, *, name
         for value in query.params.get(name, []):
             wanted = ids_of([rules.parse_reference(v, target) for v in value.split(",")], uuid.UUID)
             stmt = stmt.where(column.in_(wanted) if wanted else false())
+    return stmt
+
+
+def where_codes(stmt: Select[Any], query: SearchQuery, column: Any, codes: Mapping[Any, str], *,
+                name: str = "status") -> Select[Any]:
+    """A token parameter whose FHIR codes stand for the platform's values (``codes``: value → code) on ``column``:
+    each occurrence ANDed, commas ORed, a code that stands for no value matches nothing."""
+    for value in query.params.get(name, []):
+        asked = value.split(",")
+        wanted = [internal for internal, code in codes.items() if code in asked]
+        stmt = stmt.where(column.in_(wanted) if wanted else false())
     return stmt
 
 

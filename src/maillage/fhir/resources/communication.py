@@ -12,7 +12,6 @@ relationship ended) sees that the exchange happened, when, between whom, and not
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -113,26 +112,10 @@ def search(call: Call, query: SearchQuery) -> Page:
     stmt = where_patient(stmt, query, t.patient_id)
     stmt = where_references(stmt, query, m.request_id, names=("based-on",), target="ServiceRequest")
     stmt = stmt.where(*repo.date_conditions(m.created_at, dates(query.params.get("sent", []))))
-    descending = query.sort.descending
-    if query.after is not None:
-        try:
-            last_at = dt.datetime.fromisoformat(str(query.after["k"]))
-            last_id = uuid.UUID(str(query.after["i"]))
-        except (KeyError, TypeError, ValueError):
-            raise rules.SearchProblem("Curseur de pagination invalide : repartez du premier lien de la "
-                                      "recherche.") from None
-        if descending:
-            stmt = stmt.where(or_(m.created_at < last_at, and_(m.created_at == last_at, m.id < last_id)))
-        else:
-            stmt = stmt.where(or_(m.created_at > last_at, and_(m.created_at == last_at, m.id > last_id)))
-    order = (m.created_at.desc(), m.id.desc()) if descending else (m.created_at, m.id)
-    rows: list[tuple[TeleexpertiseMessage, TeleexpertiseRequest]] = [
-        (r[0], r[1]) for r in call.session.execute(stmt.order_by(*order).limit(query.count + 1)).all()]
-    position = None
-    if len(rows) > query.count:
-        rows = rows[: query.count]
-        position = {"s": ("-" if descending else "") + query.sort.key, "i": str(rows[-1][0].id),
-                    "k": rows[-1][0].created_at.isoformat()}
+    page, position = repo.keyset_page(call.session, stmt, sort=query.sort, sort_column=m.created_at,
+                                      sort_kind="datetime", id_column=m.id, id_kind="uuid", after=query.after,
+                                      count=query.count, keyed=lambda row: row[0])
+    rows: list[tuple[TeleexpertiseMessage, TeleexpertiseRequest]] = [(r[0], r[1]) for r in page]
     authz.audit_list(call.session, call.actor, object_type="teleexpertise_message", count=len(rows),
                      purpose=Purpose.TELEEXPERTISE, patient_ids=[r.patient_id for _, r in rows], context=call.context)
     people = _people(call, rows)

@@ -15,17 +15,24 @@ search is scoped to the care relationships and audited as a list of its patients
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
-from sqlalchemy import String, and_, false, literal, select, union_all
+from sqlalchemy import String, literal, select, union_all
 
 from maillage.authz import service as authz
 from maillage.exceptions import NotFound
 from maillage.fhir import repository as repo
 from maillage.fhir import rules
 from maillage.fhir.registry import Call, Page, Resource, ResourceType, SearchParam, SearchQuery, register
-from maillage.fhir.resources.common import ID_PARAM, dates, ids_of, instant, uuid_or_404, where_patient
+from maillage.fhir.resources.common import (
+    ID_PARAM,
+    dates,
+    instant,
+    uuid_or_404,
+    where_codes,
+    where_ids,
+    where_patient,
+)
 from maillage.models.monitoring import MonitoringEnrolment
 from maillage.models.teleconsultation import TeleconsultationAppointment
 from maillage.patient import consent as patient_consents
@@ -93,33 +100,13 @@ def read(call: Call, resource_id: str) -> Resource:
 def search(call: Call, query: SearchQuery) -> Page:
     u = _union()
     stmt = select(u).where(u.c.patient_id.in_(authz.accessible_patients(call.actor)))
-    for value in query.params.get("_id", []):
-        wanted = ids_of([value], uuid.UUID)
-        stmt = stmt.where(u.c.id.in_(wanted) if wanted else false())
+    stmt = where_ids(stmt, query, u.c.id)
     stmt = where_patient(stmt, query, u.c.patient_id)
-    for value in query.params.get("status", []):
-        wanted_active = [s == "active" for s in value.split(",") if s in ("active", "inactive")]
-        stmt = stmt.where(u.c.active.in_(wanted_active) if wanted_active else false())
+    stmt = where_codes(stmt, query, u.c.active, {True: "active", False: "inactive"})
     stmt = stmt.where(*repo.date_conditions(u.c.at, dates(query.params.get("date", []))))
-    descending = query.sort.descending
-    if query.after is not None:
-        try:
-            last_at = dt.datetime.fromisoformat(str(query.after["k"]))
-            last_id = uuid.UUID(str(query.after["i"]))
-        except (KeyError, TypeError, ValueError):
-            raise rules.SearchProblem("Curseur de pagination invalide : repartez du premier lien de la "
-                                      "recherche.") from None
-        if descending:
-            stmt = stmt.where((u.c.at < last_at) | and_(u.c.at == last_at, u.c.id < last_id))
-        else:
-            stmt = stmt.where((u.c.at > last_at) | and_(u.c.at == last_at, u.c.id > last_id))
-    order = (u.c.at.desc(), u.c.id.desc()) if descending else (u.c.at, u.c.id)
-    rows = call.session.execute(stmt.order_by(*order).limit(query.count + 1)).all()
-    position = None
-    if len(rows) > query.count:
-        rows = rows[: query.count]
-        position = {"s": ("-" if descending else "") + query.sort.key, "i": str(rows[-1].id),
-                    "k": rows[-1].at.isoformat()}
+    rows, position = repo.keyset_page(call.session, stmt, sort=query.sort, sort_column=u.c.at, sort_kind="datetime",
+                                      id_column=u.c.id, id_kind="uuid", after=query.after, count=query.count,
+                                      keyed=lambda row: row)
     authz.audit_list(call.session, call.actor, object_type="consent", count=len(rows), purpose=Purpose.CARE,
                      patient_ids=[r.patient_id for r in rows], context=call.context)
     return Page([to_resource(r) for r in rows], position)

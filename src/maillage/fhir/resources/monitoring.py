@@ -16,6 +16,7 @@ from maillage.fhir.resources.common import (
     dates,
     instant,
     uuid_or_404,
+    where_codes,
     where_ids,
     where_references,
 )
@@ -60,9 +61,7 @@ def search(call: Call, query: SearchQuery) -> Page:
     stmt = select(e).where(e.patient_id.in_(authz.accessible_patients(call.actor)))
     stmt = where_ids(stmt, query, e.id)
     stmt = where_references(stmt, query, e.patient_id, names=("patient",), target="Patient")
-    for value in query.params.get("status", []):
-        internal = [k for k, v in STATUS.items() if v in value.split(",")]
-        stmt = stmt.where(e.status.in_(internal) if internal else false())
+    stmt = where_codes(stmt, query, e.status, STATUS)
     for value in query.params.get("type", []):
         token = rules.parse_token(value)
         if token.code and token.system in (None, PROGRAMME_SYSTEM):

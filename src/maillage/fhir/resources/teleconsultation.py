@@ -27,6 +27,7 @@ from maillage.fhir.resources.common import (
     dates,
     instant,
     uuid_or_404,
+    where_codes,
     where_ids,
     where_patient,
     where_references,
@@ -160,9 +161,7 @@ def _rows(call: Call, query: SearchQuery, statuses: dict[Status, str], *,
         stmt = stmt.where(or_(a.arrived_at.is_not(None), a.admitted_at.is_not(None)))
     stmt = where_ids(stmt, query, a.id)
     stmt = where_patient(stmt, query, a.patient_id)
-    for value in query.params.get("status", []):
-        wanted = [s.value for s, code in statuses.items() if code in value.split(",")]
-        stmt = stmt.where(a.status.in_(wanted) if wanted else false())
+    stmt = where_codes(stmt, query, a.status, {s.value: code for s, code in statuses.items()})
     stmt = stmt.where(*repo.date_conditions(a.starts_at, dates(query.params.get("date", []))))
     stmt = stmt.where(*repo.date_conditions(a.updated_at, dates(query.params.get("_lastUpdated", []))))
     sort_column: Any = a.starts_at if query.sort.key == "date" else a.updated_at

@@ -25,6 +25,7 @@ from maillage.fhir.resources.common import (
     dates,
     instant,
     uuid_or_404,
+    where_codes,
     where_ids,
     where_patient,
 )
@@ -90,9 +91,7 @@ def _rows(call: Call, query: SearchQuery, status_of: Callable[[Status], str]) ->
         found = repo.resource_by_identifier(call.session, "ServiceRequest", token.system or None, token.code or "")
         stmt = stmt.where(t.id == uuid.UUID(found) if found else false())
     stmt = where_patient(stmt, query, t.patient_id)
-    for value in query.params.get("status", []):
-        wanted_statuses = [s.value for s in Status if status_of(s) in value.split(",")]
-        stmt = stmt.where(t.status.in_(wanted_statuses) if wanted_statuses else false())
+    stmt = where_codes(stmt, query, t.status, {s.value: status_of(s) for s in Status})
     stmt = stmt.where(*repo.date_conditions(t.updated_at, dates(query.params.get("_lastUpdated", []))))
     stmt = stmt.where(*repo.date_conditions(t.created_at, dates(query.params.get("authored", []))))
     sort_column: Any = t.created_at if query.sort.key == "authored" else t.updated_at

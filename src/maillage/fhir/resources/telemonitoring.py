@@ -27,6 +27,7 @@ from maillage.fhir.resources.common import (
     dates,
     instant,
     uuid_or_404,
+    where_codes,
     where_ids,
     where_patient,
     where_references,
@@ -165,9 +166,7 @@ def search_flags(call: Call, query: SearchQuery) -> Page:
     stmt = select(a).where(a.patient_id.in_(authz.accessible_patients(call.actor)))
     stmt = where_ids(stmt, query, a.id)
     stmt = where_patient(stmt, query, a.patient_id)
-    for value in query.params.get("status", []):
-        internal = [k for k, v in FLAG_STATUS.items() if v in value.split(",")]
-        stmt = stmt.where(a.status.in_(internal) if internal else false())
+    stmt = where_codes(stmt, query, a.status, FLAG_STATUS)
     stmt = stmt.where(*repo.date_conditions(a.opened_at, dates(query.params.get("date", []))))
     stmt = stmt.where(*repo.date_conditions(a.updated_at, dates(query.params.get("_lastUpdated", []))))
     sort_column = a.opened_at if query.sort.key == "date" else a.updated_at
